@@ -1,0 +1,78 @@
+# crash-guard: build every policy module, replay the crash scenarios, test.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+POLICIES := $(sort $(notdir $(wildcard policies/*)))
+TARGET := wasm32-wasip1
+WASM_DIR := target/$(TARGET)/release
+HARNESS := target/debug/harness
+WASM_OPT_FLAGS := -Oz --strip-debug --enable-bulk-memory --enable-sign-ext \
+	--enable-nontrapping-float-to-int --enable-mutable-globals --enable-multivalue
+REGISTRY ?= ghcr.io/crash-guard
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+
+.PHONY: all policies replay test unit e2e-tests fmt fmt-check lint annotate push clean harness
+
+## Default: build every policy module into dist/<rule>.wasm.
+all: policies
+
+policies:
+	rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
+	cargo build --release --target $(TARGET) $(addprefix -p ,$(POLICIES))
+	mkdir -p dist
+	for p in $(POLICIES); do \
+	  src="$(WASM_DIR)/$${p//-/_}.wasm"; \
+	  if command -v wasm-opt >/dev/null; then wasm-opt $(WASM_OPT_FLAGS) "$$src" -o "dist/$$p.wasm"; \
+	  else cp "$$src" "dist/$$p.wasm"; fi; \
+	  echo "dist/$$p.wasm: $$(stat -c %s dist/$$p.wasm) bytes"; \
+	done
+
+harness:
+	cargo build -p harness
+
+## The main job: build the modules, then replay every crash scenario against them.
+replay: policies harness
+	$(HARNESS) replay
+
+## Fixture cases, with kwctl when it is installed and with the harness otherwise.
+e2e-tests: policies harness
+	@if command -v kwctl >/dev/null; then \
+	  echo "kwctl found: annotating and replaying with kwctl"; \
+	  $(MAKE) annotate; $(HARNESS) replay --engine kwctl; \
+	else \
+	  echo "kwctl not installed: replaying with the harness (wasmtime + waPC)"; \
+	  $(HARNESS) replay; \
+	fi
+
+unit:
+	cargo test --workspace
+
+fmt:
+	cargo fmt --all
+
+fmt-check:
+	cargo fmt --all -- --check
+
+lint:
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --target $(TARGET) $(addprefix -p ,$(POLICIES)) -- -D warnings
+
+## Everything CI runs.
+test: fmt-check lint unit e2e-tests
+
+annotate: policies
+	@command -v kwctl >/dev/null || { echo "kwctl is not installed: cannot annotate (see README, Publishing)"; exit 1; }
+	for p in $(POLICIES); do \
+	  kwctl annotate -m policies/$$p/metadata.yml -u policies/$$p/README.md \
+	    -o dist/$$p.annotated.wasm dist/$$p.wasm; \
+	done
+
+push: annotate
+	@command -v kwctl >/dev/null || { echo "kwctl is not installed: cannot push"; exit 1; }
+	for p in $(POLICIES); do \
+	  kwctl push dist/$$p.annotated.wasm registry://$(REGISTRY)/$$p:v$(VERSION); \
+	done
+
+clean:
+	cargo clean
+	rm -rf dist

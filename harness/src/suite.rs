@@ -1,0 +1,573 @@
+//! Fixture suites: every `e2e-tests/<rule>/cases.yaml`, found by convention.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::cluster::{str_at, CaseHost, Exchange, ResourceType};
+use crate::engine::{Engine, Module};
+
+/// A file path (relative to the suite folder) or an inline document.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Source {
+    File(String),
+    Inline(Value),
+}
+
+impl Source {
+    pub fn load(&self, dir: &Path) -> Result<Value> {
+        match self {
+            Source::Inline(value) => Ok(value.clone()),
+            Source::File(path) => load_document(&dir.join(path)),
+        }
+    }
+}
+
+/// Reads a JSON or YAML document.
+pub fn load_document(path: &Path) -> Result<Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if path.extension().is_some_and(|e| e == "json") {
+        serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
+    } else {
+        serde_yaml::from_str(&text).with_context(|| format!("{} is not valid YAML", path.display()))
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    #[default]
+    None,
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn items(&self) -> Vec<String> {
+        match self {
+            OneOrMany::None => vec![],
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// What a case must produce.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Expect {
+    /// The verdict; required unless the settings are expected to be invalid.
+    #[serde(default)]
+    pub allowed: Option<bool>,
+    /// `false`: validate_settings must refuse the settings (with `message`).
+    #[serde(default = "yes")]
+    pub settings_valid: bool,
+    /// Substrings the message must contain; required for refusals.
+    #[serde(default)]
+    pub message: OneOrMany,
+    #[serde(default)]
+    pub code: Option<u16>,
+    /// Substrings of each warning, in order; absent means no warnings.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// How many Kubernetes lookups the policy must make.
+    #[serde(default)]
+    pub lookups: Option<usize>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Case {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// A whole request (bare or AdmissionReview), instead of the shorthand below.
+    #[serde(default)]
+    pub request: Option<Source>,
+    #[serde(default)]
+    pub operation: Option<String>,
+    #[serde(default)]
+    pub object: Option<Source>,
+    #[serde(default)]
+    pub old_object: Option<Source>,
+    /// Overrides the namespace taken from the object's metadata.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub user_info: Option<Value>,
+    /// Overrides the suite's settings.
+    #[serde(default)]
+    pub settings: Option<Value>,
+    /// Overrides the suite's cluster state.
+    #[serde(default)]
+    pub cluster: Option<Vec<Source>>,
+    /// Every Kubernetes lookup fails with this message.
+    #[serde(default)]
+    pub lookup_error: Option<String>,
+    /// Every Kubernetes lookup answers this body.
+    #[serde(default)]
+    pub lookup_body: Option<String>,
+    /// Sent verbatim as the `validate` payload (malformed input).
+    #[serde(default)]
+    pub raw_payload: Option<String>,
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct SuiteFile {
+    /// The module to run, `dist/<module>.wasm`; defaults to the folder name.
+    #[serde(default)]
+    module: Option<String>,
+    #[serde(default)]
+    settings: Option<Value>,
+    #[serde(default)]
+    cluster: Vec<Source>,
+    cases: Vec<Case>,
+}
+
+pub struct Suite {
+    pub rule: String,
+    pub module: String,
+    pub dir: PathBuf,
+    pub settings: Value,
+    pub cluster: Vec<Source>,
+    pub cases: Vec<Case>,
+}
+
+/// Every `<root>/e2e-tests/*/cases.yaml`, sorted by folder.
+pub fn discover(root: &Path) -> Result<Vec<Suite>> {
+    let dir = root.join("e2e-tests");
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.join("cases.yaml").is_file())
+        .collect();
+    folders.sort();
+    folders.iter().map(|folder| load_suite(folder)).collect()
+}
+
+fn load_suite(folder: &Path) -> Result<Suite> {
+    let path = folder.join("cases.yaml");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let file: SuiteFile = serde_yaml::from_str(&text)
+        .with_context(|| format!("{} is not a valid suite", path.display()))?;
+    let rule = folder
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| anyhow!("bad folder {}", folder.display()))?;
+    for case in &file.cases {
+        check_expectation(case)
+            .with_context(|| format!("{}: case {}", path.display(), case.name))?;
+    }
+    Ok(Suite {
+        module: file.module.unwrap_or_else(|| rule.clone()),
+        rule,
+        dir: folder.to_path_buf(),
+        settings: file.settings.unwrap_or_else(|| json!({})),
+        cluster: file.cluster,
+        cases: file.cases,
+    })
+}
+
+/// A case must assert something definite.
+fn check_expectation(case: &Case) -> Result<()> {
+    let e = &case.expect;
+    let has_message = !e.message.items().is_empty();
+    match (e.settings_valid, e.allowed) {
+        (false, Some(_)) => {
+            bail!("settingsValid: false leaves no verdict to expect; drop `allowed`")
+        }
+        (false, None) if !has_message => bail!("invalid settings need an expected `message`"),
+        (true, None) => bail!("`expect.allowed` is required"),
+        (true, Some(false)) if !has_message => bail!("a refusal needs an expected `message`"),
+        _ => Ok(()),
+    }
+}
+
+/// Everything one case needs, resolved from files.
+pub struct Prepared {
+    pub id: String,
+    pub settings: Value,
+    pub request: Value,
+    pub payload: Vec<u8>,
+    pub host: Arc<CaseHost>,
+}
+
+impl Suite {
+    pub fn prepare(&self, case: &Case, allowed: Vec<ResourceType>) -> Result<Prepared> {
+        let id = format!("{}/{}", self.rule, case.name);
+        let settings = case
+            .settings
+            .clone()
+            .unwrap_or_else(|| self.settings.clone());
+        let settings_only =
+            !case.expect.settings_valid && case.object.is_none() && case.old_object.is_none();
+        let request = match (&case.raw_payload, &case.request) {
+            (Some(_), _) => json!(null),
+            (None, None) if settings_only => json!(null),
+            (None, Some(source)) => {
+                let document = source.load(&self.dir)?;
+                if document.get("kind").and_then(Value::as_str) == Some("AdmissionReview") {
+                    document.get("request").cloned().unwrap_or(Value::Null)
+                } else {
+                    document
+                }
+            }
+            (None, None) => self.shorthand_request(case, &id)?,
+        };
+        let payload = match &case.raw_payload {
+            Some(raw) => raw.clone().into_bytes(),
+            None => serde_json::to_vec(&json!({"request": request, "settings": settings}))?,
+        };
+        let mut objects = Vec::new();
+        for source in case.cluster.as_ref().unwrap_or(&self.cluster) {
+            match source.load(&self.dir)? {
+                Value::Array(items) => objects.extend(items),
+                object => objects.push(object),
+            }
+        }
+        let host = Arc::new(CaseHost::new(
+            objects,
+            allowed,
+            case.lookup_error.clone(),
+            case.lookup_body.clone(),
+        ));
+        Ok(Prepared {
+            id,
+            settings,
+            request,
+            payload,
+            host,
+        })
+    }
+
+    fn shorthand_request(&self, case: &Case, id: &str) -> Result<Value> {
+        let load = |source: &Option<Source>| -> Result<Value> {
+            source
+                .as_ref()
+                .map(|s| s.load(&self.dir))
+                .transpose()
+                .map(|v| v.unwrap_or(Value::Null))
+        };
+        let object = load(&case.object)?;
+        let old_object = load(&case.old_object)?;
+        let subject = if object.is_null() {
+            &old_object
+        } else {
+            &object
+        };
+        if subject.is_null() {
+            bail!("case {id} has neither request, object nor oldObject");
+        }
+        let api_version = str_at(subject, &["apiVersion"]);
+        let kind = str_at(subject, &["kind"]);
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let namespace = case
+            .namespace
+            .clone()
+            .unwrap_or_else(|| str_at(subject, &["metadata", "namespace"]).to_string());
+        let gvk = json!({"group": group, "version": version, "kind": kind});
+        let gvr = json!({"group": group, "version": version, "resource": plural(kind)});
+        let mut request = json!({
+            "uid": id,
+            "kind": gvk,
+            "resource": gvr,
+            "requestKind": gvk,
+            "requestResource": gvr,
+            "name": str_at(subject, &["metadata", "name"]),
+            "operation": case.operation.as_deref().unwrap_or("CREATE"),
+            "userInfo": case.user_info.clone().unwrap_or_else(|| json!({
+                "username": "kubernetes-admin",
+                "groups": ["system:masters", "system:authenticated"],
+            })),
+            "object": object,
+            "oldObject": old_object,
+            "dryRun": false,
+        });
+        if !namespace.is_empty() {
+            request["namespace"] = json!(namespace);
+        }
+        Ok(request)
+    }
+}
+
+/// The resource name the API server uses for a kind.
+pub fn plural(kind: &str) -> String {
+    let lower = kind.to_lowercase();
+    if lower == "endpoints" {
+        lower
+    } else if let Some(stem) = lower
+        .strip_suffix('y')
+        .filter(|s| !s.ends_with(['a', 'e', 'o', 'u']))
+    {
+        format!("{stem}ies")
+    } else if lower.ends_with('s') {
+        format!("{lower}es")
+    } else {
+        format!("{lower}s")
+    }
+}
+
+/// What the module answered for one case.
+#[derive(Debug)]
+pub enum Outcome {
+    /// `validate_settings` refused the settings.
+    SettingsInvalid(String),
+    /// The AdmissionResponse, as kwctl prints it.
+    Response(Value),
+}
+
+/// Runs one case on fresh instances, as policy-server does.
+pub fn run(module: &Module, prepared: &Prepared) -> Result<Outcome> {
+    let instance = module.instantiate(prepared.host.clone())?;
+    let version = instance.protocol_version().map_err(|e| anyhow!("{e}"))?;
+    if version != "v1" {
+        bail!("protocol_version answered {version}, expected v1");
+    }
+    let answer = instance
+        .call(
+            "validate_settings",
+            &serde_json::to_vec(&prepared.settings)?,
+        )
+        .map_err(|e| anyhow!("{e}"))?;
+    let answer: Value =
+        serde_json::from_slice(&answer).context("validate_settings answered non-JSON")?;
+    if answer.get("valid") != Some(&Value::Bool(true)) {
+        let message = answer
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        return Ok(Outcome::SettingsInvalid(message));
+    }
+    let instance = module.instantiate(prepared.host.clone())?;
+    let raw = instance
+        .call("validate", &prepared.payload)
+        .map_err(|e| anyhow!("{e}"))?;
+    let response: Value = serde_json::from_slice(&raw).context("validate answered non-JSON")?;
+    Ok(Outcome::Response(admission_response(
+        str_at(&prepared.request, &["uid"]),
+        &response,
+    )?))
+}
+
+/// Turns the policy's ValidationResponse into the AdmissionResponse kwctl prints.
+pub fn admission_response(uid: &str, response: &Value) -> Result<Value> {
+    let accepted = response
+        .get("accepted")
+        .and_then(Value::as_bool)
+        .ok_or_else(|| anyhow!("validate answered without `accepted`: {response}"))?;
+    let mut out = json!({"uid": uid, "allowed": accepted});
+    let message = response.get("message").filter(|m| !m.is_null());
+    let code = response.get("code").filter(|c| !c.is_null());
+    if message.is_some() || code.is_some() {
+        let mut status = json!({});
+        if let Some(message) = message {
+            status["message"] = message.clone();
+        }
+        if let Some(code) = code {
+            status["code"] = code.clone();
+        }
+        out["status"] = status;
+    }
+    for (from, to) in [
+        ("warnings", "warnings"),
+        ("audit_annotations", "auditAnnotations"),
+    ] {
+        if let Some(value) = response.get(from).filter(|v| !v.is_null()) {
+            out[to] = value.clone();
+        }
+    }
+    Ok(out)
+}
+
+/// Checks an outcome against the expectation; `Err` says what differs.
+pub fn check(
+    expect: &Expect,
+    outcome: &Outcome,
+    exchanges: &[Exchange],
+) -> std::result::Result<String, String> {
+    let contains_all = |text: &str, what: &str| -> std::result::Result<(), String> {
+        for needle in expect.message.items() {
+            if !text.contains(&needle) {
+                return Err(format!("{what} lacks `{needle}`: {text}"));
+            }
+        }
+        Ok(())
+    };
+    match outcome {
+        Outcome::SettingsInvalid(message) => {
+            if expect.settings_valid {
+                return Err(format!("settings refused: {message}"));
+            }
+            contains_all(message, "settings message")?;
+            Ok(format!("settings invalid: {message}"))
+        }
+        Outcome::Response(response) => {
+            if !expect.settings_valid {
+                return Err("settings were accepted, expected them refused".to_string());
+            }
+            let allowed = response.get("allowed").and_then(Value::as_bool);
+            if allowed != expect.allowed {
+                return Err(format!(
+                    "allowed = {allowed:?}, expected {:?}: {response}",
+                    expect.allowed
+                ));
+            }
+            let message = response
+                .pointer("/status/message")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            contains_all(message, "message")?;
+            if let Some(code) = expect.code {
+                let got = response.pointer("/status/code").and_then(Value::as_u64);
+                if got != Some(u64::from(code)) {
+                    return Err(format!("code = {got:?}, expected {code}"));
+                }
+            }
+            let warnings: Vec<&str> = response
+                .get("warnings")
+                .and_then(Value::as_array)
+                .map(|w| w.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            if warnings.len() != expect.warnings.len()
+                || warnings
+                    .iter()
+                    .zip(&expect.warnings)
+                    .any(|(w, needle)| !w.contains(needle.as_str()))
+            {
+                return Err(format!(
+                    "warnings = {warnings:?}, expected ones containing {:?}",
+                    expect.warnings
+                ));
+            }
+            if let Some(lookups) = expect.lookups {
+                if exchanges.len() != lookups {
+                    return Err(format!("{} lookups, expected {lookups}", exchanges.len()));
+                }
+            }
+            let verdict = if allowed == Some(true) {
+                "accepted"
+            } else {
+                "refused"
+            };
+            let detail = if message.is_empty() {
+                warnings.join(" | ")
+            } else {
+                message.to_string()
+            };
+            Ok(if detail.is_empty() {
+                verdict.to_string()
+            } else {
+                format!("{verdict}: {detail}")
+            })
+        }
+    }
+}
+
+/// `contextAwareResources` of `policies/<module>/metadata.yml` (the root one for the bundle).
+pub fn context_aware_resources(root: &Path, module: &str) -> Result<Vec<ResourceType>> {
+    let policy = root.join("policies").join(module).join("metadata.yml");
+    let path = if policy.is_file() {
+        policy
+    } else {
+        root.join("metadata.yml")
+    };
+    if !path.is_file() {
+        return Ok(vec![]);
+    }
+    let metadata = load_document(&path)?;
+    match metadata.get("contextAwareResources") {
+        None | Some(Value::Null) => Ok(vec![]),
+        Some(list) => serde_json::from_value(list.clone())
+            .with_context(|| format!("bad contextAwareResources in {}", path.display())),
+    }
+}
+
+/// Loads `dist/<module>.wasm` once per suite.
+pub fn load_module(engine: &Engine, root: &Path, module: &str) -> Result<Module> {
+    engine.load(&root.join("dist").join(format!("{module}.wasm")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plurals() {
+        for (kind, resource) in [
+            ("Secret", "secrets"),
+            ("ConfigMap", "configmaps"),
+            ("NetworkPolicy", "networkpolicies"),
+            ("Endpoints", "endpoints"),
+            ("Ingress", "ingresses"),
+            ("Gateway", "gateways"),
+        ] {
+            assert_eq!(plural(kind), resource);
+        }
+    }
+
+    fn expect(yaml: &str) -> Expect {
+        serde_yaml::from_str(yaml).expect("valid expectation")
+    }
+
+    #[test]
+    fn refusals_must_name_a_message() {
+        let case = Case {
+            expect: expect("allowed: false"),
+            ..serde_yaml::from_str("{name: x, expect: {allowed: true}}").expect("case")
+        };
+        assert!(check_expectation(&case).is_err());
+    }
+
+    #[test]
+    fn warnings_are_checked_in_order() {
+        let outcome =
+            Outcome::Response(json!({"allowed": true, "warnings": ["first one", "second"]}));
+        assert!(check(
+            &expect("{allowed: true, warnings: [first, second]}"),
+            &outcome,
+            &[]
+        )
+        .is_ok());
+        assert!(check(
+            &expect("{allowed: true, warnings: [second, first]}"),
+            &outcome,
+            &[]
+        )
+        .is_err());
+        assert!(check(&expect("{allowed: true}"), &outcome, &[]).is_err());
+    }
+
+    #[test]
+    fn verdict_and_code_must_match() {
+        let outcome = Outcome::Response(
+            json!({"allowed": false, "status": {"message": "too big", "code": 400}}),
+        );
+        assert!(check(
+            &expect("{allowed: false, message: big, code: 400}"),
+            &outcome,
+            &[]
+        )
+        .is_ok());
+        assert!(check(&expect("{allowed: false, message: small}"), &outcome, &[]).is_err());
+        assert!(check(&expect("{allowed: true}"), &outcome, &[]).is_err());
+        assert!(check(
+            &expect("{allowed: false, message: big, code: 500}"),
+            &outcome,
+            &[]
+        )
+        .is_err());
+    }
+}

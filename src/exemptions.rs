@@ -1,0 +1,137 @@
+//! Namespaces and subjects a rule leaves alone.
+
+use serde::Deserialize;
+
+use crate::request::Request;
+use crate::settings::{non_empty_entries, SettingsError, Validate};
+
+const SERVICE_ACCOUNT_PREFIX: &str = "system:serviceaccount:";
+
+/// The `exemptions` section every rule's settings share.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
+pub struct Exemptions {
+    /// Requests for objects in these namespaces are accepted.
+    pub namespaces: Vec<String>,
+    /// Requests by these users (`userInfo.username`) are accepted.
+    pub users: Vec<String>,
+    /// Requests by members of these groups are accepted.
+    pub groups: Vec<String>,
+    /// Requests by these service accounts, as `namespace/name` or `namespace/*`.
+    pub service_accounts: Vec<String>,
+}
+
+impl Validate for Exemptions {
+    fn validate(&self) -> Result<(), SettingsError> {
+        non_empty_entries("namespaces", &self.namespaces)?;
+        non_empty_entries("users", &self.users)?;
+        non_empty_entries("groups", &self.groups)?;
+        for (index, entry) in self.service_accounts.iter().enumerate() {
+            match entry.split_once('/') {
+                Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {}
+                _ => {
+                    return Err(SettingsError::new(
+                        format!("serviceAccounts[{index}]"),
+                        format!("`{entry}` is not `namespace/name` or `namespace/*`"),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Exemptions {
+    /// Why `request` is exempt, if it is.
+    pub fn reason(&self, request: &Request) -> Option<String> {
+        if !request.namespace.is_empty() && self.namespaces.iter().any(|n| *n == request.namespace)
+        {
+            return Some(format!("namespace {} is exempt", request.namespace));
+        }
+        let user = &request.user_info.username;
+        if self.users.iter().any(|u| u == user) {
+            return Some(format!("user {user} is exempt"));
+        }
+        if let Some(group) = request
+            .user_info
+            .groups
+            .iter()
+            .find(|g| self.groups.iter().any(|e| e == g.as_ref()))
+        {
+            return Some(format!("group {group} is exempt"));
+        }
+        let (ns, name) = user.strip_prefix(SERVICE_ACCOUNT_PREFIX)?.split_once(':')?;
+        self.service_accounts
+            .iter()
+            .filter_map(|entry| entry.split_once('/'))
+            .any(|(e_ns, e_name)| e_ns == ns && (e_name == "*" || e_name == name))
+            .then(|| format!("service account {ns}/{name} is exempt"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn exemptions() -> Exemptions {
+        Exemptions {
+            namespaces: vec!["kube-system".into()],
+            users: vec!["admin".into()],
+            groups: vec!["system:masters".into()],
+            service_accounts: vec!["flux/helm-controller".into(), "argo/*".into()],
+        }
+    }
+
+    fn request(json: &str) -> Request<'_> {
+        Request::decode(json).expect("valid request")
+    }
+
+    #[rstest]
+    #[case::namespace(
+        r#"{"uid":"u","namespace":"kube-system"}"#,
+        Some("namespace kube-system")
+    )]
+    #[case::user(r#"{"uid":"u","userInfo":{"username":"admin"}}"#, Some("user admin"))]
+    #[case::group(
+        r#"{"uid":"u","userInfo":{"username":"bob","groups":["system:masters"]}}"#,
+        Some("group system:masters")
+    )]
+    #[case::service_account(
+        r#"{"uid":"u","userInfo":{"username":"system:serviceaccount:flux:helm-controller"}}"#,
+        Some("service account flux/helm-controller")
+    )]
+    #[case::service_account_wildcard(
+        r#"{"uid":"u","userInfo":{"username":"system:serviceaccount:argo:any"}}"#,
+        Some("service account argo/any")
+    )]
+    #[case::other_service_account(
+        r#"{"uid":"u","userInfo":{"username":"system:serviceaccount:flux:other"}}"#,
+        None
+    )]
+    #[case::other_namespace(
+        r#"{"uid":"u","namespace":"apps","userInfo":{"username":"bob","groups":["devs"]}}"#,
+        None
+    )]
+    fn exempts(#[case] json: &str, #[case] expected: Option<&str>) {
+        let reason = exemptions().reason(&request(json));
+        match expected {
+            Some(prefix) => assert!(
+                reason.as_deref().unwrap_or("").starts_with(prefix),
+                "{reason:?}"
+            ),
+            None => assert_eq!(reason, None),
+        }
+    }
+
+    #[rstest]
+    #[case::no_slash(vec!["flux"], "serviceAccounts[0]")]
+    #[case::empty_name(vec!["ok/a", "flux/"], "serviceAccounts[1]")]
+    fn refuses_bad_service_accounts(#[case] entries: Vec<&str>, #[case] field: &str) {
+        let e = Exemptions {
+            service_accounts: entries.into_iter().map(String::from).collect(),
+            ..Exemptions::default()
+        };
+        assert_eq!(e.validate().unwrap_err().field, field);
+    }
+}

@@ -1,0 +1,34 @@
+//! Shared validation logic of the crash-guard Kubewarden policies.
+//!
+//! Each rule is a pure function from a decoded request and its settings to a
+//! [`violation::Verdict`]; [`policy`] turns that into the Kubewarden protocol,
+//! and [`export_policy!`] wires a rule to the waPC entry points of a module.
+
+pub mod exemptions;
+pub mod host;
+pub mod policy;
+pub mod quantity;
+pub mod request;
+pub mod response;
+pub mod selector;
+pub mod settings;
+pub mod violation;
+
+pub mod object_size;
+
+#[cfg(target_arch = "wasm32")]
+#[doc(hidden)]
+pub mod wapc;
+
+/// Exports rule `$rule` as a Kubewarden waPC policy module. Expands to nothing
+/// outside wasm32, so the workspace builds and tests natively.
+#[macro_export]
+macro_rules! export_policy {
+    ($rule:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        #[no_mangle]
+        pub extern "C" fn wapc_init() {
+            $crate::wapc::register::<$rule>();
+        }
+    };
+}

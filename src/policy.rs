@@ -1,0 +1,82 @@
+//! The Kubewarden policy protocol around a rule: decoding, settings,
+//! exemptions, and rendering. Rules only judge.
+
+use serde::de::DeserializeOwned;
+
+use crate::exemptions::Exemptions;
+use crate::host::Host;
+use crate::request::{from_str, DecodeError, Request, ValidationPayload};
+use crate::response::{SettingsValidationResponse, ValidationResponse};
+use crate::settings::{self, Validate};
+use crate::violation::Verdict;
+
+/// Status code for requests a policy cannot judge (malformed input).
+pub const BAD_REQUEST: u16 = 400;
+
+/// A crash-guard rule: a pure judgement of one request under its settings.
+pub trait Rule {
+    /// Kebab-case name, as in `policies/<name>` and messages.
+    const NAME: &'static str;
+    type Settings: DeserializeOwned + Default + Validate;
+
+    fn exemptions(settings: &Self::Settings) -> &Exemptions;
+
+    /// Judges `request`. Kinds and operations the rule does not handle are
+    /// accepted. `host` serves context-aware lookups.
+    fn evaluate(
+        request: &Request,
+        settings: &Self::Settings,
+        host: &dyn Host,
+    ) -> Result<Verdict, DecodeError>;
+}
+
+/// The `validate` waPC function of rule `R`. Never fails: input it cannot
+/// decode is refused with code 400 and a message saying why.
+pub fn validate<R: Rule>(payload: &[u8], host: &dyn Host) -> ValidationResponse {
+    match judge::<R>(payload, host) {
+        Ok(response) => response,
+        Err(problem) => ValidationResponse::reject(
+            format!(
+                "crash-guard/{} cannot judge this request: {problem}",
+                R::NAME
+            ),
+            Some(BAD_REQUEST),
+            vec![],
+        ),
+    }
+}
+
+fn judge<R: Rule>(payload: &[u8], host: &dyn Host) -> Result<ValidationResponse, String> {
+    let text = std::str::from_utf8(payload)
+        .map_err(|e| format!("the validate payload is not UTF-8: {e}"))?;
+    let envelope: ValidationPayload =
+        from_str(text, "the validate payload").map_err(|e| e.to_string())?;
+    let request = Request::decode(envelope.request.get()).map_err(|e| e.to_string())?;
+    let settings: R::Settings = settings::parse(envelope.settings).map_err(|e| e.to_string())?;
+    if R::exemptions(&settings).reason(&request).is_some() {
+        return Ok(ValidationResponse::accept(vec![]));
+    }
+    let verdict = R::evaluate(&request, &settings, host).map_err(|e| e.to_string())?;
+    Ok(verdict.into_response(R::NAME, &request.object_ref()))
+}
+
+/// The `validate_settings` waPC function of rule `R`.
+pub fn validate_settings<R: Rule>(payload: &[u8]) -> SettingsValidationResponse {
+    let outcome = std::str::from_utf8(payload)
+        .map_err(|e| format!("invalid settings: not UTF-8: {e}"))
+        .and_then(|text| {
+            let raw = serde_json::value::RawValue::from_string(text.to_string())
+                .map_err(|e| format!("invalid settings: not JSON: {e}"))?;
+            settings::parse::<R::Settings>(Some(&raw)).map_err(|e| e.to_string())
+        });
+    match outcome {
+        Ok(_) => SettingsValidationResponse {
+            valid: true,
+            message: None,
+        },
+        Err(message) => SettingsValidationResponse {
+            valid: false,
+            message: Some(format!("crash-guard/{}: {message}", R::NAME)),
+        },
+    }
+}

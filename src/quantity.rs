@@ -1,0 +1,124 @@
+//! Byte sizes in settings: a whole number of bytes or a Kubernetes quantity
+//! string with a binary or decimal suffix (`256Ki`, `1Mi`, `500k`).
+
+use serde::{Deserialize, Deserializer};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    pub const KIB: u64 = 1024;
+    pub const MIB: u64 = 1024 * 1024;
+
+    pub fn kib(n: u64) -> Self {
+        Self(n * Self::KIB)
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let digits_end = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (number, suffix) = text.split_at(digits_end);
+        let number: u64 = number
+            .parse()
+            .map_err(|_| format!("`{text}` is not a byte size such as 262144 or 256Ki"))?;
+        let unit: u64 = match suffix {
+            "" => 1,
+            "k" => 1_000,
+            "M" => 1_000_000,
+            "G" => 1_000_000_000,
+            "Ki" => Self::KIB,
+            "Mi" => Self::MIB,
+            "Gi" => 1024 * Self::MIB,
+            _ => {
+                return Err(format!(
+                    "`{text}` has an unknown unit (use Ki, Mi, Gi, k, M or G)"
+                ))
+            }
+        };
+        number
+            .checked_mul(unit)
+            .map(Self)
+            .ok_or_else(|| format!("`{text}` is too large"))
+    }
+}
+
+impl std::fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let bytes = self.0;
+        if bytes >= Self::MIB && bytes.is_multiple_of(Self::KIB) {
+            write!(
+                f,
+                "{bytes} bytes ({:.1} MiB)",
+                bytes as f64 / Self::MIB as f64
+            )
+        } else if bytes >= Self::KIB {
+            write!(
+                f,
+                "{bytes} bytes ({:.1} KiB)",
+                bytes as f64 / Self::KIB as f64
+            )
+        } else {
+            write!(f, "{bytes} bytes")
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer).map_err(|_| {
+            serde::de::Error::custom(
+                "expected a non-negative whole number of bytes or a quantity such as 256Ki",
+            )
+        })? {
+            Raw::Number(n) => Ok(Self(n)),
+            Raw::Text(text) => Self::parse(&text).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::bytes("1024", 1024)]
+    #[case::kibibytes("256Ki", 262_144)]
+    #[case::mebibytes("1Mi", 1_048_576)]
+    #[case::kilobytes("500k", 500_000)]
+    fn parses(#[case] text: &str, #[case] bytes: u64) {
+        assert_eq!(ByteSize::parse(text), Ok(ByteSize(bytes)));
+    }
+
+    #[rstest]
+    #[case::negative("-1")]
+    #[case::unit("12Kb")]
+    #[case::empty("")]
+    #[case::overflow("99999999999999999999Gi")]
+    fn refuses(#[case] text: &str) {
+        assert!(ByteSize::parse(text).is_err());
+    }
+
+    #[rstest]
+    #[case::number("4096", 4096)]
+    #[case::string("\"4Ki\"", 4096)]
+    fn deserialises(#[case] json: &str, #[case] bytes: u64) {
+        assert_eq!(
+            serde_json::from_str::<ByteSize>(json).ok(),
+            Some(ByteSize(bytes))
+        );
+    }
+
+    #[test]
+    fn negative_numbers_are_refused() {
+        assert!(serde_json::from_str::<ByteSize>("-5").is_err());
+    }
+}

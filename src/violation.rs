@@ -1,0 +1,136 @@
+//! What a rule finds, and the one place that renders it into a response.
+
+use crate::response::ValidationResponse;
+
+/// One thing wrong with an object: where, what value, why it breaks the
+/// cluster, and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Path of the offending field, e.g. `webhooks[0].namespaceSelector`.
+    pub field: String,
+    /// The value found there, rendered for people.
+    pub value: String,
+    /// What is wrong and why it breaks the cluster.
+    pub problem: String,
+    /// What to change.
+    pub fix: String,
+}
+
+impl Violation {
+    pub fn new(
+        field: impl Into<String>,
+        value: impl Into<String>,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Self {
+            field: field.into(),
+            value: value.into(),
+            problem: problem.into(),
+            fix: fix.into(),
+        }
+    }
+}
+
+/// Everything a rule concluded about one request.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub violations: Vec<Violation>,
+    pub warnings: Vec<String>,
+}
+
+impl Verdict {
+    pub fn accept() -> Self {
+        Self::default()
+    }
+
+    pub fn violation(&mut self, violation: Violation) {
+        self.violations.push(violation);
+    }
+
+    pub fn warning(&mut self, warning: impl Into<String>) {
+        self.warnings.push(warning.into());
+    }
+
+    pub fn with_warning(mut self, warning: impl Into<String>) -> Self {
+        self.warning(warning);
+        self
+    }
+
+    pub fn is_accepted(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    /// Renders the verdict about `object` (e.g. `Secret default/big`) for `rule`.
+    ///
+    /// Violations keep the order the rule found them in (rules walk objects
+    /// in document order, so the order is stable); duplicates are dropped.
+    pub fn into_response(mut self, rule: &str, object: &str) -> ValidationResponse {
+        if self.violations.is_empty() {
+            return ValidationResponse::accept(self.warnings);
+        }
+        let mut seen = Vec::with_capacity(self.violations.len());
+        self.violations.retain(|v| {
+            let fresh = !seen.contains(v);
+            if fresh {
+                seen.push(v.clone());
+            }
+            fresh
+        });
+        ValidationResponse::reject(render(rule, object, &self.violations), None, self.warnings)
+    }
+}
+
+fn render(rule: &str, object: &str, violations: &[Violation]) -> String {
+    let count = violations.len();
+    let mut message = format!(
+        "crash-guard/{rule} refused {object}: {count} violation{}.",
+        if count == 1 { "" } else { "s" }
+    );
+    for (index, v) in violations.iter().enumerate() {
+        message.push_str(&format!(
+            " [{}] {} = {}: {} Fix: {}",
+            index + 1,
+            v.field,
+            v.value,
+            v.problem,
+            v.fix
+        ));
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(field: &str) -> Violation {
+        Violation::new(field, "x", "it breaks.", "change it.")
+    }
+
+    #[test]
+    fn accepted_verdict_carries_warnings() {
+        let response = Verdict::accept()
+            .with_warning("careful")
+            .into_response("r", "Secret a/b");
+        assert!(response.accepted);
+        assert_eq!(response.warnings, Some(vec!["careful".to_string()]));
+    }
+
+    #[test]
+    fn every_violation_is_rendered_in_order_once() {
+        let mut verdict = Verdict::accept();
+        verdict.violation(v("b"));
+        verdict.violation(v("a"));
+        verdict.violation(v("b"));
+        let response = verdict.into_response("object-size", "Secret a/b");
+        assert!(!response.accepted);
+        assert_eq!(
+            response.message.as_deref(),
+            Some(
+                "crash-guard/object-size refused Secret a/b: 2 violations. \
+                 [1] b = x: it breaks. Fix: change it. [2] a = x: it breaks. Fix: change it."
+            )
+        );
+    }
+}

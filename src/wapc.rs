@@ -1,0 +1,34 @@
+//! waPC entry points of a policy module (wasm32 only).
+
+use wapc_guest::{host_call, register_function, CallResult};
+
+use crate::host::Host;
+use crate::policy::{self, Rule};
+use crate::response::to_json;
+
+struct WapcHost;
+
+impl Host for WapcHost {
+    fn call(&self, namespace: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+        host_call("kubewarden", namespace, operation, payload).map_err(|e| e.to_string())
+    }
+}
+
+/// Registers `validate`, `validate_settings` and `protocol_version` for `R`.
+pub fn register<R: Rule>() {
+    register_function("validate", validate::<R>);
+    register_function("validate_settings", validate_settings::<R>);
+    register_function("protocol_version", protocol_version);
+}
+
+fn validate<R: Rule>(payload: &[u8]) -> CallResult {
+    Ok(to_json(&policy::validate::<R>(payload, &WapcHost)))
+}
+
+fn validate_settings<R: Rule>(payload: &[u8]) -> CallResult {
+    Ok(to_json(&policy::validate_settings::<R>(payload)))
+}
+
+fn protocol_version(_: &[u8]) -> CallResult {
+    Ok(br#""v1""#.to_vec())
+}
