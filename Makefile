@@ -4,8 +4,9 @@ SHELL := /bin/bash
 
 POLICIES := $(sort $(notdir $(wildcard policies/*)))
 TARGET := wasm32-wasip1
-WASM_DIR := target/$(TARGET)/release
-HARNESS := target/debug/harness
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+WASM_DIR := $(TARGET_DIR)/$(TARGET)/release
+HARNESS := $(TARGET_DIR)/debug/harness
 WASM_OPT_FLAGS := -Oz --strip-debug --enable-bulk-memory --enable-sign-ext \
 	--enable-nontrapping-float-to-int --enable-mutable-globals --enable-multivalue
 REGISTRY ?= ghcr.io/crash-guard

@@ -14,7 +14,18 @@ pub mod selector;
 pub mod settings;
 pub mod violation;
 
+// Rules, one module each, and the models they share.
+pub mod api_rate_limit;
+pub mod daemonset_guard;
+pub mod network_policy;
+pub mod object_count;
 pub mod object_size;
+pub mod shoot;
+pub mod shoot_hardening;
+pub mod staged_rollout;
+pub mod system_networkpolicy;
+pub mod webhook_safety;
+pub mod workload;
 
 #[cfg(target_arch = "wasm32")]
 #[doc(hidden)]
