@@ -12,7 +12,7 @@ WASM_OPT_FLAGS := -Oz --strip-debug --enable-bulk-memory --enable-sign-ext \
 REGISTRY ?= ghcr.io/crash-guard
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
-.PHONY: all policies replay test unit e2e-tests fmt fmt-check lint annotate push clean harness
+.PHONY: all policies replay test unit e2e-tests fmt fmt-check lint annotate push clean harness bench fuzz
 
 ## Default: build every policy module into dist/<rule>.wasm.
 all: policies
@@ -44,6 +44,15 @@ e2e-tests: policies harness
 	  echo "kwctl not installed: replaying with the harness (wasmtime + waPC)"; \
 	  $(HARNESS) replay; \
 	fi
+
+## Module size, compile, instantiate and latency per fixture, against native; writes BENCHMARKS.md.
+bench: policies harness
+	$(HARNESS) bench --out BENCHMARKS.md
+
+## Coverage-guided fuzzing of every rule natively (not part of CI). FUZZ_SECONDS per rule.
+FUZZ_SECONDS ?= 60
+fuzz:
+	$(MAKE) -C fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 unit:
 	cargo test --workspace

@@ -8,6 +8,7 @@ pub mod exemptions;
 pub mod host;
 pub mod policy;
 pub mod quantity;
+pub mod registry;
 pub mod request;
 pub mod response;
 pub mod selector;

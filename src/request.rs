@@ -171,17 +171,22 @@ fn decode_optional<'a, T: Deserialize<'a>>(
 }
 
 /// Deserialises borrowed JSON, naming the path of the offending field on error.
+/// The path is tracked only on a second pass after a failure, off the hot path.
 pub fn from_str<'a, T: Deserialize<'a>>(json: &'a str, what: &str) -> Result<T, DecodeError> {
-    let mut de = serde_json::Deserializer::from_str(json);
-    serde_path_to_error::deserialize(&mut de)
-        .map_err(|e| path_error(what, e.path().to_string(), e.into_inner()))
+    serde_json::from_str(json).or_else(|_| {
+        let mut de = serde_json::Deserializer::from_str(json);
+        serde_path_to_error::deserialize(&mut de)
+            .map_err(|e| path_error(what, e.path().to_string(), e.into_inner()))
+    })
 }
 
 /// Deserialises owned JSON from bytes, naming the path of the offending field on error.
 pub fn from_slice<T: DeserializeOwned>(json: &[u8], what: &str) -> Result<T, DecodeError> {
-    let mut de = serde_json::Deserializer::from_slice(json);
-    serde_path_to_error::deserialize(&mut de)
-        .map_err(|e| path_error(what, e.path().to_string(), e.into_inner()))
+    serde_json::from_slice(json).or_else(|_| {
+        let mut de = serde_json::Deserializer::from_slice(json);
+        serde_path_to_error::deserialize(&mut de)
+            .map_err(|e| path_error(what, e.path().to_string(), e.into_inner()))
+    })
 }
 
 fn path_error(what: &str, path: String, error: serde_json::Error) -> DecodeError {

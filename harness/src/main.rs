@@ -1,6 +1,7 @@
 //! crash-guard's stand-in for kwctl and policy-server: runs built policy
 //! modules with wasmtime + waPC, serving host capabilities from fixtures.
 
+mod bench;
 mod cluster;
 mod engine;
 mod kwctl;
@@ -77,6 +78,18 @@ enum Command {
         #[arg(long, short)]
         verbose: bool,
     },
+    /// Times every module on every fixture case and writes a Markdown table.
+    Bench {
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        #[arg(long = "only")]
+        only: Vec<String>,
+        /// Milliseconds spent measuring each figure.
+        #[arg(long, default_value_t = 200)]
+        budget_ms: u64,
+        #[arg(long, default_value = "BENCHMARKS.md")]
+        out: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -109,6 +122,19 @@ fn main() -> ExitCode {
             sessions,
             verbose,
         } => replay(&engine, &root, &only, kind, sessions.as_deref(), verbose),
+        Command::Bench {
+            root,
+            only,
+            budget_ms,
+            out,
+        } => {
+            let options = bench::Options {
+                only,
+                budget: Duration::from_millis(budget_ms),
+                out,
+            };
+            bench::run(&engine, &root, &options)
+        }
     });
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -1,0 +1,52 @@
+//! Every rule by name, for hosts that run rules natively (benchmarks, the
+//! bundle, shift-left checks).
+
+use crate::host::Host;
+use crate::policy::{self, Rule};
+use crate::response::{SettingsValidationResponse, ValidationResponse};
+
+#[derive(Clone, Copy)]
+pub struct RuleEntry {
+    pub name: &'static str,
+    pub validate: fn(&[u8], &dyn Host) -> ValidationResponse,
+    pub validate_settings: fn(&[u8]) -> SettingsValidationResponse,
+}
+
+const fn entry<R: Rule>() -> RuleEntry {
+    RuleEntry {
+        name: R::NAME,
+        validate: policy::validate::<R>,
+        validate_settings: policy::validate_settings::<R>,
+    }
+}
+
+/// Every rule, in the order of the crashes they prevent.
+pub const RULES: &[RuleEntry] = &[entry::<crate::object_size::ObjectSize>()];
+
+pub fn find(name: &str) -> Option<&'static RuleEntry> {
+    RULES.iter().find(|r| r.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_match_policy_crates() {
+        for (index, rule) in RULES.iter().enumerate() {
+            assert!(RULES
+                .iter()
+                .skip(index + 1)
+                .all(|other| other.name != rule.name));
+            let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("policies")
+                .join(rule.name);
+            assert!(
+                crate_dir.is_dir(),
+                "no policies/{} for rule {}",
+                rule.name,
+                rule.name
+            );
+        }
+    }
+}
