@@ -69,14 +69,15 @@ struct ModuleRow {
     compile: Duration,
     instantiate: Timing,
     per_request: Timing,
-    growth_us_per_kib: Option<f64>,
+    scaling: Option<Scaling>,
     cases: Vec<CaseRow>,
 }
 
 pub fn run(engine: &Engine, root: &Path, options: &Options) -> Result<bool> {
     let mut rows = Vec::new();
     for suite in suite::discover(root)? {
-        if !options.only.is_empty() && !options.only.contains(&suite.rule) {
+        if suite.module == "*" || (!options.only.is_empty() && !options.only.contains(&suite.rule))
+        {
             continue;
         }
         eprintln!("bench {} ...", suite.rule);
@@ -126,14 +127,14 @@ fn bench_suite(
         prepared.host.set_quiet(true);
         cases.push(bench_case(&module, native, &prepared, &case.name, options)?);
     }
-    let growth_us_per_kib = growth(&module, suite, allowed, options)?;
+    let scaling = scaling(engine, &module, suite, allowed, options)?;
     Ok(ModuleRow {
         module: suite.module.clone(),
         size: bytes.len(),
         compile,
         instantiate,
         per_request,
-        growth_us_per_kib,
+        scaling,
         cases,
     })
 }
@@ -192,14 +193,43 @@ fn bench_case(
     })
 }
 
-/// Latency growth per KiB of request: the first case's object padded with a
-/// large annotation (a field no rule reads) of 0 and 1024 KiB.
-fn growth(
+/// How a module copes with request size.
+struct Scaling {
+    /// Extra latency per KiB: padding of 0 vs 1024 KiB.
+    us_per_kib: f64,
+    /// A 1.5 MiB request (the largest the API server admits).
+    largest: Timing,
+    /// The smallest memory cap under which the 1.5 MiB request still succeeds.
+    largest_memory: usize,
+}
+
+/// The first case with an object, padded with an annotation no rule reads.
+fn padded_payload(prepared: &Prepared, kib: usize) -> Result<Vec<u8>> {
+    let mut request = prepared.request.clone();
+    if let Some(metadata) = request
+        .pointer_mut("/object/metadata")
+        .and_then(Value::as_object_mut)
+    {
+        let annotations = metadata.entry("annotations").or_insert_with(|| json!({}));
+        if let Some(map) = annotations.as_object_mut() {
+            map.insert(
+                "crash-guard.io/padding".into(),
+                json!("x".repeat(kib * 1024)),
+            );
+        }
+    }
+    Ok(serde_json::to_vec(
+        &json!({"request": request, "settings": prepared.settings}),
+    )?)
+}
+
+fn scaling(
+    engine: &Engine,
     module: &crate::engine::Module,
     suite: &Suite,
     allowed: Vec<crate::cluster::ResourceType>,
     options: &Options,
-) -> Result<Option<f64>> {
+) -> Result<Option<Scaling>> {
     let Some(case) = suite
         .cases
         .iter()
@@ -209,33 +239,55 @@ fn growth(
     };
     let prepared = suite.prepare(case, allowed)?;
     prepared.host.set_quiet(true);
-    let mut medians = Vec::new();
-    for kib in [0usize, 1024] {
-        let mut request = prepared.request.clone();
-        if let Some(metadata) = request
-            .pointer_mut("/object/metadata")
-            .and_then(Value::as_object_mut)
-        {
-            let annotations = metadata.entry("annotations").or_insert_with(|| json!({}));
-            if let Some(map) = annotations.as_object_mut() {
-                map.insert(
-                    "crash-guard.io/padding".into(),
-                    json!("x".repeat(kib * 1024)),
-                );
-            }
-        }
-        let payload =
-            serde_json::to_vec(&json!({"request": request, "settings": prepared.settings}))?;
+    let time = |payload: &[u8]| -> Result<Timing> {
         let instance = module.instantiate(prepared.host.clone())?;
-        let timing = measure(options.budget, 20, 5_000, || {
-            let _ = instance.call("validate", &payload);
-        });
-        medians.push(micros(timing.median));
+        Ok(measure(options.budget, 20, 5_000, || {
+            let _ = instance.call("validate", payload);
+        }))
+    };
+    let small = time(&padded_payload(&prepared, 0)?)?;
+    let large = time(&padded_payload(&prepared, 1024)?)?;
+    let room = 1536usize.saturating_sub(prepared.payload.len() / 1024 + 1);
+    let largest_payload = padded_payload(&prepared, room)?;
+    let largest = time(&largest_payload)?;
+    let largest_memory = min_memory(engine, module, &prepared, &largest_payload)?;
+    Ok(Some(Scaling {
+        us_per_kib: (micros(large.median) - micros(small.median)) / 1024.0,
+        largest,
+        largest_memory,
+    }))
+}
+
+/// Bisects the memory cap (in 64 KiB wasm pages) at which `payload` still evaluates.
+fn min_memory(
+    engine: &Engine,
+    module: &crate::engine::Module,
+    prepared: &Prepared,
+    payload: &[u8],
+) -> Result<usize> {
+    const PAGE: usize = 64 * 1024;
+    let passes = |pages: usize| -> bool {
+        engine
+            .with_memory_cap(module, pages * PAGE)
+            .and_then(|m| m.instantiate(prepared.host.clone()))
+            .is_ok_and(|instance| instance.call("validate", payload).is_ok())
+    };
+    let (mut low, mut high) = (1usize, 4096usize);
+    if !passes(high) {
+        return Err(anyhow!(
+            "a 1.5 MiB request fails even with {} MiB",
+            (high * PAGE) >> 20
+        ));
     }
-    Ok(match medians.as_slice() {
-        [small, large] => Some((large - small) / 1024.0),
-        _ => None,
-    })
+    while high - low > 1 {
+        let mid = (low + high) / 2;
+        if passes(mid) {
+            high = mid;
+        } else {
+            low = mid;
+        }
+    }
+    Ok(high * PAGE)
 }
 
 fn render(rows: &[ModuleRow], options: &Options) -> String {
@@ -249,27 +301,42 @@ fn render(rows: &[ModuleRow], options: &Options) -> String {
          is what policy-server pays per request. Native is the same rule called in-process on the same \
          payload (optimised, with overflow checks); parse is `serde_json::from_slice::<Value>` of the \
          payload, the floor for any policy that reads the request. Growth is the extra latency per KiB \
-         of request when the object carries a 1 MiB annotation no rule reads.\n",
+         of request when the object carries a 1 MiB annotation no rule reads; the 1.5 MiB request pads \
+         the same object to the largest request the API server admits, and its memory is the smallest \
+         linear-memory cap (64 KiB pages, found by bisection) under which it still evaluates.\n",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         options.budget
     );
     let _ = writeln!(out, "Reference, from the Kubewarden hub on this kind of machine (pod-privileged): 1.7 MB module, \
         ~52 µs per small Pod on a warm instance, ~20 µs per KiB of request, ~410 µs per request with a fresh instance.\n");
     let _ = writeln!(out, "## Modules\n");
-    let _ = writeln!(out, "| module | size | compile | instantiate (median / p99) | per request: fresh instance + validate of the smallest accepted case | growth per KiB |");
-    let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: |");
+    let _ = writeln!(out, "| module | size | compile | instantiate (median / p99) | per request: fresh instance + validate of the smallest accepted case | growth per KiB | 1.5 MiB request (median / p99) | memory for 1.5 MiB |");
+    let _ = writeln!(
+        out,
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
     for row in rows {
         let _ = writeln!(
             out,
-            "| {} | {:.1} KiB | {:.1} ms | {:.0} µs / {:.0} µs | {:.0} µs | {} |",
+            "| {} | {:.1} KiB | {:.1} ms | {:.0} µs / {:.0} µs | {:.0} µs | {} | {} | {} |",
             row.module,
             row.size as f64 / 1024.0,
             row.compile.as_secs_f64() * 1e3,
             micros(row.instantiate.median),
             micros(row.instantiate.p99),
             micros(row.per_request.median),
-            row.growth_us_per_kib
-                .map_or("n/a".to_string(), |g| format!("{g:.2} µs")),
+            row.scaling
+                .as_ref()
+                .map_or("n/a".to_string(), |g| format!("{:.2} µs", g.us_per_kib)),
+            row.scaling.as_ref().map_or("n/a".to_string(), |g| format!(
+                "{:.2} ms / {:.2} ms",
+                g.largest.median.as_secs_f64() * 1e3,
+                g.largest.p99.as_secs_f64() * 1e3
+            )),
+            row.scaling.as_ref().map_or("n/a".to_string(), |g| format!(
+                "{:.1} MiB",
+                g.largest_memory as f64 / 1_048_576.0
+            )),
         );
     }
     for row in rows {

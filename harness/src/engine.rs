@@ -76,17 +76,27 @@ impl Engine {
 
     pub fn compile(&self, bytes: &[u8]) -> Result<Module> {
         let module = wasmtime::Module::new(&self.engine, bytes).map_err(|e| anyhow!("{e}"))?;
+        self.prepare(module, self.limits.max_memory_bytes)
+    }
+
+    /// The same compiled module under another memory cap.
+    pub fn with_memory_cap(&self, module: &Module, max_memory_bytes: usize) -> Result<Module> {
+        self.prepare(module.compiled.clone(), max_memory_bytes)
+    }
+
+    fn prepare(&self, compiled: wasmtime::Module, max_memory_bytes: usize) -> Result<Module> {
         let pre = WasmtimeEngineProviderBuilder::new()
             .engine(self.engine.clone())
-            .module(module)
+            .module(compiled.clone())
             .enable_epoch_interruptions(self.deadlines())
             .enable_resource_limits(ResourceLimits {
-                max_memory_size: Some(self.limits.max_memory_bytes),
+                max_memory_size: Some(max_memory_bytes),
                 max_table_elements: Some(100_000),
             })
             .build_pre()
             .map_err(|e| anyhow!("{e}"))?;
         Ok(Module {
+            compiled,
             pre,
             deadlines: self.deadlines(),
         })
@@ -109,6 +119,7 @@ impl Drop for Engine {
 
 /// A compiled policy module.
 pub struct Module {
+    compiled: wasmtime::Module,
     pre: WasmtimeEngineProviderPre,
     deadlines: EpochDeadlines,
 }

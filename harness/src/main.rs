@@ -216,51 +216,61 @@ fn replay(
     let scratch = std::env::temp_dir().join(format!("crash-guard-kwctl-{}", std::process::id()));
     let (mut passed, mut failed) = (0usize, 0usize);
     for suite in suite::discover(root)? {
-        if !only.is_empty() && !only.contains(&suite.rule) {
-            continue;
-        }
-        let module = suite::load_module(engine, root, &suite.module)?;
-        let allowed = suite::context_aware_resources(root, &suite.module)?;
-        for case in &suite.cases {
-            let outcome = suite.prepare(case, allowed.clone()).and_then(|prepared| {
-                let outcome = suite::run(&module, &prepared)?;
-                let exchanges = prepared.host.exchanges();
-                if let Some(dir) = sessions {
-                    kwctl::write_case_files(&dir.join(&prepared.id), &prepared, &exchanges)?;
-                }
-                let outcome = match kind {
-                    EngineKind::Harness => outcome,
-                    EngineKind::Kwctl => {
-                        let wasm = annotated_or_plain(root, &suite.module);
-                        kwctl::run(&wasm, &scratch.join(&prepared.id), &prepared, &exchanges)?
+        for module_name in suite.modules(root, only)? {
+            let module = suite::load_module(engine, root, &module_name)?;
+            let allowed = suite::context_aware_resources(root, &module_name)?;
+            for case in &suite.cases {
+                let id = suite.case_id(case, &module_name);
+                let outcome = suite
+                    .prepare_as(case, allowed.clone(), id.clone())
+                    .and_then(|prepared| {
+                        let outcome = suite::run(&module, &prepared)?;
+                        let exchanges = prepared.host.exchanges();
+                        if let Some(dir) = sessions {
+                            kwctl::write_case_files(
+                                &dir.join(&prepared.id),
+                                &prepared,
+                                &exchanges,
+                            )?;
+                        }
+                        let outcome = match kind {
+                            EngineKind::Harness => outcome,
+                            EngineKind::Kwctl => {
+                                let wasm = annotated_or_plain(root, &module_name);
+                                kwctl::run(
+                                    &wasm,
+                                    &scratch.join(&prepared.id),
+                                    &prepared,
+                                    &exchanges,
+                                )?
+                            }
+                        };
+                        if verbose {
+                            if let Some(description) = &case.description {
+                                println!("    {description}");
+                            }
+                            for line in prepared.host.logs() {
+                                println!("    log: {line}");
+                            }
+                            for exchange in &exchanges {
+                                println!("    lookup: {} {}", exchange.operation, exchange.request);
+                            }
+                        }
+                        Ok(suite::check(&case.expect, &outcome, &exchanges))
+                    });
+                match outcome {
+                    Ok(Ok(detail)) => {
+                        passed += 1;
+                        println!("PASS {id}: {}", shorten(&detail));
                     }
-                };
-                if verbose {
-                    if let Some(description) = &case.description {
-                        println!("    {description}");
+                    Ok(Err(difference)) => {
+                        failed += 1;
+                        println!("FAIL {id}: {difference}");
                     }
-                    for line in prepared.host.logs() {
-                        println!("    log: {line}");
+                    Err(error) => {
+                        failed += 1;
+                        println!("FAIL {id}: {error:#}");
                     }
-                    for exchange in &exchanges {
-                        println!("    lookup: {} {}", exchange.operation, exchange.request);
-                    }
-                }
-                Ok(suite::check(&case.expect, &outcome, &exchanges))
-            });
-            let id = format!("{}/{}", suite.rule, case.name);
-            match outcome {
-                Ok(Ok(detail)) => {
-                    passed += 1;
-                    println!("PASS {id}: {}", shorten(&detail));
-                }
-                Ok(Err(difference)) => {
-                    failed += 1;
-                    println!("FAIL {id}: {difference}");
-                }
-                Err(error) => {
-                    failed += 1;
-                    println!("FAIL {id}: {error:#}");
                 }
             }
         }

@@ -207,6 +207,15 @@ pub struct Prepared {
 impl Suite {
     pub fn prepare(&self, case: &Case, allowed: Vec<ResourceType>) -> Result<Prepared> {
         let id = format!("{}/{}", self.rule, case.name);
+        self.prepare_as(case, allowed, id)
+    }
+
+    pub fn prepare_as(
+        &self,
+        case: &Case,
+        allowed: Vec<ResourceType>,
+        id: String,
+    ) -> Result<Prepared> {
         let settings = case
             .settings
             .clone()
@@ -492,6 +501,40 @@ pub fn context_aware_resources(root: &Path, module: &str) -> Result<Vec<Resource
         None | Some(Value::Null) => Ok(vec![]),
         Some(list) => serde_json::from_value(list.clone())
             .with_context(|| format!("bad contextAwareResources in {}", path.display())),
+    }
+}
+
+impl Suite {
+    /// The modules this suite runs against: its own, or every policy for `module: "*"`.
+    /// With `only`, a `*` suite runs against the named policies unless it is named itself.
+    pub fn modules(&self, root: &Path, only: &[String]) -> Result<Vec<String>> {
+        if self.module != "*" {
+            return Ok(if only.is_empty() || only.contains(&self.rule) {
+                vec![self.module.clone()]
+            } else {
+                vec![]
+            });
+        }
+        let mut all: Vec<String> = std::fs::read_dir(root.join("policies"))
+            .with_context(|| format!("cannot list {}/policies", root.display()))?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().join("metadata.yml").is_file())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        all.sort();
+        if !only.is_empty() && !only.contains(&self.rule) {
+            all.retain(|m| only.contains(m));
+        }
+        Ok(all)
+    }
+
+    /// `suite/case`, or `suite/case@module` for suites that run against every module.
+    pub fn case_id(&self, case: &Case, module: &str) -> String {
+        if self.module == "*" {
+            format!("{}/{}@{module}", self.rule, case.name)
+        } else {
+            format!("{}/{}", self.rule, case.name)
+        }
     }
 }
 

@@ -1,0 +1,18 @@
+#!/usr/bin/env python3
+"""Writes the large inputs of the bad-input corpus into objects/ (committed; rerun to refresh)."""
+import json
+import pathlib
+
+out = pathlib.Path(__file__).parent / "objects"
+out.mkdir(exist_ok=True)
+
+
+def widget(name, spec):
+    return {"apiVersion": "example.com/v1", "kind": "Widget",
+            "metadata": {"name": name, "namespace": "apps"}, "spec": spec}
+
+
+# The API server admits requests up to about 1.5 MiB (etcd's default request limit).
+(out / "huge-string.json").write_text(json.dumps(widget("huge", {"blob": "x" * (1536 * 1024 - 200)})))
+(out / "ten-thousand-items.json").write_text(
+    json.dumps(widget("many", {"items": [{"name": f"item-{i}", "value": i} for i in range(10_000)]})))
