@@ -19,10 +19,11 @@ all: policies
 
 policies:
 	rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
-	cargo build --release --target $(TARGET) $(addprefix -p ,$(POLICIES))
+	cargo build --release --target $(TARGET) $(addprefix -p ,$(POLICIES)) -p crash-guard-bundle
 	mkdir -p dist
-	for p in $(POLICIES); do \
+	for p in $(POLICIES) crash-guard; do \
 	  src="$(WASM_DIR)/$${p//-/_}.wasm"; \
+	  [ "$$p" = crash-guard ] && src="$(WASM_DIR)/crash_guard_bundle.wasm"; \
 	  if command -v wasm-opt >/dev/null; then wasm-opt $(WASM_OPT_FLAGS) "$$src" -o "dist/$$p.wasm"; \
 	  else cp "$$src" "dist/$$p.wasm"; fi; \
 	  echo "dist/$$p.wasm: $$(stat -c %s dist/$$p.wasm) bytes"; \
@@ -65,7 +66,7 @@ fmt-check:
 
 lint:
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo clippy --target $(TARGET) $(addprefix -p ,$(POLICIES)) -- -D warnings
+	cargo clippy --target $(TARGET) $(addprefix -p ,$(POLICIES)) -p crash-guard-bundle -- -D warnings
 
 ## Everything CI runs.
 test: fmt-check lint unit e2e-tests

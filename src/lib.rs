@@ -4,6 +4,7 @@
 //! [`violation::Verdict`]; [`policy`] turns that into the Kubewarden protocol,
 //! and [`export_policy!`] wires a rule to the waPC entry points of a module.
 
+pub mod bundle;
 pub mod exemptions;
 pub mod host;
 pub mod policy;
@@ -41,6 +42,18 @@ macro_rules! export_policy {
         #[no_mangle]
         pub extern "C" fn wapc_init() {
             $crate::wapc::register::<$rule>();
+        }
+    };
+}
+
+/// Exports the bundle (every rule in one module) as a waPC policy module.
+#[macro_export]
+macro_rules! export_bundle {
+    () => {
+        #[cfg(target_arch = "wasm32")]
+        #[no_mangle]
+        pub extern "C" fn wapc_init() {
+            $crate::wapc::register_bundle();
         }
     };
 }

@@ -7,8 +7,9 @@ use crate::exemptions::Exemptions;
 use crate::host::Host;
 use crate::request::{from_str, DecodeError, Request, ValidationPayload};
 use crate::response::{SettingsValidationResponse, ValidationResponse};
-use crate::settings::{self, Validate};
+use crate::settings::{self, SettingsError, Validate};
 use crate::violation::Verdict;
+use serde_json::value::RawValue;
 
 /// Status code for requests a policy cannot judge (malformed input).
 pub const BAD_REQUEST: u16 = 400;
@@ -52,12 +53,26 @@ fn judge<R: Rule>(payload: &[u8], host: &dyn Host) -> Result<ValidationResponse,
     let envelope: ValidationPayload =
         from_str(text, "the validate payload").map_err(|e| e.to_string())?;
     let request = Request::decode(envelope.request.get()).map_err(|e| e.to_string())?;
-    let settings: R::Settings = settings::parse(envelope.settings).map_err(|e| e.to_string())?;
-    if R::exemptions(&settings).reason(&request).is_some() {
-        return Ok(ValidationResponse::accept(vec![]));
-    }
-    let verdict = R::evaluate(&request, &settings, host).map_err(|e| e.to_string())?;
+    let verdict = judge_request::<R>(&request, envelope.settings, host)?;
     Ok(verdict.into_response(R::NAME, &request.object_ref()))
+}
+
+/// Judges a decoded request under raw settings: exempt requests are accepted.
+pub fn judge_request<R: Rule>(
+    request: &Request,
+    settings: Option<&RawValue>,
+    host: &dyn Host,
+) -> Result<Verdict, String> {
+    let settings: R::Settings = settings::parse(settings).map_err(|e| e.to_string())?;
+    if R::exemptions(&settings).reason(request).is_some() {
+        return Ok(Verdict::accept());
+    }
+    R::evaluate(request, &settings, host).map_err(|e| e.to_string())
+}
+
+/// Checks raw settings of rule `R`.
+pub fn check_settings<R: Rule>(settings: Option<&RawValue>) -> Result<(), SettingsError> {
+    settings::parse::<R::Settings>(settings).map(|_| ())
 }
 
 /// The `validate_settings` waPC function of rule `R`.

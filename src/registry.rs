@@ -1,15 +1,25 @@
 //! Every rule by name, for hosts that run rules natively (benchmarks, the
 //! bundle, shift-left checks).
 
+use serde_json::value::RawValue;
+
 use crate::host::Host;
 use crate::policy::{self, Rule};
+use crate::request::Request;
 use crate::response::{SettingsValidationResponse, ValidationResponse};
+use crate::settings::SettingsError;
+use crate::violation::Verdict;
 
 #[derive(Clone, Copy)]
 pub struct RuleEntry {
     pub name: &'static str,
+    /// The module's `validate`.
     pub validate: fn(&[u8], &dyn Host) -> ValidationResponse,
+    /// The module's `validate_settings`.
     pub validate_settings: fn(&[u8]) -> SettingsValidationResponse,
+    /// Judges an already decoded request under raw settings.
+    pub judge: fn(&Request, Option<&RawValue>, &dyn Host) -> Result<Verdict, String>,
+    pub check_settings: fn(Option<&RawValue>) -> Result<(), SettingsError>,
 }
 
 const fn entry<R: Rule>() -> RuleEntry {
@@ -17,6 +27,8 @@ const fn entry<R: Rule>() -> RuleEntry {
         name: R::NAME,
         validate: policy::validate::<R>,
         validate_settings: policy::validate_settings::<R>,
+        judge: policy::judge_request::<R>,
+        check_settings: policy::check_settings::<R>,
     }
 }
 

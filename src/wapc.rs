@@ -32,3 +32,18 @@ fn validate_settings<R: Rule>(payload: &[u8]) -> CallResult {
 fn protocol_version(_: &[u8]) -> CallResult {
     Ok(br#""v1""#.to_vec())
 }
+
+/// Registers the bundle's `validate`, `validate_settings` and `protocol_version`.
+pub fn register_bundle() {
+    register_function("validate", validate_bundle);
+    register_function("validate_settings", validate_bundle_settings);
+    register_function("protocol_version", protocol_version);
+}
+
+fn validate_bundle(payload: &[u8]) -> CallResult {
+    Ok(to_json(&crate::bundle::validate(payload, &WapcHost)))
+}
+
+fn validate_bundle_settings(payload: &[u8]) -> CallResult {
+    Ok(to_json(&crate::bundle::validate_settings(payload)))
+}

@@ -222,7 +222,7 @@ fn replay(
             for case in &suite.cases {
                 let id = suite.case_id(case, &module_name);
                 let outcome = suite
-                    .prepare_as(case, allowed.clone(), id.clone())
+                    .prepare_for(case, allowed.clone(), id.clone(), &module_name)
                     .and_then(|prepared| {
                         let outcome = suite::run(&module, &prepared)?;
                         let exchanges = prepared.host.exchanges();

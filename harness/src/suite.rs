@@ -10,6 +10,9 @@ use serde_json::{json, Value};
 use crate::cluster::{str_at, CaseHost, Exchange, ResourceType};
 use crate::engine::{Engine, Module};
 
+/// The module holding every rule, `dist/crash-guard.wasm`, described by the root metadata.yml.
+pub const BUNDLE: &str = "crash-guard";
+
 /// A file path (relative to the suite folder) or an inline document.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
@@ -216,10 +219,30 @@ impl Suite {
         allowed: Vec<ResourceType>,
         id: String,
     ) -> Result<Prepared> {
-        let settings = case
+        self.prepare_for(case, allowed, id, &self.module)
+    }
+
+    /// Prepares `case` for `module`; for the bundle, the rule's settings become
+    /// its section and every other rule is switched off.
+    pub fn prepare_for(
+        &self,
+        case: &Case,
+        allowed: Vec<ResourceType>,
+        id: String,
+        module: &str,
+    ) -> Result<Prepared> {
+        let mut settings = case
             .settings
             .clone()
             .unwrap_or_else(|| self.settings.clone());
+        if module == BUNDLE && self.module != "*" && self.module != BUNDLE {
+            let mut sections = serde_json::Map::new();
+            for rule in crash_guard::registry::RULES {
+                sections.insert(rule.name.to_string(), json!({"enabled": false}));
+            }
+            sections.insert(self.module.clone(), json!({ "settings": settings }));
+            settings = Value::Object(sections);
+        }
         let settings_only =
             !case.expect.settings_valid && case.object.is_none() && case.old_object.is_none();
         let request = match (&case.raw_payload, &case.request) {
@@ -508,12 +531,18 @@ impl Suite {
     /// The modules this suite runs against: its own, or every policy for `module: "*"`.
     /// With `only`, a `*` suite runs against the named policies unless it is named itself.
     pub fn modules(&self, root: &Path, only: &[String]) -> Result<Vec<String>> {
+        let bundle = root.join("dist").join(format!("{BUNDLE}.wasm")).is_file()
+            && root.join("metadata.yml").is_file();
+        let named = only.is_empty() || only.contains(&self.rule);
         if self.module != "*" {
-            return Ok(if only.is_empty() || only.contains(&self.rule) {
-                vec![self.module.clone()]
-            } else {
-                vec![]
-            });
+            let mut modules = vec![];
+            if named {
+                modules.push(self.module.clone());
+                if bundle && (only.is_empty() || only.iter().any(|o| o == BUNDLE)) {
+                    modules.push(BUNDLE.to_string());
+                }
+            }
+            return Ok(modules);
         }
         let mut all: Vec<String> = std::fs::read_dir(root.join("policies"))
             .with_context(|| format!("cannot list {}/policies", root.display()))?
@@ -522,15 +551,18 @@ impl Suite {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         all.sort();
-        if !only.is_empty() && !only.contains(&self.rule) {
+        if bundle {
+            all.push(BUNDLE.to_string());
+        }
+        if !named {
             all.retain(|m| only.contains(m));
         }
         Ok(all)
     }
 
-    /// `suite/case`, or `suite/case@module` for suites that run against every module.
+    /// `suite/case`, or `suite/case@module` when the module is not the suite's own.
     pub fn case_id(&self, case: &Case, module: &str) -> String {
-        if self.module == "*" {
+        if self.module != module {
             format!("{}/{}@{module}", self.rule, case.name)
         } else {
             format!("{}/{}", self.rule, case.name)
