@@ -45,16 +45,20 @@ impl Rule for ObjectCount {
         if request.operation != Operation::Create || request.namespace.is_empty() {
             return Ok(Verdict::accept());
         }
+        // Decoded before any lookup, so a malformed object costs none.
+        let stored = if request.kind.is("", "ConfigMap") || request.kind.is("", "Secret") {
+            request.object::<StoredObject>()?
+        } else {
+            None
+        };
         let mut verdict = Verdict::accept();
         if let Some((index, limit)) = settings.limits.iter().enumerate().find(|(_, l)| {
             l.group() == request.kind.group.as_ref() && l.kind == request.kind.kind.as_ref()
         }) {
             check_count(request, settings, index, limit, host, &mut verdict);
         }
-        if request.kind.is("", "ConfigMap") || request.kind.is("", "Secret") {
-            if let Some(object) = request.object::<StoredObject>()? {
-                check_helm_storage(request, settings, &object, host, &mut verdict);
-            }
+        if let Some(object) = &stored {
+            check_helm_storage(request, settings, object, host, &mut verdict);
         }
         Ok(verdict)
     }

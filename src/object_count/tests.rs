@@ -182,6 +182,8 @@ fn cluster() -> Vec<Value> {
 #[case::release_within_history(release_secret("web", "shop", 4), "CREATE", true, 2)]
 #[case::release_beyond_history(release_secret("web", "blog", 5), "CREATE", false, 2)]
 #[case::tiller_refused(tiller_config_map("kube-system", "legacy", 3), "CREATE", false, 3)]
+#[case::helm_v3_config_map_driver(object("ConfigMap", "ci", "sh.helm.release.v1.shop.v2", json!({"owner": "helm", "name": "shop", "version": "2"})), "CREATE", true, 2)]
+#[case::opaque_secret_labelled_helm(object("Secret", "web", "not-a-release", json!({"owner": "helm", "name": "blog"})), "CREATE", true, 1)]
 fn judges(
     #[case] object: Value,
     #[case] operation: &str,
@@ -452,4 +454,30 @@ fn masked_namespace_without_labels(#[case] body: &'static str) {
         ..FakeHost::default()
     };
     assert_eq!(namespace_labels("apps", &host), Ok(BTreeMap::new()));
+}
+
+#[test]
+fn malformed_object_is_a_decode_error_before_any_lookup() {
+    let host = FakeHost::new(cluster());
+    let json = request(
+        "CREATE",
+        &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x", "namespace": "apps", "labels": ["not", "a", "map"]}}),
+    );
+    let request = Request::decode(&json).expect("valid request");
+    let error = ObjectCount::evaluate(&request, &small(), &host).unwrap_err();
+    assert!(
+        error.to_string().contains("object: metadata.labels"),
+        "{error}"
+    );
+    assert!(host.calls.borrow().is_empty());
+}
+
+#[test]
+fn tiller_secret_driver_is_tiller_storage() {
+    let host = FakeHost::new(cluster());
+    let mut secret = tiller_config_map("kube-system", "legacy", 3);
+    secret["kind"] = json!("Secret");
+    let verdict = judge(&host, &request("CREATE", &secret), &small());
+    assert_eq!(verdict.violations.len(), 1);
+    assert_eq!(verdict.violations[0].field, "metadata.labels.OWNER");
 }
