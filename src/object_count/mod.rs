@@ -1,0 +1,437 @@
+//! object-count (crash 1): objects that pile up in a namespace until etcd
+//! crashes, above all Helm release storage (Tiller's ConfigMaps, one per
+//! revision, written by a CI pipeline on every build).
+
+mod settings;
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+
+pub use settings::{
+    HelmSettings, KindLimit, NamespaceOverride, Settings, DEFAULT_KIND_LIMIT,
+    DEFAULT_MAX_STORED_REVISIONS,
+};
+
+use crate::exemptions::Exemptions;
+use crate::host::{self, GetResource, Host, ListResources};
+use crate::policy::Rule;
+use crate::request::{DecodeError, ObjectMeta, Operation, Request};
+use crate::selector::LabelSelector;
+use crate::violation::{Verdict, Violation};
+
+/// Lookups fetch only names: the count is all the rule needs.
+const NAME_ONLY: &[&str] = &["metadata.name"];
+const HELM_RELEASE_TYPE: &str = "helm.sh/release.v1";
+
+pub struct ObjectCount;
+
+impl Rule for ObjectCount {
+    const NAME: &'static str = "object-count";
+    type Settings = Settings;
+
+    fn exemptions(settings: &Settings) -> &Exemptions {
+        &settings.exemptions
+    }
+
+    fn evaluate(
+        request: &Request,
+        settings: &Settings,
+        host: &dyn Host,
+    ) -> Result<Verdict, DecodeError> {
+        // Only a CREATE adds an object; UPDATE and DELETE are never refused.
+        if request.operation != Operation::Create || request.namespace.is_empty() {
+            return Ok(Verdict::accept());
+        }
+        // Decoded before any lookup, so a malformed object costs none.
+        let stored = if request.kind.is("", "ConfigMap") || request.kind.is("", "Secret") {
+            request.object::<StoredObject>()?
+        } else {
+            None
+        };
+        let mut verdict = Verdict::accept();
+        if let Some((index, limit)) = settings.limits.iter().enumerate().find(|(_, l)| {
+            l.group() == request.kind.group.as_ref() && l.kind == request.kind.kind.as_ref()
+        }) {
+            check_count(request, settings, index, limit, host, &mut verdict);
+        }
+        if let Some(object) = &stored {
+            check_helm_storage(request, settings, object, host, &mut verdict);
+        }
+        Ok(verdict)
+    }
+}
+
+/// The fields of a ConfigMap or Secret that identify Helm release storage.
+#[derive(Debug, Default, Deserialize)]
+struct StoredObject<'a> {
+    #[serde(default, borrow, rename = "type")]
+    secret_type: Cow<'a, str>,
+    #[serde(default, borrow)]
+    metadata: ObjectMeta<'a>,
+}
+
+/// The limit that applies in one namespace, and the setting that holds it.
+struct AppliedLimit {
+    max: u32,
+    setting: String,
+    overridden: bool,
+}
+
+fn check_count(
+    request: &Request,
+    settings: &Settings,
+    index: usize,
+    limit: &KindLimit,
+    host: &dyn Host,
+    verdict: &mut Verdict,
+) {
+    let namespace = request.namespace.as_ref();
+    let plural = plural(&limit.kind);
+    let applied = match applied_limit(settings, index, limit, namespace, host) {
+        Ok(applied) => applied,
+        Err(error) => {
+            settings.on_lookup_failure.record(
+                verdict,
+                ObjectCount::NAME,
+                &format!("Namespace {namespace}"),
+                &format!(
+                    "the limit on {plural} in namespace {namespace} (its namespaceOverrides select namespaces by label)"
+                ),
+                &error,
+            );
+            return;
+        }
+    };
+    let list = ListResources {
+        api_version: &limit.api_version,
+        kind: &limit.kind,
+        namespace: Some(namespace),
+        label_selector: None,
+        field_selector: None,
+        field_masks: Some(NAME_ONLY.to_vec()),
+    };
+    let count = match list
+        .call(host)
+        .and_then(|body| host::list_items::<IgnoredAny>(&body))
+    {
+        Ok(items) => items.len(),
+        Err(error) => {
+            settings.on_lookup_failure.record(
+                verdict,
+                ObjectCount::NAME,
+                &format!("the {plural} in namespace {namespace}"),
+                &format!("the limit of {} {plural} per namespace", applied.max),
+                &error,
+            );
+            return;
+        }
+    };
+    if count < applied.max as usize {
+        return;
+    }
+    let raise = if applied.overridden {
+        format!("raise `{}`", applied.setting)
+    } else {
+        format!("give it its own limit in `namespaceOverrides` (by name or by namespace label) rather than raising `{}` for every namespace", applied.setting)
+    };
+    verdict.violation(Violation::new(
+        "metadata.namespace",
+        namespace,
+        format!(
+            "namespace {namespace} already holds {count} {plural}, and its limit is {max} (`{setting}`). \
+             Every object is stored in etcd and cached by kube-apiserver; objects that pile up without cleanup \
+             (a CI pipeline running Helm v2 wrote one ConfigMap per build) grow etcd until it runs out of space and \
+             the API server stops answering.",
+            max = applied.max,
+            setting = applied.setting,
+        ),
+        format!(
+            "delete the {plural} in {namespace} that are no longer used (`kubectl get {resource} -n {namespace}`) and fix \
+             whatever creates them without cleaning up. If {namespace} really needs more, {raise}.",
+            resource = plural.to_lowercase(),
+        ),
+    ));
+}
+
+/// The first `namespaceOverrides` entry that matches `namespace` and limits
+/// the kind, else the default. The Namespace is fetched (once) only when a
+/// selector entry has to be consulted.
+fn applied_limit(
+    settings: &Settings,
+    index: usize,
+    limit: &KindLimit,
+    namespace: &str,
+    host: &dyn Host,
+) -> Result<AppliedLimit, String> {
+    let mut labels: Option<BTreeMap<String, String>> = None;
+    for (entry_index, entry) in settings.namespace_overrides.iter().enumerate() {
+        let Some((limit_index, own)) = entry
+            .limits
+            .iter()
+            .enumerate()
+            .find(|(_, l)| l.same_kind(limit))
+        else {
+            continue;
+        };
+        let matches = match &entry.namespace_selector {
+            None => entry.namespaces.iter().any(|n| n == namespace),
+            Some(selector) => {
+                if labels.is_none() {
+                    labels = Some(namespace_labels(namespace, host)?);
+                }
+                labels.as_ref().is_some_and(|l| selector.matches(l))
+            }
+        };
+        if matches {
+            return Ok(AppliedLimit {
+                max: own.max,
+                setting: format!("namespaceOverrides[{entry_index}].limits[{limit_index}].max"),
+                overridden: true,
+            });
+        }
+    }
+    Ok(AppliedLimit {
+        max: limit.max,
+        setting: format!("limits[{index}].max"),
+        overridden: false,
+    })
+}
+
+fn namespace_labels(namespace: &str, host: &dyn Host) -> Result<BTreeMap<String, String>, String> {
+    // A masked answer may carry `metadata: null` or `labels: null`.
+    #[derive(Deserialize)]
+    struct Namespace {
+        #[serde(default)]
+        metadata: Option<Metadata>,
+    }
+    #[derive(Deserialize)]
+    struct Metadata {
+        #[serde(default)]
+        labels: Option<BTreeMap<String, String>>,
+    }
+    let body = GetResource {
+        api_version: "v1",
+        kind: "Namespace",
+        name: namespace,
+        namespace: None,
+        disable_cache: false,
+        field_masks: Some(vec!["metadata.labels"]),
+    }
+    .call(host)?;
+    crate::request::from_slice::<Namespace>(&body, "the Namespace lookup answer")
+        .map(|n| n.metadata.and_then(|m| m.labels).unwrap_or_default())
+        .map_err(|e| e.to_string())
+}
+
+/// Which Helm stores a release revision in this object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HelmStorage {
+    /// Helm v2: Tiller's labels `OWNER=TILLER`, `NAME`, `VERSION`.
+    Tiller,
+    /// Helm v3: labels `owner=helm`, `name`, `version` (Secrets of type helm.sh/release.v1,
+    /// or ConfigMaps with the configmap driver).
+    V3,
+}
+
+impl HelmStorage {
+    fn detect(kind: &str, object: &StoredObject) -> Option<Self> {
+        let labels = &object.metadata.labels;
+        if labels.get("OWNER").map(Cow::as_ref) == Some("TILLER") {
+            return Some(HelmStorage::Tiller);
+        }
+        let v3_type = kind == "ConfigMap" || object.secret_type == HELM_RELEASE_TYPE;
+        (v3_type && labels.get("owner").map(Cow::as_ref) == Some("helm")).then_some(HelmStorage::V3)
+    }
+
+    fn owner(self) -> (&'static str, &'static str) {
+        match self {
+            HelmStorage::Tiller => ("OWNER", "TILLER"),
+            HelmStorage::V3 => ("owner", "helm"),
+        }
+    }
+
+    fn name_label(self) -> &'static str {
+        match self {
+            HelmStorage::Tiller => "NAME",
+            HelmStorage::V3 => "name",
+        }
+    }
+
+    fn version_label(self) -> &'static str {
+        match self {
+            HelmStorage::Tiller => "VERSION",
+            HelmStorage::V3 => "version",
+        }
+    }
+}
+
+fn check_helm_storage(
+    request: &Request,
+    settings: &Settings,
+    object: &StoredObject,
+    host: &dyn Host,
+    verdict: &mut Verdict,
+) {
+    let kind = request.kind.kind.as_ref();
+    let Some(storage) = HelmStorage::detect(kind, object) else {
+        return;
+    };
+    let labels = &object.metadata.labels;
+    let release = labels
+        .get(storage.name_label())
+        .map(Cow::as_ref)
+        .unwrap_or("");
+    if storage == HelmStorage::Tiller {
+        if settings.helm.tiller_migration {
+            verdict.warning(format!(
+                "crash-guard/object-count: {} is Helm v2 (Tiller) release storage, accepted because `helm.tillerMigration` is true; finish moving release {release} to Helm v3 and set it back to false.",
+                request.object_ref()
+            ));
+        } else {
+            verdict.violation(tiller_violation(kind, release));
+        }
+    }
+    if release.is_empty() {
+        return;
+    }
+    let revision = labels
+        .get(storage.version_label())
+        .map(Cow::as_ref)
+        .unwrap_or("(unknown)");
+    let release = Release {
+        storage,
+        name: release,
+        revision,
+    };
+    check_history(request, settings, &release, host, verdict);
+}
+
+/// The release revision a ConfigMap or Secret stores.
+struct Release<'a> {
+    storage: HelmStorage,
+    name: &'a str,
+    revision: &'a str,
+}
+
+fn tiller_violation(kind: &str, release: &str) -> Violation {
+    let release = if release.is_empty() {
+        "<release>"
+    } else {
+        release
+    };
+    Violation::new(
+        "metadata.labels.OWNER",
+        "TILLER",
+        format!(
+            "this {kind} is Helm v2 release storage. Tiller writes one {kind} per revision of every release and, \
+             with `helm init`'s default `--history-max 0`, never deletes them: a CI pipeline running Helm v2 on every \
+             build filled etcd with them until it crashed. Helm v2 has been unsupported since November 2020."
+        ),
+        format!(
+            "move to Helm v3: convert the release with the helm-2to3 plugin (`helm 2to3 convert {release}`); Helm v3 \
+             stores each release in its own namespace and keeps 10 revisions by default (`--history-max`). While \
+             migrating, set `helm.tillerMigration: true` in the policy settings."
+        ),
+    )
+}
+
+fn check_history(
+    request: &Request,
+    settings: &Settings,
+    release: &Release,
+    host: &dyn Host,
+    verdict: &mut Verdict,
+) {
+    let (storage, revision) = (release.storage, release.revision);
+    let release = release.name;
+    let namespace = request.namespace.as_ref();
+    let kind = request.kind.kind.as_ref();
+    let (owner_key, owner_value) = storage.owner();
+    let selector = LabelSelector {
+        match_labels: BTreeMap::from([
+            (owner_key.to_string(), owner_value.to_string()),
+            (storage.name_label().to_string(), release.to_string()),
+        ]),
+        match_expressions: Vec::new(),
+    }
+    .to_query();
+    let list = ListResources {
+        api_version: "v1",
+        kind,
+        namespace: Some(namespace),
+        label_selector: Some(selector.clone()),
+        field_selector: None,
+        field_masks: Some(NAME_ONLY.to_vec()),
+    };
+    let max = settings.helm.max_stored_revisions;
+    let stored = match list
+        .call(host)
+        .and_then(|body| host::list_items::<IgnoredAny>(&body))
+    {
+        Ok(items) => items.len(),
+        Err(error) => {
+            settings.on_lookup_failure.record(
+                verdict,
+                ObjectCount::NAME,
+                &format!("the stored revisions of Helm release {release} in namespace {namespace} ({kind}s labelled {selector})"),
+                &format!("the release history limit of {max} revisions"),
+                &error,
+            );
+            return;
+        }
+    };
+    if stored <= max as usize {
+        return;
+    }
+    let cleanup = format!(
+        "kubectl delete {resource} -n {namespace} -l {selector},{status}",
+        resource = kind.to_lowercase(),
+        status = match storage {
+            HelmStorage::Tiller => "STATUS=SUPERSEDED",
+            HelmStorage::V3 => "status=superseded",
+        },
+    );
+    let history_fix = match storage {
+        HelmStorage::Tiller => format!(
+            "start Tiller with `--history-max 10` (`helm init --upgrade --history-max 10`), better move to Helm v3; \
+             then delete old revisions (`{cleanup}`)"
+        ),
+        HelmStorage::V3 => format!(
+            "upgrade with `--history-max 10` (Helm's default; 0 means no limit) or set HELM_MAX_HISTORY \
+             (Flux: `spec.maxHistory`); then delete old revisions (`{cleanup}`)"
+        ),
+    };
+    verdict.violation(Violation::new(
+        format!("metadata.labels.{}", storage.name_label()),
+        release,
+        format!(
+            "Helm release {release} already stores {stored} revisions in namespace {namespace} ({kind}s labelled {selector}), \
+             more than `helm.maxStoredRevisions` = {max}, and this {kind} would add revision {revision}. Helm keeps one \
+             {kind} per revision, each up to 1 MiB, and prunes them only when `--history-max` is above 0: a release \
+             upgraded on every build grows etcd without bound."
+        ),
+        format!(
+            "{history_fix}. If this release really needs a longer history, raise `helm.maxStoredRevisions`."
+        ),
+    ));
+}
+
+/// `ConfigMap` -> `ConfigMaps`, `NetworkPolicy` -> `NetworkPolicies`.
+fn plural(kind: &str) -> String {
+    if let Some(stem) = kind
+        .strip_suffix('y')
+        .filter(|s| !s.ends_with(['a', 'e', 'o', 'u']))
+    {
+        format!("{stem}ies")
+    } else if kind.ends_with('s') || kind.ends_with('x') {
+        format!("{kind}es")
+    } else {
+        format!("{kind}s")
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,270 @@
+//! Settings of object-count: per-kind limits, namespace overrides, Helm storage.
+
+use serde::Deserialize;
+
+use crate::exemptions::Exemptions;
+use crate::host::OnLookupFailure;
+use crate::selector::LabelSelector;
+use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
+
+/// Default per-namespace ceiling for ConfigMaps and Secrets (README: "Why these defaults").
+pub const DEFAULT_KIND_LIMIT: u32 = 1000;
+/// Default stored revisions a Helm release may already hold before a new one is refused.
+pub const DEFAULT_MAX_STORED_REVISIONS: u32 = 20;
+/// Helm never prunes the deployed revision, and the policy may still see the one
+/// Helm pruned just before writing: fewer would refuse ordinary upgrades.
+const MIN_STORED_REVISIONS: u32 = 2;
+
+/// Kinds that are cluster-scoped, which a per-namespace count cannot apply to.
+const CLUSTER_SCOPED: &[&str] = &[
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "StorageClass",
+    "PriorityClass",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
+pub struct Settings {
+    /// Counted kinds and their per-namespace limit. Replaces the default list when set.
+    pub limits: Vec<KindLimit>,
+    /// Other limits for some namespaces; the first matching entry wins.
+    pub namespace_overrides: Vec<NamespaceOverride>,
+    pub helm: HelmSettings,
+    pub on_lookup_failure: OnLookupFailure,
+    pub exemptions: Exemptions,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            limits: vec![
+                KindLimit::new("v1", "ConfigMap", DEFAULT_KIND_LIMIT),
+                KindLimit::new("v1", "Secret", DEFAULT_KIND_LIMIT),
+            ],
+            namespace_overrides: Vec::new(),
+            helm: HelmSettings::default(),
+            on_lookup_failure: OnLookupFailure::default(),
+            exemptions: Exemptions::default(),
+        }
+    }
+}
+
+/// At most `max` objects of `apiVersion`/`kind` per namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KindLimit {
+    pub api_version: String,
+    pub kind: String,
+    pub max: u32,
+}
+
+impl KindLimit {
+    pub fn new(api_version: &str, kind: &str, max: u32) -> Self {
+        Self {
+            api_version: api_version.to_string(),
+            kind: kind.to_string(),
+            max,
+        }
+    }
+
+    /// The API group: `""` for `v1`, `apps` for `apps/v1`.
+    pub fn group(&self) -> &str {
+        self.api_version
+            .rsplit_once('/')
+            .map_or("", |(group, _)| group)
+    }
+
+    /// Same group and kind (versions of one kind share their objects).
+    pub fn same_kind(&self, other: &KindLimit) -> bool {
+        self.group() == other.group() && self.kind == other.kind
+    }
+}
+
+impl Validate for KindLimit {
+    fn validate(&self) -> Result<(), SettingsError> {
+        check_api_version(&self.api_version)?;
+        check_kind(&self.kind)?;
+        if self.max == 0 {
+            return Err(SettingsError::new(
+                "max",
+                "must be greater than 0 (controllers create some objects in every namespace, e.g. the kube-root-ca.crt ConfigMap); exempt the namespace instead",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn check_api_version(api_version: &str) -> Result<(), SettingsError> {
+    let (group, version) = match api_version.split_once('/') {
+        Some((group, version)) => (Some(group), version),
+        None => (None, api_version),
+    };
+    let group_ok = group.is_none_or(|g| {
+        !g.is_empty()
+            && g.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+    });
+    if !group_ok || !is_version(version) {
+        return Err(SettingsError::new(
+            "apiVersion",
+            format!("`{api_version}` is not an apiVersion such as v1, apps/v1 or batch/v1"),
+        ));
+    }
+    Ok(())
+}
+
+/// `v1`, `v2beta1`, `v1alpha3`.
+fn is_version(text: &str) -> bool {
+    let Some(rest) = text.strip_prefix('v') else {
+        return false;
+    };
+    let digits = rest.chars().take_while(char::is_ascii_digit).count();
+    let (major, suffix) = rest.split_at(digits);
+    if major.is_empty() {
+        return false;
+    }
+    if suffix.is_empty() {
+        return true;
+    }
+    suffix
+        .strip_prefix("alpha")
+        .or_else(|| suffix.strip_prefix("beta"))
+        .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+}
+
+fn check_kind(kind: &str) -> Result<(), SettingsError> {
+    let camel = kind.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+        && kind.chars().all(|c| c.is_ascii_alphanumeric());
+    if !camel {
+        return Err(SettingsError::new(
+            "kind",
+            format!("`{kind}` is not a kind (kinds are singular CamelCase, e.g. ConfigMap, not configmaps)"),
+        ));
+    }
+    if CLUSTER_SCOPED.contains(&kind) {
+        return Err(SettingsError::new(
+            "kind",
+            format!("{kind} is cluster-scoped; this rule counts objects per namespace"),
+        ));
+    }
+    Ok(())
+}
+
+/// Other limits for the namespaces named in `namespaces`, or selected by
+/// their labels with `namespaceSelector` (exactly one of the two).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
+pub struct NamespaceOverride {
+    pub namespaces: Vec<String>,
+    pub namespace_selector: Option<LabelSelector>,
+    pub limits: Vec<KindLimit>,
+}
+
+impl NamespaceOverride {
+    fn validate_in(&self, counted: &[KindLimit]) -> Result<(), SettingsError> {
+        match (&self.namespace_selector, self.namespaces.is_empty()) {
+            (Some(_), false) | (None, true) => {
+                return Err(SettingsError::new(
+                    "",
+                    "set exactly one of `namespaces` (names) and `namespaceSelector` (labels)",
+                ))
+            }
+            (Some(selector), true) => {
+                validate_section("namespaceSelector", selector)?;
+                if selector.is_empty() {
+                    return Err(SettingsError::new(
+                        "namespaceSelector",
+                        "an empty selector matches every namespace; change `limits` instead",
+                    ));
+                }
+            }
+            (None, false) => non_empty_entries("namespaces", &self.namespaces)?,
+        }
+        if self.limits.is_empty() {
+            return Err(SettingsError::new("limits", "must list at least one kind"));
+        }
+        check_limits(&self.limits).map_err(|e| e.within("limits"))?;
+        for (index, limit) in self.limits.iter().enumerate() {
+            if !counted.iter().any(|c| c.same_kind(limit)) {
+                return Err(SettingsError::new(
+                    format!("limits[{index}]"),
+                    format!(
+                        "{} {} is not in the top-level `limits`; list it there first (only kinds listed there are counted)",
+                        limit.api_version, limit.kind
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_limits(limits: &[KindLimit]) -> Result<(), SettingsError> {
+    for (index, limit) in limits.iter().enumerate() {
+        validate_section(&format!("[{index}]"), limit)?;
+        if limits
+            .iter()
+            .take(index)
+            .any(|earlier| earlier.same_kind(limit))
+        {
+            return Err(SettingsError::new(
+                format!("[{index}]"),
+                format!("{} is listed twice", limit.kind),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Helm release storage.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
+pub struct HelmSettings {
+    /// Accept Helm v2 (Tiller) release storage while releases are migrated to Helm v3.
+    pub tiller_migration: bool,
+    /// A new revision is refused when its release already stores more than this many.
+    pub max_stored_revisions: u32,
+}
+
+impl Default for HelmSettings {
+    fn default() -> Self {
+        Self {
+            tiller_migration: false,
+            max_stored_revisions: DEFAULT_MAX_STORED_REVISIONS,
+        }
+    }
+}
+
+impl Validate for HelmSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.max_stored_revisions < MIN_STORED_REVISIONS {
+            return Err(SettingsError::new(
+                "maxStoredRevisions",
+                format!(
+                    "must be at least {MIN_STORED_REVISIONS}: Helm never prunes the deployed revision, and the policy may still see the revision Helm pruned just before writing the next"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Validate for Settings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        check_limits(&self.limits).map_err(|e| e.within("limits"))?;
+        for (index, entry) in self.namespace_overrides.iter().enumerate() {
+            entry
+                .validate_in(&self.limits)
+                .map_err(|e| e.within(&format!("namespaceOverrides[{index}]")))?;
+        }
+        validate_section("helm", &self.helm)?;
+        validate_section("exemptions", &self.exemptions)
+    }
+}

@@ -1,0 +1,483 @@
+use std::cell::RefCell;
+
+use rstest::rstest;
+use serde_json::{json, Value};
+
+use super::*;
+use crate::host::OnLookupFailure;
+
+/// Serves lists and gets from a few objects, like the harness; records calls.
+#[derive(Default)]
+struct FakeHost {
+    objects: Vec<Value>,
+    fail: Option<&'static str>,
+    body: Option<&'static str>,
+    calls: RefCell<Vec<Value>>,
+}
+
+impl FakeHost {
+    fn new(objects: Vec<Value>) -> Self {
+        Self {
+            objects,
+            ..Self::default()
+        }
+    }
+}
+
+fn text<'a>(value: &'a Value, pointer: &str) -> &'a str {
+    value.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+}
+
+impl Host for FakeHost {
+    fn call(&self, _: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+        let request: Value = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+        self.calls
+            .borrow_mut()
+            .push(json!({"op": operation, "request": request}));
+        if let Some(error) = self.fail {
+            return Err(error.to_string());
+        }
+        if let Some(body) = self.body {
+            return Ok(body.as_bytes().to_vec());
+        }
+        let same_type = |o: &&Value| {
+            text(o, "/apiVersion") == text(&request, "/api_version")
+                && text(o, "/kind") == text(&request, "/kind")
+        };
+        if operation == "get_resource" {
+            let found = self
+                .objects
+                .iter()
+                .filter(same_type)
+                .find(|o| text(o, "/metadata/name") == text(&request, "/name"));
+            return found
+                .map(|o| o.to_string().into_bytes())
+                .ok_or_else(|| "not found".to_string());
+        }
+        let selector = LabelSelector::parse(text(&request, "/label_selector"))?;
+        let items: Vec<&Value> = self
+            .objects
+            .iter()
+            .filter(same_type)
+            .filter(|o| text(o, "/metadata/namespace") == text(&request, "/namespace"))
+            .filter(|o| {
+                let labels: BTreeMap<String, String> = o
+                    .pointer("/metadata/labels")
+                    .and_then(|l| serde_json::from_value(l.clone()).ok())
+                    .unwrap_or_default();
+                selector.matches(&labels)
+            })
+            .collect();
+        Ok(json!({"items": items}).to_string().into_bytes())
+    }
+}
+
+fn object(kind: &str, namespace: &str, name: &str, labels: Value) -> Value {
+    let api_version = if kind == "Job" { "batch/v1" } else { "v1" };
+    json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name, "namespace": namespace, "labels": labels}})
+}
+
+fn many(kind: &str, namespace: &str, count: usize) -> Vec<Value> {
+    (0..count)
+        .map(|i| object(kind, namespace, &format!("{namespace}-{i}"), json!({})))
+        .collect()
+}
+
+fn release_secret(namespace: &str, release: &str, version: usize) -> Value {
+    let mut secret = object(
+        "Secret",
+        namespace,
+        &format!("sh.helm.release.v1.{release}.v{version}"),
+        json!({"owner": "helm", "name": release, "version": version.to_string(), "status": "superseded"}),
+    );
+    secret["type"] = json!(HELM_RELEASE_TYPE);
+    secret
+}
+
+fn tiller_config_map(namespace: &str, release: &str, version: usize) -> Value {
+    object(
+        "ConfigMap",
+        namespace,
+        &format!("{release}.v{version}"),
+        json!({"OWNER": "TILLER", "NAME": release, "VERSION": version.to_string(), "STATUS": "SUPERSEDED"}),
+    )
+}
+
+fn namespace(name: &str, labels: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}})
+}
+
+fn request(operation: &str, object: &Value) -> String {
+    let api_version = text(object, "/apiVersion");
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    json!({
+        "uid": "u",
+        "operation": operation,
+        "kind": {"group": group, "version": version, "kind": text(object, "/kind")},
+        "namespace": text(object, "/metadata/namespace"),
+        "name": text(object, "/metadata/name"),
+        "object": if operation == "DELETE" { Value::Null } else { object.clone() },
+        "oldObject": if operation == "CREATE" { Value::Null } else { object.clone() },
+    })
+    .to_string()
+}
+
+fn settings(json: Value) -> Settings {
+    let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
+    crate::settings::parse(Some(&raw)).expect("valid settings")
+}
+
+/// Small limits, like the fixture suite.
+fn small() -> Settings {
+    settings(json!({
+        "limits": [
+            {"apiVersion": "v1", "kind": "ConfigMap", "max": 3},
+            {"apiVersion": "v1", "kind": "Secret", "max": 3},
+            {"apiVersion": "batch/v1", "kind": "Job", "max": 2},
+        ],
+        "namespaceOverrides": [
+            {"namespaces": ["ci"], "limits": [{"apiVersion": "v1", "kind": "ConfigMap", "max": 5}]},
+            {"namespaceSelector": {"matchLabels": {"tier": "bulk"}}, "limits": [{"apiVersion": "v1", "kind": "ConfigMap", "max": 6}]},
+            {"namespaces": ["web"], "limits": [{"apiVersion": "v1", "kind": "Secret", "max": 20}]},
+        ],
+        "helm": {"maxStoredRevisions": 3},
+    }))
+}
+
+fn judge(host: &FakeHost, json: &str, settings: &Settings) -> Verdict {
+    let request = Request::decode(json).expect("valid request");
+    ObjectCount::evaluate(&request, settings, host).expect("decodes")
+}
+
+fn cluster() -> Vec<Value> {
+    let mut objects = vec![
+        namespace("apps", json!({})),
+        namespace("ci", json!({})),
+        namespace("bulk", json!({"tier": "bulk"})),
+        namespace("team", json!({})),
+        namespace("web", json!({})),
+        namespace("kube-system", json!({})),
+    ];
+    objects.extend(many("ConfigMap", "apps", 3));
+    objects.extend(many("ConfigMap", "team", 2));
+    objects.extend(many("ConfigMap", "ci", 4));
+    objects.extend(many("ConfigMap", "bulk", 5));
+    objects.extend(many("Job", "apps", 2));
+    objects.extend((1..=3).map(|v| release_secret("web", "shop", v)));
+    objects.extend((1..=4).map(|v| release_secret("web", "blog", v)));
+    objects.extend((1..=2).map(|v| tiller_config_map("kube-system", "legacy", v)));
+    objects
+}
+
+#[rstest]
+#[case::under_limit(object("ConfigMap", "team", "new", json!({})), "CREATE", true, 2)]
+#[case::at_limit(object("ConfigMap", "apps", "new", json!({})), "CREATE", false, 2)]
+#[case::update_at_limit(object("ConfigMap", "apps", "apps-0", json!({})), "UPDATE", true, 0)]
+#[case::delete_at_limit(object("ConfigMap", "apps", "apps-0", json!({})), "DELETE", true, 0)]
+#[case::override_by_name(object("ConfigMap", "ci", "new", json!({})), "CREATE", true, 1)]
+#[case::override_by_label(object("ConfigMap", "bulk", "new", json!({})), "CREATE", true, 2)]
+#[case::secret_needs_no_namespace(object("Secret", "apps", "new", json!({})), "CREATE", true, 1)]
+#[case::job_at_limit(object("Job", "apps", "new", json!({})), "CREATE", false, 1)]
+#[case::uncounted_kind(object("Pod", "apps", "new", json!({})), "CREATE", true, 0)]
+#[case::release_within_history(release_secret("web", "shop", 4), "CREATE", true, 2)]
+#[case::release_beyond_history(release_secret("web", "blog", 5), "CREATE", false, 2)]
+#[case::tiller_refused(tiller_config_map("kube-system", "legacy", 3), "CREATE", false, 3)]
+#[case::helm_v3_config_map_driver(object("ConfigMap", "ci", "sh.helm.release.v1.shop.v2", json!({"owner": "helm", "name": "shop", "version": "2"})), "CREATE", true, 2)]
+#[case::opaque_secret_labelled_helm(object("Secret", "web", "not-a-release", json!({"owner": "helm", "name": "blog"})), "CREATE", true, 1)]
+fn judges(
+    #[case] object: Value,
+    #[case] operation: &str,
+    #[case] accepted: bool,
+    #[case] lookups: usize,
+) {
+    let host = FakeHost::new(cluster());
+    let verdict = judge(&host, &request(operation, &object), &small());
+    assert_eq!(verdict.is_accepted(), accepted, "{verdict:?}");
+    assert_eq!(host.calls.borrow().len(), lookups, "{:?}", host.calls);
+}
+
+#[test]
+fn count_lookup_fetches_names_only() {
+    let host = FakeHost::new(cluster());
+    judge(
+        &host,
+        &request("CREATE", &object("Secret", "apps", "n", json!({}))),
+        &small(),
+    );
+    assert_eq!(
+        host.calls.borrow().first(),
+        Some(&json!({"op": "list_resources_by_namespace", "request": {
+            "api_version": "v1", "kind": "Secret", "namespace": "apps",
+            "label_selector": null, "field_selector": null, "field_masks": ["metadata.name"]}}))
+    );
+}
+
+#[test]
+fn history_lookup_selects_the_release() {
+    let host = FakeHost::new(cluster());
+    judge(
+        &host,
+        &request("CREATE", &release_secret("web", "shop", 4)),
+        &small(),
+    );
+    let calls = host.calls.borrow();
+    assert_eq!(
+        calls.get(1).map(|c| c["request"]["label_selector"].clone()),
+        Some(json!("name=shop,owner=helm"))
+    );
+}
+
+#[test]
+fn refusal_names_count_limit_setting_and_fix() {
+    let host = FakeHost::new(cluster());
+    let verdict = judge(
+        &host,
+        &request("CREATE", &object("ConfigMap", "apps", "new", json!({}))),
+        &small(),
+    );
+    let message = verdict
+        .into_response("object-count", "ConfigMap apps/new")
+        .message
+        .unwrap_or_default();
+    for needle in [
+        "ConfigMap apps/new",
+        "metadata.namespace = apps",
+        "already holds 3 ConfigMaps",
+        "limit is 3 (`limits[0].max`)",
+        "etcd",
+        "kubectl get configmaps -n apps",
+        "namespaceOverrides",
+    ] {
+        assert!(message.contains(needle), "{needle} missing from {message}");
+    }
+}
+
+#[test]
+fn release_refusal_names_history_max() {
+    let host = FakeHost::new(cluster());
+    let verdict = judge(
+        &host,
+        &request("CREATE", &release_secret("web", "blog", 5)),
+        &small(),
+    );
+    let message = verdict
+        .into_response("object-count", "Secret web/x")
+        .message
+        .unwrap_or_default();
+    for needle in [
+        "metadata.labels.name = blog",
+        "already stores 4 revisions",
+        "`helm.maxStoredRevisions` = 3",
+        "revision 5",
+        "--history-max",
+        "owner=helm",
+    ] {
+        assert!(message.contains(needle), "{needle} missing from {message}");
+    }
+}
+
+#[test]
+fn tiller_refusal_and_migration() {
+    let host = FakeHost::new(cluster());
+    let json = request("CREATE", &tiller_config_map("kube-system", "legacy", 3));
+    let verdict = judge(&host, &json, &small());
+    let message = verdict
+        .clone()
+        .into_response("object-count", "ConfigMap kube-system/legacy.v3")
+        .message
+        .unwrap_or_default();
+    for needle in [
+        "metadata.labels.OWNER = TILLER",
+        "Helm v3",
+        "helm 2to3 convert legacy",
+        "helm.tillerMigration",
+    ] {
+        assert!(message.contains(needle), "{needle} missing from {message}");
+    }
+    let mut migrating = small();
+    migrating.helm.tiller_migration = true;
+    let verdict = judge(&host, &json, &migrating);
+    assert!(verdict.is_accepted());
+    assert_eq!(verdict.warnings.len(), 1);
+    assert!(verdict.warnings[0].contains("tillerMigration"));
+}
+
+#[rstest]
+#[case::allow(OnLookupFailure::Allow, true)]
+#[case::deny(OnLookupFailure::Deny, false)]
+fn lookup_failure(#[case] policy: OnLookupFailure, #[case] accepted: bool) {
+    let host = FakeHost {
+        fail: Some("connection refused"),
+        ..FakeHost::default()
+    };
+    let mut settings = small();
+    settings.on_lookup_failure = policy;
+    let verdict = judge(
+        &host,
+        &request("CREATE", &object("Secret", "apps", "n", json!({}))),
+        &settings,
+    );
+    assert_eq!(verdict.is_accepted(), accepted);
+    if accepted {
+        assert_eq!(
+            verdict.warnings,
+            vec!["crash-guard/object-count: could not look up the Secrets in namespace apps (connection refused); the limit of 3 Secrets per namespace was not checked"]
+        );
+    }
+}
+
+#[test]
+fn namespace_lookup_failure_skips_the_count() {
+    let host = FakeHost::new(many("ConfigMap", "gone", 9));
+    let verdict = judge(
+        &host,
+        &request("CREATE", &object("ConfigMap", "gone", "n", json!({}))),
+        &small(),
+    );
+    assert!(verdict.is_accepted());
+    assert!(
+        verdict.warnings[0].contains("Namespace gone"),
+        "{verdict:?}"
+    );
+}
+
+#[rstest]
+#[case::not_json("not json")]
+#[case::items_not_a_list(r#"{"items": 7}"#)]
+fn malformed_answers_warn(#[case] body: &'static str) {
+    let host = FakeHost {
+        body: Some(body),
+        ..FakeHost::default()
+    };
+    let verdict = judge(
+        &host,
+        &request("CREATE", &release_secret("web", "shop", 2)),
+        &small(),
+    );
+    assert!(verdict.is_accepted());
+    assert_eq!(verdict.warnings.len(), 2, "{verdict:?}");
+}
+
+#[test]
+fn defaults_count_config_maps_and_secrets() {
+    let defaults = Settings::default();
+    assert_eq!(defaults.limits.len(), 2);
+    assert!(defaults.limits.iter().all(|l| l.max == DEFAULT_KIND_LIMIT));
+    assert_eq!(
+        defaults.helm.max_stored_revisions,
+        DEFAULT_MAX_STORED_REVISIONS
+    );
+    assert!(!defaults.helm.tiller_migration);
+}
+
+#[rstest]
+#[case::zero_max(json!({"limits": [{"apiVersion": "v1", "kind": "ConfigMap", "max": 0}]}), "limits[0].max: must be greater than 0")]
+#[case::negative_max(json!({"limits": [{"apiVersion": "v1", "kind": "ConfigMap", "max": -1}]}), "limits[0].max")]
+#[case::missing_max(json!({"limits": [{"apiVersion": "v1", "kind": "ConfigMap"}]}), "missing field `max`")]
+#[case::resource_not_kind(json!({"limits": [{"apiVersion": "v1", "kind": "configmaps", "max": 5}]}), "limits[0].kind")]
+#[case::bad_api_version(json!({"limits": [{"apiVersion": "apps", "kind": "ReplicaSet", "max": 5}]}), "limits[0].apiVersion")]
+#[case::cluster_scoped(json!({"limits": [{"apiVersion": "v1", "kind": "Namespace", "max": 5}]}), "cluster-scoped")]
+#[case::duplicate(json!({"limits": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "max": 5}, {"apiVersion": "apps/v1beta2", "kind": "ReplicaSet", "max": 6}]}), "limits[1]: ReplicaSet is listed twice")]
+#[case::override_both(json!({"namespaceOverrides": [{"namespaces": ["a"], "namespaceSelector": {"matchLabels": {"a": "b"}}, "limits": [{"apiVersion": "v1", "kind": "Secret", "max": 5}]}]}), "namespaceOverrides[0]: set exactly one")]
+#[case::override_neither(json!({"namespaceOverrides": [{"limits": [{"apiVersion": "v1", "kind": "Secret", "max": 5}]}]}), "namespaceOverrides[0]: set exactly one")]
+#[case::override_empty_selector(json!({"namespaceOverrides": [{"namespaceSelector": {}, "limits": [{"apiVersion": "v1", "kind": "Secret", "max": 5}]}]}), "namespaceOverrides[0].namespaceSelector")]
+#[case::override_uncounted_kind(json!({"namespaceOverrides": [{"namespaces": ["a"], "limits": [{"apiVersion": "batch/v1", "kind": "Job", "max": 5}]}]}), "namespaceOverrides[0].limits[0]: batch/v1 Job is not in the top-level `limits`")]
+#[case::override_no_limits(json!({"namespaceOverrides": [{"namespaces": ["a"]}]}), "namespaceOverrides[0].limits")]
+#[case::override_empty_name(json!({"namespaceOverrides": [{"namespaces": [""], "limits": [{"apiVersion": "v1", "kind": "Secret", "max": 5}]}]}), "namespaceOverrides[0].namespaces[0]")]
+#[case::history_too_small(json!({"helm": {"maxStoredRevisions": 1}}), "helm.maxStoredRevisions: must be at least 2")]
+#[case::unknown_helm_key(json!({"helm": {"historyMax": 10}}), "unknown field `historyMax`")]
+#[case::bad_lookup_failure(json!({"onLookupFailure": "ignore"}), "onLookupFailure")]
+#[case::bad_exemption(json!({"exemptions": {"serviceAccounts": ["x"]}}), "exemptions.serviceAccounts[0]")]
+fn refuses_invalid_settings(#[case] json: Value, #[case] expected: &str) {
+    let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
+    let error = crate::settings::parse::<Settings>(Some(&raw)).unwrap_err();
+    assert!(error.to_string().contains(expected), "{error}");
+}
+
+#[rstest]
+#[case::config_map("ConfigMap", "ConfigMaps")]
+#[case::policy("NetworkPolicy", "NetworkPolicies")]
+#[case::ingress("Ingress", "Ingresses")]
+#[case::gateway("Gateway", "Gateways")]
+fn plurals(#[case] kind: &str, #[case] expected: &str) {
+    assert_eq!(plural(kind), expected);
+}
+
+/// The cost of one count at 10,000 objects: the masked list's JSON size and
+/// the time to count it natively. Prints figures; asserts no timing.
+/// `cargo test --release -p crash-guard object_count::tests::lookup_cost_at_scale -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn lookup_cost_at_scale() {
+    for count in [100usize, 1_000, 10_000] {
+        let items: Vec<Value> = (0..count)
+            .map(|i| json!({"metadata": {"name": format!("cm-{i:05}")}}))
+            .collect();
+        let body = json!({"apiVersion": "v1", "kind": "ConfigMapList", "metadata": {"resourceVersion": "1"}, "items": items})
+            .to_string()
+            .into_bytes();
+        // The same list unmasked, each item as the API server returns a small ConfigMap.
+        let full: Vec<Value> = (0..count)
+            .map(|i| {
+                json!({"metadata": {"name": format!("cm-{i:05}"), "namespace": "scale",
+                "uid": "6f1c1e8a-3b7e-4d2a-9c55-0a6f4f2b9d10", "resourceVersion": "123456789",
+                "creationTimestamp": "2026-11-26T10:00:00Z", "labels": {"app": "build"},
+                "managedFields": [{"manager": "kubectl-client-side-apply", "operation": "Update",
+                    "apiVersion": "v1", "time": "2026-11-26T10:00:00Z", "fieldsType": "FieldsV1",
+                    "fieldsV1": {"f:data": {".": {}, "f:settings.yaml": {}}}}]},
+                "data": {"settings.yaml": "x".repeat(200)}})
+            })
+            .collect();
+        let full_size = json!({"items": full}).to_string().len();
+        let rounds = 200u32;
+        let start = std::time::Instant::now();
+        let mut counted = 0;
+        for _ in 0..rounds {
+            counted = host::list_items::<IgnoredAny>(&body).map_or(0, |i| i.len());
+        }
+        let each = start.elapsed() / rounds;
+        assert_eq!(counted, count);
+        println!(
+            "{count} objects: masked list {} bytes (unmasked ~{full_size} bytes), counted in {each:?}",
+            body.len()
+        );
+    }
+}
+
+#[rstest]
+#[case::metadata_null(r#"{"metadata":null}"#)]
+#[case::labels_null(r#"{"metadata":{"labels":null}}"#)]
+#[case::no_metadata("{}")]
+fn masked_namespace_without_labels(#[case] body: &'static str) {
+    let host = FakeHost {
+        body: Some(body),
+        ..FakeHost::default()
+    };
+    assert_eq!(namespace_labels("apps", &host), Ok(BTreeMap::new()));
+}
+
+#[test]
+fn malformed_object_is_a_decode_error_before_any_lookup() {
+    let host = FakeHost::new(cluster());
+    let json = request(
+        "CREATE",
+        &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x", "namespace": "apps", "labels": ["not", "a", "map"]}}),
+    );
+    let request = Request::decode(&json).expect("valid request");
+    let error = ObjectCount::evaluate(&request, &small(), &host).unwrap_err();
+    assert!(
+        error.to_string().contains("object: metadata.labels"),
+        "{error}"
+    );
+    assert!(host.calls.borrow().is_empty());
+}
+
+#[test]
+fn tiller_secret_driver_is_tiller_storage() {
+    let host = FakeHost::new(cluster());
+    let mut secret = tiller_config_map("kube-system", "legacy", 3);
+    secret["kind"] = json!("Secret");
+    let verdict = judge(&host, &request("CREATE", &secret), &small());
+    assert_eq!(verdict.violations.len(), 1);
+    assert_eq!(verdict.violations[0].field, "metadata.labels.OWNER");
+}
