@@ -17,7 +17,7 @@ use crate::settings::{non_empty_entries, validate_section, SettingsError, Valida
 use crate::violation::{Verdict, Violation};
 
 use lookups::{Backend, Lookups};
-use webhooks::{is_cluster_scoped, Scope, Subject, Webhook, WRITES};
+use webhooks::{is_cluster_scoped, Scope, Side, Subject, Webhook, WRITES};
 
 pub use webhooks::{skipped_namespaces, DEFAULT_TIMEOUT_SECONDS};
 
@@ -172,19 +172,55 @@ impl Rule for WebhookSafety {
         if !matches!(request.operation, Operation::Create | Operation::Update) {
             return Ok(Verdict::accept());
         }
-        let found = match webhooks::decode(request)? {
-            Subject::WebhookConfiguration(found) => found,
-            Subject::KubewardenPolicy(webhook) => vec![webhook],
-            Subject::Other => return Ok(Verdict::accept()),
+        let webhooks_of = |side| -> Result<Option<Vec<Webhook>>, DecodeError> {
+            Ok(match webhooks::decode(request, side)? {
+                Subject::WebhookConfiguration(found) => Some(found),
+                Subject::KubewardenPolicy(webhook) => Some(vec![webhook]),
+                Subject::Other => None,
+            })
+        };
+        let Some(found) = webhooks_of(Side::Object)? else {
+            return Ok(Verdict::accept());
         };
         let mut judge = Judge {
             settings,
             lookups: Lookups::new(host, settings.lookup_namespace_labels),
             verdict: Verdict::accept(),
             backends: Vec::new(),
+            exclusions: Vec::new(),
+            selector_fixes: Vec::new(),
         };
+        // An UPDATE is refused only for what it introduces: never block the
+        // remediation of a webhook that was already unsafe.
+        let mut before = Vec::new();
+        if request.operation == Operation::Update {
+            for webhook in webhooks_of(Side::OldObject)?.iter().flatten() {
+                judge.webhook(webhook);
+            }
+            before = std::mem::take(&mut judge.verdict.violations);
+        }
         for webhook in &found {
             judge.webhook(webhook);
+        }
+        let kept = std::mem::take(&mut judge.verdict.violations);
+        for violation in kept {
+            let old = before.iter().any(|b| {
+                b.field == violation.field
+                    && b.value == violation.value
+                    && b.problem == violation.problem
+            });
+            if old {
+                judge.verdict.warning(format!(
+                    "crash-guard/{}: {} = {}: {} Allowed because it was already so before this update. Fix: {}",
+                    Self::NAME,
+                    violation.field,
+                    violation.value,
+                    violation.problem,
+                    violation.fix
+                ));
+            } else {
+                judge.verdict.violation(violation);
+            }
         }
         let Judge {
             mut verdict,
@@ -219,15 +255,61 @@ struct Judge<'s, 'h> {
     verdict: Verdict,
     /// Backends already looked up, by `namespace/name`.
     backends: Vec<(String, Option<Backend>)>,
+    /// Namespaces the current webhook's selector must exclude, and the
+    /// violations whose fix shows that selector: one snippet fixes them all.
+    exclusions: Vec<String>,
+    selector_fixes: Vec<SelectorFix>,
+}
+
+/// A fix that reads `{before}<the narrowed selector>{after}`.
+struct SelectorFix {
+    index: usize,
+    before: String,
+    after: String,
 }
 
 impl Judge<'_, '_> {
     fn webhook(&mut self, webhook: &Webhook) {
+        self.exclusions.clear();
+        self.selector_fixes.clear();
         self.protected_namespaces(webhook);
         self.self_healing(webhook);
         self.timeout(webhook);
         self.own_pods(webhook);
         self.backend_replicas(webhook);
+        self.complete_selector_fixes(webhook);
+    }
+
+    /// Adds a violation whose fix shows the webhook's narrowed selector.
+    fn selector_violation(&mut self, violation: Violation, after: &str, exclude: &[&str]) {
+        for namespace in exclude {
+            if !self.exclusions.iter().any(|n| n == namespace) {
+                self.exclusions.push(namespace.to_string());
+            }
+        }
+        self.selector_fixes.push(SelectorFix {
+            index: self.verdict.violations.len(),
+            before: violation.fix.clone(),
+            after: after.to_string(),
+        });
+        self.verdict.violation(violation);
+    }
+
+    fn complete_selector_fixes(&mut self, webhook: &Webhook) {
+        let Scope::Selector(selector) = &webhook.scope else {
+            return;
+        };
+        let names: Vec<&str> = self.exclusions.iter().map(String::as_str).collect();
+        let snippet = selector
+            .clone()
+            .unwrap_or_default()
+            .excluding(NAMESPACE_NAME_LABEL, &names)
+            .to_flow_yaml();
+        for pending in self.selector_fixes.drain(..) {
+            if let Some(violation) = self.verdict.violations.get_mut(pending.index) {
+                violation.fix = format!("{}{snippet}{}", pending.before, pending.after);
+            }
+        }
     }
 
     fn reach(&mut self, webhook: &Webhook, namespace: &str) -> Reach {
@@ -301,36 +383,43 @@ impl Judge<'_, '_> {
         let (reached, by_labels) = self.protected_reach(webhook);
         if !reached.is_empty() {
             let names: Vec<&str> = reached.iter().map(|(n, _)| n.as_str()).collect();
-            let bases: String = reached.iter().map(|(n, b)| format!(" {n}{b};")).collect();
-            let (field, value, fix) = match &webhook.scope {
-                Scope::Only(own) => (
-                    "metadata.namespace".to_string(),
+            let why = match reached.as_slice() {
+                [(_, first), rest @ ..] if rest.iter().all(|(_, b)| b == first) => first.clone(),
+                _ => {
+                    let each: Vec<String> =
+                        reached.iter().map(|(n, b)| format!("{n}{b}")).collect();
+                    format!(": {}", each.join("; "))
+                }
+            };
+            let problem = format!(
+                "{} can intercept namespaced resources ({}) in the protected namespaces {}{why}. \
+                 What it does there, or fails to do while it is down, hits kube-proxy, the CNI, DNS and the control plane \
+                 (Istio's sidecar injector without a namespaceSelector put Envoy into every kube-system pod and the cluster slowly died).",
+                webhook.label,
+                resources(webhook),
+                names.join(", "),
+            );
+            match &webhook.scope {
+                Scope::Only(own) => self.verdict.violation(Violation::new(
+                    "metadata.namespace",
                     own.clone(),
+                    problem,
                     format!(
                         "create this policy in a namespace of its own instead of {own}, or use a ClusterAdmissionPolicy with `spec.namespaceSelector: {}`.",
                         LabelSelector::default().excluding(NAMESPACE_NAME_LABEL, &self.protected()).to_flow_yaml()
                     ),
+                )),
+                Scope::Selector(selector) => self.selector_violation(
+                    Violation::new(
+                        format!("{}.namespaceSelector", webhook.path),
+                        selector_value(selector.as_ref()),
+                        problem,
+                        format!("set `{}.namespaceSelector: ", webhook.path),
+                    ),
+                    SELECTOR_FIX_END,
+                    &names,
                 ),
-                Scope::Selector(selector) => (
-                    format!("{}.namespaceSelector", webhook.path),
-                    selector_value(selector.as_ref()),
-                    self.exclusion_fix(webhook, selector.as_ref(), &names),
-                ),
-            };
-            self.verdict.violation(Violation::new(
-                field,
-                value,
-                format!(
-                    "{} can intercept namespaced resources ({}) in the protected namespaces {}:{} \
-                     what it does there, or fails to do while it is down, hits kube-proxy, the CNI, DNS and the control plane \
-                     (Istio's sidecar injector without a namespaceSelector put Envoy into every kube-system pod and the cluster slowly died).",
-                    webhook.label,
-                    resources(webhook),
-                    names.join(", "),
-                    bases.trim_end_matches(';'),
-                ),
-                fix,
-            ));
+            }
         }
         self.wildcard(webhook, &by_labels);
     }
@@ -349,11 +438,11 @@ impl Judge<'_, '_> {
         else {
             return;
         };
-        let Scope::Selector(selector) = &webhook.scope else {
+        if !matches!(webhook.scope, Scope::Selector(_)) {
             return;
-        };
+        }
         let names: Vec<&str> = by_labels.iter().map(String::as_str).collect();
-        self.verdict.violation(Violation::new(
+        let violation = Violation::new(
             format!("{}.rules[{index}]", webhook.path),
             rule.summary(),
             format!(
@@ -364,8 +453,9 @@ impl Judge<'_, '_> {
                 webhook.failure_policy(),
                 names.join(", "),
             ),
-            self.exclusion_fix(webhook, selector.as_ref(), &names),
-        ));
+            format!("set `{}.namespaceSelector: ", webhook.path),
+        );
+        self.selector_violation(violation, SELECTOR_FIX_END, &names);
     }
 
     fn self_healing(&mut self, webhook: &Webhook) {
@@ -407,21 +497,19 @@ impl Judge<'_, '_> {
             "set `{}.failurePolicy: Ignore`, or take these resources out of its rules (a separate webhook with failurePolicy Ignore, if it must see them)",
             webhook.path
         );
-        if let (false, Scope::Selector(selector)) = (namespaced_hits.is_empty(), &webhook.scope) {
-            let names: Vec<&str> = namespaced_hits.iter().map(String::as_str).collect();
+        let by_selector =
+            !namespaced_hits.is_empty() && matches!(webhook.scope, Scope::Selector(_));
+        let names: Vec<&str> = namespaced_hits.iter().map(String::as_str).collect();
+        if by_selector {
             fix.push_str(&format!(
-                "; for {}, excluding the namespace also works: `{}.namespaceSelector: {}`",
+                "; for {}, excluding the namespace also works: `{}.namespaceSelector: ",
                 names.join(", "),
                 webhook.path,
-                selector
-                    .clone()
-                    .unwrap_or_default()
-                    .excluding(NAMESPACE_NAME_LABEL, &names)
-                    .to_flow_yaml()
             ));
+        } else {
+            fix.push('.');
         }
-        fix.push('.');
-        self.verdict.violation(Violation::new(
+        let violation = Violation::new(
             format!("{}.failurePolicy", webhook.path),
             webhook.failure_policy(),
             format!(
@@ -432,7 +520,12 @@ impl Judge<'_, '_> {
                 hits.join(", "),
             ),
             fix,
-        ));
+        );
+        if by_selector {
+            self.selector_violation(violation, "`.", &names);
+        } else {
+            self.verdict.violation(violation);
+        }
     }
 
     fn timeout(&mut self, webhook: &Webhook) {
@@ -482,7 +575,7 @@ impl Judge<'_, '_> {
         let Scope::Selector(selector) = &webhook.scope else {
             return;
         };
-        self.verdict.violation(Violation::new(
+        let violation = Violation::new(
             format!("{}.namespaceSelector", webhook.path),
             selector_value(selector.as_ref()),
             format!(
@@ -492,8 +585,9 @@ impl Judge<'_, '_> {
                 webhook.label,
                 webhook.failure_policy(),
             ),
-            self.exclusion_fix(webhook, selector.as_ref(), &[namespace.as_str()]),
-        ));
+            format!("set `{}.namespaceSelector: ", webhook.path),
+        );
+        self.selector_violation(violation, SELECTOR_FIX_END, &[namespace.as_str()]);
     }
 
     fn backend_replicas(&mut self, webhook: &Webhook) {
@@ -578,24 +672,9 @@ impl Judge<'_, '_> {
             .map(String::as_str)
             .collect()
     }
-
-    fn exclusion_fix(
-        &self,
-        webhook: &Webhook,
-        selector: Option<&LabelSelector>,
-        namespaces: &[&str],
-    ) -> String {
-        let narrowed = selector
-            .cloned()
-            .unwrap_or_default()
-            .excluding(NAMESPACE_NAME_LABEL, namespaces);
-        format!(
-            "set `{}.namespaceSelector: {}` ({NAMESPACE_NAME_LABEL} is set by the API server on every namespace and cannot be changed).",
-            webhook.path,
-            narrowed.to_flow_yaml()
-        )
-    }
 }
+
+const SELECTOR_FIX_END: &str = "` (kubernetes.io/metadata.name is set by the API server on every namespace and cannot be changed).";
 
 fn selector_value(selector: Option<&LabelSelector>) -> String {
     match selector {

@@ -96,6 +96,49 @@ fn configuration(kind: &str, hooks: Vec<Value>) -> Value {
     json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": kind, "metadata": {"name": "guard"}, "webhooks": hooks})
 }
 
+fn review_update(object: &Value, old: &Value) -> String {
+    let mut review: Value = serde_json::from_str(&review("UPDATE", object)).expect("json");
+    review["oldObject"] = old.clone();
+    review.to_string()
+}
+
+#[rstest]
+#[case::introduced(istio(json!({"matchLabels": {"istio-injection": "enabled"}})), istio(Value::Null), false, 0)]
+#[case::kept_while_fixing_another(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"namespaceSelector": null, "timeoutSeconds": 30}))]),
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"namespaceSelector": null}))]),
+    true,
+    1
+)]
+#[case::worsened(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"namespaceSelector": null}))]),
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"namespaceSelector": null, "timeoutSeconds": 30}))]),
+    false,
+    1
+)]
+fn updates_are_refused_only_for_what_they_introduce(
+    #[case] old: Value,
+    #[case] new: Value,
+    #[case] accepted: bool,
+    #[case] warnings: usize,
+) {
+    let json = review_update(&new, &old);
+    let request = Request::decode(&json).expect("valid request");
+    let namespaces = [
+        "kube-system",
+        "kube-public",
+        "kube-node-lease",
+        "istio-system",
+    ]
+    .map(|n| namespace(n, json!({})))
+    .to_vec();
+    let cluster = [istio_backend(2), healthy_backend(), namespaces].concat();
+    let verdict =
+        WebhookSafety::evaluate(&request, &Settings::default(), &host(cluster)).expect("decodes");
+    assert_eq!(verdict.is_accepted(), accepted, "{verdict:#?}");
+    assert_eq!(verdict.warnings.len(), warnings, "{verdict:#?}");
+}
+
 fn review(operation: &str, object: &Value) -> String {
     let api_version = object["apiVersion"].as_str().unwrap_or("");
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
@@ -414,9 +457,9 @@ fn message_names_webhook_problem_and_fix() {
         "webhooks[0].namespaceSelector = (none)",
         "protected namespaces kube-system, kube-public, kube-node-lease",
         "Envoy",
-        "set `webhooks[0].namespaceSelector: {matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, values: [kube-system, kube-public, kube-node-lease]}]}`",
         "intercepts pod creation in istio-system",
-        "values: [istio-system]",
+        // One snippet fixes both violations.
+        "Fix: set `webhooks[0].namespaceSelector: {matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, values: [kube-system, kube-public, kube-node-lease, istio-system]}]}`",
     ] {
         assert!(message.contains(needle), "{needle} missing from {message}");
     }

@@ -128,8 +128,25 @@ const POLICY_KINDS: [&str; 4] = [
     "AdmissionPolicyGroup",
 ];
 
-/// Decodes the webhooks `request` defines.
-pub fn decode<'a>(request: &Request<'a>) -> Result<Subject<'a>, DecodeError> {
+/// Which object of the request to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Object,
+    OldObject,
+}
+
+fn read<'a, T: Deserialize<'a>>(
+    request: &Request<'a>,
+    side: Side,
+) -> Result<Option<T>, DecodeError> {
+    match side {
+        Side::Object => request.object(),
+        Side::OldObject => request.old_object(),
+    }
+}
+
+/// Decodes the webhooks `request` defines in its object or old object.
+pub fn decode<'a>(request: &Request<'a>, side: Side) -> Result<Subject<'a>, DecodeError> {
     let kind = &request.kind;
     if kind.is(
         "admissionregistration.k8s.io",
@@ -138,7 +155,7 @@ pub fn decode<'a>(request: &Request<'a>) -> Result<Subject<'a>, DecodeError> {
         "admissionregistration.k8s.io",
         "ValidatingWebhookConfiguration",
     ) {
-        let Some(configuration) = request.object::<WebhookConfiguration>()? else {
+        let Some(configuration) = read::<WebhookConfiguration>(request, side)? else {
             return Ok(Subject::Other);
         };
         let webhooks = configuration
@@ -158,7 +175,7 @@ pub fn decode<'a>(request: &Request<'a>) -> Result<Subject<'a>, DecodeError> {
         return Ok(Subject::WebhookConfiguration(webhooks));
     }
     if kind.group == "policies.kubewarden.io" && POLICY_KINDS.contains(&kind.kind.as_ref()) {
-        let Some(policy) = request.object::<KubewardenPolicy>()? else {
+        let Some(policy) = read::<KubewardenPolicy>(request, side)? else {
             return Ok(Subject::Other);
         };
         let namespaced = kind.kind == "AdmissionPolicy" || kind.kind == "AdmissionPolicyGroup";
@@ -462,8 +479,8 @@ fn split_top_level<'t>(text: &'t str, separator: &str) -> Vec<&'t str> {
             (Some(q), c) if c == q => quote = None,
             (Some(_), _) => {}
             (None, '"' | '\'') => quote = Some(c),
-            (None, '(' | '[') => depth += 1,
-            (None, ')' | ']') => depth -= 1,
+            (None, '(' | '[') => depth = depth.saturating_add(1),
+            (None, ')' | ']') => depth = depth.saturating_sub(1),
             (None, _) if depth == 0 && text.get(i..).is_some_and(|t| t.starts_with(separator)) => {
                 if let Some(part) = text.get(start..i) {
                     parts.push(part);
