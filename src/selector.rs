@@ -106,6 +106,115 @@ impl LabelSelector {
     }
 }
 
+/// The label the API server sets on every Namespace to its name; nobody can
+/// change or remove it, so selectors on it are the only lasting exclusions.
+pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+impl LabelSelector {
+    /// The label keys the selector reads.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.match_labels
+            .keys()
+            .map(String::as_str)
+            .chain(self.match_expressions.iter().map(|r| r.key.as_str()))
+    }
+
+    /// True when no object whose label `key` is `value` can match, whatever
+    /// its other labels: a term on `key` itself fails for `value`.
+    pub fn excludes_whenever(&self, key: &str, value: &str) -> bool {
+        let fixed = BTreeMap::from([(key, value)]);
+        self.match_labels
+            .get(key)
+            .is_some_and(|wanted| wanted != value)
+            || self
+                .match_expressions
+                .iter()
+                .any(|r| r.key == key && !r.matches(&fixed))
+    }
+
+    /// This selector narrowed so that objects whose label `key` is one of
+    /// `values` never match: extends a `NotIn` term on `key`, or adds one.
+    pub fn excluding(&self, key: &str, values: &[&str]) -> LabelSelector {
+        let mut narrowed = self.clone();
+        let missing: Vec<String> = values
+            .iter()
+            .filter(|v| !self.excludes_whenever(key, v))
+            .map(|v| v.to_string())
+            .collect();
+        if missing.is_empty() {
+            return narrowed;
+        }
+        match narrowed
+            .match_expressions
+            .iter_mut()
+            .find(|r| r.key == key && r.operator == Operator::NotIn)
+        {
+            Some(term) => term.values.extend(missing),
+            None => narrowed.match_expressions.push(Requirement {
+                key: key.to_string(),
+                operator: Operator::NotIn,
+                values: missing,
+            }),
+        }
+        narrowed
+    }
+
+    /// The YAML flow form, to paste into a manifest:
+    /// `{matchExpressions: [{key: a, operator: NotIn, values: [x]}]}`.
+    pub fn to_flow_yaml(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.match_labels.is_empty() {
+            let labels: Vec<String> = self
+                .match_labels
+                .iter()
+                .map(|(k, v)| format!("{}: {}", yaml_scalar(k), yaml_scalar(v)))
+                .collect();
+            parts.push(format!("matchLabels: {{{}}}", labels.join(", ")));
+        }
+        if !self.match_expressions.is_empty() {
+            let terms: Vec<String> = self
+                .match_expressions
+                .iter()
+                .map(|r| {
+                    let values = if r.values.is_empty() {
+                        String::new()
+                    } else {
+                        let values: Vec<String> = r.values.iter().map(|v| yaml_scalar(v)).collect();
+                        format!(", values: [{}]", values.join(", "))
+                    };
+                    format!(
+                        "{{key: {}, operator: {:?}{values}}}",
+                        yaml_scalar(&r.key),
+                        r.operator
+                    )
+                })
+                .collect();
+            parts.push(format!("matchExpressions: [{}]", terms.join(", ")));
+        }
+        format!("{{{}}}", parts.join(", "))
+    }
+}
+
+/// A label key or value as a YAML scalar, quoted when YAML would read it as
+/// something other than that string.
+fn yaml_scalar(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+        && text.parse::<f64>().is_err()
+        && !matches!(
+            text.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null" | "~"
+        )
+        && !text.starts_with(['-', '.']);
+    if plain {
+        text.to_string()
+    } else {
+        format!("{text:?}")
+    }
+}
+
 impl Validate for LabelSelector {
     fn validate(&self) -> Result<(), SettingsError> {
         for (index, r) in self.match_expressions.iter().enumerate() {
@@ -261,6 +370,78 @@ mod tests {
     )]
     fn validates(#[case] json: &str, #[case] field: &str) {
         assert_eq!(selector(json).validate().unwrap_err().field, field);
+    }
+
+    fn named(name: &str) -> BTreeMap<String, String> {
+        labels(&[(NAMESPACE_NAME_LABEL, name)])
+    }
+
+    #[rstest]
+    #[case::not_in_name(r#"{"matchExpressions":[{"key":"kubernetes.io/metadata.name","operator":"NotIn","values":["kube-system"]}]}"#, "kube-system", true)]
+    #[case::not_in_other_name(r#"{"matchExpressions":[{"key":"kubernetes.io/metadata.name","operator":"NotIn","values":["apps"]}]}"#, "kube-system", false)]
+    #[case::in_other_names(r#"{"matchExpressions":[{"key":"kubernetes.io/metadata.name","operator":"In","values":["apps","web"]}]}"#, "kube-system", true)]
+    #[case::match_labels_other_name(
+        r#"{"matchLabels":{"kubernetes.io/metadata.name":"apps"}}"#,
+        "kube-system",
+        true
+    )]
+    #[case::match_labels_same_name(
+        r#"{"matchLabels":{"kubernetes.io/metadata.name":"kube-system"}}"#,
+        "kube-system",
+        false
+    )]
+    #[case::does_not_exist(
+        r#"{"matchExpressions":[{"key":"kubernetes.io/metadata.name","operator":"DoesNotExist"}]}"#,
+        "kube-system",
+        true
+    )]
+    #[case::opt_in_label_depends_on_labels(
+        r#"{"matchLabels":{"istio-injection":"enabled"}}"#,
+        "kube-system",
+        false
+    )]
+    #[case::legacy_name_label_depends_on_labels(
+        r#"{"matchExpressions":[{"key":"name","operator":"NotIn","values":["kube-system"]}]}"#,
+        "kube-system",
+        false
+    )]
+    #[case::empty("{}", "kube-system", false)]
+    fn excludes_whenever(#[case] json: &str, #[case] name: &str, #[case] expected: bool) {
+        let parsed = selector(json);
+        assert_eq!(
+            parsed.excludes_whenever(NAMESPACE_NAME_LABEL, name),
+            expected
+        );
+        if expected {
+            assert!(!parsed.matches(&named(name)));
+        }
+    }
+
+    #[rstest]
+    #[case::empty("{}", "{matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, values: [kube-system, kube-public]}]}")]
+    #[case::keeps_opt_in(r#"{"matchLabels":{"istio-injection":"enabled"}}"#, "{matchLabels: {istio-injection: enabled}, matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, values: [kube-system, kube-public]}]}")]
+    #[case::extends_not_in(r#"{"matchExpressions":[{"key":"kubernetes.io/metadata.name","operator":"NotIn","values":["kube-system"]}]}"#, "{matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, values: [kube-system, kube-public]}]}")]
+    #[case::already_excluded(
+        r#"{"matchLabels":{"kubernetes.io/metadata.name":"apps"}}"#,
+        "{matchLabels: {kubernetes.io/metadata.name: apps}}"
+    )]
+    #[case::quotes_odd_values(r#"{"matchExpressions":[{"key":"enabled","operator":"In","values":["true",""]}]}"#, r#"{matchExpressions: [{key: enabled, operator: In, values: ["true", ""]}, {key: kubernetes.io/metadata.name, operator: NotIn, values: [kube-system, kube-public]}]}"#)]
+    fn excluding_renders_a_snippet(#[case] json: &str, #[case] expected: &str) {
+        let narrowed =
+            selector(json).excluding(NAMESPACE_NAME_LABEL, &["kube-system", "kube-public"]);
+        assert_eq!(narrowed.to_flow_yaml(), expected);
+        for name in ["kube-system", "kube-public"] {
+            assert!(narrowed.excludes_whenever(NAMESPACE_NAME_LABEL, name));
+            assert!(!narrowed.matches(&named(name)));
+        }
+    }
+
+    #[test]
+    fn keys_lists_every_term() {
+        let parsed = selector(
+            r#"{"matchLabels":{"a":"1"},"matchExpressions":[{"key":"b","operator":"Exists"}]}"#,
+        );
+        assert_eq!(parsed.keys().collect::<Vec<_>>(), vec!["a", "b"]);
     }
 
     #[test]

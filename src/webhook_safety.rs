@@ -1,1 +1,715 @@
-//! Not written yet.
+//! webhook-safety (crashes 6 and 7): admission webhooks that can take the
+//! control plane down, either by what they do in kube-system (Istio's
+//! injector in every pod) or by being down themselves (a validating webhook
+//! on Endpoints whose only pod was evicted deadlocked the control plane).
+
+mod lookups;
+mod webhooks;
+
+use serde::Deserialize;
+
+use crate::exemptions::Exemptions;
+use crate::host::{Host, OnLookupFailure};
+use crate::policy::Rule;
+use crate::request::{DecodeError, Operation, Request};
+use crate::selector::{LabelSelector, NAMESPACE_NAME_LABEL};
+use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
+use crate::violation::{Verdict, Violation};
+
+use lookups::{Backend, Lookups};
+use webhooks::{is_cluster_scoped, Scope, Side, Subject, Webhook, WRITES};
+
+pub use webhooks::{skipped_namespaces, DEFAULT_TIMEOUT_SECONDS};
+
+/// The API server refuses `timeoutSeconds` above 30.
+pub const API_SERVER_MAX_TIMEOUT_SECONDS: u32 = 30;
+
+pub struct WebhookSafety;
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
+pub struct Settings {
+    /// Namespaces every webhook must provably skip.
+    pub protected_namespaces: Vec<String>,
+    /// What the control plane writes to heal itself; never behind `failurePolicy: Fail`.
+    pub self_healing_resources: Vec<SelfHealingResource>,
+    pub max_timeout_seconds: u32,
+    /// The tighter maximum for webhooks that intercept leases.
+    pub lease_max_timeout_seconds: u32,
+    /// Look up Namespaces for their real labels (otherwise assume only
+    /// `kubernetes.io/metadata.name`).
+    pub lookup_namespace_labels: bool,
+    /// Look up the workload behind a webhook's Service and count its replicas.
+    pub check_backend_replicas: bool,
+    pub min_backend_replicas: u32,
+    pub on_lookup_failure: OnLookupFailure,
+    pub exemptions: Exemptions,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SelfHealingResource {
+    /// `""` for the core group.
+    #[serde(default)]
+    pub api_group: String,
+    pub resource: String,
+    /// Where it matters; empty means every namespace (and cluster-scoped resources).
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+}
+
+impl SelfHealingResource {
+    fn new(api_group: &str, resource: &str, namespaces: &[&str]) -> Self {
+        Self {
+            api_group: api_group.to_string(),
+            resource: resource.to_string(),
+            namespaces: namespaces.iter().map(|n| n.to_string()).collect(),
+        }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            protected_namespaces: ["kube-system", "kube-public", "kube-node-lease"]
+                .map(String::from)
+                .to_vec(),
+            self_healing_resources: vec![
+                // Leader election of kube-controller-manager, kube-scheduler and
+                // every operator; node heartbeats in kube-node-lease.
+                SelfHealingResource::new("coordination.k8s.io", "leases", &[]),
+                // Older leader-election locks; kube-dns's endpoints.
+                SelfHealingResource::new("", "endpoints", &["kube-system"]),
+                SelfHealingResource::new("discovery.k8s.io", "endpointslices", &["kube-system"]),
+                // Leader-election locks, kube-proxy/CoreDNS configuration, the
+                // API server's extension-apiserver-authentication.
+                SelfHealingResource::new("", "configmaps", &["kube-system"]),
+                // Node status (nodes/status) is how nodes stay Ready.
+                SelfHealingResource::new("", "nodes", &[]),
+                // Kubelet client and serving certificate rotation.
+                SelfHealingResource::new("certificates.k8s.io", "certificatesigningrequests", &[]),
+            ],
+            max_timeout_seconds: 10,
+            lease_max_timeout_seconds: 3,
+            lookup_namespace_labels: true,
+            check_backend_replicas: true,
+            min_backend_replicas: 2,
+            on_lookup_failure: OnLookupFailure::default(),
+            exemptions: Exemptions::default(),
+        }
+    }
+}
+
+impl Validate for SelfHealingResource {
+    fn validate(&self) -> Result<(), SettingsError> {
+        let resource = self.resource.trim();
+        if resource.is_empty() || resource.contains(['*', '/']) {
+            return Err(SettingsError::new(
+                "resource",
+                format!(
+                    "`{}` is not a plural resource name such as `leases`",
+                    self.resource
+                ),
+            ));
+        }
+        if self.api_group.contains('*') {
+            return Err(SettingsError::new(
+                "apiGroup",
+                "must name one group, not `*`",
+            ));
+        }
+        non_empty_entries("namespaces", &self.namespaces)
+    }
+}
+
+impl Validate for Settings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        non_empty_entries("protectedNamespaces", &self.protected_namespaces)?;
+        for (index, entry) in self.self_healing_resources.iter().enumerate() {
+            validate_section(&format!("selfHealingResources[{index}]"), entry)?;
+        }
+        let max = API_SERVER_MAX_TIMEOUT_SECONDS;
+        if self.max_timeout_seconds == 0 || self.max_timeout_seconds > max {
+            return Err(SettingsError::new(
+                "maxTimeoutSeconds",
+                format!("must be between 1 and {max} (the API server's own range)"),
+            ));
+        }
+        if self.lease_max_timeout_seconds == 0
+            || self.lease_max_timeout_seconds > self.max_timeout_seconds
+        {
+            return Err(SettingsError::new(
+                "leaseMaxTimeoutSeconds",
+                format!(
+                    "must be between 1 and maxTimeoutSeconds ({})",
+                    self.max_timeout_seconds
+                ),
+            ));
+        }
+        if self.min_backend_replicas == 0 {
+            return Err(SettingsError::new(
+                "minBackendReplicas",
+                "must be at least 1; set `checkBackendReplicas: false` to switch the check off",
+            ));
+        }
+        validate_section("exemptions", &self.exemptions)
+    }
+}
+
+impl Rule for WebhookSafety {
+    const NAME: &'static str = "webhook-safety";
+    type Settings = Settings;
+
+    fn exemptions(settings: &Settings) -> &Exemptions {
+        &settings.exemptions
+    }
+
+    fn evaluate(
+        request: &Request,
+        settings: &Settings,
+        host: &dyn Host,
+    ) -> Result<Verdict, DecodeError> {
+        if !matches!(request.operation, Operation::Create | Operation::Update) {
+            return Ok(Verdict::accept());
+        }
+        let webhooks_of = |side| -> Result<Option<Vec<Webhook>>, DecodeError> {
+            Ok(match webhooks::decode(request, side)? {
+                Subject::WebhookConfiguration(found) => Some(found),
+                Subject::KubewardenPolicy(webhook) => Some(vec![webhook]),
+                Subject::Other => None,
+            })
+        };
+        let Some(found) = webhooks_of(Side::Object)? else {
+            return Ok(Verdict::accept());
+        };
+        let mut judge = Judge {
+            settings,
+            lookups: Lookups::new(host, settings.lookup_namespace_labels),
+            verdict: Verdict::accept(),
+            backends: Vec::new(),
+            exclusions: Vec::new(),
+            selector_fixes: Vec::new(),
+        };
+        // An UPDATE is refused only for what it introduces: never block the
+        // remediation of a webhook that was already unsafe.
+        let mut before = Vec::new();
+        if request.operation == Operation::Update {
+            for webhook in webhooks_of(Side::OldObject)?.iter().flatten() {
+                judge.webhook(webhook);
+            }
+            before = std::mem::take(&mut judge.verdict.violations);
+        }
+        for webhook in &found {
+            judge.webhook(webhook);
+        }
+        let kept = std::mem::take(&mut judge.verdict.violations);
+        for violation in kept {
+            let old = before.iter().any(|b| {
+                b.field == violation.field
+                    && b.value == violation.value
+                    && b.problem == violation.problem
+            });
+            if old {
+                judge.verdict.warning(format!(
+                    "crash-guard/{}: {} = {}: {} Allowed because it was already so before this update. Fix: {}",
+                    Self::NAME,
+                    violation.field,
+                    violation.value,
+                    violation.problem,
+                    violation.fix
+                ));
+            } else {
+                judge.verdict.violation(violation);
+            }
+        }
+        let Judge {
+            mut verdict,
+            lookups,
+            ..
+        } = judge;
+        for failure in &lookups.failures {
+            settings.on_lookup_failure.record(
+                &mut verdict,
+                Self::NAME,
+                &failure.what,
+                &failure.unchecked,
+                &failure.error,
+            );
+        }
+        Ok(verdict)
+    }
+}
+
+/// Whether a webhook is called for requests in one namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Reach {
+    /// Called; `basis` says which labels the selector matched, for messages.
+    Reached { basis: String },
+    /// Skipped; `explicit` when that holds whatever labels the namespace gains.
+    Skipped { explicit: bool },
+}
+
+struct Judge<'s, 'h> {
+    settings: &'s Settings,
+    lookups: Lookups<'h>,
+    verdict: Verdict,
+    /// Backends already looked up, by `namespace/name`.
+    backends: Vec<(String, Option<Backend>)>,
+    /// Namespaces the current webhook's selector must exclude, and the
+    /// violations whose fix shows that selector: one snippet fixes them all.
+    exclusions: Vec<String>,
+    selector_fixes: Vec<SelectorFix>,
+}
+
+/// A fix that reads `{before}<the narrowed selector>{after}`.
+struct SelectorFix {
+    index: usize,
+    before: String,
+    after: String,
+}
+
+impl Judge<'_, '_> {
+    fn webhook(&mut self, webhook: &Webhook) {
+        self.exclusions.clear();
+        self.selector_fixes.clear();
+        self.protected_namespaces(webhook);
+        self.self_healing(webhook);
+        self.timeout(webhook);
+        self.own_pods(webhook);
+        self.backend_replicas(webhook);
+        self.complete_selector_fixes(webhook);
+    }
+
+    /// Adds a violation whose fix shows the webhook's narrowed selector.
+    fn selector_violation(&mut self, violation: Violation, after: &str, exclude: &[&str]) {
+        for namespace in exclude {
+            if !self.exclusions.iter().any(|n| n == namespace) {
+                self.exclusions.push(namespace.to_string());
+            }
+        }
+        self.selector_fixes.push(SelectorFix {
+            index: self.verdict.violations.len(),
+            before: violation.fix.clone(),
+            after: after.to_string(),
+        });
+        self.verdict.violation(violation);
+    }
+
+    fn complete_selector_fixes(&mut self, webhook: &Webhook) {
+        let Scope::Selector(selector) = &webhook.scope else {
+            return;
+        };
+        let names: Vec<&str> = self.exclusions.iter().map(String::as_str).collect();
+        let snippet = selector
+            .clone()
+            .unwrap_or_default()
+            .excluding(NAMESPACE_NAME_LABEL, &names)
+            .to_flow_yaml();
+        for pending in self.selector_fixes.drain(..) {
+            if let Some(violation) = self.verdict.violations.get_mut(pending.index) {
+                violation.fix = format!("{}{snippet}{}", pending.before, pending.after);
+            }
+        }
+    }
+
+    fn reach(&mut self, webhook: &Webhook, namespace: &str) -> Reach {
+        if webhook.skipped_by_conditions.iter().any(|n| n == namespace) {
+            return Reach::Skipped { explicit: true };
+        }
+        let selector = match &webhook.scope {
+            Scope::Only(own) if own == namespace => {
+                return Reach::Reached {
+                    basis: format!(" (it is an AdmissionPolicy in {own})"),
+                }
+            }
+            Scope::Only(_) => return Reach::Skipped { explicit: true },
+            Scope::Selector(None) => {
+                return Reach::Reached {
+                    basis: " (it has no namespaceSelector, so it matches every namespace)"
+                        .to_string(),
+                }
+            }
+            Scope::Selector(Some(selector)) if selector.is_empty() => {
+                return Reach::Reached {
+                    basis: " (its namespaceSelector is empty, so it matches every namespace)"
+                        .to_string(),
+                }
+            }
+            Scope::Selector(Some(selector)) => selector,
+        };
+        if selector.excludes_whenever(NAMESPACE_NAME_LABEL, namespace) {
+            return Reach::Skipped { explicit: true };
+        }
+        let needed = selector.keys().any(|k| k != NAMESPACE_NAME_LABEL);
+        let known = self.lookups.namespace(namespace, needed);
+        if !selector.matches(&known.labels) {
+            return Reach::Skipped { explicit: false };
+        }
+        let labels = known
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Reach::Reached {
+            basis: if known.looked_up {
+                format!(" (its namespaceSelector matches {namespace}'s labels {labels})")
+            } else {
+                format!(
+                    " (its namespaceSelector matches {namespace} if, as assumed without a lookup, it carries only {labels})"
+                )
+            },
+        }
+    }
+
+    /// Protected namespaces the webhook reaches, and those it skips only by their labels.
+    fn protected_reach(&mut self, webhook: &Webhook) -> (Vec<(String, String)>, Vec<String>) {
+        let mut reached = Vec::new();
+        let mut by_labels = Vec::new();
+        for namespace in &self.settings.protected_namespaces {
+            match self.reach(webhook, namespace) {
+                Reach::Reached { basis } => reached.push((namespace.clone(), basis)),
+                Reach::Skipped { explicit: false } => by_labels.push(namespace.clone()),
+                Reach::Skipped { explicit: true } => {}
+            }
+        }
+        (reached, by_labels)
+    }
+
+    fn protected_namespaces(&mut self, webhook: &Webhook) {
+        if !webhook.reaches_namespaced() {
+            return;
+        }
+        let (reached, by_labels) = self.protected_reach(webhook);
+        if !reached.is_empty() {
+            let names: Vec<&str> = reached.iter().map(|(n, _)| n.as_str()).collect();
+            let why = match reached.as_slice() {
+                [(_, first), rest @ ..] if rest.iter().all(|(_, b)| b == first) => first.clone(),
+                _ => {
+                    let each: Vec<String> =
+                        reached.iter().map(|(n, b)| format!("{n}{b}")).collect();
+                    format!(": {}", each.join("; "))
+                }
+            };
+            let problem = format!(
+                "{} can intercept namespaced resources ({}) in the protected namespaces {}{why}. \
+                 What it does there, or fails to do while it is down, hits kube-proxy, the CNI, DNS and the control plane \
+                 (Istio's sidecar injector without a namespaceSelector put Envoy into every kube-system pod and the cluster slowly died).",
+                webhook.label,
+                resources(webhook),
+                names.join(", "),
+            );
+            match &webhook.scope {
+                Scope::Only(own) => self.verdict.violation(Violation::new(
+                    "metadata.namespace",
+                    own.clone(),
+                    problem,
+                    format!(
+                        "create this policy in a namespace of its own instead of {own}, or use a ClusterAdmissionPolicy with `spec.namespaceSelector: {}`.",
+                        LabelSelector::default().excluding(NAMESPACE_NAME_LABEL, &self.protected()).to_flow_yaml()
+                    ),
+                )),
+                Scope::Selector(selector) => self.selector_violation(
+                    Violation::new(
+                        format!("{}.namespaceSelector", webhook.path),
+                        selector_value(selector.as_ref()),
+                        problem,
+                        format!("set `{}.namespaceSelector: ", webhook.path),
+                    ),
+                    SELECTOR_FIX_END,
+                    &names,
+                ),
+            }
+        }
+        self.wildcard(webhook, &by_labels);
+    }
+
+    /// Wildcard rules with `failurePolicy: Fail` must exclude the protected
+    /// namespaces explicitly (by name or matchCondition), not by labels that may change.
+    fn wildcard(&mut self, webhook: &Webhook, by_labels: &[String]) {
+        if !webhook.fails_closed || by_labels.is_empty() {
+            return;
+        }
+        let Some((index, rule)) = webhook
+            .rules
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.is_wildcard() && r.reaches_namespaced())
+        else {
+            return;
+        };
+        if !matches!(webhook.scope, Scope::Selector(_)) {
+            return;
+        }
+        let names: Vec<&str> = by_labels.iter().map(String::as_str).collect();
+        let violation = Violation::new(
+            format!("{}.rules[{index}]", webhook.path),
+            rule.summary(),
+            format!(
+                "{} has a wildcard rule and failurePolicy {}, so it intercepts every resource, including kinds installed later, \
+                 and it skips {} only because of their current labels: one label added there by a chart, an operator or a person, \
+                 and every write in them waits on this webhook and is refused while it is down.",
+                webhook.label,
+                webhook.failure_policy(),
+                names.join(", "),
+            ),
+            format!("set `{}.namespaceSelector: ", webhook.path),
+        );
+        self.selector_violation(violation, SELECTOR_FIX_END, &names);
+    }
+
+    fn self_healing(&mut self, webhook: &Webhook) {
+        if !webhook.fails_closed {
+            return;
+        }
+        let mut hits = Vec::new();
+        let mut namespaced_hits: Vec<String> = Vec::new();
+        for entry in &self.settings.self_healing_resources {
+            if !webhook.covers(&entry.api_group, &entry.resource, &WRITES) {
+                continue;
+            }
+            let name = resource_name(&entry.api_group, &entry.resource);
+            if is_cluster_scoped(&entry.api_group, &entry.resource) {
+                hits.push(format!("{name} (cluster-scoped)"));
+            } else if entry.namespaces.is_empty() {
+                hits.push(format!("{name} (in every namespace)"));
+            } else {
+                let mut reached = Vec::new();
+                for namespace in &entry.namespaces {
+                    if let Reach::Reached { .. } = self.reach(webhook, namespace) {
+                        reached.push(namespace.clone());
+                    }
+                }
+                if !reached.is_empty() {
+                    hits.push(format!("{name} in {}", reached.join(", ")));
+                    for namespace in reached {
+                        if !namespaced_hits.contains(&namespace) {
+                            namespaced_hits.push(namespace);
+                        }
+                    }
+                }
+            }
+        }
+        if hits.is_empty() {
+            return;
+        }
+        let mut fix = format!(
+            "set `{}.failurePolicy: Ignore`, or take these resources out of its rules (a separate webhook with failurePolicy Ignore, if it must see them)",
+            webhook.path
+        );
+        let by_selector =
+            !namespaced_hits.is_empty() && matches!(webhook.scope, Scope::Selector(_));
+        let names: Vec<&str> = namespaced_hits.iter().map(String::as_str).collect();
+        if by_selector {
+            fix.push_str(&format!(
+                "; for {}, excluding the namespace also works: `{}.namespaceSelector: ",
+                names.join(", "),
+                webhook.path,
+            ));
+        } else {
+            fix.push('.');
+        }
+        let violation = Violation::new(
+            format!("{}.failurePolicy", webhook.path),
+            webhook.failure_policy(),
+            format!(
+                "{} intercepts what the control plane writes to heal itself: {}. While its backend is down (its only pod evicted, as in crash 7) \
+                 these writes are refused: kube-controller-manager cannot renew its leader-election lease and loses leadership, \
+                 nodes stop reporting and go NotReady, and nothing recreates the webhook's pods: a deadlock.",
+                webhook.label,
+                hits.join(", "),
+            ),
+            fix,
+        );
+        if by_selector {
+            self.selector_violation(violation, "`.", &names);
+        } else {
+            self.verdict.violation(violation);
+        }
+    }
+
+    fn timeout(&mut self, webhook: &Webhook) {
+        let leases = webhook.covers("coordination.k8s.io", "leases", &WRITES);
+        let (limit, setting, why) = if leases {
+            (
+                self.settings.lease_max_timeout_seconds,
+                "leaseMaxTimeoutSeconds",
+                "it intercepts leases: kube-controller-manager and kube-scheduler must renew their leader-election lease within 10 s, \
+                 and a renewal that waits this long on an unavailable webhook loses leadership even with failurePolicy Ignore",
+            )
+        } else {
+            (
+                self.settings.max_timeout_seconds,
+                "maxTimeoutSeconds",
+                "while the webhook's backend is unavailable every request it intercepts waits this long (then fails or goes through), \
+                 and several slow webhooks on one request exhaust the API server's 60 s request budget and its clients' patience",
+            )
+        };
+        if webhook.timeout_seconds <= i64::from(limit) {
+            return;
+        }
+        self.verdict.violation(Violation::new(
+            format!("{}.timeoutSeconds", webhook.path),
+            webhook.timeout(),
+            format!(
+                "{} waits up to {} s for its backend, above the {limit} s allowed by `{setting}`: {why}.",
+                webhook.label, webhook.timeout_seconds,
+            ),
+            format!("set `{}.timeoutSeconds: {limit}` or less.", webhook.path),
+        ));
+    }
+
+    fn own_pods(&mut self, webhook: &Webhook) {
+        if !webhook.fails_closed || webhook.kubewarden {
+            return;
+        }
+        let Some((namespace, name)) = &webhook.service else {
+            return;
+        };
+        if !webhook.covers("", "pods", &["CREATE"]) {
+            return;
+        }
+        let Reach::Reached { basis } = self.reach(webhook, namespace) else {
+            return;
+        };
+        let Scope::Selector(selector) = &webhook.scope else {
+            return;
+        };
+        let violation = Violation::new(
+            format!("{}.namespaceSelector", webhook.path),
+            selector_value(selector.as_ref()),
+            format!(
+                "{} is served by Service {namespace}/{name} and intercepts pod creation in {namespace} with failurePolicy {}{basis}: \
+                 once its pods are gone (evicted, rescheduled, crashed) the API server refuses their replacements, \
+                 because creating them needs this very webhook, so it can never come back.",
+                webhook.label,
+                webhook.failure_policy(),
+            ),
+            format!("set `{}.namespaceSelector: ", webhook.path),
+        );
+        self.selector_violation(violation, SELECTOR_FIX_END, &[namespace.as_str()]);
+    }
+
+    fn backend_replicas(&mut self, webhook: &Webhook) {
+        if !self.settings.check_backend_replicas || !webhook.fails_closed || webhook.kubewarden {
+            return;
+        }
+        let Some((namespace, name)) = &webhook.service else {
+            return;
+        };
+        let key = format!("{namespace}/{name}");
+        let backend = match self.backends.iter().find(|(k, _)| *k == key) {
+            Some((_, known)) => known.clone(),
+            None => {
+                let found = self.lookups.backend(namespace, name);
+                if let Some(backend) = &found {
+                    if backend.selector.is_empty() {
+                        self.verdict.warning(format!(
+                            "crash-guard/webhook-safety: Service {key} selects no pods, so the replicas behind {} were not checked.",
+                            webhook.label
+                        ));
+                    } else if backend.workloads.is_empty() {
+                        self.verdict.warning(format!(
+                            "crash-guard/webhook-safety: no Deployment or StatefulSet in {namespace} runs the pods Service {key} selects ({}), so the replicas behind {} were not checked.",
+                            labels_text(&backend.selector),
+                            webhook.label
+                        ));
+                    }
+                }
+                self.backends.push((key.clone(), found.clone()));
+                found
+            }
+        };
+        let Some(backend) = backend.filter(|b| !b.workloads.is_empty()) else {
+            return;
+        };
+        let min = i64::from(self.settings.min_backend_replicas);
+        let replicas = backend.replicas();
+        if replicas >= min {
+            return;
+        }
+        let workloads: Vec<String> = backend
+            .workloads
+            .iter()
+            .map(|w| {
+                format!(
+                    "{} {namespace}/{} ({} replica{})",
+                    w.kind,
+                    w.name,
+                    w.replicas,
+                    if w.replicas == 1 { "" } else { "s" }
+                )
+            })
+            .collect();
+        self.verdict.violation(Violation::new(
+            format!("{}.clientConfig.service", webhook.path),
+            key,
+            format!(
+                "{} is served by {}, {replicas} pod{} in all, fewer than the {min} required by `minBackendReplicas`: \
+                 with failurePolicy {} every request it intercepts is refused whenever that pod is down (node drain, eviction, OOM kill). \
+                 In crash 7 the only pod of an Endpoints webhook was evicted and the control plane deadlocked.",
+                webhook.label,
+                workloads.join(", "),
+                if replicas == 1 { "" } else { "s" },
+                webhook.failure_policy(),
+            ),
+            format!(
+                "run at least {min} replicas (`spec.replicas: {min}` on {}), spread over nodes (topologySpreadConstraints or pod anti-affinity) and kept up by a PodDisruptionBudget (minAvailable: 1).",
+                backend
+                    .workloads
+                    .iter()
+                    .map(|w| format!("{} {namespace}/{}", w.kind, w.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+
+    fn protected(&self) -> Vec<&str> {
+        self.settings
+            .protected_namespaces
+            .iter()
+            .map(String::as_str)
+            .collect()
+    }
+}
+
+const SELECTOR_FIX_END: &str = "` (kubernetes.io/metadata.name is set by the API server on every namespace and cannot be changed).";
+
+fn selector_value(selector: Option<&LabelSelector>) -> String {
+    match selector {
+        None => "(none)".to_string(),
+        Some(s) => s.to_flow_yaml(),
+    }
+}
+
+fn resource_name(group: &str, resource: &str) -> String {
+    if group.is_empty() {
+        resource.to_string()
+    } else {
+        format!("{resource}.{group}")
+    }
+}
+
+fn resources(webhook: &Webhook) -> String {
+    let mut names: Vec<String> = Vec::new();
+    for rule in webhook.rules.iter().filter(|r| r.reaches_namespaced()) {
+        for resource in rule.resources.iter().flatten() {
+            if !names.iter().any(|n| n == resource.as_ref()) {
+                names.push(resource.to_string());
+            }
+        }
+    }
+    names.join(", ")
+}
+
+fn labels_text(labels: &std::collections::BTreeMap<String, String>) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests;

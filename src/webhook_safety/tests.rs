@@ -1,0 +1,537 @@
+use super::*;
+use rstest::rstest;
+use serde_json::{json, Value};
+
+/// Serves get_resource and list_resources_by_namespace from `objects`, or
+/// fails every lookup with `error`.
+struct FakeHost {
+    objects: Vec<Value>,
+    error: Option<&'static str>,
+    calls: std::cell::Cell<usize>,
+}
+
+fn host(objects: Vec<Value>) -> FakeHost {
+    FakeHost {
+        objects,
+        error: None,
+        calls: std::cell::Cell::new(0),
+    }
+}
+
+impl Host for FakeHost {
+    fn call(&self, _: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+        self.calls.set(self.calls.get() + 1);
+        if let Some(error) = self.error {
+            return Err(error.to_string());
+        }
+        let request: Value = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+        let text = |v: &Value, key: &str| v[key].as_str().unwrap_or("").to_string();
+        let fits = |o: &&Value| {
+            o["apiVersion"] == request["api_version"]
+                && o["kind"] == request["kind"]
+                && text(&o["metadata"], "namespace") == text(&request, "namespace")
+        };
+        match operation {
+            "get_resource" => self
+                .objects
+                .iter()
+                .filter(fits)
+                .find(|o| o["metadata"]["name"] == request["name"])
+                .map(|o| o.to_string().into_bytes())
+                .ok_or_else(|| "not found".to_string()),
+            _ => {
+                let items: Vec<&Value> = self.objects.iter().filter(fits).collect();
+                Ok(json!({ "items": items }).to_string().into_bytes())
+            }
+        }
+    }
+}
+
+fn namespace(name: &str, labels: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}})
+}
+
+fn service(ns: &str, name: &str, selector: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns}, "spec": {"selector": selector}})
+}
+
+fn deployment(ns: &str, name: &str, replicas: Option<i64>, labels: Value) -> Value {
+    let mut spec = json!({"template": {"metadata": {"labels": labels}}});
+    if let Some(r) = replicas {
+        spec["replicas"] = json!(r);
+    }
+    json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": ns}, "spec": spec})
+}
+
+/// A healthy backend for Service `webhooks/guard`.
+fn healthy_backend() -> Vec<Value> {
+    vec![
+        service("webhooks", "guard", json!({"app": "guard"})),
+        deployment("webhooks", "guard", Some(2), json!({"app": "guard"})),
+    ]
+}
+
+fn webhook(extra: Value) -> Value {
+    let mut hook = json!({
+        "name": "guard.example.com",
+        "clientConfig": {"service": {"namespace": "webhooks", "name": "guard"}},
+        "rules": [{"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["deployments"]}],
+        "namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "kube-public", "kube-node-lease", "webhooks"]}]},
+        "failurePolicy": "Fail",
+        "timeoutSeconds": 5,
+    });
+    if let (Some(hook), Some(extra)) = (hook.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            if v.is_null() {
+                hook.remove(k);
+            } else {
+                hook.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    hook
+}
+
+fn configuration(kind: &str, hooks: Vec<Value>) -> Value {
+    json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": kind, "metadata": {"name": "guard"}, "webhooks": hooks})
+}
+
+fn review_update(object: &Value, old: &Value) -> String {
+    let mut review: Value = serde_json::from_str(&review("UPDATE", object)).expect("json");
+    review["oldObject"] = old.clone();
+    review.to_string()
+}
+
+#[rstest]
+#[case::introduced(istio(json!({"matchLabels": {"istio-injection": "enabled"}})), istio(Value::Null), false, 0)]
+#[case::kept_while_fixing_another(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"namespaceSelector": null, "timeoutSeconds": 30}))]),
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"namespaceSelector": null}))]),
+    true,
+    1
+)]
+#[case::worsened(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"namespaceSelector": null}))]),
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"namespaceSelector": null, "timeoutSeconds": 30}))]),
+    false,
+    1
+)]
+fn updates_are_refused_only_for_what_they_introduce(
+    #[case] old: Value,
+    #[case] new: Value,
+    #[case] accepted: bool,
+    #[case] warnings: usize,
+) {
+    let json = review_update(&new, &old);
+    let request = Request::decode(&json).expect("valid request");
+    let namespaces = [
+        "kube-system",
+        "kube-public",
+        "kube-node-lease",
+        "istio-system",
+    ]
+    .map(|n| namespace(n, json!({})))
+    .to_vec();
+    let cluster = [istio_backend(2), healthy_backend(), namespaces].concat();
+    let verdict =
+        WebhookSafety::evaluate(&request, &Settings::default(), &host(cluster)).expect("decodes");
+    assert_eq!(verdict.is_accepted(), accepted, "{verdict:#?}");
+    assert_eq!(verdict.warnings.len(), warnings, "{verdict:#?}");
+}
+
+fn review(operation: &str, object: &Value) -> String {
+    let api_version = object["apiVersion"].as_str().unwrap_or("");
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    json!({
+        "uid": "u", "operation": operation, "name": object["metadata"]["name"],
+        "namespace": object["metadata"]["namespace"].as_str().unwrap_or(""),
+        "kind": {"group": group, "version": version, "kind": object["kind"]},
+        "object": if operation == "DELETE" { Value::Null } else { object.clone() },
+    })
+    .to_string()
+}
+
+fn judge_with(object: &Value, settings: &Settings, host: &FakeHost, operation: &str) -> Verdict {
+    let json = review(operation, object);
+    let request = Request::decode(&json).expect("valid request");
+    WebhookSafety::evaluate(&request, settings, host).expect("decodes")
+}
+
+fn judge(object: &Value, cluster: Vec<Value>) -> Verdict {
+    judge_with(object, &Settings::default(), &host(cluster), "CREATE")
+}
+
+fn fields(verdict: &Verdict) -> Vec<&str> {
+    verdict
+        .violations
+        .iter()
+        .map(|v| v.field.as_str())
+        .collect()
+}
+
+fn istio(selector: Value) -> Value {
+    let mut hook = json!({
+        "name": "sidecar-injector.istio.io",
+        "clientConfig": {"service": {"name": "istiod", "namespace": "istio-system", "path": "/inject"}},
+        "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}],
+        "failurePolicy": "Fail",
+        "sideEffects": "None",
+        "admissionReviewVersions": ["v1"],
+    });
+    if !selector.is_null() {
+        hook["namespaceSelector"] = selector;
+    }
+    json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration", "metadata": {"name": "istio-sidecar-injector"}, "webhooks": [hook]})
+}
+
+fn istio_backend(replicas: i64) -> Vec<Value> {
+    vec![
+        service("istio-system", "istiod", json!({"app": "istiod"})),
+        deployment(
+            "istio-system",
+            "istiod",
+            Some(replicas),
+            json!({"app": "istiod", "istio": "pilot"}),
+        ),
+    ]
+}
+
+#[rstest]
+#[case::istio_without_selector(istio(Value::Null), istio_backend(2), vec!["webhooks[0].namespaceSelector", "webhooks[0].namespaceSelector"])]
+#[case::istio_opt_in(istio(json!({"matchLabels": {"istio-injection": "enabled"}})), istio_backend(2), vec![])]
+#[case::istio_empty_selector(istio(json!({})), istio_backend(2), vec!["webhooks[0].namespaceSelector", "webhooks[0].namespaceSelector"])]
+#[case::istio_single_replica(istio(json!({"matchLabels": {"istio-injection": "enabled"}})), istio_backend(1), vec!["webhooks[0].clientConfig.service"])]
+#[case::istio_opt_in_but_kube_system_labelled(
+    istio(json!({"matchLabels": {"istio-injection": "enabled"}})),
+    [istio_backend(2), vec![namespace("kube-system", json!({"istio-injection": "enabled"}))]].concat(),
+    vec!["webhooks[0].namespaceSelector"]
+)]
+#[case::safe_webhook(configuration("ValidatingWebhookConfiguration", vec![webhook(json!({}))]), healthy_backend(), vec![])]
+#[case::endpoints_validator(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": [""], "operations": ["CREATE", "UPDATE"], "resources": ["endpoints"]}], "namespaceSelector": null}))]),
+    healthy_backend(),
+    vec!["webhooks[0].namespaceSelector", "webhooks[0].failurePolicy"]
+)]
+#[case::endpoints_validator_ignore(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": [""], "operations": ["CREATE", "UPDATE"], "resources": ["endpoints"]}], "failurePolicy": "Ignore"}))]),
+    healthy_backend(),
+    vec![]
+)]
+#[case::leases_anywhere(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["coordination.k8s.io"], "operations": ["UPDATE"], "resources": ["leases"]}], "timeoutSeconds": 2}))]),
+    healthy_backend(),
+    vec!["webhooks[0].failurePolicy"]
+)]
+#[case::leases_ignore_slow(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["coordination.k8s.io"], "operations": ["UPDATE"], "resources": ["leases"]}], "failurePolicy": "Ignore", "timeoutSeconds": 5}))]),
+    healthy_backend(),
+    vec!["webhooks[0].timeoutSeconds"]
+)]
+#[case::node_status(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": [""], "operations": ["UPDATE"], "resources": ["nodes/status"]}]}))]),
+    healthy_backend(),
+    vec!["webhooks[0].failurePolicy"]
+)]
+#[case::default_failure_policy_is_fail(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": [""], "operations": ["*"], "resources": ["nodes"]}], "failurePolicy": null}))]),
+    healthy_backend(),
+    vec!["webhooks[0].failurePolicy"]
+)]
+#[case::timeout_too_long(configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"timeoutSeconds": 30}))]), healthy_backend(), vec!["webhooks[0].timeoutSeconds"])]
+#[case::default_timeout_fits(configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"timeoutSeconds": null}))]), healthy_backend(), vec![])]
+#[case::wildcard_skipping_by_labels(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["*"], "operations": ["CREATE"], "resources": ["deployments", "statefulsets"]}], "namespaceSelector": {"matchLabels": {"team": "a"}}}))]),
+    healthy_backend(),
+    vec!["webhooks[0].rules[0]"]
+)]
+#[case::wildcard_ignore(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["*"], "operations": ["CREATE"], "resources": ["deployments", "statefulsets"]}], "namespaceSelector": {"matchLabels": {"team": "a"}}, "failurePolicy": "Ignore"}))]),
+    healthy_backend(),
+    vec![]
+)]
+#[case::wildcard_everything_with_exclusion_still_covers_leases(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["*"], "operations": ["*"], "resources": ["*/*"]}], "timeoutSeconds": 3}))]),
+    healthy_backend(),
+    vec!["webhooks[0].failurePolicy"]
+)]
+#[case::wildcard_explicit(configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["*"], "operations": ["CREATE"], "resources": ["deployments"], "scope": "Namespaced"}]}))]), healthy_backend(), vec![])]
+#[case::own_pods(
+    configuration("MutatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": [""], "operations": ["CREATE"], "resources": ["pods"]}], "namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "kube-public", "kube-node-lease"]}]}}))]),
+    healthy_backend(),
+    vec!["webhooks[0].namespaceSelector"]
+)]
+#[case::match_conditions_skip(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"namespaceSelector": null, "matchConditions": [{"name": "skip-system", "expression": "!(request.namespace in ['kube-system', 'kube-public', 'kube-node-lease'])"}, {"name": "skip-own", "expression": "request.namespace != 'webhooks'"}]}))]),
+    healthy_backend(),
+    vec![]
+)]
+#[case::cluster_scoped_only(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["rbac.authorization.k8s.io"], "operations": ["CREATE"], "resources": ["clusterroles"]}], "namespaceSelector": null}))]),
+    healthy_backend(),
+    vec![]
+)]
+#[case::second_webhook_reported(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({})), webhook(json!({"name": "slow", "timeoutSeconds": 20}))]),
+    healthy_backend(),
+    vec!["webhooks[1].timeoutSeconds"]
+)]
+#[case::cluster_admission_policy_pods(
+    json!({"apiVersion": "policies.kubewarden.io/v1", "kind": "ClusterAdmissionPolicy", "metadata": {"name": "pod-privileged"},
+           "spec": {"module": "registry://ghcr.io/kubewarden/policies/pod-privileged:v1.0.0", "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"], "operations": ["CREATE", "UPDATE"]}], "failurePolicy": "Fail", "mutating": false}}),
+    vec![],
+    vec!["spec.namespaceSelector"]
+)]
+#[case::cluster_admission_policy_group_excluding(
+    json!({"apiVersion": "policies.kubewarden.io/v1", "kind": "ClusterAdmissionPolicyGroup", "metadata": {"name": "pods"},
+           "spec": {"rules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"], "operations": ["CREATE"]}], "namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "kube-public", "kube-node-lease"]}]}}}),
+    vec![],
+    vec![]
+)]
+#[case::admission_policy_elsewhere(
+    json!({"apiVersion": "policies.kubewarden.io/v1", "kind": "AdmissionPolicy", "metadata": {"name": "p", "namespace": "apps"},
+           "spec": {"rules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"], "operations": ["CREATE"]}]}}),
+    vec![],
+    vec![]
+)]
+#[case::admission_policy_in_kube_system(
+    json!({"apiVersion": "policies.kubewarden.io/v1", "kind": "AdmissionPolicy", "metadata": {"name": "p", "namespace": "kube-system"},
+           "spec": {"rules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"], "operations": ["CREATE"]}]}}),
+    vec![],
+    vec!["metadata.namespace"]
+)]
+#[case::kubewarden_policy_on_leases(
+    json!({"apiVersion": "policies.kubewarden.io/v1", "kind": "AdmissionPolicyGroup", "metadata": {"name": "p", "namespace": "apps"},
+           "spec": {"rules": [{"apiGroups": ["coordination.k8s.io"], "apiVersions": ["v1"], "resources": ["leases"], "operations": ["UPDATE"]}], "timeoutSeconds": 2}}),
+    vec![],
+    vec!["spec.failurePolicy"]
+)]
+#[case::other_kind(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "apps"}, "webhooks": 7}), vec![], vec![])]
+#[case::no_webhooks(json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration", "metadata": {"name": "empty"}, "webhooks": null}), vec![], vec![])]
+fn judges(#[case] object: Value, #[case] cluster: Vec<Value>, #[case] expected: Vec<&str>) {
+    let verdict = judge(&object, cluster);
+    assert_eq!(fields(&verdict), expected, "{verdict:#?}");
+}
+
+#[rstest]
+#[case::default_labels(vec![], false)]
+#[case::legacy_name_label(vec![namespace("kube-system", json!({"kubernetes.io/metadata.name": "kube-system", "name": "kube-system"}))], true)]
+fn talk_endpoints_fix_needs_the_real_labels(#[case] cluster: Vec<Value>, #[case] accepted: bool) {
+    let object = configuration(
+        "ValidatingWebhookConfiguration",
+        vec![webhook(json!({
+            "rules": [{"apiGroups": [""], "operations": ["CREATE", "UPDATE"], "resources": ["endpoints"]}],
+            "namespaceSelector": {"matchExpressions": [{"key": "name", "operator": "NotIn", "values": ["kube-system"]}]},
+        }))],
+    );
+    let settings = Settings {
+        protected_namespaces: vec!["kube-system".into()],
+        self_healing_resources: vec![SelfHealingResource::new("", "endpoints", &["kube-system"])],
+        ..Settings::default()
+    };
+    let cluster = [cluster, healthy_backend()].concat();
+    let fake = host(cluster);
+    let verdict = judge_with(&object, &settings, &fake, "CREATE");
+    assert_eq!(verdict.is_accepted(), accepted, "{verdict:#?}");
+    // The default-labels case fails its Namespace lookup, and says so.
+    assert_eq!(
+        verdict.warnings.len(),
+        usize::from(!accepted),
+        "{verdict:#?}"
+    );
+}
+
+#[rstest]
+#[case::two_replicas(Some(2), None, true)]
+#[case::one_replica(Some(1), None, false)]
+#[case::replicas_defaulted_to_one(None, None, false)]
+#[case::split_over_two_workloads(Some(1), Some(1), true)]
+fn backend_replicas(
+    #[case] first: Option<i64>,
+    #[case] second: Option<i64>,
+    #[case] accepted: bool,
+) {
+    let mut cluster = vec![
+        service("webhooks", "guard", json!({"app": "guard"})),
+        deployment(
+            "webhooks",
+            "guard",
+            first,
+            json!({"app": "guard", "version": "1"}),
+        ),
+        deployment("webhooks", "unrelated", Some(1), json!({"app": "other"})),
+    ];
+    if let Some(replicas) = second {
+        cluster.push(deployment(
+            "webhooks",
+            "guard-canary",
+            Some(replicas),
+            json!({"app": "guard"}),
+        ));
+    }
+    let object = configuration("ValidatingWebhookConfiguration", vec![webhook(json!({}))]);
+    let verdict = judge(&object, cluster);
+    assert_eq!(verdict.is_accepted(), accepted, "{verdict:#?}");
+}
+
+#[rstest]
+#[case::allow(OnLookupFailure::Allow, true, 1)]
+#[case::deny(OnLookupFailure::Deny, false, 0)]
+fn lookup_failures(
+    #[case] on_failure: OnLookupFailure,
+    #[case] accepted: bool,
+    #[case] warnings: usize,
+) {
+    let object = configuration(
+        "ValidatingWebhookConfiguration",
+        vec![webhook(json!({})), webhook(json!({"name": "second"}))],
+    );
+    let settings = Settings {
+        on_lookup_failure: on_failure,
+        ..Settings::default()
+    };
+    let fake = FakeHost {
+        error: Some("connection refused"),
+        ..host(vec![])
+    };
+    let verdict = judge_with(&object, &settings, &fake, "CREATE");
+    assert_eq!(verdict.is_accepted(), accepted, "{verdict:#?}");
+    assert_eq!(verdict.warnings.len(), warnings, "{verdict:#?}");
+    // One Service lookup, shared by both webhooks; no Namespace lookup, as
+    // the selector reads only the name label.
+    assert_eq!(fake.calls.get(), 1);
+}
+
+#[rstest]
+#[case::backend_check_off(Settings { check_backend_replicas: false, ..Settings::default() }, 0)]
+#[case::no_namespace_lookups(Settings { lookup_namespace_labels: false, check_backend_replicas: false, ..Settings::default() }, 0)]
+#[case::defaults(Settings::default(), 3)]
+fn lookups_follow_settings(#[case] settings: Settings, #[case] calls: usize) {
+    let object = istio(json!({"matchLabels": {"istio-injection": "enabled"}}));
+    let fake = host(
+        [
+            istio_backend(2),
+            vec![
+                namespace("kube-system", json!({})),
+                namespace("kube-public", json!({})),
+                namespace("kube-node-lease", json!({})),
+                namespace("istio-system", json!({})),
+            ],
+        ]
+        .concat(),
+    );
+    let verdict = judge_with(&object, &settings, &fake, "CREATE");
+    assert!(verdict.is_accepted(), "{verdict:#?}");
+    // Namespace lookups: 3 protected + istio-system, unless switched off; backend: 1 get + 2 lists.
+    let namespace_calls = if settings.lookup_namespace_labels {
+        4
+    } else {
+        0
+    };
+    assert_eq!(fake.calls.get(), namespace_calls + calls);
+}
+
+#[rstest]
+#[case::delete("DELETE")]
+#[case::connect("CONNECT")]
+fn other_operations_accepted(#[case] operation: &str) {
+    let verdict = judge_with(
+        &istio(Value::Null),
+        &Settings::default(),
+        &host(vec![]),
+        operation,
+    );
+    assert!(verdict.is_accepted());
+}
+
+#[test]
+fn message_names_webhook_problem_and_fix() {
+    let verdict = judge(&istio(Value::Null), istio_backend(2));
+    let response = verdict.into_response(
+        "webhook-safety",
+        "MutatingWebhookConfiguration istio-sidecar-injector",
+    );
+    let message = response.message.unwrap_or_default();
+    for needle in [
+        "MutatingWebhookConfiguration istio-sidecar-injector",
+        "webhook sidecar-injector.istio.io (webhooks[0])",
+        "webhooks[0].namespaceSelector = (none)",
+        "protected namespaces kube-system, kube-public, kube-node-lease",
+        "Envoy",
+        "intercepts pod creation in istio-system",
+        // One snippet fixes both violations.
+        "Fix: set `webhooks[0].namespaceSelector: {matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, values: [kube-system, kube-public, kube-node-lease, istio-system]}]}`",
+    ] {
+        assert!(message.contains(needle), "{needle} missing from {message}");
+    }
+}
+
+#[rstest]
+#[case::not_equal("request.namespace != 'kube-system'", vec!["kube-system"])]
+#[case::reversed("\"kube-system\" != request.namespace", vec!["kube-system"])]
+#[case::negated_in("!(request.namespace in [\"a\", 'b'])", vec!["a", "b"])]
+#[case::negated_equal("!(request.namespace == 'a')", vec!["a"])]
+#[case::conjunction("request.namespace != 'a' && object.metadata.name != 'x' && (request.namespace != 'b')", vec!["a", "b"])]
+#[case::disjunction("request.namespace != 'a' || true", vec![])]
+#[case::equality("request.namespace == 'a'", vec![])]
+#[case::other("object.metadata.labels.skip != 'true'", vec![])]
+#[case::malformed("!(request.namespace in ['a', b])", vec![])]
+fn match_conditions(#[case] expression: &str, #[case] expected: Vec<&str>) {
+    assert_eq!(skipped_namespaces(expression), expected);
+}
+
+#[rstest]
+#[case::timeout_zero(r#"{"maxTimeoutSeconds": 0}"#, "maxTimeoutSeconds")]
+#[case::timeout_above_api_server(
+    r#"{"maxTimeoutSeconds": 31}"#,
+    "maxTimeoutSeconds: must be between 1 and 30"
+)]
+#[case::lease_timeout_above_max(
+    r#"{"maxTimeoutSeconds": 5, "leaseMaxTimeoutSeconds": 6}"#,
+    "leaseMaxTimeoutSeconds"
+)]
+#[case::zero_replicas(r#"{"minBackendReplicas": 0}"#, "minBackendReplicas")]
+#[case::empty_protected(
+    r#"{"protectedNamespaces": ["kube-system", ""]}"#,
+    "protectedNamespaces[1]"
+)]
+#[case::wildcard_resource(
+    r#"{"selfHealingResources": [{"resource": "*"}]}"#,
+    "selfHealingResources[0].resource"
+)]
+#[case::missing_resource(
+    r#"{"selfHealingResources": [{"apiGroup": "x"}]}"#,
+    "selfHealingResources[0]: missing field `resource`"
+)]
+#[case::bad_lookup_failure(r#"{"onLookupFailure": "maybe"}"#, "onLookupFailure")]
+#[case::unknown_key(r#"{"protectedNamespace": []}"#, "unknown field `protectedNamespace`")]
+#[case::bad_exemption(
+    r#"{"exemptions": {"serviceAccounts": ["x"]}}"#,
+    "exemptions.serviceAccounts[0]"
+)]
+fn refuses_invalid_settings(#[case] json: &str, #[case] expected: &str) {
+    let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
+    let error = crate::settings::parse::<Settings>(Some(&raw)).unwrap_err();
+    assert!(error.to_string().contains(expected), "{error}");
+}
+
+#[test]
+fn defaults_are_valid() {
+    assert_eq!(Settings::default().validate(), Ok(()));
+}
+
+#[test]
+fn wrong_types_are_decode_errors() {
+    let json = review(
+        "CREATE",
+        &configuration(
+            "ValidatingWebhookConfiguration",
+            vec![json!({"name": "x", "timeoutSeconds": "long"})],
+        ),
+    );
+    let request = Request::decode(&json).expect("valid request");
+    let error = WebhookSafety::evaluate(&request, &Settings::default(), &host(vec![])).unwrap_err();
+    assert!(
+        error.to_string().contains("webhooks[0].timeoutSeconds"),
+        "{error}"
+    );
+}

@@ -1,0 +1,497 @@
+//! The webhooks a request defines, decoded from a webhook configuration or a
+//! Kubewarden policy, and what their rules reach.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+
+use crate::request::{DecodeError, ObjectMeta, Request};
+use crate::selector::LabelSelector;
+
+/// `rules[]` of a webhook or Kubewarden policy (apiVersions are not read:
+/// any version of a resource is the same data).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleSpec<'a> {
+    #[serde(default, borrow)]
+    pub api_groups: Option<Vec<Cow<'a, str>>>,
+    #[serde(default, borrow)]
+    pub resources: Option<Vec<Cow<'a, str>>>,
+    #[serde(default, borrow)]
+    pub operations: Option<Vec<Cow<'a, str>>>,
+    #[serde(default, borrow)]
+    pub scope: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct MatchCondition<'a> {
+    #[serde(default, borrow)]
+    pub expression: Cow<'a, str>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ServiceReference<'a> {
+    #[serde(default, borrow)]
+    namespace: Cow<'a, str>,
+    #[serde(default, borrow)]
+    name: Cow<'a, str>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ClientConfig<'a> {
+    #[serde(default, borrow)]
+    service: Option<ServiceReference<'a>>,
+}
+
+/// The fields every webhook, and every Kubewarden policy spec, shares.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WebhookSpec<'a> {
+    #[serde(default, borrow)]
+    name: Cow<'a, str>,
+    #[serde(default, borrow)]
+    client_config: Option<ClientConfig<'a>>,
+    #[serde(default, borrow)]
+    rules: Option<Vec<RuleSpec<'a>>>,
+    #[serde(default, borrow)]
+    failure_policy: Option<Cow<'a, str>>,
+    #[serde(default)]
+    timeout_seconds: Option<i64>,
+    #[serde(default)]
+    namespace_selector: Option<LabelSelector>,
+    #[serde(default, borrow)]
+    match_conditions: Option<Vec<MatchCondition<'a>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct WebhookConfiguration<'a> {
+    #[serde(default, borrow)]
+    metadata: ObjectMeta<'a>,
+    #[serde(default, borrow)]
+    webhooks: Option<Vec<WebhookSpec<'a>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct KubewardenPolicy<'a> {
+    #[serde(default, borrow)]
+    metadata: ObjectMeta<'a>,
+    #[serde(default, borrow)]
+    spec: Option<WebhookSpec<'a>>,
+}
+
+/// The API server's default for `timeoutSeconds` (admissionregistration/v1),
+/// which Kubewarden uses as well.
+pub const DEFAULT_TIMEOUT_SECONDS: i64 = 10;
+
+/// Where a webhook may be called, as far as namespaces go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Any namespace the selector matches (absent: all of them).
+    Selector(Option<LabelSelector>),
+    /// Only this namespace: a namespaced Kubewarden AdmissionPolicy.
+    Only(String),
+}
+
+/// One webhook, whatever object defined it.
+#[derive(Debug)]
+pub struct Webhook<'a> {
+    /// How messages name it, e.g. `webhook sidecar-injector.istio.io (webhooks[0])`.
+    pub label: String,
+    /// Path of its fields, e.g. `webhooks[0]` or `spec`.
+    pub path: String,
+    pub rules: Vec<RuleSpec<'a>>,
+    /// `failurePolicy: Fail`, explicitly or by default.
+    pub fails_closed: bool,
+    pub failure_policy_set: bool,
+    pub timeout_seconds: i64,
+    pub timeout_set: bool,
+    pub scope: Scope,
+    /// Namespaces its matchConditions provably skip.
+    pub skipped_by_conditions: Vec<String>,
+    /// `namespace/name` of the in-cluster Service serving it.
+    pub service: Option<(String, String)>,
+    /// Kubewarden's policy-server always accepts requests in its own namespace.
+    pub kubewarden: bool,
+}
+
+/// What a request is about.
+pub enum Subject<'a> {
+    WebhookConfiguration(Vec<Webhook<'a>>),
+    KubewardenPolicy(Webhook<'a>),
+    Other,
+}
+
+const POLICY_KINDS: [&str; 4] = [
+    "ClusterAdmissionPolicy",
+    "AdmissionPolicy",
+    "ClusterAdmissionPolicyGroup",
+    "AdmissionPolicyGroup",
+];
+
+/// Which object of the request to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Object,
+    OldObject,
+}
+
+fn read<'a, T: Deserialize<'a>>(
+    request: &Request<'a>,
+    side: Side,
+) -> Result<Option<T>, DecodeError> {
+    match side {
+        Side::Object => request.object(),
+        Side::OldObject => request.old_object(),
+    }
+}
+
+/// Decodes the webhooks `request` defines in its object or old object.
+pub fn decode<'a>(request: &Request<'a>, side: Side) -> Result<Subject<'a>, DecodeError> {
+    let kind = &request.kind;
+    if kind.is(
+        "admissionregistration.k8s.io",
+        "MutatingWebhookConfiguration",
+    ) || kind.is(
+        "admissionregistration.k8s.io",
+        "ValidatingWebhookConfiguration",
+    ) {
+        let Some(configuration) = read::<WebhookConfiguration>(request, side)? else {
+            return Ok(Subject::Other);
+        };
+        let webhooks = configuration
+            .webhooks
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(index, spec)| {
+                let path = format!("webhooks[{index}]");
+                let label = format!(
+                    "webhook {} ({path}) of {} {}",
+                    spec.name, kind.kind, configuration.metadata.name
+                );
+                Webhook::new(spec, label, path, None, false)
+            })
+            .collect();
+        return Ok(Subject::WebhookConfiguration(webhooks));
+    }
+    if kind.group == "policies.kubewarden.io" && POLICY_KINDS.contains(&kind.kind.as_ref()) {
+        let Some(policy) = read::<KubewardenPolicy>(request, side)? else {
+            return Ok(Subject::Other);
+        };
+        let namespaced = kind.kind == "AdmissionPolicy" || kind.kind == "AdmissionPolicyGroup";
+        let only = namespaced.then(|| {
+            if policy.metadata.namespace.is_empty() {
+                request.namespace.to_string()
+            } else {
+                policy.metadata.namespace.to_string()
+            }
+        });
+        let label = format!("the webhook of {} {}", kind.kind, policy.metadata.name);
+        let spec = policy.spec.unwrap_or_default();
+        return Ok(Subject::KubewardenPolicy(Webhook::new(
+            spec,
+            label,
+            "spec".to_string(),
+            only,
+            true,
+        )));
+    }
+    Ok(Subject::Other)
+}
+
+impl<'a> Webhook<'a> {
+    fn new(
+        spec: WebhookSpec<'a>,
+        label: String,
+        path: String,
+        only: Option<String>,
+        kubewarden: bool,
+    ) -> Self {
+        let skipped_by_conditions = spec
+            .match_conditions
+            .iter()
+            .flatten()
+            .flat_map(|c| skipped_namespaces(&c.expression))
+            .collect();
+        let service = spec
+            .client_config
+            .and_then(|c| c.service)
+            .map(|s| (s.namespace.to_string(), s.name.to_string()));
+        Self {
+            label,
+            path,
+            rules: spec.rules.unwrap_or_default(),
+            fails_closed: spec.failure_policy.as_deref() != Some("Ignore"),
+            failure_policy_set: spec.failure_policy.is_some(),
+            timeout_seconds: spec.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
+            timeout_set: spec.timeout_seconds.is_some(),
+            scope: match only {
+                Some(namespace) => Scope::Only(namespace),
+                None => Scope::Selector(spec.namespace_selector),
+            },
+            skipped_by_conditions,
+            service,
+            kubewarden,
+        }
+    }
+
+    /// `failurePolicy` as found, for messages.
+    pub fn failure_policy(&self) -> &'static str {
+        match (self.fails_closed, self.failure_policy_set) {
+            (true, true) => "Fail",
+            (true, false) => "Fail (the default)",
+            (false, _) => "Ignore",
+        }
+    }
+
+    /// `timeoutSeconds` as found, for messages.
+    pub fn timeout(&self) -> String {
+        if self.timeout_set {
+            self.timeout_seconds.to_string()
+        } else {
+            format!("{} (the default)", self.timeout_seconds)
+        }
+    }
+
+    /// The rules that can reach `resource` of `group` for one of `operations`.
+    pub fn covers(&self, group: &str, resource: &str, operations: &[&str]) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.covers(group, resource, operations))
+    }
+
+    /// Whether any rule can reach a namespaced resource.
+    pub fn reaches_namespaced(&self) -> bool {
+        self.rules.iter().any(RuleSpec::reaches_namespaced)
+    }
+}
+
+/// Operations that write, and so can be blocked.
+pub const WRITES: [&str; 3] = ["CREATE", "UPDATE", "DELETE"];
+
+fn list<'r>(items: &'r Option<Vec<Cow<'_, str>>>) -> impl Iterator<Item = &'r str> {
+    items.iter().flatten().map(|c| c.as_ref())
+}
+
+impl RuleSpec<'_> {
+    fn scope(&self) -> &str {
+        self.scope.as_deref().unwrap_or("*")
+    }
+
+    fn has_operation(&self, operations: &[&str]) -> bool {
+        list(&self.operations).any(|o| o == "*" || operations.contains(&o))
+    }
+
+    /// `*` in apiGroups or as the resource of an entry (`*`, `*/*`, `*/status`).
+    pub fn is_wildcard(&self) -> bool {
+        list(&self.api_groups).any(|g| g == "*") || list(&self.resources).any(|r| base(r) == "*")
+    }
+
+    /// Whether the rule reaches `resource` (or one of its subresources) of `group`.
+    pub fn covers(&self, group: &str, resource: &str, operations: &[&str]) -> bool {
+        let scope_fits = match self.scope() {
+            "Cluster" => is_cluster_scoped(group, resource),
+            "Namespaced" => !is_cluster_scoped(group, resource),
+            _ => true,
+        };
+        scope_fits
+            && self.has_operation(operations)
+            && list(&self.api_groups).any(|g| g == "*" || g == group)
+            && list(&self.resources).any(|r| {
+                let b = base(r);
+                b == "*" || b == resource
+            })
+    }
+
+    /// Whether the rule can reach some namespaced resource. Unknown
+    /// resources (custom ones) count as namespaced.
+    pub fn reaches_namespaced(&self) -> bool {
+        if self.scope() == "Cluster"
+            || !self.has_operation(&["CREATE", "UPDATE", "DELETE", "CONNECT"])
+        {
+            return false;
+        }
+        list(&self.resources).any(|r| {
+            let b = base(r);
+            b == "*"
+                || list(&self.api_groups).any(|g| {
+                    if g == "*" {
+                        !CLUSTER_SCOPED.iter().any(|(_, known)| *known == b)
+                    } else {
+                        !is_cluster_scoped(g, b)
+                    }
+                })
+        })
+    }
+
+    /// The rule as people write it, e.g. `apiGroups: [*], resources: [*/*]`.
+    pub fn summary(&self) -> String {
+        let join = |items: &Option<Vec<Cow<'_, str>>>| {
+            list(items)
+                .map(|i| if i.is_empty() { "\"\"" } else { i })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        format!(
+            "apiGroups: [{}], resources: [{}], operations: [{}]",
+            join(&self.api_groups),
+            join(&self.resources),
+            join(&self.operations)
+        )
+    }
+}
+
+fn base(resource: &str) -> &str {
+    resource.split('/').next().unwrap_or(resource)
+}
+
+/// Cluster-scoped built-in resources (and Kubewarden's); everything else is
+/// treated as namespaced.
+const CLUSTER_SCOPED: &[(&str, &str)] = &[
+    ("", "nodes"),
+    ("", "namespaces"),
+    ("", "persistentvolumes"),
+    ("", "componentstatuses"),
+    ("rbac.authorization.k8s.io", "clusterroles"),
+    ("rbac.authorization.k8s.io", "clusterrolebindings"),
+    ("apiextensions.k8s.io", "customresourcedefinitions"),
+    ("apiregistration.k8s.io", "apiservices"),
+    (
+        "admissionregistration.k8s.io",
+        "mutatingwebhookconfigurations",
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "validatingwebhookconfigurations",
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "validatingadmissionpolicies",
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "validatingadmissionpolicybindings",
+    ),
+    ("admissionregistration.k8s.io", "mutatingadmissionpolicies"),
+    (
+        "admissionregistration.k8s.io",
+        "mutatingadmissionpolicybindings",
+    ),
+    ("storage.k8s.io", "storageclasses"),
+    ("storage.k8s.io", "csidrivers"),
+    ("storage.k8s.io", "csinodes"),
+    ("storage.k8s.io", "volumeattachments"),
+    ("scheduling.k8s.io", "priorityclasses"),
+    ("node.k8s.io", "runtimeclasses"),
+    ("networking.k8s.io", "ingressclasses"),
+    ("networking.k8s.io", "ipaddresses"),
+    ("networking.k8s.io", "servicecidrs"),
+    ("certificates.k8s.io", "certificatesigningrequests"),
+    ("certificates.k8s.io", "clustertrustbundles"),
+    ("flowcontrol.apiserver.k8s.io", "flowschemas"),
+    (
+        "flowcontrol.apiserver.k8s.io",
+        "prioritylevelconfigurations",
+    ),
+    ("authentication.k8s.io", "tokenreviews"),
+    ("authentication.k8s.io", "selfsubjectreviews"),
+    ("authorization.k8s.io", "subjectaccessreviews"),
+    ("authorization.k8s.io", "selfsubjectaccessreviews"),
+    ("authorization.k8s.io", "selfsubjectrulesreviews"),
+    ("resource.k8s.io", "deviceclasses"),
+    ("policies.kubewarden.io", "clusteradmissionpolicies"),
+    ("policies.kubewarden.io", "clusteradmissionpolicygroups"),
+    ("policies.kubewarden.io", "policyservers"),
+];
+
+pub fn is_cluster_scoped(group: &str, resource: &str) -> bool {
+    CLUSTER_SCOPED.contains(&(group, resource))
+}
+
+/// Namespaces a matchCondition provably skips. Only conjunctions of
+/// `request.namespace != "x"`, `!(request.namespace == "x")` and
+/// `!(request.namespace in ["x", ...])` are understood; a false conjunct
+/// makes the whole condition false, whatever the others evaluate to.
+pub fn skipped_namespaces(expression: &str) -> Vec<String> {
+    let compact: String = expression.chars().filter(|c| !c.is_whitespace()).collect();
+    let conjuncts = split_top_level(&compact, "&&");
+    if split_top_level(&compact, "||").len() > 1 {
+        return vec![];
+    }
+    conjuncts
+        .into_iter()
+        .flat_map(skipped_by_conjunct)
+        .collect()
+}
+
+fn skipped_by_conjunct(conjunct: &str) -> Vec<String> {
+    let mut term = conjunct;
+    while let Some(inner) = term.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
+        term = inner;
+    }
+    let field = "request.namespace";
+    if let Some(rest) = term.strip_prefix(field).and_then(|t| t.strip_prefix("!=")) {
+        return quoted(rest).into_iter().collect();
+    }
+    if let Some(rest) = term.strip_suffix(field).and_then(|t| t.strip_suffix("!=")) {
+        return quoted(rest).into_iter().collect();
+    }
+    let Some(negated) = term
+        .strip_prefix("!(")
+        .and_then(|t| t.strip_suffix(')'))
+        .and_then(|t| t.strip_prefix(field))
+    else {
+        return vec![];
+    };
+    if let Some(rest) = negated.strip_prefix("==") {
+        return quoted(rest).into_iter().collect();
+    }
+    let Some(items) = negated
+        .strip_prefix("in[")
+        .and_then(|t| t.strip_suffix(']'))
+    else {
+        return vec![];
+    };
+    let values: Vec<Option<String>> = items.split(',').map(quoted).collect();
+    if values.iter().all(Option::is_some) {
+        values.into_iter().flatten().collect()
+    } else {
+        vec![]
+    }
+}
+
+fn quoted(text: &str) -> Option<String> {
+    ['"', '\'']
+        .iter()
+        .find_map(|q| text.strip_prefix(*q).and_then(|t| t.strip_suffix(*q)))
+        .filter(|v| !v.contains(['"', '\'', '\\']))
+        .map(String::from)
+}
+
+/// Splits on `separator` outside brackets and quotes.
+fn split_top_level<'t>(text: &'t str, separator: &str) -> Vec<&'t str> {
+    let mut parts = Vec::new();
+    let mut depth = 0i32;
+    let mut quote: Option<char> = None;
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '(' | '[') => depth = depth.saturating_add(1),
+            (None, ')' | ']') => depth = depth.saturating_sub(1),
+            (None, _) if depth == 0 && text.get(i..).is_some_and(|t| t.starts_with(separator)) => {
+                if let Some(part) = text.get(start..i) {
+                    parts.push(part);
+                }
+                start = i + separator.len();
+            }
+            _ => {}
+        }
+    }
+    if let Some(rest) = text.get(start..) {
+        parts.push(rest);
+    }
+    parts
+}
