@@ -33,7 +33,11 @@ const fn entry<R: Rule>() -> RuleEntry {
 }
 
 /// Every rule, in the order of the crashes they prevent.
-pub const RULES: &[RuleEntry] = &[entry::<crate::object_size::ObjectSize>()];
+pub const RULES: &[RuleEntry] = &[
+    entry::<crate::object_count::ObjectCount>(),
+    entry::<crate::object_size::ObjectSize>(),
+    entry::<crate::webhook_safety::WebhookSafety>(),
+];
 
 pub fn find(name: &str) -> Option<&'static RuleEntry> {
     RULES.iter().find(|r| r.name == name)

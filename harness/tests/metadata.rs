@@ -111,10 +111,6 @@ fn bundle_metadata_is_the_union_of_the_rules() {
         resources,
         "root metadata.yml contextAwareResources"
     );
-    assert_eq!(
-        bundle["contextAware"].as_bool().unwrap_or(false),
-        !resources.is_empty()
-    );
 }
 
 #[test]
