@@ -27,6 +27,9 @@ pub fn find(script: &str) -> Option<ForkBomb> {
     find_nested(script, 0)
 }
 
+/// Commands that run a here-document as a script.
+const SHELLS: &[&str] = &["sh", "bash", "dash", "ash", "ksh", "zsh", "mksh"];
+
 /// Words that end a function's recursion: a base case.
 const GUARDS: &[&str] = &["if", "case", "return", "exit", "break"];
 
@@ -275,19 +278,46 @@ impl<'s> Script<'s> {
         }
     }
 
-    /// Words holding nested scripts: the argument of `-c` (also `-ec`, `-lc`)
-    /// and the arguments of `eval`.
+    /// Nested scripts: the argument of `-c` (also `-ec`, `-lc`), the
+    /// arguments of `eval`, and here-documents fed to a shell.
     fn nested_scripts(&self) -> Vec<&str> {
         let mut nested = Vec::new();
         let mut in_eval = false;
+        // A shell without `-c` or a script file reads its script from stdin.
+        let mut shell_reads_stdin = false;
+        let mut stdin_forced = false;
+        let mut after_redirect = false;
         for (index, token) in self.tokens.iter().enumerate() {
+            if let Some(body) = token.here_doc() {
+                if shell_reads_stdin {
+                    nested.push(body);
+                }
+                continue;
+            }
             let Some(word) = token.word() else {
                 in_eval = false;
+                after_redirect = token.is_op(Op::Redirect);
+                if !after_redirect && !token.is_op(Op::Newline) {
+                    shell_reads_stdin = false;
+                    stdin_forced = false;
+                }
                 continue;
             };
+            if std::mem::take(&mut after_redirect) {
+                continue;
+            }
             if self.is_head(index) {
                 in_eval = word == "eval";
+                let program = word.rsplit('/').next().unwrap_or(word);
+                shell_reads_stdin = SHELLS.contains(&program);
+                stdin_forced = false;
                 continue;
+            }
+            if shell_reads_stdin && is_s_option(word) {
+                // `-s`: the script is stdin, the remaining words are its arguments.
+                stdin_forced = true;
+            } else if !stdin_forced && (!word.starts_with('-') || is_c_option(word)) {
+                shell_reads_stdin = false;
             }
             let after_c = index
                 .checked_sub(1)
@@ -299,6 +329,15 @@ impl<'s> Script<'s> {
         }
         nested
     }
+}
+
+/// `-s`, or a cluster of short options with `s` and without `c`, such as `-es`.
+fn is_s_option(word: &str) -> bool {
+    word.strip_prefix('-').is_some_and(|flags| {
+        flags.contains('s')
+            && !flags.contains('c')
+            && flags.chars().all(|c| c.is_ascii_alphabetic())
+    })
 }
 
 /// `-c`, or a cluster of short options ending in `c` such as `-ec`, `-xc`.
@@ -363,6 +402,8 @@ mod tests {
         "load"
     )]
     #[case::unicode_name("ф(){ ф|ф& };ф", "ф")]
+    #[case::here_doc_to_shell("/bin/sh <<'EOF'\n:(){ :|:& };:\nEOF\n", ":")]
+    #[case::here_doc_to_bash_s("bash -s -- arg <<-EOF\n\tf(){ f|f& };f\n\tEOF\n", "f")]
     fn finds_fork_bombs(#[case] script: &str, #[case] function: &str) {
         let bomb = find(script).unwrap_or_else(|| panic!("no bomb found in {script}"));
         assert_eq!(bomb.function, function);
@@ -423,6 +464,9 @@ fib 10
     #[case::brace_expansion("cp file{,.bak} && mkdir -p a/{b,c} &")]
     #[case::heredoc_like("cat <<EOF | sh &\necho hi\nEOF")]
     #[case::unbalanced_quotes("echo \"unterminated | f & ")]
+    #[case::here_doc_to_file(
+        "cat <<'EOF' > /usr/share/doc/bomb.txt\n:(){ :|:& };:\nEOF\necho done"
+    )]
     fn accepts_ordinary_scripts(#[case] script: &str) {
         assert_eq!(find(script), None, "{script}");
     }

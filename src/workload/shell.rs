@@ -30,6 +30,8 @@ pub enum TokenKind {
     /// A word with quotes and escapes removed.
     Word(String),
     Op(Op),
+    /// The body of a here-document (`<<EOF` .. `EOF`), verbatim.
+    HereDoc(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,14 +45,21 @@ impl Token {
     pub fn word(&self) -> Option<&str> {
         match &self.kind {
             TokenKind::Word(text) => Some(text),
-            TokenKind::Op(_) => None,
+            TokenKind::Op(_) | TokenKind::HereDoc(_) => None,
         }
     }
 
     pub fn op(&self) -> Option<Op> {
         match self.kind {
             TokenKind::Op(op) => Some(op),
-            TokenKind::Word(_) => None,
+            TokenKind::Word(_) | TokenKind::HereDoc(_) => None,
+        }
+    }
+
+    pub fn here_doc(&self) -> Option<&str> {
+        match &self.kind {
+            TokenKind::HereDoc(body) => Some(body),
+            _ => None,
         }
     }
 
@@ -65,6 +74,8 @@ struct Lexer<'s> {
     tokens: Vec<Token>,
     /// The word being read: start, end so far, text.
     word: Option<(usize, usize, String)>,
+    /// Here-documents opened on the current line: strip leading tabs, delimiter.
+    here_docs: Vec<(bool, Option<String>)>,
 }
 
 impl Lexer<'_> {
@@ -74,6 +85,9 @@ impl Lexer<'_> {
 
     fn flush(&mut self) {
         if let Some((start, end, text)) = self.word.take() {
+            if let Some(slot) = self.here_docs.iter_mut().find(|(_, d)| d.is_none()) {
+                slot.1 = Some(text.clone());
+            }
             self.tokens.push(Token {
                 kind: TokenKind::Word(text),
                 span: start..end,
@@ -103,6 +117,44 @@ impl Lexer<'_> {
         });
     }
 
+    /// Reads the bodies of the here-documents opened on the line just ended.
+    fn read_here_docs(&mut self) {
+        for (strip_tabs, delimiter) in std::mem::take(&mut self.here_docs) {
+            let Some(delimiter) = delimiter else { continue };
+            let start = self.end();
+            let mut body = String::new();
+            loop {
+                let mut line = String::new();
+                let mut ended = false;
+                for (_, c) in self.chars.by_ref() {
+                    if c == '\n' {
+                        ended = true;
+                        break;
+                    }
+                    line.push(c);
+                }
+                let text = if strip_tabs {
+                    line.trim_start_matches('\t')
+                } else {
+                    &line
+                };
+                if text == delimiter {
+                    break;
+                }
+                body.push_str(text);
+                body.push('\n');
+                if !ended {
+                    break;
+                }
+            }
+            let end = self.end();
+            self.tokens.push(Token {
+                kind: TokenKind::HereDoc(body),
+                span: start..end,
+            });
+        }
+    }
+
     fn next_if(&mut self, c: char) -> bool {
         self.chars.next_if(|(_, n)| *n == c).is_some()
     }
@@ -127,7 +179,10 @@ impl Lexer<'_> {
         while let Some((at, c)) = self.chars.next() {
             match c {
                 ' ' | '\t' | '\r' => self.flush(),
-                '\n' => self.emit(at, Op::Newline),
+                '\n' => {
+                    self.emit(at, Op::Newline);
+                    self.read_here_docs();
+                }
                 '#' if self.word.is_none() => {
                     while self.chars.next_if(|(_, n)| *n != '\n').is_some() {}
                 }
@@ -216,11 +271,18 @@ impl Lexer<'_> {
                     self.emit(at, op);
                 }
                 '<' | '>' => {
-                    while self
+                    self.flush();
+                    let mut operator = String::from(c);
+                    while let Some((_, n)) = self
                         .chars
                         .next_if(|(_, n)| matches!(n, '<' | '>' | '&' | '|'))
-                        .is_some()
-                    {}
+                    {
+                        operator.push(n);
+                    }
+                    if operator == "<<" {
+                        let strip_tabs = self.next_if('-');
+                        self.here_docs.push((strip_tabs, None));
+                    }
                     self.emit(at, Op::Redirect);
                 }
                 '(' => self.emit(at, Op::LParen),
@@ -246,6 +308,7 @@ pub fn tokenize(source: &str) -> Vec<Token> {
         chars: source.char_indices().peekable(),
         tokens: Vec::new(),
         word: None,
+        here_docs: Vec::new(),
     }
     .run()
 }
@@ -284,6 +347,7 @@ pub fn command_positions(tokens: &[Token]) -> Vec<(bool, bool)> {
                 }
                 after_redirect = false;
             }
+            TokenKind::HereDoc(_) => positions.push((false, false)),
             TokenKind::Op(op) => {
                 positions.push((false, false));
                 if *op == Op::Redirect {
@@ -309,6 +373,7 @@ mod tests {
             .map(|t| match &t.kind {
                 TokenKind::Word(w) => format!("<{w}>"),
                 TokenKind::Op(op) => format!("{op:?}"),
+                TokenKind::HereDoc(body) => format!("[{body}]"),
             })
             .collect::<Vec<_>>()
             .join(" ")
@@ -335,6 +400,16 @@ mod tests {
     #[case::comments("a # b | c\nd", "<a> Newline <d>")]
     #[case::hash_in_word("echo a#b", "<echo> <a#b>")]
     #[case::unterminated_quote("echo 'abc", "<echo> <abc>")]
+    #[case::here_doc(
+        "cat <<EOF >x\na | b\nEOF\nnext",
+        "<cat> Redirect <EOF> Redirect <x> Newline [a | b\n] <next>"
+    )]
+    #[case::here_doc_tabs(
+        "cat <<-'END'\n\tline\n\tEND\n",
+        "<cat> Redirect <END> Newline [line\n]"
+    )]
+    #[case::here_doc_unterminated("sh <<X\nf", "<sh> Redirect <X> Newline [f\n]")]
+    #[case::here_string("cat <<< 'a b'", "<cat> Redirect <a b>")]
     fn tokenizes(#[case] source: &str, #[case] expected: &str) {
         assert_eq!(render(source), expected);
     }
