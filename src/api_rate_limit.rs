@@ -655,6 +655,10 @@ mod tests {
     #[case::env_vars(r#"{"name":"c","env":[{"name":"OTHER","value":"9999"},{"name":"KUBE_API_QPS","value":"3000"},{"name":"KUBE_API_BURST","valueFrom":{"configMapKeyRef":{"name":"x","key":"y"}}}]}"#, &["spec.template.spec.containers[0].env[1] = KUBE_API_QPS=3000"])]
     #[case::kubernetes_expansion(r#"{"name":"c","args":["--kube-api-qps=$(QPS)"],"env":[{"name":"QPS","value":"3000"}]}"#, &["spec.template.spec.containers[0].args[0] = --kube-api-qps=3000"])]
     #[case::shell_script(r#"{"name":"c","command":["sh","-c","exec /manager --leader-elect --kube-api-qps=3000 --kube-api-burst $BURST"],"env":[{"name":"BURST","value":"5000"}]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=3000", "spec.template.spec.containers[0].command[2] = --kube-api-burst $BURST"])]
+    #[case::escaped_reference(
+        r#"{"name":"c","args":["--qps=$$(QPS)","--burst=$(UNSET)"],"env":[{"name":"QPS","value":"3000"}]}"#,
+        &[]
+    )]
     #[case::not_a_number(r#"{"name":"c","args":["--qps=fast","--burst"]}"#, &[])]
     #[case::other_flags(r#"{"name":"c","args":["--qps-limit=9000","--max-qps=9000","qps=9000"]}"#, &[])]
     fn judges_containers(#[case] container: &str, #[case] expected: &[&str]) {
