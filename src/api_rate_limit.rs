@@ -1,1 +1,862 @@
-//! Not written yet.
+//! api-rate-limit (crash 4): a custom controller shipped with client QPS 3000;
+//! the API server answered 429 to everyone and kube-controller-manager,
+//! kube-scheduler and the kubelets stopped working. Refuses client rate limits
+//! above a maximum, and FlowSchemas that let ordinary clients bypass API
+//! Priority and Fairness.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+
+use crate::exemptions::Exemptions;
+use crate::host::{GetResource, Host, OnLookupFailure};
+use crate::policy::Rule;
+use crate::request::{DecodeError, Request};
+use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
+use crate::violation::{Verdict, Violation};
+use crate::workload::shell::tokenize;
+use crate::workload::{judge_change, ContainerAt, Workload, WorkloadKind};
+
+pub struct ApiRateLimit;
+
+const FLOWCONTROL_GROUP: &str = "flowcontrol.apiserver.k8s.io";
+/// The mandatory priority level that bypasses every limit.
+const EXEMPT_LEVEL: &str = "exempt";
+/// matchingPrecedence the API server gives a FlowSchema that sets none.
+const DEFAULT_PRECEDENCE: i64 = 1000;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
+pub struct Settings {
+    /// Highest client QPS a container may configure.
+    pub max_qps: f64,
+    /// Highest client burst a container may configure.
+    pub max_burst: f64,
+    /// Command-line flags setting the client QPS (with or without dashes).
+    pub qps_flags: Vec<String>,
+    pub burst_flags: Vec<String>,
+    /// Environment variables setting the client QPS.
+    pub qps_env_vars: Vec<String>,
+    pub burst_env_vars: Vec<String>,
+    pub flow_schemas: FlowSchemaSettings,
+    pub on_lookup_failure: OnLookupFailure,
+    pub exemptions: Exemptions,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let strings = |items: &[&str]| items.iter().map(|s| s.to_string()).collect();
+        Self {
+            max_qps: 50.0,
+            max_burst: 100.0,
+            qps_flags: strings(&["--kube-api-qps", "--qps"]),
+            burst_flags: strings(&["--kube-api-burst", "--burst"]),
+            qps_env_vars: strings(&["KUBE_API_QPS"]),
+            burst_env_vars: strings(&["KUBE_API_BURST"]),
+            flow_schemas: FlowSchemaSettings::default(),
+            on_lookup_failure: OnLookupFailure::default(),
+            // The API server maintains the built-in FlowSchemas itself, `probes`
+            // (health checks of everyone, routed to exempt) included.
+            exemptions: Exemptions {
+                users: vec!["system:apiserver".to_string()],
+                ..Exemptions::default()
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
+pub struct FlowSchemaSettings {
+    /// Subjects that may be routed to an Exempt priority level and may take
+    /// precedence ahead of the built-in system FlowSchemas.
+    pub system_users: Vec<String>,
+    pub system_groups: Vec<String>,
+    /// `namespace/name` or `namespace/*`.
+    pub system_service_accounts: Vec<String>,
+    /// Lowest matchingPrecedence a FlowSchema with other subjects may claim.
+    pub min_precedence: i64,
+}
+
+impl Default for FlowSchemaSettings {
+    fn default() -> Self {
+        let strings = |items: &[&str]| items.iter().map(|s| s.to_string()).collect();
+        Self {
+            system_users: strings(&[
+                "system:apiserver",
+                "system:kube-controller-manager",
+                "system:kube-scheduler",
+            ]),
+            system_groups: strings(&["system:masters", "system:nodes"]),
+            system_service_accounts: strings(&["kube-system/*"]),
+            min_precedence: DEFAULT_PRECEDENCE,
+        }
+    }
+}
+
+impl Validate for FlowSchemaSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        non_empty_entries("systemUsers", &self.system_users)?;
+        non_empty_entries("systemGroups", &self.system_groups)?;
+        let accounts = Exemptions {
+            service_accounts: self.system_service_accounts.clone(),
+            ..Exemptions::default()
+        };
+        accounts.validate().map_err(|e| {
+            SettingsError::new(
+                e.field.replace("serviceAccounts", "systemServiceAccounts"),
+                e.problem,
+            )
+        })?;
+        if !(1..=10_000).contains(&self.min_precedence) {
+            return Err(SettingsError::new(
+                "minPrecedence",
+                format!(
+                    "{} is outside the range of matchingPrecedence, 1 to 10000",
+                    self.min_precedence
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn check_names(field: &str, names: &[String], what: &str) -> Result<(), SettingsError> {
+    for (index, name) in names.iter().enumerate() {
+        let bare = name.trim_start_matches('-');
+        if bare.is_empty() || bare.contains(['=', ' ', '\t', '\n']) {
+            return Err(SettingsError::new(
+                format!("{field}[{index}]"),
+                format!("`{name}` is not {what}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_maximum(field: &str, value: f64, minimum: f64) -> Result<(), SettingsError> {
+    if value.is_finite() && value >= minimum {
+        Ok(())
+    } else {
+        Err(SettingsError::new(
+            field,
+            format!("must be a finite number of at least {minimum}, got {value}"),
+        ))
+    }
+}
+
+impl Validate for Settings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        check_maximum("maxQps", self.max_qps, 1.0)?;
+        check_maximum("maxBurst", self.max_burst, 1.0)?;
+        check_names(
+            "qpsFlags",
+            &self.qps_flags,
+            "a flag name such as --kube-api-qps",
+        )?;
+        check_names(
+            "burstFlags",
+            &self.burst_flags,
+            "a flag name such as --kube-api-burst",
+        )?;
+        check_names(
+            "qpsEnvVars",
+            &self.qps_env_vars,
+            "an environment variable name",
+        )?;
+        check_names(
+            "burstEnvVars",
+            &self.burst_env_vars,
+            "an environment variable name",
+        )?;
+        validate_section("flowSchemas", &self.flow_schemas)?;
+        validate_section("exemptions", &self.exemptions)
+    }
+}
+
+impl Rule for ApiRateLimit {
+    const NAME: &'static str = "api-rate-limit";
+    type Settings = Settings;
+
+    fn exemptions(settings: &Settings) -> &Exemptions {
+        &settings.exemptions
+    }
+
+    fn evaluate(
+        request: &Request,
+        settings: &Settings,
+        host: &dyn Host,
+    ) -> Result<Verdict, DecodeError> {
+        if WorkloadKind::of(&request.kind).is_some() {
+            return judge_change(
+                Self::NAME,
+                request,
+                Workload::object(request)?,
+                || Workload::old_object(request),
+                |workload| judge_workload(settings, workload),
+            );
+        }
+        if request.kind.is(FLOWCONTROL_GROUP, "FlowSchema") {
+            return judge_change(
+                Self::NAME,
+                request,
+                request.object::<FlowSchema>()?,
+                || request.old_object::<FlowSchema>(),
+                |schema| judge_flow_schema(request, settings, host, schema),
+            );
+        }
+        Ok(Verdict::accept())
+    }
+}
+
+// ---- client rate limits in workloads ----
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Limit {
+    Qps,
+    Burst,
+}
+
+/// One place a container sets a rate limit.
+struct Setting {
+    field: String,
+    shown: String,
+    limit: Limit,
+    value: String,
+}
+
+fn bare_flag(name: &str) -> &str {
+    name.trim_start_matches('-')
+}
+
+/// Expands Kubernetes `$(VAR)` references from the container's literal env
+/// (`$$` escapes a `$`), as the kubelet does before running the command.
+fn expand(text: &str, at: &ContainerAt) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(position) = rest.find('$') {
+        let (before, after) = rest.split_at(position);
+        out.push_str(before);
+        let after = after.get(1..).unwrap_or("");
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some((name, tail)) = after
+            .strip_prefix('(')
+            .and_then(|inner| inner.split_once(')'))
+            .filter(|(name, _)| at.container.env_value(name).is_some())
+        {
+            out.push_str(at.container.env_value(name).unwrap_or(""));
+            rest = tail;
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A shell reference (`$NAME`, `${NAME}`) resolved from the container's env.
+fn resolve<'s>(value: &'s str, at: &'s ContainerAt) -> Cow<'s, str> {
+    let name = value
+        .strip_prefix("${")
+        .and_then(|v| v.strip_suffix('}'))
+        .or_else(|| value.strip_prefix('$'));
+    match name.and_then(|n| at.container.env_value(n)) {
+        Some(resolved) => Cow::Borrowed(resolved),
+        None => Cow::Borrowed(value),
+    }
+}
+
+/// Words of command and args: plain elements as they are, and shell scripts
+/// (elements with whitespace, as passed to `sh -c`) split into their words.
+fn words(at: &ContainerAt) -> Vec<(String, String)> {
+    let mut words = Vec::new();
+    for (field, arg) in at.container.argv() {
+        let expanded = expand(arg, at);
+        if expanded.contains(char::is_whitespace) {
+            for token in tokenize(&expanded) {
+                if let Some(word) = token.word() {
+                    words.push((field.clone(), word.to_string()));
+                }
+            }
+        } else {
+            words.push((field, expanded));
+        }
+    }
+    words
+}
+
+fn flag_settings(settings: &Settings, at: &ContainerAt) -> Vec<Setting> {
+    let limit_of = |name: &str| {
+        if settings.qps_flags.iter().any(|f| bare_flag(f) == name) {
+            Some(Limit::Qps)
+        } else if settings.burst_flags.iter().any(|f| bare_flag(f) == name) {
+            Some(Limit::Burst)
+        } else {
+            None
+        }
+    };
+    let words = words(at);
+    let mut found = Vec::new();
+    for (index, (field, word)) in words.iter().enumerate() {
+        if !word.starts_with('-') {
+            continue;
+        }
+        let (name, inline) = match bare_flag(word).split_once('=') {
+            Some((name, value)) => (name, Some(value.to_string())),
+            None => (bare_flag(word), None),
+        };
+        let Some(limit) = limit_of(name) else {
+            continue;
+        };
+        let (value, shown) = match inline {
+            Some(value) => (value, word.clone()),
+            None => match words.get(index.saturating_add(1)) {
+                Some((_, next)) => (next.clone(), format!("{word} {next}")),
+                None => continue,
+            },
+        };
+        found.push(Setting {
+            field: format!("{}.{field}", at.path),
+            shown,
+            limit,
+            value: resolve(&value, at).into_owned(),
+        });
+    }
+    found
+}
+
+fn env_settings(settings: &Settings, at: &ContainerAt) -> Vec<Setting> {
+    let mut found = Vec::new();
+    for (index, env) in at.container.env.iter().enumerate() {
+        let limit = if settings.qps_env_vars.iter().any(|n| *n == env.name) {
+            Limit::Qps
+        } else if settings.burst_env_vars.iter().any(|n| *n == env.name) {
+            Limit::Burst
+        } else {
+            continue;
+        };
+        // Values from ConfigMaps or Secrets (valueFrom) cannot be judged here.
+        let Some(value) = env.value.as_deref() else {
+            continue;
+        };
+        found.push(Setting {
+            field: format!("{}.env[{index}]", at.path),
+            shown: format!("{}={value}", env.name),
+            limit,
+            value: value.to_string(),
+        });
+    }
+    found
+}
+
+fn judge_workload(settings: &Settings, workload: &Workload) -> Verdict {
+    let mut verdict = Verdict::accept();
+    for at in workload.containers() {
+        let mut found = flag_settings(settings, &at);
+        found.extend(env_settings(settings, &at));
+        for setting in found {
+            if let Some(violation) = judge_setting(settings, &at, &setting) {
+                verdict.violation(violation);
+            }
+        }
+    }
+    verdict
+}
+
+fn judge_setting(settings: &Settings, at: &ContainerAt, setting: &Setting) -> Option<Violation> {
+    // Not a number (e.g. a reference this rule cannot resolve): the client
+    // fails to start rather than flooding the API server.
+    let value: f64 = setting.value.trim().parse().ok()?;
+    let (what, maximum, setting_name, default) = match setting.limit {
+        Limit::Qps => (
+            "QPS (queries per second)",
+            settings.max_qps,
+            "maxQps",
+            "client-go's default is 5, kube-controller-manager's 20",
+        ),
+        Limit::Burst => (
+            "burst",
+            settings.max_burst,
+            "maxBurst",
+            "client-go's default is 10, kube-controller-manager's 30",
+        ),
+    };
+    let unlimited = setting.limit == Limit::Qps && value < 0.0;
+    if value.is_finite() && value <= maximum && !unlimited {
+        return None;
+    }
+    let found = if unlimited {
+        format!("a negative QPS ({value}), which switches client-go's rate limiter off entirely")
+    } else {
+        format!("{value}, above the maximum of {maximum} ({default})")
+    };
+    Some(Violation::new(
+        setting.field.clone(),
+        setting.shown.clone(),
+        format!(
+            "{} sets its Kubernetes client {what} to {found}. One client this fast floods the API server: it answers 429 Too Many Requests to everyone, \
+             and kube-controller-manager, kube-scheduler and the kubelets stop working.",
+            at.describe(),
+        ),
+        format!(
+            "set it to at most {maximum}; watch with informers instead of polling, and let API Priority and Fairness queue bursts. \
+             If this client really needs more, raise `{setting_name}` in the policy settings or exempt it."
+        ),
+    ))
+}
+
+// ---- FlowSchemas ----
+
+#[derive(Debug, Default, Deserialize)]
+struct FlowSchema<'a> {
+    #[serde(default, borrow)]
+    spec: FlowSchemaSpec<'a>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FlowSchemaSpec<'a> {
+    #[serde(default, borrow)]
+    priority_level_configuration: Named<'a>,
+    #[serde(default)]
+    matching_precedence: Option<i64>,
+    #[serde(default, borrow)]
+    rules: Vec<PolicyRule<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Named<'a> {
+    #[serde(default, borrow)]
+    name: Cow<'a, str>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PolicyRule<'a> {
+    #[serde(default, borrow)]
+    subjects: Vec<Subject<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Subject<'a> {
+    #[serde(default, borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    user: Option<Named<'a>>,
+    #[serde(default, borrow)]
+    group: Option<Named<'a>>,
+    #[serde(default, borrow)]
+    service_account: Option<ServiceAccountSubject<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ServiceAccountSubject<'a> {
+    #[serde(default, borrow)]
+    namespace: Cow<'a, str>,
+    #[serde(default, borrow)]
+    name: Cow<'a, str>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PriorityLevel {
+    #[serde(default)]
+    spec: PriorityLevelSpec,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PriorityLevelSpec {
+    #[serde(default, rename = "type")]
+    level_type: String,
+}
+
+impl FlowSchemaSettings {
+    /// `None` for a system subject, otherwise how to name it.
+    fn other_subject(&self, subject: &Subject) -> Option<String> {
+        let name_of =
+            |n: &Option<Named>| n.as_ref().map(|n| n.name.to_string()).unwrap_or_default();
+        match subject.kind.as_ref() {
+            "User" => {
+                let name = name_of(&subject.user);
+                (!self.system_users.contains(&name)).then(|| format!("User {name}"))
+            }
+            "Group" => {
+                let name = name_of(&subject.group);
+                (!self.system_groups.contains(&name)).then(|| format!("Group {name}"))
+            }
+            "ServiceAccount" => {
+                let (ns, name) = subject
+                    .service_account
+                    .as_ref()
+                    .map(|s| (s.namespace.as_ref(), s.name.as_ref()))
+                    .unwrap_or_default();
+                let system = self.system_service_accounts.iter().any(|entry| {
+                    entry.split_once('/').is_some_and(|(e_ns, e_name)| {
+                        e_ns == ns && (e_name == "*" || e_name == name)
+                    })
+                });
+                (!system).then(|| format!("ServiceAccount {ns}/{name}"))
+            }
+            other => Some(format!("{other} subject")),
+        }
+    }
+}
+
+/// Non-system subjects, with their field paths.
+fn other_subjects(settings: &FlowSchemaSettings, schema: &FlowSchema) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for (r, rule) in schema.spec.rules.iter().enumerate() {
+        for (s, subject) in rule.subjects.iter().enumerate() {
+            if let Some(named) = settings.other_subject(subject) {
+                found.push((format!("spec.rules[{r}].subjects[{s}]"), named));
+            }
+        }
+    }
+    found
+}
+
+/// Whether priority level `name` is of type Exempt; `None` when unknown.
+fn is_exempt_level(
+    request: &Request,
+    settings: &Settings,
+    host: &dyn Host,
+    name: &str,
+    verdict: &mut Verdict,
+) -> Option<bool> {
+    if name == EXEMPT_LEVEL {
+        return Some(true);
+    }
+    let version = match request.kind.version.as_ref() {
+        v @ ("v1" | "v1beta3") => v,
+        _ => "v1",
+    };
+    let api_version = format!("{FLOWCONTROL_GROUP}/{version}");
+    let lookup = GetResource {
+        api_version: &api_version,
+        kind: "PriorityLevelConfiguration",
+        name,
+        namespace: None,
+        disable_cache: false,
+        field_masks: Some(vec!["spec.type"]),
+    };
+    let what = format!("PriorityLevelConfiguration {name}");
+    let unchecked = "whether it is of type Exempt";
+    let answer = lookup.call(host).and_then(|body| {
+        crate::request::from_slice::<PriorityLevel>(&body, "the lookup answer")
+            .map(|level| level.spec.level_type == "Exempt")
+            .map_err(|e| e.to_string())
+    });
+    match answer {
+        Ok(exempt) => Some(exempt),
+        Err(error) => {
+            settings.on_lookup_failure.record(
+                verdict,
+                ApiRateLimit::NAME,
+                &what,
+                unchecked,
+                &error,
+            );
+            None
+        }
+    }
+}
+
+fn judge_flow_schema(
+    request: &Request,
+    settings: &Settings,
+    host: &dyn Host,
+    schema: &FlowSchema,
+) -> Verdict {
+    let mut verdict = Verdict::accept();
+    let others = other_subjects(&settings.flow_schemas, schema);
+    if others.is_empty() {
+        return verdict;
+    }
+    let listed = others
+        .iter()
+        .map(|(field, named)| format!("{named} ({field})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let level = schema.spec.priority_level_configuration.name.as_ref();
+    if is_exempt_level(request, settings, host, level, &mut verdict) == Some(true) {
+        let kind = if level == EXEMPT_LEVEL {
+            "the built-in exempt priority level".to_string()
+        } else {
+            format!("priority level {level}, which is of type Exempt")
+        };
+        verdict.violation(Violation::new(
+            "spec.priorityLevelConfiguration.name",
+            level,
+            format!(
+                "it routes {listed} to {kind}. Exempt requests bypass the API server's protection entirely (--max-requests-inflight, \
+                 --max-mutating-requests-inflight and API Priority and Fairness), so one fast client can overload the API server until it answers 429 to everyone, \
+                 and kube-controller-manager, kube-scheduler and the kubelets stop working."
+            ),
+            "route these subjects to a limited priority level such as workload-low or a PriorityLevelConfiguration of type Limited; \
+             leave exempt to the system subjects (`flowSchemas.systemUsers`, `systemGroups`, `systemServiceAccounts` in the policy settings).",
+        ));
+    }
+    let precedence = schema
+        .spec
+        .matching_precedence
+        .unwrap_or(DEFAULT_PRECEDENCE);
+    let minimum = settings.flow_schemas.min_precedence;
+    if precedence < minimum {
+        verdict.violation(Violation::new(
+            "spec.matchingPrecedence",
+            precedence.to_string(),
+            format!(
+                "it matches {listed} ahead of the built-in FlowSchemas of the system components (system-leader-election 100, workload-leader-election 200, \
+                 system-node-high 400, system-nodes 500, kube-controller-manager and kube-scheduler 800, kube-system-service-accounts 900), below the minimum of {minimum}. \
+                 It can capture their requests and take their share of the API server's capacity (--max-requests-inflight, API Priority and Fairness), \
+                 so leader election, scheduling and node heartbeats fail."
+            ),
+            format!("set matchingPrecedence to {minimum} or more (lower numbers match first), or raise it via `flowSchemas.minPrecedence` in the policy settings."),
+        ));
+    }
+    verdict
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::NoHost;
+    use rstest::rstest;
+    use std::cell::RefCell;
+
+    fn deployment(container: &str) -> String {
+        format!(
+            r#"{{"uid":"u","operation":"CREATE","kind":{{"group":"apps","version":"v1","kind":"Deployment"}},"namespace":"apps","name":"ctrl","object":{{"spec":{{"template":{{"spec":{{"containers":[{container}]}}}}}}}}}}"#
+        )
+    }
+
+    fn judge_json(json: &str, settings: &Settings, host: &dyn Host) -> Verdict {
+        let request = Request::decode(json).expect("valid request");
+        ApiRateLimit::evaluate(&request, settings, host).expect("decodes")
+    }
+
+    fn shown(verdict: &Verdict) -> Vec<String> {
+        verdict
+            .violations
+            .iter()
+            .map(|v| format!("{} = {}", v.field, v.value))
+            .collect()
+    }
+
+    #[rstest]
+    #[case::talk_qps_3000(r#"{"name":"c","args":["--kube-api-qps=3000","--kube-api-burst=6000"]}"#, &["spec.template.spec.containers[0].args[0] = --kube-api-qps=3000", "spec.template.spec.containers[0].args[1] = --kube-api-burst=6000"])]
+    #[case::separate_value(r#"{"name":"c","command":["/manager","--qps","200.5"]}"#, &["spec.template.spec.containers[0].command[1] = --qps 200.5"])]
+    #[case::single_dash(r#"{"name":"c","args":["-burst=500"]}"#, &["spec.template.spec.containers[0].args[0] = -burst=500"])]
+    #[case::within_limits(r#"{"name":"c","args":["--kube-api-qps=50","--kube-api-burst","100","--qps=20.5"]}"#, &[])]
+    #[case::negative_qps_unlimited(r#"{"name":"c","args":["--kube-api-qps","-1"]}"#, &["spec.template.spec.containers[0].args[0] = --kube-api-qps -1"])]
+    #[case::infinite(r#"{"name":"c","args":["--qps=+Inf"]}"#, &["spec.template.spec.containers[0].args[0] = --qps=+Inf"])]
+    #[case::env_vars(r#"{"name":"c","env":[{"name":"OTHER","value":"9999"},{"name":"KUBE_API_QPS","value":"3000"},{"name":"KUBE_API_BURST","valueFrom":{"configMapKeyRef":{"name":"x","key":"y"}}}]}"#, &["spec.template.spec.containers[0].env[1] = KUBE_API_QPS=3000"])]
+    #[case::kubernetes_expansion(r#"{"name":"c","args":["--kube-api-qps=$(QPS)"],"env":[{"name":"QPS","value":"3000"}]}"#, &["spec.template.spec.containers[0].args[0] = --kube-api-qps=3000"])]
+    #[case::shell_script(r#"{"name":"c","command":["sh","-c","exec /manager --leader-elect --kube-api-qps=3000 --kube-api-burst $BURST"],"env":[{"name":"BURST","value":"5000"}]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=3000", "spec.template.spec.containers[0].command[2] = --kube-api-burst $BURST"])]
+    #[case::escaped_reference(
+        r#"{"name":"c","args":["--qps=$$(QPS)","--burst=$(UNSET)"],"env":[{"name":"QPS","value":"3000"}]}"#,
+        &[]
+    )]
+    #[case::not_a_number(r#"{"name":"c","args":["--qps=fast","--burst"]}"#, &[])]
+    #[case::other_flags(r#"{"name":"c","args":["--qps-limit=9000","--max-qps=9000","qps=9000"]}"#, &[])]
+    fn judges_containers(#[case] container: &str, #[case] expected: &[&str]) {
+        let verdict = judge_json(&deployment(container), &Settings::default(), &NoHost);
+        assert_eq!(shown(&verdict), expected);
+    }
+
+    #[test]
+    fn custom_names_and_maxima() {
+        let raw = serde_json::value::RawValue::from_string(
+            r#"{"maxQps":10,"qpsFlags":["client-qps"],"qpsEnvVars":["MY_QPS"]}"#.to_string(),
+        )
+        .expect("json");
+        let settings: Settings = crate::settings::parse(Some(&raw)).expect("valid");
+        let verdict = judge_json(
+            &deployment(
+                r#"{"name":"c","args":["--client-qps=20","--kube-api-qps=3000"],"env":[{"name":"MY_QPS","value":"11"}]}"#,
+            ),
+            &settings,
+            &NoHost,
+        );
+        assert_eq!(
+            shown(&verdict),
+            vec![
+                "spec.template.spec.containers[0].args[0] = --client-qps=20",
+                "spec.template.spec.containers[0].env[0] = MY_QPS=11"
+            ]
+        );
+    }
+
+    #[test]
+    fn message_gives_value_maximum_and_fix() {
+        let verdict = judge_json(
+            &deployment(r#"{"name":"manager","args":["--kube-api-qps=3000"]}"#),
+            &Settings::default(),
+            &NoHost,
+        );
+        let message = verdict
+            .into_response("api-rate-limit", "Deployment apps/ctrl")
+            .message
+            .unwrap_or_default();
+        for needle in [
+            "Deployment apps/ctrl",
+            "container `manager` sets its Kubernetes client QPS (queries per second) to 3000, above the maximum of 50",
+            "client-go's default is 5",
+            "429",
+            "at most 50",
+            "maxQps",
+        ] {
+            assert!(message.contains(needle), "{needle} missing from {message}");
+        }
+    }
+
+    /// Serves one PriorityLevelConfiguration body, recording requests.
+    struct FakeHost {
+        answer: Result<String, String>,
+        calls: RefCell<Vec<String>>,
+    }
+
+    impl Host for FakeHost {
+        fn call(&self, _: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+            self.calls
+                .borrow_mut()
+                .push(format!("{operation} {}", String::from_utf8_lossy(payload)));
+            self.answer.clone().map(String::into_bytes)
+        }
+    }
+
+    fn host(answer: Result<&str, &str>) -> FakeHost {
+        FakeHost {
+            answer: answer.map(String::from).map_err(String::from),
+            calls: RefCell::new(vec![]),
+        }
+    }
+
+    fn flow_schema(version: &str, level: &str, precedence: Option<i64>, subjects: &str) -> String {
+        let precedence = precedence
+            .map(|p| format!(r#""matchingPrecedence":{p},"#))
+            .unwrap_or_default();
+        format!(
+            r#"{{"uid":"u","operation":"CREATE","kind":{{"group":"flowcontrol.apiserver.k8s.io","version":"{version}","kind":"FlowSchema"}},"name":"fs","userInfo":{{"username":"alice"}},"object":{{"spec":{{"priorityLevelConfiguration":{{"name":"{level}"}},{precedence}"rules":[{{"subjects":{subjects},"resourceRules":[]}}]}}}}}}"#
+        )
+    }
+
+    const USER_SA: &str = r#"[{"kind":"ServiceAccount","serviceAccount":{"namespace":"apps","name":"my-controller"}}]"#;
+    const NODES: &str = r#"[{"kind":"Group","group":{"name":"system:nodes"}}]"#;
+    const EVERYONE: &str = r#"[{"kind":"Group","group":{"name":"system:masters"}},{"kind":"Group","group":{"name":"system:authenticated"}}]"#;
+    const KUBE_SYSTEM_SA: &str = r#"[{"kind":"ServiceAccount","serviceAccount":{"namespace":"kube-system","name":"*"}},{"kind":"User","user":{"name":"system:kube-scheduler"}}]"#;
+
+    #[rstest]
+    #[case::user_sa_to_exempt(flow_schema("v1", "exempt", Some(1000), USER_SA), &["spec.priorityLevelConfiguration.name = exempt"], 0)]
+    #[case::user_sa_early(flow_schema("v1", "workload-high", Some(50), USER_SA), &["spec.matchingPrecedence = 50"], 1)]
+    #[case::both(flow_schema("v1beta3", "exempt", Some(10), EVERYONE), &["spec.priorityLevelConfiguration.name = exempt", "spec.matchingPrecedence = 10"], 0)]
+    #[case::system_nodes(flow_schema("v1", "system", Some(500), NODES), &[], 0)]
+    #[case::system_to_exempt(flow_schema("v1", "exempt", Some(1), KUBE_SYSTEM_SA), &[], 0)]
+    #[case::default_precedence(flow_schema("v1", "workload-low", None, USER_SA), &[], 1)]
+    fn judges_flow_schemas(
+        #[case] json: String,
+        #[case] expected: &[&str],
+        #[case] lookups: usize,
+    ) {
+        let fake = host(Ok(r#"{"spec":{"type":"Limited"}}"#));
+        let verdict = judge_json(&json, &Settings::default(), &fake);
+        assert_eq!(shown(&verdict), expected);
+        assert_eq!(fake.calls.borrow().len(), lookups);
+    }
+
+    #[test]
+    fn custom_exempt_level_is_looked_up() {
+        let fake = host(Ok(r#"{"spec":{"type":"Exempt"}}"#));
+        let verdict = judge_json(
+            &flow_schema("v1beta3", "vip", Some(2000), USER_SA),
+            &Settings::default(),
+            &fake,
+        );
+        assert_eq!(
+            shown(&verdict),
+            vec!["spec.priorityLevelConfiguration.name = vip"]
+        );
+        let calls = fake.calls.borrow();
+        assert_eq!(calls.len(), 1);
+        assert!(calls[0].contains(r#""api_version":"flowcontrol.apiserver.k8s.io/v1beta3","kind":"PriorityLevelConfiguration","name":"vip""#), "{calls:?}");
+        assert!(
+            calls[0].contains(r#""field_masks":["spec.type"]"#),
+            "{calls:?}"
+        );
+    }
+
+    #[rstest]
+    #[case::failure_allowed(Err("connection refused"), "allow", true, 1)]
+    #[case::failure_denied(Err("connection refused"), "deny", false, 0)]
+    #[case::malformed(Ok(r#"{"spec":{"type":7}}"#), "allow", true, 1)]
+    fn lookup_failures(
+        #[case] answer: Result<&str, &str>,
+        #[case] mode: &str,
+        #[case] accepted: bool,
+        #[case] warnings: usize,
+    ) {
+        let raw =
+            serde_json::value::RawValue::from_string(format!(r#"{{"onLookupFailure":"{mode}"}}"#))
+                .expect("json");
+        let settings: Settings = crate::settings::parse(Some(&raw)).expect("valid");
+        let verdict = judge_json(
+            &flow_schema("v1", "vip", Some(2000), USER_SA),
+            &settings,
+            &host(answer),
+        );
+        assert_eq!(verdict.is_accepted(), accepted);
+        assert_eq!(verdict.warnings.len(), warnings);
+    }
+
+    #[test]
+    fn flow_schema_message_explains_the_bypass() {
+        let verdict = judge_json(
+            &flow_schema("v1", "exempt", None, USER_SA),
+            &Settings::default(),
+            &NoHost,
+        );
+        let message = verdict
+            .into_response("api-rate-limit", "FlowSchema fs")
+            .message
+            .unwrap_or_default();
+        for needle in [
+            "routes ServiceAccount apps/my-controller (spec.rules[0].subjects[0]) to the built-in exempt priority level",
+            "--max-requests-inflight",
+            "API Priority and Fairness",
+            "workload-low",
+        ] {
+            assert!(message.contains(needle), "{needle} missing from {message}");
+        }
+    }
+
+    #[rstest]
+    #[case::zero_qps(r#"{"maxQps":0}"#, "maxQps: must be a finite number of at least 1")]
+    #[case::string_qps(r#"{"maxQps":"fast"}"#, "maxQps")]
+    #[case::empty_flag(r#"{"qpsFlags":["--"]}"#, "qpsFlags[0]")]
+    #[case::flag_with_value(r#"{"burstFlags":["--burst=5"]}"#, "burstFlags[0]")]
+    #[case::env_with_space(r#"{"qpsEnvVars":["MY QPS"]}"#, "qpsEnvVars[0]")]
+    #[case::precedence_range(
+        r#"{"flowSchemas":{"minPrecedence":20000}}"#,
+        "flowSchemas.minPrecedence"
+    )]
+    #[case::bad_service_account(
+        r#"{"flowSchemas":{"systemServiceAccounts":["kube-system"]}}"#,
+        "flowSchemas.systemServiceAccounts[0]"
+    )]
+    #[case::bad_lookup_mode(r#"{"onLookupFailure":"ignore"}"#, "unknown variant `ignore`")]
+    #[case::unknown_key(r#"{"maxQPS":10}"#, "unknown field `maxQPS`")]
+    fn refuses_invalid_settings(#[case] json: &str, #[case] expected: &str) {
+        let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
+        let error = crate::settings::parse::<Settings>(Some(&raw)).unwrap_err();
+        assert!(error.to_string().contains(expected), "{error}");
+    }
+
+    #[rstest]
+    #[case::delete(r#"{"uid":"u","operation":"DELETE","kind":{"group":"apps","version":"v1","kind":"Deployment"},"oldObject":{"spec":{"template":{"spec":{"containers":[{"name":"c","args":["--qps=9999"]}]}}}}}"#)]
+    #[case::other_kind(r#"{"uid":"u","operation":"CREATE","kind":{"group":"","version":"v1","kind":"ConfigMap"},"object":{"data":{"args":"--qps=9999"}}}"#)]
+    fn accepts_unhandled(#[case] json: &str) {
+        assert!(judge_json(json, &Settings::default(), &NoHost).is_accepted());
+    }
+}

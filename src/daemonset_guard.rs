@@ -1,1 +1,569 @@
-//! Not written yet.
+//! daemonset-guard (crash 3): a "load test" ran the classic bash fork bomb as
+//! a DaemonSet and every node died. Admission cannot set the kubelet's PID
+//! limit, but it can refuse fork bombs, keep DaemonSets to admin namespaces,
+//! and require resource limits.
+
+pub mod fork_bomb;
+
+use serde::Deserialize;
+
+use crate::exemptions::Exemptions;
+use crate::host::Host;
+use crate::policy::Rule;
+use crate::request::{DecodeError, Request};
+use crate::settings::{validate_section, SettingsError, Validate};
+use crate::violation::{Verdict, Violation};
+use crate::workload::{judge_change, ContainerAt, ContainerList, Workload, WorkloadKind};
+
+use fork_bomb::ForkBomb;
+
+pub struct DaemonSetGuard;
+
+const PID_FIX: &str = "protect every node whatever runs on it: set the kubelet's `--pod-max-pids` \
+     (Gardener: `spec.kubernetes.kubelet.podPidsLimit` in the Shoot), which admission cannot set";
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
+pub struct Settings {
+    /// Refuse fork bombs in the commands and args of every workload.
+    pub detect_fork_bombs: bool,
+    pub daemon_sets: DaemonSetSettings,
+    pub resource_limits: LimitSettings,
+    pub exemptions: Exemptions,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            detect_fork_bombs: true,
+            daemon_sets: DaemonSetSettings::default(),
+            resource_limits: LimitSettings::default(),
+            exemptions: Exemptions::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
+pub struct DaemonSetSettings {
+    /// Where (namespaces) and by whom (users, groups, service accounts) new
+    /// DaemonSets may be created.
+    pub allowed: Exemptions,
+}
+
+impl Default for DaemonSetSettings {
+    fn default() -> Self {
+        Self {
+            allowed: Exemptions {
+                namespaces: vec!["kube-system".to_string()],
+                ..Exemptions::default()
+            },
+        }
+    }
+}
+
+impl Validate for DaemonSetSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        validate_section("allowed", &self.allowed)?;
+        let a = &self.allowed;
+        if a.namespaces.is_empty()
+            && a.users.is_empty()
+            && a.groups.is_empty()
+            && a.service_accounts.is_empty()
+        {
+            return Err(SettingsError::new(
+                "allowed",
+                "allows no namespace and no subject, so every new DaemonSet would be refused, \
+                 node agents such as kube-proxy and CNI plugins included; list at least kube-system",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Which workloads must declare resource limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum LimitScope {
+    DaemonSets,
+    AllWorkloads,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
+pub struct LimitSettings {
+    pub applies_to: LimitScope,
+    /// Resources every container must limit.
+    pub resources: Vec<String>,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            applies_to: LimitScope::DaemonSets,
+            resources: vec!["cpu".to_string(), "memory".to_string()],
+        }
+    }
+}
+
+fn is_resource_name(name: &str) -> bool {
+    matches!(name, "cpu" | "memory" | "ephemeral-storage")
+        || name.starts_with("hugepages-")
+        || (name.contains('/') && !name.contains(char::is_whitespace))
+}
+
+impl Validate for LimitSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        for (index, name) in self.resources.iter().enumerate() {
+            if !is_resource_name(name) {
+                return Err(SettingsError::new(
+                    format!("resources[{index}]"),
+                    format!("`{name}` is not a resource name such as cpu, memory, ephemeral-storage, hugepages-2Mi or example.com/gpu"),
+                ));
+            }
+        }
+        if self.applies_to != LimitScope::None && self.resources.is_empty() {
+            return Err(SettingsError::new(
+                "resources",
+                "must name at least one resource (cpu, memory) unless appliesTo is None",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Validate for Settings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        validate_section("daemonSets", &self.daemon_sets)?;
+        validate_section("resourceLimits", &self.resource_limits)?;
+        validate_section("exemptions", &self.exemptions)
+    }
+}
+
+impl Rule for DaemonSetGuard {
+    const NAME: &'static str = "daemonset-guard";
+    type Settings = Settings;
+
+    fn exemptions(settings: &Settings) -> &Exemptions {
+        &settings.exemptions
+    }
+
+    fn evaluate(
+        request: &Request,
+        settings: &Settings,
+        _host: &dyn Host,
+    ) -> Result<Verdict, DecodeError> {
+        if WorkloadKind::of(&request.kind).is_none() {
+            return Ok(Verdict::accept());
+        }
+        judge_change(
+            Self::NAME,
+            request,
+            Workload::object(request)?,
+            || Workload::old_object(request),
+            |workload| judge(request, settings, workload),
+        )
+    }
+}
+
+fn judge(request: &Request, settings: &Settings, workload: &Workload) -> Verdict {
+    let mut verdict = Verdict::accept();
+    let daemon_set = workload.kind == WorkloadKind::DaemonSet;
+    if daemon_set && settings.daemon_sets.allowed.reason(request).is_none() {
+        verdict.violation(placement(request, &settings.daemon_sets.allowed));
+    }
+    let limits_apply = match settings.resource_limits.applies_to {
+        LimitScope::AllWorkloads => true,
+        LimitScope::DaemonSets => daemon_set,
+        LimitScope::None => false,
+    };
+    for at in workload.containers() {
+        if settings.detect_fork_bombs {
+            if let Some((field, bomb)) = find_fork_bomb(&at) {
+                verdict.violation(fork_bomb_violation(&at, field, bomb, daemon_set));
+            }
+        }
+        // Ephemeral containers cannot declare resources.
+        if limits_apply && at.list != ContainerList::EphemeralContainers {
+            let missing: Vec<&str> = settings
+                .resource_limits
+                .resources
+                .iter()
+                .map(String::as_str)
+                .filter(|r| !at.container.resources.has_limit(r))
+                .collect();
+            if !missing.is_empty() {
+                verdict.violation(limits_violation(&at, &missing, daemon_set));
+            }
+        }
+    }
+    verdict
+}
+
+/// A fork bomb in one element of command/args, or in the whole command line.
+fn find_fork_bomb(at: &ContainerAt) -> Option<(String, ForkBomb)> {
+    for (field, arg) in at.container.argv() {
+        if let Some(bomb) = fork_bomb::find(arg) {
+            return Some((format!("{}.{field}", at.path), bomb));
+        }
+    }
+    let line = at
+        .container
+        .argv()
+        .map(|(_, arg)| arg)
+        .collect::<Vec<_>>()
+        .join(" ");
+    fork_bomb::find(&line).map(|bomb| (format!("{}.command+args", at.path), bomb))
+}
+
+fn describe_subject(request: &Request) -> String {
+    let user = &request.user_info.username;
+    let groups = &request.user_info.groups;
+    if groups.is_empty() {
+        format!("user `{user}`")
+    } else {
+        let groups: Vec<&str> = groups.iter().map(|g| g.as_ref()).collect();
+        format!("user `{user}` (groups {})", groups.join(", "))
+    }
+}
+
+fn allowed_list(allowed: &Exemptions) -> String {
+    let mut parts = Vec::new();
+    if !allowed.namespaces.is_empty() {
+        parts.push(format!("namespaces {}", allowed.namespaces.join(", ")));
+    }
+    for (what, list) in [
+        ("users", &allowed.users),
+        ("groups", &allowed.groups),
+        ("service accounts", &allowed.service_accounts),
+    ] {
+        if !list.is_empty() {
+            parts.push(format!("{what} {}", list.join(", ")));
+        }
+    }
+    parts.join("; ")
+}
+
+fn placement(request: &Request, allowed: &Exemptions) -> Violation {
+    let namespace = if request.namespace.is_empty() {
+        "(none)"
+    } else {
+        &request.namespace
+    };
+    Violation::new(
+        "metadata.namespace",
+        namespace,
+        format!(
+            "a DaemonSet runs a pod on every node, so one broken DaemonSet (like the fork bomb that killed every node in the incident) takes down the whole cluster at once; \
+             DaemonSets are allowed only for {}, and {} creating one in namespace {namespace} is not.",
+            allowed_list(allowed),
+            describe_subject(request),
+        ),
+        format!(
+            "run it as a Deployment, or have a cluster admin deploy it in an allowed namespace ({}); \
+             to allow more, add the namespace or subject to `daemonSets.allowed` in the policy settings.",
+            if allowed.namespaces.is_empty() {
+                "none configured".to_string()
+            } else {
+                allowed.namespaces.join(", ")
+            }
+        ),
+    )
+}
+
+fn fork_bomb_violation(
+    at: &ContainerAt,
+    field: String,
+    bomb: ForkBomb,
+    daemon_set: bool,
+) -> Violation {
+    let reach = if daemon_set {
+        "; as a DaemonSet it does so on every node at once, and the nodes have to be restarted by hand"
+    } else {
+        ""
+    };
+    Violation::new(
+        field,
+        format!("`{}`", bomb.excerpt),
+        format!(
+            "{} runs a fork bomb: function `{}` {} and is invoked, so its copies double until the node runs out of process IDs and memory and dies{reach}.",
+            at.describe(),
+            bomb.function,
+            bomb.how,
+        ),
+        format!(
+            "remove it (load-test with a tool that bounds its processes); {PID_FIX}, and give containers cpu and memory limits."
+        ),
+    )
+}
+
+fn limits_violation(at: &ContainerAt, missing: &[&str], daemon_set: bool) -> Violation {
+    let missing = missing.join(", ");
+    let reach = if daemon_set {
+        " on every node at once, since a DaemonSet runs everywhere"
+    } else {
+        ""
+    };
+    Violation::new(
+        format!("{}.resources.limits", at.path),
+        format!("missing {missing}"),
+        format!(
+            "{} declares no {missing} limit, so it can take all of its node's {missing}{reach}, starving the kubelet and the container runtime until the node stops working.",
+            at.describe(),
+        ),
+        format!(
+            "set `resources.limits` for {missing} on the container (required by the policy's `resourceLimits` setting); and {PID_FIX}."
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::NoHost;
+    use rstest::rstest;
+
+    const LIMITS: &str = r#""resources":{"limits":{"cpu":"100m","memory":"64Mi"}}"#;
+
+    fn container(name: &str, command: &str, limits: bool) -> String {
+        let resources = if limits { LIMITS } else { r#""resources":{}"# };
+        format!(r#"{{"name":"{name}","image":"busybox","command":{command},{resources}}}"#)
+    }
+
+    fn daemon_set(namespace: &str, containers: &str) -> String {
+        format!(
+            r#"{{"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{{"name":"stress","namespace":"{namespace}"}},"spec":{{"template":{{"spec":{{"containers":[{containers}]}}}}}}}}"#
+        )
+    }
+
+    fn request(
+        kind: (&str, &str),
+        operation: &str,
+        namespace: &str,
+        user: &str,
+        object: &str,
+        old: &str,
+    ) -> String {
+        format!(
+            r#"{{"uid":"u","operation":"{operation}","kind":{{"group":"{}","version":"v1","kind":"{}"}},"namespace":"{namespace}","name":"stress","userInfo":{{"username":"{user}","groups":["devs"]}},"object":{object},"oldObject":{old}}}"#,
+            kind.0, kind.1
+        )
+    }
+
+    const DS: (&str, &str) = ("apps", "DaemonSet");
+    const BOMB: &str = r#"["bash","-c",":(){ :|:& };:"]"#;
+    const SLEEP: &str = r#"["sleep","infinity"]"#;
+
+    fn judge_json(json: &str, settings: &Settings) -> Verdict {
+        let request = Request::decode(json).expect("valid request");
+        DaemonSetGuard::evaluate(&request, settings, &NoHost).expect("decodes")
+    }
+
+    fn fields(verdict: &Verdict) -> Vec<String> {
+        verdict.violations.iter().map(|v| v.field.clone()).collect()
+    }
+
+    #[rstest]
+    #[case::talk_fork_bomb_daemon_set(
+        request(DS, "CREATE", "kube-system", "admin", &daemon_set("kube-system", &container("bomb", BOMB, true)), "null"),
+        &["spec.template.spec.containers[0].command[2]"]
+    )]
+    #[case::app_namespace_by_user(
+        request(DS, "CREATE", "apps", "alice", &daemon_set("apps", &container("agent", SLEEP, true)), "null"),
+        &["metadata.namespace"]
+    )]
+    #[case::kube_system_ok(
+        request(DS, "CREATE", "kube-system", "alice", &daemon_set("kube-system", &container("agent", SLEEP, true)), "null"),
+        &[]
+    )]
+    #[case::missing_limits(
+        request(DS, "CREATE", "kube-system", "alice", &daemon_set("kube-system", &container("agent", SLEEP, false)), "null"),
+        &["spec.template.spec.containers[0].resources.limits"]
+    )]
+    #[case::everything_reported_in_order(
+        request(DS, "CREATE", "apps", "alice", &daemon_set("apps", &format!("{},{}", container("bomb", BOMB, false), container("ok", SLEEP, true))), "null"),
+        &["metadata.namespace", "spec.template.spec.containers[0].command[2]", "spec.template.spec.containers[0].resources.limits"]
+    )]
+    #[case::deployment_fork_bomb_without_limits(
+        request(("apps", "Deployment"), "CREATE", "apps", "alice", &format!(r#"{{"spec":{{"template":{{"spec":{{"containers":[{}]}}}}}}}}"#, container("bomb", BOMB, false)), "null"),
+        &["spec.template.spec.containers[0].command[2]"]
+    )]
+    #[case::pod_args_bomb(
+        request(("", "Pod"), "CREATE", "apps", "alice", r#"{"spec":{"containers":[{"name":"c","command":["/bin/sh"],"args":["-c","f(){ f|f & };f"]}]}}"#, "null"),
+        &["spec.containers[0].args[1]"]
+    )]
+    #[case::joined_command_line(
+        request(("batch", "Job"), "CREATE", "apps", "alice", r#"{"spec":{"template":{"spec":{"containers":[{"name":"c","args":["bomb()","{","bomb","|","bomb","&","};","bomb"]}]}}}}"#, "null"),
+        &["spec.template.spec.containers[0].command+args"]
+    )]
+    #[case::init_container_bomb(
+        request(("batch", "CronJob"), "CREATE", "apps", "alice", r#"{"spec":{"jobTemplate":{"spec":{"template":{"spec":{"initContainers":[{"name":"i","command":["sh","-c","x(){ x|x& };x"]}]}}}}}}"#, "null"),
+        &["spec.jobTemplate.spec.template.spec.initContainers[0].command[2]"]
+    )]
+    #[case::delete_accepted(
+        request(DS, "DELETE", "apps", "alice", "null", &daemon_set("apps", &container("bomb", BOMB, false))),
+        &[]
+    )]
+    #[case::update_keeps_existing_placement(
+        request(DS, "UPDATE", "apps", "alice", &daemon_set("apps", &container("agent", SLEEP, true)), &daemon_set("apps", &container("agent", SLEEP, false))),
+        &[]
+    )]
+    #[case::update_adding_bomb(
+        request(DS, "UPDATE", "kube-system", "alice", &daemon_set("kube-system", &container("agent", BOMB, true)), &daemon_set("kube-system", &container("agent", SLEEP, true))),
+        &["spec.template.spec.containers[0].command[2]"]
+    )]
+    #[case::other_kind(
+        request(("", "ConfigMap"), "CREATE", "apps", "alice", r#"{"data":{"x":":(){ :|:& };:"}}"#, "null"),
+        &[]
+    )]
+    fn judges(#[case] json: String, #[case] expected: &[&str]) {
+        assert_eq!(fields(&judge_json(&json, &Settings::default())), expected);
+    }
+
+    #[test]
+    fn update_tolerating_existing_problems_warns() {
+        let json = request(
+            DS,
+            "UPDATE",
+            "apps",
+            "alice",
+            &daemon_set("apps", &container("agent", SLEEP, true)),
+            &daemon_set("apps", &container("agent", SLEEP, false)),
+        );
+        let verdict = judge_json(&json, &Settings::default());
+        assert_eq!(verdict.warnings.len(), 1);
+        assert!(
+            verdict.warnings[0].contains("does not introduce it"),
+            "{:?}",
+            verdict.warnings
+        );
+    }
+
+    #[rstest]
+    #[case::allowed_group(r#"{"daemonSets":{"allowed":{"groups":["devs"]}}}"#, 0, 1)]
+    #[case::allowed_namespace(r#"{"daemonSets":{"allowed":{"namespaces":["apps"]}}}"#, 0, 1)]
+    #[case::limits_everywhere(r#"{"resourceLimits":{"appliesTo":"AllWorkloads"}}"#, 1, 2)]
+    #[case::no_fork_bomb_check(
+        r#"{"detectForkBombs":false,"daemonSets":{"allowed":{"namespaces":["apps"]}}}"#,
+        0,
+        0
+    )]
+    fn settings_change_the_verdict(
+        #[case] settings: &str,
+        #[case] pod_violations: usize,
+        #[case] daemon_set_violations: usize,
+    ) {
+        let raw = serde_json::value::RawValue::from_string(settings.to_string()).expect("json");
+        let settings: Settings = crate::settings::parse(Some(&raw)).expect("valid");
+        let pod = request(
+            ("", "Pod"),
+            "CREATE",
+            "apps",
+            "alice",
+            &format!(
+                r#"{{"spec":{{"containers":[{}]}}}}"#,
+                container("c", SLEEP, false)
+            ),
+            "null",
+        );
+        assert_eq!(
+            judge_json(&pod, &settings).violations.len(),
+            pod_violations,
+            "pod"
+        );
+        let bomb = request(
+            DS,
+            "CREATE",
+            "apps",
+            "alice",
+            &daemon_set("apps", &container("c", BOMB, true)),
+            "null",
+        );
+        assert_eq!(
+            judge_json(&bomb, &settings).violations.len(),
+            daemon_set_violations,
+            "daemon set"
+        );
+    }
+
+    #[test]
+    fn messages_name_container_finding_and_fix() {
+        let json = request(
+            DS,
+            "CREATE",
+            "apps",
+            "alice",
+            &daemon_set("apps", &container("bomb", BOMB, false)),
+            "null",
+        );
+        let response = judge_json(&json, &Settings::default())
+            .into_response("daemonset-guard", "DaemonSet apps/stress");
+        let message = response.message.unwrap_or_default();
+        for needle in [
+            "DaemonSet apps/stress",
+            "metadata.namespace = apps",
+            "user `alice` (groups devs)",
+            "namespaces kube-system",
+            "container `bomb` runs a fork bomb: function `:` pipes a call of itself into itself",
+            "`:(){ :|:& };:`",
+            "every node at once",
+            "--pod-max-pids",
+            "podPidsLimit",
+            "missing cpu, memory",
+            "daemonSets.allowed",
+        ] {
+            assert!(message.contains(needle), "{needle} missing from {message}");
+        }
+    }
+
+    #[rstest]
+    #[case::unknown_key(r#"{"detectForkbombs":false}"#, "unknown field `detectForkbombs`")]
+    #[case::nobody_allowed(
+        r#"{"daemonSets":{"allowed":{"namespaces":[]}}}"#,
+        "daemonSets.allowed: allows no namespace"
+    )]
+    #[case::empty_namespace(
+        r#"{"daemonSets":{"allowed":{"namespaces":[""]}}}"#,
+        "daemonSets.allowed.namespaces[0]"
+    )]
+    #[case::bad_service_account(
+        r#"{"daemonSets":{"allowed":{"serviceAccounts":["x"]}}}"#,
+        "daemonSets.allowed.serviceAccounts[0]"
+    )]
+    #[case::bad_scope(
+        r#"{"resourceLimits":{"appliesTo":"Everything"}}"#,
+        "unknown variant `Everything`"
+    )]
+    #[case::bad_resource(
+        r#"{"resourceLimits":{"resources":["cpu","mem"]}}"#,
+        "resourceLimits.resources[1]"
+    )]
+    #[case::no_resources(
+        r#"{"resourceLimits":{"resources":[]}}"#,
+        "resourceLimits.resources: must name"
+    )]
+    #[case::bad_exemption(r#"{"exemptions":{"users":[""]}}"#, "exemptions.users[0]")]
+    fn refuses_invalid_settings(#[case] json: &str, #[case] expected: &str) {
+        let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
+        let error = crate::settings::parse::<Settings>(Some(&raw)).unwrap_err();
+        assert!(error.to_string().contains(expected), "{error}");
+    }
+
+    #[test]
+    fn no_limits_needed_when_scope_is_none() {
+        let raw = serde_json::value::RawValue::from_string(
+            r#"{"resourceLimits":{"appliesTo":"None","resources":[]}}"#.to_string(),
+        )
+        .expect("json");
+        let settings: Settings = crate::settings::parse(Some(&raw)).expect("valid");
+        let json = request(
+            DS,
+            "CREATE",
+            "kube-system",
+            "a",
+            &daemon_set("kube-system", &container("c", SLEEP, false)),
+            "null",
+        );
+        assert!(judge_json(&json, &settings).is_accepted());
+    }
+}

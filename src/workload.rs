@@ -1,1 +1,494 @@
-//! Not written yet.
+//! Pod templates of every workload kind, and a walk over their containers.
+//!
+//! Decodes only what the workload rules read: container names, command, args,
+//! literal env values and which resource limits are declared.
+
+pub mod shell;
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Deserializer};
+
+use crate::request::{DecodeError, GroupVersionKind, Operation, Request};
+use crate::violation::{Verdict, Violation};
+
+/// The kinds that carry a pod template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkloadKind {
+    Pod,
+    Deployment,
+    ReplicaSet,
+    StatefulSet,
+    DaemonSet,
+    Job,
+    CronJob,
+    ReplicationController,
+}
+
+impl WorkloadKind {
+    /// The workload kind of a request, if it is one (by group and kind).
+    pub fn of(kind: &GroupVersionKind) -> Option<Self> {
+        let workload = match (kind.group.as_ref(), kind.kind.as_ref()) {
+            ("", "Pod") => Self::Pod,
+            ("", "ReplicationController") => Self::ReplicationController,
+            ("apps", "Deployment") => Self::Deployment,
+            ("apps", "ReplicaSet") => Self::ReplicaSet,
+            ("apps", "StatefulSet") => Self::StatefulSet,
+            ("apps", "DaemonSet") => Self::DaemonSet,
+            ("batch", "Job") => Self::Job,
+            ("batch", "CronJob") => Self::CronJob,
+            _ => return None,
+        };
+        Some(workload)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pod => "Pod",
+            Self::Deployment => "Deployment",
+            Self::ReplicaSet => "ReplicaSet",
+            Self::StatefulSet => "StatefulSet",
+            Self::DaemonSet => "DaemonSet",
+            Self::Job => "Job",
+            Self::CronJob => "CronJob",
+            Self::ReplicationController => "ReplicationController",
+        }
+    }
+
+    /// Path of the PodSpec inside the object.
+    pub fn pod_spec_path(self) -> &'static str {
+        match self {
+            Self::Pod => "spec",
+            Self::CronJob => "spec.jobTemplate.spec.template.spec",
+            _ => "spec.template.spec",
+        }
+    }
+}
+
+/// Reads `null` as the default value.
+fn nullable<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSpec<'a> {
+    #[serde(default, borrow, deserialize_with = "nullable")]
+    pub containers: Vec<Container<'a>>,
+    #[serde(default, borrow, deserialize_with = "nullable")]
+    pub init_containers: Vec<Container<'a>>,
+    #[serde(default, borrow, deserialize_with = "nullable")]
+    pub ephemeral_containers: Vec<Container<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Container<'a> {
+    #[serde(default, borrow)]
+    pub name: Cow<'a, str>,
+    #[serde(default, borrow, deserialize_with = "nullable")]
+    pub command: Vec<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "nullable")]
+    pub args: Vec<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "nullable")]
+    pub env: Vec<EnvVar<'a>>,
+    #[serde(default, borrow, deserialize_with = "nullable")]
+    pub resources: Resources<'a>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct EnvVar<'a> {
+    #[serde(default, borrow)]
+    pub name: Cow<'a, str>,
+    /// `None` when the value comes from `valueFrom`.
+    #[serde(default, borrow)]
+    pub value: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Resources<'a> {
+    /// Declared limits; values are not read (a `null` value is not a limit).
+    #[serde(default, borrow, deserialize_with = "nullable")]
+    pub limits: BTreeMap<Cow<'a, str>, Option<IgnoredAny>>,
+}
+
+impl Resources<'_> {
+    pub fn has_limit(&self, resource: &str) -> bool {
+        matches!(self.limits.get(resource), Some(Some(_)))
+    }
+}
+
+/// Which list of the PodSpec a container is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerList {
+    Containers,
+    InitContainers,
+    EphemeralContainers,
+}
+
+impl ContainerList {
+    pub fn field(self) -> &'static str {
+        match self {
+            Self::Containers => "containers",
+            Self::InitContainers => "initContainers",
+            Self::EphemeralContainers => "ephemeralContainers",
+        }
+    }
+}
+
+/// One container and where it is, e.g. `spec.template.spec.containers[0]`.
+#[derive(Debug)]
+pub struct ContainerAt<'w, 'a> {
+    pub list: ContainerList,
+    pub path: String,
+    pub container: &'w Container<'a>,
+}
+
+impl ContainerAt<'_, '_> {
+    /// `container web` / `init container setup`, for messages.
+    pub fn describe(&self) -> String {
+        let what = match self.list {
+            ContainerList::Containers => "container",
+            ContainerList::InitContainers => "init container",
+            ContainerList::EphemeralContainers => "ephemeral container",
+        };
+        format!("{what} `{}`", self.container.name)
+    }
+}
+
+impl<'a> Container<'a> {
+    /// Every element of `command` then `args`, with its field path suffix
+    /// (`command[0]`, `args[1]`).
+    pub fn argv(&self) -> impl Iterator<Item = (String, &str)> + '_ {
+        let command = self
+            .command
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (format!("command[{i}]"), a.as_ref()));
+        let args = self
+            .args
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (format!("args[{i}]"), a.as_ref()));
+        command.chain(args)
+    }
+
+    /// The literal value of env var `name` (the last one wins, as in the kubelet).
+    pub fn env_value(&self, name: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .rev()
+            .find(|e| e.name == name)
+            .and_then(|e| e.value.as_deref())
+    }
+}
+
+/// A workload's pod template.
+#[derive(Debug)]
+pub struct Workload<'a> {
+    pub kind: WorkloadKind,
+    pub spec: PodSpec<'a>,
+}
+
+#[derive(Default, Deserialize)]
+struct PodObject<'a> {
+    #[serde(default, borrow, deserialize_with = "nullable")]
+    spec: PodSpec<'a>,
+}
+
+#[derive(Default, Deserialize)]
+struct Template<'a> {
+    #[serde(default, borrow, deserialize_with = "nullable")]
+    spec: PodSpec<'a>,
+}
+
+#[derive(Default, Deserialize)]
+struct TemplateSpec<'a> {
+    #[serde(default, borrow, deserialize_with = "nullable")]
+    template: Template<'a>,
+}
+
+#[derive(Default, Deserialize)]
+struct TemplateObject<'a> {
+    #[serde(default, borrow, deserialize_with = "nullable")]
+    spec: TemplateSpec<'a>,
+}
+
+#[derive(Default, Deserialize)]
+struct JobTemplate<'a> {
+    #[serde(default, borrow, deserialize_with = "nullable")]
+    spec: TemplateSpec<'a>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CronJobSpec<'a> {
+    #[serde(default, borrow, deserialize_with = "nullable")]
+    job_template: JobTemplate<'a>,
+}
+
+#[derive(Default, Deserialize)]
+struct CronJobObject<'a> {
+    #[serde(default, borrow, deserialize_with = "nullable")]
+    spec: CronJobSpec<'a>,
+}
+
+fn decode<'a>(
+    kind: WorkloadKind,
+    raw: Option<&'a serde_json::value::RawValue>,
+    what: &str,
+) -> Result<Option<Workload<'a>>, DecodeError> {
+    let Some(json) = raw.map(|r| r.get()).filter(|j| *j != "null") else {
+        return Ok(None);
+    };
+    let spec = match kind {
+        WorkloadKind::Pod => crate::request::from_str::<PodObject>(json, what)?.spec,
+        WorkloadKind::CronJob => {
+            crate::request::from_str::<CronJobObject>(json, what)?
+                .spec
+                .job_template
+                .spec
+                .template
+                .spec
+        }
+        _ => {
+            crate::request::from_str::<TemplateObject>(json, what)?
+                .spec
+                .template
+                .spec
+        }
+    };
+    Ok(Some(Workload { kind, spec }))
+}
+
+impl<'a> Workload<'a> {
+    /// The request's `object`, if the request is about a workload kind.
+    pub fn object(request: &Request<'a>) -> Result<Option<Self>, DecodeError> {
+        match WorkloadKind::of(&request.kind) {
+            Some(kind) => decode(kind, request.object, "object"),
+            None => Ok(None),
+        }
+    }
+
+    /// The request's `oldObject`, if the request is about a workload kind.
+    pub fn old_object(request: &Request<'a>) -> Result<Option<Self>, DecodeError> {
+        match WorkloadKind::of(&request.kind) {
+            Some(kind) => decode(kind, request.old_object, "oldObject"),
+            None => Ok(None),
+        }
+    }
+
+    /// Every container, init container and ephemeral container, in document order.
+    pub fn containers(&self) -> impl Iterator<Item = ContainerAt<'_, 'a>> + '_ {
+        let base = self.kind.pod_spec_path();
+        [
+            (ContainerList::Containers, &self.spec.containers),
+            (ContainerList::InitContainers, &self.spec.init_containers),
+            (
+                ContainerList::EphemeralContainers,
+                &self.spec.ephemeral_containers,
+            ),
+        ]
+        .into_iter()
+        .flat_map(move |(list, containers)| {
+            containers
+                .iter()
+                .enumerate()
+                .map(move |(index, container)| ContainerAt {
+                    list,
+                    path: format!("{base}.{}[{index}]", list.field()),
+                    container,
+                })
+        })
+    }
+}
+
+/// Judges a CREATE or UPDATE with `judge` (applied to the new object, and on
+/// UPDATE to the old one). On UPDATE, violations the old object already had
+/// become warnings: an update (a controller's metadata change, a fix of
+/// something else) must not be blocked by a problem it does not introduce.
+pub fn judge_change<T>(
+    rule: &str,
+    request: &Request,
+    new: Option<T>,
+    old: impl FnOnce() -> Result<Option<T>, DecodeError>,
+    mut judge: impl FnMut(&T) -> Verdict,
+) -> Result<Verdict, DecodeError> {
+    if !matches!(request.operation, Operation::Create | Operation::Update) {
+        return Ok(Verdict::accept());
+    }
+    let Some(new) = new else {
+        return Ok(Verdict::accept());
+    };
+    let mut verdict = judge(&new);
+    if request.operation != Operation::Update || verdict.is_accepted() {
+        return Ok(verdict);
+    }
+    let Some(old) = old()? else {
+        return Ok(verdict);
+    };
+    let existing = judge(&old).violations;
+    let (kept, tolerated): (Vec<Violation>, Vec<Violation>) = verdict
+        .violations
+        .drain(..)
+        .partition(|v| !existing.contains(v));
+    verdict.violations = kept;
+    for v in tolerated {
+        verdict.warning(format!(
+            "crash-guard/{rule}: {} already has {} = {}, allowed because this update does not introduce it: {} Fix: {}",
+            request.object_ref(),
+            v.field,
+            v.value,
+            v.problem,
+            v.fix
+        ));
+    }
+    Ok(verdict)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn request(group: &str, kind: &str, object: &str) -> String {
+        format!(
+            r#"{{"uid":"u","operation":"CREATE","kind":{{"group":"{group}","version":"v1","kind":"{kind}"}},"namespace":"apps","name":"n","object":{object}}}"#
+        )
+    }
+
+    const SPEC: &str = r#"{"containers":[{"name":"a","command":["sh","-c","x"],"args":["y"],"env":[{"name":"E","value":"1"},{"name":"F","valueFrom":{}}],"resources":{"limits":{"cpu":"1","memory":null}}}],"initContainers":[{"name":"i"}],"ephemeralContainers":[{"name":"debug"}]}"#;
+
+    #[rstest]
+    #[case::pod("", "Pod", format!(r#"{{"spec":{SPEC}}}"#), "spec")]
+    #[case::deployment("apps", "Deployment", format!(r#"{{"spec":{{"template":{{"spec":{SPEC}}}}}}}"#), "spec.template.spec")]
+    #[case::replica_set("apps", "ReplicaSet", format!(r#"{{"spec":{{"template":{{"spec":{SPEC}}}}}}}"#), "spec.template.spec")]
+    #[case::stateful_set("apps", "StatefulSet", format!(r#"{{"spec":{{"template":{{"spec":{SPEC}}}}}}}"#), "spec.template.spec")]
+    #[case::daemon_set("apps", "DaemonSet", format!(r#"{{"spec":{{"template":{{"spec":{SPEC}}}}}}}"#), "spec.template.spec")]
+    #[case::job("batch", "Job", format!(r#"{{"spec":{{"template":{{"spec":{SPEC}}}}}}}"#), "spec.template.spec")]
+    #[case::replication_controller("", "ReplicationController", format!(r#"{{"spec":{{"template":{{"spec":{SPEC}}}}}}}"#), "spec.template.spec")]
+    #[case::cron_job("batch", "CronJob", format!(r#"{{"spec":{{"jobTemplate":{{"spec":{{"template":{{"spec":{SPEC}}}}}}}}}}}"#), "spec.jobTemplate.spec.template.spec")]
+    fn walks_every_kind(
+        #[case] group: &str,
+        #[case] kind: &str,
+        #[case] object: String,
+        #[case] base: &str,
+    ) {
+        let json = request(group, kind, &object);
+        let request = Request::decode(&json).expect("valid request");
+        let workload = Workload::object(&request)
+            .expect("decodes")
+            .expect("a workload");
+        let paths: Vec<String> = workload.containers().map(|c| c.path).collect();
+        assert_eq!(
+            paths,
+            vec![
+                format!("{base}.containers[0]"),
+                format!("{base}.initContainers[0]"),
+                format!("{base}.ephemeralContainers[0]"),
+            ]
+        );
+        let first = workload.containers().next().expect("a container");
+        let argv: Vec<(String, &str)> = first.container.argv().collect();
+        assert_eq!(
+            argv,
+            vec![
+                ("command[0]".to_string(), "sh"),
+                ("command[1]".to_string(), "-c"),
+                ("command[2]".to_string(), "x"),
+                ("args[0]".to_string(), "y"),
+            ]
+        );
+        assert_eq!(first.container.env_value("E"), Some("1"));
+        assert_eq!(first.container.env_value("F"), None);
+        assert!(first.container.resources.has_limit("cpu"));
+        assert!(!first.container.resources.has_limit("memory"));
+    }
+
+    #[rstest]
+    #[case::other_kind("", "Secret", r#"{"data":{}}"#)]
+    #[case::wrong_group("example.com", "Deployment", r#"{"spec":{}}"#)]
+    #[case::null_object("apps", "Deployment", "null")]
+    fn no_workload(#[case] group: &str, #[case] kind: &str, #[case] object: &str) {
+        let json = request(group, kind, object);
+        let request = Request::decode(&json).expect("valid request");
+        assert!(Workload::object(&request).expect("decodes").is_none());
+    }
+
+    #[rstest]
+    #[case::empty_spec(r#"{"spec":{}}"#)]
+    #[case::null_template(r#"{"spec":{"template":null}}"#)]
+    #[case::null_lists(
+        r#"{"spec":{"template":{"spec":{"containers":null,"initContainers":null}}}}"#
+    )]
+    fn tolerates_empty_templates(#[case] object: &str) {
+        let json = request("apps", "DaemonSet", object);
+        let request = Request::decode(&json).expect("valid request");
+        let workload = Workload::object(&request)
+            .expect("decodes")
+            .expect("a workload");
+        assert_eq!(workload.containers().count(), 0);
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let json = request(
+            "apps",
+            "Deployment",
+            r#"{"spec":{"template":{"spec":{"containers":[{"command":"sh"}]}}}}"#,
+        );
+        let request = Request::decode(&json).expect("valid request");
+        let error = Workload::object(&request).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("spec.template.spec.containers[0].command"),
+            "{error}"
+        );
+    }
+
+    fn change(operation: &str) -> String {
+        format!(
+            r#"{{"uid":"u","operation":"{operation}","kind":{{"kind":"Pod"}},"name":"p","namespace":"a"}}"#
+        )
+    }
+
+    fn verdict_for(values: &[&str]) -> Verdict {
+        let mut verdict = Verdict::accept();
+        for value in values {
+            verdict.violation(Violation::new("f", *value, "bad.", "fix."));
+        }
+        verdict
+    }
+
+    #[rstest]
+    #[case::create_judges_new("CREATE", &["x"], &["x"], 1, 0)]
+    #[case::update_tolerates_existing("UPDATE", &["x"], &["x"], 0, 1)]
+    #[case::update_refuses_new_problem("UPDATE", &["x", "y"], &["x"], 1, 1)]
+    #[case::delete_accepted("DELETE", &["x"], &[], 0, 0)]
+    fn judges_changes(
+        #[case] operation: &str,
+        #[case] new: &[&str],
+        #[case] old: &[&str],
+        #[case] violations: usize,
+        #[case] warnings: usize,
+    ) {
+        let json = change(operation);
+        let request = Request::decode(&json).expect("valid request");
+        let verdict = judge_change(
+            "r",
+            &request,
+            Some(new.to_vec()),
+            || Ok(Some(old.to_vec())),
+            |values| verdict_for(values),
+        )
+        .expect("judged");
+        assert_eq!(verdict.violations.len(), violations);
+        assert_eq!(verdict.warnings.len(), warnings);
+    }
+}

@@ -1,0 +1,503 @@
+//! Finds shell fork bombs: a function that multiplies itself (pipes a call of
+//! itself into itself, or calls itself twice or in a loop, in the background),
+//! has no base case, and is invoked. Any name, any spacing; scripts nested in
+//! `sh -c '...'` or `eval '...'` are searched too.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use crate::workload::shell::{command_positions, tokenize, Op, Token};
+
+/// How deep `sh -c` / `eval` nesting is followed.
+const MAX_NESTING: usize = 4;
+const EXCERPT_CHARS: usize = 120;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForkBomb {
+    /// The function's name.
+    pub function: String,
+    /// How it multiplies, for messages.
+    pub how: &'static str,
+    /// The definition (and invocation), whitespace collapsed.
+    pub excerpt: String,
+}
+
+/// Searches `script` for a fork bomb.
+pub fn find(script: &str) -> Option<ForkBomb> {
+    find_nested(script, 0)
+}
+
+/// Commands that run a here-document as a script.
+const SHELLS: &[&str] = &["sh", "bash", "dash", "ash", "ksh", "zsh", "mksh"];
+
+/// Words that end a function's recursion: a base case.
+const GUARDS: &[&str] = &["if", "case", "return", "exit", "break"];
+
+/// How many self-calls of one function are examined (bounds the work on
+/// adversarial input; a real bomb needs two).
+const MAX_SELF_CALLS: usize = 64;
+
+struct Script<'s> {
+    source: &'s str,
+    tokens: Vec<Token>,
+    /// Per token: (is a command name, stands at a command start).
+    positions: Vec<(bool, bool)>,
+    /// For `{` and `(`: the index of the matching close.
+    closes: Vec<Option<usize>>,
+    /// Where each command name occurs, in order.
+    heads: BTreeMap<String, Vec<usize>>,
+    /// Running counts before each token: guards, `do`, `done`.
+    guards_before: Vec<usize>,
+    dos_before: Vec<usize>,
+    dones_before: Vec<usize>,
+}
+
+struct Definition {
+    name: String,
+    /// Index of the first token of the definition.
+    start: usize,
+    /// Tokens strictly inside the body.
+    body: Range<usize>,
+    /// Index of the body's closing token.
+    end: usize,
+}
+
+fn count(prefix: &[usize], range: &Range<usize>) -> usize {
+    let at = |i: usize| prefix.get(i).copied().unwrap_or(0);
+    at(range.end).saturating_sub(at(range.start))
+}
+
+fn matching_closes(tokens: &[Token]) -> Vec<Option<usize>> {
+    let mut closes = vec![None; tokens.len()];
+    let mut open: Vec<(usize, Op)> = Vec::new();
+    for (index, token) in tokens.iter().enumerate() {
+        let opener = match token.op() {
+            Some(op @ (Op::LBrace | Op::LParen)) => {
+                open.push((index, op));
+                continue;
+            }
+            Some(Op::RBrace) => Op::LBrace,
+            Some(Op::RParen) => Op::LParen,
+            _ => continue,
+        };
+        // Unmatched closers (e.g. `a)` in case patterns) are skipped.
+        if let Some(depth) = open.iter().rposition(|(_, op)| *op == opener) {
+            let rest = open.split_off(depth);
+            if let Some(slot) = rest.first().and_then(|(o, _)| closes.get_mut(*o)) {
+                *slot = Some(index);
+            }
+        }
+    }
+    closes
+}
+
+impl<'s> Script<'s> {
+    fn new(source: &'s str) -> Self {
+        let tokens = tokenize(source);
+        let positions = command_positions(&tokens);
+        let closes = matching_closes(&tokens);
+        let mut heads: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut guards_before = Vec::with_capacity(tokens.len().saturating_add(1));
+        let mut dos_before = Vec::with_capacity(tokens.len().saturating_add(1));
+        let mut dones_before = Vec::with_capacity(tokens.len().saturating_add(1));
+        let (mut guards, mut dos, mut dones) = (0usize, 0usize, 0usize);
+        for (index, (token, &(head, starts))) in tokens.iter().zip(&positions).enumerate() {
+            guards_before.push(guards);
+            dos_before.push(dos);
+            dones_before.push(dones);
+            match token.word() {
+                Some(word) => {
+                    if head {
+                        heads.entry(word.to_string()).or_default().push(index);
+                    }
+                    if starts {
+                        guards = guards.saturating_add(usize::from(GUARDS.contains(&word)));
+                        dos = dos.saturating_add(usize::from(word == "do"));
+                        dones = dones.saturating_add(usize::from(word == "done"));
+                    }
+                }
+                None => {
+                    let guard = matches!(token.op(), Some(Op::AndIf | Op::OrIf));
+                    guards = guards.saturating_add(usize::from(guard));
+                }
+            }
+        }
+        guards_before.push(guards);
+        dos_before.push(dos);
+        dones_before.push(dones);
+        Self {
+            source,
+            tokens,
+            positions,
+            closes,
+            heads,
+            guards_before,
+            dos_before,
+            dones_before,
+        }
+    }
+
+    fn token(&self, index: usize) -> Option<&Token> {
+        self.tokens.get(index)
+    }
+
+    fn is_op(&self, index: usize, op: Op) -> bool {
+        self.token(index).is_some_and(|t| t.is_op(op))
+    }
+
+    fn word(&self, index: usize) -> Option<&str> {
+        self.token(index).and_then(Token::word)
+    }
+
+    fn is_head(&self, index: usize) -> bool {
+        self.positions.get(index).is_some_and(|p| p.0)
+    }
+
+    fn calls_of(&self, name: &str) -> &[usize] {
+        self.heads.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    /// A function definition starting at command name `index`:
+    /// `name () body` or `function name [()] body`.
+    fn definition_at(&self, index: usize) -> Option<Definition> {
+        let first = self.word(index)?;
+        let keyword = first == "function";
+        let (name, mut next) = if keyword {
+            (self.word(index.saturating_add(1))?, index.saturating_add(2))
+        } else {
+            (first, index.saturating_add(1))
+        };
+        if self.is_op(next, Op::LParen) && self.is_op(next.saturating_add(1), Op::RParen) {
+            next = next.saturating_add(2);
+        } else if !keyword {
+            return None;
+        }
+        while self.is_op(next, Op::Newline) {
+            next = next.saturating_add(1);
+        }
+        let close = self.closes.get(next).copied().flatten()?;
+        Some(Definition {
+            name: name.to_string(),
+            start: index,
+            body: next.saturating_add(1)..close,
+            end: close,
+        })
+    }
+
+    /// The operator ending the pipeline that the command at `index` belongs
+    /// to, and the first `|` after the command, if any.
+    fn pipeline_end(&self, index: usize) -> (Option<Op>, Option<usize>) {
+        let mut depth = 0usize;
+        let mut first_pipe = None;
+        let mut continued = false;
+        for (i, token) in self.tokens.iter().enumerate().skip(index.saturating_add(1)) {
+            let Some(op) = token.op() else {
+                continued = false;
+                continue;
+            };
+            match op {
+                Op::Redirect | Op::Backtick => {}
+                Op::LParen | Op::LBrace => depth = depth.saturating_add(1),
+                Op::RParen | Op::RBrace if depth > 0 => depth -= 1,
+                Op::Pipe | Op::PipeAmp if depth == 0 => {
+                    first_pipe.get_or_insert(i);
+                    continued = true;
+                    continue;
+                }
+                Op::Newline if continued || depth > 0 => continue,
+                _ if depth == 0 => return (Some(op), first_pipe),
+                _ => {}
+            }
+            continued = false;
+        }
+        (None, first_pipe)
+    }
+
+    fn judge(&self, definition: &Definition) -> Option<&'static str> {
+        let body = &definition.body;
+        let calls = self.calls_of(&definition.name);
+        let self_calls: Vec<usize> = calls
+            .iter()
+            .copied()
+            .filter(|i| body.contains(i))
+            .take(MAX_SELF_CALLS)
+            .collect();
+        if self_calls.is_empty() || count(&self.guards_before, body) > 0 {
+            return None;
+        }
+        let invoked = calls
+            .iter()
+            .any(|i| *i < definition.start || *i > definition.end);
+        if !invoked {
+            return None;
+        }
+        let mut backgrounded = false;
+        let mut in_loop = false;
+        for &call in &self_calls {
+            let (end, first_pipe) = self.pipeline_end(call);
+            if let Some(pipe) = first_pipe {
+                let next = calls.iter().find(|i| **i > pipe);
+                let next_head = (pipe..self.tokens.len()).find(|i| self.is_head(*i));
+                if next.is_some() && next == next_head.as_ref() {
+                    return Some("pipes a call of itself into itself");
+                }
+            }
+            if end == Some(Op::Amp) {
+                backgrounded = true;
+                let before = body.start..call;
+                in_loop |= count(&self.dos_before, &before) > count(&self.dones_before, &before);
+            }
+        }
+        if backgrounded && self_calls.len() >= 2 {
+            Some("calls itself twice in the background")
+        } else if in_loop {
+            Some("calls itself in the background in a loop")
+        } else {
+            None
+        }
+    }
+
+    fn excerpt(&self, definition: &Definition) -> String {
+        let start = self.token(definition.start).map_or(0, |t| t.span.start);
+        let invocation = self
+            .calls_of(&definition.name)
+            .iter()
+            .find(|i| **i > definition.end)
+            .or(Some(&definition.end));
+        let end = invocation
+            .and_then(|i| self.token(*i))
+            .map_or(self.source.len(), |t| t.span.end);
+        let text = self.source.get(start..end).unwrap_or(self.source);
+        let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if collapsed.chars().count() > EXCERPT_CHARS {
+            let mut short: String = collapsed.chars().take(EXCERPT_CHARS).collect();
+            short.push('…');
+            short
+        } else {
+            collapsed
+        }
+    }
+
+    /// Nested scripts: the argument of `-c` (also `-ec`, `-lc`), the
+    /// arguments of `eval`, and here-documents fed to a shell.
+    fn nested_scripts(&self) -> Vec<&str> {
+        let mut nested = Vec::new();
+        let mut in_eval = false;
+        // A shell without `-c` or a script file reads its script from stdin.
+        let mut shell_reads_stdin = false;
+        let mut stdin_forced = false;
+        let mut after_redirect = false;
+        for (index, token) in self.tokens.iter().enumerate() {
+            if let Some(body) = token.here_doc() {
+                if shell_reads_stdin {
+                    nested.push(body);
+                }
+                continue;
+            }
+            let Some(word) = token.word() else {
+                in_eval = false;
+                after_redirect = token.is_op(Op::Redirect);
+                if !after_redirect && !token.is_op(Op::Newline) {
+                    shell_reads_stdin = false;
+                    stdin_forced = false;
+                }
+                continue;
+            };
+            if std::mem::take(&mut after_redirect) {
+                continue;
+            }
+            if self.is_head(index) {
+                in_eval = word == "eval";
+                let program = word.rsplit('/').next().unwrap_or(word);
+                shell_reads_stdin = SHELLS.contains(&program);
+                stdin_forced = false;
+                continue;
+            }
+            if shell_reads_stdin && is_s_option(word) {
+                // `-s`: the script is stdin, the remaining words are its arguments.
+                stdin_forced = true;
+            } else if !stdin_forced && (!word.starts_with('-') || is_c_option(word)) {
+                shell_reads_stdin = false;
+            }
+            let after_c = index
+                .checked_sub(1)
+                .and_then(|p| self.word(p))
+                .is_some_and(is_c_option);
+            if in_eval || after_c {
+                nested.push(word);
+            }
+        }
+        nested
+    }
+}
+
+/// `-s`, or a cluster of short options with `s` and without `c`, such as `-es`.
+fn is_s_option(word: &str) -> bool {
+    word.strip_prefix('-').is_some_and(|flags| {
+        flags.contains('s')
+            && !flags.contains('c')
+            && flags.chars().all(|c| c.is_ascii_alphabetic())
+    })
+}
+
+/// `-c`, or a cluster of short options ending in `c` such as `-ec`, `-xc`.
+fn is_c_option(word: &str) -> bool {
+    word.strip_prefix('-')
+        .is_some_and(|flags| flags.ends_with('c') && flags.chars().all(|c| c.is_ascii_alphabetic()))
+}
+
+fn find_nested(source: &str, depth: usize) -> Option<ForkBomb> {
+    let script = Script::new(source);
+    for index in 0..script.tokens.len() {
+        if !script.is_head(index) {
+            continue;
+        }
+        let Some(definition) = script.definition_at(index) else {
+            continue;
+        };
+        if let Some(how) = script.judge(&definition) {
+            return Some(ForkBomb {
+                function: definition.name.clone(),
+                how,
+                excerpt: script.excerpt(&definition),
+            });
+        }
+    }
+    if depth >= MAX_NESTING {
+        return None;
+    }
+    script
+        .nested_scripts()
+        .into_iter()
+        .find_map(|nested| find_nested(nested, depth.saturating_add(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::classic(":(){ :|:& };:", ":")]
+    #[case::no_spaces(":(){:|:&};:", ":")]
+    #[case::spaced(": ( ) { : | : & } ; :", ":")]
+    #[case::named("bomb() { bomb | bomb & }; bomb", "bomb")]
+    #[case::short("f(){ f|f & };f", "f")]
+    #[case::function_keyword("function x { x | x & }; x", "x")]
+    #[case::function_keyword_parens("function x() { x | x & }; x", "x")]
+    #[case::newlines("boom()\n{\n  boom |\n  boom &\n}\nboom\n", "boom")]
+    #[case::tabs_and_semicolon("\tf ( )\t{ f|f& } ;\n\n f", "f")]
+    #[case::without_ampersand(":(){ :|: };:", ":")]
+    #[case::twice_background("g() { g & g & }; g", "g")]
+    #[case::loop_background("h() { while true; do h & done; }; h", "h")]
+    #[case::subshell_body("f() ( f | f & ); f", "f")]
+    #[case::pipe_amp("f(){ f |& f & }; f", "f")]
+    #[case::nested_sh_c("sh -c ':(){ :|:& };:'", ":")]
+    #[case::nested_bash_ec(r#"exec bash -ec "b(){ b|b& }; b""#, "b")]
+    #[case::nested_eval("eval 'x(){ x|x& };x'", "x")]
+    #[case::doubly_nested(r#"sh -c "bash -c ':(){ :|:& };:'""#, ":")]
+    #[case::invoked_backgrounded(":(){ :|:& };: &", ":")]
+    #[case::in_longer_script(
+        "set -e\necho starting load test\nload() { load | load & }\nload\nsleep 3600",
+        "load"
+    )]
+    #[case::unicode_name("ф(){ ф|ф& };ф", "ф")]
+    #[case::here_doc_to_shell("/bin/sh <<'EOF'\n:(){ :|:& };:\nEOF\n", ":")]
+    #[case::here_doc_to_bash_s("bash -s -- arg <<-EOF\n\tf(){ f|f& };f\n\tEOF\n", "f")]
+    fn finds_fork_bombs(#[case] script: &str, #[case] function: &str) {
+        let bomb = find(script).unwrap_or_else(|| panic!("no bomb found in {script}"));
+        assert_eq!(bomb.function, function);
+    }
+
+    const ENTRYPOINT: &str = r#"#!/bin/sh
+set -eu
+log() { echo "$(date -u +%FT%TZ) $*" >&2; }
+retry() {
+  n=0
+  until "$@"; do
+    n=$((n+1))
+    if [ "$n" -ge 5 ]; then log "giving up on $*"; return 1; fi
+    sleep $((n*2))
+  done
+}
+wait_for() { retry nc -z "$1" "$2"; }
+wait_for db 5432 &
+wait_for cache 6379 &
+wait
+for f in /docker-entrypoint.d/*.sh; do [ -x "$f" ] && "$f"; done
+cat /etc/config/*.conf | grep -v '^#' | sort -u > /tmp/merged.conf
+trap 'kill -TERM $child 2>/dev/null' TERM INT
+exec "$@" &
+child=$!
+wait "$child"
+"#;
+
+    const RECURSIVE: &str = r#"
+walk() {
+  for entry in "$1"/*; do
+    if [ -d "$entry" ]; then walk "$entry" & else echo "$entry"; fi
+  done
+  wait
+}
+walk /data | sort | uniq -c
+fib() { [ "$1" -le 1 ] && { echo "$1"; return; }; echo $(( $(fib $(($1-1))) + $(fib $(($1-2))) )); }
+fib 10
+"#;
+
+    #[rstest]
+    #[case::empty("")]
+    #[case::plain_command("nginx -g 'daemon off;'")]
+    #[case::entrypoint(ENTRYPOINT)]
+    #[case::recursive_with_base_case(RECURSIVE)]
+    #[case::background_and_pipes("producer | consumer & worker | tee log & wait")]
+    #[case::defined_not_invoked(":(){ :|:& }")]
+    #[case::only_mentioned("echo ':(){ :|:& };:' is a fork bomb")]
+    #[case::grep_for_it(r#"grep -F ':(){ :|:& };:' /var/log/audit.log || true"#)]
+    #[case::single_background_call("f() { f & }; f")]
+    #[case::pipe_to_other("f() { f | cat & }; f")]
+    #[case::calls_other("f() { g | g & }; f")]
+    #[case::guarded_pipe(r#"f() { [ "$1" -gt 0 ] && f $(($1-1)) | f $(($1-1)) & }; f 3"#)]
+    #[case::if_guard("f() { if [ $1 -gt 0 ]; then f $(($1-1)) & f $(($1-1)) & fi; wait; }; f 3")]
+    #[case::unterminated_body("f() { f | f & ; f")]
+    #[case::word_equal_name("f() { echo f | f2 & }; f")]
+    #[case::find_exec("find . -name '*.log' -exec gzip {} \\; &")]
+    #[case::brace_expansion("cp file{,.bak} && mkdir -p a/{b,c} &")]
+    #[case::heredoc_like("cat <<EOF | sh &\necho hi\nEOF")]
+    #[case::unbalanced_quotes("echo \"unterminated | f & ")]
+    #[case::here_doc_to_file(
+        "cat <<'EOF' > /usr/share/doc/bomb.txt\n:(){ :|:& };:\nEOF\necho done"
+    )]
+    fn accepts_ordinary_scripts(#[case] script: &str) {
+        assert_eq!(find(script), None, "{script}");
+    }
+
+    #[test]
+    fn excerpt_shows_definition_and_invocation() {
+        let bomb = find("echo hi\nbomb() {\n  bomb | bomb &\n}\nbomb\nsleep 1").expect("bomb");
+        assert_eq!(bomb.excerpt, "bomb() { bomb | bomb & } bomb");
+        assert_eq!(bomb.how, "pipes a call of itself into itself");
+    }
+
+    #[test]
+    fn long_excerpts_are_shortened() {
+        let script = format!("f() {{ f | f & {} }}; f", "x=1; ".repeat(100));
+        let bomb = find(&script).expect("bomb");
+        assert!(bomb.excerpt.ends_with('…'));
+        assert_eq!(bomb.excerpt.chars().count(), EXCERPT_CHARS + 1);
+    }
+
+    #[test]
+    fn deep_nesting_is_bounded() {
+        let mut script = ":(){ :|:& };:".to_string();
+        for _ in 0..10 {
+            script = format!("sh -c '{}'", script.replace('\'', "'\\''"));
+        }
+        assert_eq!(find(&script), None);
+    }
+
+    #[test]
+    fn large_scripts_are_fast() {
+        let script = ENTRYPOINT.repeat(500);
+        assert_eq!(find(&script), None);
+    }
+}
