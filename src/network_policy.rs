@@ -76,6 +76,16 @@ pub enum PolicyType {
     Unknown,
 }
 
+impl fmt::Display for PolicyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PolicyType::Ingress => "Ingress",
+            PolicyType::Egress => "Egress",
+            PolicyType::Unknown => "(unknown)",
+        })
+    }
+}
+
 /// Traffic direction, seen from the selected pod.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum Direction {

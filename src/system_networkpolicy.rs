@@ -37,6 +37,8 @@ pub struct Settings {
     pub protected_namespaces: Vec<String>,
     /// The components whose flows must survive; replaces the defaults when set.
     pub critical_components: Vec<Component>,
+    /// The critical component that serves DNS, the peer of `peer: dns` flows.
+    pub dns_component: String,
     pub api_server: ApiServer,
     pub on_lookup_failure: OnLookupFailure,
     pub exemptions: Exemptions,
@@ -101,6 +103,8 @@ pub enum PeerKind {
     Component,
     /// Fixed address ranges (`cidrs`).
     Cidrs,
+    /// The DNS component (`dnsComponent`); ports default to 53/UDP and 53/TCP.
+    Dns,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -112,7 +116,7 @@ pub struct RequiredFlow {
     pub component: String,
     #[serde(default)]
     pub cidrs: Vec<String>,
-    /// Required except for egress to the API server (`apiServer.ports`).
+    /// Required except for egress to the API server (`apiServer.ports`) and DNS.
     #[serde(default)]
     pub ports: Vec<FlowPort>,
 }
@@ -207,6 +211,7 @@ impl Default for Settings {
         Self {
             protected_namespaces: vec!["kube-system".to_string()],
             critical_components: vec![coredns, metrics_server],
+            dns_component: "coredns".to_string(),
             api_server: ApiServer::default(),
             on_lookup_failure: OnLookupFailure::default(),
             exemptions: Exemptions::default(),
@@ -257,17 +262,34 @@ impl Validate for ApiServer {
 }
 
 impl RequiredFlow {
-    fn validate(&self, components: &[Component]) -> Result<(), SettingsError> {
+    /// The ports a flow needs: its own, or the defaults of its peer.
+    fn ports(&self, api_ports: &[u16]) -> Vec<(String, u16)> {
+        if !self.ports.is_empty() {
+            return self
+                .ports
+                .iter()
+                .map(|p| (p.protocol.clone(), p.port))
+                .collect();
+        }
+        match (self.peer, self.direction) {
+            (PeerKind::ApiServer, Direction::Egress) => {
+                api_ports.iter().map(|p| ("TCP".to_string(), *p)).collect()
+            }
+            (PeerKind::Dns, _) => vec![("UDP".to_string(), 53), ("TCP".to_string(), 53)],
+            _ => vec![],
+        }
+    }
+
+    fn validate(&self, settings: &Settings) -> Result<(), SettingsError> {
+        let components = &settings.critical_components;
         for (index, port) in self.ports.iter().enumerate() {
             check_port(&format!("ports[{index}].port"), port.port)?;
             check_protocol(&format!("ports[{index}].protocol"), &port.protocol)?;
         }
-        let needs_ports =
-            !(self.peer == PeerKind::ApiServer && self.direction == Direction::Egress);
-        if needs_ports && self.ports.is_empty() {
+        if self.ports(&[1]).is_empty() {
             return Err(SettingsError::new(
                 "ports",
-                "must name at least one port (only egress to the API server defaults to apiServer.ports)",
+                "must name at least one port (only egress to the API server and flows to DNS have default ports)",
             ));
         }
         match self.peer {
@@ -283,6 +305,17 @@ impl RequiredFlow {
                 }
             }
             PeerKind::Cidrs => check_cidrs("cidrs", &self.cidrs)?,
+            PeerKind::Dns => {
+                if !components.iter().any(|c| c.name == settings.dns_component) {
+                    return Err(SettingsError::new(
+                        "peer",
+                        format!(
+                            "`dns` needs dnsComponent (`{}`) to be the name of a critical component",
+                            settings.dns_component
+                        ),
+                    ));
+                }
+            }
             PeerKind::ApiServer | PeerKind::AllPods => {}
         }
         if self.peer != PeerKind::Component && !self.component.is_empty() {
@@ -339,7 +372,7 @@ impl Component {
             ));
         }
         for (index, flow) in self.flows.iter().enumerate() {
-            flow.validate(&settings.critical_components)
+            flow.validate(settings)
                 .map_err(|e| e.within(&format!("flows[{index}]")))?;
         }
         Ok(())
@@ -779,59 +812,51 @@ impl Check<'_> {
 /// or after the change; API server addresses are only looked up when needed.
 fn checks<'s>(
     component: &'s Component,
-    all: &'s [Component],
+    settings: &'s Settings,
     context: &Context,
     isolated: &dyn Fn(&Component, Direction) -> bool,
 ) -> Vec<Check<'s>> {
+    let all = &settings.critical_components;
     let mut checks = Vec::new();
     for flow in &component.flows {
-        let ports: Vec<(String, u16)> = flow
-            .ports
-            .iter()
-            .map(|p| (p.protocol.clone(), p.port))
-            .collect();
         let inbound = flow.direction == Direction::Ingress;
         let own_destination = if inbound { Some(component) } else { None };
         match flow.peer {
             PeerKind::ApiServer if !isolated(component, flow.direction) => {}
             PeerKind::ApiServer => {
-                let (target, ports) = if !inbound && ports.is_empty() {
-                    let api = context.api();
-                    let ports = api.ports.iter().map(|p| ("TCP".to_string(), *p)).collect();
-                    (Target::Addresses(api.cidrs, "apiserver"), ports)
-                } else {
-                    (Target::Addresses(context.api().cidrs, "apiserver"), ports)
-                };
-                let cidrs = match &target {
-                    Target::Addresses(c, _) => cidrs_text(c),
-                    _ => String::new(),
-                };
+                let api = context.api();
+                let ports = flow.ports(&api.ports);
                 checks.push(Check {
                     owner: component,
                     direction: flow.direction,
                     flow: format!(
-                        "{} the API server ({cidrs}) on {}",
+                        "{} the API server ({}) on {}",
                         towards(flow.direction),
+                        cidrs_text(&api.cidrs),
                         ports_text(&ports)
                     ),
-                    target,
+                    target: Target::Addresses(api.cidrs, "apiserver"),
                     ports,
                     destination: own_destination,
                 });
             }
-            PeerKind::AllPods => checks.push(Check {
-                owner: component,
-                direction: flow.direction,
-                flow: format!(
-                    "{} all pods in all namespaces on {}",
-                    towards(flow.direction),
-                    ports_text(&ports)
-                ),
-                target: Target::AllPods,
-                ports,
-                destination: own_destination,
-            }),
+            PeerKind::AllPods => {
+                let ports = flow.ports(&[]);
+                checks.push(Check {
+                    owner: component,
+                    direction: flow.direction,
+                    flow: format!(
+                        "{} all pods in all namespaces on {}",
+                        towards(flow.direction),
+                        ports_text(&ports)
+                    ),
+                    target: Target::AllPods,
+                    ports,
+                    destination: own_destination,
+                })
+            }
             PeerKind::Cidrs => {
+                let ports = flow.ports(&[]);
                 let cidrs: Vec<Cidr> = flow
                     .cidrs
                     .iter()
@@ -851,10 +876,16 @@ fn checks<'s>(
                     destination: own_destination,
                 });
             }
-            PeerKind::Component => {
-                let Some(other) = all.iter().find(|c| c.name == flow.component) else {
+            PeerKind::Component | PeerKind::Dns => {
+                let wanted = if flow.peer == PeerKind::Dns {
+                    &settings.dns_component
+                } else {
+                    &flow.component
+                };
+                let Some(other) = all.iter().find(|c| c.name == *wanted) else {
                     continue;
                 };
+                let ports = flow.ports(&[]);
                 let destination = if inbound { component } else { other };
                 let text = |owner: &Component, direction: Direction, peer: &Component| {
                     format!(
@@ -962,15 +993,7 @@ fn culprit(
         Some(policy) if policy.isolates(&pod, check.direction) => {
             let rules = policy.rules(check.direction);
             if rules.is_empty() {
-                let types: Vec<&str> = policy
-                    .types()
-                    .iter()
-                    .map(|t| match t {
-                        crate::network_policy::PolicyType::Ingress => "Ingress",
-                        crate::network_policy::PolicyType::Egress => "Egress",
-                        crate::network_policy::PolicyType::Unknown => "?",
-                    })
-                    .collect();
+                let types: Vec<String> = policy.types().iter().map(|t| t.to_string()).collect();
                 (
                     "spec.policyTypes".to_string(),
                     format!("[{}] with no {} rules", types.join(", "), check.direction),
@@ -1103,12 +1126,7 @@ impl Rule for SystemNetworkPolicy {
                 || !isolating(&after, &pod, direction).is_empty()
         };
         for component in components {
-            for check in checks(
-                component,
-                &settings.critical_components,
-                &context,
-                &isolated,
-            ) {
+            for check in checks(component, settings, &context, &isolated) {
                 if !check.is_isolated(&before) && !check.is_isolated(&after) {
                     continue;
                 }
@@ -1469,6 +1487,32 @@ mod tests {
     }
 
     #[test]
+    fn dns_peer_defaults_to_port_53_of_the_dns_component() {
+        let mut settings = coredns_only();
+        settings.critical_components.push(Component {
+            name: "autoscaler".to_string(),
+            pod_labels: BTreeMap::from([("app".to_string(), "autoscaler".to_string())]),
+            flows: vec![flow(Direction::Egress, PeerKind::Dns, &[])],
+            ..Component::default()
+        });
+        assert_eq!(settings.validate(), Ok(()));
+        let policy = r#"{"metadata":{"name":"deny-egress"},"spec":{"podSelector":{"matchLabels":{"app":"autoscaler"}},"policyTypes":["Egress"],"egress":[{"ports":[{"port":53,"protocol":"UDP"}]}]}}"#;
+        let verdict = judge(
+            &request("CREATE", "kube-system", policy, "null"),
+            &settings,
+            &FakeHost::new(json!([])),
+        );
+        assert_eq!(verdict.violations.len(), 1, "{verdict:?}");
+        let problem = &verdict.violations[0].problem;
+        assert!(
+            problem.contains(
+                "egress to coredns (pods k8s-app=kube-dns in kube-system) on 53/UDP, 53/TCP"
+            ) && problem.contains("allows 53/TCP."),
+            "{problem}"
+        );
+    }
+
+    #[test]
     fn endpoints_ports_join_configured_ports() {
         let mut host = FakeHost::new(json!([]));
         host.slices = json!([{"endpoints":[{"addresses":["fd00::1"]}],"ports":[{"port":8443}]}]);
@@ -1514,6 +1558,14 @@ mod tests {
     #[case::unknown_peer_component(
         r#"{"criticalComponents":[{"name":"x","podLabels":{"a":"b"},"flows":[{"direction":"Egress","peer":"component","component":"dns","ports":[{"port":53}]}]}]}"#,
         "criticalComponents[0].flows[0].component"
+    )]
+    #[case::dns_peer_without_dns_component(
+        r#"{"dnsComponent":"kube-dns","criticalComponents":[{"name":"x","podLabels":{"a":"b"},"flows":[{"direction":"Egress","peer":"dns"}]}]}"#,
+        "criticalComponents[0].flows[0].peer"
+    )]
+    #[case::cidrs_on_other_peer(
+        r#"{"criticalComponents":[{"name":"x","podLabels":{"a":"b"},"flows":[{"direction":"Egress","peer":"apiServer","cidrs":["10.0.0.0/8"]}]}]}"#,
+        "criticalComponents[0].flows[0].cidrs"
     )]
     #[case::unknown_direction(
         r#"{"criticalComponents":[{"name":"x","podLabels":{"a":"b"},"flows":[{"direction":"Both","peer":"apiServer"}]}]}"#,
