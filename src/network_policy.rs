@@ -30,7 +30,9 @@ use crate::selector::LabelSelector;
 /// Label every namespace carries with its own name (Kubernetes >= 1.21).
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
-fn nullable<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+/// Deserialises `null` as the default value (lookups with field masks, and
+/// some clients, send `null` for empty fields).
+pub fn nullable<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de> + Default,

@@ -16,8 +16,8 @@ use serde_json::{json, Value};
 use crate::exemptions::Exemptions;
 use crate::host::{list_items, GetResource, Host, ListResources, OnLookupFailure};
 use crate::network_policy::{
-    allows, isolating, Cidr, Direction, IntOrString, NetworkPolicy, Peer, Pod, PolicyRule, PortRef,
-    Remote, NAMESPACE_NAME_LABEL,
+    allows, isolating, nullable, Cidr, Direction, IntOrString, NetworkPolicy, Peer, Pod,
+    PolicyRule, PortRef, Remote, NAMESPACE_NAME_LABEL,
 };
 use crate::policy::Rule;
 use crate::request::{DecodeError, Operation, Request};
@@ -414,13 +414,16 @@ struct ApiTargets {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct EndpointSlice {
+    #[serde(deserialize_with = "nullable")]
     endpoints: Vec<SliceEndpoint>,
+    #[serde(deserialize_with = "nullable")]
     ports: Vec<EndpointPort>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct SliceEndpoint {
+    #[serde(deserialize_with = "nullable")]
     addresses: Vec<String>,
 }
 
@@ -434,31 +437,46 @@ struct EndpointPort {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct Endpoints {
+    #[serde(deserialize_with = "nullable")]
     subsets: Vec<Subset>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct Subset {
+    #[serde(deserialize_with = "nullable")]
     addresses: Vec<Address>,
+    #[serde(deserialize_with = "nullable")]
     ports: Vec<EndpointPort>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct Address {
+    #[serde(deserialize_with = "nullable")]
     ip: String,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
 struct PodItem {
+    #[serde(deserialize_with = "nullable")]
+    metadata: PodMetadata,
+    #[serde(deserialize_with = "nullable")]
     spec: PodSpec,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PodMetadata {
+    #[serde(deserialize_with = "nullable")]
+    labels: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
 struct PodSpec {
+    #[serde(deserialize_with = "nullable")]
     host_network: bool,
 }
 
@@ -525,7 +543,8 @@ struct Context<'a> {
     /// The existing policies could not be listed: the change is judged alone.
     alone: bool,
     api: RefCell<Option<ApiTargets>>,
-    running: RefCell<BTreeMap<String, bool>>,
+    /// Label sets of each component's pod-network pods; `None`: not known.
+    pods: RefCell<BTreeMap<String, Option<Vec<Labels>>>>,
     warnings: RefCell<Vec<String>>,
 }
 
@@ -586,37 +605,60 @@ impl Context<'_> {
         self.warnings.borrow_mut().push(warning);
     }
 
-    /// True unless the component's pods are known to be absent or host-network
-    /// (NetworkPolicies do not apply to host-network pods). A failed lookup
-    /// counts as running: the rule keeps protecting.
-    fn runs(&self, component: &Component) -> bool {
-        if self.alone {
-            return true;
-        }
-        if let Some(known) = self.running.borrow().get(&component.name) {
-            return *known;
-        }
-        let selector = LabelSelector {
-            match_labels: component.pod_labels.clone(),
-            match_expressions: vec![],
+    /// The label sets policies are evaluated against for `component`: those
+    /// of its running pod-network pods (policies may select them by any of
+    /// their labels), or `podLabels` when they cannot be listed. `None` when
+    /// it has no such pods: NetworkPolicies never apply to host-network pods.
+    fn owner_labels(&self, component: &Component) -> Option<Vec<Labels>> {
+        let cached = self.pods.borrow().get(&component.name).cloned();
+        let known = match cached {
+            Some(known) => known,
+            None => {
+                let listed = if self.alone {
+                    None
+                } else {
+                    list_pod_labels(self.host, component)
+                };
+                self.pods
+                    .borrow_mut()
+                    .insert(component.name.clone(), listed.clone());
+                listed
+            }
         };
-        let running = ListResources {
-            api_version: "v1",
-            kind: "Pod",
-            namespace: Some(&component.namespace),
-            label_selector: Some(selector.to_query()),
-            field_selector: None,
-            field_masks: Some(vec!["metadata.name", "spec.hostNetwork"]),
+        match known {
+            None => Some(vec![component.pod_labels.clone()]),
+            Some(sets) if sets.is_empty() => None,
+            Some(sets) => Some(sets),
         }
-        .call(self.host)
-        .and_then(|body| list_items::<PodItem>(&body))
-        .map(|pods| pods.iter().any(|p| !p.spec.host_network))
-        .unwrap_or(true);
-        self.running
-            .borrow_mut()
-            .insert(component.name.clone(), running);
-        running
     }
+}
+
+type Labels = BTreeMap<String, String>;
+
+/// Distinct label sets of the component's pod-network pods; `None` if the
+/// lookup fails.
+fn list_pod_labels(host: &dyn Host, component: &Component) -> Option<Vec<Labels>> {
+    let selector = LabelSelector {
+        match_labels: component.pod_labels.clone(),
+        match_expressions: vec![],
+    };
+    let pods = ListResources {
+        api_version: "v1",
+        kind: "Pod",
+        namespace: Some(&component.namespace),
+        label_selector: Some(selector.to_query()),
+        field_selector: None,
+        field_masks: Some(vec!["metadata.labels", "spec.hostNetwork"]),
+    }
+    .call(host)
+    .and_then(|body| list_items::<PodItem>(&body))
+    .ok()?;
+    let sets: BTreeSet<Labels> = pods
+        .into_iter()
+        .filter(|p| !p.spec.host_network)
+        .map(|p| p.metadata.labels)
+        .collect();
+    Some(sets.into_iter().collect())
 }
 
 /// The other end of a check, owning what it needs.
@@ -630,6 +672,8 @@ enum Target<'s> {
 /// `direction` by the policies of their namespace.
 struct Check<'s> {
     owner: &'s Component,
+    /// Label sets of the owner's pods (at least one).
+    owner_labels: Vec<Labels>,
     direction: Direction,
     target: Target<'s>,
     ports: Vec<(String, u16)>,
@@ -705,9 +749,34 @@ impl Check<'_> {
         }
     }
 
+    fn pods(&self) -> impl Iterator<Item = Pod<'_>> {
+        self.owner_labels.iter().map(|labels| Pod {
+            namespace: &self.owner.namespace,
+            labels,
+        })
+    }
+
+    /// True if `policies` allow the flow for every pod of the owner.
+    fn allowed(&self, policies: &[NetworkPolicy], remote: &Remote, port: &PortRef) -> bool {
+        self.pods()
+            .all(|pod| allows(policies, &pod, self.direction, remote, port))
+    }
+
+    /// Names of the policies that isolate some pod of the owner, in order.
+    fn isolators(&self, policies: &[NetworkPolicy]) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for pod in self.pods() {
+            for policy in isolating(policies, &pod, self.direction) {
+                if !names.contains(&policy.metadata.name) {
+                    names.push(policy.metadata.name.clone());
+                }
+            }
+        }
+        names
+    }
+
     /// Each port (and address range) of the check, with whether `policies` allow it.
     fn units(&self, policies: &[NetworkPolicy]) -> Vec<(String, bool)> {
-        let pod = component_pod(self.owner);
         let mut units = Vec::new();
         for (protocol, port) in &self.ports {
             let name = self.destination.and_then(|d| {
@@ -727,23 +796,17 @@ impl Check<'_> {
                         let remote = Remote::Addresses(std::slice::from_ref(cidr));
                         units.push((
                             self.unit_label(protocol, *port, Some(cidr)),
-                            allows(policies, &pod, self.direction, &remote, &port_ref),
+                            self.allowed(policies, &remote, &port_ref),
                         ));
                     }
                 }
                 Target::AllPods => units.push((
                     self.unit_label(protocol, *port, None),
-                    allows(policies, &pod, self.direction, &Remote::AllPods, &port_ref),
+                    self.allowed(policies, &Remote::AllPods, &port_ref),
                 )),
                 Target::Component(other) => units.push((
                     self.unit_label(protocol, *port, None),
-                    allows(
-                        policies,
-                        &pod,
-                        self.direction,
-                        &Remote::Pods(component_pod(other)),
-                        &port_ref,
-                    ),
+                    self.allowed(policies, &Remote::Pods(component_pod(other)), &port_ref),
                 )),
             }
         }
@@ -751,7 +814,7 @@ impl Check<'_> {
     }
 
     fn is_isolated(&self, policies: &[NetworkPolicy]) -> bool {
-        !isolating(policies, &component_pod(self.owner), self.direction).is_empty()
+        !self.isolators(policies).is_empty()
     }
 
     /// A NetworkPolicy that would allow this check, ready to apply.
@@ -818,6 +881,9 @@ fn checks<'s>(
 ) -> Vec<Check<'s>> {
     let all = &settings.critical_components;
     let mut checks = Vec::new();
+    let Some(owner_labels) = context.owner_labels(component) else {
+        return checks;
+    };
     for flow in &component.flows {
         let inbound = flow.direction == Direction::Ingress;
         let own_destination = if inbound { Some(component) } else { None };
@@ -828,6 +894,7 @@ fn checks<'s>(
                 let ports = flow.ports(&api.ports);
                 checks.push(Check {
                     owner: component,
+                    owner_labels: owner_labels.clone(),
                     direction: flow.direction,
                     flow: format!(
                         "{} the API server ({}) on {}",
@@ -844,6 +911,7 @@ fn checks<'s>(
                 let ports = flow.ports(&[]);
                 checks.push(Check {
                     owner: component,
+                    owner_labels: owner_labels.clone(),
                     direction: flow.direction,
                     flow: format!(
                         "{} all pods in all namespaces on {}",
@@ -864,6 +932,7 @@ fn checks<'s>(
                     .collect();
                 checks.push(Check {
                     owner: component,
+                    owner_labels: owner_labels.clone(),
                     direction: flow.direction,
                     flow: format!(
                         "{} {} on {}",
@@ -901,15 +970,22 @@ fn checks<'s>(
                 };
                 checks.push(Check {
                     owner: component,
+                    owner_labels: owner_labels.clone(),
                     direction: flow.direction,
                     flow: text(component, flow.direction, other),
                     target: Target::Component(other),
                     ports: ports.clone(),
                     destination: Some(destination),
                 });
-                if other.namespace == component.namespace {
+                let other_labels = if other.namespace == component.namespace {
+                    context.owner_labels(other)
+                } else {
+                    None
+                };
+                if let Some(other_labels) = other_labels {
                     checks.push(Check {
                         owner: other,
+                        owner_labels: other_labels,
                         direction: opposite(flow.direction),
                         flow: text(other, opposite(flow.direction), component),
                         target: Target::Component(component),
@@ -988,9 +1064,12 @@ fn culprit(
     check: &Check,
     operation: Operation,
 ) -> (String, String) {
-    let pod = component_pod(check.owner);
     match object {
-        Some(policy) if policy.isolates(&pod, check.direction) => {
+        Some(policy)
+            if check
+                .pods()
+                .any(|pod| policy.isolates(&pod, check.direction)) =>
+        {
             let rules = policy.rules(check.direction);
             if rules.is_empty() {
                 let types: Vec<String> = policy.types().iter().map(|t| t.to_string()).collect();
@@ -1114,16 +1193,23 @@ impl Rule for SystemNetworkPolicy {
             host,
             alone,
             api: RefCell::new(None),
-            running: RefCell::new(BTreeMap::new()),
+            pods: RefCell::new(BTreeMap::new()),
             warnings: RefCell::new(Vec::new()),
         };
         let object_ref = request.object_ref();
         let mut findings = Vec::new();
         let mut already_cut = Vec::new();
         let isolated = |component: &Component, direction: Direction| {
-            let pod = component_pod(component);
-            !isolating(&before, &pod, direction).is_empty()
-                || !isolating(&after, &pod, direction).is_empty()
+            context.owner_labels(component).is_some_and(|sets| {
+                sets.iter().any(|labels| {
+                    let pod = Pod {
+                        namespace: &component.namespace,
+                        labels,
+                    };
+                    !isolating(&before, &pod, direction).is_empty()
+                        || !isolating(&after, &pod, direction).is_empty()
+                })
+            })
         };
         for component in components {
             for check in checks(component, settings, &context, &isolated) {
@@ -1144,7 +1230,7 @@ impl Rule for SystemNetworkPolicy {
                     .filter(|((_, now), (_, was))| !now && !was)
                     .map(|((label, _), _)| label.as_str())
                     .collect();
-                if (newly_cut.is_empty() && still_cut.is_empty()) || !context.runs(check.owner) {
+                if newly_cut.is_empty() && still_cut.is_empty() {
                     continue;
                 }
                 if !newly_cut.is_empty() && alone {
@@ -1201,9 +1287,10 @@ fn cut_violation(
     namespace: &str,
     operation: Operation,
 ) -> Violation {
-    let isolators: Vec<String> = isolating(after, &component_pod(check.owner), check.direction)
+    let isolators: Vec<String> = check
+        .isolators(after)
         .iter()
-        .map(|p| format!("NetworkPolicy {namespace}/{}", p.metadata.name))
+        .map(|name| format!("NetworkPolicy {namespace}/{name}"))
         .collect();
     let (field, value) = culprit(object, name, check, operation);
     let impact = if check.owner.impact.is_empty() {
@@ -1252,7 +1339,7 @@ mod tests {
             Self {
                 policies: Ok(policies),
                 slices: json!([{"endpoints":[{"addresses":["10.0.0.1"]}],"ports":[{"name":"https","port":6443,"protocol":"TCP"}]}]),
-                pods: json!([{"metadata":{"name":"coredns-1"},"spec":{}}]),
+                pods: Value::Null,
                 calls: RefCell::new(vec![]),
             }
         }
@@ -1266,6 +1353,14 @@ mod tests {
             let items = match kind.as_str() {
                 "NetworkPolicy" => self.policies.clone()?,
                 "EndpointSlice" => self.slices.clone(),
+                "Pod" if self.pods.is_null() => {
+                    let selector = request["label_selector"].as_str().unwrap_or("");
+                    let labels: BTreeMap<&str, &str> = selector
+                        .split(',')
+                        .filter_map(|t| t.split_once('='))
+                        .collect();
+                    json!([{ "metadata": { "labels": labels } }])
+                }
                 "Pod" => self.pods.clone(),
                 other => return Err(format!("{other} not served")),
             };
@@ -1434,6 +1529,25 @@ mod tests {
             &host,
         );
         assert!(verdict.is_accepted());
+    }
+
+    #[test]
+    fn policies_selecting_by_real_pod_labels_are_seen() {
+        let mut host = FakeHost::new(json!([]));
+        host.pods = json!([
+            {"metadata":{"labels":{"k8s-app":"kube-dns","app.kubernetes.io/name":"coredns"}},"spec":null},
+            {"metadata":{"labels":{"k8s-app":"kube-dns","app.kubernetes.io/name":"coredns"}},"spec":{"hostNetwork":null}}
+        ]);
+        let policy = r#"{"metadata":{"name":"lock-coredns"},"spec":{"podSelector":{"matchLabels":{"app.kubernetes.io/name":"coredns"}},"policyTypes":["Egress"]}}"#;
+        let verdict = judge(
+            &request("CREATE", "kube-system", policy, "null"),
+            &coredns_only(),
+            &host,
+        );
+        assert_eq!(verdict.violations.len(), 1, "{verdict:?}");
+        assert!(verdict.violations[0]
+            .problem
+            .contains("isolated for Egress by NetworkPolicy kube-system/lock-coredns"));
     }
 
     #[test]
