@@ -1,1 +1,784 @@
-//! Not written yet.
+//! A model of NetworkPolicy (`networking.k8s.io/v1`) semantics: which
+//! policies isolate a pod, and whether the union of their rules allows a
+//! given flow. Pure and reusable; rules decide what flows matter.
+//!
+//! Semantics (as the Kubernetes documentation states them):
+//! - a pod is isolated for a direction only if some policy selecting it lists
+//!   that policy type; `policyTypes` defaults to `Ingress`, plus `Egress` when
+//!   the policy has egress rules;
+//! - allowed traffic is the union of the rules of the selecting policies;
+//! - an empty `from`/`to` means every peer, an empty `ports` every port;
+//! - a peer's `podSelector` alone means pods of the policy's namespace, its
+//!   `namespaceSelector` alone every pod of the matching namespaces, both
+//!   together the matching pods of the matching namespaces;
+//! - `ipBlock` covers its CIDR minus `except`; IPv4 and IPv6;
+//! - protocol defaults to TCP; `port` is a number (with optional `endPort`)
+//!   or the name of a container port of the destination pod.
+//!
+//! Where real behaviour depends on the network plugin, the model is
+//! conservative: ipBlocks never match pods, selectors never match addresses,
+//! and an address range is allowed only if every address in it is.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use serde::{Deserialize, Deserializer};
+
+use crate::selector::LabelSelector;
+
+/// Label every namespace carries with its own name (Kubernetes >= 1.21).
+pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+/// Deserialises `null` as the default value (lookups with field masks, and
+/// some clients, send `null` for empty fields).
+pub fn nullable<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// The fields of a NetworkPolicy the model reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct NetworkPolicy {
+    #[serde(deserialize_with = "nullable")]
+    pub metadata: Metadata,
+    #[serde(deserialize_with = "nullable")]
+    pub spec: Spec,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Metadata {
+    #[serde(deserialize_with = "nullable")]
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Spec {
+    #[serde(deserialize_with = "nullable")]
+    pub pod_selector: LabelSelector,
+    #[serde(deserialize_with = "nullable")]
+    pub policy_types: Vec<PolicyType>,
+    #[serde(deserialize_with = "nullable")]
+    pub ingress: Vec<PolicyRule>,
+    #[serde(deserialize_with = "nullable")]
+    pub egress: Vec<PolicyRule>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum PolicyType {
+    Ingress,
+    Egress,
+    #[serde(other)]
+    Unknown,
+}
+
+impl fmt::Display for PolicyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PolicyType::Ingress => "Ingress",
+            PolicyType::Egress => "Egress",
+            PolicyType::Unknown => "(unknown)",
+        })
+    }
+}
+
+/// Traffic direction, seen from the selected pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Direction {
+    Ingress,
+    Egress,
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Direction::Ingress => "Ingress",
+            Direction::Egress => "Egress",
+        })
+    }
+}
+
+/// An ingress rule (`from`) or an egress rule (`to`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct PolicyRule {
+    #[serde(deserialize_with = "nullable")]
+    pub from: Vec<Peer>,
+    #[serde(deserialize_with = "nullable")]
+    pub to: Vec<Peer>,
+    #[serde(deserialize_with = "nullable")]
+    pub ports: Vec<PolicyPort>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Peer {
+    pub pod_selector: Option<LabelSelector>,
+    pub namespace_selector: Option<LabelSelector>,
+    pub ip_block: Option<IpBlock>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct IpBlock {
+    #[serde(deserialize_with = "nullable")]
+    pub cidr: String,
+    #[serde(deserialize_with = "nullable")]
+    pub except: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum IntOrString {
+    Int(i64),
+    String(String),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct PolicyPort {
+    pub protocol: Option<String>,
+    pub port: Option<IntOrString>,
+    pub end_port: Option<i64>,
+}
+
+/// A pod, as far as policies see it: its namespace and labels.
+#[derive(Debug, Clone, Copy)]
+pub struct Pod<'a> {
+    pub namespace: &'a str,
+    pub labels: &'a BTreeMap<String, String>,
+}
+
+/// The other end of a flow.
+#[derive(Debug, Clone, Copy)]
+pub enum Remote<'a> {
+    /// Every pod of every namespace.
+    AllPods,
+    /// The pods with these labels in that namespace.
+    Pods(Pod<'a>),
+    /// Every address of these ranges (nodes, the API server, outside hosts).
+    Addresses(&'a [Cidr]),
+}
+
+/// One destination port: protocol, number and, when the destination is a
+/// pod, the name its container gives that port.
+#[derive(Debug, Clone, Copy)]
+pub struct PortRef<'a> {
+    pub protocol: &'a str,
+    pub port: u16,
+    pub name: Option<&'a str>,
+}
+
+impl fmt::Display for PortRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.port, self.protocol)
+    }
+}
+
+impl NetworkPolicy {
+    /// `policyTypes`, defaulted as the API server does.
+    pub fn types(&self) -> Vec<PolicyType> {
+        if !self.spec.policy_types.is_empty() {
+            return self.spec.policy_types.clone();
+        }
+        let mut types = vec![PolicyType::Ingress];
+        if !self.spec.egress.is_empty() {
+            types.push(PolicyType::Egress);
+        }
+        types
+    }
+
+    pub fn has_type(&self, direction: Direction) -> bool {
+        let wanted = match direction {
+            Direction::Ingress => PolicyType::Ingress,
+            Direction::Egress => PolicyType::Egress,
+        };
+        self.types().contains(&wanted)
+    }
+
+    /// True if this policy selects `pod` (which must be in the policy's namespace).
+    pub fn selects(&self, pod: &Pod) -> bool {
+        self.spec.pod_selector.matches(pod.labels)
+    }
+
+    /// True if this policy isolates `pod` for `direction`.
+    pub fn isolates(&self, pod: &Pod, direction: Direction) -> bool {
+        self.selects(pod) && self.has_type(direction)
+    }
+
+    pub fn rules(&self, direction: Direction) -> &[PolicyRule] {
+        match direction {
+            Direction::Ingress => &self.spec.ingress,
+            Direction::Egress => &self.spec.egress,
+        }
+    }
+}
+
+impl PolicyRule {
+    pub fn peers(&self, direction: Direction) -> &[Peer] {
+        match direction {
+            Direction::Ingress => &self.from,
+            Direction::Egress => &self.to,
+        }
+    }
+
+    pub fn allows_port(&self, port: &PortRef) -> bool {
+        self.ports.is_empty() || self.ports.iter().any(|p| p.matches(port))
+    }
+}
+
+impl PolicyPort {
+    pub fn matches(&self, target: &PortRef) -> bool {
+        if self.protocol.as_deref().unwrap_or("TCP") != target.protocol {
+            return false;
+        }
+        match &self.port {
+            None => true,
+            Some(IntOrString::Int(first)) => {
+                let last = self.end_port.unwrap_or(*first);
+                (*first..=last).contains(&i64::from(target.port))
+            }
+            Some(IntOrString::String(name)) => target.name == Some(name.as_str()),
+        }
+    }
+}
+
+fn namespace_labels(namespace: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([(NAMESPACE_NAME_LABEL.to_string(), namespace.to_string())])
+}
+
+impl Peer {
+    /// True if this peer covers every pod of `remote` (a pod remote only).
+    /// `policy_namespace` is where the policy lives.
+    pub fn covers_pods(&self, policy_namespace: &str, remote: &Remote) -> bool {
+        if self.ip_block.is_some() {
+            return false;
+        }
+        match (remote, &self.pod_selector, &self.namespace_selector) {
+            (_, None, None) => false,
+            (Remote::AllPods, pods, Some(namespaces)) => {
+                namespaces.is_empty() && pods.as_ref().is_none_or(LabelSelector::is_empty)
+            }
+            (Remote::AllPods, Some(_), None) => false,
+            (Remote::Pods(pod), pods, namespaces) => {
+                let pods_match = pods.as_ref().is_none_or(|s| s.matches(pod.labels));
+                let namespace_match = match namespaces {
+                    None => pod.namespace == policy_namespace,
+                    Some(s) => s.matches(&namespace_labels(pod.namespace)),
+                };
+                pods_match && namespace_match
+            }
+            (Remote::Addresses(_), _, _) => false,
+        }
+    }
+}
+
+/// Whether the policies of `pod`'s namespace let it exchange traffic in
+/// `direction` with `remote` on `port`: true when no policy isolates it, or
+/// when some rule of an isolating policy allows it. For addresses, every
+/// address of every range must be allowed.
+pub fn allows(
+    policies: &[NetworkPolicy],
+    pod: &Pod,
+    direction: Direction,
+    remote: &Remote,
+    port: &PortRef,
+) -> bool {
+    let isolating: Vec<&NetworkPolicy> = isolating(policies, pod, direction);
+    if isolating.is_empty() {
+        return true;
+    }
+    let rules = || {
+        isolating
+            .iter()
+            .flat_map(|p| p.rules(direction))
+            .filter(|r| r.allows_port(port))
+    };
+    match remote {
+        Remote::Addresses(ranges) => {
+            let mut allowed = AddressSet::default();
+            for rule in rules() {
+                let peers = rule.peers(direction);
+                if peers.is_empty() {
+                    return true;
+                }
+                for block in peers.iter().filter_map(|p| p.ip_block.as_ref()) {
+                    allowed.add_block(block);
+                }
+            }
+            ranges.iter().all(|range| allowed.covers(range))
+        }
+        _ => rules().any(|rule| {
+            let peers = rule.peers(direction);
+            peers.is_empty() || peers.iter().any(|p| p.covers_pods(pod.namespace, remote))
+        }),
+    }
+}
+
+/// The policies that isolate `pod` for `direction`, in the order given.
+pub fn isolating<'p>(
+    policies: &'p [NetworkPolicy],
+    pod: &Pod,
+    direction: Direction,
+) -> Vec<&'p NetworkPolicy> {
+    policies
+        .iter()
+        .filter(|p| p.isolates(pod, direction))
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+/// An IPv4 or IPv6 CIDR, as the inclusive range of addresses it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    pub family: Family,
+    pub first: u128,
+    pub last: u128,
+    pub prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `a.b.c.d/n`, `x::y/n`, or a bare address (a /32 or /128).
+    /// Host bits are cleared, as the API server's parser does.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let (address, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text, None),
+        };
+        let bad = || format!("`{text}` is not an IPv4 or IPv6 CIDR such as 10.0.0.0/8");
+        let prefix = |max: u8| -> Result<u8, String> {
+            match prefix {
+                None => Ok(max),
+                Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad),
+            }
+        };
+        if let Ok(v4) = address.parse::<Ipv4Addr>() {
+            let prefix = prefix(32)?;
+            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+            let first = u32::from(v4) & mask;
+            return Ok(Self {
+                family: Family::V4,
+                first: u128::from(first),
+                last: u128::from(first | !mask),
+                prefix,
+            });
+        }
+        if let Ok(v6) = address.parse::<Ipv6Addr>() {
+            let prefix = prefix(128)?;
+            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+            let first = u128::from(v6) & mask;
+            return Ok(Self {
+                family: Family::V6,
+                first,
+                last: first | !mask,
+                prefix,
+            });
+        }
+        Err(bad())
+    }
+
+    pub fn contains(&self, other: &Cidr) -> bool {
+        self.family == other.family && self.first <= other.first && other.last <= self.last
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.family {
+            Family::V4 => {
+                let address = Ipv4Addr::from(u32::try_from(self.first).unwrap_or(0));
+                write!(f, "{address}/{}", self.prefix)
+            }
+            Family::V6 => write!(f, "{}/{}", Ipv6Addr::from(self.first), self.prefix),
+        }
+    }
+}
+
+/// A union of address ranges.
+#[derive(Debug, Clone, Default)]
+pub struct AddressSet {
+    ranges: Vec<(Family, u128, u128)>,
+}
+
+impl AddressSet {
+    /// Adds an ipBlock: its CIDR minus its `except` ranges. Unparsable CIDRs
+    /// add nothing (conservative; the API server refuses them anyway).
+    pub fn add_block(&mut self, block: &IpBlock) {
+        let Ok(cidr) = Cidr::parse(&block.cidr) else {
+            return;
+        };
+        let mut pieces = vec![(cidr.first, cidr.last)];
+        for except in block.except.iter().filter_map(|e| Cidr::parse(e).ok()) {
+            if except.family != cidr.family {
+                continue;
+            }
+            pieces = pieces
+                .into_iter()
+                .flat_map(|(first, last)| subtract(first, last, except.first, except.last))
+                .collect();
+        }
+        self.ranges
+            .extend(pieces.into_iter().map(|(a, b)| (cidr.family, a, b)));
+    }
+
+    /// True if every address of `cidr` is in the set.
+    pub fn covers(&self, cidr: &Cidr) -> bool {
+        let mut ranges: Vec<(u128, u128)> = self
+            .ranges
+            .iter()
+            .filter(|(family, _, _)| *family == cidr.family)
+            .map(|(_, a, b)| (*a, *b))
+            .collect();
+        ranges.sort_unstable();
+        let mut next = cidr.first;
+        for (first, last) in ranges {
+            if first > next {
+                break;
+            }
+            if last >= next {
+                match last.checked_add(1) {
+                    Some(n) => next = n,
+                    None => return true,
+                }
+            }
+            if next > cidr.last {
+                return true;
+            }
+        }
+        next > cidr.last
+    }
+}
+
+/// `[first, last]` minus `[cut_first, cut_last]`: zero, one or two ranges.
+fn subtract(first: u128, last: u128, cut_first: u128, cut_last: u128) -> Vec<(u128, u128)> {
+    if cut_last < first || cut_first > last {
+        return vec![(first, last)];
+    }
+    let mut kept = Vec::new();
+    if cut_first > first {
+        kept.push((first, cut_first - 1));
+    }
+    if cut_last < last {
+        kept.push((cut_last + 1, last));
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn policy(json: &str) -> NetworkPolicy {
+        serde_json::from_str(json).expect("valid policy")
+    }
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn cidr(text: &str) -> Cidr {
+        Cidr::parse(text).expect("valid cidr")
+    }
+
+    const DNS_UDP: PortRef = PortRef {
+        protocol: "UDP",
+        port: 53,
+        name: Some("dns"),
+    };
+    const DNS_TCP: PortRef = PortRef {
+        protocol: "TCP",
+        port: 53,
+        name: Some("dns-tcp"),
+    };
+    const HTTPS: PortRef = PortRef {
+        protocol: "TCP",
+        port: 443,
+        name: None,
+    };
+    const API: PortRef = PortRef {
+        protocol: "TCP",
+        port: 6443,
+        name: None,
+    };
+
+    #[rstest]
+    #[case::empty_policy_types_ingress_only(r#"{"spec":{}}"#, true, false)]
+    #[case::egress_rules_imply_egress(r#"{"spec":{"egress":[{}]}}"#, true, true)]
+    #[case::empty_egress_list_is_not_egress(r#"{"spec":{"egress":[]}}"#, true, false)]
+    #[case::explicit_egress_only(r#"{"spec":{"policyTypes":["Egress"]}}"#, false, true)]
+    #[case::explicit_both(r#"{"spec":{"policyTypes":["Ingress","Egress"]}}"#, true, true)]
+    #[case::nulls(
+        r#"{"metadata":null,"spec":{"policyTypes":null,"ingress":null,"egress":null}}"#,
+        true,
+        false
+    )]
+    fn policy_types(#[case] json: &str, #[case] ingress: bool, #[case] egress: bool) {
+        let p = policy(json);
+        assert_eq!(p.has_type(Direction::Ingress), ingress);
+        assert_eq!(p.has_type(Direction::Egress), egress);
+    }
+
+    #[rstest]
+    #[case::no_type_restriction_default_allow(r#"[]"#, Direction::Egress, true)]
+    #[case::deny_all(
+        r#"[{"spec":{"podSelector":{},"policyTypes":["Ingress","Egress"]}}]"#,
+        Direction::Egress,
+        false
+    )]
+    #[case::other_pods_only(
+        r#"[{"spec":{"podSelector":{"matchLabels":{"app":"web"}},"policyTypes":["Egress"]}}]"#,
+        Direction::Egress,
+        true
+    )]
+    #[case::ingress_only_leaves_egress_open(
+        r#"[{"spec":{"podSelector":{},"policyTypes":["Ingress"]}}]"#,
+        Direction::Egress,
+        true
+    )]
+    #[case::allow_all_egress_rule(
+        r#"[{"spec":{"podSelector":{},"policyTypes":["Egress"],"egress":[{}]}}]"#,
+        Direction::Egress,
+        true
+    )]
+    #[case::union_of_policies(
+        r#"[{"spec":{"podSelector":{},"policyTypes":["Egress"]}},{"spec":{"podSelector":{"matchLabels":{"k8s-app":"kube-dns"}},"policyTypes":["Egress"],"egress":[{"ports":[{"port":443}]}]}}]"#,
+        Direction::Egress,
+        true
+    )]
+    #[case::rules_ignored_without_type(
+        r#"[{"spec":{"podSelector":{},"policyTypes":["Egress"]}},{"spec":{"podSelector":{},"policyTypes":["Ingress"],"egress":[{}]}}]"#,
+        Direction::Egress,
+        false
+    )]
+    #[case::not_in_expression_selects(
+        r#"[{"spec":{"podSelector":{"matchExpressions":[{"key":"app","operator":"NotIn","values":["web"]}]},"policyTypes":["Egress"]}}]"#,
+        Direction::Egress,
+        false
+    )]
+    fn isolation_and_union(
+        #[case] json: &str,
+        #[case] direction: Direction,
+        #[case] allowed: bool,
+    ) {
+        let policies: Vec<NetworkPolicy> = serde_json::from_str(json).expect("policies");
+        let dns = labels(&[("k8s-app", "kube-dns")]);
+        let pod = Pod {
+            namespace: "kube-system",
+            labels: &dns,
+        };
+        let any = [cidr("0.0.0.0/0")];
+        assert_eq!(
+            allows(&policies, &pod, direction, &Remote::Addresses(&any), &HTTPS),
+            allowed
+        );
+    }
+
+    #[rstest]
+    #[case::all_ports("{}", HTTPS, true)]
+    #[case::number(r#"{"ports":[{"port":443}]}"#, HTTPS, true)]
+    #[case::number_other(r#"{"ports":[{"port":6443}]}"#, HTTPS, false)]
+    #[case::protocol_defaults_to_tcp(r#"{"ports":[{"port":53}]}"#, DNS_UDP, false)]
+    #[case::udp(r#"{"ports":[{"port":53,"protocol":"UDP"}]}"#, DNS_UDP, true)]
+    #[case::protocol_without_port(r#"{"ports":[{"protocol":"UDP"}]}"#, DNS_UDP, true)]
+    #[case::named(r#"{"ports":[{"port":"dns","protocol":"UDP"}]}"#, DNS_UDP, true)]
+    #[case::named_wrong_protocol(r#"{"ports":[{"port":"dns"}]}"#, DNS_UDP, false)]
+    #[case::named_tcp(r#"{"ports":[{"port":"dns-tcp"}]}"#, DNS_TCP, true)]
+    #[case::named_unknown_on_address(r#"{"ports":[{"port":"https"}]}"#, HTTPS, false)]
+    #[case::end_port_inside(r#"{"ports":[{"port":443,"endPort":6443}]}"#, API, true)]
+    #[case::end_port_lower_edge(r#"{"ports":[{"port":443,"endPort":6443}]}"#, HTTPS, true)]
+    #[case::end_port_below(r#"{"ports":[{"port":444,"endPort":6443}]}"#, HTTPS, false)]
+    #[case::end_port_above(r#"{"ports":[{"port":443,"endPort":6000}]}"#, API, false)]
+    #[case::one_of_many(r#"{"ports":[{"port":80},{"port":6443}]}"#, API, true)]
+    fn ports(#[case] rule: &str, #[case] port: PortRef, #[case] expected: bool) {
+        let rule: PolicyRule = serde_json::from_str(rule).expect("rule");
+        assert_eq!(rule.allows_port(&port), expected);
+    }
+
+    #[rstest]
+    #[case::empty_namespace_selector_all_pods(r#"{"namespaceSelector":{}}"#, "all", true)]
+    #[case::empty_selectors_all_pods(r#"{"namespaceSelector":{},"podSelector":{}}"#, "all", true)]
+    #[case::pod_selector_alone_not_all(r#"{"podSelector":{}}"#, "all", false)]
+    #[case::labelled_namespaces_not_all(
+        r#"{"namespaceSelector":{"matchLabels":{"team":"a"}}}"#,
+        "all",
+        false
+    )]
+    #[case::ip_block_never_pods(r#"{"ipBlock":{"cidr":"0.0.0.0/0"}}"#, "all", false)]
+    #[case::pod_selector_same_namespace(
+        r#"{"podSelector":{"matchLabels":{"k8s-app":"kube-dns"}}}"#,
+        "dns",
+        true
+    )]
+    #[case::pod_selector_other_labels(
+        r#"{"podSelector":{"matchLabels":{"app":"web"}}}"#,
+        "dns",
+        false
+    )]
+    #[case::pod_selector_is_same_namespace_only(r#"{"podSelector":{}}"#, "dns-elsewhere", false)]
+    #[case::namespace_by_name(
+        r#"{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"kube-system"}},"podSelector":{"matchLabels":{"k8s-app":"kube-dns"}}}"#,
+        "dns",
+        true
+    )]
+    #[case::namespace_by_other_name(
+        r#"{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"apps"}}}"#,
+        "dns",
+        false
+    )]
+    #[case::namespace_unknown_label(
+        r#"{"namespaceSelector":{"matchLabels":{"tier":"system"}}}"#,
+        "dns",
+        false
+    )]
+    fn peers(#[case] peer: &str, #[case] remote: &str, #[case] expected: bool) {
+        let peer: Peer = serde_json::from_str(peer).expect("peer");
+        let dns = labels(&[("k8s-app", "kube-dns")]);
+        let remote = match remote {
+            "all" => Remote::AllPods,
+            "dns" => Remote::Pods(Pod {
+                namespace: "kube-system",
+                labels: &dns,
+            }),
+            _ => Remote::Pods(Pod {
+                namespace: "other",
+                labels: &dns,
+            }),
+        };
+        assert_eq!(peer.covers_pods("kube-system", &remote), expected);
+    }
+
+    #[rstest]
+    #[case::whole_v4(&["0.0.0.0/0"], &[], "10.0.0.1/32", true)]
+    #[case::host_in_block(&["10.0.0.0/8"], &[], "10.2.3.4", true)]
+    #[case::host_outside(&["10.0.0.0/8"], &[], "11.0.0.1", false)]
+    #[case::except_excludes(&["0.0.0.0/0"], &["10.0.0.1/32"], "10.0.0.1/32", false)]
+    #[case::except_elsewhere(&["0.0.0.0/0"], &["192.168.0.0/16"], "10.0.0.1/32", true)]
+    #[case::except_partial_overlap(&["10.0.0.0/8"], &["10.0.0.0/30"], "10.0.0.0/24", false)]
+    #[case::two_halves(&["0.0.0.0/1", "128.0.0.0/1"], &[], "0.0.0.0/0", true)]
+    #[case::half_is_not_all(&["0.0.0.0/1"], &[], "0.0.0.0/0", false)]
+    #[case::adjacent_blocks(&["10.0.0.0/25", "10.0.0.128/25"], &[], "10.0.0.0/24", true)]
+    #[case::v6_whole(&["::/0"], &[], "fd00::1", true)]
+    #[case::v6_block(&["fd00::/8"], &[], "fd00:10::1/128", true)]
+    #[case::v6_except(&["::/0"], &["fd00::/64"], "fd00::1", false)]
+    #[case::families_apart(&["0.0.0.0/0"], &[], "fd00::1", false)]
+    #[case::v6_block_does_not_cover_v4(&["::/0"], &[], "10.0.0.1", false)]
+    #[case::host_bits_cleared(&["10.1.2.3/8"], &[], "10.200.0.1", true)]
+    fn ip_blocks(
+        #[case] cidrs: &[&str],
+        #[case] except: &[&str],
+        #[case] target: &str,
+        #[case] covered: bool,
+    ) {
+        let mut set = AddressSet::default();
+        for (index, block) in cidrs.iter().enumerate() {
+            set.add_block(&IpBlock {
+                cidr: block.to_string(),
+                except: if index == 0 {
+                    except.iter().map(|e| e.to_string()).collect()
+                } else {
+                    vec![]
+                },
+            });
+        }
+        assert_eq!(set.covers(&cidr(target)), covered);
+    }
+
+    #[rstest]
+    #[case::v4("10.1.2.3/16", "10.1.0.0/16")]
+    #[case::v4_host("10.1.2.3", "10.1.2.3/32")]
+    #[case::v4_all("0.0.0.0/0", "0.0.0.0/0")]
+    #[case::v6("fd00::1/64", "fd00::/64")]
+    #[case::v6_all("::/0", "::/0")]
+    fn parses_cidrs(#[case] text: &str, #[case] shown: &str) {
+        assert_eq!(cidr(text).to_string(), shown);
+    }
+
+    #[rstest]
+    #[case::prefix_too_long("10.0.0.0/33")]
+    #[case::v6_prefix_too_long("::/129")]
+    #[case::not_an_address("example.com/8")]
+    #[case::empty("")]
+    #[case::negative_prefix("10.0.0.0/-1")]
+    fn refuses_bad_cidrs(#[case] text: &str) {
+        assert!(Cidr::parse(text).is_err());
+    }
+
+    #[test]
+    fn contains_nested_ranges() {
+        assert!(cidr("10.0.0.0/8").contains(&cidr("10.1.0.0/16")));
+        assert!(!cidr("10.1.0.0/16").contains(&cidr("10.0.0.0/8")));
+        assert!(!cidr("0.0.0.0/0").contains(&cidr("::1")));
+    }
+
+    #[test]
+    fn ip_block_rule_does_not_allow_pods_and_selectors_do_not_allow_addresses() {
+        let policies: Vec<NetworkPolicy> = serde_json::from_str(
+            r#"[{"spec":{"podSelector":{},"policyTypes":["Ingress","Egress"],
+                "ingress":[{"from":[{"ipBlock":{"cidr":"0.0.0.0/0"}}]}],
+                "egress":[{"to":[{"namespaceSelector":{}}]}]}}]"#,
+        )
+        .expect("policies");
+        let dns = labels(&[("k8s-app", "kube-dns")]);
+        let pod = Pod {
+            namespace: "kube-system",
+            labels: &dns,
+        };
+        let any = [cidr("10.0.0.1")];
+        assert!(!allows(
+            &policies,
+            &pod,
+            Direction::Ingress,
+            &Remote::AllPods,
+            &DNS_UDP
+        ));
+        assert!(!allows(
+            &policies,
+            &pod,
+            Direction::Egress,
+            &Remote::Addresses(&any),
+            &HTTPS
+        ));
+        assert!(allows(
+            &policies,
+            &pod,
+            Direction::Egress,
+            &Remote::AllPods,
+            &HTTPS
+        ));
+    }
+
+    #[test]
+    fn except_applies_to_its_own_block_only() {
+        let policies: Vec<NetworkPolicy> = serde_json::from_str(
+            r#"[{"spec":{"podSelector":{},"policyTypes":["Egress"],"egress":[
+                {"to":[{"ipBlock":{"cidr":"0.0.0.0/0","except":["10.0.0.1/32"]}}]},
+                {"to":[{"ipBlock":{"cidr":"10.0.0.1/32"}}],"ports":[{"port":6443}]}]}}]"#,
+        )
+        .expect("policies");
+        let dns = labels(&[]);
+        let pod = Pod {
+            namespace: "kube-system",
+            labels: &dns,
+        };
+        let api = [cidr("10.0.0.1")];
+        let remote = Remote::Addresses(&api);
+        assert!(allows(&policies, &pod, Direction::Egress, &remote, &API));
+        assert!(!allows(&policies, &pod, Direction::Egress, &remote, &HTTPS));
+    }
+}

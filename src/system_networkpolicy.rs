@@ -1,1 +1,1706 @@
-//! Not written yet.
+//! system-networkpolicy (crash 8): NetworkPolicies that cut critical system
+//! components (CoreDNS above all) off from the API server or their clients.
+//!
+//! On every NetworkPolicy change in a protected namespace the rule builds the
+//! namespace's policy set before and after the change and evaluates each
+//! required flow of each critical component with [`crate::network_policy`].
+//! A flow allowed before and cut after is refused; a flow already cut is
+//! only warned about, so that repairs are never blocked.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::exemptions::Exemptions;
+use crate::host::{list_items, GetResource, Host, ListResources, OnLookupFailure};
+use crate::network_policy::{
+    allows, isolating, nullable, Cidr, Direction, IntOrString, NetworkPolicy, Peer, Pod,
+    PolicyRule, PortRef, Remote, NAMESPACE_NAME_LABEL,
+};
+use crate::policy::Rule;
+use crate::request::{DecodeError, Operation, Request};
+use crate::selector::LabelSelector;
+use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
+use crate::violation::{Verdict, Violation};
+
+pub struct SystemNetworkPolicy;
+
+const NAME: &str = "system-networkpolicy";
+const PROTOCOLS: [&str; 3] = ["TCP", "UDP", "SCTP"];
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
+pub struct Settings {
+    /// NetworkPolicy changes in these namespaces are judged.
+    pub protected_namespaces: Vec<String>,
+    /// The components whose flows must survive; replaces the defaults when set.
+    pub critical_components: Vec<Component>,
+    /// The critical component that serves DNS, the peer of `peer: dns` flows.
+    pub dns_component: String,
+    pub api_server: ApiServer,
+    pub on_lookup_failure: OnLookupFailure,
+    pub exemptions: Exemptions,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
+pub struct Component {
+    pub name: String,
+    pub namespace: String,
+    /// Labels that select the component's pods (its Deployment's selector).
+    pub pod_labels: BTreeMap<String, String>,
+    /// Container ports by name, so policies naming them are understood.
+    pub named_ports: Vec<NamedPort>,
+    pub flows: Vec<RequiredFlow>,
+    /// What breaks in the cluster when a flow is cut.
+    pub impact: String,
+}
+
+impl Default for Component {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            namespace: "kube-system".to_string(),
+            pod_labels: BTreeMap::new(),
+            named_ports: vec![],
+            flows: vec![],
+            impact: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NamedPort {
+    pub name: String,
+    pub port: u16,
+    #[serde(default = "tcp")]
+    pub protocol: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FlowPort {
+    pub port: u16,
+    #[serde(default = "tcp")]
+    pub protocol: String,
+}
+
+fn tcp() -> String {
+    "TCP".to_string()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PeerKind {
+    /// The API server's addresses (`apiServer`).
+    ApiServer,
+    /// Every pod of every namespace.
+    AllPods,
+    /// The pods of another critical component (`component`).
+    Component,
+    /// Fixed address ranges (`cidrs`).
+    Cidrs,
+    /// The DNS component (`dnsComponent`); ports default to 53/UDP and 53/TCP.
+    Dns,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RequiredFlow {
+    pub direction: Direction,
+    pub peer: PeerKind,
+    #[serde(default)]
+    pub component: String,
+    #[serde(default)]
+    pub cidrs: Vec<String>,
+    /// Required except for egress to the API server (`apiServer.ports`) and DNS.
+    #[serde(default)]
+    pub ports: Vec<FlowPort>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
+pub struct ApiServer {
+    /// Its addresses when they are not discovered; every one must be reachable.
+    pub cidrs: Vec<String>,
+    /// Ports that must be reachable on each address (service and endpoint ports).
+    pub ports: Vec<u16>,
+    /// Read the endpoints of `default/kubernetes` (EndpointSlice, else Endpoints).
+    pub discover: bool,
+}
+
+impl Default for ApiServer {
+    fn default() -> Self {
+        Self {
+            cidrs: vec!["0.0.0.0/0".to_string()],
+            ports: vec![443, 6443],
+            discover: true,
+        }
+    }
+}
+
+fn flow(direction: Direction, peer: PeerKind, ports: &[(u16, &str)]) -> RequiredFlow {
+    RequiredFlow {
+        direction,
+        peer,
+        component: String::new(),
+        cidrs: vec![],
+        ports: ports
+            .iter()
+            .map(|(port, protocol)| FlowPort {
+                port: *port,
+                protocol: protocol.to_string(),
+            })
+            .collect(),
+    }
+}
+
+fn named(name: &str, port: u16, protocol: &str) -> NamedPort {
+    NamedPort {
+        name: name.to_string(),
+        port,
+        protocol: protocol.to_string(),
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let labels = |value: &str| BTreeMap::from([("k8s-app".to_string(), value.to_string())]);
+        let coredns = Component {
+            name: "coredns".to_string(),
+            pod_labels: labels("kube-dns"),
+            named_ports: vec![
+                named("dns", 53, "UDP"),
+                named("dns-tcp", 53, "TCP"),
+                named("metrics", 9153, "TCP"),
+            ],
+            flows: vec![
+                flow(Direction::Egress, PeerKind::ApiServer, &[]),
+                flow(
+                    Direction::Ingress,
+                    PeerKind::AllPods,
+                    &[(53, "UDP"), (53, "TCP")],
+                ),
+            ],
+            impact: "CoreDNS serves the cluster.local zone from what it watches on the API server \
+                     and answers every pod's lookups: without this flow name resolution fails \
+                     for the whole cluster."
+                .to_string(),
+            ..Component::default()
+        };
+        let mut kubelets = flow(Direction::Egress, PeerKind::Cidrs, &[(10250, "TCP")]);
+        kubelets.cidrs = vec!["0.0.0.0/0".to_string()];
+        let metrics_server = Component {
+            name: "metrics-server".to_string(),
+            pod_labels: labels("metrics-server"),
+            named_ports: vec![named("https", 10250, "TCP")],
+            flows: vec![
+                flow(Direction::Egress, PeerKind::ApiServer, &[]),
+                flow(Direction::Ingress, PeerKind::ApiServer, &[(10250, "TCP")]),
+                kubelets,
+            ],
+            impact: "metrics-server backs the aggregated API metrics.k8s.io: without this flow \
+                     that API is unavailable, HorizontalPodAutoscalers stop scaling, and the \
+                     failing API discovery blocks namespace deletion."
+                .to_string(),
+            ..Component::default()
+        };
+        Self {
+            protected_namespaces: vec!["kube-system".to_string()],
+            critical_components: vec![coredns, metrics_server],
+            dns_component: "coredns".to_string(),
+            api_server: ApiServer::default(),
+            on_lookup_failure: OnLookupFailure::default(),
+            exemptions: Exemptions::default(),
+        }
+    }
+}
+
+fn check_protocol(field: &str, protocol: &str) -> Result<(), SettingsError> {
+    if PROTOCOLS.contains(&protocol) {
+        Ok(())
+    } else {
+        Err(SettingsError::new(
+            field,
+            format!("`{protocol}` is not TCP, UDP or SCTP"),
+        ))
+    }
+}
+
+fn check_port(field: &str, port: u16) -> Result<(), SettingsError> {
+    if port == 0 {
+        Err(SettingsError::new(field, "must be between 1 and 65535"))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_cidrs(field: &str, cidrs: &[String]) -> Result<(), SettingsError> {
+    if cidrs.is_empty() {
+        return Err(SettingsError::new(field, "must name at least one CIDR"));
+    }
+    for (index, cidr) in cidrs.iter().enumerate() {
+        Cidr::parse(cidr).map_err(|e| SettingsError::new(format!("{field}[{index}]"), e))?;
+    }
+    Ok(())
+}
+
+impl Validate for ApiServer {
+    fn validate(&self) -> Result<(), SettingsError> {
+        check_cidrs("cidrs", &self.cidrs)?;
+        if self.ports.is_empty() {
+            return Err(SettingsError::new("ports", "must name at least one port"));
+        }
+        for (index, port) in self.ports.iter().enumerate() {
+            check_port(&format!("ports[{index}]"), *port)?;
+        }
+        Ok(())
+    }
+}
+
+impl RequiredFlow {
+    /// The ports a flow needs: its own, or the defaults of its peer.
+    fn ports(&self, api_ports: &[u16]) -> Vec<(String, u16)> {
+        if !self.ports.is_empty() {
+            return self
+                .ports
+                .iter()
+                .map(|p| (p.protocol.clone(), p.port))
+                .collect();
+        }
+        match (self.peer, self.direction) {
+            (PeerKind::ApiServer, Direction::Egress) => {
+                api_ports.iter().map(|p| ("TCP".to_string(), *p)).collect()
+            }
+            (PeerKind::Dns, _) => vec![("UDP".to_string(), 53), ("TCP".to_string(), 53)],
+            _ => vec![],
+        }
+    }
+
+    fn validate(&self, settings: &Settings) -> Result<(), SettingsError> {
+        let components = &settings.critical_components;
+        for (index, port) in self.ports.iter().enumerate() {
+            check_port(&format!("ports[{index}].port"), port.port)?;
+            check_protocol(&format!("ports[{index}].protocol"), &port.protocol)?;
+        }
+        if self.ports(&[1]).is_empty() {
+            return Err(SettingsError::new(
+                "ports",
+                "must name at least one port (only egress to the API server and flows to DNS have default ports)",
+            ));
+        }
+        match self.peer {
+            PeerKind::Component => {
+                if !components.iter().any(|c| c.name == self.component) {
+                    return Err(SettingsError::new(
+                        "component",
+                        format!(
+                            "`{}` is not the name of a critical component",
+                            self.component
+                        ),
+                    ));
+                }
+            }
+            PeerKind::Cidrs => check_cidrs("cidrs", &self.cidrs)?,
+            PeerKind::Dns => {
+                if !components.iter().any(|c| c.name == settings.dns_component) {
+                    return Err(SettingsError::new(
+                        "peer",
+                        format!(
+                            "`dns` needs dnsComponent (`{}`) to be the name of a critical component",
+                            settings.dns_component
+                        ),
+                    ));
+                }
+            }
+            PeerKind::ApiServer | PeerKind::AllPods => {}
+        }
+        if self.peer != PeerKind::Component && !self.component.is_empty() {
+            return Err(SettingsError::new(
+                "component",
+                "is only read when peer is `component`",
+            ));
+        }
+        if self.peer != PeerKind::Cidrs && !self.cidrs.is_empty() {
+            return Err(SettingsError::new(
+                "cidrs",
+                "is only read when peer is `cidrs`",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Component {
+    fn validate(&self, settings: &Settings) -> Result<(), SettingsError> {
+        if self.name.trim().is_empty() {
+            return Err(SettingsError::new("name", "must not be empty"));
+        }
+        if !settings.protected_namespaces.contains(&self.namespace) {
+            return Err(SettingsError::new(
+                "namespace",
+                format!(
+                    "`{}` is not in protectedNamespaces, so policies there would never be checked",
+                    self.namespace
+                ),
+            ));
+        }
+        if self.pod_labels.is_empty() {
+            return Err(SettingsError::new(
+                "podLabels",
+                "must name at least one label that selects the component's pods",
+            ));
+        }
+        for (index, port) in self.named_ports.iter().enumerate() {
+            let field = format!("namedPorts[{index}]");
+            if port.name.trim().is_empty() {
+                return Err(SettingsError::new(
+                    format!("{field}.name"),
+                    "must not be empty",
+                ));
+            }
+            check_port(&format!("{field}.port"), port.port)?;
+            check_protocol(&format!("{field}.protocol"), &port.protocol)?;
+        }
+        if self.flows.is_empty() {
+            return Err(SettingsError::new(
+                "flows",
+                "must name at least one required flow",
+            ));
+        }
+        for (index, flow) in self.flows.iter().enumerate() {
+            flow.validate(settings)
+                .map_err(|e| e.within(&format!("flows[{index}]")))?;
+        }
+        Ok(())
+    }
+}
+
+impl Validate for Settings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        non_empty_entries("protectedNamespaces", &self.protected_namespaces)?;
+        if self.protected_namespaces.is_empty() {
+            return Err(SettingsError::new(
+                "protectedNamespaces",
+                "must name at least one namespace",
+            ));
+        }
+        let mut names = BTreeSet::new();
+        for (index, component) in self.critical_components.iter().enumerate() {
+            let section = format!("criticalComponents[{index}]");
+            component.validate(self).map_err(|e| e.within(&section))?;
+            if !names.insert(component.name.as_str()) {
+                return Err(SettingsError::new(
+                    format!("{section}.name"),
+                    format!("`{}` is used by two components", component.name),
+                ));
+            }
+        }
+        validate_section("apiServer", &self.api_server)?;
+        validate_section("exemptions", &self.exemptions)
+    }
+}
+
+/// The API server's addresses and ports, and where they come from.
+#[derive(Debug, Clone)]
+struct ApiTargets {
+    cidrs: Vec<Cidr>,
+    ports: Vec<u16>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct EndpointSlice {
+    #[serde(deserialize_with = "nullable")]
+    endpoints: Vec<SliceEndpoint>,
+    #[serde(deserialize_with = "nullable")]
+    ports: Vec<EndpointPort>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SliceEndpoint {
+    #[serde(deserialize_with = "nullable")]
+    addresses: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct EndpointPort {
+    port: Option<u16>,
+    protocol: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Endpoints {
+    #[serde(deserialize_with = "nullable")]
+    subsets: Vec<Subset>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Subset {
+    #[serde(deserialize_with = "nullable")]
+    addresses: Vec<Address>,
+    #[serde(deserialize_with = "nullable")]
+    ports: Vec<EndpointPort>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Address {
+    #[serde(deserialize_with = "nullable")]
+    ip: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct PodItem {
+    #[serde(deserialize_with = "nullable")]
+    metadata: PodMetadata,
+    #[serde(deserialize_with = "nullable")]
+    spec: PodSpec,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PodMetadata {
+    #[serde(deserialize_with = "nullable")]
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct PodSpec {
+    #[serde(deserialize_with = "nullable")]
+    host_network: bool,
+}
+
+/// Addresses and TCP ports of discovered endpoints.
+fn endpoint_targets(addresses: Vec<String>, ports: Vec<EndpointPort>) -> (Vec<Cidr>, Vec<u16>) {
+    let cidrs = addresses
+        .iter()
+        .filter_map(|a| Cidr::parse(a).ok())
+        .collect();
+    let ports = ports
+        .into_iter()
+        .filter(|p| p.protocol.as_deref().unwrap_or("TCP") == "TCP")
+        .filter_map(|p| p.port)
+        .collect();
+    (cidrs, ports)
+}
+
+fn discover_slices(host: &dyn Host) -> Result<(Vec<Cidr>, Vec<u16>), String> {
+    let body = ListResources {
+        api_version: "discovery.k8s.io/v1",
+        kind: "EndpointSlice",
+        namespace: Some("default"),
+        label_selector: Some("kubernetes.io/service-name=kubernetes".to_string()),
+        field_selector: None,
+        field_masks: Some(vec!["endpoints.addresses", "ports"]),
+    }
+    .call(host)?;
+    let slices: Vec<EndpointSlice> = list_items(&body)?;
+    let mut addresses = Vec::new();
+    let mut ports = Vec::new();
+    for slice in slices {
+        addresses.extend(slice.endpoints.into_iter().flat_map(|e| e.addresses));
+        ports.extend(slice.ports);
+    }
+    Ok(endpoint_targets(addresses, ports))
+}
+
+fn discover_endpoints(host: &dyn Host) -> Result<(Vec<Cidr>, Vec<u16>), String> {
+    let body = GetResource {
+        api_version: "v1",
+        kind: "Endpoints",
+        name: "kubernetes",
+        namespace: Some("default"),
+        disable_cache: false,
+        field_masks: Some(vec!["subsets"]),
+    }
+    .call(host)?;
+    let endpoints: Endpoints =
+        crate::request::from_slice(&body, "the Endpoints default/kubernetes")
+            .map_err(|e| e.to_string())?;
+    let mut addresses = Vec::new();
+    let mut ports = Vec::new();
+    for subset in endpoints.subsets {
+        addresses.extend(subset.addresses.into_iter().map(|a| a.ip));
+        ports.extend(subset.ports);
+    }
+    Ok(endpoint_targets(addresses, ports))
+}
+
+/// Evaluation state shared by all checks of one request.
+struct Context<'a> {
+    settings: &'a Settings,
+    host: &'a dyn Host,
+    /// The existing policies could not be listed: the change is judged alone.
+    alone: bool,
+    api: RefCell<Option<ApiTargets>>,
+    /// Label sets of each component's pod-network pods; `None`: not known.
+    pods: RefCell<BTreeMap<String, Option<Vec<Labels>>>>,
+    warnings: RefCell<Vec<String>>,
+}
+
+impl Context<'_> {
+    fn configured_api(&self) -> ApiTargets {
+        ApiTargets {
+            cidrs: self
+                .settings
+                .api_server
+                .cidrs
+                .iter()
+                .filter_map(|c| Cidr::parse(c).ok())
+                .collect(),
+            ports: self.settings.api_server.ports.clone(),
+        }
+    }
+
+    fn api(&self) -> ApiTargets {
+        if let Some(api) = self.api.borrow().as_ref() {
+            return api.clone();
+        }
+        let mut api = self.configured_api();
+        if self.settings.api_server.discover && !self.alone {
+            let found = discover_slices(self.host)
+                .and_then(|found| {
+                    if found.0.is_empty() {
+                        Err("no EndpointSlice of Service default/kubernetes has an address".into())
+                    } else {
+                        Ok(found)
+                    }
+                })
+                .or_else(|slice_error| {
+                    discover_endpoints(self.host)
+                        .map_err(|e| format!("{slice_error}; Endpoints: {e}"))
+                });
+            match found {
+                Ok((cidrs, ports)) if !cidrs.is_empty() => {
+                    api.cidrs = cidrs;
+                    for port in ports {
+                        if !api.ports.contains(&port) {
+                            api.ports.push(port);
+                        }
+                    }
+                }
+                Ok(_) => self.warn(format!(
+                    "crash-guard/{NAME}: the endpoints of Service default/kubernetes list no address; flows to the API server were checked against apiServer.cidrs"
+                )),
+                Err(error) => self.warn(format!(
+                    "crash-guard/{NAME}: could not read the endpoints of Service default/kubernetes ({error}); flows to the API server were checked against apiServer.cidrs"
+                )),
+            }
+        }
+        *self.api.borrow_mut() = Some(api.clone());
+        api
+    }
+
+    fn warn(&self, warning: String) {
+        self.warnings.borrow_mut().push(warning);
+    }
+
+    /// The label sets policies are evaluated against for `component`: those
+    /// of its running pod-network pods (policies may select them by any of
+    /// their labels), or `podLabels` when they cannot be listed. `None` when
+    /// it has no such pods: NetworkPolicies never apply to host-network pods.
+    fn owner_labels(&self, component: &Component) -> Option<Vec<Labels>> {
+        let cached = self.pods.borrow().get(&component.name).cloned();
+        let known = match cached {
+            Some(known) => known,
+            None => {
+                let listed = if self.alone {
+                    None
+                } else {
+                    list_pod_labels(self.host, component)
+                };
+                self.pods
+                    .borrow_mut()
+                    .insert(component.name.clone(), listed.clone());
+                listed
+            }
+        };
+        match known {
+            None => Some(vec![component.pod_labels.clone()]),
+            Some(sets) if sets.is_empty() => None,
+            Some(sets) => Some(sets),
+        }
+    }
+}
+
+type Labels = BTreeMap<String, String>;
+
+/// Distinct label sets of the component's pod-network pods; `None` if the
+/// lookup fails.
+fn list_pod_labels(host: &dyn Host, component: &Component) -> Option<Vec<Labels>> {
+    let selector = LabelSelector {
+        match_labels: component.pod_labels.clone(),
+        match_expressions: vec![],
+    };
+    let pods = ListResources {
+        api_version: "v1",
+        kind: "Pod",
+        namespace: Some(&component.namespace),
+        label_selector: Some(selector.to_query()),
+        field_selector: None,
+        field_masks: Some(vec!["metadata.labels", "spec.hostNetwork"]),
+    }
+    .call(host)
+    .and_then(|body| list_items::<PodItem>(&body))
+    .ok()?;
+    let sets: BTreeSet<Labels> = pods
+        .into_iter()
+        .filter(|p| !p.spec.host_network)
+        .map(|p| p.metadata.labels)
+        .collect();
+    Some(sets.into_iter().collect())
+}
+
+/// The other end of a check, owning what it needs.
+enum Target<'s> {
+    AllPods,
+    Component(&'s Component),
+    Addresses(Vec<Cidr>, &'static str),
+}
+
+/// One side of a required flow: the pods of `owner` must be let through for
+/// `direction` by the policies of their namespace.
+struct Check<'s> {
+    owner: &'s Component,
+    /// Label sets of the owner's pods (at least one).
+    owner_labels: Vec<Labels>,
+    direction: Direction,
+    target: Target<'s>,
+    ports: Vec<(String, u16)>,
+    /// The destination component, whose container port names apply.
+    destination: Option<&'s Component>,
+    /// How the flow reads in messages.
+    flow: String,
+}
+
+fn component_pod(component: &Component) -> Pod<'_> {
+    Pod {
+        namespace: &component.namespace,
+        labels: &component.pod_labels,
+    }
+}
+
+fn describe_component(component: &Component) -> String {
+    let labels: Vec<String> = component
+        .pod_labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    format!(
+        "{} (pods {} in {})",
+        component.name,
+        labels.join(","),
+        component.namespace
+    )
+}
+
+fn ports_text(ports: &[(String, u16)]) -> String {
+    ports
+        .iter()
+        .map(|(protocol, port)| format!("{port}/{protocol}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn cidrs_text(cidrs: &[Cidr]) -> String {
+    cidrs
+        .iter()
+        .map(Cidr::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn opposite(direction: Direction) -> Direction {
+    match direction {
+        Direction::Ingress => Direction::Egress,
+        Direction::Egress => Direction::Ingress,
+    }
+}
+
+fn towards(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Ingress => "ingress from",
+        Direction::Egress => "egress to",
+    }
+}
+
+impl Check<'_> {
+    fn unit_label(&self, protocol: &str, port: u16, cidr: Option<&Cidr>) -> String {
+        match cidr {
+            Some(cidr) => format!(
+                "{port}/{protocol} {} {cidr}",
+                if self.direction == Direction::Egress {
+                    "to"
+                } else {
+                    "from"
+                }
+            ),
+            None => format!("{port}/{protocol}"),
+        }
+    }
+
+    fn pods(&self) -> impl Iterator<Item = Pod<'_>> {
+        self.owner_labels.iter().map(|labels| Pod {
+            namespace: &self.owner.namespace,
+            labels,
+        })
+    }
+
+    /// True if `policies` allow the flow for every pod of the owner.
+    fn allowed(&self, policies: &[NetworkPolicy], remote: &Remote, port: &PortRef) -> bool {
+        self.pods()
+            .all(|pod| allows(policies, &pod, self.direction, remote, port))
+    }
+
+    /// Names of the policies that isolate some pod of the owner, in order.
+    fn isolators(&self, policies: &[NetworkPolicy]) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for pod in self.pods() {
+            for policy in isolating(policies, &pod, self.direction) {
+                if !names.contains(&policy.metadata.name) {
+                    names.push(policy.metadata.name.clone());
+                }
+            }
+        }
+        names
+    }
+
+    /// Each port (and address range) of the check, with whether `policies` allow it.
+    fn units(&self, policies: &[NetworkPolicy]) -> Vec<(String, bool)> {
+        let mut units = Vec::new();
+        for (protocol, port) in &self.ports {
+            let name = self.destination.and_then(|d| {
+                d.named_ports
+                    .iter()
+                    .find(|n| n.port == *port && n.protocol == *protocol)
+                    .map(|n| n.name.as_str())
+            });
+            let port_ref = PortRef {
+                protocol,
+                port: *port,
+                name,
+            };
+            match &self.target {
+                Target::Addresses(cidrs, _) => {
+                    for cidr in cidrs {
+                        let remote = Remote::Addresses(std::slice::from_ref(cidr));
+                        units.push((
+                            self.unit_label(protocol, *port, Some(cidr)),
+                            self.allowed(policies, &remote, &port_ref),
+                        ));
+                    }
+                }
+                Target::AllPods => units.push((
+                    self.unit_label(protocol, *port, None),
+                    self.allowed(policies, &Remote::AllPods, &port_ref),
+                )),
+                Target::Component(other) => units.push((
+                    self.unit_label(protocol, *port, None),
+                    self.allowed(policies, &Remote::Pods(component_pod(other)), &port_ref),
+                )),
+            }
+        }
+        units
+    }
+
+    fn is_isolated(&self, policies: &[NetworkPolicy]) -> bool {
+        !self.isolators(policies).is_empty()
+    }
+
+    /// A NetworkPolicy that would allow this check, ready to apply.
+    fn snippet(&self) -> String {
+        let peers: Vec<Value> = match &self.target {
+            Target::AllPods => vec![json!({"namespaceSelector": {}})],
+            Target::Component(other) => vec![json!({
+                "namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: other.namespace}},
+                "podSelector": {"matchLabels": other.pod_labels},
+            })],
+            Target::Addresses(cidrs, _) => cidrs
+                .iter()
+                .map(|c| json!({"ipBlock": {"cidr": c.to_string()}}))
+                .collect(),
+        };
+        let ports: Vec<Value> = self
+            .ports
+            .iter()
+            .map(|(protocol, port)| json!({"protocol": protocol, "port": port}))
+            .collect();
+        let slug = match &self.target {
+            Target::AllPods => "all-pods".to_string(),
+            Target::Component(other) => other.name.clone(),
+            Target::Addresses(_, slug) => slug.to_string(),
+        };
+        let (direction, peers_key) = match self.direction {
+            Direction::Ingress => ("ingress", "from"),
+            Direction::Egress => ("egress", "to"),
+        };
+        let name: String = format!("allow-{}-{direction}-{slug}", self.owner.name)
+            .to_lowercase()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .take(63)
+            .collect();
+        let policy = json!({
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": name.trim_end_matches('-'), "namespace": self.owner.namespace},
+            "spec": {
+                "podSelector": {"matchLabels": self.owner.pod_labels},
+                "policyTypes": [self.direction.to_string()],
+                direction: [{peers_key: peers, "ports": ports}],
+            },
+        });
+        policy.to_string()
+    }
+}
+
+/// The checks of the flows of `component` (in the evaluated namespace).
+/// `isolated` says whether a component is isolated for a direction before
+/// or after the change; API server addresses are only looked up when needed.
+fn checks<'s>(
+    component: &'s Component,
+    settings: &'s Settings,
+    context: &Context,
+    isolated: &dyn Fn(&Component, Direction) -> bool,
+) -> Vec<Check<'s>> {
+    let all = &settings.critical_components;
+    let mut checks = Vec::new();
+    let Some(owner_labels) = context.owner_labels(component) else {
+        return checks;
+    };
+    for flow in &component.flows {
+        let inbound = flow.direction == Direction::Ingress;
+        let own_destination = if inbound { Some(component) } else { None };
+        match flow.peer {
+            PeerKind::ApiServer if !isolated(component, flow.direction) => {}
+            PeerKind::ApiServer => {
+                let api = context.api();
+                let ports = flow.ports(&api.ports);
+                checks.push(Check {
+                    owner: component,
+                    owner_labels: owner_labels.clone(),
+                    direction: flow.direction,
+                    flow: format!(
+                        "{} the API server ({}) on {}",
+                        towards(flow.direction),
+                        cidrs_text(&api.cidrs),
+                        ports_text(&ports)
+                    ),
+                    target: Target::Addresses(api.cidrs, "apiserver"),
+                    ports,
+                    destination: own_destination,
+                });
+            }
+            PeerKind::AllPods => {
+                let ports = flow.ports(&[]);
+                checks.push(Check {
+                    owner: component,
+                    owner_labels: owner_labels.clone(),
+                    direction: flow.direction,
+                    flow: format!(
+                        "{} all pods in all namespaces on {}",
+                        towards(flow.direction),
+                        ports_text(&ports)
+                    ),
+                    target: Target::AllPods,
+                    ports,
+                    destination: own_destination,
+                })
+            }
+            PeerKind::Cidrs => {
+                let ports = flow.ports(&[]);
+                let cidrs: Vec<Cidr> = flow
+                    .cidrs
+                    .iter()
+                    .filter_map(|c| Cidr::parse(c).ok())
+                    .collect();
+                checks.push(Check {
+                    owner: component,
+                    owner_labels: owner_labels.clone(),
+                    direction: flow.direction,
+                    flow: format!(
+                        "{} {} on {}",
+                        towards(flow.direction),
+                        cidrs_text(&cidrs),
+                        ports_text(&ports)
+                    ),
+                    target: Target::Addresses(cidrs, "cidrs"),
+                    ports,
+                    destination: own_destination,
+                });
+            }
+            PeerKind::Component | PeerKind::Dns => {
+                let wanted = if flow.peer == PeerKind::Dns {
+                    &settings.dns_component
+                } else {
+                    &flow.component
+                };
+                let Some(other) = all.iter().find(|c| c.name == *wanted) else {
+                    continue;
+                };
+                let ports = flow.ports(&[]);
+                let destination = if inbound { component } else { other };
+                let text = |owner: &Component, direction: Direction, peer: &Component| {
+                    format!(
+                        "{} {} on {}",
+                        towards(direction),
+                        describe_component(peer),
+                        ports_text(&ports)
+                    ) + if owner.name == component.name {
+                        ""
+                    } else {
+                        " (the other end of a required flow)"
+                    }
+                };
+                checks.push(Check {
+                    owner: component,
+                    owner_labels: owner_labels.clone(),
+                    direction: flow.direction,
+                    flow: text(component, flow.direction, other),
+                    target: Target::Component(other),
+                    ports: ports.clone(),
+                    destination: Some(destination),
+                });
+                let other_labels = if other.namespace == component.namespace {
+                    context.owner_labels(other)
+                } else {
+                    None
+                };
+                if let Some(other_labels) = other_labels {
+                    checks.push(Check {
+                        owner: other,
+                        owner_labels: other_labels,
+                        direction: opposite(flow.direction),
+                        flow: text(other, opposite(flow.direction), component),
+                        target: Target::Component(component),
+                        ports,
+                        destination: Some(destination),
+                    });
+                }
+            }
+        }
+    }
+    checks
+}
+
+fn selector_text(selector: &LabelSelector) -> String {
+    if selector.is_empty() {
+        "{}".to_string()
+    } else {
+        selector.to_query()
+    }
+}
+
+fn peer_text(peer: &Peer) -> String {
+    if let Some(block) = &peer.ip_block {
+        return if block.except.is_empty() {
+            format!("ipBlock {}", block.cidr)
+        } else {
+            format!("ipBlock {} except {}", block.cidr, block.except.join(","))
+        };
+    }
+    let mut parts = Vec::new();
+    if let Some(s) = &peer.namespace_selector {
+        parts.push(format!("namespaceSelector {}", selector_text(s)));
+    }
+    if let Some(s) = &peer.pod_selector {
+        parts.push(format!("podSelector {}", selector_text(s)));
+    }
+    parts.join(" ")
+}
+
+/// A rule as people read it: `to ipBlock 0.0.0.0/0 except 10.0.0.1/32 on all ports`.
+fn rule_text(rule: &PolicyRule, direction: Direction) -> String {
+    let peers = rule.peers(direction);
+    let peers = if peers.is_empty() {
+        "anywhere".to_string()
+    } else {
+        peers.iter().map(peer_text).collect::<Vec<_>>().join(" or ")
+    };
+    let ports = if rule.ports.is_empty() {
+        "all ports".to_string()
+    } else {
+        rule.ports
+            .iter()
+            .map(|p| {
+                let protocol = p.protocol.as_deref().unwrap_or("TCP");
+                match (&p.port, p.end_port) {
+                    (None, _) => format!("all {protocol} ports"),
+                    (Some(IntOrString::Int(n)), Some(end)) => format!("{n}-{end}/{protocol}"),
+                    (Some(IntOrString::Int(n)), None) => format!("{n}/{protocol}"),
+                    (Some(IntOrString::String(name)), _) => format!("{name}/{protocol}"),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let word = match direction {
+        Direction::Ingress => "from",
+        Direction::Egress => "to",
+    };
+    format!("{word} {peers} on {ports}")
+}
+
+/// Field and value of the request object that cut the flow.
+fn culprit(
+    object: Option<&NetworkPolicy>,
+    name: &str,
+    check: &Check,
+    operation: Operation,
+) -> (String, String) {
+    match object {
+        Some(policy)
+            if check
+                .pods()
+                .any(|pod| policy.isolates(&pod, check.direction)) =>
+        {
+            let rules = policy.rules(check.direction);
+            if rules.is_empty() {
+                let types: Vec<String> = policy.types().iter().map(|t| t.to_string()).collect();
+                (
+                    "spec.policyTypes".to_string(),
+                    format!("[{}] with no {} rules", types.join(", "), check.direction),
+                )
+            } else {
+                let field = match check.direction {
+                    Direction::Ingress => "spec.ingress",
+                    Direction::Egress => "spec.egress",
+                };
+                let text: Vec<String> = rules
+                    .iter()
+                    .map(|r| rule_text(r, check.direction))
+                    .collect();
+                (field.to_string(), format!("[{}]", text.join("; ")))
+            }
+        }
+        _ => (
+            "metadata.name".to_string(),
+            format!(
+                "{name} ({} removes what allowed it)",
+                if operation == Operation::Delete {
+                    "deleting it"
+                } else {
+                    "this update"
+                }
+            ),
+        ),
+    }
+}
+
+impl Rule for SystemNetworkPolicy {
+    const NAME: &'static str = NAME;
+    type Settings = Settings;
+
+    fn exemptions(settings: &Settings) -> &Exemptions {
+        &settings.exemptions
+    }
+
+    fn evaluate(
+        request: &Request,
+        settings: &Settings,
+        host: &dyn Host,
+    ) -> Result<Verdict, DecodeError> {
+        if !request.kind.is("networking.k8s.io", "NetworkPolicy")
+            || !matches!(
+                request.operation,
+                Operation::Create | Operation::Update | Operation::Delete
+            )
+        {
+            return Ok(Verdict::accept());
+        }
+        let namespace = request.namespace.as_ref();
+        if !settings.protected_namespaces.iter().any(|n| n == namespace) {
+            return Ok(Verdict::accept());
+        }
+        let components: Vec<&Component> = settings
+            .critical_components
+            .iter()
+            .filter(|c| c.namespace == namespace)
+            .collect();
+        if components.is_empty() {
+            return Ok(Verdict::accept());
+        }
+        let new: Option<NetworkPolicy> = match request.operation {
+            Operation::Delete => None,
+            _ => request.object()?,
+        };
+        let old: Option<NetworkPolicy> = match request.operation {
+            Operation::Create => None,
+            _ => request.old_object()?,
+        };
+        let name = new
+            .as_ref()
+            .or(old.as_ref())
+            .map(|p| p.metadata.name.clone())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| request.name.to_string());
+
+        let mut verdict = Verdict::accept();
+        let listed = ListResources {
+            api_version: "networking.k8s.io/v1",
+            kind: "NetworkPolicy",
+            namespace: Some(namespace),
+            label_selector: None,
+            field_selector: None,
+            field_masks: Some(vec!["metadata.name", "spec"]),
+        }
+        .call(host)
+        .and_then(|body| list_items::<NetworkPolicy>(&body));
+        let (before, alone) = match listed {
+            Ok(mut existing) => {
+                if let Some(old) = &old {
+                    existing.retain(|p| p.metadata.name != name);
+                    existing.push(old.clone());
+                }
+                (existing, false)
+            }
+            Err(error) => {
+                settings.on_lookup_failure.record(
+                    &mut verdict,
+                    NAME,
+                    &format!("the NetworkPolicies in namespace {namespace}"),
+                    "the effective policy set after this change (only this policy was judged, on its own)",
+                    &error,
+                );
+                (old.clone().into_iter().collect(), true)
+            }
+        };
+        let mut after: Vec<NetworkPolicy> = before
+            .iter()
+            .filter(|p| p.metadata.name != name)
+            .cloned()
+            .collect();
+        after.extend(new.clone());
+
+        let context = Context {
+            settings,
+            host,
+            alone,
+            api: RefCell::new(None),
+            pods: RefCell::new(BTreeMap::new()),
+            warnings: RefCell::new(Vec::new()),
+        };
+        let object_ref = request.object_ref();
+        let mut findings = Vec::new();
+        let mut already_cut = Vec::new();
+        let isolated = |component: &Component, direction: Direction| {
+            context.owner_labels(component).is_some_and(|sets| {
+                sets.iter().any(|labels| {
+                    let pod = Pod {
+                        namespace: &component.namespace,
+                        labels,
+                    };
+                    !isolating(&before, &pod, direction).is_empty()
+                        || !isolating(&after, &pod, direction).is_empty()
+                })
+            })
+        };
+        for component in components {
+            for check in checks(component, settings, &context, &isolated) {
+                if !check.is_isolated(&before) && !check.is_isolated(&after) {
+                    continue;
+                }
+                let units_before = check.units(&before);
+                let units_after = check.units(&after);
+                let newly_cut: Vec<&str> = units_after
+                    .iter()
+                    .zip(&units_before)
+                    .filter(|((_, now), (_, was))| !now && *was)
+                    .map(|((label, _), _)| label.as_str())
+                    .collect();
+                let still_cut: Vec<&str> = units_after
+                    .iter()
+                    .zip(&units_before)
+                    .filter(|((_, now), (_, was))| !now && !was)
+                    .map(|((label, _), _)| label.as_str())
+                    .collect();
+                if newly_cut.is_empty() && still_cut.is_empty() {
+                    continue;
+                }
+                if !newly_cut.is_empty() && alone {
+                    findings.push(Err(format!(
+                        "crash-guard/{NAME}: on its own, {object_ref} cuts {} from {} ({}); unless an existing policy allows it, apply first: {}",
+                        describe_component(check.owner),
+                        check.flow,
+                        newly_cut.join(", "),
+                        check.snippet()
+                    )));
+                } else if !newly_cut.is_empty() {
+                    findings.push(Ok(cut_violation(
+                        &check,
+                        &newly_cut,
+                        &after,
+                        new.as_ref(),
+                        &name,
+                        namespace,
+                        request.operation,
+                    )));
+                } else {
+                    already_cut.push(format!(
+                        "crash-guard/{NAME}: {} already has no {} ({} cut before this change); add this allow policy: {}",
+                        describe_component(check.owner),
+                        check.flow,
+                        still_cut.join(", "),
+                        check.snippet()
+                    ));
+                }
+            }
+        }
+        for warning in context.warnings.into_inner() {
+            verdict.warning(warning);
+        }
+        for finding in findings {
+            match finding {
+                Ok(violation) => verdict.violation(violation),
+                Err(warning) => verdict.warning(warning),
+            }
+        }
+        for warning in already_cut {
+            verdict.warning(warning);
+        }
+        Ok(verdict)
+    }
+}
+
+fn cut_violation(
+    check: &Check,
+    cut: &[&str],
+    after: &[NetworkPolicy],
+    object: Option<&NetworkPolicy>,
+    name: &str,
+    namespace: &str,
+    operation: Operation,
+) -> Violation {
+    let isolators: Vec<String> = check
+        .isolators(after)
+        .iter()
+        .map(|name| format!("NetworkPolicy {namespace}/{name}"))
+        .collect();
+    let (field, value) = culprit(object, name, check, operation);
+    let impact = if check.owner.impact.is_empty() {
+        format!("{} stops working.", check.owner.name)
+    } else {
+        check.owner.impact.clone()
+    };
+    let keep = if operation == Operation::Delete {
+        format!(" (or keep NetworkPolicy {namespace}/{name})")
+    } else {
+        String::new()
+    };
+    Violation::new(
+        field,
+        value,
+        format!(
+            "{} needs {}, but after this change it is isolated for {} by {} and no rule of the namespace's NetworkPolicies allows {}. {impact}",
+            describe_component(check.owner),
+            check.flow,
+            check.direction,
+            isolators.join(", "),
+            cut.join(", "),
+        ),
+        format!(
+            "first create this allow policy{keep}, then retry: {}",
+            check.snippet()
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    /// Serves NetworkPolicies, EndpointSlices and Pods from fixed lists.
+    struct FakeHost {
+        policies: Result<Value, String>,
+        slices: Value,
+        pods: Value,
+        calls: RefCell<Vec<String>>,
+    }
+
+    impl FakeHost {
+        fn new(policies: Value) -> Self {
+            Self {
+                policies: Ok(policies),
+                slices: json!([{"endpoints":[{"addresses":["10.0.0.1"]}],"ports":[{"name":"https","port":6443,"protocol":"TCP"}]}]),
+                pods: Value::Null,
+                calls: RefCell::new(vec![]),
+            }
+        }
+    }
+
+    impl Host for FakeHost {
+        fn call(&self, _: &str, _: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+            let request: Value = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+            let kind = request["kind"].as_str().unwrap_or("").to_string();
+            self.calls.borrow_mut().push(kind.clone());
+            let items = match kind.as_str() {
+                "NetworkPolicy" => self.policies.clone()?,
+                "EndpointSlice" => self.slices.clone(),
+                "Pod" if self.pods.is_null() => {
+                    let selector = request["label_selector"].as_str().unwrap_or("");
+                    let labels: BTreeMap<&str, &str> = selector
+                        .split(',')
+                        .filter_map(|t| t.split_once('='))
+                        .collect();
+                    json!([{ "metadata": { "labels": labels } }])
+                }
+                "Pod" => self.pods.clone(),
+                other => return Err(format!("{other} not served")),
+            };
+            Ok(json!({ "items": items }).to_string().into_bytes())
+        }
+    }
+
+    const DENY_ALL: &str = r#"{"metadata":{"name":"deny-all","namespace":"kube-system"},"spec":{"podSelector":{},"policyTypes":["Ingress","Egress"]}}"#;
+
+    fn allow_dns() -> Value {
+        json!({"metadata":{"name":"allow-dns"},"spec":{"podSelector":{"matchLabels":{"k8s-app":"kube-dns"}},"policyTypes":["Ingress"],
+            "ingress":[{"from":[{"namespaceSelector":{}}],"ports":[{"port":53,"protocol":"UDP"},{"port":53,"protocol":"TCP"}]}]}})
+    }
+
+    fn allow_apiserver() -> Value {
+        json!({"metadata":{"name":"allow-to-apiserver"},"spec":{"podSelector":{},"policyTypes":["Egress"],
+            "egress":[{"to":[{"ipBlock":{"cidr":"10.0.0.1/32"}}],"ports":[{"port":443},{"port":6443}]}]}})
+    }
+
+    fn request(operation: &str, namespace: &str, object: &str, old: &str) -> String {
+        format!(
+            r#"{{"uid":"u","operation":"{operation}","kind":{{"group":"networking.k8s.io","version":"v1","kind":"NetworkPolicy"}},"namespace":"{namespace}","name":"n","object":{object},"oldObject":{old}}}"#
+        )
+    }
+
+    fn coredns_only() -> Settings {
+        let mut settings = Settings::default();
+        settings.critical_components.truncate(1);
+        settings
+    }
+
+    fn judge(json: &str, settings: &Settings, host: &FakeHost) -> Verdict {
+        let request = Request::decode(json).expect("valid request");
+        SystemNetworkPolicy::evaluate(&request, settings, host).expect("decodes")
+    }
+
+    #[rstest]
+    #[case::talk_deny_all("CREATE", DENY_ALL, "null", json!([]), false)]
+    #[case::deny_all_with_allows("CREATE", DENY_ALL, "null", json!([allow_dns(), allow_apiserver()]), true)]
+    #[case::deny_all_missing_dns("CREATE", DENY_ALL, "null", json!([allow_apiserver()]), false)]
+    #[case::delete_dns_allow("DELETE", "null", &allow_dns().to_string(), json!([allow_dns(), allow_apiserver(), serde_json::from_str::<Value>(DENY_ALL).unwrap_or_default()]), false)]
+    #[case::delete_deny_all("DELETE", "null", DENY_ALL, json!([serde_json::from_str::<Value>(DENY_ALL).unwrap_or_default()]), true)]
+    #[case::other_pods(
+        "CREATE",
+        r#"{"metadata":{"name":"web"},"spec":{"podSelector":{"matchLabels":{"app":"web"}},"policyTypes":["Egress"]}}"#,
+        "null",
+        json!([]),
+        true
+    )]
+    #[case::except_excludes_apiserver(
+        "CREATE",
+        r#"{"metadata":{"name":"egress"},"spec":{"podSelector":{},"policyTypes":["Egress"],"egress":[{"to":[{"ipBlock":{"cidr":"0.0.0.0/0","except":["10.0.0.1/32"]}}]}]}}"#,
+        "null",
+        json!([]),
+        false
+    )]
+    #[case::end_port_range(
+        "CREATE",
+        r#"{"metadata":{"name":"egress"},"spec":{"podSelector":{},"policyTypes":["Egress"],"egress":[{"to":[{"ipBlock":{"cidr":"10.0.0.0/24"}}],"ports":[{"port":443,"endPort":6443}]}]}}"#,
+        "null",
+        json!([]),
+        true
+    )]
+    #[case::named_dns_ports(
+        "CREATE",
+        r#"{"metadata":{"name":"dns"},"spec":{"podSelector":{"matchLabels":{"k8s-app":"kube-dns"}},"policyTypes":["Ingress"],"ingress":[{"from":[{"namespaceSelector":{}}],"ports":[{"port":"dns","protocol":"UDP"},{"port":"dns-tcp"}]}]}}"#,
+        "null",
+        json!([]),
+        true
+    )]
+    #[case::named_port_wrong_protocol(
+        "CREATE",
+        r#"{"metadata":{"name":"dns"},"spec":{"podSelector":{"matchLabels":{"k8s-app":"kube-dns"}},"policyTypes":["Ingress"],"ingress":[{"from":[{"namespaceSelector":{}}],"ports":[{"port":"dns"}]}]}}"#,
+        "null",
+        json!([]),
+        false
+    )]
+    #[case::update_adds_rules_back(
+        "UPDATE",
+        r#"{"metadata":{"name":"deny-all"},"spec":{"podSelector":{},"policyTypes":["Ingress","Egress"],"ingress":[{"from":[{"namespaceSelector":{}}],"ports":[{"port":53,"protocol":"UDP"},{"port":53}]}],"egress":[{"to":[{"ipBlock":{"cidr":"10.0.0.1/32"}}]}]}}"#,
+        DENY_ALL,
+        json!([serde_json::from_str::<Value>(DENY_ALL).unwrap_or_default()]),
+        true
+    )]
+    fn judges(
+        #[case] operation: &str,
+        #[case] object: &str,
+        #[case] old: &str,
+        #[case] existing: Value,
+        #[case] accepted: bool,
+    ) {
+        let host = FakeHost::new(existing);
+        let verdict = judge(
+            &request(operation, "kube-system", object, old),
+            &coredns_only(),
+            &host,
+        );
+        assert_eq!(verdict.is_accepted(), accepted, "{verdict:?}");
+    }
+
+    #[test]
+    fn unprotected_namespace_is_not_looked_at() {
+        let host = FakeHost::new(json!([]));
+        let verdict = judge(
+            &request("CREATE", "apps", DENY_ALL, "null"),
+            &Settings::default(),
+            &host,
+        );
+        assert!(verdict.is_accepted());
+        assert!(host.calls.borrow().is_empty());
+    }
+
+    #[test]
+    fn deny_all_message_names_component_flow_policy_and_fix() {
+        let host = FakeHost::new(json!([]));
+        let verdict = judge(
+            &request("CREATE", "kube-system", DENY_ALL, "null"),
+            &coredns_only(),
+            &host,
+        );
+        let message = verdict
+            .into_response(NAME, "NetworkPolicy kube-system/deny-all")
+            .message
+            .unwrap_or_default();
+        for needle in [
+            "2 violations",
+            "spec.policyTypes = [Ingress, Egress] with no Egress rules",
+            "coredns (pods k8s-app=kube-dns in kube-system) needs egress to the API server (10.0.0.1/32) on 443/TCP, 6443/TCP",
+            "isolated for Egress by NetworkPolicy kube-system/deny-all",
+            "443/TCP to 10.0.0.1/32, 6443/TCP to 10.0.0.1/32",
+            "ingress from all pods in all namespaces on 53/UDP, 53/TCP",
+            r#""name":"allow-coredns-egress-apiserver""#,
+            r#""egress":[{"ports":[{"port":443,"protocol":"TCP"},{"port":6443,"protocol":"TCP"}],"to":[{"ipBlock":{"cidr":"10.0.0.1/32"}}]}]"#,
+            r#""ingress":[{"from":[{"namespaceSelector":{}}]"#,
+        ] {
+            assert!(message.contains(needle), "{needle} missing from {message}");
+        }
+    }
+
+    #[test]
+    fn already_cut_flows_only_warn() {
+        let deny: Value = serde_json::from_str(DENY_ALL).unwrap_or_default();
+        let host = FakeHost::new(json!([deny]));
+        let verdict = judge(
+            &request(
+                "CREATE",
+                "kube-system",
+                &allow_apiserver().to_string(),
+                "null",
+            ),
+            &coredns_only(),
+            &host,
+        );
+        assert!(verdict.is_accepted());
+        assert_eq!(verdict.warnings.len(), 1, "{:?}", verdict.warnings);
+        assert!(verdict.warnings[0].contains("already has no ingress from all pods"));
+    }
+
+    #[test]
+    fn absent_or_host_network_components_are_not_protected() {
+        let mut host = FakeHost::new(json!([]));
+        host.pods = json!([{"spec":{"hostNetwork":true}}]);
+        let verdict = judge(
+            &request("CREATE", "kube-system", DENY_ALL, "null"),
+            &coredns_only(),
+            &host,
+        );
+        assert!(verdict.is_accepted());
+    }
+
+    #[test]
+    fn policies_selecting_by_real_pod_labels_are_seen() {
+        let mut host = FakeHost::new(json!([]));
+        host.pods = json!([
+            {"metadata":{"labels":{"k8s-app":"kube-dns","app.kubernetes.io/name":"coredns"}},"spec":null},
+            {"metadata":{"labels":{"k8s-app":"kube-dns","app.kubernetes.io/name":"coredns"}},"spec":{"hostNetwork":null}}
+        ]);
+        let policy = r#"{"metadata":{"name":"lock-coredns"},"spec":{"podSelector":{"matchLabels":{"app.kubernetes.io/name":"coredns"}},"policyTypes":["Egress"]}}"#;
+        let verdict = judge(
+            &request("CREATE", "kube-system", policy, "null"),
+            &coredns_only(),
+            &host,
+        );
+        assert_eq!(verdict.violations.len(), 1, "{verdict:?}");
+        assert!(verdict.violations[0]
+            .problem
+            .contains("isolated for Egress by NetworkPolicy kube-system/lock-coredns"));
+    }
+
+    #[test]
+    fn lookup_failure_judges_alone_and_warns() {
+        let mut host = FakeHost::new(json!([]));
+        host.policies = Err("timeout".to_string());
+        let verdict = judge(
+            &request("CREATE", "kube-system", DENY_ALL, "null"),
+            &coredns_only(),
+            &host,
+        );
+        assert!(verdict.is_accepted());
+        assert_eq!(verdict.warnings.len(), 3, "{:?}", verdict.warnings);
+        assert!(verdict.warnings[0].contains("could not look up the NetworkPolicies"));
+        assert!(verdict.warnings[1].contains("on its own"));
+        let deny = Settings {
+            on_lookup_failure: OnLookupFailure::Deny,
+            ..coredns_only()
+        };
+        let verdict = judge(
+            &request("CREATE", "kube-system", DENY_ALL, "null"),
+            &deny,
+            &host,
+        );
+        assert!(!verdict.is_accepted());
+    }
+
+    #[test]
+    fn component_to_component_checks_both_ends() {
+        let mut settings = coredns_only();
+        let mut app_flow = flow(Direction::Egress, PeerKind::Component, &[(53, "UDP")]);
+        app_flow.component = "coredns".to_string();
+        settings.critical_components.push(Component {
+            name: "autoscaler".to_string(),
+            pod_labels: BTreeMap::from([("app".to_string(), "autoscaler".to_string())]),
+            flows: vec![app_flow],
+            ..Component::default()
+        });
+        // Only CoreDNS ingress from the autoscaler is cut: named by the second end.
+        let policy = r#"{"metadata":{"name":"dns-in"},"spec":{"podSelector":{"matchLabels":{"k8s-app":"kube-dns"}},"policyTypes":["Ingress"],"ingress":[{"from":[{"namespaceSelector":{"matchLabels":{"team":"apps"}}}]}]}}"#;
+        let verdict = judge(
+            &request("CREATE", "kube-system", policy, "null"),
+            &settings,
+            &FakeHost::new(json!([])),
+        );
+        assert!(!verdict.is_accepted());
+        assert!(verdict
+            .violations
+            .iter()
+            .any(|v| v.problem.contains("ingress from autoscaler")));
+    }
+
+    #[test]
+    fn dns_peer_defaults_to_port_53_of_the_dns_component() {
+        let mut settings = coredns_only();
+        settings.critical_components.push(Component {
+            name: "autoscaler".to_string(),
+            pod_labels: BTreeMap::from([("app".to_string(), "autoscaler".to_string())]),
+            flows: vec![flow(Direction::Egress, PeerKind::Dns, &[])],
+            ..Component::default()
+        });
+        assert_eq!(settings.validate(), Ok(()));
+        let policy = r#"{"metadata":{"name":"deny-egress"},"spec":{"podSelector":{"matchLabels":{"app":"autoscaler"}},"policyTypes":["Egress"],"egress":[{"ports":[{"port":53,"protocol":"UDP"}]}]}}"#;
+        let verdict = judge(
+            &request("CREATE", "kube-system", policy, "null"),
+            &settings,
+            &FakeHost::new(json!([])),
+        );
+        assert_eq!(verdict.violations.len(), 1, "{verdict:?}");
+        let problem = &verdict.violations[0].problem;
+        assert!(
+            problem.contains(
+                "egress to coredns (pods k8s-app=kube-dns in kube-system) on 53/UDP, 53/TCP"
+            ) && problem.contains("allows 53/TCP."),
+            "{problem}"
+        );
+    }
+
+    #[test]
+    fn endpoints_ports_join_configured_ports() {
+        let mut host = FakeHost::new(json!([]));
+        host.slices = json!([{"endpoints":[{"addresses":["fd00::1"]}],"ports":[{"port":8443}]}]);
+        let verdict = judge(
+            &request("CREATE", "kube-system", DENY_ALL, "null"),
+            &coredns_only(),
+            &host,
+        );
+        let problem = &verdict.violations[0].problem;
+        assert!(
+            problem.contains("(fd00::1/128) on 443/TCP, 6443/TCP, 8443/TCP"),
+            "{problem}"
+        );
+    }
+
+    #[rstest]
+    #[case::bad_cidr(r#"{"apiServer":{"cidrs":["10.0.0.0/40"]}}"#, "apiServer.cidrs[0]")]
+    #[case::no_ports(r#"{"apiServer":{"ports":[]}}"#, "apiServer.ports")]
+    #[case::port_zero(r#"{"apiServer":{"ports":[0]}}"#, "apiServer.ports[0]")]
+    #[case::port_too_big(r#"{"apiServer":{"ports":[70000]}}"#, "apiServer.ports")]
+    #[case::no_namespaces(r#"{"protectedNamespaces":[]}"#, "protectedNamespaces")]
+    #[case::unknown_key(r#"{"protectedNamespace":["x"]}"#, "unknown field")]
+    #[case::component_without_name(
+        r#"{"criticalComponents":[{"podLabels":{"a":"b"},"flows":[{"direction":"Egress","peer":"apiServer"}]}]}"#,
+        "criticalComponents[0].name"
+    )]
+    #[case::component_outside_protected(
+        r#"{"criticalComponents":[{"name":"x","namespace":"apps","podLabels":{"a":"b"},"flows":[{"direction":"Egress","peer":"apiServer"}]}]}"#,
+        "criticalComponents[0].namespace"
+    )]
+    #[case::component_without_labels(
+        r#"{"criticalComponents":[{"name":"x","flows":[{"direction":"Egress","peer":"apiServer"}]}]}"#,
+        "criticalComponents[0].podLabels"
+    )]
+    #[case::flow_without_ports(
+        r#"{"criticalComponents":[{"name":"x","podLabels":{"a":"b"},"flows":[{"direction":"Ingress","peer":"allPods"}]}]}"#,
+        "criticalComponents[0].flows[0].ports"
+    )]
+    #[case::bad_protocol(
+        r#"{"criticalComponents":[{"name":"x","podLabels":{"a":"b"},"flows":[{"direction":"Ingress","peer":"allPods","ports":[{"port":53,"protocol":"ICMP"}]}]}]}"#,
+        "criticalComponents[0].flows[0].ports[0].protocol"
+    )]
+    #[case::unknown_peer_component(
+        r#"{"criticalComponents":[{"name":"x","podLabels":{"a":"b"},"flows":[{"direction":"Egress","peer":"component","component":"dns","ports":[{"port":53}]}]}]}"#,
+        "criticalComponents[0].flows[0].component"
+    )]
+    #[case::dns_peer_without_dns_component(
+        r#"{"dnsComponent":"kube-dns","criticalComponents":[{"name":"x","podLabels":{"a":"b"},"flows":[{"direction":"Egress","peer":"dns"}]}]}"#,
+        "criticalComponents[0].flows[0].peer"
+    )]
+    #[case::cidrs_on_other_peer(
+        r#"{"criticalComponents":[{"name":"x","podLabels":{"a":"b"},"flows":[{"direction":"Egress","peer":"apiServer","cidrs":["10.0.0.0/8"]}]}]}"#,
+        "criticalComponents[0].flows[0].cidrs"
+    )]
+    #[case::unknown_direction(
+        r#"{"criticalComponents":[{"name":"x","podLabels":{"a":"b"},"flows":[{"direction":"Both","peer":"apiServer"}]}]}"#,
+        "direction"
+    )]
+    #[case::duplicate_names(
+        r#"{"criticalComponents":[{"name":"x","podLabels":{"a":"b"},"flows":[{"direction":"Egress","peer":"apiServer"}]},{"name":"x","podLabels":{"a":"c"},"flows":[{"direction":"Egress","peer":"apiServer"}]}]}"#,
+        "criticalComponents[1].name"
+    )]
+    #[case::bad_exemption(
+        r#"{"exemptions":{"serviceAccounts":["x"]}}"#,
+        "exemptions.serviceAccounts[0]"
+    )]
+    fn refuses_invalid_settings(#[case] json: &str, #[case] expected: &str) {
+        let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
+        let error = crate::settings::parse::<Settings>(Some(&raw)).unwrap_err();
+        assert!(error.to_string().contains(expected), "{error}");
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(Settings::default().validate(), Ok(()));
+    }
+}
