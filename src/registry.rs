@@ -36,7 +36,10 @@ const fn entry<R: Rule>() -> RuleEntry {
 pub const RULES: &[RuleEntry] = &[
     entry::<crate::object_count::ObjectCount>(),
     entry::<crate::object_size::ObjectSize>(),
+    entry::<crate::daemonset_guard::DaemonSetGuard>(),
+    entry::<crate::api_rate_limit::ApiRateLimit>(),
     entry::<crate::webhook_safety::WebhookSafety>(),
+    entry::<crate::system_networkpolicy::SystemNetworkPolicy>(),
 ];
 
 pub fn find(name: &str) -> Option<&'static RuleEntry> {
