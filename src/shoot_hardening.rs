@@ -24,24 +24,13 @@ pub const DEFAULT_MUTATING_INFLIGHT: u64 = 200;
 
 pub struct ShootHardening;
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default, rename_all = "camelCase")]
 pub struct Settings {
     pub pod_pids_limit: PidsLimitBounds,
     pub api_server_inflight: InflightBounds,
     pub max_unavailable: MaxUnavailableBound,
     pub exemptions: Exemptions,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            pod_pids_limit: PidsLimitBounds::default(),
-            api_server_inflight: InflightBounds::default(),
-            max_unavailable: MaxUnavailableBound::default(),
-            exemptions: Exemptions::default(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -319,9 +308,7 @@ fn check_inflight(shoot: &Shoot, bounds: &InflightBounds, findings: &mut Vec<Fin
         let Some(value) = value else { continue };
         let minimum = i64::try_from(range.minimum).unwrap_or(i64::MAX);
         let maximum = i64::try_from(range.maximum).unwrap_or(i64::MAX);
-        let flood = format!(
-            "each request in flight holds kube-apiserver memory (a LIST of a large collection can hold hundreds of MiB), so a flood of clients OOM-kills kube-apiserver instead of being answered with 429 Too Many Requests (crash 4)"
-        );
+        let flood = "each request in flight holds kube-apiserver memory (a LIST of a large collection can hold hundreds of MiB), so a flood of clients OOM-kills kube-apiserver instead of being answered with 429 Too Many Requests (crash 4)";
         let (suffix, excess, problem) = if value <= 0 {
             (
                 "off",
