@@ -1,1 +1,401 @@
-//! Not written yet.
+//! The few fields of a Gardener Shoot (core.gardener.cloud/v1beta1) that the
+//! shoot rules read. Every other field is ignored; absent and `null` fields
+//! decode as `None`.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer};
+
+use crate::request::{GroupVersionKind, ObjectMeta};
+
+pub const API_VERSION: &str = "core.gardener.cloud/v1beta1";
+pub const GROUP: &str = "core.gardener.cloud";
+pub const KIND: &str = "Shoot";
+
+/// True when the request is about a Gardener Shoot.
+pub fn is_shoot(kind: &GroupVersionKind) -> bool {
+    kind.is(GROUP, KIND)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Shoot<'a> {
+    #[serde(default, borrow)]
+    pub metadata: ObjectMeta<'a>,
+    #[serde(default, borrow)]
+    pub spec: Option<ShootSpec<'a>>,
+    #[serde(default, borrow)]
+    pub status: Option<ShootStatus<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShootSpec<'a> {
+    #[serde(default, borrow)]
+    pub kubernetes: Option<Kubernetes<'a>>,
+    #[serde(default, borrow)]
+    pub provider: Option<Provider<'a>>,
+    #[serde(default)]
+    pub maintenance: Option<Maintenance>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Kubernetes<'a> {
+    #[serde(default, borrow)]
+    pub version: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub kubelet: Option<Kubelet>,
+    #[serde(default, rename = "kubeAPIServer")]
+    pub kube_api_server: Option<KubeApiServer>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Kubelet {
+    #[serde(default)]
+    pub pod_pids_limit: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct KubeApiServer {
+    #[serde(default)]
+    pub requests: Option<ApiServerRequests>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiServerRequests {
+    #[serde(default)]
+    pub max_non_mutating_inflight: Option<i64>,
+    #[serde(default)]
+    pub max_mutating_inflight: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Provider<'a> {
+    #[serde(default, borrow)]
+    pub workers: Option<Vec<Worker<'a>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Worker<'a> {
+    #[serde(default, borrow)]
+    pub name: Cow<'a, str>,
+    #[serde(default)]
+    pub maximum: Option<i64>,
+    #[serde(default)]
+    pub max_surge: Option<IntOrPercent>,
+    #[serde(default)]
+    pub max_unavailable: Option<IntOrPercent>,
+    #[serde(default, borrow)]
+    pub machine: Option<Machine<'a>>,
+    #[serde(default, borrow)]
+    pub kubernetes: Option<WorkerKubernetes<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Machine<'a> {
+    #[serde(default, borrow)]
+    pub image: Option<MachineImage<'a>>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+pub struct MachineImage<'a> {
+    #[serde(default, borrow)]
+    pub name: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub version: Option<Cow<'a, str>>,
+}
+
+impl fmt::Display for MachineImage<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.version {
+            Some(version) => write!(f, "{} {}", self.name, version),
+            None => write!(f, "{} (version not set)", self.name),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct WorkerKubernetes<'a> {
+    #[serde(default, borrow)]
+    pub version: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub kubelet: Option<Kubelet>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Maintenance {
+    #[serde(default)]
+    pub auto_update: Option<AutoUpdate>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AutoUpdate {
+    #[serde(default)]
+    pub machine_image_version: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShootStatus<'a> {
+    #[serde(default, borrow)]
+    pub last_operation: Option<LastOperation<'a>>,
+    #[serde(default, borrow)]
+    pub conditions: Option<Vec<Condition<'a>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LastOperation<'a> {
+    #[serde(default, borrow, rename = "type")]
+    pub operation_type: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub state: Cow<'a, str>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Condition<'a> {
+    #[serde(default, borrow, rename = "type")]
+    pub condition_type: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub status: Cow<'a, str>,
+}
+
+/// An `IntOrString` as Gardener accepts it for `maxSurge`/`maxUnavailable`:
+/// a whole number or a percentage such as `25%`. Anything else is kept as
+/// `Invalid` so that a rule can name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IntOrPercent {
+    Count(u64),
+    Percent(u64),
+    Invalid(String),
+}
+
+impl fmt::Display for IntOrPercent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IntOrPercent::Count(n) => write!(f, "{n}"),
+            IntOrPercent::Percent(p) => write!(f, "{p}%"),
+            IntOrPercent::Invalid(text) => write!(f, "{text}"),
+        }
+    }
+}
+
+impl IntOrPercent {
+    pub fn parse(text: &str) -> Self {
+        text.strip_suffix('%')
+            .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|digits| digits.parse().ok())
+            .map_or_else(
+                || IntOrPercent::Invalid(format!("\"{text}\"")),
+                IntOrPercent::Percent,
+            )
+    }
+}
+
+impl<'de> Deserialize<'de> for IntOrPercent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct IntOrPercentVisitor;
+
+        impl Visitor<'_> for IntOrPercentVisitor {
+            type Value = IntOrPercent;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an integer or a percentage string")
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(IntOrPercent::Count(v))
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(u64::try_from(v).map_or_else(
+                    |_| IntOrPercent::Invalid(v.to_string()),
+                    IntOrPercent::Count,
+                ))
+            }
+
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(IntOrPercent::Invalid(v.to_string()))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(IntOrPercent::parse(v))
+            }
+        }
+
+        deserializer.deserialize_any(IntOrPercentVisitor)
+    }
+}
+
+impl<'a> Shoot<'a> {
+    pub fn workers(&self) -> &[Worker<'a>] {
+        self.spec
+            .as_ref()
+            .and_then(|s| s.provider.as_ref())
+            .and_then(|p| p.workers.as_deref())
+            .unwrap_or(&[])
+    }
+
+    pub fn kubernetes(&self) -> Option<&Kubernetes<'a>> {
+        self.spec.as_ref().and_then(|s| s.kubernetes.as_ref())
+    }
+
+    /// `spec.kubernetes.version`.
+    pub fn kubernetes_version(&self) -> Option<&str> {
+        self.kubernetes().and_then(|k| k.version.as_deref())
+    }
+
+    /// `spec.kubernetes.kubelet`.
+    pub fn kubelet(&self) -> Option<&Kubelet> {
+        self.kubernetes().and_then(|k| k.kubelet.as_ref())
+    }
+
+    /// `spec.kubernetes.kubeAPIServer.requests`.
+    pub fn api_server_requests(&self) -> Option<&ApiServerRequests> {
+        self.kubernetes()
+            .and_then(|k| k.kube_api_server.as_ref())
+            .and_then(|a| a.requests.as_ref())
+    }
+
+    /// `spec.maintenance.autoUpdate.machineImageVersion`; Gardener defaults it
+    /// to `true` when unset.
+    pub fn machine_image_auto_update(&self) -> Option<bool> {
+        self.spec
+            .as_ref()
+            .and_then(|s| s.maintenance.as_ref())
+            .and_then(|m| m.auto_update.as_ref())
+            .and_then(|a| a.machine_image_version)
+    }
+
+    pub fn worker(&self, name: &str) -> Option<&Worker<'a>> {
+        self.workers().iter().find(|w| w.name == name)
+    }
+
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.metadata.labels.get(key).map(AsRef::as_ref)
+    }
+
+    /// `namespace/name`.
+    pub fn reference(&self) -> String {
+        format!("{}/{}", self.metadata.namespace, self.metadata.name)
+    }
+
+    pub fn last_operation_state(&self) -> Option<&str> {
+        self.status
+            .as_ref()
+            .and_then(|s| s.last_operation.as_ref())
+            .map(|o| o.state.as_ref())
+    }
+
+    /// The `status` of condition `condition_type`, if reported.
+    pub fn condition(&self, condition_type: &str) -> Option<&str> {
+        self.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_deref())
+            .unwrap_or(&[])
+            .iter()
+            .find(|c| c.condition_type == condition_type)
+            .map(|c| c.status.as_ref())
+    }
+}
+
+impl<'a> Worker<'a> {
+    pub fn image(&self) -> Option<&MachineImage<'a>> {
+        self.machine.as_ref().and_then(|m| m.image.as_ref())
+    }
+
+    /// The pool's own `kubernetes.kubelet` block, which Gardener uses instead of
+    /// (not merged with) `spec.kubernetes.kubelet`.
+    pub fn kubelet(&self) -> Option<&Kubelet> {
+        self.kubernetes.as_ref().and_then(|k| k.kubelet.as_ref())
+    }
+
+    /// `kubernetes.version` of the pool, if it overrides the Shoot's.
+    pub fn kubernetes_version(&self) -> Option<&str> {
+        self.kubernetes.as_ref().and_then(|k| k.version.as_deref())
+    }
+
+    /// The Kubernetes (kubelet) version the pool's nodes run.
+    pub fn effective_kubernetes_version<'s>(&'s self, shoot: &'s Shoot<'_>) -> Option<&'s str> {
+        self.kubernetes_version()
+            .or_else(|| shoot.kubernetes_version())
+    }
+}
+
+/// Decodes the Shoots of a `list_resources_*` answer, borrowing from `body`.
+pub fn list_shoots(body: &[u8]) -> Result<Vec<Shoot<'_>>, String> {
+    #[derive(Deserialize)]
+    struct List<'a> {
+        #[serde(default, borrow)]
+        items: Option<Vec<Shoot<'a>>>,
+    }
+    let text =
+        std::str::from_utf8(body).map_err(|e| format!("the lookup answer is not UTF-8: {e}"))?;
+    crate::request::from_str::<List>(text, "the lookup answer")
+        .map(|list| list.items.unwrap_or_default())
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::count("3", IntOrPercent::Count(3))]
+    #[case::percent("\"25%\"", IntOrPercent::Percent(25))]
+    #[case::negative("-1", IntOrPercent::Invalid("-1".into()))]
+    #[case::bare_string("\"2\"", IntOrPercent::Invalid("\"2\"".into()))]
+    #[case::empty_percent("\"%\"", IntOrPercent::Invalid("\"%\"".into()))]
+    #[case::fraction("1.5", IntOrPercent::Invalid("1.5".into()))]
+    fn int_or_percent(#[case] json: &str, #[case] expected: IntOrPercent) {
+        let parsed: IntOrPercent = serde_json::from_str(json).expect("decodes");
+        assert_eq!(parsed, expected);
+    }
+
+    #[test]
+    fn tolerates_other_fields_and_nulls() {
+        let json = r#"{"apiVersion":"core.gardener.cloud/v1beta1","kind":"Shoot",
+            "metadata":{"name":"s","namespace":"garden-a","labels":{"x":"y"},"annotations":{"a":"b"}},
+            "spec":{"region":"eu","kubernetes":{"version":"1.31.2","kubelet":null,"kubeAPIServer":{"requests":{"maxMutatingInflight":200}}},
+              "provider":{"type":"aws","workers":[{"name":"a","maximum":5,"maxUnavailable":"50%","machine":{"type":"m5","image":{"name":"gardenlinux","version":"1592.1.0"}},"kubernetes":{"version":"1.30.5"}}]},
+              "maintenance":null},
+            "status":{"lastOperation":{"type":"Reconcile","state":"Succeeded","progress":100},"conditions":[{"type":"EveryNodeReady","status":"True"}]}}"#;
+        let shoot: Shoot = crate::request::from_str(json, "object").expect("decodes");
+        assert_eq!(shoot.kubernetes_version(), Some("1.31.2"));
+        assert!(shoot.kubelet().is_none());
+        assert_eq!(
+            shoot
+                .api_server_requests()
+                .and_then(|r| r.max_mutating_inflight),
+            Some(200)
+        );
+        let worker = shoot.worker("a").expect("worker a");
+        assert_eq!(worker.max_unavailable, Some(IntOrPercent::Percent(50)));
+        assert_eq!(worker.effective_kubernetes_version(&shoot), Some("1.30.5"));
+        assert_eq!(
+            worker.image().map(ToString::to_string).as_deref(),
+            Some("gardenlinux 1592.1.0")
+        );
+        assert_eq!(shoot.machine_image_auto_update(), None);
+        assert_eq!(shoot.last_operation_state(), Some("Succeeded"));
+        assert_eq!(shoot.condition("EveryNodeReady"), Some("True"));
+        assert_eq!(shoot.reference(), "garden-a/s");
+    }
+
+    #[test]
+    fn lists_shoots() {
+        let body = br#"{"apiVersion":"core.gardener.cloud/v1beta1","kind":"ShootList","items":[{"metadata":{"name":"c1","namespace":"garden-x"}}]}"#;
+        let shoots = list_shoots(body).expect("list");
+        assert_eq!(shoots.len(), 1);
+        assert!(list_shoots(b"{\"items\":7}").is_err());
+        assert!(list_shoots(b"not json").is_err());
+        assert!(list_shoots(b"{}").expect("empty").is_empty());
+    }
+}

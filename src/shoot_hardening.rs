@@ -1,1 +1,667 @@
-//! Not written yet.
+//! shoot-hardening (tips of crashes 3 and 4): a Gardener Shoot must limit the
+//! PIDs of every pod (the fork-bomb fix), keep kube-apiserver's in-flight
+//! request limits in a sane range (the flood fix), and not take too many
+//! nodes of a worker pool down at once during a rolling update.
+
+use serde::Deserialize;
+
+use crate::exemptions::Exemptions;
+use crate::host::Host;
+use crate::policy::Rule;
+use crate::request::{DecodeError, Operation, Request};
+use crate::settings::{validate_section, SettingsError, Validate};
+use crate::shoot::{is_shoot, IntOrPercent, Shoot, Worker};
+use crate::violation::{Verdict, Violation};
+
+/// Gardener refuses a `podPidsLimit` below 100 (`PodPIDsLimitMinimum`).
+pub const GARDENER_PIDS_MINIMUM: u64 = 100;
+/// The kernel's `PID_MAX_LIMIT` on 64-bit Linux: no pod can have more PIDs.
+pub const KERNEL_PID_MAX_LIMIT: u64 = 4_194_304;
+/// kube-apiserver's `--max-requests-inflight` default, used when unset.
+pub const DEFAULT_NON_MUTATING_INFLIGHT: u64 = 400;
+/// kube-apiserver's `--max-mutating-requests-inflight` default, used when unset.
+pub const DEFAULT_MUTATING_INFLIGHT: u64 = 200;
+
+pub struct ShootHardening;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
+pub struct Settings {
+    pub pod_pids_limit: PidsLimitBounds,
+    pub api_server_inflight: InflightBounds,
+    pub max_unavailable: MaxUnavailableBound,
+    pub exemptions: Exemptions,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
+pub struct PidsLimitBounds {
+    /// Refuse Shoots (with workers) that set no `podPidsLimit`.
+    pub required: bool,
+    pub minimum: u64,
+    pub maximum: u64,
+}
+
+impl Default for PidsLimitBounds {
+    fn default() -> Self {
+        Self {
+            required: true,
+            minimum: 1024,
+            maximum: 32_768,
+        }
+    }
+}
+
+impl Validate for PidsLimitBounds {
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.minimum < GARDENER_PIDS_MINIMUM {
+            return Err(SettingsError::new(
+                "minimum",
+                format!("{} is below {GARDENER_PIDS_MINIMUM}, which Gardener itself refuses, so the bound would never apply", self.minimum),
+            ));
+        }
+        if self.maximum > KERNEL_PID_MAX_LIMIT {
+            return Err(SettingsError::new(
+                "maximum",
+                format!("{} is above the kernel's PID_MAX_LIMIT of {KERNEL_PID_MAX_LIMIT}, so it would never apply", self.maximum),
+            ));
+        }
+        check_order(self.minimum, self.maximum)
+    }
+}
+
+/// An inclusive range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Range {
+    pub minimum: u64,
+    pub maximum: u64,
+}
+
+impl Validate for Range {
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.minimum == 0 {
+            return Err(SettingsError::new(
+                "minimum",
+                "must be at least 1: 0 switches kube-apiserver's limit off entirely",
+            ));
+        }
+        check_order(self.minimum, self.maximum)
+    }
+}
+
+fn check_order(minimum: u64, maximum: u64) -> Result<(), SettingsError> {
+    if maximum < minimum {
+        Err(SettingsError::new(
+            "maximum",
+            format!("{maximum} is below minimum {minimum}"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
+pub struct InflightBounds {
+    pub max_non_mutating_inflight: Range,
+    pub max_mutating_inflight: Range,
+}
+
+impl Default for InflightBounds {
+    fn default() -> Self {
+        Self {
+            max_non_mutating_inflight: Range {
+                minimum: DEFAULT_NON_MUTATING_INFLIGHT / 4,
+                maximum: DEFAULT_NON_MUTATING_INFLIGHT * 2,
+            },
+            max_mutating_inflight: Range {
+                minimum: DEFAULT_MUTATING_INFLIGHT / 4,
+                maximum: DEFAULT_MUTATING_INFLIGHT * 2,
+            },
+        }
+    }
+}
+
+impl Validate for InflightBounds {
+    fn validate(&self) -> Result<(), SettingsError> {
+        validate_section("maxNonMutatingInflight", &self.max_non_mutating_inflight)?;
+        validate_section("maxMutatingInflight", &self.max_mutating_inflight)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
+pub struct MaxUnavailableBound {
+    /// Share of the pool's `maximum` nodes that may be down at once.
+    pub percent_of_pool_maximum: u64,
+    /// Nodes that may always be down at once, however small the pool.
+    pub always_allowed_nodes: u64,
+}
+
+impl Default for MaxUnavailableBound {
+    fn default() -> Self {
+        Self {
+            percent_of_pool_maximum: 25,
+            always_allowed_nodes: 1,
+        }
+    }
+}
+
+impl Validate for MaxUnavailableBound {
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.percent_of_pool_maximum > 100 {
+            return Err(SettingsError::new(
+                "percentOfPoolMaximum",
+                format!(
+                    "{} is above 100, more than the whole pool",
+                    self.percent_of_pool_maximum
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Validate for Settings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        validate_section("podPidsLimit", &self.pod_pids_limit)?;
+        validate_section("apiServerInflight", &self.api_server_inflight)?;
+        validate_section("maxUnavailable", &self.max_unavailable)?;
+        validate_section("exemptions", &self.exemptions)
+    }
+}
+
+/// A violation with what identifies it across an update (`key`, using pool
+/// names rather than indexes) and how far out of bounds it is (`excess`).
+#[derive(Debug)]
+struct Finding {
+    key: String,
+    excess: u64,
+    violation: Violation,
+}
+
+const NOT_SET: &str = "(not set)";
+
+fn pool_field(index: usize, worker: &Worker, rest: &str) -> String {
+    format!(
+        "spec.provider.workers[{index}].{rest} (pool {})",
+        worker.name
+    )
+}
+
+fn check_pids(shoot: &Shoot, bounds: &PidsLimitBounds, findings: &mut Vec<Finding>) {
+    let workers = shoot.workers();
+    if workers.is_empty() {
+        // Workerless Shoots have no kubelets; Gardener forbids kubelet settings there.
+        return;
+    }
+    let suggestion = 4096u64.clamp(bounds.minimum, bounds.maximum);
+    let inheriting: Vec<&str> = workers
+        .iter()
+        .filter(|w| w.kubelet().is_none())
+        .map(|w| w.name.as_ref())
+        .collect();
+    let applies_to = if inheriting.is_empty() {
+        "no pool today (each has its own kubelet block), but every pool added later".to_string()
+    } else {
+        format!("pools {}", inheriting.join(", "))
+    };
+    let fork_bomb = "one fork bomb (or thread leak) in one pod takes every PID of its node, and kubelet, the container runtime and every other pod there can no longer start processes (crash 3)";
+    check_pids_value(
+        "pids/shoot".to_string(),
+        "spec.kubernetes.kubelet.podPidsLimit".to_string(),
+        shoot.kubelet().and_then(|k| k.pod_pids_limit),
+        bounds,
+        &format!("without it the kubelets of {applies_to} put no PID limit on pods: {fork_bomb}."),
+        &format!(
+            "set spec.kubernetes.kubelet.podPidsLimit to a value from {} to {}, e.g. {suggestion}.",
+            bounds.minimum, bounds.maximum
+        ),
+        &format!("applies to {applies_to}"),
+        findings,
+    );
+    for (index, worker) in workers.iter().enumerate() {
+        let Some(kubelet) = worker.kubelet() else {
+            continue;
+        };
+        check_pids_value(
+            format!("pids/pool/{}", worker.name),
+            pool_field(index, worker, "kubernetes.kubelet.podPidsLimit"),
+            kubelet.pod_pids_limit,
+            bounds,
+            &format!(
+                "the pool has its own kubernetes.kubelet block, which Gardener uses instead of spec.kubernetes.kubelet (it is not merged), so without podPidsLimit there its nodes put no PID limit on pods: {fork_bomb}."
+            ),
+            &format!(
+                "add podPidsLimit (from {} to {}, e.g. {suggestion}) to spec.provider.workers[{index}].kubernetes.kubelet, or remove that block to inherit the Shoot's.",
+                bounds.minimum, bounds.maximum
+            ),
+            &format!("pool {}", worker.name),
+            findings,
+        );
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_pids_value(
+    key: String,
+    field: String,
+    value: Option<i64>,
+    bounds: &PidsLimitBounds,
+    missing_problem: &str,
+    fix: &str,
+    scope: &str,
+    findings: &mut Vec<Finding>,
+) {
+    let minimum = i64::try_from(bounds.minimum).unwrap_or(i64::MAX);
+    let maximum = i64::try_from(bounds.maximum).unwrap_or(i64::MAX);
+    let (suffix, excess, problem) = match value {
+        None if bounds.required => ("missing", 0, missing_problem.to_string()),
+        None => return,
+        Some(v) if v < minimum => (
+            "below",
+            v.abs_diff(minimum),
+            format!(
+                "below the minimum of {minimum} ({scope}){}: ordinary pods (JVMs, build jobs, browsers) use hundreds to thousands of threads, and every thread is a PID, so they fail with \"fork: resource temporarily unavailable\".",
+                if v < 0 { "; a negative value means no limit at all" } else { "" }
+            ),
+        ),
+        Some(v) if v > maximum => (
+            "above",
+            v.abs_diff(maximum),
+            format!(
+                "above the maximum of {maximum} ({scope}): a pod may take that many PIDs before it is stopped, so a few runaway pods still exhaust the node's PID space and kubelet and the container runtime fail (crash 3)."
+            ),
+        ),
+        Some(_) => return,
+    };
+    let rendered = value.map_or_else(|| NOT_SET.to_string(), |v| v.to_string());
+    findings.push(Finding {
+        key: format!("{key}/{suffix}"),
+        excess,
+        violation: Violation::new(field, rendered, problem, fix),
+    });
+}
+
+fn check_inflight(shoot: &Shoot, bounds: &InflightBounds, findings: &mut Vec<Finding>) {
+    let Some(requests) = shoot.api_server_requests() else {
+        return;
+    };
+    let fields = [
+        (
+            "maxNonMutatingInflight",
+            requests.max_non_mutating_inflight,
+            bounds.max_non_mutating_inflight,
+            DEFAULT_NON_MUTATING_INFLIGHT,
+            "read",
+        ),
+        (
+            "maxMutatingInflight",
+            requests.max_mutating_inflight,
+            bounds.max_mutating_inflight,
+            DEFAULT_MUTATING_INFLIGHT,
+            "write",
+        ),
+    ];
+    for (name, value, range, default, verb) in fields {
+        let Some(value) = value else { continue };
+        let minimum = i64::try_from(range.minimum).unwrap_or(i64::MAX);
+        let maximum = i64::try_from(range.maximum).unwrap_or(i64::MAX);
+        let flood = "each request in flight holds kube-apiserver memory (a LIST of a large collection can hold hundreds of MiB), so a flood of clients OOM-kills kube-apiserver instead of being answered with 429 Too Many Requests (crash 4)";
+        let (suffix, excess, problem) = if value <= 0 {
+            (
+                "off",
+                u64::MAX,
+                format!("{value} switches the limit off entirely, so kube-apiserver takes every {verb} request at once: {flood}."),
+            )
+        } else if value < minimum {
+            (
+                "below",
+                value.abs_diff(minimum),
+                format!("below the minimum of {minimum}: the control plane's own controllers and every kubelet share these {verb} slots with all other clients, so they get 429 Too Many Requests and fall behind (nodes go NotReady, leases expire)."),
+            )
+        } else if value > maximum {
+            (
+                "above",
+                value.abs_diff(maximum),
+                format!("above the maximum of {maximum}: {flood}."),
+            )
+        } else {
+            continue;
+        };
+        findings.push(Finding {
+            key: format!("inflight/{name}/{suffix}"),
+            excess,
+            violation: Violation::new(
+                format!("spec.kubernetes.kubeAPIServer.requests.{name}"),
+                value.to_string(),
+                problem,
+                format!(
+                    "set it from {} to {}, or remove it to keep kube-apiserver's default of {default} (Gardener applies 400 read / 200 write when unset).",
+                    range.minimum, range.maximum
+                ),
+            ),
+        });
+    }
+}
+
+fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &mut Vec<Finding>) {
+    for (index, worker) in shoot.workers().iter().enumerate() {
+        let Some(value) = &worker.max_unavailable else {
+            continue;
+        };
+        let field = pool_field(index, worker, "maxUnavailable");
+        let key = format!("maxUnavailable/{}", worker.name);
+        let maximum = worker
+            .maximum
+            .and_then(|m| u64::try_from(m).ok())
+            .filter(|m| *m > 0);
+        let pct = bound.percent_of_pool_maximum;
+        let always = bound.always_allowed_nodes;
+        let fix_suffix = "and roll faster with maxSurge instead: surge nodes add capacity during the update rather than removing it.";
+        let outcome = match (value, maximum) {
+            (IntOrPercent::Invalid(_), _) => Some((
+                format!("{key}/invalid"),
+                0,
+                "is neither a whole number nor a percentage such as 25%, so the rolling update's limit is undefined.".to_string(),
+                format!("set maxUnavailable to a whole number or a percentage, {fix_suffix}"),
+            )),
+            (value, Some(maximum)) => {
+                let allowed = always.max(maximum.saturating_mul(pct) / 100);
+                let nodes = match value {
+                    IntOrPercent::Percent(p) => maximum.saturating_mul(*p) / 100,
+                    IntOrPercent::Count(n) => *n,
+                    IntOrPercent::Invalid(_) => 0,
+                };
+                (nodes > allowed).then(|| {
+                    (
+                        key.clone(),
+                        nodes.saturating_sub(allowed),
+                        format!(
+                            "lets up to {nodes} of the pool's maximum {maximum} nodes be down at once during a rolling update (e.g. a new machine image), above the bound of {allowed} ({pct}% of maximum, at least {always}): the remaining nodes must absorb their pods, run out of capacity and evict or leave them Pending, and a faulty image takes that many nodes down in one step."
+                        ),
+                        format!("set maxUnavailable to at most {allowed}, {fix_suffix}"),
+                    )
+                })
+            }
+            (IntOrPercent::Percent(p), None) => (*p > pct).then(|| {
+                (
+                    key.clone(),
+                    p.saturating_sub(pct),
+                    format!(
+                        "lets {p}% of the pool's nodes be down at once during a rolling update, above the bound of {pct}% (the pool sets no maximum to count nodes against): the remaining nodes cannot absorb their pods."
+                    ),
+                    format!("set maxUnavailable to at most {pct}%, {fix_suffix}"),
+                )
+            }),
+            (IntOrPercent::Count(n), None) => (*n > always).then(|| {
+                (
+                    key.clone(),
+                    n.saturating_sub(always),
+                    format!(
+                        "lets {n} nodes be down at once during a rolling update, above the bound of {always} node(s) for a pool without a maximum to count against: the remaining nodes cannot absorb their pods."
+                    ),
+                    format!("set maxUnavailable to at most {always}, {fix_suffix}"),
+                )
+            }),
+        };
+        if let Some((key, excess, problem, fix)) = outcome {
+            findings.push(Finding {
+                key,
+                excess,
+                violation: Violation::new(field, value.to_string(), problem, fix),
+            });
+        }
+    }
+}
+
+fn findings(shoot: &Shoot, settings: &Settings) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    check_pids(shoot, &settings.pod_pids_limit, &mut findings);
+    check_inflight(shoot, &settings.api_server_inflight, &mut findings);
+    check_max_unavailable(shoot, &settings.max_unavailable, &mut findings);
+    findings
+}
+
+impl Rule for ShootHardening {
+    const NAME: &'static str = "shoot-hardening";
+    type Settings = Settings;
+
+    fn exemptions(settings: &Settings) -> &Exemptions {
+        &settings.exemptions
+    }
+
+    fn evaluate(
+        request: &Request,
+        settings: &Settings,
+        _host: &dyn Host,
+    ) -> Result<Verdict, DecodeError> {
+        if !is_shoot(&request.kind)
+            || !matches!(request.operation, Operation::Create | Operation::Update)
+        {
+            return Ok(Verdict::accept());
+        }
+        let Some(shoot) = request.object::<Shoot>()? else {
+            return Ok(Verdict::accept());
+        };
+        let new = findings(&shoot, settings);
+        if new.is_empty() {
+            return Ok(Verdict::accept());
+        }
+        let old = match request.operation {
+            Operation::Update => request
+                .old_object::<Shoot>()?
+                .map(|old| findings(&old, settings))
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let mut verdict = Verdict::accept();
+        for finding in new {
+            let pre_existing = old
+                .iter()
+                .any(|o| o.key == finding.key && o.excess >= finding.excess);
+            if pre_existing {
+                let v = &finding.violation;
+                verdict.warning(format!(
+                    "crash-guard/shoot-hardening: {}: {} = {} was already out of bounds before this update, which does not make it worse, so the update is allowed. {} Fix: {}",
+                    request.object_ref(),
+                    v.field,
+                    v.value,
+                    v.problem,
+                    v.fix
+                ));
+            } else {
+                verdict.violation(finding.violation);
+            }
+        }
+        Ok(verdict)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::NoHost;
+    use rstest::rstest;
+    use serde_json::{json, Value};
+
+    fn shoot() -> Value {
+        json!({
+            "apiVersion": "core.gardener.cloud/v1beta1",
+            "kind": "Shoot",
+            "metadata": {"name": "web", "namespace": "garden-shop"},
+            "spec": {
+                "kubernetes": {"version": "1.31.2", "kubelet": {"podPidsLimit": 4096}},
+                "provider": {"type": "aws", "workers": [
+                    {"name": "general", "minimum": 3, "maximum": 12, "maxSurge": 1, "maxUnavailable": 0,
+                     "machine": {"type": "m5.xlarge", "image": {"name": "gardenlinux", "version": "1592.1.0"}}},
+                    {"name": "gpu", "minimum": 0, "maximum": 4,
+                     "machine": {"type": "p3.2xlarge", "image": {"name": "gardenlinux", "version": "1592.1.0"}},
+                     "kubernetes": {"kubelet": {"podPidsLimit": 8192}}}
+                ]}
+            }
+        })
+    }
+
+    fn with(mut object: Value, pointer: &str, value: Value) -> Value {
+        let (parent, key) = pointer.rsplit_once('/').expect("pointer");
+        if let Some(Value::Object(map)) = object.pointer_mut(parent) {
+            if value.is_null() {
+                map.remove(key);
+            } else {
+                map.insert(key.to_string(), value);
+            }
+        }
+        object
+    }
+
+    fn request(operation: &str, object: &Value, old: &Value) -> String {
+        json!({
+            "uid": "u", "operation": operation,
+            "kind": {"group": "core.gardener.cloud", "version": "v1beta1", "kind": "Shoot"},
+            "namespace": "garden-shop", "name": "web",
+            "object": object, "oldObject": old,
+        })
+        .to_string()
+    }
+
+    fn judge(json: &str) -> Verdict {
+        let request = Request::decode(json).expect("valid request");
+        ShootHardening::evaluate(&request, &Settings::default(), &NoHost).expect("decodes")
+    }
+
+    fn fields(verdict: &Verdict) -> Vec<String> {
+        verdict.violations.iter().map(|v| v.field.clone()).collect()
+    }
+
+    const SHOOT_PIDS: &str = "/spec/kubernetes/kubelet/podPidsLimit";
+    const GPU_PIDS: &str = "/spec/provider/workers/1/kubernetes/kubelet/podPidsLimit";
+
+    #[rstest]
+    #[case::valid(shoot(), &[])]
+    #[case::shoot_pids_missing(with(shoot(), SHOOT_PIDS, Value::Null), &["spec.kubernetes.kubelet.podPidsLimit"])]
+    #[case::shoot_pids_too_low(with(shoot(), SHOOT_PIDS, json!(512)), &["spec.kubernetes.kubelet.podPidsLimit"])]
+    #[case::shoot_pids_unlimited(with(shoot(), SHOOT_PIDS, json!(-1)), &["spec.kubernetes.kubelet.podPidsLimit"])]
+    #[case::shoot_pids_too_high(with(shoot(), SHOOT_PIDS, json!(100_000)), &["spec.kubernetes.kubelet.podPidsLimit"])]
+    #[case::shoot_pids_at_bounds(with(with(shoot(), SHOOT_PIDS, json!(1024)), GPU_PIDS, json!(32768)), &[])]
+    #[case::pool_override_too_high(with(shoot(), GPU_PIDS, json!(65536)), &["spec.provider.workers[1].kubernetes.kubelet.podPidsLimit (pool gpu)"])]
+    #[case::pool_block_without_pids(with(shoot(), GPU_PIDS, Value::Null), &["spec.provider.workers[1].kubernetes.kubelet.podPidsLimit (pool gpu)"])]
+    #[case::workerless(with(with(shoot(), SHOOT_PIDS, Value::Null), "/spec/provider/workers", json!([])), &[])]
+    #[case::inflight_in_bounds(with(shoot(), "/spec/kubernetes/kubeAPIServer", json!({"requests": {"maxNonMutatingInflight": 800, "maxMutatingInflight": 50}})), &[])]
+    #[case::inflight_out_of_bounds(
+        with(shoot(), "/spec/kubernetes/kubeAPIServer", json!({"requests": {"maxNonMutatingInflight": 3000, "maxMutatingInflight": 0}})),
+        &["spec.kubernetes.kubeAPIServer.requests.maxNonMutatingInflight", "spec.kubernetes.kubeAPIServer.requests.maxMutatingInflight"]
+    )]
+    #[case::max_unavailable_count_ok(with(shoot(), "/spec/provider/workers/0/maxUnavailable", json!(3)), &[])]
+    #[case::max_unavailable_count_high(with(shoot(), "/spec/provider/workers/0/maxUnavailable", json!(4)), &["spec.provider.workers[0].maxUnavailable (pool general)"])]
+    #[case::max_unavailable_percent_ok(with(shoot(), "/spec/provider/workers/0/maxUnavailable", json!("25%")), &[])]
+    #[case::max_unavailable_percent_high(with(shoot(), "/spec/provider/workers/0/maxUnavailable", json!("50%")), &["spec.provider.workers[0].maxUnavailable (pool general)"])]
+    #[case::small_pool_one_node(with(shoot(), "/spec/provider/workers/1/maxUnavailable", json!(1)), &[])]
+    #[case::small_pool_all_nodes(with(shoot(), "/spec/provider/workers/1/maxUnavailable", json!("100%")), &["spec.provider.workers[1].maxUnavailable (pool gpu)"])]
+    #[case::max_unavailable_invalid(with(shoot(), "/spec/provider/workers/0/maxUnavailable", json!("2")), &["spec.provider.workers[0].maxUnavailable (pool general)"])]
+    #[case::no_maximum_percent(with(with(shoot(), "/spec/provider/workers/0/maximum", Value::Null), "/spec/provider/workers/0/maxUnavailable", json!("30%")), &["spec.provider.workers[0].maxUnavailable (pool general)"])]
+    fn judges_creates(#[case] object: Value, #[case] expected: &[&str]) {
+        let verdict = judge(&request("CREATE", &object, &Value::Null));
+        assert_eq!(fields(&verdict), expected);
+        assert!(verdict.warnings.is_empty());
+    }
+
+    #[rstest]
+    #[case::unchanged_violation_warns(
+        with(shoot(), SHOOT_PIDS, Value::Null),
+        with(shoot(), SHOOT_PIDS, Value::Null),
+        0,
+        1
+    )]
+    #[case::improving_violation_warns(with(shoot(), SHOOT_PIDS, json!(50_000)), with(shoot(), SHOOT_PIDS, json!(90_000)), 0, 1)]
+    #[case::worsening_violation_refused(with(shoot(), SHOOT_PIDS, json!(90_000)), with(shoot(), SHOOT_PIDS, json!(50_000)), 1, 0)]
+    #[case::new_violation_refused(with(shoot(), SHOOT_PIDS, Value::Null), shoot(), 1, 0)]
+    #[case::fix_accepted(shoot(), with(shoot(), SHOOT_PIDS, Value::Null), 0, 0)]
+    fn judges_updates(
+        #[case] object: Value,
+        #[case] old: Value,
+        #[case] violations: usize,
+        #[case] warnings: usize,
+    ) {
+        let verdict = judge(&request("UPDATE", &object, &old));
+        assert_eq!(verdict.violations.len(), violations, "{verdict:?}");
+        assert_eq!(verdict.warnings.len(), warnings, "{verdict:?}");
+    }
+
+    #[rstest]
+    #[case::delete("DELETE", "Shoot", true)]
+    #[case::other_kind("CREATE", "Seed", true)]
+    fn ignores(#[case] operation: &str, #[case] kind: &str, #[case] accepted: bool) {
+        let object = with(shoot(), SHOOT_PIDS, Value::Null);
+        let json = json!({
+            "uid": "u", "operation": operation,
+            "kind": {"group": "core.gardener.cloud", "version": "v1beta1", "kind": kind},
+            "object": object, "oldObject": object,
+        })
+        .to_string();
+        assert_eq!(judge(&json).is_accepted(), accepted);
+    }
+
+    #[test]
+    fn messages_name_field_value_bound_and_fix() {
+        let object = with(
+            with(shoot(), SHOOT_PIDS, Value::Null),
+            "/spec/provider/workers/0/maxUnavailable",
+            json!("50%"),
+        );
+        let response = judge(&request("CREATE", &object, &Value::Null))
+            .into_response("shoot-hardening", "Shoot garden-shop/web");
+        let message = response.message.unwrap_or_default();
+        for needle in [
+            "Shoot garden-shop/web: 2 violations",
+            "spec.kubernetes.kubelet.podPidsLimit = (not set)",
+            "pools general",
+            "from 1024 to 32768",
+            "spec.provider.workers[0].maxUnavailable (pool general) = 50%",
+            "bound of 3 (25% of maximum",
+            "at most 3",
+        ] {
+            assert!(message.contains(needle), "{needle} missing from {message}");
+        }
+    }
+
+    #[test]
+    fn wrong_types_are_decode_errors() {
+        let object = with(shoot(), SHOOT_PIDS, json!("many"));
+        let json = request("CREATE", &object, &Value::Null);
+        let request = Request::decode(&json).expect("valid request");
+        let error = ShootHardening::evaluate(&request, &Settings::default(), &NoHost).unwrap_err();
+        assert!(error.to_string().contains("podPidsLimit"), "{error}");
+    }
+
+    #[rstest]
+    #[case::pids_below_gardener(r#"{"podPidsLimit":{"minimum":50}}"#, "podPidsLimit.minimum")]
+    #[case::pids_above_kernel(r#"{"podPidsLimit":{"maximum":5000000}}"#, "podPidsLimit.maximum")]
+    #[case::pids_inverted(
+        r#"{"podPidsLimit":{"minimum":4096,"maximum":2048}}"#,
+        "podPidsLimit.maximum: 2048 is below minimum 4096"
+    )]
+    #[case::inflight_zero(
+        r#"{"apiServerInflight":{"maxMutatingInflight":{"minimum":0,"maximum":10}}}"#,
+        "apiServerInflight.maxMutatingInflight.minimum"
+    )]
+    #[case::inflight_partial(
+        r#"{"apiServerInflight":{"maxMutatingInflight":{"minimum":10}}}"#,
+        "missing field `maximum`"
+    )]
+    #[case::percent_above_100(
+        r#"{"maxUnavailable":{"percentOfPoolMaximum":150}}"#,
+        "maxUnavailable.percentOfPoolMaximum"
+    )]
+    #[case::unknown_key(r#"{"podPidLimit":{}}"#, "unknown field `podPidLimit`")]
+    #[case::bad_exemption(
+        r#"{"exemptions":{"serviceAccounts":["x"]}}"#,
+        "exemptions.serviceAccounts[0]"
+    )]
+    fn refuses_invalid_settings(#[case] json: &str, #[case] expected: &str) {
+        let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
+        let error = crate::settings::parse::<Settings>(Some(&raw)).unwrap_err();
+        assert!(error.to_string().contains(expected), "{error}");
+    }
+}

@@ -1,1 +1,756 @@
-//! Not written yet.
+//! staged-rollout (crash 5): new node images went to every node of every
+//! cluster at once, and a systemd-journald memory leak that took days to show
+//! put all of them under memory pressure. A Shoot update may change the image
+//! or Kubernetes version of only a few worker pools at once (unless the Shoot
+//! is an early stage), and a prod-stage Shoot may adopt a machine image
+//! version only once enough canary-stage Shoots run it.
+
+use serde::Deserialize;
+
+use crate::exemptions::Exemptions;
+use crate::host::{Host, ListResources, OnLookupFailure};
+use crate::policy::Rule;
+use crate::request::{DecodeError, Operation, Request};
+use crate::selector::{LabelSelector, Operator, Requirement};
+use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
+use crate::shoot::{self, is_shoot, list_shoots, MachineImage, Shoot};
+use crate::violation::{Verdict, Violation};
+
+pub struct StagedRollout;
+
+/// Only what the canary check reads; the rest of each Shoot is left on the server.
+const CANARY_FIELD_MASKS: [&str; 6] = [
+    "metadata.name",
+    "metadata.namespace",
+    "metadata.labels",
+    "spec.provider.workers",
+    "status.lastOperation",
+    "status.conditions",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
+pub struct Settings {
+    /// The Shoot label holding its stage.
+    pub stage_label: String,
+    /// Stages that may change any number of pools at once.
+    pub early_stages: Vec<String>,
+    /// Stages whose Shoots count as canaries for prod.
+    pub canary_stages: Vec<String>,
+    /// Stages that need canaries before adopting a machine image version.
+    pub prod_stages: Vec<String>,
+    /// Stage assumed for Shoots without the label; none by default.
+    pub unlabeled_stage: Option<String>,
+    /// Worker pools whose machine image or Kubernetes version one update may change.
+    pub max_pools_changed_at_once: u64,
+    /// Canary Shoots that must run a machine image version before prod adopts it.
+    pub min_canaries: u64,
+    /// Refuse `spec.maintenance.autoUpdate.machineImageVersion: true` on prod stages.
+    pub refuse_machine_image_auto_update_in_prod: bool,
+    pub on_lookup_failure: OnLookupFailure,
+    pub exemptions: Exemptions,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            stage_label: "crash-guard.io/stage".to_string(),
+            early_stages: vec!["dev".to_string()],
+            canary_stages: vec!["canary".to_string()],
+            prod_stages: vec!["prod".to_string()],
+            unlabeled_stage: None,
+            max_pools_changed_at_once: 1,
+            min_canaries: 2,
+            refuse_machine_image_auto_update_in_prod: true,
+            on_lookup_failure: OnLookupFailure::default(),
+            exemptions: Exemptions::default(),
+        }
+    }
+}
+
+/// A label name or value segment: at most 63 alphanumerics, `-`, `_`, `.`,
+/// starting and ending alphanumeric.
+fn is_label_segment(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let edge_ok = |b: Option<&u8>| b.is_some_and(u8::is_ascii_alphanumeric);
+    text.len() <= 63
+        && edge_ok(bytes.first())
+        && edge_ok(bytes.last())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+fn is_label_key(text: &str) -> bool {
+    match text.split_once('/') {
+        Some((prefix, name)) => {
+            prefix.len() <= 253
+                && !prefix.is_empty()
+                && prefix.split('.').all(|part| {
+                    is_label_segment(part) && !part.contains('_') && !part.contains('.')
+                })
+                && is_label_segment(name)
+        }
+        None => is_label_segment(text),
+    }
+}
+
+fn check_stages(field: &str, stages: &[String]) -> Result<(), SettingsError> {
+    non_empty_entries(field, stages)?;
+    match stages.iter().position(|s| !is_label_segment(s)) {
+        Some(index) => Err(SettingsError::new(
+            format!("{field}[{index}]"),
+            format!(
+                "`{}` is not a valid label value",
+                stages.get(index).map_or("", String::as_str)
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+impl Validate for Settings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        if !is_label_key(&self.stage_label) {
+            return Err(SettingsError::new(
+                "stageLabel",
+                format!("`{}` is not a valid label key", self.stage_label),
+            ));
+        }
+        check_stages("earlyStages", &self.early_stages)?;
+        check_stages("canaryStages", &self.canary_stages)?;
+        check_stages("prodStages", &self.prod_stages)?;
+        let lists = [
+            ("earlyStages", &self.early_stages),
+            ("canaryStages", &self.canary_stages),
+            ("prodStages", &self.prod_stages),
+        ];
+        for (i, (name, stages)) in lists.iter().enumerate() {
+            for (other_name, other) in lists.iter().skip(i + 1) {
+                if let Some(stage) = stages.iter().find(|s| other.contains(s)) {
+                    return Err(SettingsError::new(
+                        *other_name,
+                        format!("stage `{stage}` is also in {name}; a stage belongs to one list"),
+                    ));
+                }
+            }
+        }
+        if let Some(stage) = &self.unlabeled_stage {
+            if !is_label_segment(stage) {
+                return Err(SettingsError::new(
+                    "unlabeledStage",
+                    format!("`{stage}` is not a valid label value"),
+                ));
+            }
+        }
+        if self.max_pools_changed_at_once == 0 {
+            return Err(SettingsError::new(
+                "maxPoolsChangedAtOnce",
+                "must be at least 1, or no pool could ever be updated",
+            ));
+        }
+        if self.min_canaries > 0 && self.canary_stages.is_empty() {
+            return Err(SettingsError::new(
+                "canaryStages",
+                format!(
+                    "must name at least one stage while minCanaries is {}",
+                    self.min_canaries
+                ),
+            ));
+        }
+        validate_section("exemptions", &self.exemptions)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Early,
+    Canary,
+    Prod,
+    Other,
+}
+
+impl Settings {
+    fn stage<'s>(&'s self, shoot: &'s Shoot) -> Option<&'s str> {
+        shoot
+            .label(&self.stage_label)
+            .or(self.unlabeled_stage.as_deref())
+    }
+
+    fn class(&self, shoot: &Shoot) -> Class {
+        let Some(stage) = self.stage(shoot) else {
+            return Class::Other;
+        };
+        let listed = |list: &[String]| list.iter().any(|s| s == stage);
+        if listed(&self.early_stages) {
+            Class::Early
+        } else if listed(&self.canary_stages) {
+            Class::Canary
+        } else if listed(&self.prod_stages) {
+            Class::Prod
+        } else {
+            Class::Other
+        }
+    }
+
+    fn stage_text(&self, shoot: &Shoot) -> String {
+        match self.stage(shoot) {
+            Some(stage) => format!("the Shoot is in stage {stage}"),
+            None => format!("the Shoot has no {} label", self.stage_label),
+        }
+    }
+
+    fn canary_selector(&self) -> LabelSelector {
+        LabelSelector {
+            match_expressions: vec![Requirement {
+                key: self.stage_label.clone(),
+                operator: Operator::In,
+                values: self.canary_stages.clone(),
+            }],
+            ..LabelSelector::default()
+        }
+    }
+}
+
+/// One worker pool whose nodes an update rolls.
+struct PoolChange {
+    description: String,
+}
+
+fn changed_pools(old: &Shoot, new: &Shoot) -> Vec<PoolChange> {
+    let mut changes = Vec::new();
+    for worker in new.workers() {
+        let Some(before) = old.worker(&worker.name) else {
+            continue; // a new pool rolls no existing node
+        };
+        let mut parts = Vec::new();
+        if before.image() != worker.image() {
+            parts.push(format!(
+                "machine image {} -> {}",
+                image_text(before.image()),
+                image_text(worker.image())
+            ));
+        }
+        let (was, is) = (
+            before.effective_kubernetes_version(old),
+            worker.effective_kubernetes_version(new),
+        );
+        if was != is {
+            parts.push(format!(
+                "Kubernetes {} -> {}{}",
+                was.unwrap_or("(not set)"),
+                is.unwrap_or("(not set)"),
+                if worker.kubernetes_version().is_none() {
+                    " via spec.kubernetes.version"
+                } else {
+                    ""
+                }
+            ));
+        }
+        if !parts.is_empty() {
+            changes.push(PoolChange {
+                description: format!("{} ({})", worker.name, parts.join(", ")),
+            });
+        }
+    }
+    changes
+}
+
+fn image_text(image: Option<&MachineImage>) -> String {
+    image.map_or_else(|| "(not set)".to_string(), ToString::to_string)
+}
+
+/// Machine image versions `new` runs in some pool that `old` ran in none,
+/// with the pools (index, name) that adopt each.
+fn adopted_images<'n>(
+    old: &Shoot,
+    new: &'n Shoot<'n>,
+) -> Vec<(&'n MachineImage<'n>, Vec<(usize, &'n str)>)> {
+    let mut adopted: Vec<(&MachineImage, Vec<(usize, &str)>)> = Vec::new();
+    for (index, worker) in new.workers().iter().enumerate() {
+        let Some(image) = worker.image().filter(|i| i.version.is_some()) else {
+            continue;
+        };
+        if old.workers().iter().any(|w| w.image() == Some(image)) {
+            continue;
+        }
+        match adopted.iter_mut().find(|(i, _)| *i == image) {
+            Some((_, pools)) => pools.push((index, worker.name.as_ref())),
+            None => adopted.push((image, vec![(index, worker.name.as_ref())])),
+        }
+    }
+    adopted
+}
+
+/// Whether a canary that runs the image counts, and why not.
+fn canary_health(canary: &Shoot) -> Result<(), String> {
+    match canary.last_operation_state() {
+        Some("Succeeded") => {}
+        Some(state) => return Err(format!("its last operation is {state}")),
+        None => return Err("it reports no last operation".to_string()),
+    }
+    if canary.condition("EveryNodeReady") == Some("False") {
+        return Err("condition EveryNodeReady is False".to_string());
+    }
+    Ok(())
+}
+
+fn auto_update_check(
+    request: &Request,
+    settings: &Settings,
+    new: &Shoot,
+    old: Option<&Shoot>,
+    verdict: &mut Verdict,
+) {
+    let enabled = |shoot: &Shoot| {
+        settings.class(shoot) == Class::Prod
+            && !shoot.workers().is_empty()
+            && shoot.machine_image_auto_update().unwrap_or(true)
+    };
+    if !settings.refuse_machine_image_auto_update_in_prod || !enabled(new) {
+        return;
+    }
+    let value = match new.machine_image_auto_update() {
+        Some(value) => value.to_string(),
+        None => "(not set: Gardener defaults it to true)".to_string(),
+    };
+    let violation = Violation::new(
+        "spec.maintenance.autoUpdate.machineImageVersion",
+        value,
+        format!(
+            "{} (a prod stage), and machine image auto-update rolls every new image version to all its pools in the next maintenance window, skipping the canary stages: a fault that takes days to show reaches prod untested (crash 5).",
+            settings.stage_text(new)
+        ),
+        "set spec.maintenance.autoUpdate.machineImageVersion: false and update machine.image.version by hand, pool by pool, once canaries run the version.",
+    );
+    if old.is_some_and(enabled) {
+        verdict.warning(format!(
+            "crash-guard/{}: {}: {} = {} was already the case before this update, so the update is allowed. {} Fix: {}",
+            StagedRollout::NAME,
+            request.object_ref(),
+            violation.field,
+            violation.value,
+            violation.problem,
+            violation.fix
+        ));
+    } else {
+        verdict.violation(violation);
+    }
+}
+
+fn pool_count_check(settings: &Settings, old: &Shoot, new: &Shoot, verdict: &mut Verdict) {
+    if settings.class(old) == Class::Early && settings.class(new) == Class::Early {
+        return;
+    }
+    let changes = changed_pools(old, new);
+    let limit = settings.max_pools_changed_at_once;
+    if u64::try_from(changes.len()).unwrap_or(u64::MAX) <= limit {
+        return;
+    }
+    let listed: Vec<&str> = changes.iter().map(|c| c.description.as_str()).collect();
+    verdict.violation(Violation::new(
+        "spec.provider.workers",
+        format!(
+            "{} of {} pools rolled at once: {}",
+            changes.len(),
+            new.workers().len(),
+            listed.join("; ")
+        ),
+        format!(
+            "{} (not an early stage), and this update replaces the nodes of more than {limit} pool(s) at once: a new node image or kubelet with a fault that takes days to show (the incident: a systemd-journald memory leak put every node under memory pressure) hits all pools together, with no healthy pool left to move workloads to (crash 5).",
+            settings.stage_text(new)
+        ),
+        format!(
+            "change at most {limit} pool(s) per update: roll one pool first, watch it for days (node memory, journald), then the next; pin the other pools meanwhile (keep their machine.image.version, or set their kubernetes.version to the current one). If this is a development Shoot, label it {}={}.",
+            settings.stage_label,
+            settings.early_stages.first().map_or("dev", String::as_str)
+        ),
+    ));
+}
+
+fn canary_check(
+    settings: &Settings,
+    host: &dyn Host,
+    old: &Shoot,
+    new: &Shoot,
+    verdict: &mut Verdict,
+) {
+    if settings.min_canaries == 0
+        || (settings.class(old) != Class::Prod && settings.class(new) != Class::Prod)
+    {
+        return;
+    }
+    let adopted = adopted_images(old, new);
+    if adopted.is_empty() {
+        return;
+    }
+    let selector = settings.canary_selector().to_query();
+    let images: Vec<String> = adopted.iter().map(|(i, _)| i.to_string()).collect();
+    let what = format!("the canary-stage Shoots (label selector `{selector}`)");
+    let unchecked = format!(
+        "whether at least {} canary Shoots already run {}",
+        settings.min_canaries,
+        images.join(", ")
+    );
+    let body = ListResources {
+        api_version: shoot::API_VERSION,
+        kind: shoot::KIND,
+        namespace: None,
+        label_selector: Some(selector.clone()),
+        field_selector: None,
+        field_masks: Some(CANARY_FIELD_MASKS.to_vec()),
+    }
+    .call(host);
+    let canaries = match body.as_deref().map_err(Clone::clone).and_then(list_shoots) {
+        Ok(canaries) => canaries,
+        Err(error) => {
+            settings.on_lookup_failure.record(
+                verdict,
+                StagedRollout::NAME,
+                &what,
+                &unchecked,
+                &error,
+            );
+            return;
+        }
+    };
+    let me = new.reference();
+    for (image, pools) in adopted {
+        let mut counted = Vec::new();
+        let mut not_counted = Vec::new();
+        for canary in canaries.iter().filter(|c| c.reference() != me) {
+            if !canary.workers().iter().any(|w| w.image() == Some(image)) {
+                continue;
+            }
+            match canary_health(canary) {
+                Ok(()) => counted.push(canary.reference()),
+                Err(reason) => not_counted.push(format!("{} ({reason})", canary.reference())),
+            }
+        }
+        if u64::try_from(counted.len()).unwrap_or(u64::MAX) >= settings.min_canaries {
+            continue;
+        }
+        let found = if counted.is_empty() {
+            "none".to_string()
+        } else {
+            counted.join(", ")
+        };
+        let ignored = if not_counted.is_empty() {
+            String::new()
+        } else {
+            format!("; running it but not counted: {}", not_counted.join(", "))
+        };
+        let (first_index, _) = pools.first().copied().unwrap_or((0, ""));
+        let pool_names: Vec<&str> = pools.iter().map(|(_, name)| *name).collect();
+        verdict.violation(Violation::new(
+            format!(
+                "spec.provider.workers[{first_index}].machine.image (pool{} {})",
+                if pool_names.len() == 1 { "" } else { "s" },
+                pool_names.join(", ")
+            ),
+            image.to_string(),
+            format!(
+                "{} (a prod stage) and adopts this machine image version, but it runs on {} healthy canary Shoot(s) (label selector `{selector}`): {found}{ignored}; at least {} are required, so a fault that takes days to show (the incident: a systemd-journald memory leak in a new node image) would reach prod before any canary could show it (crash 5).",
+                settings.stage_text(new),
+                counted.len(),
+                settings.min_canaries
+            ),
+            format!(
+                "roll {image} out to at least {} canary Shoots first and let it run there for days; until then keep this Shoot's pools on the image version they run now.",
+                settings.min_canaries
+            ),
+        ));
+    }
+}
+
+impl Rule for StagedRollout {
+    const NAME: &'static str = "staged-rollout";
+    type Settings = Settings;
+
+    fn exemptions(settings: &Settings) -> &Exemptions {
+        &settings.exemptions
+    }
+
+    fn evaluate(
+        request: &Request,
+        settings: &Settings,
+        host: &dyn Host,
+    ) -> Result<Verdict, DecodeError> {
+        if !is_shoot(&request.kind)
+            || !matches!(request.operation, Operation::Create | Operation::Update)
+        {
+            return Ok(Verdict::accept());
+        }
+        let Some(new) = request.object::<Shoot>()? else {
+            return Ok(Verdict::accept());
+        };
+        let old = match request.operation {
+            Operation::Update => request.old_object::<Shoot>()?,
+            _ => None,
+        };
+        let mut verdict = Verdict::accept();
+        auto_update_check(request, settings, &new, old.as_ref(), &mut verdict);
+        if let Some(old) = &old {
+            pool_count_check(settings, old, &new, &mut verdict);
+            canary_check(settings, host, old, &new, &mut verdict);
+        }
+        Ok(verdict)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use serde_json::{json, Value};
+    use std::cell::RefCell;
+
+    const V1: &str = "1592.1.0";
+    const V2: &str = "1592.2.0";
+
+    fn shoot(name: &str, stage: &str, images: [&str; 3]) -> Value {
+        let pool = |pool: &str, version: &str| {
+            json!({"name": pool, "minimum": 2, "maximum": 6, "maxSurge": 1,
+                   "machine": {"type": "m5.large", "image": {"name": "gardenlinux", "version": version}}})
+        };
+        json!({
+            "apiVersion": "core.gardener.cloud/v1beta1", "kind": "Shoot",
+            "metadata": {"name": name, "namespace": "garden-shop", "labels": {"crash-guard.io/stage": stage}},
+            "spec": {
+                "kubernetes": {"version": "1.31.2"},
+                "provider": {"type": "aws", "workers": [pool("a", images[0]), pool("b", images[1]), pool("c", images[2])]},
+                "maintenance": {"autoUpdate": {"kubernetesVersion": true, "machineImageVersion": false}}
+            },
+            "status": {"lastOperation": {"type": "Reconcile", "state": "Succeeded"},
+                       "conditions": [{"type": "EveryNodeReady", "status": "True"}]}
+        })
+    }
+
+    fn canary(name: &str, version: &str, state: &str) -> Value {
+        let mut object = shoot(name, "canary", [version, version, version]);
+        object["metadata"]["namespace"] = json!("garden-qa");
+        object["status"]["lastOperation"]["state"] = json!(state);
+        object
+    }
+
+    /// Serves one list of Shoots (filtered by stage as the API server would) or an error.
+    struct FakeHost {
+        answer: Result<Vec<Value>, String>,
+        calls: RefCell<Vec<String>>,
+    }
+
+    impl FakeHost {
+        fn new(answer: Result<Vec<Value>, String>) -> Self {
+            Self {
+                answer,
+                calls: RefCell::new(Vec::new()),
+            }
+        }
+    }
+
+    impl Host for FakeHost {
+        fn call(
+            &self,
+            namespace: &str,
+            operation: &str,
+            payload: &[u8],
+        ) -> Result<Vec<u8>, String> {
+            self.calls.borrow_mut().push(format!(
+                "{namespace}/{operation} {}",
+                String::from_utf8_lossy(payload)
+            ));
+            let items = self.answer.clone()?;
+            Ok(json!({"apiVersion": "core.gardener.cloud/v1beta1", "kind": "ShootList", "items": items})
+                .to_string()
+                .into_bytes())
+        }
+    }
+
+    fn request(operation: &str, object: &Value, old: &Value) -> String {
+        json!({
+            "uid": "u", "operation": operation,
+            "kind": {"group": "core.gardener.cloud", "version": "v1beta1", "kind": "Shoot"},
+            "namespace": "garden-shop", "name": "web",
+            "object": object, "oldObject": old,
+        })
+        .to_string()
+    }
+
+    fn judge(json: &str, host: &FakeHost) -> Verdict {
+        let request = Request::decode(json).expect("valid request");
+        StagedRollout::evaluate(&request, &Settings::default(), host).expect("decodes")
+    }
+
+    fn two_canaries() -> Result<Vec<Value>, String> {
+        Ok(vec![
+            canary("canary-eu", V2, "Succeeded"),
+            canary("canary-us", V2, "Succeeded"),
+        ])
+    }
+
+    #[rstest]
+    #[case::one_pool_unlabeled("none", [V2, V1, V1], two_canaries(), true, 0)]
+    #[case::all_pools_unlabeled("none", [V2, V2, V2], two_canaries(), false, 0)]
+    #[case::all_pools_canary_stage("canary", [V2, V2, V2], two_canaries(), false, 0)]
+    #[case::all_pools_dev("dev", [V2, V2, V2], two_canaries(), true, 0)]
+    #[case::prod_one_pool_two_canaries("prod", [V2, V1, V1], two_canaries(), true, 1)]
+    #[case::prod_one_pool_no_canary("prod", [V2, V1, V1], Ok(vec![]), false, 1)]
+    #[case::prod_one_pool_one_canary("prod", [V2, V1, V1], Ok(vec![canary("canary-eu", V2, "Succeeded")]), false, 1)]
+    #[case::prod_unhealthy_canary_not_counted("prod", [V2, V1, V1], Ok(vec![canary("canary-eu", V2, "Succeeded"), canary("canary-us", V2, "Failed")]), false, 1)]
+    #[case::prod_canaries_other_version("prod", [V2, V1, V1], Ok(vec![canary("canary-eu", V1, "Succeeded"), canary("canary-us", V1, "Succeeded")]), false, 1)]
+    #[case::prod_lookup_failure_allowed("prod", [V2, V1, V1], Err("connection refused".to_string()), true, 1)]
+    #[case::prod_no_image_change("prod", [V1, V1, V1], Ok(vec![]), true, 0)]
+    fn judges_updates(
+        #[case] stage: &str,
+        #[case] images: [&str; 3],
+        #[case] cluster: Result<Vec<Value>, String>,
+        #[case] accepted: bool,
+        #[case] lookups: usize,
+    ) {
+        let old = shoot("web", stage, [V1, V1, V1]);
+        let new = shoot("web", stage, images);
+        let host = FakeHost::new(cluster);
+        let verdict = judge(&request("UPDATE", &new, &old), &host);
+        assert_eq!(verdict.is_accepted(), accepted, "{verdict:?}");
+        assert_eq!(host.calls.borrow().len(), lookups);
+    }
+
+    #[test]
+    fn lookup_uses_selector_and_masks() {
+        let old = shoot("web", "prod", [V1, V1, V1]);
+        let new = shoot("web", "prod", [V2, V1, V1]);
+        let host = FakeHost::new(two_canaries());
+        judge(&request("UPDATE", &new, &old), &host);
+        let calls = host.calls.borrow();
+        let call = calls.first().expect("one lookup");
+        assert!(call.starts_with("kubernetes/list_resources_all"), "{call}");
+        assert!(
+            call.contains(r#""label_selector":"crash-guard.io/stage in (canary)""#),
+            "{call}"
+        );
+        assert!(call.contains(r#""field_masks":["metadata.name""#), "{call}");
+    }
+
+    #[test]
+    fn lookup_failure_warns_naming_what_was_not_checked() {
+        let old = shoot("web", "prod", [V1, V1, V1]);
+        let new = shoot("web", "prod", [V2, V1, V1]);
+        let verdict = judge(
+            &request("UPDATE", &new, &old),
+            &FakeHost::new(Err("timeout".into())),
+        );
+        assert!(verdict.is_accepted());
+        assert_eq!(verdict.warnings.len(), 1);
+        assert!(
+            verdict.warnings[0].contains("gardenlinux 1592.2.0"),
+            "{:?}",
+            verdict.warnings
+        );
+    }
+
+    #[test]
+    fn canary_message_names_found_canaries() {
+        let old = shoot("web", "prod", [V1, V1, V1]);
+        let new = shoot("web", "prod", [V2, V1, V1]);
+        let host = FakeHost::new(Ok(vec![
+            canary("canary-eu", V2, "Succeeded"),
+            canary("canary-us", V2, "Processing"),
+        ]));
+        let response = judge(&request("UPDATE", &new, &old), &host)
+            .into_response("staged-rollout", "Shoot garden-shop/web");
+        let message = response.message.unwrap_or_default();
+        for needle in [
+            "spec.provider.workers[0].machine.image (pool a) = gardenlinux 1592.2.0",
+            "garden-qa/canary-eu",
+            "garden-qa/canary-us (its last operation is Processing)",
+            "at least 2 are required",
+        ] {
+            assert!(message.contains(needle), "{needle} missing from {message}");
+        }
+    }
+
+    #[test]
+    fn kubernetes_version_change_counts_for_pools_without_override() {
+        let old = shoot("web", "none", [V1, V1, V1]);
+        let mut new = old.clone();
+        new["spec"]["kubernetes"]["version"] = json!("1.32.0");
+        new["spec"]["provider"]["workers"][0]["kubernetes"] = json!({"version": "1.31.2"});
+        new["spec"]["provider"]["workers"][1]["kubernetes"] = json!({"version": "1.31.2"});
+        let host = FakeHost::new(Ok(vec![]));
+        assert!(judge(&request("UPDATE", &new, &old), &host).is_accepted());
+        new["spec"]["provider"]["workers"][1]["kubernetes"] = Value::Null;
+        let verdict = judge(&request("UPDATE", &new, &old), &host);
+        assert!(!verdict.is_accepted());
+        assert!(verdict.violations[0]
+            .value
+            .contains("via spec.kubernetes.version"));
+    }
+
+    #[rstest]
+    #[case::prod_create_refused("CREATE", Some(true), Value::Null, false, 0)]
+    #[case::prod_unset_defaults_true("CREATE", None, Value::Null, false, 0)]
+    #[case::prod_off_accepted("CREATE", Some(false), Value::Null, true, 0)]
+    #[case::already_on_warns("UPDATE", Some(true), shoot("web", "prod", [V1, V1, V1]), true, 1)]
+    fn judges_auto_update(
+        #[case] operation: &str,
+        #[case] auto_update: Option<bool>,
+        #[case] old: Value,
+        #[case] accepted: bool,
+        #[case] warnings: usize,
+    ) {
+        let mut new = shoot("web", "prod", [V1, V1, V1]);
+        new["spec"]["maintenance"]["autoUpdate"]["machineImageVersion"] = json!(auto_update);
+        let mut old = old;
+        if old.is_object() {
+            old["spec"]["maintenance"]["autoUpdate"]["machineImageVersion"] = json!(true);
+        }
+        let verdict = judge(&request(operation, &new, &old), &FakeHost::new(Ok(vec![])));
+        assert_eq!(verdict.is_accepted(), accepted, "{verdict:?}");
+        assert_eq!(verdict.warnings.len(), warnings);
+    }
+
+    #[rstest]
+    #[case::delete("DELETE", "Shoot")]
+    #[case::other_kind("UPDATE", "Seed")]
+    fn ignores(#[case] operation: &str, #[case] kind: &str) {
+        let old = shoot("web", "prod", [V1, V1, V1]);
+        let new = shoot("web", "prod", [V2, V2, V2]);
+        let json = json!({
+            "uid": "u", "operation": operation,
+            "kind": {"group": "core.gardener.cloud", "version": "v1beta1", "kind": kind},
+            "object": new, "oldObject": old,
+        })
+        .to_string();
+        let host = FakeHost::new(Ok(vec![]));
+        assert!(judge(&json, &host).is_accepted());
+        assert!(host.calls.borrow().is_empty());
+    }
+
+    #[rstest]
+    #[case::bad_label_key(r#"{"stageLabel":"crash guard/stage"}"#, "stageLabel")]
+    #[case::bad_stage(r#"{"prodStages":["prod,eu"]}"#, "prodStages[0]")]
+    #[case::empty_stage(r#"{"earlyStages":[""]}"#, "earlyStages[0]")]
+    #[case::overlap(
+        r#"{"earlyStages":["dev","prod"]}"#,
+        "prodStages: stage `prod` is also in earlyStages"
+    )]
+    #[case::zero_pools(r#"{"maxPoolsChangedAtOnce":0}"#, "maxPoolsChangedAtOnce")]
+    #[case::no_canary_stage(r#"{"canaryStages":[]}"#, "canaryStages: must name at least one stage")]
+    #[case::bad_lookup_failure(r#"{"onLookupFailure":"ignore"}"#, "onLookupFailure")]
+    #[case::unknown_key(r#"{"stages":[]}"#, "unknown field `stages`")]
+    fn refuses_invalid_settings(#[case] json: &str, #[case] expected: &str) {
+        let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
+        let error = crate::settings::parse::<Settings>(Some(&raw)).unwrap_err();
+        assert!(error.to_string().contains(expected), "{error}");
+    }
+
+    #[rstest]
+    #[case::plain("stage", true)]
+    #[case::prefixed("crash-guard.io/stage", true)]
+    #[case::space("a b", false)]
+    #[case::empty_prefix("/stage", false)]
+    #[case::too_long(&"x".repeat(64), false)]
+    fn label_keys(#[case] key: &str, #[case] valid: bool) {
+        assert_eq!(is_label_key(key), valid);
+    }
+}
