@@ -40,6 +40,8 @@ pub const RULES: &[RuleEntry] = &[
     entry::<crate::api_rate_limit::ApiRateLimit>(),
     entry::<crate::webhook_safety::WebhookSafety>(),
     entry::<crate::system_networkpolicy::SystemNetworkPolicy>(),
+    entry::<crate::shoot_hardening::ShootHardening>(),
+    entry::<crate::staged_rollout::StagedRollout>(),
 ];
 
 pub fn find(name: &str) -> Option<&'static RuleEntry> {
