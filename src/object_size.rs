@@ -2,7 +2,7 @@
 //! them get kube-apiserver OOM-killed, since it caches every one of them.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -222,14 +222,26 @@ fn measure_entries<'a>(
     kept: impl Iterator<Item = &'a (Cow<'a, str>, u64)>,
     secret_type: String,
 ) -> Measurement {
-    let mut all: Vec<(String, u64)> = kept.map(|(k, s)| (k.to_string(), *s)).collect();
-    let bytes = all.iter().map(|(_, s)| s).sum();
-    all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    all.truncate(LARGEST_KEYS_SHOWN);
+    let mut bytes = 0u64;
+    let mut largest: Vec<(&str, u64)> = Vec::with_capacity(LARGEST_KEYS_SHOWN + 1);
+    for (key, size) in kept {
+        bytes = bytes.saturating_add(*size);
+        let position = largest
+            .iter()
+            .position(|(k, s)| size > s || (size == s && key.as_ref() < *k))
+            .unwrap_or(largest.len());
+        if position < LARGEST_KEYS_SHOWN {
+            largest.insert(position, (key.as_ref(), *size));
+            largest.truncate(LARGEST_KEYS_SHOWN);
+        }
+    }
     Measurement {
         bytes,
         secret_type,
-        largest: all,
+        largest: largest
+            .into_iter()
+            .map(|(k, s)| (k.to_string(), s))
+            .collect(),
     }
 }
 
@@ -245,11 +257,17 @@ fn measure(
         Kind::Secret => {
             let secret: SecretPayload = crate::request::from_str(json, what)?;
             // stringData keys replace data keys of the same name.
+            let overridden: BTreeSet<&str> = secret
+                .string_data
+                .sizes
+                .iter()
+                .map(|(key, _)| key.as_ref())
+                .collect();
             let data = secret
                 .data
                 .sizes
                 .iter()
-                .filter(|(key, _)| !secret.string_data.sizes.iter().any(|(k, _)| k == key));
+                .filter(|(key, _)| !overridden.contains(key.as_ref()));
             let secret_type = match secret.secret_type.as_deref() {
                 None | Some("") => "Opaque".to_string(),
                 Some(other) => other.to_string(),

@@ -16,3 +16,9 @@ def widget(name, spec):
 (out / "huge-string.json").write_text(json.dumps(widget("huge", {"blob": "x" * (1536 * 1024 - 200)})))
 (out / "ten-thousand-items.json").write_text(
     json.dumps(widget("many", {"items": [{"name": f"item-{i}", "value": i} for i in range(10_000)]})))
+# Found by fuzzing object-size: stringData keys shadowing data keys were matched
+# pairwise (20,000 x 20,000), which blew the 2 s deadline.
+keys = [f"k{i:05d}" for i in range(20_000)]
+(out / "wide-secret.json").write_text(json.dumps({
+    "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "wide", "namespace": "apps"},
+    "data": {k: "YQ==" for k in keys}, "stringData": {k: "b" for k in keys}}))
