@@ -98,8 +98,9 @@ fn metadata_path(rule: &str) -> PathBuf {
     }
 }
 
-/// Rules as the API server compares them: lists of strings per field.
-fn normalized_rules(rules: &Value) -> Vec<BTreeMap<String, Value>> {
+/// Rules as the API server reads them: a set of rules, each a set of values
+/// per field (order does not matter to matching).
+fn normalized_rules(rules: &Value) -> BTreeSet<BTreeMap<String, BTreeSet<String>>> {
     rules
         .as_array()
         .into_iter()
@@ -113,7 +114,16 @@ fn normalized_rules(rules: &Value) -> Vec<BTreeMap<String, Value>> {
                 "scope",
             ]
             .iter()
-            .filter_map(|field| rule.get(*field).map(|v| (field.to_string(), v.clone())))
+            .filter_map(|field| {
+                let values: BTreeSet<String> = match rule.get(*field)? {
+                    Value::Array(items) => items
+                        .iter()
+                        .map(|v| v.as_str().unwrap_or_default().to_string())
+                        .collect(),
+                    other => BTreeSet::from([other.as_str().unwrap_or_default().to_string()]),
+                };
+                Some((field.to_string(), values))
+            })
             .collect()
         })
         .collect()
