@@ -1,0 +1,376 @@
+//! The manifests of deploy/ checked against the policies' own metadata: every
+//! ClusterAdmissionPolicy's rules and contextAwareResources equal those of
+//! `policies/<rule>/metadata.yml` (the bundle's: the root `metadata.yml`), every
+//! one runs on the crash-guard PolicyServer and excludes the Kubewarden
+//! namespace, and the PolicyServer cannot be drained down to no pod.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+const KUBEWARDEN_NAMESPACE: &str = "kubewarden";
+const NAME_LABEL: &str = "kubernetes.io/metadata.name";
+/// Rules that must see kube-system (it is what they protect).
+const NEED_KUBE_SYSTEM: [&str; 3] = ["system-networkpolicy", "webhook-safety", "crash-guard"];
+const RULES: [&str; 9] = [
+    "object-size",
+    "object-count",
+    "daemonset-guard",
+    "api-rate-limit",
+    "shoot-hardening",
+    "staged-rollout",
+    "system-networkpolicy",
+    "webhook-safety",
+    "crash-guard",
+];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn load_yaml(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|doc| Value::deserialize(doc).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .filter(|doc| !doc.is_null())
+        .collect()
+}
+
+/// Every manifest under deploy/, except the VAP's test fixtures.
+fn manifests() -> Vec<(PathBuf, Value)> {
+    fn walk(dir: &Path, out: &mut Vec<(PathBuf, Value)>) {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n != "fixtures") {
+                    walk(&path, out);
+                }
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                for doc in load_yaml(&path) {
+                    out.push((path.clone(), doc));
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&root().join("deploy"), &mut out);
+    out
+}
+
+fn policies() -> Vec<(PathBuf, Value)> {
+    manifests()
+        .into_iter()
+        .filter(|(_, doc)| doc["kind"] == "ClusterAdmissionPolicy")
+        .collect()
+}
+
+/// `registry://ghcr.io/crash-guard/<rule>:v<version>` -> (rule, version).
+fn module_rule(module: &str) -> (String, String) {
+    let rest = module
+        .strip_prefix("registry://ghcr.io/crash-guard/")
+        .unwrap_or_else(|| {
+            panic!("module {module} is not registry://ghcr.io/crash-guard/<rule>:v<version>")
+        });
+    let (rule, tag) = rest
+        .split_once(':')
+        .unwrap_or_else(|| panic!("module {module} has no tag"));
+    let version = tag
+        .strip_prefix('v')
+        .unwrap_or_else(|| panic!("module {module}: tag must be v<version>"));
+    (rule.to_string(), version.to_string())
+}
+
+fn metadata_path(rule: &str) -> PathBuf {
+    if rule == "crash-guard" {
+        root().join("metadata.yml")
+    } else {
+        root().join("policies").join(rule).join("metadata.yml")
+    }
+}
+
+/// Rules as the API server reads them: a set of rules, each a set of values
+/// per field (order does not matter to matching).
+fn normalized_rules(rules: &Value) -> BTreeSet<BTreeMap<String, BTreeSet<String>>> {
+    rules
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|rule| {
+            [
+                "apiGroups",
+                "apiVersions",
+                "resources",
+                "operations",
+                "scope",
+            ]
+            .iter()
+            .filter_map(|field| {
+                let values: BTreeSet<String> = match rule.get(*field)? {
+                    Value::Array(items) => items
+                        .iter()
+                        .map(|v| v.as_str().unwrap_or_default().to_string())
+                        .collect(),
+                    other => BTreeSet::from([other.as_str().unwrap_or_default().to_string()]),
+                };
+                Some((field.to_string(), values))
+            })
+            .collect()
+        })
+        .collect()
+}
+
+fn resources(list: &Value) -> BTreeSet<(String, String)> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            (
+                r["apiVersion"].as_str().unwrap_or_default().to_string(),
+                r["kind"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn excluded_namespaces(spec: &Value) -> BTreeSet<String> {
+    spec["namespaceSelector"]["matchExpressions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["key"] == NAME_LABEL && e["operator"] == "NotIn")
+        .flat_map(|e| e["values"].as_array().cloned().unwrap_or_default())
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn every_rule_has_one_cluster_admission_policy() {
+    let found: BTreeSet<String> = policies()
+        .iter()
+        .map(|(_, doc)| module_rule(doc["spec"]["module"].as_str().unwrap_or_default()).0)
+        .collect();
+    let expected: BTreeSet<String> = RULES.iter().map(|r| r.to_string()).collect();
+    assert_eq!(found, expected);
+    assert_eq!(policies().len(), RULES.len(), "one policy per rule");
+}
+
+#[test]
+fn rules_and_context_aware_resources_match_metadata() {
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for (path, doc) in policies() {
+        let spec = &doc["spec"];
+        let (rule, version) = module_rule(spec["module"].as_str().unwrap_or_default());
+        let metadata_file = metadata_path(&rule);
+        if !metadata_file.is_file() {
+            assert_ne!(
+                rule, "object-size",
+                "policies/object-size/metadata.yml must exist"
+            );
+            println!(
+                "note: {} not checked: {} does not exist yet",
+                path.display(),
+                metadata_file.display()
+            );
+            continue;
+        }
+        let metadata = load_yaml(&metadata_file)
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let mut problems = Vec::new();
+        if normalized_rules(&spec["rules"]) != normalized_rules(&metadata["rules"]) {
+            problems.push(format!(
+                "rules {} != metadata {}",
+                spec["rules"], metadata["rules"]
+            ));
+        }
+        if resources(&spec["contextAwareResources"])
+            != resources(&metadata["contextAwareResources"])
+        {
+            problems.push(format!(
+                "contextAwareResources {} != metadata {}",
+                spec["contextAwareResources"], metadata["contextAwareResources"]
+            ));
+        }
+        let background = metadata["backgroundAudit"].as_bool().unwrap_or(true);
+        if spec["backgroundAudit"].as_bool().unwrap_or(true) != background {
+            problems.push(format!(
+                "backgroundAudit must be {background}, as in metadata"
+            ));
+        }
+        if spec["mutating"].as_bool().unwrap_or(false)
+            != metadata["mutating"].as_bool().unwrap_or(false)
+        {
+            problems.push("mutating differs from metadata".into());
+        }
+        let metadata_version = metadata["annotations"]["io.kubewarden.policy.version"]
+            .as_str()
+            .unwrap_or_default();
+        if version != metadata_version {
+            problems.push(format!(
+                "module tag v{version} but metadata version {metadata_version}"
+            ));
+        }
+        if problems.is_empty() {
+            checked += 1;
+        } else {
+            failures.push(format!("{}: {}", path.display(), problems.join("; ")));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(checked >= 1, "object-size at least must be checked");
+    println!("{checked} policies match their metadata");
+}
+
+#[test]
+fn policies_are_safe_to_deploy() {
+    let mut failures = Vec::new();
+    for (path, doc) in policies() {
+        let spec = &doc["spec"];
+        let (rule, _) = module_rule(spec["module"].as_str().unwrap_or_default());
+        let excluded = excluded_namespaces(spec);
+        let mut problems = Vec::new();
+        if !excluded.contains(KUBEWARDEN_NAMESPACE) {
+            problems.push(format!(
+                "namespaceSelector must exclude the Kubewarden namespace ({NAME_LABEL} NotIn [{KUBEWARDEN_NAMESPACE}])"
+            ));
+        }
+        let needs_kube_system = NEED_KUBE_SYSTEM.contains(&rule.as_str());
+        if excluded.contains("kube-system") == needs_kube_system {
+            problems.push(if needs_kube_system {
+                "must not exclude kube-system: the rule protects it".to_string()
+            } else {
+                "must exclude kube-system".to_string()
+            });
+        }
+        // webhook-safety's other protected namespaces, by default.
+        if !needs_kube_system
+            && !["kube-public", "kube-node-lease"]
+                .iter()
+                .all(|n| excluded.contains(*n))
+        {
+            problems.push("must exclude kube-public and kube-node-lease".to_string());
+        }
+        if spec["policyServer"] != "crash-guard" {
+            problems.push("policyServer must be crash-guard".into());
+        }
+        if spec["mode"] != "protect" {
+            problems.push("mode must be protect".into());
+        }
+        if !matches!(spec["failurePolicy"].as_str(), Some("Fail" | "Ignore")) {
+            problems.push("failurePolicy must be stated (Fail or Ignore)".into());
+        }
+        match spec["timeoutSeconds"].as_u64() {
+            Some(1..=5) => {}
+            other => problems.push(format!("timeoutSeconds {other:?} must be 1..=5")),
+        }
+        if !problems.is_empty() {
+            failures.push(format!("{}: {}", path.display(), problems.join("; ")));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn policy_server_survives_drains() {
+    let docs = manifests();
+    let server = docs
+        .iter()
+        .find(|(_, d)| d["kind"] == "PolicyServer")
+        .map(|(_, d)| d)
+        .expect("a PolicyServer");
+    assert_eq!(server["apiVersion"], "policies.kubewarden.io/v1");
+    assert_eq!(server["metadata"]["name"], "crash-guard");
+    let replicas = server["spec"]["replicas"].as_u64().unwrap_or(0);
+    assert!(replicas >= 2, "at least 2 replicas, got {replicas}");
+    assert!(
+        server["spec"].get("minAvailable").is_none()
+            && server["spec"].get("maxUnavailable").is_none(),
+        "the PDB is a separate manifest: a second budget would block evictions"
+    );
+    let pdb = docs
+        .iter()
+        .find(|(_, d)| d["kind"] == "PodDisruptionBudget")
+        .map(|(_, d)| d)
+        .expect("a PodDisruptionBudget");
+    assert_eq!(pdb["apiVersion"], "policy/v1");
+    assert_eq!(pdb["metadata"]["namespace"], KUBEWARDEN_NAMESPACE);
+    assert_eq!(
+        pdb["spec"]["selector"],
+        json!({"matchLabels": {"app": "kubewarden-policy-server-crash-guard"}})
+    );
+    let min = pdb["spec"]["minAvailable"].as_u64().unwrap_or(0);
+    assert!(
+        min >= 1 && min < replicas,
+        "minAvailable {min} must leave a pod evictable"
+    );
+}
+
+#[test]
+fn kustomizations_list_existing_files_and_every_policy() {
+    let deploy = root().join("deploy");
+    let mut listed = BTreeSet::new();
+    let mut stack = vec![deploy.clone()];
+    while let Some(dir) = stack.pop() {
+        let kustomization = dir.join("kustomization.yaml");
+        let doc = load_yaml(&kustomization)
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        for resource in doc["resources"].as_array().into_iter().flatten() {
+            let target = dir.join(resource.as_str().unwrap_or_default());
+            assert!(
+                target.exists(),
+                "{} lists missing {}",
+                kustomization.display(),
+                target.display()
+            );
+            let target = target.canonicalize().unwrap_or(target);
+            if target.is_dir() {
+                if listed.insert(target.clone()) {
+                    stack.push(target);
+                }
+            } else {
+                listed.insert(target);
+            }
+        }
+    }
+    stack.push(deploy.join("bundle"));
+    while let Some(dir) = stack.pop() {
+        let doc = load_yaml(&dir.join("kustomization.yaml"))
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        for resource in doc["resources"].as_array().into_iter().flatten() {
+            let target = dir.join(resource.as_str().unwrap_or_default());
+            let target = target.canonicalize().unwrap_or(target);
+            if target.is_dir() && listed.insert(target.clone()) {
+                stack.push(target);
+            } else {
+                listed.insert(target);
+            }
+        }
+    }
+    for (path, _) in manifests() {
+        if path.file_name().is_some_and(|n| n == "kustomization.yaml") {
+            continue;
+        }
+        let path = path.canonicalize().unwrap_or(path);
+        assert!(
+            listed.contains(&path),
+            "{} is in no kustomization",
+            path.display()
+        );
+    }
+}
