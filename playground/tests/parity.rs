@@ -491,3 +491,35 @@ fn every_fixture_case_gives_the_same_answer_in_the_playground() {
     );
     assert!(tally.compared > 0, "no fixture case was compared");
 }
+
+#[test]
+fn session_replay_answers_in_order_and_refuses_other_calls() {
+    let dir = std::env::temp_dir().join(format!("playground-session-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("session.yml");
+    let session = r#"
+- type: Exchange
+  request: "!KubernetesListResourceNamespace\napi_version: v1\nkind: ConfigMap\nnamespace: a\nlabel_selector: null\nfield_selector: null\n"
+  response: {type: Success, payload: '{"items":[]}'}
+- type: Exchange
+  request: "!KubernetesGetResource\napi_version: v1\nkind: Namespace\nname: a\nnamespace: null\ndisable_cache: false\n"
+  response: {type: Error, message: namespace "a" not found}
+"#;
+    std::fs::write(&path, session).expect("session file");
+    let host = SessionHost::load(&path);
+    let list = br#"{"api_version":"v1","kind":"ConfigMap","namespace":"a","label_selector":null,"field_selector":null}"#;
+    assert_eq!(
+        host.call("kubernetes", "list_resources_by_namespace", list),
+        Ok(br#"{"items":[]}"#.to_vec())
+    );
+    let other = br#"{"api_version":"v1","kind":"Namespace","name":"b","namespace":null,"disable_cache":false}"#;
+    assert!(host
+        .call("kubernetes", "get_resource", other)
+        .unwrap_err()
+        .contains("session replay: expected get_resource"));
+    assert!(host
+        .call("kubernetes", "get_resource", other)
+        .unwrap_err()
+        .contains("unexpected"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
