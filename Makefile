@@ -12,7 +12,7 @@ WASM_OPT_FLAGS := -Oz --strip-debug --enable-bulk-memory --enable-sign-ext \
 REGISTRY ?= ghcr.io/crash-guard
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
-.PHONY: all policies replay test unit e2e-tests fmt fmt-check lint annotate push clean harness bench fuzz
+.PHONY: all policies replay test unit e2e-tests fmt fmt-check lint annotate push clean harness bench fuzz playground playground-test
 
 ## Default: build every policy module into dist/<rule>.wasm.
 all: policies
@@ -69,7 +69,35 @@ lint:
 	cargo clippy --target $(TARGET) $(addprefix -p ,$(POLICIES)) -p crash-guard-bundle -- -D warnings
 
 ## Everything CI runs.
-test: fmt-check lint unit e2e-tests
+test: fmt-check lint unit e2e-tests playground-test
+
+## The browser playground (wasm32-unknown-unknown + wasm-bindgen) into dist/playground/.
+PLAYGROUND_DIR := dist/playground
+PLAYGROUND_WASM := $(TARGET_DIR)/wasm32-unknown-unknown/release/playground.wasm
+WASM_BINDGEN_VERSION := $(shell sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' Cargo.toml)
+TOOLS := $(TARGET_DIR)/tools
+WASM_BINDGEN := $(TOOLS)/bin/wasm-bindgen
+SESSIONS := $(TARGET_DIR)/playground-sessions
+
+playground:
+	rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	$(WASM_BINDGEN) --version 2>/dev/null | grep -qx 'wasm-bindgen $(WASM_BINDGEN_VERSION)' || { \
+	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --locked --root $(TOOLS) --target-dir $(TOOLS)/build \
+	  && rm -rf $(TOOLS)/build; }
+	cargo build --release --target wasm32-unknown-unknown -p playground
+	rm -rf $(PLAYGROUND_DIR) && mkdir -p $(PLAYGROUND_DIR)
+	$(WASM_BINDGEN) --target web --no-typescript --out-dir $(PLAYGROUND_DIR) $(PLAYGROUND_WASM)
+	if command -v wasm-opt >/dev/null; then \
+	  wasm-opt $(WASM_OPT_FLAGS) --enable-reference-types $(PLAYGROUND_DIR)/playground_bg.wasm -o $(PLAYGROUND_DIR)/playground_bg.wasm; fi
+	cp -r playground/web/. playground/examples $(PLAYGROUND_DIR)/
+	@echo "$(PLAYGROUND_DIR): wasm $$(stat -c %s $(PLAYGROUND_DIR)/playground_bg.wasm) bytes, JS $$(cat $(PLAYGROUND_DIR)/*.js | wc -c) bytes"
+
+## Parity of the playground with the modules' requests and lookups, then the page in headless Chromium.
+playground-test: playground policies harness
+	rm -rf $(SESSIONS) && $(HARNESS) replay --sessions $(SESSIONS) > /dev/null || true
+	PLAYGROUND_SESSIONS=$(abspath $(SESSIONS)) cargo test -p playground --test parity -- --nocapture
+	cd playground/browser-test && npm ci --no-audit --no-fund --loglevel=error
+	node playground/browser-test/test.mjs $(PLAYGROUND_DIR)
 
 annotate: policies
 	@command -v kwctl >/dev/null || { echo "kwctl is not installed: cannot annotate (see README, Publishing)"; exit 1; }
