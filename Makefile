@@ -12,10 +12,10 @@ WASM_OPT_FLAGS := -Oz --strip-debug --enable-bulk-memory --enable-sign-ext \
 REGISTRY ?= ghcr.io/crash-guard
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
-.PHONY: all policies replay test unit e2e-tests fmt fmt-check lint annotate push clean harness bench fuzz playground playground-test
+.PHONY: artifacthub all policies replay test unit e2e-tests fmt fmt-check lint annotate push clean harness bench fuzz playground playground-test
 
-## Default: build every policy module into dist/<rule>.wasm.
-all: policies
+## Default: every policy module into dist/<rule>.wasm, and its annotated twin dist/<rule>.annotated.wasm.
+all: annotate
 
 policies:
 	rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
@@ -37,10 +37,10 @@ replay: policies harness
 	$(HARNESS) replay
 
 ## Fixture cases, with kwctl when it is installed and with the harness otherwise.
-e2e-tests: policies harness
+e2e-tests: annotate
 	@if command -v kwctl >/dev/null; then \
-	  echo "kwctl found: annotating and replaying with kwctl"; \
-	  $(MAKE) annotate; $(HARNESS) replay --engine kwctl; \
+	  echo "kwctl found: replaying with kwctl"; \
+	  $(HARNESS) replay --engine kwctl; \
 	else \
 	  echo "kwctl not installed: replaying with the harness (wasmtime + waPC)"; \
 	  $(HARNESS) replay; \
@@ -99,16 +99,21 @@ playground-test: playground policies harness
 	cd playground/browser-test && npm ci --no-audit --no-fund --loglevel=error
 	node playground/browser-test/test.mjs $(PLAYGROUND_DIR)
 
-annotate: policies
-	@command -v kwctl >/dev/null || { echo "kwctl is not installed: cannot annotate (see README, Publishing)"; exit 1; }
+## Modules with their metadata embedded (the io.kubewarden.metadata section kwctl annotate writes).
+annotate: policies harness
 	for p in $(POLICIES); do \
-	  kwctl annotate -m policies/$$p/metadata.yml -u policies/$$p/README.md \
-	    -o dist/$$p.annotated.wasm dist/$$p.wasm; \
+	  $(HARNESS) annotate dist/$$p.wasm --metadata policies/$$p/metadata.yml \
+	    --usage policies/$$p/README.md -o dist/$$p.annotated.wasm; \
 	done
+	$(HARNESS) annotate dist/crash-guard.wasm --metadata metadata.yml --usage README.md -o dist/crash-guard.annotated.wasm
+
+## Regenerates every artifacthub-pkg.yml from metadata.yml and questions-ui.yml.
+artifacthub: harness
+	$(HARNESS) artifacthub --write $(addprefix policies/,$(POLICIES)) .
 
 push: annotate
-	@command -v kwctl >/dev/null || { echo "kwctl is not installed: cannot push"; exit 1; }
-	for p in $(POLICIES); do \
+	@command -v kwctl >/dev/null || { echo "kwctl is not installed: cannot push (the annotated modules are in dist/)"; exit 1; }
+	for p in $(POLICIES) crash-guard; do \
 	  kwctl push dist/$$p.annotated.wasm registry://$(REGISTRY)/$$p:v$(VERSION); \
 	done
 

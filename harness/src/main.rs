@@ -1,6 +1,8 @@
 //! crash-guard's stand-in for kwctl and policy-server: runs built policy
 //! modules with wasmtime + waPC, serving host capabilities from fixtures.
 
+mod annotate;
+mod artifacthub;
 mod bench;
 mod cluster;
 mod engine;
@@ -78,6 +80,25 @@ enum Command {
         #[arg(long, short)]
         verbose: bool,
     },
+    /// Writes the module with its metadata embedded, as `kwctl annotate` does.
+    Annotate {
+        module: PathBuf,
+        #[arg(long)]
+        metadata: PathBuf,
+        /// README embedded as `io.kubewarden.policy.usage`.
+        #[arg(long)]
+        usage: Option<PathBuf>,
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// Renders artifacthub-pkg.yml from metadata.yml (and questions-ui.yml) of each folder.
+    Artifacthub {
+        /// Policy folders (each with a metadata.yml).
+        dirs: Vec<PathBuf>,
+        /// Write the files instead of checking that the committed ones are current.
+        #[arg(long)]
+        write: bool,
+    },
     /// Times every module on every fixture case and writes a Markdown table.
     Bench {
         #[arg(long, default_value = ".")]
@@ -122,6 +143,25 @@ fn main() -> ExitCode {
             sessions,
             verbose,
         } => replay(&engine, &root, &only, kind, sessions.as_deref(), verbose),
+        Command::Annotate {
+            module,
+            metadata,
+            usage,
+            output,
+        } => annotate_module(&engine, &module, &metadata, usage.as_deref(), &output),
+        Command::Artifacthub { dirs, write } => {
+            for dir in &dirs {
+                if write {
+                    std::fs::write(
+                        dir.join("artifacthub-pkg.yml"),
+                        artifacthub::render_dir(dir)?,
+                    )?;
+                } else {
+                    artifacthub::check_dir(dir)?;
+                }
+            }
+            Ok(true)
+        }
         Command::Bench {
             root,
             only,
@@ -278,6 +318,37 @@ fn replay(
     let _ = std::fs::remove_dir_all(&scratch);
     println!("{passed} passed, {failed} failed");
     Ok(failed == 0 && passed > 0)
+}
+
+/// Embeds metadata the way kwctl does, asking the module for its protocol version.
+fn annotate_module(
+    engine: &Engine,
+    module: &Path,
+    metadata: &Path,
+    usage: Option<&Path>,
+    output: &Path,
+) -> Result<bool> {
+    let bytes =
+        std::fs::read(module).with_context(|| format!("cannot read {}", module.display()))?;
+    let instance = engine
+        .compile(&bytes)?
+        .instantiate(Arc::new(CaseHost::default()))?;
+    let protocol = instance.protocol_version().map_err(|e| anyhow!("{e}"))?;
+    let metadata = std::fs::read_to_string(metadata)
+        .with_context(|| format!("cannot read {}", metadata.display()))?;
+    let usage = usage.map(std::fs::read_to_string).transpose()?;
+    let annotated = annotate::annotate(&bytes, &metadata, &protocol, usage.as_deref())?;
+    if annotate::read_metadata(&annotated)?.is_none() {
+        return Err(anyhow!("the annotated module has no metadata section"));
+    }
+    std::fs::write(output, annotated)
+        .with_context(|| format!("cannot write {}", output.display()))?;
+    println!(
+        "{}: annotated ({} bytes)",
+        output.display(),
+        std::fs::metadata(output)?.len()
+    );
+    Ok(true)
 }
 
 fn annotated_or_plain(root: &Path, module: &str) -> PathBuf {
