@@ -29,16 +29,17 @@ pub mod system_networkpolicy;
 pub mod webhook_safety;
 pub mod workload;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
 #[doc(hidden)]
 pub mod wapc;
 
 /// Exports rule `$rule` as a Kubewarden waPC policy module. Expands to nothing
-/// outside wasm32, so the workspace builds and tests natively.
+/// outside wasm32-wasip1, so the workspace builds and tests natively and the
+/// playground builds for the browser.
 #[macro_export]
 macro_rules! export_policy {
     ($rule:ty) => {
-        #[cfg(target_arch = "wasm32")]
+        #[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
         #[no_mangle]
         pub extern "C" fn wapc_init() {
             $crate::wapc::register::<$rule>();
@@ -50,7 +51,7 @@ macro_rules! export_policy {
 #[macro_export]
 macro_rules! export_bundle {
     () => {
-        #[cfg(target_arch = "wasm32")]
+        #[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
         #[no_mangle]
         pub extern "C" fn wapc_init() {
             $crate::wapc::register_bundle();
