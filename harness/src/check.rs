@@ -596,7 +596,7 @@ mod tests {
         );
         assert!(errors.is_empty());
         let sources: Vec<&str> = manifests.iter().map(|m| m.source.as_str()).collect();
-        assert_eq!(sources, ["in#2", "in#4.items[0]"]);
+        assert_eq!(sources, ["in#1", "in#3.items[0]"]);
     }
 
     #[test]
