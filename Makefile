@@ -12,7 +12,7 @@ WASM_OPT_FLAGS := -Oz --strip-debug --enable-bulk-memory --enable-sign-ext \
 REGISTRY ?= ghcr.io/crash-guard
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
-.PHONY: artifacthub all policies replay test unit e2e-tests fmt fmt-check lint annotate push clean harness bench fuzz playground playground-test
+.PHONY: artifacthub all policies replay test unit e2e-tests check-fixtures fmt fmt-check lint annotate push clean harness bench fuzz playground playground-test
 
 ## Default: every policy module into dist/<rule>.wasm, and its annotated twin dist/<rule>.annotated.wasm.
 all: annotate
@@ -45,6 +45,11 @@ e2e-tests: annotate
 	  echo "kwctl not installed: replaying with the harness (wasmtime + waPC)"; \
 	  $(HARNESS) replay; \
 	fi
+	$(MAKE) --no-print-directory check-fixtures
+
+## `harness check` on e2e-tests/check: the eight crash manifests refused, the clean chart accepted.
+check-fixtures: policies harness
+	cargo test -p harness --test check -- --nocapture
 
 ## Module size, compile, instantiate and latency per fixture, against native; writes BENCHMARKS.md.
 bench: policies harness

@@ -4,6 +4,7 @@
 mod annotate;
 mod artifacthub;
 mod bench;
+mod check;
 mod cluster;
 mod engine;
 mod kwctl;
@@ -99,6 +100,8 @@ enum Command {
         #[arg(long)]
         write: bool,
     },
+    /// Evaluates manifests (files, directories or `-` for stdin) as CREATEs against every rule.
+    Check(check::CheckArgs),
     /// Times every module on every fixture case and writes a Markdown table.
     Bench {
         #[arg(long, default_value = ".")]
@@ -162,6 +165,7 @@ fn main() -> ExitCode {
             }
             Ok(true)
         }
+        Command::Check(args) => check::run(&engine, &args),
         Command::Bench {
             root,
             only,
