@@ -128,8 +128,13 @@ fn bench_suite(
         cases.push(bench_case(&module, native, &prepared, &case.name, options)?);
     }
     let scaling = scaling(engine, &module, suite, allowed, options)?;
+    let module_label = if suite.module == suite.rule {
+        suite.module.clone()
+    } else {
+        format!("{} ({} suite)", suite.module, suite.rule)
+    };
     Ok(ModuleRow {
-        module: suite.module.clone(),
+        module: module_label,
         size: bytes.len(),
         compile,
         instantiate,
