@@ -3,6 +3,8 @@
 //! request limits in a sane range (the flood fix), and not take too many
 //! nodes of a worker pool down at once during a rolling update.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 use crate::exemptions::Exemptions;
@@ -456,11 +458,18 @@ impl Rule for ShootHardening {
                 .unwrap_or_default(),
             _ => Vec::new(),
         };
+        // Largest old excess per key: scanning `old` per finding is quadratic
+        // in the worker pools.
+        let mut old_excess: BTreeMap<&str, u64> = BTreeMap::new();
+        for o in &old {
+            let excess = old_excess.entry(o.key.as_str()).or_insert(o.excess);
+            *excess = (*excess).max(o.excess);
+        }
         let mut verdict = Verdict::accept();
         for finding in new {
-            let pre_existing = old
-                .iter()
-                .any(|o| o.key == finding.key && o.excess >= finding.excess);
+            let pre_existing = old_excess
+                .get(finding.key.as_str())
+                .is_some_and(|excess| *excess >= finding.excess);
             if pre_existing {
                 let v = &finding.violation;
                 verdict.warning(format!(
@@ -587,6 +596,32 @@ mod tests {
         let verdict = judge(&request("UPDATE", &object, &old));
         assert_eq!(verdict.violations.len(), violations, "{verdict:?}");
         assert_eq!(verdict.warnings.len(), warnings, "{verdict:?}");
+    }
+
+    fn wide_shoot(pools: usize) -> Value {
+        let workers: Vec<Value> = (0..pools)
+            .map(|i| json!({"name": format!("p{i}"), "maxUnavailable": "2"}))
+            .collect();
+        with(shoot(), "/spec/provider/workers", Value::Array(workers))
+    }
+
+    /// Fuzzing-review regression: old findings were scanned once per new
+    /// finding, quadratic in the worker pools.
+    #[rstest]
+    #[case::unchanged_pools(30_000, 30_000, 0, 30_000)]
+    #[case::added_pools(30_000, 15_000, 15_000, 15_000)]
+    fn wide_updates_are_linear(
+        #[case] pools: usize,
+        #[case] old_pools: usize,
+        #[case] violations: usize,
+        #[case] warnings: usize,
+    ) {
+        let json = request("UPDATE", &wide_shoot(pools), &wide_shoot(old_pools));
+        let started = std::time::Instant::now();
+        let verdict = judge(&json);
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+        assert_eq!(verdict.violations.len(), violations);
+        assert_eq!(verdict.warnings.len(), warnings);
     }
 
     #[rstest]

@@ -5,6 +5,8 @@
 //! is an early stage), and a prod-stage Shoot may adopt a machine image
 //! version only once enough canary-stage Shoots run it.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde::Deserialize;
 
 use crate::exemptions::Exemptions;
@@ -218,9 +220,15 @@ struct PoolChange {
 }
 
 fn changed_pools(old: &Shoot, new: &Shoot) -> Vec<PoolChange> {
+    // Old pools by name (the first of a name, as `Shoot::worker` finds it): a
+    // lookup per new pool by scan is quadratic in the pools.
+    let mut old_pools: BTreeMap<&str, &shoot::Worker> = BTreeMap::new();
+    for worker in old.workers() {
+        old_pools.entry(worker.name.as_ref()).or_insert(worker);
+    }
     let mut changes = Vec::new();
     for worker in new.workers() {
-        let Some(before) = old.worker(&worker.name) else {
+        let Some(&before) = old_pools.get(worker.name.as_ref()) else {
             continue; // a new pool rolls no existing node
         };
         let mut parts = Vec::new();
@@ -266,20 +274,37 @@ fn adopted_images<'n>(
     old: &Shoot,
     new: &'n Shoot<'n>,
 ) -> Vec<(&'n MachineImage<'n>, Vec<(usize, &'n str)>)> {
+    // Sets and an index, not scans per pool: those are quadratic in the pools.
+    let old_images: BTreeSet<(&str, Option<&str>)> = old
+        .workers()
+        .iter()
+        .filter_map(|w| w.image())
+        .map(image_key)
+        .collect();
     let mut adopted: Vec<(&MachineImage, Vec<(usize, &str)>)> = Vec::new();
+    let mut positions: BTreeMap<(&str, Option<&str>), usize> = BTreeMap::new();
     for (index, worker) in new.workers().iter().enumerate() {
         let Some(image) = worker.image().filter(|i| i.version.is_some()) else {
             continue;
         };
-        if old.workers().iter().any(|w| w.image() == Some(image)) {
+        let key = image_key(image);
+        if old_images.contains(&key) {
             continue;
         }
-        match adopted.iter_mut().find(|(i, _)| *i == image) {
-            Some((_, pools)) => pools.push((index, worker.name.as_ref())),
-            None => adopted.push((image, vec![(index, worker.name.as_ref())])),
+        let pool = (index, worker.name.as_ref());
+        match positions.get(&key).and_then(|&at| adopted.get_mut(at)) {
+            Some((_, pools)) => pools.push(pool),
+            None => {
+                positions.insert(key, adopted.len());
+                adopted.push((image, vec![pool]));
+            }
         }
     }
     adopted
+}
+
+fn image_key<'i>(image: &'i MachineImage) -> (&'i str, Option<&'i str>) {
+    (&image.name, image.version.as_deref())
 }
 
 /// Whether a canary that runs the image counts, and why not.
@@ -613,6 +638,32 @@ mod tests {
         let verdict = judge(&request("UPDATE", &new, &old), &host);
         assert_eq!(verdict.is_accepted(), accepted, "{verdict:?}");
         assert_eq!(host.calls.borrow().len(), lookups);
+    }
+
+    fn wide_shoot(stage: &str, pools: usize, version: &str) -> Value {
+        let mut object = shoot("web", stage, [V1, V1, V1]);
+        object["spec"]["provider"]["workers"] = (0..pools)
+            .map(|i| json!({"name": format!("p{i}"), "machine": {"image": {"name": "gardenlinux", "version": format!("{version}.{i}")}}}))
+            .collect();
+        object
+    }
+
+    /// Fuzzing-review regression: old pools and adopted images were found by
+    /// a scan per new pool, quadratic in the worker pools.
+    #[rstest]
+    #[case::every_pool_new_image("prod", 20_000, false)]
+    #[case::dev_every_pool_new_image("dev", 20_000, true)]
+    fn wide_updates_are_linear(#[case] stage: &str, #[case] pools: usize, #[case] accepted: bool) {
+        let json = request(
+            "UPDATE",
+            &wide_shoot(stage, pools, "2"),
+            &wide_shoot(stage, pools, "1"),
+        );
+        let host = FakeHost::new(Ok(vec![]));
+        let started = std::time::Instant::now();
+        let verdict = judge(&json, &host);
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+        assert_eq!(verdict.is_accepted(), accepted);
     }
 
     #[test]

@@ -6,6 +6,8 @@
 mod lookups;
 mod webhooks;
 
+use std::collections::BTreeSet;
+
 use serde::Deserialize;
 
 use crate::exemptions::Exemptions;
@@ -203,12 +205,17 @@ impl Rule for WebhookSafety {
             judge.webhook(webhook);
         }
         let kept = std::mem::take(&mut judge.verdict.violations);
+        // A set: scanning `before` per violation is quadratic in the webhooks.
+        let before: BTreeSet<(&str, &str, &str)> = before
+            .iter()
+            .map(|b| (b.field.as_str(), b.value.as_str(), b.problem.as_str()))
+            .collect();
         for violation in kept {
-            let old = before.iter().any(|b| {
-                b.field == violation.field
-                    && b.value == violation.value
-                    && b.problem == violation.problem
-            });
+            let old = before.contains(&(
+                violation.field.as_str(),
+                violation.value.as_str(),
+                violation.problem.as_str(),
+            ));
             if old {
                 judge.verdict.warning(format!(
                     "crash-guard/{}: {} = {}: {} Allowed because it was already so before this update. Fix: {}",

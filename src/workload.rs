@@ -6,7 +6,7 @@
 pub mod shell;
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
@@ -308,6 +308,10 @@ impl<'a> Workload<'a> {
     }
 }
 
+fn violation_key(v: &Violation) -> (&str, &str, &str, &str) {
+    (&v.field, &v.value, &v.problem, &v.fix)
+}
+
 /// Judges a CREATE or UPDATE with `judge` (applied to the new object, and on
 /// UPDATE to the old one). On UPDATE, violations the old object already had
 /// become warnings: an update (a controller's metadata change, a fix of
@@ -333,10 +337,13 @@ pub fn judge_change<T>(
         return Ok(verdict);
     };
     let existing = judge(&old).violations;
+    // A set, not `existing.contains`: one linear scan per violation is
+    // quadratic in the number of containers.
+    let existing: BTreeSet<_> = existing.iter().map(violation_key).collect();
     let (kept, tolerated): (Vec<Violation>, Vec<Violation>) = verdict
         .violations
         .drain(..)
-        .partition(|v| !existing.contains(v));
+        .partition(|v| !existing.contains(&violation_key(v)));
     verdict.violations = kept;
     for v in tolerated {
         verdict.warning(format!(
@@ -490,5 +497,29 @@ mod tests {
         .expect("judged");
         assert_eq!(verdict.violations.len(), violations);
         assert_eq!(verdict.warnings.len(), warnings);
+    }
+
+    /// Fuzzing-review regression: old violations were looked up by a scan
+    /// per new violation, quadratic in the number of containers.
+    #[rstest]
+    #[case::wide_update(60_000, 30_000)]
+    fn judges_wide_changes_in_linear_time(#[case] new_count: usize, #[case] old_count: usize) {
+        let values: Vec<String> = (0..new_count).map(|i| format!("value-{i}")).collect();
+        let new: Vec<&str> = values.iter().map(String::as_str).collect();
+        let old: Vec<&str> = new.iter().copied().take(old_count).collect();
+        let json = change("UPDATE");
+        let request = Request::decode(&json).expect("valid request");
+        let started = std::time::Instant::now();
+        let verdict = judge_change(
+            "r",
+            &request,
+            Some(new),
+            || Ok(Some(old)),
+            |values| verdict_for(values),
+        )
+        .expect("judged");
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+        assert_eq!(verdict.violations.len(), new_count - old_count);
+        assert_eq!(verdict.warnings.len(), old_count);
     }
 }

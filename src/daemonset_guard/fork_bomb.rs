@@ -216,10 +216,14 @@ impl<'s> Script<'s> {
     fn judge(&self, definition: &Definition) -> Option<&'static str> {
         let body = &definition.body;
         let calls = self.calls_of(&definition.name);
+        // `calls` is in order: skip to the body by binary search, not by a
+        // scan per definition (quadratic with many definitions).
+        let first = calls.partition_point(|i| *i < body.start);
         let self_calls: Vec<usize> = calls
             .iter()
+            .skip(first)
             .copied()
-            .filter(|i| body.contains(i))
+            .take_while(|i| body.contains(i))
             .take(MAX_SELF_CALLS)
             .collect();
         if self_calls.is_empty() || count(&self.guards_before, body) > 0 {
@@ -236,7 +240,7 @@ impl<'s> Script<'s> {
         for &call in &self_calls {
             let (end, first_pipe) = self.pipeline_end(call);
             if let Some(pipe) = first_pipe {
-                let next = calls.iter().find(|i| **i > pipe);
+                let next = calls.get(calls.partition_point(|i| *i <= pipe));
                 let next_head = (pipe..self.tokens.len()).find(|i| self.is_head(*i));
                 if next.is_some() && next == next_head.as_ref() {
                     return Some("pipes a call of itself into itself");
@@ -493,6 +497,19 @@ fib 10
             script = format!("sh -c '{}'", script.replace('\'', "'\\''"));
         }
         assert_eq!(find(&script), None);
+    }
+
+    /// Fuzzing regression: each definition scanned every call of its name,
+    /// quadratic in the number of definitions.
+    #[rstest]
+    #[case::many_definitions("f(){ f; }; ", None)]
+    #[case::many_definitions_then_bomb("f(){ f; }; ", Some(":(){ :|:& };:"))]
+    fn many_definitions_are_linear(#[case] unit: &str, #[case] tail: Option<&str>) {
+        let script = format!("{}{}", unit.repeat(40_000), tail.unwrap_or(""));
+        let started = std::time::Instant::now();
+        let found = find(&script).map(|b| b.function);
+        assert_eq!(found.as_deref(), tail.map(|_| ":"));
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
     }
 
     #[test]
