@@ -74,7 +74,7 @@ lint:
 	cargo clippy --target $(TARGET) $(addprefix -p ,$(POLICIES)) -p crash-guard-bundle -- -D warnings
 
 ## Everything CI runs.
-test: fmt-check lint unit e2e-tests playground-test
+test: fmt-check lint annotate unit e2e-tests playground-test
 
 ## The browser playground (wasm32-unknown-unknown + wasm-bindgen) into dist/playground/.
 PLAYGROUND_DIR := dist/playground

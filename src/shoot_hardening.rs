@@ -617,9 +617,7 @@ mod tests {
         #[case] warnings: usize,
     ) {
         let json = request("UPDATE", &wide_shoot(pools), &wide_shoot(old_pools));
-        let started = std::time::Instant::now();
         let verdict = judge(&json);
-        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
         assert_eq!(verdict.violations.len(), violations);
         assert_eq!(verdict.warnings.len(), warnings);
     }

@@ -660,9 +660,7 @@ mod tests {
             &wide_shoot(stage, pools, "1"),
         );
         let host = FakeHost::new(Ok(vec![]));
-        let started = std::time::Instant::now();
         let verdict = judge(&json, &host);
-        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
         assert_eq!(verdict.is_accepted(), accepted);
     }
 

@@ -22,3 +22,8 @@ keys = [f"k{i:05d}" for i in range(20_000)]
 (out / "wide-secret.json").write_text(json.dumps({
     "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "wide", "namespace": "apps"},
     "data": {k: "YQ==" for k in keys}, "stringData": {k: "b" for k in keys}}))
+# Found by review: each shell function definition scanned every call of its name.
+(out / "many-shell-functions-pod.json").write_text(json.dumps({
+    "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "many-functions", "namespace": "apps"},
+    "spec": {"containers": [{"name": "c", "image": "busybox",
+                             "command": ["sh", "-c", "f(){ f; }; " * 40_000 + "f"]}]}}))
