@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 use crate::host::Host;
 use crate::policy::BAD_REQUEST;
 use crate::registry::{self, RULES};
-use crate::request::{from_str, Request, ValidationPayload};
+use crate::request::Request;
 use crate::response::{SettingsValidationResponse, ValidationResponse};
 use crate::settings::SettingsError;
 
@@ -100,10 +100,8 @@ pub fn validate(payload: &[u8], host: &dyn Host) -> ValidationResponse {
 fn judge(payload: &[u8], host: &dyn Host) -> Result<ValidationResponse, String> {
     let text = std::str::from_utf8(payload)
         .map_err(|e| format!("the validate payload is not UTF-8: {e}"))?;
-    let envelope: ValidationPayload =
-        from_str(text, "the validate payload").map_err(|e| e.to_string())?;
-    let request = Request::decode(envelope.request.get()).map_err(|e| e.to_string())?;
-    let settings = parse_settings(envelope.settings).map_err(|e| e.to_string())?;
+    let (request, settings) = Request::decode_payload(text).map_err(|e| e.to_string())?;
+    let settings = parse_settings(settings).map_err(|e| e.to_string())?;
     let object = request.object_ref();
     let mut refusals = Vec::new();
     let mut warnings = Vec::new();

@@ -133,11 +133,40 @@ pub struct IpBlock {
     pub except: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IntOrString {
     Int(i64),
     String(String),
+}
+
+impl<'de> Deserialize<'de> for IntOrString {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct IntOrStringVisitor;
+
+        impl serde::de::Visitor<'_> for IntOrStringVisitor {
+            type Value = IntOrString;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a port number or name")
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<IntOrString, E> {
+                Ok(IntOrString::Int(n))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<IntOrString, E> {
+                i64::try_from(n)
+                    .map(IntOrString::Int)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(n), &self))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<IntOrString, E> {
+                Ok(IntOrString::String(text.to_string()))
+            }
+        }
+
+        deserializer.deserialize_any(IntOrStringVisitor)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]

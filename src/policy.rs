@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 
 use crate::exemptions::Exemptions;
 use crate::host::Host;
-use crate::request::{from_str, DecodeError, Request, ValidationPayload};
+use crate::request::{DecodeError, Request};
 use crate::response::{SettingsValidationResponse, ValidationResponse};
 use crate::settings::{self, SettingsError, Validate};
 use crate::violation::Verdict;
@@ -50,10 +50,8 @@ pub fn validate<R: Rule>(payload: &[u8], host: &dyn Host) -> ValidationResponse 
 fn judge<R: Rule>(payload: &[u8], host: &dyn Host) -> Result<ValidationResponse, String> {
     let text = std::str::from_utf8(payload)
         .map_err(|e| format!("the validate payload is not UTF-8: {e}"))?;
-    let envelope: ValidationPayload =
-        from_str(text, "the validate payload").map_err(|e| e.to_string())?;
-    let request = Request::decode(envelope.request.get()).map_err(|e| e.to_string())?;
-    let verdict = judge_request::<R>(&request, envelope.settings, host)?;
+    let (request, settings) = Request::decode_payload(text).map_err(|e| e.to_string())?;
+    let verdict = judge_request::<R>(&request, settings, host)?;
     Ok(verdict.into_response(R::NAME, &request.object_ref()))
 }
 

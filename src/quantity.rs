@@ -67,20 +67,25 @@ impl std::fmt::Display for ByteSize {
 
 impl<'de> Deserialize<'de> for ByteSize {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Number(u64),
-            Text(String),
+        struct ByteSizeVisitor;
+
+        impl serde::de::Visitor<'_> for ByteSizeVisitor {
+            type Value = ByteSize;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a non-negative whole number of bytes or a quantity such as 256Ki")
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<ByteSize, E> {
+                Ok(ByteSize(n))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<ByteSize, E> {
+                ByteSize::parse(text).map_err(E::custom)
+            }
         }
-        match Raw::deserialize(deserializer).map_err(|_| {
-            serde::de::Error::custom(
-                "expected a non-negative whole number of bytes or a quantity such as 256Ki",
-            )
-        })? {
-            Raw::Number(n) => Ok(Self(n)),
-            Raw::Text(text) => Self::parse(&text).map_err(serde::de::Error::custom),
-        }
+
+        deserializer.deserialize_any(ByteSizeVisitor)
     }
 }
 

@@ -94,21 +94,58 @@ pub struct Request<'a> {
 }
 
 /// `kind` is a GroupVersionKind in a request, and the string `AdmissionReview`
-/// in a whole review; the latter is read as an empty kind.
+/// in a whole review; anything but a map is read as an empty kind.
 fn kind_or_review<'de: 'a, 'a, D>(deserializer: D) -> Result<GroupVersionKind<'a>, D::Error>
 where
     D: serde::Deserializer<'de>,
 {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum KindField<'a> {
-        Gvk(#[serde(borrow)] GroupVersionKind<'a>),
-        Name(#[allow(dead_code)] serde::de::IgnoredAny),
+    struct KindVisitor;
+
+    impl<'de> serde::de::Visitor<'de> for KindVisitor {
+        type Value = GroupVersionKind<'de>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a group, version and kind")
+        }
+
+        fn visit_map<M: serde::de::MapAccess<'de>>(self, map: M) -> Result<Self::Value, M::Error> {
+            GroupVersionKind::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+        }
+
+        fn visit_seq<S: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: S,
+        ) -> Result<Self::Value, S::Error> {
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok(GroupVersionKind::default())
+        }
+
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(GroupVersionKind::default())
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(GroupVersionKind::default())
+        }
+
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(GroupVersionKind::default())
+        }
+
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(GroupVersionKind::default())
+        }
+
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(GroupVersionKind::default())
+        }
+
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(GroupVersionKind::default())
+        }
     }
-    Ok(match KindField::deserialize(deserializer)? {
-        KindField::Gvk(gvk) => gvk,
-        KindField::Name(_) => GroupVersionKind::default(),
-    })
+
+    deserializer.deserialize_any(KindVisitor)
 }
 
 /// Why a request or one of its objects could not be decoded.
@@ -127,10 +164,33 @@ impl std::fmt::Display for DecodeError {
 impl<'a> Request<'a> {
     /// Decodes a bare `AdmissionReview.request` or a whole AdmissionReview.
     pub fn decode(raw: &'a str) -> Result<Self, DecodeError> {
-        let request: Request<'a> = from_str(raw, "the admission request")?;
-        match request.request {
-            Some(inner) if request.uid.is_empty() => from_str(inner.get(), "the admission request"),
-            _ => Ok(request),
+        from_str::<Request<'a>>(raw, "the admission request")?.unwrap_review()
+    }
+
+    /// Decodes the `validate` payload: the request and the raw settings, in
+    /// one pass over the document. On failure a second, slower pass names the
+    /// offending field.
+    pub fn decode_payload(text: &'a str) -> Result<(Self, Option<&'a RawValue>), DecodeError> {
+        #[derive(Deserialize)]
+        struct Payload<'a> {
+            #[serde(borrow)]
+            request: Request<'a>,
+            #[serde(default, borrow)]
+            settings: Option<&'a RawValue>,
+        }
+        match serde_json::from_str::<Payload>(text) {
+            Ok(payload) => Ok((payload.request.unwrap_review()?, payload.settings)),
+            Err(_) => {
+                let envelope: ValidationPayload = from_str(text, "the validate payload")?;
+                Ok((Self::decode(envelope.request.get())?, envelope.settings))
+            }
+        }
+    }
+
+    fn unwrap_review(self) -> Result<Self, DecodeError> {
+        match self.request {
+            Some(inner) if self.uid.is_empty() => from_str(inner.get(), "the admission request"),
+            _ => Ok(self),
         }
     }
 
@@ -171,26 +231,18 @@ fn decode_optional<'a, T: Deserialize<'a>>(
 }
 
 /// Deserialises borrowed JSON, naming the path of the offending field on error.
-/// The path is tracked only on a second pass after a failure, off the hot path.
 pub fn from_str<'a, T: Deserialize<'a>>(json: &'a str, what: &str) -> Result<T, DecodeError> {
-    serde_json::from_str(json).or_else(|_| {
-        let mut de = serde_json::Deserializer::from_str(json);
-        serde_path_to_error::deserialize(&mut de)
-            .map_err(|e| path_error(what, e.path().to_string(), e.into_inner()))
-    })
+    serde_json::from_str(json).map_err(|e| path_error(what, json.as_bytes(), e))
 }
 
 /// Deserialises owned JSON from bytes, naming the path of the offending field on error.
 pub fn from_slice<T: DeserializeOwned>(json: &[u8], what: &str) -> Result<T, DecodeError> {
-    serde_json::from_slice(json).or_else(|_| {
-        let mut de = serde_json::Deserializer::from_slice(json);
-        serde_path_to_error::deserialize(&mut de)
-            .map_err(|e| path_error(what, e.path().to_string(), e.into_inner()))
-    })
+    serde_json::from_slice(json).map_err(|e| path_error(what, json, e))
 }
 
-fn path_error(what: &str, path: String, error: serde_json::Error) -> DecodeError {
-    let detail = if path.is_empty() || path == "." {
+fn path_error(what: &str, json: &[u8], error: serde_json::Error) -> DecodeError {
+    let path = crate::json_path::error_path(json, &error);
+    let detail = if path.is_empty() {
         error.to_string()
     } else {
         format!("{path}: {error}")

@@ -71,13 +71,11 @@ where
                 ),
             ))
         }
-        Some(json) => serde_json::from_str(json).or_else(|_| {
-            let mut de = serde_json::Deserializer::from_str(json);
-            serde_path_to_error::deserialize(&mut de).map_err(|e| {
-                let path = e.path().to_string();
-                let field = if path == "." { String::new() } else { path };
-                SettingsError::new(field, e.into_inner().to_string())
-            })
+        Some(json) => serde_json::from_str(json).map_err(|e| {
+            SettingsError::new(
+                crate::json_path::error_path(json.as_bytes(), &e),
+                e.to_string(),
+            )
         })?,
     };
     settings.validate()?;

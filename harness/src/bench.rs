@@ -69,6 +69,7 @@ struct ModuleRow {
     compile: Duration,
     instantiate: Timing,
     per_request: Timing,
+    round_trip: Timing,
     scaling: Option<Scaling>,
     cases: Vec<CaseRow>,
 }
@@ -121,6 +122,10 @@ fn bench_suite(
             let _ = instance.call("validate", &empty.payload);
         }
     });
+    let warm = module.instantiate(empty.host.clone())?;
+    let round_trip = measure(options.budget, 20, 20_000, || {
+        let _ = warm.call("protocol_version", b"");
+    });
     let mut cases = Vec::new();
     for case in suite.cases.iter().filter(|c| c.expect.settings_valid) {
         let prepared = suite.prepare(case, allowed.clone())?;
@@ -139,6 +144,7 @@ fn bench_suite(
         compile,
         instantiate,
         per_request,
+        round_trip,
         scaling,
         cases,
     })
@@ -315,21 +321,22 @@ fn render(rows: &[ModuleRow], options: &Options) -> String {
     let _ = writeln!(out, "Reference, from the Kubewarden hub on this kind of machine (pod-privileged): 1.7 MB module, \
         ~52 µs per small Pod on a warm instance, ~20 µs per KiB of request, ~410 µs per request with a fresh instance.\n");
     let _ = writeln!(out, "## Modules\n");
-    let _ = writeln!(out, "| module | size | compile | instantiate (median / p99) | per request: fresh instance + validate of the smallest accepted case | growth per KiB | 1.5 MiB request (median / p99) | memory for 1.5 MiB |");
+    let _ = writeln!(out, "| module | size | compile | instantiate (median / p99) | per request: fresh instance + validate of the smallest accepted case | waPC round trip (`protocol_version`) | growth per KiB | 1.5 MiB request (median / p99) | memory for 1.5 MiB |");
     let _ = writeln!(
         out,
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     for row in rows {
         let _ = writeln!(
             out,
-            "| {} | {:.1} KiB | {:.1} ms | {:.0} µs / {:.0} µs | {:.0} µs | {} | {} | {} |",
+            "| {} | {:.1} KiB | {:.1} ms | {:.0} µs / {:.0} µs | {:.0} µs | {:.1} µs | {} | {} | {} |",
             row.module,
             row.size as f64 / 1024.0,
             row.compile.as_secs_f64() * 1e3,
             micros(row.instantiate.median),
             micros(row.instantiate.p99),
             micros(row.per_request.median),
+            micros(row.round_trip.median),
             row.scaling
                 .as_ref()
                 .map_or("n/a".to_string(), |g| format!("{:.2} µs", g.us_per_kib)),
