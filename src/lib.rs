@@ -8,7 +8,6 @@ pub mod bundle;
 pub mod exemptions;
 pub mod host;
 pub mod json_path;
-pub mod json_scan;
 pub mod policy;
 pub mod quantity;
 pub mod registry;

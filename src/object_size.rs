@@ -316,7 +316,7 @@ impl Rule for ObjectSize {
         if !matches!(request.operation, Operation::Create | Operation::Update) {
             return Ok(Verdict::accept());
         }
-        let Some(new) = measure(kind, request.object, "object")? else {
+        let Some(new) = measure(kind, request.object.map(|o| o.get()), "object")? else {
             return Ok(Verdict::accept());
         };
         let (limit, limit_setting) = settings.limit(kind, &new.secret_type);
@@ -324,7 +324,7 @@ impl Rule for ObjectSize {
             return Ok(Verdict::accept());
         }
         let old = if request.operation == Operation::Update {
-            measure(kind, request.old_object, "oldObject")?
+            measure(kind, request.old_object.map(|o| o.get()), "oldObject")?
         } else {
             None
         };

@@ -8,8 +8,6 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::json_scan;
-
 /// Payload of the `validate` waPC function.
 #[derive(Deserialize)]
 pub struct ValidationPayload<'a> {
@@ -84,23 +82,15 @@ pub struct Request<'a> {
     pub operation: Operation,
     #[serde(default, borrow)]
     pub user_info: UserInfo<'a>,
-    /// Raw JSON of the object, kept undecoded until a rule reads it.
-    #[serde(default, borrow, deserialize_with = "raw_text")]
-    pub object: Option<&'a str>,
-    #[serde(default, borrow, deserialize_with = "raw_text")]
-    pub old_object: Option<&'a str>,
+    #[serde(default, borrow)]
+    pub object: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub old_object: Option<&'a RawValue>,
     #[serde(default)]
     pub dry_run: bool,
     /// Set when the document is a whole AdmissionReview rather than its request.
-    #[serde(default, borrow, deserialize_with = "raw_text")]
-    request: Option<&'a str>,
-}
-
-fn raw_text<'de: 'a, 'a, D>(deserializer: D) -> Result<Option<&'a str>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    Ok(Option::<&'a RawValue>::deserialize(deserializer)?.map(RawValue::get))
+    #[serde(default, borrow)]
+    request: Option<&'a RawValue>,
 }
 
 /// `kind` is a GroupVersionKind in a request, and the string `AdmissionReview`
@@ -177,89 +167,31 @@ impl<'a> Request<'a> {
         from_str::<Request<'a>>(raw, "the admission request")?.unwrap_review()
     }
 
-    /// Decodes the `validate` payload: the request and the raw settings. The
-    /// objects are only delimited, not decoded; on any problem a full serde
-    /// pass decodes the payload again and names the offending field.
+    /// Decodes the `validate` payload: the request and the raw settings, in
+    /// one pass over the document. On failure a second, slower pass names the
+    /// offending field.
     pub fn decode_payload(text: &'a str) -> Result<(Self, Option<&'a RawValue>), DecodeError> {
-        if let Some(decoded) = Self::split_payload(text) {
-            return Ok(decoded);
+        #[derive(Deserialize)]
+        struct Payload<'a> {
+            #[serde(borrow)]
+            request: Request<'a>,
+            #[serde(default, borrow)]
+            settings: Option<&'a RawValue>,
         }
-        let envelope: ValidationPayload = from_str(text, "the validate payload")?;
-        Ok((Self::decode(envelope.request.get())?, envelope.settings))
-    }
-
-    fn split_payload(text: &'a str) -> Option<(Self, Option<&'a RawValue>)> {
-        let (mut request, mut settings) = (None, None);
-        for (key, value) in json_scan::members(text)? {
-            let slot = match key {
-                "request" => &mut request,
-                "settings" => &mut settings,
-                _ => continue,
-            };
-            if slot.replace(value).is_some() {
-                return None;
+        match serde_json::from_str::<Payload>(text) {
+            Ok(payload) => Ok((payload.request.unwrap_review()?, payload.settings)),
+            Err(_) => {
+                let envelope: ValidationPayload = from_str(text, "the validate payload")?;
+                Ok((Self::decode(envelope.request.get())?, envelope.settings))
             }
         }
-        let settings = match settings {
-            Some(raw) if raw != "null" => Some(serde_json::from_str::<&RawValue>(raw).ok()?),
-            _ => None,
-        };
-        let mut request = Self::split(request?)?;
-        if request.uid.is_empty() {
-            if let Some(inner) = request.request {
-                request = Self::split(inner)?;
-            }
-        }
-        Some((request, settings))
     }
 
     fn unwrap_review(self) -> Result<Self, DecodeError> {
         match self.request {
-            Some(inner) if self.uid.is_empty() => from_str(inner, "the admission request"),
+            Some(inner) if self.uid.is_empty() => from_str(inner.get(), "the admission request"),
             _ => Ok(self),
         }
-    }
-
-    /// The request's members, decoded one by one; what rules never read is skipped.
-    fn split(text: &'a str) -> Option<Self> {
-        let mut request = Request::default();
-        let mut seen = 0u16;
-        for (key, value) in json_scan::members(text)? {
-            let field = match key {
-                "uid" => 0,
-                "kind" => 1,
-                "name" => 2,
-                "namespace" => 3,
-                "operation" => 4,
-                "userInfo" => 5,
-                "object" => 6,
-                "oldObject" => 7,
-                "dryRun" => 8,
-                "request" => 9,
-                _ => continue,
-            };
-            if seen & (1 << field) != 0 {
-                return None;
-            }
-            seen |= 1 << field;
-            let raw = (value != "null").then_some(value);
-            match field {
-                0 => request.uid = text_of(value)?,
-                1 => {
-                    request.kind =
-                        kind_or_review(&mut serde_json::Deserializer::from_str(value)).ok()?
-                }
-                2 => request.name = text_of(value)?,
-                3 => request.namespace = text_of(value)?,
-                4 => request.operation = serde_json::from_str(value).ok()?,
-                5 => request.user_info = serde_json::from_str(value).ok()?,
-                6 => request.object = raw,
-                7 => request.old_object = raw,
-                8 => request.dry_run = serde_json::from_str(value).ok()?,
-                _ => request.request = raw,
-            }
-        }
-        Some(request)
     }
 
     /// Decodes the fields a rule reads from `object`; `None` when absent or null.
@@ -288,21 +220,14 @@ impl<'a> Request<'a> {
 }
 
 fn decode_optional<'a, T: Deserialize<'a>>(
-    raw: Option<&'a str>,
+    raw: Option<&'a RawValue>,
     what: &str,
 ) -> Result<Option<T>, DecodeError> {
     match raw {
-        None | Some("null") => Ok(None),
-        Some(raw) => from_str(raw, what).map(Some),
+        None => Ok(None),
+        Some(raw) if raw.get() == "null" => Ok(None),
+        Some(raw) => from_str(raw.get(), what).map(Some),
     }
-}
-
-/// A JSON string, borrowed unless it holds escapes.
-fn text_of(json: &str) -> Option<Cow<'_, str>> {
-    serde_json::from_str::<&str>(json)
-        .map(Cow::Borrowed)
-        .or_else(|_| serde_json::from_str::<String>(json).map(Cow::Owned))
-        .ok()
 }
 
 /// Deserialises borrowed JSON, naming the path of the offending field on error.
@@ -364,36 +289,6 @@ mod tests {
         let request = Request::decode(json).expect("decodes");
         let object: Option<ObjectMeta> = request.object().expect("no error");
         assert!(object.is_none());
-    }
-
-    #[rstest]
-    #[case::bare(
-        r#"{"request":{"uid":"u","kind":{"group":"apps","version":"v1","kind":"DaemonSet"},"name":"n","namespace":"ns","operation":"CREATE","userInfo":{"username":"a\u0062","groups":["g"]},"object":{"a":[1,"}"]},"oldObject":null,"dryRun":true,"options":{"x":1}},"settings":{"k":1}}"#
-    )]
-    #[case::whole_review(
-        r#"{"settings":null,"request":{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"kind":"Secret"},"object":{}}}}"#
-    )]
-    #[case::escaped_name(r#"{"request":{"uid":"u","name":"a\"b","object":null}}"#)]
-    #[case::spaced("{ \"request\" : { \"uid\" : \"u\" , \"operation\" : \"DELETE\" } }")]
-    fn splitting_agrees_with_serde(#[case] payload: &str) {
-        let (split, split_settings) = Request::split_payload(payload).expect("splits");
-        let envelope: ValidationPayload = from_str(payload, "payload").expect("decodes");
-        let decoded = Request::decode(envelope.request.get()).expect("decodes");
-        assert_eq!(format!("{split:?}"), format!("{decoded:?}"));
-        assert_eq!(
-            split_settings.map(RawValue::get),
-            envelope.settings.map(RawValue::get)
-        );
-    }
-
-    #[rstest]
-    #[case::duplicate_uid(r#"{"request":{"uid":"a","uid":"b"}}"#)]
-    #[case::wrong_type(r#"{"request":{"uid":7}}"#)]
-    #[case::duplicate_request(r#"{"request":{},"request":{}}"#)]
-    #[case::escaped_key(r#"{"request":{"\u0075id":"a"}}"#)]
-    #[case::not_json("not json")]
-    fn what_cannot_be_split_goes_to_serde(#[case] payload: &str) {
-        assert!(Request::split_payload(payload).is_none());
     }
 
     #[test]

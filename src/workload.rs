@@ -240,10 +240,10 @@ struct CronJobObject<'a> {
 
 fn decode<'a>(
     kind: WorkloadKind,
-    raw: Option<&'a str>,
+    raw: Option<&'a serde_json::value::RawValue>,
     what: &str,
 ) -> Result<Option<Workload<'a>>, DecodeError> {
-    let Some(json) = raw.filter(|j| *j != "null") else {
+    let Some(json) = raw.map(|r| r.get()).filter(|j| *j != "null") else {
         return Ok(None);
     };
     let spec = match kind {
