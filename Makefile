@@ -52,8 +52,10 @@ check-fixtures: policies harness
 	cargo test -p harness --test check -- --nocapture
 
 ## Module size, compile, instantiate and latency per fixture, against native; writes BENCHMARKS.md.
-bench: policies harness
-	$(HARNESS) bench --out BENCHMARKS.md
+## The harness is built optimised (profile bench-host), as policy-server is.
+bench: policies
+	cargo build --profile bench-host -p harness
+	$(TARGET_DIR)/bench-host/harness bench --out BENCHMARKS.md
 
 ## Coverage-guided fuzzing of every rule natively (not part of CI). FUZZ_SECONDS per rule.
 FUZZ_SECONDS ?= 60

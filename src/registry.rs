@@ -7,7 +7,7 @@ use crate::host::Host;
 use crate::policy::{self, Rule};
 use crate::request::Request;
 use crate::response::{SettingsValidationResponse, ValidationResponse};
-use crate::settings::SettingsError;
+use crate::settings::{SettingsError, Validate};
 use crate::violation::Verdict;
 
 #[derive(Clone, Copy)]
@@ -20,6 +20,8 @@ pub struct RuleEntry {
     /// Judges an already decoded request under raw settings.
     pub judge: fn(&Request, Option<&RawValue>, &dyn Host) -> Result<Verdict, String>,
     pub check_settings: fn(Option<&RawValue>) -> Result<(), SettingsError>,
+    /// Validates the default settings (taken without validation per request).
+    pub validate_defaults: fn() -> Result<(), SettingsError>,
 }
 
 const fn entry<R: Rule>() -> RuleEntry {
@@ -29,6 +31,7 @@ const fn entry<R: Rule>() -> RuleEntry {
         validate_settings: policy::validate_settings::<R>,
         judge: policy::judge_request::<R>,
         check_settings: policy::check_settings::<R>,
+        validate_defaults: || R::Settings::default().validate(),
     }
 }
 
@@ -51,6 +54,13 @@ pub fn find(name: &str) -> Option<&'static RuleEntry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_settings_are_valid() {
+        for rule in RULES {
+            assert_eq!((rule.validate_defaults)(), Ok(()), "{}", rule.name);
+        }
+    }
 
     #[test]
     fn names_are_unique_and_match_policy_crates() {

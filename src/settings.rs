@@ -55,13 +55,14 @@ pub fn validate_section<V: Validate + ?Sized>(
 }
 
 /// Decodes settings strictly (unknown keys refused) and validates them.
-/// Absent, `null` or `{}` settings give the defaults.
+/// Absent, `null` or `{}` settings give the defaults, which every rule's
+/// tests validate once (`registry`), not every request.
 pub fn parse<S>(raw: Option<&RawValue>) -> Result<S, SettingsError>
 where
     S: DeserializeOwned + Default + Validate,
 {
     let settings: S = match raw.map(RawValue::get) {
-        None | Some("null") => S::default(),
+        None | Some("null" | "{}") => return Ok(S::default()),
         Some(json) if !json.trim_start().starts_with('{') => {
             return Err(SettingsError::new(
                 "",

@@ -45,6 +45,10 @@ impl Engine {
     pub fn new(limits: Limits) -> Result<Self> {
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
+        if std::env::var_os("HARNESS_PERF_MAP").is_some() {
+            // /tmp/perf-<pid>.map, so `perf report` names the modules' functions.
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = wasmtime::Engine::new(&config).map_err(|e| anyhow!("{e}"))?;
         let stop = Arc::new(AtomicBool::new(false));
         let ticker = engine.clone();
