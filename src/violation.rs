@@ -65,37 +65,37 @@ impl Verdict {
     ///
     /// Violations keep the order the rule found them in (rules walk objects
     /// in document order, so the order is stable); duplicates are dropped.
-    pub fn into_response(mut self, rule: &str, object: &str) -> ValidationResponse {
+    pub fn into_response(self, rule: &str, object: &str) -> ValidationResponse {
         if self.violations.is_empty() {
             return ValidationResponse::accept(self.warnings);
         }
-        let mut seen = Vec::with_capacity(self.violations.len());
-        self.violations.retain(|v| {
-            let fresh = !seen.contains(v);
-            if fresh {
-                seen.push(v.clone());
+        let mut distinct: Vec<Violation> = Vec::with_capacity(self.violations.len());
+        for violation in self.violations {
+            if !distinct.contains(&violation) {
+                distinct.push(violation);
             }
-            fresh
-        });
-        ValidationResponse::reject(render(rule, object, &self.violations), None, self.warnings)
+        }
+        ValidationResponse::reject(render(rule, object, &distinct), None, self.warnings)
     }
 }
 
 fn render(rule: &str, object: &str, violations: &[Violation]) -> String {
+    use std::fmt::Write as _;
     let count = violations.len();
     let mut message = format!(
         "crash-guard/{rule} refused {object}: {count} violation{}.",
         if count == 1 { "" } else { "s" }
     );
     for (index, v) in violations.iter().enumerate() {
-        message.push_str(&format!(
+        let _ = write!(
+            message,
             " [{}] {} = {}: {} Fix: {}",
             index + 1,
             v.field,
             v.value,
             v.problem,
             v.fix
-        ));
+        );
     }
     message
 }

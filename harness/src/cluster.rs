@@ -2,7 +2,7 @@
 //! and records every exchange (for kwctl session files).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crash_guard::selector::LabelSelector;
@@ -41,6 +41,8 @@ pub struct CaseHost {
     /// policy-server reuses its cached answers.
     quiet: AtomicBool,
     answers: Mutex<HashMap<(String, Vec<u8>), Result<Vec<u8>, String>>>,
+    /// Bytes of lookup answers served while quiet.
+    served: AtomicUsize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -79,6 +81,11 @@ impl CaseHost {
         self.quiet.store(quiet, Ordering::Relaxed);
     }
 
+    /// Bytes of lookup answers served while quiet, since the last call.
+    pub fn take_served_bytes(&self) -> usize {
+        self.served.swap(0, Ordering::Relaxed)
+    }
+
     pub fn exchanges(&self) -> Vec<Exchange> {
         self.exchanges.lock().map(|e| e.clone()).unwrap_or_default()
     }
@@ -107,13 +114,16 @@ impl CaseHost {
             }
             ("kubewarden", "kubernetes") if self.quiet.load(Ordering::Relaxed) => {
                 let key = (operation.to_string(), payload.to_vec());
-                if let Some(answer) = self.answers.lock().ok().and_then(|a| a.get(&key).cloned()) {
-                    return answer;
-                }
-                let answer = self.kubernetes(operation, payload);
-                if let Ok(mut answers) = self.answers.lock() {
-                    answers.insert(key, answer.clone());
-                }
+                let cached = self.answers.lock().ok().and_then(|a| a.get(&key).cloned());
+                let answer = cached.unwrap_or_else(|| {
+                    let answer = self.kubernetes(operation, payload);
+                    if let Ok(mut answers) = self.answers.lock() {
+                        answers.insert(key, answer.clone());
+                    }
+                    answer
+                });
+                let size = answer.as_ref().map_or(0, Vec::len);
+                self.served.fetch_add(size, Ordering::Relaxed);
                 answer
             }
             ("kubewarden", "kubernetes") => {
