@@ -25,6 +25,9 @@ pub struct Exchange {
     pub response: Result<Vec<u8>, String>,
 }
 
+/// A lookup's answer: the body, or the error the host reports.
+type Answer = Result<Vec<u8>, String>;
+
 /// The host side of one case.
 #[derive(Debug, Default)]
 pub struct CaseHost {
@@ -40,7 +43,7 @@ pub struct CaseHost {
     /// While benchmarking: nothing recorded, and lookup answers reused, as
     /// policy-server reuses its cached answers.
     quiet: AtomicBool,
-    answers: Mutex<HashMap<(String, Vec<u8>), Result<Vec<u8>, String>>>,
+    answers: Mutex<HashMap<(String, Vec<u8>), Answer>>,
     /// Bytes of lookup answers served while quiet.
     served: AtomicUsize,
 }
