@@ -55,10 +55,10 @@ fn path_at(json: &[u8], offset: usize) -> Vec<Segment> {
     let mut segment = Segment::Root;
     loop {
         // A value starts at `i`, reached as `segment`.
-        if i > offset || i >= json.len() {
+        let Some(&byte) = json.get(i).filter(|_| i <= offset) else {
             return path(&stack, None);
-        }
-        match json[i] {
+        };
+        match byte {
             open @ (b'{' | b'[') => {
                 stack.push(Open {
                     segment,
@@ -81,10 +81,10 @@ fn path_at(json: &[u8], offset: usize) -> Vec<Segment> {
             let Some(top) = stack.last_mut() else {
                 return Vec::new();
             };
-            if i > offset || i >= json.len() {
+            let Some(&byte) = json.get(i).filter(|_| i <= offset) else {
                 return path(&stack, None);
-            }
-            match json[i] {
+            };
+            match byte {
                 b'}' | b']' => {
                     if holds(i + 1) {
                         return path(&stack, None);
