@@ -8,6 +8,7 @@ pub mod bundle;
 pub mod exemptions;
 pub mod host;
 pub mod json_path;
+pub mod lookup;
 pub mod policy;
 pub mod quantity;
 pub mod registry;

@@ -5,12 +5,7 @@ use serde::Deserialize;
 
 include!(concat!(env!("OUT_DIR"), "/metadata.rs"));
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ResourceType {
-    pub api_version: String,
-    pub kind: String,
-}
+pub use crash_guard::lookup::ResourceType;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
