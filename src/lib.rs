@@ -4,11 +4,11 @@
 //! [`violation::Verdict`]; [`policy`] turns that into the Kubewarden protocol,
 //! and [`export_policy!`] wires a rule to the waPC entry points of a module.
 
+pub mod apiserver;
 pub mod bundle;
 pub mod exemptions;
 pub mod host;
 pub mod json_path;
-pub mod lookup;
 pub mod policy;
 pub mod quantity;
 pub mod registry;

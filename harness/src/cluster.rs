@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crash_guard::lookup::Lookup;
-pub use crash_guard::lookup::{str_at, ResourceType};
+use crash_guard::apiserver::Lookup;
+pub use crash_guard::apiserver::{str_at, ResourceType};
 use serde_json::Value;
 
 /// One host call and its answer.

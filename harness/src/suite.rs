@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
+use crash_guard::apiserver;
+pub use crash_guard::apiserver::plural;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -302,52 +304,22 @@ impl Suite {
         if subject.is_null() {
             bail!("case {id} has neither request, object nor oldObject");
         }
-        let api_version = str_at(subject, &["apiVersion"]);
-        let kind = str_at(subject, &["kind"]);
-        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
         let namespace = case
             .namespace
             .clone()
             .unwrap_or_else(|| str_at(subject, &["metadata", "namespace"]).to_string());
-        let gvk = json!({"group": group, "version": version, "kind": kind});
-        let gvr = json!({"group": group, "version": version, "resource": plural(kind)});
-        let mut request = json!({
-            "uid": id,
-            "kind": gvk,
-            "resource": gvr,
-            "requestKind": gvk,
-            "requestResource": gvr,
-            "name": str_at(subject, &["metadata", "name"]),
-            "operation": case.operation.as_deref().unwrap_or("CREATE"),
-            "userInfo": case.user_info.clone().unwrap_or_else(|| json!({
-                "username": "kubernetes-admin",
-                "groups": ["system:masters", "system:authenticated"],
-            })),
-            "object": object,
-            "oldObject": old_object,
-            "dryRun": false,
-        });
-        if !namespace.is_empty() {
-            request["namespace"] = json!(namespace);
-        }
-        Ok(request)
-    }
-}
-
-/// The resource name the API server uses for a kind.
-pub fn plural(kind: &str) -> String {
-    let lower = kind.to_lowercase();
-    if lower == "endpoints" {
-        lower
-    } else if let Some(stem) = lower
-        .strip_suffix('y')
-        .filter(|s| !s.ends_with(['a', 'e', 'o', 'u']))
-    {
-        format!("{stem}ies")
-    } else if lower.ends_with('s') {
-        format!("{lower}es")
-    } else {
-        format!("{lower}s")
+        let user_info = case
+            .user_info
+            .clone()
+            .unwrap_or_else(apiserver::default_user);
+        Ok(apiserver::admission_request(
+            id,
+            case.operation.as_deref().unwrap_or("CREATE"),
+            &object,
+            &old_object,
+            &namespace,
+            &user_info,
+        ))
     }
 }
 

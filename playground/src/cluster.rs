@@ -1,12 +1,12 @@
 //! Serves the Kubewarden lookups from the objects of the input, with the
-//! harness's semantics (`crash_guard::lookup`), and only for the resources the
+//! harness's semantics (`crash_guard::apiserver`), and only for the resources the
 //! rule's metadata lists, as the real engine does.
 
 use std::cell::Cell;
 
+pub use crash_guard::apiserver::str_at;
+use crash_guard::apiserver::Lookup;
 use crash_guard::host::Host;
-pub use crash_guard::lookup::str_at;
-use crash_guard::lookup::Lookup;
 use serde_json::Value;
 
 use crate::metadata::ResourceType;

@@ -12,6 +12,7 @@ pub mod metadata;
 
 use std::collections::BTreeMap;
 
+pub use crash_guard::apiserver::{admission_request, default_user, plural};
 use crash_guard::registry::{RuleEntry, RULES};
 use crash_guard::response::ValidationResponse;
 use serde::{Deserialize, Serialize};
@@ -344,63 +345,8 @@ fn judge(
     }
 }
 
-pub fn default_user() -> Value {
-    json!({"username": "kubernetes-admin", "groups": ["system:masters", "system:authenticated"]})
-}
-
 fn group_version(api_version: &str) -> (&str, &str) {
     api_version.rsplit_once('/').unwrap_or(("", api_version))
-}
-
-/// The AdmissionReview request the API server sends for one object, shaped
-/// as the harness shapes it.
-pub fn admission_request(
-    uid: &str,
-    operation: &str,
-    object: &Value,
-    old_object: &Value,
-    namespace: &str,
-    user_info: &Value,
-) -> Value {
-    let subject = if object.is_null() { old_object } else { object };
-    let kind = str_at(subject, &["kind"]);
-    let (group, version) = group_version(str_at(subject, &["apiVersion"]));
-    let gvk = json!({"group": group, "version": version, "kind": kind});
-    let gvr = json!({"group": group, "version": version, "resource": plural(kind)});
-    let mut request = json!({
-        "uid": uid,
-        "kind": gvk,
-        "resource": gvr,
-        "requestKind": gvk,
-        "requestResource": gvr,
-        "name": str_at(subject, &["metadata", "name"]),
-        "operation": operation,
-        "userInfo": user_info,
-        "object": object,
-        "oldObject": old_object,
-        "dryRun": false,
-    });
-    if !namespace.is_empty() {
-        request["namespace"] = json!(namespace);
-    }
-    request
-}
-
-/// The resource name the API server uses for a kind.
-pub fn plural(kind: &str) -> String {
-    let lower = kind.to_lowercase();
-    if lower == "endpoints" {
-        lower
-    } else if let Some(stem) = lower
-        .strip_suffix('y')
-        .filter(|s| !s.ends_with(['a', 'e', 'o', 'u']))
-    {
-        format!("{stem}ies")
-    } else if lower.ends_with('s') {
-        format!("{lower}es")
-    } else {
-        format!("{lower}s")
-    }
 }
 
 /// Every rule with what its metadata says, for the page's rule panel.

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 include!(concat!(env!("OUT_DIR"), "/metadata.rs"));
 
-pub use crash_guard::lookup::ResourceType;
+pub use crash_guard::apiserver::ResourceType;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,8 +1,8 @@
-//! Answers Kubewarden's `kubernetes/*` lookups from a list of objects, with
-//! the API server's semantics: label selectors, `metadata.name` and
-//! `metadata.namespace` field selectors, field masks. The harness serves
-//! fixture cluster state with it and the playground the objects pasted
-//! beside the one judged; policy modules never call it.
+//! What the harness and the playground do in the API server's place: build
+//! the AdmissionReview request for an object, and answer Kubewarden's
+//! `kubernetes/*` lookups from a list of objects with the API server's
+//! semantics (label selectors, `metadata.name` and `metadata.namespace` field
+//! selectors, field masks). Policy modules never call it.
 
 use std::collections::BTreeMap;
 
@@ -114,6 +114,63 @@ impl Lookup {
                 "unknown host capability kubewarden/kubernetes/{other}"
             )),
         }
+    }
+}
+
+/// The AdmissionReview request the API server sends about `object` (or, on
+/// DELETE, `old_object`).
+pub fn admission_request(
+    uid: &str,
+    operation: &str,
+    object: &Value,
+    old_object: &Value,
+    namespace: &str,
+    user_info: &Value,
+) -> Value {
+    let subject = if object.is_null() { old_object } else { object };
+    let kind = str_at(subject, &["kind"]);
+    let api_version = str_at(subject, &["apiVersion"]);
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let gvk = json!({"group": group, "version": version, "kind": kind});
+    let gvr = json!({"group": group, "version": version, "resource": plural(kind)});
+    let mut request = json!({
+        "uid": uid,
+        "kind": gvk,
+        "resource": gvr,
+        "requestKind": gvk,
+        "requestResource": gvr,
+        "name": str_at(subject, &["metadata", "name"]),
+        "operation": operation,
+        "userInfo": user_info,
+        "object": object,
+        "oldObject": old_object,
+        "dryRun": false,
+    });
+    if !namespace.is_empty() {
+        request["namespace"] = json!(namespace);
+    }
+    request
+}
+
+/// The user requests come from unless a case or input names one.
+pub fn default_user() -> Value {
+    json!({"username": "kubernetes-admin", "groups": ["system:masters", "system:authenticated"]})
+}
+
+/// The resource name the API server uses for a kind.
+pub fn plural(kind: &str) -> String {
+    let lower = kind.to_lowercase();
+    if lower == "endpoints" {
+        lower
+    } else if let Some(stem) = lower
+        .strip_suffix('y')
+        .filter(|s| !s.ends_with(['a', 'e', 'o', 'u']))
+    {
+        format!("{stem}ies")
+    } else if lower.ends_with('s') {
+        format!("{lower}es")
+    } else {
+        format!("{lower}s")
     }
 }
 
