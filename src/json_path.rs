@@ -241,6 +241,33 @@ mod tests {
     }
 
     #[test]
+    fn every_prefix_and_byte_flip_is_answered() {
+        let json = br#"{"spec":{"items":[{"id":1,"tags":["a\"b",2]},{"id":"x"}],"count":3},"labels":{"k":"v"}}"#;
+        let mut inputs: Vec<Vec<u8>> = (0..json.len()).map(|n| json[..n].to_vec()).collect();
+        for at in 0..json.len() {
+            for byte in [b'"', b'\\', b'{', b'}', b'[', b']', b',', b':', b'\n', 0xff] {
+                let mut flipped = json.to_vec();
+                flipped[at] = byte;
+                inputs.push(flipped);
+            }
+        }
+        for input in inputs {
+            let Err(error) = serde_json::from_slice::<Doc>(&input) else {
+                continue;
+            };
+            let path = error_path(&input, &error);
+            let text = String::from_utf8_lossy(&input);
+            for key in path.split(['.', '[', ']']).filter(|k| !k.is_empty()) {
+                let escaped = serde_json::to_string(key).unwrap_or_default();
+                let named = key.parse::<usize>().is_ok()
+                    || text.contains(key)
+                    || text.contains(escaped.trim_matches('"'));
+                assert!(named, "`{key}` of `{path}` is not in {text}");
+            }
+        }
+    }
+
+    #[test]
     fn deep_nesting_does_not_recurse() {
         let json = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
         let error = serde_json::from_str::<Doc>(&json).expect_err("not a Doc");
