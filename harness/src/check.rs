@@ -279,13 +279,7 @@ fn load_rules(
         None => BTreeMap::new(),
     };
     let policies = root.join("policies");
-    let mut names: Vec<String> = std::fs::read_dir(&policies)
-        .with_context(|| format!("cannot list {}", policies.display()))?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().join("metadata.yml").is_file())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
+    let names = suite::policy_names(root)?;
     if let Some(unknown) = sections.keys().find(|k| !names.contains(k)) {
         bail!(
             "--settings names `{unknown}`, which is not a rule (rules: {})",

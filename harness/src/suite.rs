@@ -499,6 +499,19 @@ pub fn context_aware_resources(root: &Path, module: &str) -> Result<Vec<Resource
     }
 }
 
+/// Every policy under `policies/` (a folder with a metadata.yml), sorted.
+pub fn policy_names(root: &Path) -> Result<Vec<String>> {
+    let policies = root.join("policies");
+    let mut names: Vec<String> = std::fs::read_dir(&policies)
+        .with_context(|| format!("cannot list {}", policies.display()))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("metadata.yml").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
 impl Suite {
     /// The modules this suite runs against: its own, or every policy for `module: "*"`.
     /// With `only`, a `*` suite runs against the named policies unless it is named itself.
@@ -516,13 +529,7 @@ impl Suite {
             }
             return Ok(modules);
         }
-        let mut all: Vec<String> = std::fs::read_dir(root.join("policies"))
-            .with_context(|| format!("cannot list {}/policies", root.display()))?
-            .filter_map(|e| e.ok())
-            .filter(|e| e.path().join("metadata.yml").is_file())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        all.sort();
+        let mut all = policy_names(root)?;
         if bundle {
             all.push(BUNDLE.to_string());
         }
