@@ -5,6 +5,7 @@
 //! and [`export_policy!`] wires a rule to the waPC entry points of a module.
 
 pub mod apiserver;
+pub mod arena;
 pub mod bundle;
 pub mod exemptions;
 pub mod host;

@@ -2,9 +2,14 @@
 
 use wapc_guest::{host_call, register_function, CallResult};
 
+use crate::arena::Arena;
 use crate::host::Host;
 use crate::policy::{self, Rule};
 use crate::response::to_json;
+
+/// Each call's allocations come from a bump arena reclaimed by the next call.
+#[global_allocator]
+static ALLOCATOR: Arena<std::alloc::System> = Arena::new(std::alloc::System);
 
 struct WapcHost;
 
@@ -22,11 +27,11 @@ pub fn register<R: Rule>() {
 }
 
 fn validate<R: Rule>(payload: &[u8]) -> CallResult {
-    Ok(to_json(&policy::validate::<R>(payload, &WapcHost)))
+    ALLOCATOR.scope(|| Ok(to_json(&policy::validate::<R>(payload, &WapcHost))))
 }
 
 fn validate_settings<R: Rule>(payload: &[u8]) -> CallResult {
-    Ok(to_json(&policy::validate_settings::<R>(payload)))
+    ALLOCATOR.scope(|| Ok(to_json(&policy::validate_settings::<R>(payload))))
 }
 
 fn protocol_version(_: &[u8]) -> CallResult {
@@ -41,9 +46,9 @@ pub fn register_bundle() {
 }
 
 fn validate_bundle(payload: &[u8]) -> CallResult {
-    Ok(to_json(&crate::bundle::validate(payload, &WapcHost)))
+    ALLOCATOR.scope(|| Ok(to_json(&crate::bundle::validate(payload, &WapcHost))))
 }
 
 fn validate_bundle_settings(payload: &[u8]) -> CallResult {
-    Ok(to_json(&crate::bundle::validate_settings(payload)))
+    ALLOCATOR.scope(|| Ok(to_json(&crate::bundle::validate_settings(payload))))
 }

@@ -69,6 +69,8 @@ struct CaseRow {
     /// Lookup answers the rule read, per evaluation.
     lookup_kib: f64,
     wasm: Timing,
+    /// A fresh instance plus one evaluation: what policy-server pays.
+    fresh: Timing,
     native: Option<Timing>,
     parse: Timing,
 }
@@ -191,7 +193,12 @@ fn bench_case(
         .map_err(|e| anyhow!("{name}: {e}"))?;
     let lookup_kib = prepared.host.take_served_bytes() as f64 / 1024.0;
     let wasm = measure(options.budget, 30, 20_000, || {
-        let _ = instance.call("validate", &prepared.payload);
+        warm_validate(&instance, &prepared.payload)
+    });
+    let fresh = measure(options.budget / 2, 20, 5_000, || {
+        if let Ok(instance) = module.instantiate(prepared.host.clone()) {
+            let _ = instance.call("validate", &prepared.payload);
+        }
     });
     let native = native.map(|entry| {
         let host: &dyn crash_guard::host::Host = prepared.host.as_ref();
@@ -212,9 +219,18 @@ fn bench_case(
         request_kib: prepared.payload.len() as f64 / 1024.0,
         lookup_kib,
         wasm,
+        fresh,
         native,
         parse,
     })
+}
+
+/// One timed evaluation on a warm instance; a named frame, so that
+/// `valgrind --tool=callgrind --toggle-collect=harness::bench::warm_validate`
+/// counts the instructions of exactly these calls.
+#[inline(never)]
+fn warm_validate(instance: &crate::engine::Instance, payload: &[u8]) {
+    let _ = instance.call("validate", payload);
 }
 
 /// How a module copes with request size.
@@ -323,8 +339,8 @@ fn render(rows: &[ModuleRow], options: &Options) -> String {
          after warm-up, by a harness built optimised (`--profile bench-host`), as policy-server is. \
          Evaluation latency is one `validate` call on a warm instance (policy-server's deadline and \
          memory guards on; lookups answered from the host's cache, as policy-server caches them); \
-         *per request* is a fresh instance plus one `validate`, which is what policy-server pays per \
-         request; the waPC round trip is a `protocol_version` call, the floor of any call. Native is \
+         *per request* (and, per case, *fresh instance + validate*, timed for half as long) is a fresh \
+         instance plus one `validate`, which is what policy-server pays per request; the waPC round trip is a `protocol_version` call, the floor of any call. Native is \
          the same rule called in-process on the same payload, optimised the same way; parse is \
          `serde_json::from_slice::<Value>` of the payload, what a policy that decodes whole requests \
          pays before judging. Typical objects are requests whose size plus the lookup answers the rule \
@@ -374,8 +390,11 @@ fn render(rows: &[ModuleRow], options: &Options) -> String {
         out,
         "\n## Typical objects (request and lookup answers under 16 KiB)\n"
     );
-    let _ = writeln!(out, "| module | cases | median of case medians | cases under 10 µs | worst p99 | wasm / native: median, worst | cases within 3x of native |");
-    let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let _ = writeln!(out, "| module | cases | median of case medians | cases under 10 µs | worst p99 | wasm / native: median, worst | cases within 3x of native | per request (fresh instance + validate): median of case medians, worst |");
+    let _ = writeln!(
+        out,
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
     for row in rows {
         let typical: Vec<&CaseRow> = row
             .cases
@@ -390,13 +409,14 @@ fn render(rows: &[ModuleRow], options: &Options) -> String {
                     .map(|n| micros(c.wasm.median) / micros(n.median).max(0.001))
             })
             .collect();
+        let mut fresh: Vec<f64> = typical.iter().map(|c| micros(c.fresh.median)).collect();
         let worst_p99 = typical
             .iter()
             .map(|c| micros(c.wasm.p99))
             .fold(0.0, f64::max);
         let _ = writeln!(
             out,
-            "| {} | {} | {:.1} µs | {} | {:.0} µs | {:.1}x, {:.1}x | {} |",
+            "| {} | {} | {:.1} µs | {} | {:.0} µs | {:.1}x, {:.1}x | {} | {:.0} µs, {:.0} µs |",
             row.module,
             typical.len(),
             median(&mut medians),
@@ -405,20 +425,22 @@ fn render(rows: &[ModuleRow], options: &Options) -> String {
             median(&mut ratios),
             ratios.iter().copied().fold(0.0, f64::max),
             ratios.iter().filter(|r| **r <= 3.0).count(),
+            median(&mut fresh),
+            fresh.iter().copied().fold(0.0, f64::max),
         );
     }
     for row in rows {
         let _ = writeln!(out, "\n## {}\n", row.module);
-        let _ = writeln!(out, "| case | request | lookups | wasm median | wasm p99 | native median | wasm / native | JSON parse | runs |");
+        let _ = writeln!(out, "| case | request | lookups | wasm median | wasm p99 | native median | wasm / native | JSON parse | fresh instance + validate | runs |");
         let _ = writeln!(
             out,
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
         );
         for case in &row.cases {
             let native = case.native.map(|n| micros(n.median));
             let _ = writeln!(
                 out,
-                "| {} | {:.1} KiB | {:.1} KiB | {:.1} µs | {:.1} µs | {} | {} | {:.1} µs | {} |",
+                "| {} | {:.1} KiB | {:.1} KiB | {:.1} µs | {:.1} µs | {} | {} | {:.1} µs | {:.0} µs | {} |",
                 case.case,
                 case.request_kib,
                 case.lookup_kib,
@@ -430,6 +452,7 @@ fn render(rows: &[ModuleRow], options: &Options) -> String {
                     micros(case.wasm.median) / n.max(0.001)
                 )),
                 micros(case.parse.median),
+                micros(case.fresh.median),
                 case.wasm.runs,
             );
         }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -131,18 +131,47 @@ pub struct Module {
 impl Module {
     /// A fresh instance whose host capabilities are served by `host`.
     pub fn instantiate(&self, host: Arc<CaseHost>) -> Result<Instance> {
+        self.instantiate_in(Arc::new(HostSlot::new(host)))
+    }
+
+    /// A fresh instance served by whichever host `slot` holds at each call.
+    pub fn instantiate_in(&self, slot: Arc<HostSlot>) -> Result<Instance> {
         let provider = self
             .pre
             .rehydrate(Some(self.deadlines))
             .map_err(|e| anyhow!("{e}"))?;
         let callback =
             move |_id: u64, binding: &str, namespace: &str, operation: &str, payload: &[u8]| {
-                host.serve(binding, namespace, operation, payload)
+                slot.current()
+                    .serve(binding, namespace, operation, payload)
                     .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })
             };
         let wapc = WapcHost::new(Box::new(provider), Some(Box::new(callback)))
             .map_err(|e| anyhow!("waPC initialisation failed: {e}"))?;
         Ok(Instance { wapc })
+    }
+}
+
+/// The host behind an instance; replaced between cases when one warm
+/// instance serves many, as a policy-server worker's instance does.
+pub struct HostSlot(Mutex<Arc<CaseHost>>);
+
+impl HostSlot {
+    pub fn new(host: Arc<CaseHost>) -> Self {
+        Self(Mutex::new(host))
+    }
+
+    pub fn set(&self, host: Arc<CaseHost>) {
+        if let Ok(mut current) = self.0.lock() {
+            *current = host;
+        }
+    }
+
+    fn current(&self) -> Arc<CaseHost> {
+        match self.0.lock() {
+            Ok(current) => current.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 }
 

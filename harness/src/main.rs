@@ -20,7 +20,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 
 use crate::cluster::CaseHost;
-use crate::engine::{Engine, Limits};
+use crate::engine::{Engine, HostSlot, Limits};
 use crate::suite::{Outcome, Source};
 
 #[derive(Parser)]
@@ -263,6 +263,8 @@ fn replay(
         for module_name in suite.modules(root, only)? {
             let module = suite::load_module(engine, root, &module_name)?;
             let allowed = suite::context_aware_resources(root, &module_name)?;
+            let slot = Arc::new(HostSlot::new(Arc::new(CaseHost::default())));
+            let warm = module.instantiate_in(slot.clone())?;
             for case in &suite.cases {
                 let id = suite.case_id(case, &module_name);
                 let outcome = suite
@@ -270,6 +272,7 @@ fn replay(
                     .and_then(|prepared| {
                         let outcome = suite::run(&module, &prepared)?;
                         let exchanges = prepared.host.exchanges();
+                        suite::run_warm(&warm, &slot, &prepared, &outcome)?;
                         if let Some(dir) = sessions {
                             kwctl::write_case_files(
                                 &dir.join(&prepared.id),

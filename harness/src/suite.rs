@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::cluster::{str_at, CaseHost, Exchange, ResourceType};
-use crate::engine::{Engine, Module};
+use crate::engine::{Engine, HostSlot, Instance, Module};
 
 /// The module holding every rule, `dist/crash-guard.wasm`, described by the root metadata.yml.
 pub const BUNDLE: &str = "crash-guard";
@@ -364,6 +364,31 @@ pub fn run(module: &Module, prepared: &Prepared) -> Result<Outcome> {
         str_at(&prepared.request, &["uid"]),
         &response,
     )?))
+}
+
+/// Evaluates the case again on `warm`, an instance that has already served
+/// other cases (as a policy-server worker's instance has), and checks that it
+/// answers exactly as the fresh instance did.
+pub fn run_warm(
+    warm: &Instance,
+    slot: &HostSlot,
+    prepared: &Prepared,
+    fresh: &Outcome,
+) -> Result<()> {
+    let Outcome::Response(expected) = fresh else {
+        return Ok(());
+    };
+    slot.set(prepared.host.clone());
+    let raw = warm
+        .call("validate", &prepared.payload)
+        .map_err(|e| anyhow!("on a warm instance: {e}"))?;
+    let response: Value =
+        serde_json::from_slice(&raw).context("validate on a warm instance answered non-JSON")?;
+    let answer = admission_response(str_at(&prepared.request, &["uid"]), &response)?;
+    if &answer != expected {
+        bail!("a warm instance answered {answer}, a fresh one {expected}");
+    }
+    Ok(())
 }
 
 /// Turns the policy's ValidationResponse into the AdmissionResponse kwctl prints.
