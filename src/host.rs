@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use crate::response::write_str;
+
 /// Calls a Kubewarden host capability (`binding` is always `kubewarden`).
 pub trait Host {
     /// `namespace`/`operation` as in `host_call("kubewarden", namespace, operation, payload)`.
@@ -54,24 +56,78 @@ impl ListResources<'_> {
         } else {
             "list_resources_all"
         };
-        call_json(host, operation, self)
+        host.call("kubernetes", operation, &self.to_json())
+    }
+
+    /// The same bytes as `serde_json::to_vec(self)`, written directly.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(160);
+        out.extend_from_slice(br#"{"api_version":"#);
+        write_str(&mut out, self.api_version);
+        out.extend_from_slice(br#","kind":"#);
+        write_str(&mut out, self.kind);
+        if let Some(namespace) = self.namespace {
+            out.extend_from_slice(br#","namespace":"#);
+            write_str(&mut out, namespace);
+        }
+        out.extend_from_slice(br#","label_selector":"#);
+        write_optional(&mut out, self.label_selector.as_deref());
+        out.extend_from_slice(br#","field_selector":"#);
+        write_optional(&mut out, self.field_selector.as_deref());
+        write_masks(&mut out, self.field_masks.as_deref());
+        out.push(b'}');
+        out
     }
 }
 
 impl GetResource<'_> {
     /// Gets one resource; the answer is the object as JSON.
     pub fn call(&self, host: &dyn Host) -> Result<Vec<u8>, String> {
-        call_json(host, "get_resource", self)
+        host.call("kubernetes", "get_resource", &self.to_json())
+    }
+
+    /// The same bytes as `serde_json::to_vec(self)`, written directly.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(160);
+        out.extend_from_slice(br#"{"api_version":"#);
+        write_str(&mut out, self.api_version);
+        out.extend_from_slice(br#","kind":"#);
+        write_str(&mut out, self.kind);
+        out.extend_from_slice(br#","name":"#);
+        write_str(&mut out, self.name);
+        out.extend_from_slice(br#","namespace":"#);
+        write_optional(&mut out, self.namespace);
+        out.extend_from_slice(br#","disable_cache":"#);
+        out.extend_from_slice(if self.disable_cache {
+            b"true"
+        } else {
+            b"false"
+        });
+        write_masks(&mut out, self.field_masks.as_deref());
+        out.push(b'}');
+        out
     }
 }
 
-fn call_json(
-    host: &dyn Host,
-    operation: &str,
-    request: &impl Serialize,
-) -> Result<Vec<u8>, String> {
-    let payload = serde_json::to_vec(request).map_err(|e| e.to_string())?;
-    host.call("kubernetes", operation, &payload)
+fn write_optional(out: &mut Vec<u8>, value: Option<&str>) {
+    match value {
+        Some(value) => write_str(out, value),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+fn write_masks(out: &mut Vec<u8>, masks: Option<&[&str]>) {
+    let Some(masks) = masks else {
+        return;
+    };
+    out.extend_from_slice(br#","field_masks":["#);
+    for (i, mask) in masks.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, mask);
+    }
+    out.push(b']');
 }
 
 /// Decodes the `items` of a Kubernetes `List` answer into the fields a rule reads.
@@ -131,6 +187,58 @@ mod tests {
     #[derive(serde::Deserialize, Debug, PartialEq)]
     struct Named {
         name: String,
+    }
+
+    #[test]
+    fn lookup_requests_are_the_bytes_serde_json_writes() {
+        let lists = [
+            ListResources {
+                api_version: "v1",
+                kind: "Pod",
+                namespace: Some("kube-system"),
+                label_selector: Some("k8s-app=kube-dns".into()),
+                field_selector: None,
+                field_masks: Some(vec!["metadata.labels", "spec.hostNetwork"]),
+            },
+            ListResources {
+                api_version: "core.gardener.cloud/v1beta1",
+                kind: "Shoot",
+                namespace: None,
+                label_selector: None,
+                field_selector: Some("metadata.name!=\"a\\b\"".into()),
+                field_masks: None,
+            },
+        ];
+        for list in &lists {
+            assert_eq!(
+                list.to_json(),
+                serde_json::to_vec(list).expect("serialisable")
+            );
+        }
+        let gets = [
+            GetResource {
+                api_version: "v1",
+                kind: "Endpoints",
+                name: "kubernetes",
+                namespace: Some("default"),
+                disable_cache: false,
+                field_masks: Some(vec![]),
+            },
+            GetResource {
+                api_version: "v1",
+                kind: "Namespace",
+                name: "é\n",
+                namespace: None,
+                disable_cache: true,
+                field_masks: None,
+            },
+        ];
+        for get in &gets {
+            assert_eq!(
+                get.to_json(),
+                serde_json::to_vec(get).expect("serialisable")
+            );
+        }
     }
 
     #[test]

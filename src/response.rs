@@ -137,7 +137,7 @@ fn may_need_escape(word: u64) -> bool {
 }
 
 /// Writes `text` as a JSON string, escaped exactly as serde_json escapes it.
-fn write_str(out: &mut Vec<u8>, text: &str) {
+pub fn write_str(out: &mut Vec<u8>, text: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = text.as_bytes();
     out.push(b'"');

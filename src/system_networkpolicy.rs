@@ -11,7 +11,6 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use crate::exemptions::Exemptions;
 use crate::host::{list_items, GetResource, Host, ListResources, OnLookupFailure};
@@ -21,6 +20,7 @@ use crate::network_policy::{
 };
 use crate::policy::Rule;
 use crate::request::{DecodeError, Operation, Request};
+use crate::response::write_str;
 use crate::selector::LabelSelector;
 use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
 use crate::violation::{Verdict, Violation};
@@ -817,32 +817,17 @@ impl Check<'_> {
         !self.isolators(policies).is_empty()
     }
 
-    /// A NetworkPolicy that would allow this check, ready to apply.
+    /// A NetworkPolicy that would allow this check, ready to apply: compact
+    /// JSON with keys in sorted order, as `serde_json::Value` prints it.
     fn snippet(&self) -> String {
-        let peers: Vec<Value> = match &self.target {
-            Target::AllPods => vec![json!({"namespaceSelector": {}})],
-            Target::Component(other) => vec![json!({
-                "namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: other.namespace}},
-                "podSelector": {"matchLabels": other.pod_labels},
-            })],
-            Target::Addresses(cidrs, _) => cidrs
-                .iter()
-                .map(|c| json!({"ipBlock": {"cidr": c.to_string()}}))
-                .collect(),
-        };
-        let ports: Vec<Value> = self
-            .ports
-            .iter()
-            .map(|(protocol, port)| json!({"protocol": protocol, "port": port}))
-            .collect();
         let slug = match &self.target {
-            Target::AllPods => "all-pods".to_string(),
-            Target::Component(other) => other.name.clone(),
-            Target::Addresses(_, slug) => slug.to_string(),
+            Target::AllPods => "all-pods",
+            Target::Component(other) => other.name.as_str(),
+            Target::Addresses(_, slug) => slug,
         };
-        let (direction, peers_key) = match self.direction {
-            Direction::Ingress => ("ingress", "from"),
-            Direction::Egress => ("egress", "to"),
+        let direction = match self.direction {
+            Direction::Ingress => "ingress",
+            Direction::Egress => "egress",
         };
         let name: String = format!("allow-{}-{direction}-{slug}", self.owner.name)
             .to_lowercase()
@@ -856,18 +841,95 @@ impl Check<'_> {
             })
             .take(63)
             .collect();
-        let policy = json!({
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "NetworkPolicy",
-            "metadata": {"name": name.trim_end_matches('-'), "namespace": self.owner.namespace},
-            "spec": {
-                "podSelector": {"matchLabels": self.owner.pod_labels},
-                "policyTypes": [self.direction.to_string()],
-                direction: [{peers_key: peers, "ports": ports}],
-            },
-        });
-        policy.to_string()
+        let mut out = Vec::with_capacity(256);
+        out.extend_from_slice(
+            br#"{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"#,
+        );
+        write_str(&mut out, name.trim_end_matches('-'));
+        out.extend_from_slice(br#","namespace":"#);
+        write_str(&mut out, &self.owner.namespace);
+        out.extend_from_slice(br#"},"spec":{"#);
+        write_str(&mut out, direction);
+        out.extend_from_slice(b":[{");
+        match self.direction {
+            Direction::Ingress => {
+                out.extend_from_slice(br#""from":"#);
+                self.write_peers(&mut out);
+                out.extend_from_slice(br#","ports":"#);
+                self.write_ports(&mut out);
+            }
+            Direction::Egress => {
+                out.extend_from_slice(br#""ports":"#);
+                self.write_ports(&mut out);
+                out.extend_from_slice(br#","to":"#);
+                self.write_peers(&mut out);
+            }
+        }
+        out.extend_from_slice(br#"}],"podSelector":{"matchLabels":"#);
+        write_labels(&mut out, self.owner.pod_labels.iter());
+        out.extend_from_slice(br#"},"policyTypes":["#);
+        write_str(&mut out, &self.direction.to_string());
+        out.extend_from_slice(b"]}}");
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
+
+    fn write_peers(&self, out: &mut Vec<u8>) {
+        out.push(b'[');
+        match &self.target {
+            Target::AllPods => out.extend_from_slice(br#"{"namespaceSelector":{}}"#),
+            Target::Component(other) => {
+                out.extend_from_slice(br#"{"namespaceSelector":{"matchLabels":"#);
+                write_labels(
+                    out,
+                    std::iter::once((&NAMESPACE_NAME_LABEL.to_string(), &other.namespace)),
+                );
+                out.extend_from_slice(br#"},"podSelector":{"matchLabels":"#);
+                write_labels(out, other.pod_labels.iter());
+                out.extend_from_slice(b"}}");
+            }
+            Target::Addresses(cidrs, _) => {
+                for (i, cidr) in cidrs.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(br#"{"ipBlock":{"cidr":"#);
+                    write_str(out, &cidr.to_string());
+                    out.extend_from_slice(b"}}");
+                }
+            }
+        }
+        out.push(b']');
+    }
+
+    fn write_ports(&self, out: &mut Vec<u8>) {
+        out.push(b'[');
+        for (i, (protocol, port)) in self.ports.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(br#"{"port":"#);
+            out.extend_from_slice(port.to_string().as_bytes());
+            out.extend_from_slice(br#","protocol":"#);
+            write_str(out, protocol);
+            out.push(b'}');
+        }
+        out.push(b']');
+    }
+}
+
+/// A label map as a JSON object (keys in the map's sorted order).
+fn write_labels<'l>(out: &mut Vec<u8>, labels: impl Iterator<Item = (&'l String, &'l String)>) {
+    out.push(b'{');
+    for (i, (key, value)) in labels.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, key);
+        out.push(b':');
+        write_str(out, value);
+    }
+    out.push(b'}');
 }
 
 /// The checks of the flows of `component` (in the evaluated namespace).
@@ -1325,6 +1387,7 @@ fn cut_violation(
 mod tests {
     use super::*;
     use rstest::rstest;
+    use serde_json::{json, Value};
 
     /// Serves NetworkPolicies, EndpointSlices and Pods from fixed lists.
     struct FakeHost {
@@ -1702,5 +1765,103 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         assert_eq!(Settings::default().validate(), Ok(()));
+    }
+
+    /// The snippet as it was built before: through `serde_json::Value`.
+    fn snippet_via_value(check: &Check) -> String {
+        let peers: Vec<Value> = match &check.target {
+            Target::AllPods => vec![json!({"namespaceSelector": {}})],
+            Target::Component(other) => vec![json!({
+                "namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: other.namespace}},
+                "podSelector": {"matchLabels": other.pod_labels},
+            })],
+            Target::Addresses(cidrs, _) => cidrs
+                .iter()
+                .map(|c| json!({"ipBlock": {"cidr": c.to_string()}}))
+                .collect(),
+        };
+        let ports: Vec<Value> = check
+            .ports
+            .iter()
+            .map(|(protocol, port)| json!({"protocol": protocol, "port": port}))
+            .collect();
+        let slug = match &check.target {
+            Target::AllPods => "all-pods".to_string(),
+            Target::Component(other) => other.name.clone(),
+            Target::Addresses(_, slug) => slug.to_string(),
+        };
+        let (direction, peers_key) = match check.direction {
+            Direction::Ingress => ("ingress", "from"),
+            Direction::Egress => ("egress", "to"),
+        };
+        let name: String = format!("allow-{}-{direction}-{slug}", check.owner.name)
+            .to_lowercase()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .take(63)
+            .collect();
+        let policy = json!({
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": name.trim_end_matches('-'), "namespace": check.owner.namespace},
+            "spec": {
+                "podSelector": {"matchLabels": check.owner.pod_labels},
+                "policyTypes": [check.direction.to_string()],
+                direction: [{peers_key: peers, "ports": ports}],
+            },
+        });
+        policy.to_string()
+    }
+
+    #[test]
+    fn snippets_are_the_json_a_value_would_print() {
+        let settings = Settings::default();
+        let mut odd = settings.critical_components[0].clone();
+        odd.name = "Odd \"name\"/x".to_string();
+        odd.namespace = "kube-system".to_string();
+        odd.pod_labels
+            .insert("a\\b".to_string(), "q\"uote".to_string());
+        let other = &settings.critical_components[1];
+        let cidrs = vec![
+            Cidr::parse("10.0.0.1/32").expect("cidr"),
+            Cidr::parse("fd00::/8").expect("cidr"),
+        ];
+        let targets = || {
+            [
+                Target::AllPods,
+                Target::Component(other),
+                Target::Addresses(cidrs.clone(), "apiserver"),
+                Target::Addresses(vec![], "cidrs"),
+            ]
+        };
+        let port_sets = [
+            vec![],
+            vec![("UDP".to_string(), 53), ("TCP".to_string(), 443)],
+        ];
+        let mut compared = 0;
+        for direction in [Direction::Ingress, Direction::Egress] {
+            for ports in &port_sets {
+                for target in targets() {
+                    let check = Check {
+                        owner: &odd,
+                        owner_labels: vec![odd.pod_labels.clone()],
+                        direction,
+                        target,
+                        ports: ports.clone(),
+                        destination: None,
+                        flow: String::new(),
+                    };
+                    assert_eq!(check.snippet(), snippet_via_value(&check));
+                    compared += 1;
+                }
+            }
+        }
+        assert_eq!(compared, 16);
     }
 }
