@@ -11,7 +11,10 @@
 //!
 //! Contract: nothing allocated inside a scope may be used after the next
 //! scope starts. The waPC handlers hold it: their only survivor is the
-//! response, which waPC copies out and drops before the call returns.
+//! response, which waPC copies out and drops before the call returns. So the
+//! policies keep no state between calls and never initialise a lazy static
+//! inside one (they print nothing, so std's stdout buffer is never made);
+//! `harness replay` checks that a warm instance answers as fresh ones do.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::UnsafeCell;
