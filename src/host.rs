@@ -61,11 +61,7 @@ impl ListResources<'_> {
 
     /// The same bytes as `serde_json::to_vec(self)`, written directly.
     pub fn to_json(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(160);
-        out.extend_from_slice(br#"{"api_version":"#);
-        write_str(&mut out, self.api_version);
-        out.extend_from_slice(br#","kind":"#);
-        write_str(&mut out, self.kind);
+        let mut out = open_request(self.api_version, self.kind);
         if let Some(namespace) = self.namespace {
             out.extend_from_slice(br#","namespace":"#);
             write_str(&mut out, namespace);
@@ -88,11 +84,7 @@ impl GetResource<'_> {
 
     /// The same bytes as `serde_json::to_vec(self)`, written directly.
     pub fn to_json(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(160);
-        out.extend_from_slice(br#"{"api_version":"#);
-        write_str(&mut out, self.api_version);
-        out.extend_from_slice(br#","kind":"#);
-        write_str(&mut out, self.kind);
+        let mut out = open_request(self.api_version, self.kind);
         out.extend_from_slice(br#","name":"#);
         write_str(&mut out, self.name);
         out.extend_from_slice(br#","namespace":"#);
@@ -107,6 +99,16 @@ impl GetResource<'_> {
         out.push(b'}');
         out
     }
+}
+
+/// `{"api_version":…,"kind":…`, the start of every lookup request.
+fn open_request(api_version: &str, kind: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(160);
+    out.extend_from_slice(br#"{"api_version":"#);
+    write_str(&mut out, api_version);
+    out.extend_from_slice(br#","kind":"#);
+    write_str(&mut out, kind);
+    out
 }
 
 fn write_optional(out: &mut Vec<u8>, value: Option<&str>) {
