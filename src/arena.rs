@@ -206,30 +206,30 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Arena<A> {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if self.owns(ptr) {
-            let state = &mut *self.state.get();
-            if state.last == Some(ptr as usize) {
-                state.next = ptr as usize;
-                state.last = None;
-            }
-        } else {
+        let state = &mut *self.state.get();
+        // Only the arena sets `last`: the common case needs no ownership walk.
+        if state.last == Some(ptr as usize) {
+            state.next = ptr as usize;
+            state.last = None;
+        } else if !self.owns(ptr) {
             self.backing.dealloc(ptr, layout);
         }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if !self.owns(ptr) {
-            return self.backing.realloc(ptr, layout, new_size);
-        }
         let state = &mut *self.state.get();
         let address = ptr as usize;
-        if state.active && state.last == Some(address) {
+        let latest = state.last == Some(address);
+        if latest && state.active {
             if let Some(stop) = address.checked_add(new_size) {
                 if stop <= state.end {
                     state.next = stop;
                     return ptr;
                 }
             }
+        }
+        if !latest && !self.owns(ptr) {
+            return self.backing.realloc(ptr, layout, new_size);
         }
         let Ok(new_layout) = Layout::from_size_align(new_size, layout.align()) else {
             return ptr::null_mut();

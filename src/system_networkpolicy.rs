@@ -9,6 +9,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 use serde::Deserialize;
 
@@ -544,7 +545,7 @@ struct Context<'a> {
     alone: bool,
     api: RefCell<Option<ApiTargets>>,
     /// Label sets of each component's pod-network pods; `None`: not known.
-    pods: RefCell<BTreeMap<String, Option<Vec<Labels>>>>,
+    pods: RefCell<BTreeMap<String, Option<Rc<Vec<Labels>>>>>,
     warnings: RefCell<Vec<String>>,
 }
 
@@ -609,7 +610,7 @@ impl Context<'_> {
     /// of its running pod-network pods (policies may select them by any of
     /// their labels), or `podLabels` when they cannot be listed. `None` when
     /// it has no such pods: NetworkPolicies never apply to host-network pods.
-    fn owner_labels(&self, component: &Component) -> Option<Vec<Labels>> {
+    fn owner_labels(&self, component: &Component) -> Option<Rc<Vec<Labels>>> {
         let cached = self.pods.borrow().get(&component.name).cloned();
         let known = match cached {
             Some(known) => known,
@@ -617,7 +618,7 @@ impl Context<'_> {
                 let listed = if self.alone {
                     None
                 } else {
-                    list_pod_labels(self.host, component)
+                    list_pod_labels(self.host, component).map(Rc::new)
                 };
                 self.pods
                     .borrow_mut()
@@ -626,7 +627,7 @@ impl Context<'_> {
             }
         };
         match known {
-            None => Some(vec![component.pod_labels.clone()]),
+            None => Some(Rc::new(vec![component.pod_labels.clone()])),
             Some(sets) if sets.is_empty() => None,
             Some(sets) => Some(sets),
         }
@@ -661,6 +662,14 @@ fn list_pod_labels(host: &dyn Host, component: &Component) -> Option<Vec<Labels>
     Some(sets.into_iter().collect())
 }
 
+/// One port (and address range) of a check, and whether it is let through.
+struct Unit<'c> {
+    protocol: &'c str,
+    port: u16,
+    cidr: Option<&'c Cidr>,
+    allowed: bool,
+}
+
 /// The other end of a check, owning what it needs.
 enum Target<'s> {
     AllPods,
@@ -673,14 +682,14 @@ enum Target<'s> {
 struct Check<'s> {
     owner: &'s Component,
     /// Label sets of the owner's pods (at least one).
-    owner_labels: Vec<Labels>,
+    owner_labels: Rc<Vec<Labels>>,
     direction: Direction,
     target: Target<'s>,
     ports: Vec<(String, u16)>,
     /// The destination component, whose container port names apply.
     destination: Option<&'s Component>,
-    /// How the flow reads in messages.
-    flow: String,
+    /// The check is the far side of another component's flow.
+    other_end: bool,
 }
 
 fn component_pod(component: &Component) -> Pod<'_> {
@@ -735,8 +744,32 @@ fn towards(direction: Direction) -> &'static str {
 }
 
 impl Check<'_> {
-    fn unit_label(&self, protocol: &str, port: u16, cidr: Option<&Cidr>) -> String {
-        match cidr {
+    /// How the flow reads in messages.
+    fn flow(&self) -> String {
+        let towards = towards(self.direction);
+        let ports = ports_text(&self.ports);
+        match &self.target {
+            Target::Addresses(cidrs, "apiserver") => format!(
+                "{towards} the API server ({}) on {ports}",
+                cidrs_text(cidrs)
+            ),
+            Target::Addresses(cidrs, _) => format!("{towards} {} on {ports}", cidrs_text(cidrs)),
+            Target::AllPods => format!("{towards} all pods in all namespaces on {ports}"),
+            Target::Component(peer) => format!(
+                "{towards} {} on {ports}{}",
+                describe_component(peer),
+                if self.other_end {
+                    " (the other end of a required flow)"
+                } else {
+                    ""
+                }
+            ),
+        }
+    }
+
+    fn unit_label(&self, unit: &Unit) -> String {
+        let (protocol, port) = (unit.protocol, unit.port);
+        match unit.cidr {
             Some(cidr) => format!(
                 "{port}/{protocol} {} {cidr}",
                 if self.direction == Direction::Egress {
@@ -776,7 +809,7 @@ impl Check<'_> {
     }
 
     /// Each port (and address range) of the check, with whether `policies` allow it.
-    fn units(&self, policies: &[NetworkPolicy]) -> Vec<(String, bool)> {
+    fn units(&self, policies: &[NetworkPolicy]) -> Vec<Unit<'_>> {
         let mut units = Vec::new();
         for (protocol, port) in &self.ports {
             let name = self.destination.and_then(|d| {
@@ -794,20 +827,26 @@ impl Check<'_> {
                 Target::Addresses(cidrs, _) => {
                     for cidr in cidrs {
                         let remote = Remote::Addresses(std::slice::from_ref(cidr));
-                        units.push((
-                            self.unit_label(protocol, *port, Some(cidr)),
-                            self.allowed(policies, &remote, &port_ref),
-                        ));
+                        units.push(Unit {
+                            protocol,
+                            port: *port,
+                            cidr: Some(cidr),
+                            allowed: self.allowed(policies, &remote, &port_ref),
+                        });
                     }
                 }
-                Target::AllPods => units.push((
-                    self.unit_label(protocol, *port, None),
-                    self.allowed(policies, &Remote::AllPods, &port_ref),
-                )),
-                Target::Component(other) => units.push((
-                    self.unit_label(protocol, *port, None),
-                    self.allowed(policies, &Remote::Pods(component_pod(other)), &port_ref),
-                )),
+                Target::AllPods => units.push(Unit {
+                    protocol,
+                    port: *port,
+                    cidr: None,
+                    allowed: self.allowed(policies, &Remote::AllPods, &port_ref),
+                }),
+                Target::Component(other) => units.push(Unit {
+                    protocol,
+                    port: *port,
+                    cidr: None,
+                    allowed: self.allowed(policies, &Remote::Pods(component_pod(other)), &port_ref),
+                }),
             }
         }
         units
@@ -958,12 +997,7 @@ fn checks<'s>(
                     owner: component,
                     owner_labels: owner_labels.clone(),
                     direction: flow.direction,
-                    flow: format!(
-                        "{} the API server ({}) on {}",
-                        towards(flow.direction),
-                        cidrs_text(&api.cidrs),
-                        ports_text(&ports)
-                    ),
+                    other_end: false,
                     target: Target::Addresses(api.cidrs, "apiserver"),
                     ports,
                     destination: own_destination,
@@ -975,11 +1009,7 @@ fn checks<'s>(
                     owner: component,
                     owner_labels: owner_labels.clone(),
                     direction: flow.direction,
-                    flow: format!(
-                        "{} all pods in all namespaces on {}",
-                        towards(flow.direction),
-                        ports_text(&ports)
-                    ),
+                    other_end: false,
                     target: Target::AllPods,
                     ports,
                     destination: own_destination,
@@ -996,12 +1026,7 @@ fn checks<'s>(
                     owner: component,
                     owner_labels: owner_labels.clone(),
                     direction: flow.direction,
-                    flow: format!(
-                        "{} {} on {}",
-                        towards(flow.direction),
-                        cidrs_text(&cidrs),
-                        ports_text(&ports)
-                    ),
+                    other_end: false,
                     target: Target::Addresses(cidrs, "cidrs"),
                     ports,
                     destination: own_destination,
@@ -1018,23 +1043,11 @@ fn checks<'s>(
                 };
                 let ports = flow.ports(&[]);
                 let destination = if inbound { component } else { other };
-                let text = |owner: &Component, direction: Direction, peer: &Component| {
-                    format!(
-                        "{} {} on {}",
-                        towards(direction),
-                        describe_component(peer),
-                        ports_text(&ports)
-                    ) + if owner.name == component.name {
-                        ""
-                    } else {
-                        " (the other end of a required flow)"
-                    }
-                };
                 checks.push(Check {
                     owner: component,
                     owner_labels: owner_labels.clone(),
                     direction: flow.direction,
-                    flow: text(component, flow.direction, other),
+                    other_end: false,
                     target: Target::Component(other),
                     ports: ports.clone(),
                     destination: Some(destination),
@@ -1049,7 +1062,7 @@ fn checks<'s>(
                         owner: other,
                         owner_labels: other_labels,
                         direction: opposite(flow.direction),
-                        flow: text(other, opposite(flow.direction), component),
+                        other_end: other.name != component.name,
                         target: Target::Component(component),
                         ports,
                         destination: Some(destination),
@@ -1258,7 +1271,6 @@ impl Rule for SystemNetworkPolicy {
             pods: RefCell::new(BTreeMap::new()),
             warnings: RefCell::new(Vec::new()),
         };
-        let object_ref = request.object_ref();
         let mut findings = Vec::new();
         let mut already_cut = Vec::new();
         let isolated = |component: &Component, direction: Direction| {
@@ -1280,26 +1292,25 @@ impl Rule for SystemNetworkPolicy {
                 }
                 let units_before = check.units(&before);
                 let units_after = check.units(&after);
-                let newly_cut: Vec<&str> = units_after
-                    .iter()
-                    .zip(&units_before)
-                    .filter(|((_, now), (_, was))| !now && *was)
-                    .map(|((label, _), _)| label.as_str())
-                    .collect();
-                let still_cut: Vec<&str> = units_after
-                    .iter()
-                    .zip(&units_before)
-                    .filter(|((_, now), (_, was))| !now && !was)
-                    .map(|((label, _), _)| label.as_str())
-                    .collect();
+                let cut = |allowed_before: bool| -> Vec<String> {
+                    units_after
+                        .iter()
+                        .zip(&units_before)
+                        .filter(|(now, was)| !now.allowed && was.allowed == allowed_before)
+                        .map(|(now, _)| check.unit_label(now))
+                        .collect()
+                };
+                let newly_cut = cut(true);
+                let still_cut = cut(false);
                 if newly_cut.is_empty() && still_cut.is_empty() {
                     continue;
                 }
                 if !newly_cut.is_empty() && alone {
                     findings.push(Err(format!(
-                        "crash-guard/{NAME}: on its own, {object_ref} cuts {} from {} ({}); unless an existing policy allows it, apply first: {}",
+                        "crash-guard/{NAME}: on its own, {} cuts {} from {} ({}); unless an existing policy allows it, apply first: {}",
+                        request.object_ref(),
                         describe_component(check.owner),
-                        check.flow,
+                        check.flow(),
                         newly_cut.join(", "),
                         check.snippet()
                     )));
@@ -1317,7 +1328,7 @@ impl Rule for SystemNetworkPolicy {
                     already_cut.push(format!(
                         "crash-guard/{NAME}: {} already has no {} ({} cut before this change); add this allow policy: {}",
                         describe_component(check.owner),
-                        check.flow,
+                        check.flow(),
                         still_cut.join(", "),
                         check.snippet()
                     ));
@@ -1342,7 +1353,7 @@ impl Rule for SystemNetworkPolicy {
 
 fn cut_violation(
     check: &Check,
-    cut: &[&str],
+    cut: &[String],
     after: &[NetworkPolicy],
     object: Option<&NetworkPolicy>,
     name: &str,
@@ -1371,7 +1382,7 @@ fn cut_violation(
         format!(
             "{} needs {}, but after this change it is isolated for {} by {} and no rule of the namespace's NetworkPolicies allows {}. {impact}",
             describe_component(check.owner),
-            check.flow,
+            check.flow(),
             check.direction,
             isolators.join(", "),
             cut.join(", "),
@@ -1850,12 +1861,12 @@ mod tests {
                 for target in targets() {
                     let check = Check {
                         owner: &odd,
-                        owner_labels: vec![odd.pod_labels.clone()],
+                        owner_labels: Rc::new(vec![odd.pod_labels.clone()]),
                         direction,
                         target,
                         ports: ports.clone(),
                         destination: None,
-                        flow: String::new(),
+                        other_end: false,
                     };
                     assert_eq!(check.snippet(), snippet_via_value(&check));
                     compared += 1;

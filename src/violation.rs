@@ -80,22 +80,28 @@ impl Verdict {
 }
 
 fn render(rule: &str, object: &str, violations: &[Violation]) -> String {
-    use std::fmt::Write as _;
-    let count = violations.len();
-    let mut message = format!(
-        "crash-guard/{rule} refused {object}: {count} violation{}.",
-        if count == 1 { "" } else { "s" }
+    let count = violations.len().to_string();
+    let mut message = String::with_capacity(
+        64 + violations
+            .iter()
+            .map(|v| 24 + v.field.len() + v.value.len() + v.problem.len() + v.fix.len())
+            .sum::<usize>(),
     );
+    for part in ["crash-guard/", rule, " refused ", object, ": ", &count] {
+        message.push_str(part);
+    }
+    message.push_str(if violations.len() == 1 {
+        " violation."
+    } else {
+        " violations."
+    });
     for (index, v) in violations.iter().enumerate() {
-        let _ = write!(
-            message,
-            " [{}] {} = {}: {} Fix: {}",
-            index + 1,
-            v.field,
-            v.value,
-            v.problem,
-            v.fix
-        );
+        let number = (index + 1).to_string();
+        for part in [
+            " [", &number, "] ", &v.field, " = ", &v.value, ": ", &v.problem, " Fix: ", &v.fix,
+        ] {
+            message.push_str(part);
+        }
     }
     message
 }
