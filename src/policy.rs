@@ -52,9 +52,10 @@ fn judge<R: Rule>(payload: &[u8], host: &dyn Host) -> Result<ValidationResponse,
         .map_err(|e| format!("the validate payload is not UTF-8: {e}"))?;
     let (request, settings) = Request::decode_payload(text).map_err(|e| e.to_string())?;
     let verdict = judge_request::<R>(&request, settings, host)?;
-    let object = match verdict.is_accepted() {
-        true => String::new(),
-        false => request.object_ref(),
+    let object = if verdict.is_accepted() {
+        String::new()
+    } else {
+        request.object_ref()
     };
     Ok(verdict.into_response(R::NAME, &object))
 }

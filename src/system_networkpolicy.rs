@@ -674,7 +674,24 @@ struct Unit<'c> {
 enum Target<'s> {
     AllPods,
     Component(&'s Component),
-    Addresses(Vec<Cidr>, &'static str),
+    Addresses(Vec<Cidr>, AddressPeer),
+}
+
+/// Whose addresses a [`Target::Addresses`] holds.
+#[derive(Clone, Copy)]
+enum AddressPeer {
+    ApiServer,
+    Cidrs,
+}
+
+impl AddressPeer {
+    /// The name part of the allow policy a message proposes.
+    fn slug(self) -> &'static str {
+        match self {
+            Self::ApiServer => "apiserver",
+            Self::Cidrs => "cidrs",
+        }
+    }
 }
 
 /// One side of a required flow: the pods of `owner` must be let through for
@@ -749,11 +766,13 @@ impl Check<'_> {
         let towards = towards(self.direction);
         let ports = ports_text(&self.ports);
         match &self.target {
-            Target::Addresses(cidrs, "apiserver") => format!(
+            Target::Addresses(cidrs, AddressPeer::ApiServer) => format!(
                 "{towards} the API server ({}) on {ports}",
                 cidrs_text(cidrs)
             ),
-            Target::Addresses(cidrs, _) => format!("{towards} {} on {ports}", cidrs_text(cidrs)),
+            Target::Addresses(cidrs, AddressPeer::Cidrs) => {
+                format!("{towards} {} on {ports}", cidrs_text(cidrs))
+            }
             Target::AllPods => format!("{towards} all pods in all namespaces on {ports}"),
             Target::Component(peer) => format!(
                 "{towards} {} on {ports}{}",
@@ -862,7 +881,7 @@ impl Check<'_> {
         let slug = match &self.target {
             Target::AllPods => "all-pods",
             Target::Component(other) => other.name.as_str(),
-            Target::Addresses(_, slug) => slug,
+            Target::Addresses(_, peer) => peer.slug(),
         };
         let direction = match self.direction {
             Direction::Ingress => "ingress",
@@ -998,7 +1017,7 @@ fn checks<'s>(
                     owner_labels: owner_labels.clone(),
                     direction: flow.direction,
                     other_end: false,
-                    target: Target::Addresses(api.cidrs, "apiserver"),
+                    target: Target::Addresses(api.cidrs, AddressPeer::ApiServer),
                     ports,
                     destination: own_destination,
                 });
@@ -1027,7 +1046,7 @@ fn checks<'s>(
                     owner_labels: owner_labels.clone(),
                     direction: flow.direction,
                     other_end: false,
-                    target: Target::Addresses(cidrs, "cidrs"),
+                    target: Target::Addresses(cidrs, AddressPeer::Cidrs),
                     ports,
                     destination: own_destination,
                 });
@@ -1799,7 +1818,7 @@ mod tests {
         let slug = match &check.target {
             Target::AllPods => "all-pods".to_string(),
             Target::Component(other) => other.name.clone(),
-            Target::Addresses(_, slug) => slug.to_string(),
+            Target::Addresses(_, peer) => peer.slug().to_string(),
         };
         let (direction, peers_key) = match check.direction {
             Direction::Ingress => ("ingress", "from"),
@@ -1847,8 +1866,8 @@ mod tests {
             [
                 Target::AllPods,
                 Target::Component(other),
-                Target::Addresses(cidrs.clone(), "apiserver"),
-                Target::Addresses(vec![], "cidrs"),
+                Target::Addresses(cidrs.clone(), AddressPeer::ApiServer),
+                Target::Addresses(vec![], AddressPeer::Cidrs),
             ]
         };
         let port_sets = [
