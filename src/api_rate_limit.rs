@@ -11,11 +11,11 @@ use serde::Deserialize;
 use crate::exemptions::Exemptions;
 use crate::host::{GetResource, Host, OnLookupFailure};
 use crate::policy::Rule;
-use crate::request::{DecodeError, Request};
+use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
 use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
 use crate::violation::{Verdict, Violation};
 use crate::workload::shell::tokenize;
-use crate::workload::{judge_change, ContainerAt, Workload, WorkloadKind};
+use crate::workload::{judge_change, ContainerAt, Workload, WorkloadKind, WorkloadObject};
 
 pub struct ApiRateLimit;
 
@@ -177,21 +177,27 @@ impl Validate for Settings {
 impl Rule for ApiRateLimit {
     const NAME: &'static str = "api-rate-limit";
     type Settings = Settings;
+    type Object<'a> = WorkloadObject<'a>;
+
+    fn prefetch(kind: &GroupVersionKind, operation: Operation) -> Prefetch {
+        crate::workload::prefetch(kind, operation)
+    }
 
     fn exemptions(settings: &Settings) -> &Exemptions {
         &settings.exemptions
     }
 
-    fn evaluate(
-        request: &Request,
+    fn evaluate<'a>(
+        request: &Request<'a>,
+        objects: Objects<'a, WorkloadObject<'a>>,
         settings: &Settings,
         host: &dyn Host,
     ) -> Result<Verdict, DecodeError> {
-        if WorkloadKind::of(&request.kind).is_some() {
+        if let Some(kind) = WorkloadKind::of(&request.kind) {
             return judge_change(
                 Self::NAME,
                 request,
-                Workload::object(request)?,
+                Workload::from_object(kind, objects.object)?,
                 || Workload::old_object(request),
                 |workload| judge_workload(settings, workload),
             );
@@ -633,8 +639,7 @@ mod tests {
     }
 
     fn judge_json(json: &str, settings: &Settings, host: &dyn Host) -> Verdict {
-        let request = Request::decode(json).expect("valid request");
-        ApiRateLimit::evaluate(&request, settings, host).expect("decodes")
+        crate::policy::evaluate::<ApiRateLimit>(json, settings, host).expect("decodes")
     }
 
     fn shown(verdict: &Verdict) -> Vec<String> {

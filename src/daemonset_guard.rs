@@ -10,10 +10,12 @@ use serde::Deserialize;
 use crate::exemptions::Exemptions;
 use crate::host::Host;
 use crate::policy::Rule;
-use crate::request::{DecodeError, Request};
+use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
 use crate::settings::{validate_section, SettingsError, Validate};
 use crate::violation::{Verdict, Violation};
-use crate::workload::{judge_change, ContainerAt, ContainerList, Workload, WorkloadKind};
+use crate::workload::{
+    judge_change, ContainerAt, ContainerList, Workload, WorkloadKind, WorkloadObject,
+};
 
 use fork_bomb::ForkBomb;
 
@@ -143,23 +145,29 @@ impl Validate for Settings {
 impl Rule for DaemonSetGuard {
     const NAME: &'static str = "daemonset-guard";
     type Settings = Settings;
+    type Object<'a> = WorkloadObject<'a>;
+
+    fn prefetch(kind: &GroupVersionKind, operation: Operation) -> Prefetch {
+        crate::workload::prefetch(kind, operation)
+    }
 
     fn exemptions(settings: &Settings) -> &Exemptions {
         &settings.exemptions
     }
 
-    fn evaluate(
-        request: &Request,
+    fn evaluate<'a>(
+        request: &Request<'a>,
+        objects: Objects<'a, WorkloadObject<'a>>,
         settings: &Settings,
         _host: &dyn Host,
     ) -> Result<Verdict, DecodeError> {
-        if WorkloadKind::of(&request.kind).is_none() {
+        let Some(kind) = WorkloadKind::of(&request.kind) else {
             return Ok(Verdict::accept());
-        }
+        };
         judge_change(
             Self::NAME,
             request,
-            Workload::object(request)?,
+            Workload::from_object(kind, objects.object)?,
             || Workload::old_object(request),
             |workload| judge(request, settings, workload),
         )
@@ -355,8 +363,7 @@ mod tests {
     const SLEEP: &str = r#"["sleep","infinity"]"#;
 
     fn judge_json(json: &str, settings: &Settings) -> Verdict {
-        let request = Request::decode(json).expect("valid request");
-        DaemonSetGuard::evaluate(&request, settings, &NoHost).expect("decodes")
+        crate::policy::evaluate::<DaemonSetGuard>(json, settings, &NoHost).expect("decodes")
     }
 
     fn fields(verdict: &Verdict) -> Vec<String> {

@@ -13,7 +13,7 @@ use crate::exemptions::Exemptions;
 use crate::host::Host;
 use crate::policy::Rule;
 use crate::quantity::ByteSize;
-use crate::request::{DecodeError, Operation, Request};
+use crate::request::{DecodeError, Objects, Operation, Request};
 use crate::settings::{validate_section, SettingsError, Validate};
 use crate::violation::{Verdict, Violation};
 
@@ -296,13 +296,15 @@ fn size(bytes: u64) -> String {
 impl Rule for ObjectSize {
     const NAME: &'static str = "object-size";
     type Settings = Settings;
+    type Object<'a> = serde::de::IgnoredAny;
 
     fn exemptions(settings: &Settings) -> &Exemptions {
         &settings.exemptions
     }
 
-    fn evaluate(
-        request: &Request,
+    fn evaluate<'a>(
+        request: &Request<'a>,
+        _objects: Objects<'a, serde::de::IgnoredAny>,
         settings: &Settings,
         _host: &dyn Host,
     ) -> Result<Verdict, DecodeError> {
@@ -418,8 +420,7 @@ mod tests {
     }
 
     fn judge(json: &str, settings: &Settings) -> Verdict {
-        let request = Request::decode(json).expect("valid request");
-        ObjectSize::evaluate(&request, settings, &NoHost).expect("decodes")
+        crate::policy::evaluate::<ObjectSize>(json, settings, &NoHost).expect("decodes")
     }
 
     #[rstest]
@@ -498,8 +499,8 @@ mod tests {
     #[test]
     fn wrong_types_are_decode_errors() {
         let json = request("CREATE", "Secret", r#"{"data":{"a":7}}"#, "null");
-        let request = Request::decode(&json).expect("valid request");
-        let error = ObjectSize::evaluate(&request, &Settings::default(), &NoHost).unwrap_err();
+        let error = crate::policy::evaluate::<ObjectSize>(&json, &Settings::default(), &NoHost)
+            .unwrap_err();
         assert!(error.to_string().contains("object: data"), "{error}");
     }
 

@@ -2,10 +2,11 @@
 //! exemptions, and rendering. Rules only judge.
 
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use crate::exemptions::Exemptions;
 use crate::host::Host;
-use crate::request::{DecodeError, Request};
+use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
 use crate::response::{SettingsValidationResponse, ValidationResponse};
 use crate::settings::{self, SettingsError, Validate};
 use crate::violation::Verdict;
@@ -20,12 +21,25 @@ pub trait Rule {
     const NAME: &'static str;
     type Settings: DeserializeOwned + Default + Validate;
 
+    /// The fields the rule reads from `object` and `oldObject`.
+    type Object<'a>: Deserialize<'a>;
+
+    /// Which objects of a request of this kind and operation are decoded as
+    /// [`Rule::Object`] in the same pass as the request, which saves
+    /// scanning them twice. Rules that read objects of several types keep
+    /// them raw (the default).
+    fn prefetch(_kind: &GroupVersionKind, _operation: Operation) -> Prefetch {
+        Prefetch::NONE
+    }
+
     fn exemptions(settings: &Self::Settings) -> &Exemptions;
 
-    /// Judges `request`. Kinds and operations the rule does not handle are
-    /// accepted. `host` serves context-aware lookups.
-    fn evaluate(
-        request: &Request,
+    /// Judges `request`, whose objects `objects` holds decoded or raw. Kinds
+    /// and operations the rule does not handle are accepted. `host` serves
+    /// context-aware lookups.
+    fn evaluate<'a>(
+        request: &Request<'a>,
+        objects: Objects<'a, Self::Object<'a>>,
         settings: &Self::Settings,
         host: &dyn Host,
     ) -> Result<Verdict, DecodeError>;
@@ -50,8 +64,10 @@ pub fn validate<R: Rule>(payload: &[u8], host: &dyn Host) -> ValidationResponse 
 fn judge<R: Rule>(payload: &[u8], host: &dyn Host) -> Result<ValidationResponse, String> {
     let text = std::str::from_utf8(payload)
         .map_err(|e| format!("the validate payload is not UTF-8: {e}"))?;
-    let (request, settings) = Request::decode_payload(text).map_err(|e| e.to_string())?;
-    let verdict = judge_request::<R>(&request, settings, host)?;
+    let (request, settings, objects) =
+        Request::decode_payload_with::<R::Object<'_>>(text, R::prefetch)
+            .map_err(|e| e.to_string())?;
+    let verdict = judge_objects::<R>(&request, objects, settings, host)?;
     let object = if verdict.is_accepted() {
         String::new()
     } else {
@@ -66,11 +82,43 @@ pub fn judge_request<R: Rule>(
     settings: Option<&RawValue>,
     host: &dyn Host,
 ) -> Result<Verdict, String> {
+    judge_objects::<R>(request, Objects::raw(request), settings, host)
+}
+
+fn judge_objects<'a, R: Rule>(
+    request: &Request<'a>,
+    objects: Objects<'a, R::Object<'a>>,
+    settings: Option<&RawValue>,
+    host: &dyn Host,
+) -> Result<Verdict, String> {
     let settings: R::Settings = settings::parse(settings).map_err(|e| e.to_string())?;
     if R::exemptions(&settings).reason(request).is_some() {
         return Ok(Verdict::accept());
     }
-    R::evaluate(request, &settings, host).map_err(|e| e.to_string())
+    R::evaluate(request, objects, &settings, host).map_err(|e| e.to_string())
+}
+
+/// Judges a bare `AdmissionReview.request` under decoded settings, decoded
+/// as `validate` decodes what policy-server sends (its fields in Kubernetes'
+/// order, objects prefetched where the rule asks) but without exemptions:
+/// the rule alone, for tests and tools.
+pub fn evaluate<R: Rule>(
+    request: &str,
+    settings: &R::Settings,
+    host: &dyn Host,
+) -> Result<Verdict, DecodeError> {
+    let payload = match serde_json::from_str(request) {
+        Ok(value) => crate::request::write_payload(&value, &serde_json::Value::Null),
+        Err(e) => Err(e),
+    }
+    .map_err(|e| DecodeError {
+        what: "the admission request".to_string(),
+        detail: e.to_string(),
+    })?;
+    let payload = String::from_utf8_lossy(&payload);
+    let (request, _, objects) =
+        Request::decode_payload_with::<R::Object<'_>>(&payload, R::prefetch)?;
+    R::evaluate(&request, objects, settings, host)
 }
 
 /// Checks raw settings of rule `R`.

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::exemptions::Exemptions;
 use crate::host::Host;
 use crate::policy::Rule;
-use crate::request::{DecodeError, Operation, Request};
+use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
 use crate::settings::{validate_section, SettingsError, Validate};
 use crate::shoot::{is_shoot, IntOrPercent, Shoot, Worker};
 use crate::violation::{Verdict, Violation};
@@ -429,13 +429,22 @@ fn findings(shoot: &Shoot, settings: &Settings) -> Vec<Finding> {
 impl Rule for ShootHardening {
     const NAME: &'static str = "shoot-hardening";
     type Settings = Settings;
+    type Object<'a> = Shoot<'a>;
+
+    fn prefetch(kind: &GroupVersionKind, operation: Operation) -> Prefetch {
+        match operation {
+            Operation::Create | Operation::Update if is_shoot(kind) => Prefetch::OBJECT,
+            _ => Prefetch::NONE,
+        }
+    }
 
     fn exemptions(settings: &Settings) -> &Exemptions {
         &settings.exemptions
     }
 
-    fn evaluate(
-        request: &Request,
+    fn evaluate<'a>(
+        request: &Request<'a>,
+        objects: Objects<'a, Shoot<'a>>,
         settings: &Settings,
         _host: &dyn Host,
     ) -> Result<Verdict, DecodeError> {
@@ -444,7 +453,7 @@ impl Rule for ShootHardening {
         {
             return Ok(Verdict::accept());
         }
-        let Some(shoot) = request.object::<Shoot>()? else {
+        let Some(shoot) = objects.object.decode()? else {
             return Ok(Verdict::accept());
         };
         let new = findings(&shoot, settings);
@@ -452,8 +461,9 @@ impl Rule for ShootHardening {
             return Ok(Verdict::accept());
         }
         let old = match request.operation {
-            Operation::Update => request
-                .old_object::<Shoot>()?
+            Operation::Update => objects
+                .old_object
+                .decode()?
                 .map(|old| findings(&old, settings))
                 .unwrap_or_default(),
             _ => Vec::new(),
@@ -536,8 +546,8 @@ mod tests {
     }
 
     fn judge(json: &str) -> Verdict {
-        let request = Request::decode(json).expect("valid request");
-        ShootHardening::evaluate(&request, &Settings::default(), &NoHost).expect("decodes")
+        crate::policy::evaluate::<ShootHardening>(json, &Settings::default(), &NoHost)
+            .expect("decodes")
     }
 
     fn fields(verdict: &Verdict) -> Vec<String> {
@@ -663,8 +673,8 @@ mod tests {
     fn wrong_types_are_decode_errors() {
         let object = with(shoot(), SHOOT_PIDS, json!("many"));
         let json = request("CREATE", &object, &Value::Null);
-        let request = Request::decode(&json).expect("valid request");
-        let error = ShootHardening::evaluate(&request, &Settings::default(), &NoHost).unwrap_err();
+        let error = crate::policy::evaluate::<ShootHardening>(&json, &Settings::default(), &NoHost)
+            .unwrap_err();
         assert!(error.to_string().contains("podPidsLimit"), "{error}");
     }
 

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::exemptions::Exemptions;
 use crate::host::{Host, ListResources, OnLookupFailure};
 use crate::policy::Rule;
-use crate::request::{DecodeError, Operation, Request};
+use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
 use crate::selector::{LabelSelector, Operator, Requirement};
 use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
 use crate::shoot::{self, is_shoot, list_shoots, MachineImage, Shoot};
@@ -491,13 +491,23 @@ fn canary_check(
 impl Rule for StagedRollout {
     const NAME: &'static str = "staged-rollout";
     type Settings = Settings;
+    type Object<'a> = Shoot<'a>;
+
+    fn prefetch(kind: &GroupVersionKind, operation: Operation) -> Prefetch {
+        match operation {
+            Operation::Create if is_shoot(kind) => Prefetch::OBJECT,
+            Operation::Update if is_shoot(kind) => Prefetch::BOTH,
+            _ => Prefetch::NONE,
+        }
+    }
 
     fn exemptions(settings: &Settings) -> &Exemptions {
         &settings.exemptions
     }
 
-    fn evaluate(
-        request: &Request,
+    fn evaluate<'a>(
+        request: &Request<'a>,
+        objects: Objects<'a, Shoot<'a>>,
         settings: &Settings,
         host: &dyn Host,
     ) -> Result<Verdict, DecodeError> {
@@ -506,11 +516,11 @@ impl Rule for StagedRollout {
         {
             return Ok(Verdict::accept());
         }
-        let Some(new) = request.object::<Shoot>()? else {
+        let Some(new) = objects.object.decode()? else {
             return Ok(Verdict::accept());
         };
         let old = match request.operation {
-            Operation::Update => request.old_object::<Shoot>()?,
+            Operation::Update => objects.old_object.decode()?,
             _ => None,
         };
         let mut verdict = Verdict::accept();
@@ -602,8 +612,7 @@ mod tests {
     }
 
     fn judge(json: &str, host: &FakeHost) -> Verdict {
-        let request = Request::decode(json).expect("valid request");
-        StagedRollout::evaluate(&request, &Settings::default(), host).expect("decodes")
+        crate::policy::evaluate::<StagedRollout>(json, &Settings::default(), host).expect("decodes")
     }
 
     fn two_canaries() -> Result<Vec<Value>, String> {

@@ -20,7 +20,7 @@ use crate::network_policy::{
     PolicyRule, PortRef, Remote, NAMESPACE_NAME_LABEL,
 };
 use crate::policy::Rule;
-use crate::request::{DecodeError, Operation, Request};
+use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
 use crate::response::write_str;
 use crate::selector::LabelSelector;
 use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
@@ -1200,13 +1200,30 @@ fn culprit(
 impl Rule for SystemNetworkPolicy {
     const NAME: &'static str = NAME;
     type Settings = Settings;
+    type Object<'a> = NetworkPolicy;
+
+    fn prefetch(kind: &GroupVersionKind, operation: Operation) -> Prefetch {
+        if !kind.is("networking.k8s.io", "NetworkPolicy") {
+            return Prefetch::NONE;
+        }
+        match operation {
+            Operation::Create => Prefetch::OBJECT,
+            Operation::Update => Prefetch::BOTH,
+            Operation::Delete => Prefetch {
+                object: false,
+                old_object: true,
+            },
+            _ => Prefetch::NONE,
+        }
+    }
 
     fn exemptions(settings: &Settings) -> &Exemptions {
         &settings.exemptions
     }
 
-    fn evaluate(
-        request: &Request,
+    fn evaluate<'a>(
+        request: &Request<'a>,
+        objects: Objects<'a, NetworkPolicy>,
         settings: &Settings,
         host: &dyn Host,
     ) -> Result<Verdict, DecodeError> {
@@ -1230,13 +1247,13 @@ impl Rule for SystemNetworkPolicy {
         if components.is_empty() {
             return Ok(Verdict::accept());
         }
-        let new: Option<NetworkPolicy> = match request.operation {
+        let new = match request.operation {
             Operation::Delete => None,
-            _ => request.object()?,
+            _ => objects.object.decode()?,
         };
-        let old: Option<NetworkPolicy> = match request.operation {
+        let old = match request.operation {
             Operation::Create => None,
-            _ => request.old_object()?,
+            _ => objects.old_object.decode()?,
         };
         let name = new
             .as_ref()
@@ -1486,8 +1503,7 @@ mod tests {
     }
 
     fn judge(json: &str, settings: &Settings, host: &FakeHost) -> Verdict {
-        let request = Request::decode(json).expect("valid request");
-        SystemNetworkPolicy::evaluate(&request, settings, host).expect("decodes")
+        crate::policy::evaluate::<SystemNetworkPolicy>(json, settings, host).expect("decodes")
     }
 
     #[rstest]

@@ -13,13 +13,13 @@ use serde::Deserialize;
 use crate::exemptions::Exemptions;
 use crate::host::{Host, OnLookupFailure};
 use crate::policy::Rule;
-use crate::request::{DecodeError, Operation, Request};
+use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
 use crate::selector::{LabelSelector, NAMESPACE_NAME_LABEL};
 use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
 use crate::violation::{Verdict, Violation};
 
 use lookups::{Backend, Lookups};
-use webhooks::{is_cluster_scoped, Scope, Side, Subject, Webhook, WRITES};
+use webhooks::{is_cluster_scoped, Scope, Subject, Webhook, WebhookObject, WRITES};
 
 pub use webhooks::{skipped_namespaces, DEFAULT_TIMEOUT_SECONDS};
 
@@ -161,27 +161,33 @@ impl Validate for Settings {
 impl Rule for WebhookSafety {
     const NAME: &'static str = "webhook-safety";
     type Settings = Settings;
+    type Object<'a> = WebhookObject<'a>;
+
+    fn prefetch(kind: &GroupVersionKind, operation: Operation) -> Prefetch {
+        webhooks::prefetch(kind, operation)
+    }
 
     fn exemptions(settings: &Settings) -> &Exemptions {
         &settings.exemptions
     }
 
-    fn evaluate(
-        request: &Request,
+    fn evaluate<'a>(
+        request: &Request<'a>,
+        objects: Objects<'a, WebhookObject<'a>>,
         settings: &Settings,
         host: &dyn Host,
     ) -> Result<Verdict, DecodeError> {
         if !matches!(request.operation, Operation::Create | Operation::Update) {
             return Ok(Verdict::accept());
         }
-        let webhooks_of = |side| -> Result<Option<Vec<Webhook>>, DecodeError> {
-            Ok(match webhooks::decode(request, side)? {
+        let webhooks_of = |object| -> Result<Option<Vec<Webhook>>, DecodeError> {
+            Ok(match webhooks::decode(request, object)? {
                 Subject::WebhookConfiguration(found) => Some(found),
                 Subject::KubewardenPolicy(webhook) => Some(vec![webhook]),
                 Subject::Other => None,
             })
         };
-        let Some(found) = webhooks_of(Side::Object)? else {
+        let Some(found) = webhooks_of(objects.object)? else {
             return Ok(Verdict::accept());
         };
         let mut judge = Judge {
@@ -196,7 +202,7 @@ impl Rule for WebhookSafety {
         // remediation of a webhook that was already unsafe.
         let mut before = Vec::new();
         if request.operation == Operation::Update {
-            for webhook in webhooks_of(Side::OldObject)?.iter().flatten() {
+            for webhook in webhooks_of(objects.old_object)?.iter().flatten() {
                 judge.webhook(webhook);
             }
             before = std::mem::take(&mut judge.verdict.violations);

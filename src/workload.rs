@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 
-use crate::request::{DecodeError, GroupVersionKind, Operation, Request};
+use crate::request::{DecodeError, GroupVersionKind, Object, Operation, Prefetch, Request};
 use crate::violation::{Verdict, Violation};
 
 /// The kinds that carry a pod template.
@@ -196,12 +196,6 @@ pub struct Workload<'a> {
 }
 
 #[derive(Default, Deserialize)]
-struct PodObject<'a> {
-    #[serde(default, borrow, deserialize_with = "nullable")]
-    spec: PodSpec<'a>,
-}
-
-#[derive(Default, Deserialize)]
 struct Template<'a> {
     #[serde(default, borrow, deserialize_with = "nullable")]
     spec: PodSpec<'a>,
@@ -214,63 +208,74 @@ struct TemplateSpec<'a> {
 }
 
 #[derive(Default, Deserialize)]
-struct TemplateObject<'a> {
-    #[serde(default, borrow, deserialize_with = "nullable")]
-    spec: TemplateSpec<'a>,
-}
-
-#[derive(Default, Deserialize)]
 struct JobTemplate<'a> {
     #[serde(default, borrow, deserialize_with = "nullable")]
     spec: TemplateSpec<'a>,
 }
 
+/// A workload of any kind, with the pod spec at each place a kind keeps it
+/// (one decoder for every kind, so it can run before the kind is known);
+/// [`Workload::from_object`] takes the kind's.
+#[derive(Default, Deserialize)]
+pub struct WorkloadObject<'a> {
+    #[serde(default, borrow, deserialize_with = "nullable")]
+    spec: AnyWorkloadSpec<'a>,
+}
+
 #[derive(Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct CronJobSpec<'a> {
+struct AnyWorkloadSpec<'a> {
+    #[serde(default, borrow, deserialize_with = "nullable")]
+    containers: Vec<Container<'a>>,
+    #[serde(default, borrow, deserialize_with = "nullable")]
+    init_containers: Vec<Container<'a>>,
+    #[serde(default, borrow, deserialize_with = "nullable")]
+    ephemeral_containers: Vec<Container<'a>>,
+    #[serde(default, borrow, deserialize_with = "nullable")]
+    template: Template<'a>,
     #[serde(default, borrow, deserialize_with = "nullable")]
     job_template: JobTemplate<'a>,
 }
 
-#[derive(Default, Deserialize)]
-struct CronJobObject<'a> {
-    #[serde(default, borrow, deserialize_with = "nullable")]
-    spec: CronJobSpec<'a>,
+impl<'a> WorkloadObject<'a> {
+    fn into_workload(self, kind: WorkloadKind) -> Workload<'a> {
+        let any = self.spec;
+        let spec = match kind {
+            WorkloadKind::Pod => PodSpec {
+                containers: any.containers,
+                init_containers: any.init_containers,
+                ephemeral_containers: any.ephemeral_containers,
+            },
+            WorkloadKind::CronJob => any.job_template.spec.template.spec,
+            _ => any.template.spec,
+        };
+        Workload { kind, spec }
+    }
 }
 
-fn decode<'a>(
-    kind: WorkloadKind,
-    raw: Option<&'a serde_json::value::RawValue>,
-    what: &str,
-) -> Result<Option<Workload<'a>>, DecodeError> {
-    let Some(json) = raw.map(|r| r.get()).filter(|j| *j != "null") else {
-        return Ok(None);
-    };
-    let spec = match kind {
-        WorkloadKind::Pod => crate::request::from_str::<PodObject>(json, what)?.spec,
-        WorkloadKind::CronJob => {
-            crate::request::from_str::<CronJobObject>(json, what)?
-                .spec
-                .job_template
-                .spec
-                .template
-                .spec
+/// The objects of a workload CREATE or UPDATE are decoded in the request's pass.
+pub fn prefetch(kind: &GroupVersionKind, operation: Operation) -> Prefetch {
+    match operation {
+        Operation::Create | Operation::Update if WorkloadKind::of(kind).is_some() => {
+            Prefetch::OBJECT
         }
-        _ => {
-            crate::request::from_str::<TemplateObject>(json, what)?
-                .spec
-                .template
-                .spec
-        }
-    };
-    Ok(Some(Workload { kind, spec }))
+        _ => Prefetch::NONE,
+    }
 }
 
 impl<'a> Workload<'a> {
+    /// A workload of `kind` from the request's decoded or raw object.
+    pub fn from_object(
+        kind: WorkloadKind,
+        object: Object<'a, WorkloadObject<'a>>,
+    ) -> Result<Option<Self>, DecodeError> {
+        Ok(object.decode()?.map(|object| object.into_workload(kind)))
+    }
+
     /// The request's `object`, if the request is about a workload kind.
     pub fn object(request: &Request<'a>) -> Result<Option<Self>, DecodeError> {
         match WorkloadKind::of(&request.kind) {
-            Some(kind) => decode(kind, request.object, "object"),
+            Some(kind) => Self::from_object(kind, Object::Raw(request.object, "object")),
             None => Ok(None),
         }
     }
@@ -278,7 +283,7 @@ impl<'a> Workload<'a> {
     /// The request's `oldObject`, if the request is about a workload kind.
     pub fn old_object(request: &Request<'a>) -> Result<Option<Self>, DecodeError> {
         match WorkloadKind::of(&request.kind) {
-            Some(kind) => decode(kind, request.old_object, "oldObject"),
+            Some(kind) => Self::from_object(kind, Object::Raw(request.old_object, "oldObject")),
             None => Ok(None),
         }
     }
@@ -388,9 +393,23 @@ mod tests {
     ) {
         let json = request(group, kind, &object);
         let request = Request::decode(&json).expect("valid request");
-        let workload = Workload::object(&request)
+        let raw = Workload::object(&request)
             .expect("decodes")
             .expect("a workload");
+        let payload = format!(r#"{{"request":{json}}}"#);
+        let (request, _, objects) =
+            Request::decode_payload_with::<WorkloadObject>(&payload, prefetch).expect("decodes");
+        assert!(matches!(objects.object, Object::Decoded(Some(_))));
+        let kind = WorkloadKind::of(&request.kind).expect("a workload kind");
+        let prefetched = Workload::from_object(kind, objects.object)
+            .expect("decodes")
+            .expect("a workload");
+        for workload in [raw, prefetched] {
+            assert_workload(&workload, base);
+        }
+    }
+
+    fn assert_workload(workload: &Workload, base: &str) {
         let paths: Vec<String> = workload.containers().map(|c| c.path).collect();
         assert_eq!(
             paths,

@@ -265,9 +265,7 @@ fn padded_payload(prepared: &Prepared, kib: usize) -> Result<Vec<u8>> {
             );
         }
     }
-    Ok(serde_json::to_vec(
-        &json!({"request": request, "settings": prepared.settings}),
-    )?)
+    crate::suite::validate_payload(&request, &prepared.settings)
 }
 
 fn scaling(

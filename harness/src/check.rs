@@ -378,7 +378,7 @@ fn evaluate(
     }
     let prepared = Prepared {
         id: format!("check/{index}/{}", rule.name),
-        payload: serde_json::to_vec(&json!({"request": request, "settings": rule.settings}))?,
+        payload: crate::suite::validate_payload(&request, &rule.settings)?,
         settings: rule.settings.clone(),
         request,
         host: Arc::new(CaseHost::new(

@@ -230,7 +230,7 @@ fn run_one(
     let compiled = engine.load(module)?;
     let prepared = suite::Prepared {
         id: "run".into(),
-        payload: serde_json::to_vec(&json!({"request": request, "settings": settings}))?,
+        payload: suite::validate_payload(&request, &settings)?,
         settings,
         request,
         host: Arc::new(CaseHost::new(objects, allowed, None, None)),

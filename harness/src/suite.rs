@@ -262,7 +262,7 @@ impl Suite {
         };
         let payload = match &case.raw_payload {
             Some(raw) => raw.clone().into_bytes(),
-            None => serde_json::to_vec(&json!({"request": request, "settings": settings}))?,
+            None => validate_payload(&request, &settings)?,
         };
         let mut objects = Vec::new();
         for source in case.cluster.as_ref().unwrap_or(&self.cluster) {
@@ -333,6 +333,12 @@ pub enum Outcome {
 }
 
 /// Runs one case on fresh instances, as policy-server does.
+/// The `validate` payload as policy-server and kwctl write it (see
+/// [`crash_guard::request::write_payload`]).
+pub fn validate_payload(request: &Value, settings: &Value) -> Result<Vec<u8>> {
+    Ok(crash_guard::request::write_payload(request, settings)?)
+}
+
 pub fn run(module: &Module, prepared: &Prepared) -> Result<Outcome> {
     let instance = module.instantiate(prepared.host.clone())?;
     let version = instance.protocol_version().map_err(|e| anyhow!("{e}"))?;

@@ -18,7 +18,9 @@ pub use settings::{
 use crate::exemptions::Exemptions;
 use crate::host::{self, GetResource, Host, ListResources};
 use crate::policy::Rule;
-use crate::request::{DecodeError, ObjectMeta, Operation, Request};
+use crate::request::{
+    DecodeError, GroupVersionKind, ObjectMeta, Objects, Operation, Prefetch, Request,
+};
 use crate::selector::LabelSelector;
 use crate::violation::{Verdict, Violation};
 
@@ -31,13 +33,23 @@ pub struct ObjectCount;
 impl Rule for ObjectCount {
     const NAME: &'static str = "object-count";
     type Settings = Settings;
+    type Object<'a> = StoredObject<'a>;
+
+    fn prefetch(kind: &GroupVersionKind, operation: Operation) -> Prefetch {
+        if operation == Operation::Create && (kind.is("", "ConfigMap") || kind.is("", "Secret")) {
+            Prefetch::OBJECT
+        } else {
+            Prefetch::NONE
+        }
+    }
 
     fn exemptions(settings: &Settings) -> &Exemptions {
         &settings.exemptions
     }
 
-    fn evaluate(
-        request: &Request,
+    fn evaluate<'a>(
+        request: &Request<'a>,
+        objects: Objects<'a, StoredObject<'a>>,
         settings: &Settings,
         host: &dyn Host,
     ) -> Result<Verdict, DecodeError> {
@@ -47,7 +59,7 @@ impl Rule for ObjectCount {
         }
         // Decoded before any lookup, so a malformed object costs none.
         let stored = if request.kind.is("", "ConfigMap") || request.kind.is("", "Secret") {
-            request.object::<StoredObject>()?
+            objects.object.decode()?
         } else {
             None
         };
@@ -66,7 +78,7 @@ impl Rule for ObjectCount {
 
 /// The fields of a ConfigMap or Secret that identify Helm release storage.
 #[derive(Debug, Default, Deserialize)]
-struct StoredObject<'a> {
+pub struct StoredObject<'a> {
     #[serde(default, borrow, rename = "type")]
     secret_type: Cow<'a, str>,
     #[serde(default, borrow)]

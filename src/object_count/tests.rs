@@ -145,8 +145,7 @@ fn small() -> Settings {
 }
 
 fn judge(host: &FakeHost, json: &str, settings: &Settings) -> Verdict {
-    let request = Request::decode(json).expect("valid request");
-    ObjectCount::evaluate(&request, settings, host).expect("decodes")
+    crate::policy::evaluate::<ObjectCount>(json, settings, host).expect("decodes")
 }
 
 fn cluster() -> Vec<Value> {
@@ -463,8 +462,7 @@ fn malformed_object_is_a_decode_error_before_any_lookup() {
         "CREATE",
         &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x", "namespace": "apps", "labels": ["not", "a", "map"]}}),
     );
-    let request = Request::decode(&json).expect("valid request");
-    let error = ObjectCount::evaluate(&request, &small(), &host).unwrap_err();
+    let error = crate::policy::evaluate::<ObjectCount>(&json, &small(), &host).unwrap_err();
     assert!(
         error.to_string().contains("object: metadata.labels"),
         "{error}"

@@ -123,7 +123,6 @@ fn updates_are_refused_only_for_what_they_introduce(
     #[case] warnings: usize,
 ) {
     let json = review_update(&new, &old);
-    let request = Request::decode(&json).expect("valid request");
     let namespaces = [
         "kube-system",
         "kube-public",
@@ -134,7 +133,8 @@ fn updates_are_refused_only_for_what_they_introduce(
     .to_vec();
     let cluster = [istio_backend(2), healthy_backend(), namespaces].concat();
     let verdict =
-        WebhookSafety::evaluate(&request, &Settings::default(), &host(cluster)).expect("decodes");
+        crate::policy::evaluate::<WebhookSafety>(&json, &Settings::default(), &host(cluster))
+            .expect("decodes");
     assert_eq!(verdict.is_accepted(), accepted, "{verdict:#?}");
     assert_eq!(verdict.warnings.len(), warnings, "{verdict:#?}");
 }
@@ -153,8 +153,7 @@ fn review(operation: &str, object: &Value) -> String {
 
 fn judge_with(object: &Value, settings: &Settings, host: &FakeHost, operation: &str) -> Verdict {
     let json = review(operation, object);
-    let request = Request::decode(&json).expect("valid request");
-    WebhookSafety::evaluate(&request, settings, host).expect("decodes")
+    crate::policy::evaluate::<WebhookSafety>(&json, settings, host).expect("decodes")
 }
 
 fn judge(object: &Value, cluster: Vec<Value>) -> Verdict {
@@ -528,8 +527,9 @@ fn wrong_types_are_decode_errors() {
             vec![json!({"name": "x", "timeoutSeconds": "long"})],
         ),
     );
-    let request = Request::decode(&json).expect("valid request");
-    let error = WebhookSafety::evaluate(&request, &Settings::default(), &host(vec![])).unwrap_err();
+    let error =
+        crate::policy::evaluate::<WebhookSafety>(&json, &Settings::default(), &host(vec![]))
+            .unwrap_err();
     assert!(
         error.to_string().contains("webhooks[0].timeoutSeconds"),
         "{error}"

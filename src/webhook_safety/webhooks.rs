@@ -5,7 +5,9 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use crate::request::{DecodeError, ObjectMeta, Request};
+use crate::request::{
+    DecodeError, GroupVersionKind, Object, ObjectMeta, Operation, Prefetch, Request,
+};
 use crate::selector::LabelSelector;
 
 /// `rules[]` of a webhook or Kubewarden policy (apiVersions are not read:
@@ -61,6 +63,18 @@ struct WebhookSpec<'a> {
     namespace_selector: Option<LabelSelector>,
     #[serde(default, borrow)]
     match_conditions: Option<Vec<MatchCondition<'a>>>,
+}
+
+/// A webhook configuration or a Kubewarden policy, decoded before the kind
+/// is looked at; [`decode`] takes what the kind has.
+#[derive(Debug, Default, Deserialize)]
+pub struct WebhookObject<'a> {
+    #[serde(default, borrow)]
+    metadata: ObjectMeta<'a>,
+    #[serde(default, borrow)]
+    webhooks: Option<Vec<WebhookSpec<'a>>>,
+    #[serde(default, borrow)]
+    spec: Option<WebhookSpec<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -128,34 +142,45 @@ const POLICY_KINDS: [&str; 4] = [
     "AdmissionPolicyGroup",
 ];
 
-/// Which object of the request to read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    Object,
-    OldObject,
-}
-
-fn read<'a, T: Deserialize<'a>>(
-    request: &Request<'a>,
-    side: Side,
-) -> Result<Option<T>, DecodeError> {
-    match side {
-        Side::Object => request.object(),
-        Side::OldObject => request.old_object(),
-    }
-}
-
-/// Decodes the webhooks `request` defines in its object or old object.
-pub fn decode<'a>(request: &Request<'a>, side: Side) -> Result<Subject<'a>, DecodeError> {
-    let kind = &request.kind;
-    if kind.is(
+fn is_configuration(kind: &GroupVersionKind) -> bool {
+    kind.is(
         "admissionregistration.k8s.io",
         "MutatingWebhookConfiguration",
     ) || kind.is(
         "admissionregistration.k8s.io",
         "ValidatingWebhookConfiguration",
-    ) {
-        let Some(configuration) = read::<WebhookConfiguration>(request, side)? else {
+    )
+}
+
+fn is_policy(kind: &GroupVersionKind) -> bool {
+    kind.group == "policies.kubewarden.io" && POLICY_KINDS.contains(&kind.kind.as_ref())
+}
+
+/// The objects of a CREATE or UPDATE of a webhook configuration or a
+/// Kubewarden policy are decoded in the request's pass.
+pub fn prefetch(kind: &GroupVersionKind, operation: Operation) -> Prefetch {
+    if !is_configuration(kind) && !is_policy(kind) {
+        return Prefetch::NONE;
+    }
+    match operation {
+        Operation::Create => Prefetch::OBJECT,
+        Operation::Update => Prefetch::BOTH,
+        _ => Prefetch::NONE,
+    }
+}
+
+/// Decodes the webhooks `object` (the request's object or old object) defines.
+pub fn decode<'a>(
+    request: &Request<'a>,
+    object: Object<'a, WebhookObject<'a>>,
+) -> Result<Subject<'a>, DecodeError> {
+    let kind = &request.kind;
+    if is_configuration(kind) {
+        let configuration = object.decode_as(|o| WebhookConfiguration {
+            metadata: o.metadata,
+            webhooks: o.webhooks,
+        })?;
+        let Some(configuration) = configuration else {
             return Ok(Subject::Other);
         };
         let webhooks = configuration
@@ -174,8 +199,12 @@ pub fn decode<'a>(request: &Request<'a>, side: Side) -> Result<Subject<'a>, Deco
             .collect();
         return Ok(Subject::WebhookConfiguration(webhooks));
     }
-    if kind.group == "policies.kubewarden.io" && POLICY_KINDS.contains(&kind.kind.as_ref()) {
-        let Some(policy) = read::<KubewardenPolicy>(request, side)? else {
+    if is_policy(kind) {
+        let policy = object.decode_as(|o| KubewardenPolicy {
+            metadata: o.metadata,
+            spec: o.spec,
+        })?;
+        let Some(policy) = policy else {
             return Ok(Subject::Other);
         };
         let namespaced = kind.kind == "AdmissionPolicy" || kind.kind == "AdmissionPolicyGroup";
