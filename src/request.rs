@@ -78,7 +78,10 @@ pub struct Request<'a> {
     pub namespace: Cow<'a, str>,
     pub operation: Operation,
     pub user_info: UserInfo<'a>,
+    /// Raw `object`; `None` when absent, null, or decoded already in the
+    /// request's pass (a rule that prefetches reads its [`Objects`]).
     pub object: Option<&'a RawValue>,
+    /// Raw `oldObject`, as `object`.
     pub old_object: Option<&'a RawValue>,
     pub dry_run: bool,
     /// Set when the document is a whole AdmissionReview rather than its request.
