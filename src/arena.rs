@@ -11,10 +11,11 @@
 //!
 //! Contract: nothing allocated inside a scope may be used after the next
 //! scope starts. The waPC handlers hold it: their only survivor is the
-//! response, which waPC copies out and drops before the call returns. So the
-//! policies keep no state between calls and never initialise a lazy static
-//! inside one (they print nothing, so std's stdout buffer is never made);
-//! `harness replay` checks that a warm instance answers as fresh ones do.
+//! response, which waPC copies out and drops before the call returns. The one
+//! state kept between calls, decoded settings, is allocated through
+//! [`lasting`], which bypasses the arena. Policies never initialise a lazy
+//! static inside a scope (they print nothing, so std's stdout buffer is never
+//! made); `harness replay` checks that a warm instance answers as fresh ones do.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::UnsafeCell;
@@ -79,6 +80,17 @@ impl<A: GlobalAlloc> Arena<A> {
         let result = f();
         // SAFETY: as above.
         unsafe { (*self.state.get()).active = false };
+        result
+    }
+
+    /// Runs `f` with allocations served by the backing allocator, even
+    /// inside a scope, so that they may outlive it.
+    pub fn outside<T>(&self, f: impl FnOnce() -> T) -> T {
+        // SAFETY: single-threaded; no reference into the state outlives these calls.
+        let was_active = unsafe { std::mem::replace(&mut (*self.state.get()).active, false) };
+        let result = f();
+        // SAFETY: as above.
+        unsafe { (*self.state.get()).active = was_active };
         result
     }
 
@@ -174,6 +186,19 @@ impl<A: GlobalAlloc> Arena<A> {
             }
             None => ptr::null_mut(),
         }
+    }
+}
+
+/// Runs `f` so that what it allocates may be kept after the current waPC
+/// call returns. Natively no arena is installed and this just runs `f`.
+pub fn lasting<T>(f: impl FnOnce() -> T) -> T {
+    #[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
+    {
+        crate::wapc::ALLOCATOR.outside(f)
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_os = "wasi")))]
+    {
+        f()
     }
 }
 
@@ -337,6 +362,25 @@ mod tests {
             assert_eq!(std::slice::from_raw_parts(grown, 16), &[3u8; 16]);
             arena.dealloc(grown, layout(4096, 8));
         }
+    }
+
+    #[test]
+    fn what_is_allocated_outside_survives_the_next_scope() {
+        let arena = Arena::new(System);
+        let kept = arena.scope(|| unsafe {
+            let temporary = arena.alloc(layout(16, 8));
+            let kept = arena.outside(|| arena.alloc(layout(16, 8)));
+            let after = arena.alloc(layout(16, 8));
+            assert!(arena.owns(temporary) && arena.owns(after));
+            assert!(!arena.owns(kept));
+            ptr::write_bytes(kept, 5, 16);
+            kept
+        });
+        arena.scope(|| unsafe {
+            ptr::write_bytes(arena.alloc(layout(64, 8)), 0, 64);
+            assert_eq!(std::slice::from_raw_parts(kept, 16), &[5u8; 16]);
+            arena.dealloc(kept, layout(16, 8));
+        });
     }
 
     #[test]

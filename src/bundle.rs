@@ -101,7 +101,7 @@ fn judge(payload: &[u8], host: &dyn Host) -> Result<ValidationResponse, String> 
     let text = std::str::from_utf8(payload)
         .map_err(|e| format!("the validate payload is not UTF-8: {e}"))?;
     let (request, settings) = Request::decode_payload(text).map_err(|e| e.to_string())?;
-    let settings = parse_settings(settings).map_err(|e| e.to_string())?;
+    let settings = crate::settings::cached(settings, parse_settings).map_err(|e| e.to_string())?;
     let object = request.object_ref();
     let mut refusals = Vec::new();
     let mut warnings = Vec::new();

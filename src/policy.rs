@@ -19,7 +19,7 @@ pub const BAD_REQUEST: u16 = 400;
 pub trait Rule {
     /// Kebab-case name, as in `policies/<name>` and messages.
     const NAME: &'static str;
-    type Settings: DeserializeOwned + Default + Validate;
+    type Settings: DeserializeOwned + Default + Validate + 'static;
 
     /// The fields the rule reads from `object` and `oldObject`.
     type Object<'a>: Deserialize<'a>;
@@ -91,7 +91,8 @@ fn judge_objects<'a, R: Rule>(
     settings: Option<&RawValue>,
     host: &dyn Host,
 ) -> Result<Verdict, String> {
-    let settings: R::Settings = settings::parse(settings).map_err(|e| e.to_string())?;
+    let settings =
+        settings::cached(settings, settings::parse::<R::Settings>).map_err(|e| e.to_string())?;
     if R::exemptions(&settings).reason(request).is_some() {
         return Ok(Verdict::accept());
     }

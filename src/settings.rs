@@ -1,5 +1,9 @@
 //! Building blocks for rule settings: strict decoding and per-section validation.
 
+use std::any::{Any, TypeId};
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
@@ -83,6 +87,59 @@ where
     Ok(settings)
 }
 
+/// Settings decoded by an earlier call, by type and raw text.
+struct Decoded {
+    type_id: TypeId,
+    raw: Box<str>,
+    settings: Rc<dyn Any>,
+}
+
+thread_local! {
+    static DECODED: RefCell<Vec<Decoded>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `decode(raw)`, reused while `raw` stays the same: policy-server sends an
+/// instance the same settings with every request, so they are decoded and
+/// validated once per instance (one entry per type). Errors are not kept.
+/// Kept settings live outside the per-call arena ([`crate::arena::lasting`]).
+pub fn cached<T, E>(
+    raw: Option<&RawValue>,
+    decode: impl FnOnce(Option<&RawValue>) -> Result<T, E>,
+) -> Result<Rc<T>, E>
+where
+    T: 'static,
+{
+    let type_id = TypeId::of::<T>();
+    let key = raw.map_or("", RawValue::get);
+    let hit = DECODED
+        .try_with(|decoded| {
+            let decoded = decoded.try_borrow().ok()?;
+            let entry = decoded
+                .iter()
+                .find(|d| d.type_id == type_id && *d.raw == *key)?;
+            Rc::clone(&entry.settings).downcast::<T>().ok()
+        })
+        .ok()
+        .flatten();
+    if let Some(settings) = hit {
+        return Ok(settings);
+    }
+    crate::arena::lasting(|| {
+        let settings = Rc::new(decode(raw)?);
+        let _ = DECODED.try_with(|decoded| {
+            if let Ok(mut decoded) = decoded.try_borrow_mut() {
+                decoded.retain(|d| d.type_id != type_id);
+                decoded.push(Decoded {
+                    type_id,
+                    raw: key.into(),
+                    settings: Rc::clone(&settings) as Rc<dyn Any>,
+                });
+            }
+        });
+        Ok(settings)
+    })
+}
+
 fn preview(json: &str) -> String {
     let mut text: String = json.chars().take(40).collect();
     if text.len() < json.len() {
@@ -155,6 +212,65 @@ mod tests {
     fn refuses_invalid(#[case] json: &str, #[case] expected: &str) {
         let error = parse::<Sample>(Some(&raw(json))).unwrap_err();
         assert!(error.to_string().contains(expected), "{error}");
+    }
+
+    fn cached_sample(json: &str) -> Result<Rc<Sample>, SettingsError> {
+        cached(Some(&raw(json)), parse::<Sample>)
+    }
+
+    #[test]
+    fn same_settings_are_decoded_once() {
+        let first = cached_sample(r#"{"limit": 7}"#).expect("valid");
+        let again = cached_sample(r#"{"limit": 7}"#).expect("valid");
+        assert!(Rc::ptr_eq(&first, &again));
+        assert_eq!(again.limit, 7);
+    }
+
+    #[test]
+    fn changed_settings_are_decoded_again() {
+        let first = cached_sample(r#"{"limit": 7}"#).expect("valid");
+        let changed = cached_sample(r#"{"limit": 8}"#).expect("valid");
+        assert_eq!((first.limit, changed.limit), (7, 8));
+        let back = cached_sample(r#"{"limit": 7}"#).expect("valid");
+        assert!(!Rc::ptr_eq(&first, &back));
+        assert_eq!(back.limit, 7);
+    }
+
+    #[test]
+    fn invalid_settings_are_refused_every_time() {
+        let valid = cached_sample(r#"{"limit": 7}"#).expect("valid");
+        for _ in 0..2 {
+            let error = cached_sample(r#"{"limit": 0}"#).unwrap_err();
+            assert_eq!(error.field, "limit");
+        }
+        let again = cached_sample(r#"{"limit": 7}"#).expect("valid");
+        assert!(Rc::ptr_eq(&valid, &again));
+    }
+
+    #[test]
+    fn types_with_the_same_text_do_not_share() {
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Other {
+            #[serde(default)]
+            limit: u64,
+        }
+        impl Validate for Other {
+            fn validate(&self) -> Result<(), SettingsError> {
+                Ok(())
+            }
+        }
+        let json = r#"{"limit": 9}"#;
+        let sample = cached_sample(json).expect("valid");
+        let other = cached(Some(&raw(json)), parse::<Other>).expect("valid");
+        assert_eq!((sample.limit, other.limit), (9, 9));
+        assert!(Rc::ptr_eq(&sample, &cached_sample(json).expect("valid")));
+    }
+
+    #[test]
+    fn absent_settings_are_the_defaults() {
+        let absent = cached(None, parse::<Sample>).expect("valid");
+        assert_eq!(*absent, Sample::default());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::response::to_json;
 
 /// Each call's allocations come from a bump arena reclaimed by the next call.
 #[global_allocator]
-static ALLOCATOR: Arena<std::alloc::System> = Arena::new(std::alloc::System);
+pub(crate) static ALLOCATOR: Arena<std::alloc::System> = Arena::new(std::alloc::System);
 
 struct WapcHost;
 

@@ -312,6 +312,9 @@ impl Judge<'_, '_> {
         let Scope::Selector(selector) = &webhook.scope else {
             return;
         };
+        if self.selector_fixes.is_empty() {
+            return;
+        }
         let names: Vec<&str> = self.exclusions.iter().map(String::as_str).collect();
         let snippet = selector
             .clone()

@@ -3,10 +3,11 @@
 //! has no base case, and is invoked. Any name, any spacing; scripts nested in
 //! `sh -c '...'` or `eval '...'` are searched too.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use crate::workload::shell::{command_positions, tokenize, Op, Token};
+use crate::workload::shell::{command_positions, tokenize, Op, Token, TokenKind};
 
 /// How deep `sh -c` / `eval` nesting is followed.
 const MAX_NESTING: usize = 4;
@@ -24,7 +25,18 @@ pub struct ForkBomb {
 
 /// Searches `script` for a fork bomb.
 pub fn find(script: &str) -> Option<ForkBomb> {
+    if !may_hold_fork_bomb(script) {
+        return None;
+    }
     find_nested(script, 0)
+}
+
+/// A fork bomb needs a function body (`{` or `(`) and `|` or `&` to
+/// multiply. Quote removal only drops characters, so scripts nested in this
+/// one hold a bomb only if this one has those characters too.
+fn may_hold_fork_bomb(script: &str) -> bool {
+    let has = |set: &[u8]| script.bytes().any(|b| set.contains(&b));
+    has(b"|&") && has(b"{(")
 }
 
 /// Commands that run a here-document as a script.
@@ -39,13 +51,13 @@ const MAX_SELF_CALLS: usize = 64;
 
 struct Script<'s> {
     source: &'s str,
-    tokens: Vec<Token>,
+    tokens: Vec<Token<'s>>,
     /// Per token: (is a command name, stands at a command start).
     positions: Vec<(bool, bool)>,
     /// For `{` and `(`: the index of the matching close.
     closes: Vec<Option<usize>>,
     /// Where each command name occurs, in order.
-    heads: BTreeMap<String, Vec<usize>>,
+    heads: BTreeMap<Cow<'s, str>, Vec<usize>>,
     /// Running counts before each token: guards, `do`, `done`.
     guards_before: Vec<usize>,
     dos_before: Vec<usize>,
@@ -96,7 +108,7 @@ impl<'s> Script<'s> {
         let tokens = tokenize(source);
         let positions = command_positions(&tokens);
         let closes = matching_closes(&tokens);
-        let mut heads: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut heads: BTreeMap<Cow<'s, str>, Vec<usize>> = BTreeMap::new();
         let mut guards_before = Vec::with_capacity(tokens.len().saturating_add(1));
         let mut dos_before = Vec::with_capacity(tokens.len().saturating_add(1));
         let mut dones_before = Vec::with_capacity(tokens.len().saturating_add(1));
@@ -105,18 +117,19 @@ impl<'s> Script<'s> {
             guards_before.push(guards);
             dos_before.push(dos);
             dones_before.push(dones);
-            match token.word() {
-                Some(word) => {
+            match &token.kind {
+                TokenKind::Word(word) => {
                     if head {
-                        heads.entry(word.to_string()).or_default().push(index);
+                        heads.entry(word.clone()).or_default().push(index);
                     }
                     if starts {
+                        let word = word.as_ref();
                         guards = guards.saturating_add(usize::from(GUARDS.contains(&word)));
                         dos = dos.saturating_add(usize::from(word == "do"));
                         dones = dones.saturating_add(usize::from(word == "done"));
                     }
                 }
-                None => {
+                TokenKind::Op(_) | TokenKind::HereDoc(_) => {
                     let guard = matches!(token.op(), Some(Op::AndIf | Op::OrIf));
                     guards = guards.saturating_add(usize::from(guard));
                 }
@@ -137,7 +150,7 @@ impl<'s> Script<'s> {
         }
     }
 
-    fn token(&self, index: usize) -> Option<&Token> {
+    fn token(&self, index: usize) -> Option<&Token<'s>> {
         self.tokens.get(index)
     }
 
@@ -473,6 +486,18 @@ fib 10
     )]
     fn accepts_ordinary_scripts(#[case] script: &str) {
         assert_eq!(find(script), None, "{script}");
+    }
+
+    #[rstest]
+    #[case::plain_command("nginx -g 'daemon off;'", false)]
+    #[case::no_body("f | f &", false)]
+    #[case::no_operator("f() { f; f; }; f", false)]
+    #[case::and_list("test -f /ready && exec app --config=/etc/app.yaml", false)]
+    #[case::classic(":(){ :|:& };:", true)]
+    #[case::subshell_pipe("f() ( f | f ); f", true)]
+    #[case::quoted_nested(r#"sh -c ":\(\){ :|:& };:""#, true)]
+    fn cheap_check_keeps_every_candidate(#[case] script: &str, #[case] candidate: bool) {
+        assert_eq!(may_hold_fork_bomb(script), candidate, "{script}");
     }
 
     #[test]

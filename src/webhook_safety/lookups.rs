@@ -119,14 +119,12 @@ impl<'h> Lookups<'h> {
     /// selects, with their replicas; `None` after a failure (recorded) or when
     /// the Service selects no pods.
     pub fn backend(&mut self, namespace: &str, name: &str) -> Option<Backend> {
-        let what = format!("the backend of Service {namespace}/{name}");
-        let unchecked = "the replica count of the webhook's backend".to_string();
         match self.backend_lookup(namespace, name) {
             Ok(backend) => Some(backend),
             Err(error) => {
                 self.failures.push(Failure {
-                    what,
-                    unchecked,
+                    what: format!("the backend of Service {namespace}/{name}"),
+                    unchecked: "the replica count of the webhook's backend".to_string(),
                     error,
                 });
                 None

@@ -3,6 +3,7 @@
 //! backgrounding in scripts passed to `sh -c`. It never fails: odd input just
 //! yields odd tokens.
 
+use std::borrow::Cow;
 use std::iter::Peekable;
 use std::ops::Range;
 use std::str::CharIndices;
@@ -26,22 +27,23 @@ pub enum Op {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenKind {
-    /// A word with quotes and escapes removed.
-    Word(String),
+pub enum TokenKind<'s> {
+    /// A word with quotes and escapes removed: borrowed from the source
+    /// unless that removed something from inside it.
+    Word(Cow<'s, str>),
     Op(Op),
     /// The body of a here-document (`<<EOF` .. `EOF`), verbatim.
     HereDoc(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Token {
-    pub kind: TokenKind,
+pub struct Token<'s> {
+    pub kind: TokenKind<'s>,
     /// Byte range in the source.
     pub span: Range<usize>,
 }
 
-impl Token {
+impl<'s> Token<'s> {
     pub fn word(&self) -> Option<&str> {
         match &self.kind {
             TokenKind::Word(text) => Some(text),
@@ -68,44 +70,86 @@ impl Token {
     }
 }
 
+/// The text of the word being read.
+enum Text {
+    Empty,
+    /// Every character so far, contiguous in the source.
+    Plain(Range<usize>),
+    Owned(String),
+}
+
+/// The word being read: where it starts, where it ends so far, its text.
+struct Word {
+    start: usize,
+    end: usize,
+    text: Text,
+}
+
+impl Word {
+    fn new(at: usize) -> Self {
+        Self {
+            start: at,
+            end: at,
+            text: Text::Empty,
+        }
+    }
+}
+
 struct Lexer<'s> {
     source: &'s str,
     chars: Peekable<CharIndices<'s>>,
-    tokens: Vec<Token>,
-    /// The word being read: start, end so far, text.
-    word: Option<(usize, usize, String)>,
+    tokens: Vec<Token<'s>>,
+    word: Option<Word>,
     /// Here-documents opened on the current line: strip leading tabs, delimiter.
     here_docs: Vec<(bool, Option<String>)>,
 }
 
-impl Lexer<'_> {
+impl<'s> Lexer<'s> {
     fn end(&mut self) -> usize {
         self.chars.peek().map_or(self.source.len(), |(i, _)| *i)
     }
 
     fn flush(&mut self) {
-        if let Some((start, end, text)) = self.word.take() {
+        if let Some(word) = self.word.take() {
+            let text = match word.text {
+                Text::Empty => Cow::Borrowed(""),
+                Text::Plain(range) => Cow::Borrowed(self.source.get(range).unwrap_or_default()),
+                Text::Owned(text) => Cow::Owned(text),
+            };
             if let Some(slot) = self.here_docs.iter_mut().find(|(_, d)| d.is_none()) {
-                slot.1 = Some(text.clone());
+                slot.1 = Some(text.to_string());
             }
             self.tokens.push(Token {
                 kind: TokenKind::Word(text),
-                span: start..end,
+                span: word.start..word.end,
             });
         }
     }
 
-    fn push_char(&mut self, at: usize, c: char) {
-        self.word
-            .get_or_insert_with(|| (at, at, String::new()))
-            .2
-            .push(c);
+    /// Appends `c`, read at `position`, to the word (starting it at `at`).
+    fn push_char(&mut self, at: usize, position: usize, c: char) {
+        let next = position.saturating_add(c.len_utf8());
+        let word = self.word.get_or_insert_with(|| Word::new(at));
+        match &mut word.text {
+            Text::Empty => word.text = Text::Plain(position..next),
+            Text::Plain(range) if range.end == position => range.end = next,
+            Text::Plain(range) => {
+                let mut text = self
+                    .source
+                    .get(range.clone())
+                    .unwrap_or_default()
+                    .to_string();
+                text.push(c);
+                word.text = Text::Owned(text);
+            }
+            Text::Owned(text) => text.push(c),
+        }
     }
 
     /// Extends the current word up to what has been read.
     fn mark(&mut self, at: usize) {
         let end = self.end();
-        self.word.get_or_insert_with(|| (at, at, String::new())).1 = end;
+        self.word.get_or_insert_with(|| Word::new(at)).end = end;
     }
 
     fn emit(&mut self, start: usize, op: Op) {
@@ -162,8 +206,8 @@ impl Lexer<'_> {
     /// Copies a bracketed construct (`${..}`, `$((..))`) into the current word.
     fn copy_balanced(&mut self, at: usize, open: char, close: char) {
         let mut depth = 0usize;
-        while let Some((_, c)) = self.chars.next() {
-            self.push_char(at, c);
+        while let Some((position, c)) = self.chars.next() {
+            self.push_char(at, position, c);
             if c == open {
                 depth = depth.saturating_add(1);
             } else if c == close {
@@ -175,7 +219,7 @@ impl Lexer<'_> {
         }
     }
 
-    fn run(mut self) -> Vec<Token> {
+    fn run(mut self) -> Vec<Token<'s>> {
         while let Some((at, c)) = self.chars.next() {
             match c {
                 ' ' | '\t' | '\r' => self.flush(),
@@ -192,7 +236,7 @@ impl Lexer<'_> {
                         if n == '\'' {
                             break;
                         }
-                        self.push_char(i, n);
+                        self.push_char(i, i, n);
                     }
                     self.mark(at);
                 }
@@ -203,10 +247,10 @@ impl Lexer<'_> {
                             '"' => break,
                             '\\' => match self.chars.next_if(|(_, e)| "\"\\$`\n".contains(*e)) {
                                 Some((_, '\n')) => {}
-                                Some((j, e)) => self.push_char(j, e),
-                                None => self.push_char(i, n),
+                                Some((j, e)) => self.push_char(j, j, e),
+                                None => self.push_char(i, i, n),
                             },
-                            _ => self.push_char(i, n),
+                            _ => self.push_char(i, i, n),
                         }
                     }
                     self.mark(at);
@@ -214,14 +258,14 @@ impl Lexer<'_> {
                 '\\' => {
                     match self.chars.next() {
                         Some((_, '\n')) | None => {}
-                        Some((i, n)) => self.push_char(i, n),
+                        Some((i, n)) => self.push_char(i, i, n),
                     }
                     if self.word.is_some() {
                         self.mark(at);
                     }
                 }
                 '$' if self.chars.peek().is_some_and(|(_, n)| *n == '{') => {
-                    self.push_char(at, c);
+                    self.push_char(at, at, c);
                     self.copy_balanced(at, '{', '}');
                     self.mark(at);
                 }
@@ -230,7 +274,7 @@ impl Lexer<'_> {
                     ahead.next();
                     if ahead.next().is_some_and(|(_, n)| n == '(') {
                         // Arithmetic expansion `$(( .. ))`: one word.
-                        self.push_char(at, c);
+                        self.push_char(at, at, c);
                         self.copy_balanced(at, '(', ')');
                         self.mark(at);
                     } else {
@@ -291,7 +335,7 @@ impl Lexer<'_> {
                 '}' => self.emit(at, Op::RBrace),
                 '`' => self.emit(at, Op::Backtick),
                 _ => {
-                    self.push_char(at, c);
+                    self.push_char(at, at, c);
                     self.mark(at);
                 }
             }
@@ -302,7 +346,7 @@ impl Lexer<'_> {
 }
 
 /// Splits `source` into shell tokens.
-pub fn tokenize(source: &str) -> Vec<Token> {
+pub fn tokenize(source: &str) -> Vec<Token<'_>> {
     Lexer {
         source,
         chars: source.char_indices().peekable(),
@@ -340,7 +384,7 @@ pub fn command_positions(tokens: &[Token]) -> Vec<(bool, bool)> {
         match &token.kind {
             TokenKind::Word(word) => {
                 let starts = at_start && !after_redirect;
-                let head = starts && !PREFIX_WORDS.contains(&word.as_str()) && !is_assignment(word);
+                let head = starts && !PREFIX_WORDS.contains(&word.as_ref()) && !is_assignment(word);
                 positions.push((head, starts));
                 if head {
                     at_start = false;
@@ -412,6 +456,22 @@ mod tests {
     #[case::here_string("cat <<< 'a b'", "<cat> Redirect <a b>")]
     fn tokenizes(#[case] source: &str, #[case] expected: &str) {
         assert_eq!(render(source), expected);
+    }
+
+    #[rstest]
+    #[case::plain("exec /app --qps=5", &[true, true, true])]
+    #[case::expansion("echo ${A:-x} $((1+2))", &[true, true, true])]
+    #[case::whole_quoted("echo 'a b'", &[true, true])]
+    #[case::joined_quotes("echo 'a'b \"c\\\"d\" e\\ f", &[true, false, false, false])]
+    fn plain_words_borrow_the_source(#[case] source: &str, #[case] borrowed: &[bool]) {
+        let words: Vec<bool> = tokenize(source)
+            .iter()
+            .filter_map(|t| match &t.kind {
+                TokenKind::Word(w) => Some(matches!(w, Cow::Borrowed(_))),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(words, borrowed, "{source}");
     }
 
     #[test]
