@@ -16,6 +16,18 @@ pub enum Operator {
     DoesNotExist,
 }
 
+impl Operator {
+    /// The name Kubernetes writes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Operator::In => "In",
+            Operator::NotIn => "NotIn",
+            Operator::Exists => "Exists",
+            Operator::DoesNotExist => "DoesNotExist",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Requirement {
@@ -162,56 +174,71 @@ impl LabelSelector {
     /// The YAML flow form, to paste into a manifest:
     /// `{matchExpressions: [{key: a, operator: NotIn, values: [x]}]}`.
     pub fn to_flow_yaml(&self) -> String {
-        let mut parts = Vec::new();
+        let mut out = String::from("{");
         if !self.match_labels.is_empty() {
-            let labels: Vec<String> = self
-                .match_labels
-                .iter()
-                .map(|(k, v)| format!("{}: {}", yaml_scalar(k), yaml_scalar(v)))
-                .collect();
-            parts.push(format!("matchLabels: {{{}}}", labels.join(", ")));
+            out.push_str("matchLabels: {");
+            for (index, (key, value)) in self.match_labels.iter().enumerate() {
+                if index > 0 {
+                    out.push_str(", ");
+                }
+                push_yaml_scalar(&mut out, key);
+                out.push_str(": ");
+                push_yaml_scalar(&mut out, value);
+            }
+            out.push('}');
         }
         if !self.match_expressions.is_empty() {
-            let terms: Vec<String> = self
-                .match_expressions
-                .iter()
-                .map(|r| {
-                    let values = if r.values.is_empty() {
-                        String::new()
-                    } else {
-                        let values: Vec<String> = r.values.iter().map(|v| yaml_scalar(v)).collect();
-                        format!(", values: [{}]", values.join(", "))
-                    };
-                    format!(
-                        "{{key: {}, operator: {:?}{values}}}",
-                        yaml_scalar(&r.key),
-                        r.operator
-                    )
-                })
-                .collect();
-            parts.push(format!("matchExpressions: [{}]", terms.join(", ")));
+            if !self.match_labels.is_empty() {
+                out.push_str(", ");
+            }
+            out.push_str("matchExpressions: [");
+            for (index, requirement) in self.match_expressions.iter().enumerate() {
+                if index > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str("{key: ");
+                push_yaml_scalar(&mut out, &requirement.key);
+                out.push_str(", operator: ");
+                out.push_str(requirement.operator.name());
+                if !requirement.values.is_empty() {
+                    out.push_str(", values: [");
+                    for (index, value) in requirement.values.iter().enumerate() {
+                        if index > 0 {
+                            out.push_str(", ");
+                        }
+                        push_yaml_scalar(&mut out, value);
+                    }
+                    out.push(']');
+                }
+                out.push('}');
+            }
+            out.push(']');
         }
-        format!("{{{}}}", parts.join(", "))
+        out.push('}');
+        out
     }
 }
 
-/// A label key or value as a YAML scalar, quoted when YAML would read it as
-/// something other than that string.
-fn yaml_scalar(text: &str) -> String {
+/// Appends a label key or value as a YAML scalar, quoted when YAML would read
+/// it as something other than that string.
+fn push_yaml_scalar(out: &mut String, text: &str) {
+    const YAML_WORDS: [&str; 10] = [
+        "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~",
+    ];
     let plain = !text.is_empty()
         && text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
         && text.parse::<f64>().is_err()
-        && !matches!(
-            text.to_ascii_lowercase().as_str(),
-            "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null" | "~"
-        )
+        && !YAML_WORDS
+            .iter()
+            .any(|word| text.eq_ignore_ascii_case(word))
         && !text.starts_with(['-', '.']);
     if plain {
-        text.to_string()
+        out.push_str(text);
     } else {
-        format!("{text:?}")
+        use std::fmt::Write;
+        let _ = write!(out, "{text:?}");
     }
 }
 
@@ -434,6 +461,20 @@ mod tests {
             assert!(narrowed.excludes_whenever(NAMESPACE_NAME_LABEL, name));
             assert!(!narrowed.matches(&named(name)));
         }
+    }
+
+    #[rstest]
+    #[case::empty("{}", "{}")]
+    #[case::labels_and_expressions(
+        r#"{"matchLabels":{"a":"1","b":"Yes"},"matchExpressions":[{"key":"c","operator":"Exists"},{"key":"d","operator":"DoesNotExist"}]}"#,
+        r#"{matchLabels: {a: "1", b: "Yes"}, matchExpressions: [{key: c, operator: Exists}, {key: d, operator: DoesNotExist}]}"#
+    )]
+    #[case::quoted_key(
+        r#"{"matchLabels":{"-x":"a b","y.z/w":"inf"}}"#,
+        r#"{matchLabels: {"-x": "a b", y.z/w: "inf"}}"#
+    )]
+    fn renders_flow_yaml(#[case] json: &str, #[case] expected: &str) {
+        assert_eq!(selector(json).to_flow_yaml(), expected);
     }
 
     #[test]
