@@ -161,8 +161,10 @@ fn render(json: &[u8], segments: &[Segment]) -> String {
             }
             Segment::Key(start, end) => {
                 let raw = json.get(start..end).unwrap_or_default();
-                let key = serde_json::from_slice::<String>(raw)
-                    .unwrap_or_else(|_| String::from_utf8_lossy(raw).into_owned());
+                let key = std::str::from_utf8(raw)
+                    .ok()
+                    .and_then(|text| serde_json::from_str::<String>(text).ok())
+                    .unwrap_or_else(|| String::from_utf8_lossy(raw).into_owned());
                 if !out.is_empty() {
                     out.push('.');
                 }
