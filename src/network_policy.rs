@@ -25,7 +25,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Deserializer};
 
-use crate::selector::LabelSelector;
+use crate::response::decimal;
+use crate::selector::{LabelSelector, Labels};
 
 /// Label every namespace carries with its own name (Kubernetes >= 1.21).
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
@@ -228,7 +229,11 @@ impl NetworkPolicy {
             Direction::Ingress => PolicyType::Ingress,
             Direction::Egress => PolicyType::Egress,
         };
-        self.types().contains(&wanted)
+        if self.spec.policy_types.is_empty() {
+            wanted == PolicyType::Ingress || !self.spec.egress.is_empty()
+        } else {
+            self.spec.policy_types.contains(&wanted)
+        }
     }
 
     /// True if this policy selects `pod` (which must be in the policy's namespace).
@@ -278,8 +283,13 @@ impl PolicyPort {
     }
 }
 
-fn namespace_labels(namespace: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([(NAMESPACE_NAME_LABEL.to_string(), namespace.to_string())])
+/// The label every namespace carries: its name.
+struct NamespaceLabels<'a>(&'a str);
+
+impl Labels for NamespaceLabels<'_> {
+    fn label(&self, key: &str) -> Option<&str> {
+        (key == NAMESPACE_NAME_LABEL).then_some(self.0)
+    }
 }
 
 impl Peer {
@@ -299,7 +309,7 @@ impl Peer {
                 let pods_match = pods.as_ref().is_none_or(|s| s.matches(pod.labels));
                 let namespace_match = match namespaces {
                     None => pod.namespace == policy_namespace,
-                    Some(s) => s.matches(&namespace_labels(pod.namespace)),
+                    Some(s) => s.matches(&NamespaceLabels(pod.namespace)),
                 };
                 pods_match && namespace_match
             }
@@ -313,7 +323,7 @@ impl Peer {
 /// when some rule of an isolating policy allows it. For addresses, every
 /// address of every range must be allowed.
 pub fn allows(
-    policies: &[NetworkPolicy],
+    policies: &[&NetworkPolicy],
     pod: &Pod,
     direction: Direction,
     remote: &Remote,
@@ -352,14 +362,20 @@ pub fn allows(
 
 /// The policies that isolate `pod` for `direction`, in the order given.
 pub fn isolating<'p>(
-    policies: &'p [NetworkPolicy],
+    policies: &[&'p NetworkPolicy],
     pod: &Pod,
     direction: Direction,
 ) -> Vec<&'p NetworkPolicy> {
     policies
         .iter()
+        .copied()
         .filter(|p| p.isolates(pod, direction))
         .collect()
+}
+
+/// True if some policy isolates `pod` for `direction`.
+pub fn is_isolated(policies: &[&NetworkPolicy], pod: &Pod, direction: Direction) -> bool {
+    policies.iter().any(|p| p.isolates(pod, direction))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -427,8 +443,18 @@ impl fmt::Display for Cidr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.family {
             Family::V4 => {
-                let address = Ipv4Addr::from(u32::try_from(self.first).unwrap_or(0));
-                write!(f, "{address}/{}", self.prefix)
+                let mut text = String::with_capacity(18);
+                let mut buf = [0; 10];
+                let octets = u32::try_from(self.first).unwrap_or(0).to_be_bytes();
+                for (i, octet) in octets.into_iter().enumerate() {
+                    if i > 0 {
+                        text.push('.');
+                    }
+                    text.push_str(decimal(u32::from(octet), &mut buf));
+                }
+                text.push('/');
+                text.push_str(decimal(u32::from(self.prefix), &mut buf));
+                f.write_str(&text)
             }
             Family::V6 => write!(f, "{}/{}", Ipv6Addr::from(self.first), self.prefix),
         }
@@ -605,7 +631,8 @@ mod tests {
         #[case] direction: Direction,
         #[case] allowed: bool,
     ) {
-        let policies: Vec<NetworkPolicy> = serde_json::from_str(json).expect("policies");
+        let owned: Vec<NetworkPolicy> = serde_json::from_str(json).expect("policies");
+        let policies: Vec<&NetworkPolicy> = owned.iter().collect();
         let dns = labels(&[("k8s-app", "kube-dns")]);
         let pod = Pod {
             namespace: "kube-system",
@@ -693,6 +720,16 @@ mod tests {
     }
 
     #[rstest]
+    #[case::host("10.0.0.1", "10.0.0.1/32")]
+    #[case::everything("0.0.0.0/0", "0.0.0.0/0")]
+    #[case::highest("255.255.255.255/32", "255.255.255.255/32")]
+    #[case::network_of_an_address("172.18.9.2/16", "172.18.0.0/16")]
+    #[case::v6("fd00::1/128", "fd00::1/128")]
+    fn cidrs_print_as_written(#[case] text: &str, #[case] printed: &str) {
+        assert_eq!(cidr(text).to_string(), printed);
+    }
+
+    #[rstest]
     #[case::whole_v4(&["0.0.0.0/0"], &[], "10.0.0.1/32", true)]
     #[case::host_in_block(&["10.0.0.0/8"], &[], "10.2.3.4", true)]
     #[case::host_outside(&["10.0.0.0/8"], &[], "11.0.0.1", false)]
@@ -757,12 +794,13 @@ mod tests {
 
     #[test]
     fn ip_block_rule_does_not_allow_pods_and_selectors_do_not_allow_addresses() {
-        let policies: Vec<NetworkPolicy> = serde_json::from_str(
+        let owned: Vec<NetworkPolicy> = serde_json::from_str(
             r#"[{"spec":{"podSelector":{},"policyTypes":["Ingress","Egress"],
                 "ingress":[{"from":[{"ipBlock":{"cidr":"0.0.0.0/0"}}]}],
                 "egress":[{"to":[{"namespaceSelector":{}}]}]}}]"#,
         )
         .expect("policies");
+        let policies: Vec<&NetworkPolicy> = owned.iter().collect();
         let dns = labels(&[("k8s-app", "kube-dns")]);
         let pod = Pod {
             namespace: "kube-system",
@@ -794,12 +832,13 @@ mod tests {
 
     #[test]
     fn except_applies_to_its_own_block_only() {
-        let policies: Vec<NetworkPolicy> = serde_json::from_str(
+        let owned: Vec<NetworkPolicy> = serde_json::from_str(
             r#"[{"spec":{"podSelector":{},"policyTypes":["Egress"],"egress":[
                 {"to":[{"ipBlock":{"cidr":"0.0.0.0/0","except":["10.0.0.1/32"]}}]},
                 {"to":[{"ipBlock":{"cidr":"10.0.0.1/32"}}],"ports":[{"port":6443}]}]}}]"#,
         )
         .expect("policies");
+        let policies: Vec<&NetworkPolicy> = owned.iter().collect();
         let dns = labels(&[]);
         let pod = Pod {
             namespace: "kube-system",

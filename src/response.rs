@@ -123,73 +123,209 @@ pub fn to_json(response: &impl ToJson) -> Vec<u8> {
     response.to_json()
 }
 
-const LOW_BITS: u64 = 0x0101_0101_0101_0101;
-const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+/// `n` in decimal, written at the end of `buf`: numbers in messages without
+/// the formatting machinery.
+pub fn decimal(n: u32, buf: &mut [u8; 10]) -> &str {
+    let mut rest = n;
+    let mut at = buf.len();
+    while at > 0 {
+        at -= 1;
+        if let Some(digit) = buf.get_mut(at) {
+            *digit = b'0' + (rest % 10) as u8;
+        }
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    buf.get(at..)
+        .and_then(|digits| std::str::from_utf8(digits).ok())
+        .unwrap_or("0")
+}
 
-/// True if some byte of `word` may need escaping (a control character, `"`
-/// or `\`); false positives only cost a byte-wise look.
-fn may_need_escape(word: u64) -> bool {
-    let below_space = word.wrapping_sub(LOW_BITS * 0x20) & !word;
-    let quote = word ^ (LOW_BITS * u64::from(b'"'));
-    let backslash = word ^ (LOW_BITS * u64::from(b'\\'));
-    let has_zero = |v: u64| v.wrapping_sub(LOW_BITS) & !v;
-    (below_space | has_zero(quote) | has_zero(backslash)) & HIGH_BITS != 0
+const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+const LOW_SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+/// The high bit of each byte of `word` below 0x20 (exact: no carries between bytes).
+#[inline(always)]
+fn controls(word: u64) -> u64 {
+    !(((word & LOW_SEVEN) + LOW_BITS * 0x60) | word | LOW_SEVEN)
+}
+
+/// The high bit of each byte of `word` equal to `byte` (exact).
+#[inline(always)]
+fn equal_bytes(word: u64, byte: u8) -> u64 {
+    let x = word ^ (LOW_BITS * u64::from(byte));
+    !(((x & LOW_SEVEN) + LOW_SEVEN) | x | LOW_SEVEN)
+}
+
+/// The high bit of each `"` and `\` in `word`.
+#[inline(always)]
+fn quotes(word: u64) -> u64 {
+    equal_bytes(word, b'"') | equal_bytes(word, b'\\')
+}
+
+/// How serde_json writes each byte in a string: 0 as it is, otherwise a
+/// backslash and this letter (`u` for `\u00XX`).
+static ESCAPES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = b'u';
+        byte += 1;
+    }
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table[b'\n' as usize] = b'n';
+    table[b'\r' as usize] = b'r';
+    table[b'\t' as usize] = b't';
+    table[0x08] = b'b';
+    table[0x0c] = b'f';
+    table
+};
+
+#[inline(always)]
+fn escape_letter(byte: u8) -> u8 {
+    ESCAPES.get(usize::from(byte)).copied().unwrap_or(0)
+}
+
+/// Bytes that escaping adds to `byte`.
+#[inline(always)]
+fn overhead(byte: u8) -> usize {
+    match escape_letter(byte) {
+        0 => 0,
+        b'u' => 5,
+        _ => 1,
+    }
+}
+
+/// The eight bytes at `at`, if there are eight.
+#[inline(always)]
+fn word_at(bytes: &[u8], at: usize) -> Option<[u8; 8]> {
+    bytes
+        .get(at..at.wrapping_add(8))
+        .and_then(|chunk| <[u8; 8]>::try_from(chunk).ok())
+}
+
+/// Bytes that escaping adds to `bytes`.
+fn escape_overhead(bytes: &[u8]) -> usize {
+    let mut extra = 0;
+    let mut at = 0;
+    while let Some(word) = word_at(bytes, at) {
+        let value = u64::from_le_bytes(word);
+        if controls(value) == 0 {
+            extra += quotes(value).count_ones() as usize;
+        } else {
+            extra += word.into_iter().map(overhead).sum::<usize>();
+        }
+        at += 8;
+    }
+    extra
+        + bytes
+            .get(at..)
+            .unwrap_or_default()
+            .iter()
+            .copied()
+            .map(overhead)
+            .sum::<usize>()
 }
 
 /// Writes `text` as a JSON string, escaped exactly as serde_json escapes it.
+/// The escaped length is counted first and the text written into place,
+/// eight bytes at a time between escapes (the JSON snippets in messages are
+/// full of quotes).
 pub fn write_str(out: &mut Vec<u8>, text: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = text.as_bytes();
-    out.push(b'"');
-    let mut start = 0;
+    let extra = escape_overhead(bytes);
+    if extra == 0 {
+        out.reserve(bytes.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
+    let start = out.len();
+    let end = start + bytes.len() + extra + 2;
+    // Eight bytes of slack: words are stored whole, and what lands past an escape is overwritten.
+    out.resize(end + 8, b'"');
+    if let Some(dest) = out.get_mut(start + 1..) {
+        write_escaped(dest, bytes);
+    }
+    out.truncate(end);
+    if let Some(last) = out.last_mut() {
+        *last = b'"';
+    }
+}
+
+/// Writes `bytes` escaped into `dest`, which has room for them and eight more.
+fn write_escaped(dest: &mut [u8], bytes: &[u8]) {
+    let mut to = 0;
     let mut at = 0;
-    while at < bytes.len() {
-        if let Some(chunk) = bytes.get(at..at + 8) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            if !may_need_escape(u64::from_le_bytes(word)) {
-                at += 8;
-                continue;
+    while let Some(word) = word_at(bytes, at) {
+        let value = u64::from_le_bytes(word);
+        if controls(value) == 0 {
+            let mut escapes = quotes(value);
+            let mut from = 0;
+            while escapes != 0 {
+                let next = (escapes.trailing_zeros() / 8) as usize;
+                store_word(dest, to, value >> (8 * from));
+                to += next - from;
+                put(dest, &mut to, b'\\');
+                put(dest, &mut to, word.get(next).copied().unwrap_or(b'"'));
+                from = next + 1;
+                escapes &= escapes - 1;
+            }
+            if from < 8 {
+                store_word(dest, to, value >> (8 * from));
+                to += 8 - from;
+            }
+        } else {
+            for byte in word {
+                write_byte(dest, &mut to, byte);
             }
         }
-        let end = (at + 8).min(bytes.len());
-        while at < end {
-            let byte = bytes.get(at).copied().unwrap_or(b' ');
-            let escape: Option<&[u8]> = match byte {
-                b'"' => Some(b"\\\""),
-                b'\\' => Some(b"\\\\"),
-                b'\n' => Some(b"\\n"),
-                b'\r' => Some(b"\\r"),
-                b'\t' => Some(b"\\t"),
-                0x08 => Some(b"\\b"),
-                0x0c => Some(b"\\f"),
-                0..=0x1f => None,
-                _ => {
-                    at += 1;
-                    continue;
-                }
-            };
-            out.extend_from_slice(bytes.get(start..at).unwrap_or_default());
-            match escape {
-                Some(escape) => out.extend_from_slice(escape),
-                None => {
-                    let hex = |nibble: u8| HEX.get(usize::from(nibble)).copied().unwrap_or(b'0');
-                    out.extend_from_slice(&[
-                        b'\\',
-                        b'u',
-                        b'0',
-                        b'0',
-                        hex(byte >> 4),
-                        hex(byte & 0xf),
-                    ]);
-                }
+        at += 8;
+    }
+    for &byte in bytes.get(at..).unwrap_or_default() {
+        write_byte(dest, &mut to, byte);
+    }
+}
+
+/// Stores the eight bytes of `value` at `to`; the caller keeps as many as it needs.
+#[inline(always)]
+fn store_word(dest: &mut [u8], to: usize, value: u64) {
+    if let Some(slot) = dest
+        .get_mut(to..to + 8)
+        .and_then(|slot| <&mut [u8; 8]>::try_from(slot).ok())
+    {
+        *slot = value.to_le_bytes();
+    }
+}
+
+#[inline(always)]
+fn write_byte(dest: &mut [u8], to: &mut usize, byte: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let hex = |nibble: u8| HEX.get(usize::from(nibble)).copied().unwrap_or(b'0');
+    match escape_letter(byte) {
+        0 => put(dest, to, byte),
+        b'u' => {
+            for byte in [b'\\', b'u', b'0', b'0', hex(byte >> 4), hex(byte & 0xf)] {
+                put(dest, to, byte);
             }
-            at += 1;
-            start = at;
+        }
+        letter => {
+            put(dest, to, b'\\');
+            put(dest, to, letter);
         }
     }
-    out.extend_from_slice(bytes.get(start..).unwrap_or_default());
-    out.push(b'"');
+}
+
+#[inline(always)]
+fn put(dest: &mut [u8], to: &mut usize, byte: u8) {
+    if let Some(slot) = dest.get_mut(*to) {
+        *slot = byte;
+    }
+    *to += 1;
 }
 
 #[cfg(test)]
@@ -205,10 +341,74 @@ mod tests {
     #[case::delete_and_unicode("\u{7f} é → 漢字 \u{1F600} \u{2028}")]
     #[case::escape_at_every_offset("0123456789abcdef\"0123456\n89abcdef\\")]
     #[case::long_yaml_snippet(&"spec:\n  egress:\n  - to: [{ipBlock: {cidr: \"0.0.0.0/0\"}}]\n".repeat(40))]
+    #[case::json_snippet(r#"apply first: {"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","spec":{"egress":[{"ports":[{"port":53,"protocol":"UDP"}]}]}}"#)]
+    #[case::escapes_at_both_ends("\"\u{1}plain text between\u{1f}\\")]
     fn strings_are_escaped_as_serde_json_escapes_them(#[case] text: &str) {
         let mut out = Vec::new();
         write_str(&mut out, text);
         assert_eq!(out, serde_json::to_vec(text).expect("serialisable"));
+        let mut appended = b"[1,".to_vec();
+        write_str(&mut appended, text);
+        assert_eq!(appended, [b"[1,".as_slice(), &out].concat());
+    }
+
+    #[test]
+    fn escapes_at_every_offset_and_length_match_serde_json() {
+        let sample = "{\"a\":\"b\\\\c\"}\u{1}x\ty\"\"\"\"\"\"\"\"\"z\\é\u{1f}\"done\"";
+        let chars: Vec<char> = sample.chars().collect();
+        for start in 0..chars.len() {
+            for end in start..=chars.len() {
+                let text: String = chars[start..end].iter().collect();
+                let mut out = b"x".to_vec();
+                write_str(&mut out, &text);
+                let expected = serde_json::to_vec(&text).expect("serialisable");
+                assert_eq!(out.get(1..), Some(expected.as_slice()), "{text:?}");
+            }
+        }
+    }
+
+    #[rstest]
+    #[case::all_bytes_plain(0x6161_6161_6161_6161, 0, 0)]
+    #[case::quote_and_backslash(u64::from_le_bytes(*b"a\"bc\\\\de"), 0, 3)]
+    #[case::controls_only(u64::from_le_bytes(*b"\n\x1f a\x00bc\x7f"), 3, 0)]
+    #[case::high_bytes_are_neither(0x8080_a2dc_ff9f_e0c2, 0, 0)]
+    fn word_masks_are_exact(
+        #[case] word: u64,
+        #[case] controls_found: u32,
+        #[case] quotes_found: u32,
+    ) {
+        assert_eq!(controls(word).count_ones(), controls_found);
+        assert_eq!(quotes(word).count_ones(), quotes_found);
+    }
+
+    #[rstest]
+    #[case::zero(0)]
+    #[case::one_digit(7)]
+    #[case::port(6443)]
+    #[case::largest(u32::MAX)]
+    fn decimals_are_what_display_writes(#[case] n: u32) {
+        assert_eq!(decimal(n, &mut [0; 10]), n.to_string());
+    }
+
+    #[test]
+    fn word_masks_match_bytewise_tests() {
+        for byte in 0..=255u8 {
+            for fill in [0u8, b'"', b'a', 0x80, 0xff] {
+                for at in 0..8 {
+                    let mut word = [fill; 8];
+                    word[at] = byte;
+                    let value = u64::from_le_bytes(word);
+                    let below_space = word.iter().filter(|&&b| b < 0x20).count();
+                    let quoted = word.iter().filter(|&&b| b == b'"' || b == b'\\').count();
+                    assert_eq!(
+                        controls(value).count_ones() as usize,
+                        below_space,
+                        "{word:?}"
+                    );
+                    assert_eq!(quotes(value).count_ones() as usize, quoted, "{word:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -16,12 +16,12 @@ use serde::Deserialize;
 use crate::exemptions::Exemptions;
 use crate::host::{list_items, GetResource, Host, ListResources, OnLookupFailure};
 use crate::network_policy::{
-    allows, isolating, nullable, Cidr, Direction, IntOrString, NetworkPolicy, Peer, Pod,
-    PolicyRule, PortRef, Remote, NAMESPACE_NAME_LABEL,
+    allows, is_isolated, isolating, nullable, Cidr, Direction, IntOrString, NetworkPolicy, Peer,
+    Pod, PolicyRule, PortRef, Remote, NAMESPACE_NAME_LABEL,
 };
 use crate::policy::Rule;
 use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
-use crate::response::write_str;
+use crate::response::{decimal, write_str};
 use crate::selector::LabelSelector;
 use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
 use crate::violation::{Verdict, Violation};
@@ -731,11 +731,21 @@ fn describe_component(component: &Component) -> String {
 }
 
 fn ports_text(ports: &[(String, u16)]) -> String {
-    ports
-        .iter()
-        .map(|(protocol, port)| format!("{port}/{protocol}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut text = String::new();
+    for (i, (protocol, port)) in ports.iter().enumerate() {
+        if i > 0 {
+            text.push_str(", ");
+        }
+        push_port(&mut text, *port, protocol);
+    }
+    text
+}
+
+/// `53/UDP`.
+fn push_port(text: &mut String, port: u16, protocol: &str) {
+    text.push_str(decimal(u32::from(port), &mut [0; 10]));
+    text.push('/');
+    text.push_str(protocol);
 }
 
 fn cidrs_text(cidrs: &[Cidr]) -> String {
@@ -787,18 +797,17 @@ impl Check<'_> {
     }
 
     fn unit_label(&self, unit: &Unit) -> String {
-        let (protocol, port) = (unit.protocol, unit.port);
-        match unit.cidr {
-            Some(cidr) => format!(
-                "{port}/{protocol} {} {cidr}",
-                if self.direction == Direction::Egress {
-                    "to"
-                } else {
-                    "from"
-                }
-            ),
-            None => format!("{port}/{protocol}"),
+        let mut label = String::new();
+        push_port(&mut label, unit.port, unit.protocol);
+        if let Some(cidr) = unit.cidr {
+            label.push_str(if self.direction == Direction::Egress {
+                " to "
+            } else {
+                " from "
+            });
+            label.push_str(&cidr.to_string());
         }
+        label
     }
 
     fn pods(&self) -> impl Iterator<Item = Pod<'_>> {
@@ -809,13 +818,13 @@ impl Check<'_> {
     }
 
     /// True if `policies` allow the flow for every pod of the owner.
-    fn allowed(&self, policies: &[NetworkPolicy], remote: &Remote, port: &PortRef) -> bool {
+    fn allowed(&self, policies: &[&NetworkPolicy], remote: &Remote, port: &PortRef) -> bool {
         self.pods()
             .all(|pod| allows(policies, &pod, self.direction, remote, port))
     }
 
     /// Names of the policies that isolate some pod of the owner, in order.
-    fn isolators(&self, policies: &[NetworkPolicy]) -> Vec<String> {
+    fn isolators(&self, policies: &[&NetworkPolicy]) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();
         for pod in self.pods() {
             for policy in isolating(policies, &pod, self.direction) {
@@ -828,7 +837,7 @@ impl Check<'_> {
     }
 
     /// Each port (and address range) of the check, with whether `policies` allow it.
-    fn units(&self, policies: &[NetworkPolicy]) -> Vec<Unit<'_>> {
+    fn units(&self, policies: &[&NetworkPolicy]) -> Vec<Unit<'_>> {
         let mut units = Vec::new();
         for (protocol, port) in &self.ports {
             let name = self.destination.and_then(|d| {
@@ -871,8 +880,9 @@ impl Check<'_> {
         units
     }
 
-    fn is_isolated(&self, policies: &[NetworkPolicy]) -> bool {
-        !self.isolators(policies).is_empty()
+    fn is_isolated(&self, policies: &[&NetworkPolicy]) -> bool {
+        self.pods()
+            .any(|pod| is_isolated(policies, &pod, self.direction))
     }
 
     /// A NetworkPolicy that would allow this check, ready to apply: compact
@@ -926,7 +936,13 @@ impl Check<'_> {
         out.extend_from_slice(br#"}],"podSelector":{"matchLabels":"#);
         write_labels(&mut out, self.owner.pod_labels.iter());
         out.extend_from_slice(br#"},"policyTypes":["#);
-        write_str(&mut out, &self.direction.to_string());
+        write_str(
+            &mut out,
+            match self.direction {
+                Direction::Ingress => "Ingress",
+                Direction::Egress => "Egress",
+            },
+        );
         out.extend_from_slice(b"]}}");
         String::from_utf8(out)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
@@ -967,7 +983,7 @@ impl Check<'_> {
                 out.push(b',');
             }
             out.extend_from_slice(br#"{"port":"#);
-            out.extend_from_slice(port.to_string().as_bytes());
+            out.extend_from_slice(decimal(u32::from(*port), &mut [0; 10]).as_bytes());
             out.extend_from_slice(br#","protocol":"#);
             write_str(out, protocol);
             out.push(b'}');
@@ -1273,11 +1289,11 @@ impl Rule for SystemNetworkPolicy {
         }
         .call(host)
         .and_then(|body| list_items::<NetworkPolicy>(&body));
-        let (before, alone) = match listed {
+        let (existing, alone) = match listed {
             Ok(mut existing) => {
-                if let Some(old) = &old {
+                if let Some(old) = old {
                     existing.retain(|p| p.metadata.name != name);
-                    existing.push(old.clone());
+                    existing.push(old);
                 }
                 (existing, false)
             }
@@ -1289,15 +1305,15 @@ impl Rule for SystemNetworkPolicy {
                     "the effective policy set after this change (only this policy was judged, on its own)",
                     &error,
                 );
-                (old.clone().into_iter().collect(), true)
+                (old.into_iter().collect(), true)
             }
         };
-        let mut after: Vec<NetworkPolicy> = before
+        let before: Vec<&NetworkPolicy> = existing.iter().collect();
+        let mut after: Vec<&NetworkPolicy> = existing
             .iter()
             .filter(|p| p.metadata.name != name)
-            .cloned()
             .collect();
-        after.extend(new.clone());
+        after.extend(new.as_ref());
 
         let context = Context {
             settings,
@@ -1316,8 +1332,7 @@ impl Rule for SystemNetworkPolicy {
                         namespace: &component.namespace,
                         labels,
                     };
-                    !isolating(&before, &pod, direction).is_empty()
-                        || !isolating(&after, &pod, direction).is_empty()
+                    is_isolated(&before, &pod, direction) || is_isolated(&after, &pod, direction)
                 })
             })
         };
@@ -1390,7 +1405,7 @@ impl Rule for SystemNetworkPolicy {
 fn cut_violation(
     check: &Check,
     cut: &[String],
-    after: &[NetworkPolicy],
+    after: &[&NetworkPolicy],
     object: Option<&NetworkPolicy>,
     name: &str,
     namespace: &str,
