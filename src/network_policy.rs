@@ -96,12 +96,19 @@ pub enum Direction {
     Egress,
 }
 
-impl fmt::Display for Direction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Direction {
+    /// The name `policyTypes` uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Direction::Ingress => "Ingress",
             Direction::Egress => "Egress",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -218,7 +225,7 @@ impl NetworkPolicy {
             return self.spec.policy_types.clone();
         }
         let mut types = vec![PolicyType::Ingress];
-        if !self.spec.egress.is_empty() {
+        if self.has_type(Direction::Egress) {
             types.push(PolicyType::Egress);
         }
         types

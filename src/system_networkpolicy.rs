@@ -936,13 +936,7 @@ impl Check<'_> {
         out.extend_from_slice(br#"}],"podSelector":{"matchLabels":"#);
         write_labels(&mut out, self.owner.pod_labels.iter());
         out.extend_from_slice(br#"},"policyTypes":["#);
-        write_str(
-            &mut out,
-            match self.direction {
-                Direction::Ingress => "Ingress",
-                Direction::Egress => "Egress",
-            },
-        );
+        write_str(&mut out, self.direction.as_str());
         out.extend_from_slice(b"]}}");
         String::from_utf8(out)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
