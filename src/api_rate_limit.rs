@@ -15,7 +15,9 @@ use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch
 use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
 use crate::violation::{Verdict, Violation};
 use crate::workload::shell::tokenize;
-use crate::workload::{judge_change, ContainerAt, Workload, WorkloadKind, WorkloadObject};
+use crate::workload::{
+    judge_change, ArgField, ContainerAt, Workload, WorkloadKind, WorkloadObject,
+};
 
 pub struct ApiRateLimit;
 
@@ -237,7 +239,10 @@ fn bare_flag(name: &str) -> &str {
 
 /// Expands Kubernetes `$(VAR)` references from the container's literal env
 /// (`$$` escapes a `$`), as the kubelet does before running the command.
-fn expand(text: &str, at: &ContainerAt) -> String {
+fn expand<'s>(text: &'s str, at: &ContainerAt) -> Cow<'s, str> {
+    if !text.contains('$') {
+        return Cow::Borrowed(text);
+    }
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(position) = rest.find('$') {
@@ -260,7 +265,7 @@ fn expand(text: &str, at: &ContainerAt) -> String {
         }
     }
     out.push_str(rest);
-    out
+    Cow::Owned(out)
 }
 
 /// A shell reference (`$NAME`, `${NAME}`) resolved from the container's env.
@@ -277,14 +282,14 @@ fn resolve<'s>(value: &'s str, at: &'s ContainerAt) -> Cow<'s, str> {
 
 /// Words of command and args: plain elements as they are, and shell scripts
 /// (elements with whitespace, as passed to `sh -c`) split into their words.
-fn words(at: &ContainerAt) -> Vec<(String, String)> {
+fn words<'s>(at: &'s ContainerAt) -> Vec<(ArgField, Cow<'s, str>)> {
     let mut words = Vec::new();
     for (field, arg) in at.container.argv() {
         let expanded = expand(arg, at);
         if expanded.contains(char::is_whitespace) {
             for token in tokenize(&expanded) {
                 if let Some(word) = token.word() {
-                    words.push((field.clone(), word.to_string()));
+                    words.push((field, Cow::Owned(word.to_string())));
                 }
             }
         } else {
@@ -318,9 +323,9 @@ fn flag_settings(settings: &Settings, at: &ContainerAt) -> Vec<Setting> {
             continue;
         };
         let (value, shown) = match inline {
-            Some(value) => (value, word.clone()),
+            Some(value) => (value, word.to_string()),
             None => match words.get(index.saturating_add(1)) {
-                Some((_, next)) => (next.clone(), format!("{word} {next}")),
+                Some((_, next)) => (next.to_string(), format!("{word} {next}")),
                 None => continue,
             },
         };

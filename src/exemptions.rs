@@ -41,16 +41,38 @@ impl Validate for Exemptions {
     }
 }
 
+/// Why a request is exempt; written only when shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exemption<'r> {
+    Namespace(&'r str),
+    User(&'r str),
+    Group(&'r str),
+    ServiceAccount(&'r str, &'r str),
+}
+
+impl std::fmt::Display for Exemption<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exemption::Namespace(namespace) => write!(f, "namespace {namespace} is exempt"),
+            Exemption::User(user) => write!(f, "user {user} is exempt"),
+            Exemption::Group(group) => write!(f, "group {group} is exempt"),
+            Exemption::ServiceAccount(ns, name) => {
+                write!(f, "service account {ns}/{name} is exempt")
+            }
+        }
+    }
+}
+
 impl Exemptions {
     /// Why `request` is exempt, if it is.
-    pub fn reason(&self, request: &Request) -> Option<String> {
+    pub fn reason<'r>(&self, request: &'r Request) -> Option<Exemption<'r>> {
         if !request.namespace.is_empty() && self.namespaces.iter().any(|n| *n == request.namespace)
         {
-            return Some(format!("namespace {} is exempt", request.namespace));
+            return Some(Exemption::Namespace(&request.namespace));
         }
         let user = &request.user_info.username;
         if self.users.iter().any(|u| u == user) {
-            return Some(format!("user {user} is exempt"));
+            return Some(Exemption::User(user));
         }
         if let Some(group) = request
             .user_info
@@ -58,14 +80,14 @@ impl Exemptions {
             .iter()
             .find(|g| self.groups.iter().any(|e| e == g.as_ref()))
         {
-            return Some(format!("group {group} is exempt"));
+            return Some(Exemption::Group(group));
         }
         let (ns, name) = user.strip_prefix(SERVICE_ACCOUNT_PREFIX)?.split_once(':')?;
         self.service_accounts
             .iter()
             .filter_map(|entry| entry.split_once('/'))
             .any(|(e_ns, e_name)| e_ns == ns && (e_name == "*" || e_name == name))
-            .then(|| format!("service account {ns}/{name} is exempt"))
+            .then_some(Exemption::ServiceAccount(ns, name))
     }
 }
 
@@ -114,7 +136,8 @@ mod tests {
         None
     )]
     fn exempts(#[case] json: &str, #[case] expected: Option<&str>) {
-        let reason = exemptions().reason(&request(json));
+        let request = request(json);
+        let reason = exemptions().reason(&request).map(|r| r.to_string());
         match expected {
             Some(prefix) => assert!(
                 reason.as_deref().unwrap_or("").starts_with(prefix),

@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod exemptions;
 pub mod host;
 pub mod json_path;
+pub mod memcmp;
 pub mod policy;
 pub mod quantity;
 pub mod registry;

@@ -192,13 +192,39 @@ fn pool_field(index: usize, worker: &Worker, rest: &str) -> String {
     )
 }
 
+/// The texts of one podPidsLimit check, built only when it finds something.
+struct PidsSite {
+    key: String,
+    field: String,
+    missing_problem: String,
+    fix: String,
+    scope: String,
+}
+
+const FORK_BOMB: &str = "one fork bomb (or thread leak) in one pod takes every PID of its node, and kubelet, the container runtime and every other pod there can no longer start processes (crash 3)";
+
 fn check_pids(shoot: &Shoot, bounds: &PidsLimitBounds, findings: &mut Vec<Finding>) {
     let workers = shoot.workers();
     if workers.is_empty() {
         // Workerless Shoots have no kubelets; Gardener forbids kubelet settings there.
         return;
     }
-    let suggestion = 4096u64.clamp(bounds.minimum, bounds.maximum);
+    let value = shoot.kubelet().and_then(|k| k.pod_pids_limit);
+    check_pids_value(value, bounds, || shoot_pids_site(workers, bounds), findings);
+    for (index, worker) in workers.iter().enumerate() {
+        let Some(kubelet) = worker.kubelet() else {
+            continue;
+        };
+        let site = || pool_pids_site(index, worker, bounds);
+        check_pids_value(kubelet.pod_pids_limit, bounds, site, findings);
+    }
+}
+
+fn suggested_pids(bounds: &PidsLimitBounds) -> u64 {
+    4096u64.clamp(bounds.minimum, bounds.maximum)
+}
+
+fn shoot_pids_site(workers: &[Worker], bounds: &PidsLimitBounds) -> PidsSite {
     let inheriting: Vec<&str> = workers
         .iter()
         .filter(|w| w.kubelet().is_none())
@@ -209,80 +235,70 @@ fn check_pids(shoot: &Shoot, bounds: &PidsLimitBounds, findings: &mut Vec<Findin
     } else {
         format!("pools {}", inheriting.join(", "))
     };
-    let fork_bomb = "one fork bomb (or thread leak) in one pod takes every PID of its node, and kubelet, the container runtime and every other pod there can no longer start processes (crash 3)";
-    check_pids_value(
-        "pids/shoot".to_string(),
-        "spec.kubernetes.kubelet.podPidsLimit".to_string(),
-        shoot.kubelet().and_then(|k| k.pod_pids_limit),
-        bounds,
-        &format!("without it the kubelets of {applies_to} put no PID limit on pods: {fork_bomb}."),
-        &format!(
-            "set spec.kubernetes.kubelet.podPidsLimit to a value from {} to {}, e.g. {suggestion}.",
-            bounds.minimum, bounds.maximum
+    PidsSite {
+        key: "pids/shoot".to_string(),
+        field: "spec.kubernetes.kubelet.podPidsLimit".to_string(),
+        missing_problem: format!(
+            "without it the kubelets of {applies_to} put no PID limit on pods: {FORK_BOMB}."
         ),
-        &format!("applies to {applies_to}"),
-        findings,
-    );
-    for (index, worker) in workers.iter().enumerate() {
-        let Some(kubelet) = worker.kubelet() else {
-            continue;
-        };
-        check_pids_value(
-            format!("pids/pool/{}", worker.name),
-            pool_field(index, worker, "kubernetes.kubelet.podPidsLimit"),
-            kubelet.pod_pids_limit,
-            bounds,
-            &format!(
-                "the pool has its own kubernetes.kubelet block, which Gardener uses instead of spec.kubernetes.kubelet (it is not merged), so without podPidsLimit there its nodes put no PID limit on pods: {fork_bomb}."
-            ),
-            &format!(
-                "add podPidsLimit (from {} to {}, e.g. {suggestion}) to spec.provider.workers[{index}].kubernetes.kubelet, or remove that block to inherit the Shoot's.",
-                bounds.minimum, bounds.maximum
-            ),
-            &format!("pool {}", worker.name),
-            findings,
-        );
+        fix: format!(
+            "set spec.kubernetes.kubelet.podPidsLimit to a value from {} to {}, e.g. {}.",
+            bounds.minimum,
+            bounds.maximum,
+            suggested_pids(bounds)
+        ),
+        scope: format!("applies to {applies_to}"),
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+fn pool_pids_site(index: usize, worker: &Worker, bounds: &PidsLimitBounds) -> PidsSite {
+    PidsSite {
+        key: format!("pids/pool/{}", worker.name),
+        field: pool_field(index, worker, "kubernetes.kubelet.podPidsLimit"),
+        missing_problem: format!(
+            "the pool has its own kubernetes.kubelet block, which Gardener uses instead of spec.kubernetes.kubelet (it is not merged), so without podPidsLimit there its nodes put no PID limit on pods: {FORK_BOMB}."
+        ),
+        fix: format!(
+            "add podPidsLimit (from {} to {}, e.g. {}) to spec.provider.workers[{index}].kubernetes.kubelet, or remove that block to inherit the Shoot's.",
+            bounds.minimum,
+            bounds.maximum,
+            suggested_pids(bounds)
+        ),
+        scope: format!("pool {}", worker.name),
+    }
+}
+
 fn check_pids_value(
-    key: String,
-    field: String,
     value: Option<i64>,
     bounds: &PidsLimitBounds,
-    missing_problem: &str,
-    fix: &str,
-    scope: &str,
+    site: impl FnOnce() -> PidsSite,
     findings: &mut Vec<Finding>,
 ) {
     let minimum = i64::try_from(bounds.minimum).unwrap_or(i64::MAX);
     let maximum = i64::try_from(bounds.maximum).unwrap_or(i64::MAX);
-    let (suffix, excess, problem) = match value {
-        None if bounds.required => ("missing", 0, missing_problem.to_string()),
-        None => return,
-        Some(v) if v < minimum => (
-            "below",
-            v.abs_diff(minimum),
-            format!(
-                "below the minimum of {minimum} ({scope}){}: ordinary pods (JVMs, build jobs, browsers) use hundreds to thousands of threads, and every thread is a PID, so they fail with \"fork: resource temporarily unavailable\".",
-                if v < 0 { "; a negative value means no limit at all" } else { "" }
-            ),
+    let (suffix, excess) = match value {
+        None if bounds.required => ("missing", 0),
+        Some(v) if v < minimum => ("below", v.abs_diff(minimum)),
+        Some(v) if v > maximum => ("above", v.abs_diff(maximum)),
+        _ => return,
+    };
+    let site = site();
+    let scope = &site.scope;
+    let problem = match value {
+        None => site.missing_problem,
+        Some(v) if v < minimum => format!(
+            "below the minimum of {minimum} ({scope}){}: ordinary pods (JVMs, build jobs, browsers) use hundreds to thousands of threads, and every thread is a PID, so they fail with \"fork: resource temporarily unavailable\".",
+            if v < 0 { "; a negative value means no limit at all" } else { "" }
         ),
-        Some(v) if v > maximum => (
-            "above",
-            v.abs_diff(maximum),
-            format!(
-                "above the maximum of {maximum} ({scope}): a pod may take that many PIDs before it is stopped, so a few runaway pods still exhaust the node's PID space and kubelet and the container runtime fail (crash 3)."
-            ),
+        Some(_) => format!(
+            "above the maximum of {maximum} ({scope}): a pod may take that many PIDs before it is stopped, so a few runaway pods still exhaust the node's PID space and kubelet and the container runtime fail (crash 3)."
         ),
-        Some(_) => return,
     };
     let rendered = value.map_or_else(|| NOT_SET.to_string(), |v| v.to_string());
     findings.push(Finding {
-        key: format!("{key}/{suffix}"),
+        key: format!("{}/{suffix}", site.key),
         excess,
-        violation: Violation::new(field, rendered, problem, fix),
+        violation: Violation::new(site.field, rendered, problem, site.fix),
     });
 }
 
@@ -353,8 +369,7 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
         let Some(value) = &worker.max_unavailable else {
             continue;
         };
-        let field = pool_field(index, worker, "maxUnavailable");
-        let key = format!("maxUnavailable/{}", worker.name);
+        let key = || format!("maxUnavailable/{}", worker.name);
         let maximum = worker
             .maximum
             .and_then(|m| u64::try_from(m).ok())
@@ -364,7 +379,7 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
         let fix_suffix = "and roll faster with maxSurge instead: surge nodes add capacity during the update rather than removing it.";
         let outcome = match (value, maximum) {
             (IntOrPercent::Invalid(_), _) => Some((
-                format!("{key}/invalid"),
+                format!("{}/invalid", key()),
                 0,
                 "is neither a whole number nor a percentage such as 25%, so the rolling update's limit is undefined.".to_string(),
                 format!("set maxUnavailable to a whole number or a percentage, {fix_suffix}"),
@@ -378,7 +393,7 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
                 };
                 (nodes > allowed).then(|| {
                     (
-                        key.clone(),
+                        key(),
                         nodes.saturating_sub(allowed),
                         format!(
                             "lets up to {nodes} of the pool's maximum {maximum} nodes be down at once during a rolling update (e.g. a new machine image), above the bound of {allowed} ({pct}% of maximum, at least {always}): the remaining nodes must absorb their pods, run out of capacity and evict or leave them Pending, and a faulty image takes that many nodes down in one step."
@@ -389,7 +404,7 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
             }
             (IntOrPercent::Percent(p), None) => (*p > pct).then(|| {
                 (
-                    key.clone(),
+                    key(),
                     p.saturating_sub(pct),
                     format!(
                         "lets {p}% of the pool's nodes be down at once during a rolling update, above the bound of {pct}% (the pool sets no maximum to count nodes against): the remaining nodes cannot absorb their pods."
@@ -399,7 +414,7 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
             }),
             (IntOrPercent::Count(n), None) => (*n > always).then(|| {
                 (
-                    key.clone(),
+                    key(),
                     n.saturating_sub(always),
                     format!(
                         "lets {n} nodes be down at once during a rolling update, above the bound of {always} node(s) for a pool without a maximum to count against: the remaining nodes cannot absorb their pods."
@@ -412,7 +427,12 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
             findings.push(Finding {
                 key,
                 excess,
-                violation: Violation::new(field, value.to_string(), problem, fix),
+                violation: Violation::new(
+                    pool_field(index, worker, "maxUnavailable"),
+                    value.to_string(),
+                    problem,
+                    fix,
+                ),
             });
         }
     }

@@ -214,12 +214,40 @@ impl Settings {
     }
 }
 
-/// One worker pool whose nodes an update rolls.
-struct PoolChange {
-    description: String,
+/// One worker pool whose nodes an update rolls, described only for a message.
+struct PoolChange<'s> {
+    worker: &'s shoot::Worker<'s>,
+    image: Option<(Option<&'s MachineImage<'s>>, Option<&'s MachineImage<'s>>)>,
+    kubernetes: Option<(Option<&'s str>, Option<&'s str>)>,
 }
 
-fn changed_pools(old: &Shoot, new: &Shoot) -> Vec<PoolChange> {
+impl PoolChange<'_> {
+    fn description(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some((was, is)) = self.image {
+            parts.push(format!(
+                "machine image {} -> {}",
+                image_text(was),
+                image_text(is)
+            ));
+        }
+        if let Some((was, is)) = self.kubernetes {
+            parts.push(format!(
+                "Kubernetes {} -> {}{}",
+                was.unwrap_or("(not set)"),
+                is.unwrap_or("(not set)"),
+                if self.worker.kubernetes_version().is_none() {
+                    " via spec.kubernetes.version"
+                } else {
+                    ""
+                }
+            ));
+        }
+        format!("{} ({})", self.worker.name, parts.join(", "))
+    }
+}
+
+fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'s>> {
     // Old pools by name (the first of a name, as `Shoot::worker` finds it): a
     // lookup per new pool by scan is quadratic in the pools.
     let mut old_pools: BTreeMap<&str, &shoot::Worker> = BTreeMap::new();
@@ -231,34 +259,18 @@ fn changed_pools(old: &Shoot, new: &Shoot) -> Vec<PoolChange> {
         let Some(&before) = old_pools.get(worker.name.as_ref()) else {
             continue; // a new pool rolls no existing node
         };
-        let mut parts = Vec::new();
-        if before.image() != worker.image() {
-            parts.push(format!(
-                "machine image {} -> {}",
-                image_text(before.image()),
-                image_text(worker.image())
-            ));
-        }
-        let (was, is) = (
+        let image = (before.image(), worker.image());
+        let kubernetes = (
             before.effective_kubernetes_version(old),
             worker.effective_kubernetes_version(new),
         );
-        if was != is {
-            parts.push(format!(
-                "Kubernetes {} -> {}{}",
-                was.unwrap_or("(not set)"),
-                is.unwrap_or("(not set)"),
-                if worker.kubernetes_version().is_none() {
-                    " via spec.kubernetes.version"
-                } else {
-                    ""
-                }
-            ));
-        }
-        if !parts.is_empty() {
-            changes.push(PoolChange {
-                description: format!("{} ({})", worker.name, parts.join(", ")),
-            });
+        let change = PoolChange {
+            worker,
+            image: (image.0 != image.1).then_some(image),
+            kubernetes: (kubernetes.0 != kubernetes.1).then_some(kubernetes),
+        };
+        if change.image.is_some() || change.kubernetes.is_some() {
+            changes.push(change);
         }
     }
     changes
@@ -372,7 +384,7 @@ fn pool_count_check(settings: &Settings, old: &Shoot, new: &Shoot, verdict: &mut
     if u64::try_from(changes.len()).unwrap_or(u64::MAX) <= limit {
         return;
     }
-    let listed: Vec<&str> = changes.iter().map(|c| c.description.as_str()).collect();
+    let listed: Vec<String> = changes.iter().map(PoolChange::description).collect();
     verdict.violation(Violation::new(
         "spec.provider.workers",
         format!(
@@ -410,13 +422,6 @@ fn canary_check(
         return;
     }
     let selector = settings.canary_selector().to_query();
-    let images: Vec<String> = adopted.iter().map(|(i, _)| i.to_string()).collect();
-    let what = format!("the canary-stage Shoots (label selector `{selector}`)");
-    let unchecked = format!(
-        "whether at least {} canary Shoots already run {}",
-        settings.min_canaries,
-        images.join(", ")
-    );
     let body = ListResources {
         api_version: shoot::API_VERSION,
         kind: shoot::KIND,
@@ -429,11 +434,16 @@ fn canary_check(
     let canaries = match body.as_deref().map_err(Clone::clone).and_then(list_shoots) {
         Ok(canaries) => canaries,
         Err(error) => {
+            let images: Vec<String> = adopted.iter().map(|(i, _)| i.to_string()).collect();
             settings.on_lookup_failure.record(
                 verdict,
                 StagedRollout::NAME,
-                &what,
-                &unchecked,
+                &format!("the canary-stage Shoots (label selector `{selector}`)"),
+                &format!(
+                    "whether at least {} canary Shoots already run {}",
+                    settings.min_canaries,
+                    images.join(", ")
+                ),
                 &error,
             );
             return;

@@ -18,7 +18,7 @@ use crate::selector::{LabelSelector, NAMESPACE_NAME_LABEL};
 use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
 use crate::violation::{Verdict, Violation};
 
-use lookups::{Backend, Lookups};
+use lookups::{Backend, Lookups, NamespaceLabels};
 use webhooks::{is_cluster_scoped, Scope, Subject, Webhook, WebhookObject, WRITES};
 
 pub use webhooks::{skipped_namespaces, DEFAULT_TIMEOUT_SECONDS};
@@ -256,10 +256,43 @@ impl Rule for WebhookSafety {
 /// Whether a webhook is called for requests in one namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Reach {
-    /// Called; `basis` says which labels the selector matched, for messages.
-    Reached { basis: String },
+    /// Called; `basis` says why, for messages.
+    Reached { basis: Basis },
     /// Skipped; `explicit` when that holds whatever labels the namespace gains.
     Skipped { explicit: bool },
+}
+
+/// Why a webhook is called in a namespace, written only for a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Basis {
+    AdmissionPolicy,
+    NoSelector,
+    EmptySelector,
+    Labels(NamespaceLabels),
+}
+
+impl Basis {
+    fn text(&self, namespace: &str) -> String {
+        match self {
+            Basis::AdmissionPolicy => format!(" (it is an AdmissionPolicy in {namespace})"),
+            Basis::NoSelector => {
+                " (it has no namespaceSelector, so it matches every namespace)".to_string()
+            }
+            Basis::EmptySelector => {
+                " (its namespaceSelector is empty, so it matches every namespace)".to_string()
+            }
+            Basis::Labels(known) => {
+                let labels = labels_text(&known.labels);
+                if known.looked_up {
+                    format!(" (its namespaceSelector matches {namespace}'s labels {labels})")
+                } else {
+                    format!(
+                        " (its namespaceSelector matches {namespace} if, as assumed without a lookup, it carries only {labels})"
+                    )
+                }
+            }
+        }
+    }
 }
 
 struct Judge<'s, 'h> {
@@ -335,20 +368,18 @@ impl Judge<'_, '_> {
         let selector = match &webhook.scope {
             Scope::Only(own) if own == namespace => {
                 return Reach::Reached {
-                    basis: format!(" (it is an AdmissionPolicy in {own})"),
+                    basis: Basis::AdmissionPolicy,
                 }
             }
             Scope::Only(_) => return Reach::Skipped { explicit: true },
             Scope::Selector(None) => {
                 return Reach::Reached {
-                    basis: " (it has no namespaceSelector, so it matches every namespace)"
-                        .to_string(),
+                    basis: Basis::NoSelector,
                 }
             }
             Scope::Selector(Some(selector)) if selector.is_empty() => {
                 return Reach::Reached {
-                    basis: " (its namespaceSelector is empty, so it matches every namespace)"
-                        .to_string(),
+                    basis: Basis::EmptySelector,
                 }
             }
             Scope::Selector(Some(selector)) => selector,
@@ -361,20 +392,8 @@ impl Judge<'_, '_> {
         if !selector.matches(&known.labels) {
             return Reach::Skipped { explicit: false };
         }
-        let labels = known
-            .labels
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(", ");
         Reach::Reached {
-            basis: if known.looked_up {
-                format!(" (its namespaceSelector matches {namespace}'s labels {labels})")
-            } else {
-                format!(
-                    " (its namespaceSelector matches {namespace} if, as assumed without a lookup, it carries only {labels})"
-                )
-            },
+            basis: Basis::Labels(known),
         }
     }
 
@@ -384,7 +403,9 @@ impl Judge<'_, '_> {
         let mut by_labels = Vec::new();
         for namespace in &self.settings.protected_namespaces {
             match self.reach(webhook, namespace) {
-                Reach::Reached { basis } => reached.push((namespace.clone(), basis)),
+                Reach::Reached { basis } => {
+                    reached.push((namespace.clone(), basis.text(namespace)));
+                }
                 Reach::Skipped { explicit: false } => by_labels.push(namespace.clone()),
                 Reach::Skipped { explicit: true } => {}
             }
@@ -588,6 +609,7 @@ impl Judge<'_, '_> {
         let Reach::Reached { basis } = self.reach(webhook, namespace) else {
             return;
         };
+        let basis = basis.text(namespace);
         let Scope::Selector(selector) = &webhook.scope else {
             return;
         };

@@ -141,12 +141,41 @@ impl ContainerList {
     }
 }
 
-/// One container and where it is, e.g. `spec.template.spec.containers[0]`.
+/// Where a container is, e.g. `spec.template.spec.containers[0]`; written
+/// only when a message names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContainerPath {
+    pub pod_spec: &'static str,
+    pub list: ContainerList,
+    pub index: usize,
+}
+
+impl std::fmt::Display for ContainerPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}[{}]", self.pod_spec, self.list.field(), self.index)
+    }
+}
+
+/// One container and where it is.
 #[derive(Debug)]
 pub struct ContainerAt<'w, 'a> {
     pub list: ContainerList,
-    pub path: String,
+    pub path: ContainerPath,
     pub container: &'w Container<'a>,
+}
+
+/// An element of a container's `command` or `args`, e.g. `args[1]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArgField {
+    pub args: bool,
+    pub index: usize,
+}
+
+impl std::fmt::Display for ArgField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = if self.args { "args" } else { "command" };
+        write!(f, "{list}[{}]", self.index)
+    }
 }
 
 impl ContainerAt<'_, '_> {
@@ -164,17 +193,15 @@ impl ContainerAt<'_, '_> {
 impl<'a> Container<'a> {
     /// Every element of `command` then `args`, with its field path suffix
     /// (`command[0]`, `args[1]`).
-    pub fn argv(&self) -> impl Iterator<Item = (String, &str)> + '_ {
-        let command = self
-            .command
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (format!("command[{i}]"), a.as_ref()));
-        let args = self
-            .args
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (format!("args[{i}]"), a.as_ref()));
+    pub fn argv(&self) -> impl Iterator<Item = (ArgField, &str)> + '_ {
+        let command = self.command.iter().enumerate().map(|(index, arg)| {
+            let field = ArgField { args: false, index };
+            (field, arg.as_ref())
+        });
+        let args = self.args.iter().enumerate().map(|(index, arg)| {
+            let field = ArgField { args: true, index };
+            (field, arg.as_ref())
+        });
         command.chain(args)
     }
 
@@ -306,7 +333,11 @@ impl<'a> Workload<'a> {
                 .enumerate()
                 .map(move |(index, container)| ContainerAt {
                     list,
-                    path: format!("{base}.{}[{index}]", list.field()),
+                    path: ContainerPath {
+                        pod_spec: base,
+                        list,
+                        index,
+                    },
                     container,
                 })
         })
@@ -410,7 +441,7 @@ mod tests {
     }
 
     fn assert_workload(workload: &Workload, base: &str) {
-        let paths: Vec<String> = workload.containers().map(|c| c.path).collect();
+        let paths: Vec<String> = workload.containers().map(|c| c.path.to_string()).collect();
         assert_eq!(
             paths,
             vec![
@@ -420,7 +451,11 @@ mod tests {
             ]
         );
         let first = workload.containers().next().expect("a container");
-        let argv: Vec<(String, &str)> = first.container.argv().collect();
+        let argv: Vec<(String, &str)> = first
+            .container
+            .argv()
+            .map(|(field, arg)| (field.to_string(), arg))
+            .collect();
         assert_eq!(
             argv,
             vec![
