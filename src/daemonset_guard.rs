@@ -192,7 +192,7 @@ fn judge(request: &Request, settings: &Settings, workload: &Workload) -> Verdict
             }
         }
         // Ephemeral containers cannot declare resources.
-        if limits_apply && at.list != ContainerList::EphemeralContainers {
+        if limits_apply && at.path.list != ContainerList::EphemeralContainers {
             let missing: Vec<&str> = settings
                 .resource_limits
                 .resources

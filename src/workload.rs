@@ -159,7 +159,6 @@ impl std::fmt::Display for ContainerPath {
 /// One container and where it is.
 #[derive(Debug)]
 pub struct ContainerAt<'w, 'a> {
-    pub list: ContainerList,
     pub path: ContainerPath,
     pub container: &'w Container<'a>,
 }
@@ -181,7 +180,7 @@ impl std::fmt::Display for ArgField {
 impl ContainerAt<'_, '_> {
     /// `container web` / `init container setup`, for messages.
     pub fn describe(&self) -> String {
-        let what = match self.list {
+        let what = match self.path.list {
             ContainerList::Containers => "container",
             ContainerList::InitContainers => "init container",
             ContainerList::EphemeralContainers => "ephemeral container",
@@ -332,7 +331,6 @@ impl<'a> Workload<'a> {
                 .iter()
                 .enumerate()
                 .map(move |(index, container)| ContainerAt {
-                    list,
                     path: ContainerPath {
                         pod_spec: base,
                         list,
