@@ -6,6 +6,7 @@
 
 pub mod apiserver;
 pub mod arena;
+pub mod btree;
 pub mod bundle;
 pub mod exemptions;
 pub mod host;

@@ -2,13 +2,14 @@
 //! them get kube-apiserver OOM-killed, since it caches every one of them.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
+use crate::btree;
 use crate::exemptions::Exemptions;
 use crate::host::Host;
 use crate::policy::Rule;
@@ -55,7 +56,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             limits: KindLimits::default(),
-            secret_type_limits: BTreeMap::from([
+            secret_type_limits: btree::map([
                 ("kubernetes.io/tls".to_string(), ByteSize::kib(64)),
                 (
                     "kubernetes.io/dockerconfigjson".to_string(),
@@ -257,12 +258,8 @@ fn measure(
         Kind::Secret => {
             let secret: SecretPayload = crate::request::from_str(json, what)?;
             // stringData keys replace data keys of the same name.
-            let overridden: BTreeSet<&str> = secret
-                .string_data
-                .sizes
-                .iter()
-                .map(|(key, _)| key.as_ref())
-                .collect();
+            let overridden =
+                btree::set(secret.string_data.sizes.iter().map(|(key, _)| key.as_ref()));
             let data = secret
                 .data
                 .sizes

@@ -48,21 +48,26 @@ impl std::fmt::Display for ByteSize {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let bytes = self.0;
         if bytes >= Self::MIB && bytes.is_multiple_of(Self::KIB) {
-            write!(
-                f,
-                "{bytes} bytes ({:.1} MiB)",
-                bytes as f64 / Self::MIB as f64
-            )
+            let (whole, tenth) = tenths(bytes, Self::MIB);
+            write!(f, "{bytes} bytes ({whole}.{tenth} MiB)")
         } else if bytes >= Self::KIB {
-            write!(
-                f,
-                "{bytes} bytes ({:.1} KiB)",
-                bytes as f64 / Self::KIB as f64
-            )
+            let (whole, tenth) = tenths(bytes, Self::KIB);
+            write!(f, "{bytes} bytes ({whole}.{tenth} KiB)")
         } else {
             write!(f, "{bytes} bytes")
         }
     }
+}
+
+/// `bytes / unit` to one decimal, rounded as `{:.1}` rounds a float (ties to
+/// even), without bringing float formatting into a module.
+fn tenths(bytes: u64, unit: u64) -> (u128, u128) {
+    let (scaled, unit) = (u128::from(bytes) * 10, u128::from(unit));
+    let (mut tenths, rest) = (scaled / unit, scaled % unit);
+    if rest * 2 > unit || (rest * 2 == unit && tenths % 2 == 1) {
+        tenths += 1;
+    }
+    (tenths / 10, tenths % 10)
 }
 
 impl<'de> Deserialize<'de> for ByteSize {
@@ -93,6 +98,21 @@ impl<'de> Deserialize<'de> for ByteSize {
 mod tests {
     use super::*;
     use rstest::rstest;
+
+    #[test]
+    fn tenths_round_as_float_formatting_does() {
+        let sizes = (0..=3 * ByteSize::MIB).chain((0..=4096).map(|k| (1 << 40) + k * 51));
+        for bytes in sizes {
+            for unit in [ByteSize::KIB, ByteSize::MIB] {
+                let (whole, tenth) = tenths(bytes, unit);
+                assert_eq!(
+                    format!("{whole}.{tenth}"),
+                    format!("{:.1}", bytes as f64 / unit as f64),
+                    "{bytes} / {unit}"
+                );
+            }
+        }
+    }
 
     #[rstest]
     #[case::bytes("1024", 1024)]

@@ -134,7 +134,7 @@ impl LabelSelector {
     /// True when no object whose label `key` is `value` can match, whatever
     /// its other labels: a term on `key` itself fails for `value`.
     pub fn excludes_whenever(&self, key: &str, value: &str) -> bool {
-        let fixed = BTreeMap::from([(key, value)]);
+        let fixed = crate::btree::map([(key, value)]);
         self.match_labels
             .get(key)
             .is_some_and(|wanted| wanted != value)

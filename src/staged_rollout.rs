@@ -5,10 +5,11 @@
 //! is an early stage), and a prod-stage Shoot may adopt a machine image
 //! version only once enough canary-stage Shoots run it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::btree;
 use crate::exemptions::Exemptions;
 use crate::host::{Host, ListResources, OnLookupFailure};
 use crate::policy::Rule;
@@ -287,12 +288,12 @@ fn adopted_images<'n>(
     new: &'n Shoot<'n>,
 ) -> Vec<(&'n MachineImage<'n>, Vec<(usize, &'n str)>)> {
     // Sets and an index, not scans per pool: those are quadratic in the pools.
-    let old_images: BTreeSet<(&str, Option<&str>)> = old
-        .workers()
-        .iter()
-        .filter_map(|w| w.image())
-        .map(image_key)
-        .collect();
+    let old_images = btree::set(
+        old.workers()
+            .iter()
+            .filter_map(|w| w.image())
+            .map(image_key),
+    );
     let mut adopted: Vec<(&MachineImage, Vec<(usize, &str)>)> = Vec::new();
     let mut positions: BTreeMap<(&str, Option<&str>), usize> = BTreeMap::new();
     for (index, worker) in new.workers().iter().enumerate() {

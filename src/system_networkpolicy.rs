@@ -13,6 +13,7 @@ use std::rc::Rc;
 
 use serde::Deserialize;
 
+use crate::btree;
 use crate::exemptions::Exemptions;
 use crate::host::{list_items, GetResource, Host, ListResources, OnLookupFailure};
 use crate::network_policy::{
@@ -169,7 +170,7 @@ fn named(name: &str, port: u16, protocol: &str) -> NamedPort {
 
 impl Default for Settings {
     fn default() -> Self {
-        let labels = |value: &str| BTreeMap::from([("k8s-app".to_string(), value.to_string())]);
+        let labels = |value: &str| btree::map([("k8s-app".to_string(), value.to_string())]);
         let coredns = Component {
             name: "coredns".to_string(),
             pod_labels: labels("kube-dns"),
@@ -654,11 +655,11 @@ fn list_pod_labels(host: &dyn Host, component: &Component) -> Option<Vec<Labels>
     .call(host)
     .and_then(|body| list_items::<PodItem>(&body))
     .ok()?;
-    let sets: BTreeSet<Labels> = pods
-        .into_iter()
-        .filter(|p| !p.spec.host_network)
-        .map(|p| p.metadata.labels)
-        .collect();
+    let sets = btree::set(
+        pods.into_iter()
+            .filter(|p| !p.spec.host_network)
+            .map(|p| p.metadata.labels),
+    );
     Some(sets.into_iter().collect())
 }
 

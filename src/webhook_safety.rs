@@ -6,10 +6,9 @@
 mod lookups;
 mod webhooks;
 
-use std::collections::BTreeSet;
-
 use serde::Deserialize;
 
+use crate::btree;
 use crate::exemptions::Exemptions;
 use crate::host::{Host, OnLookupFailure};
 use crate::policy::Rule;
@@ -212,10 +211,11 @@ impl Rule for WebhookSafety {
         }
         let kept = std::mem::take(&mut judge.verdict.violations);
         // A set: scanning `before` per violation is quadratic in the webhooks.
-        let before: BTreeSet<(&str, &str, &str)> = before
-            .iter()
-            .map(|b| (b.field.as_str(), b.value.as_str(), b.problem.as_str()))
-            .collect();
+        let before = btree::set(
+            before
+                .iter()
+                .map(|b| (b.field.as_str(), b.value.as_str(), b.problem.as_str())),
+        );
         for violation in kept {
             let old = before.contains(&(
                 violation.field.as_str(),

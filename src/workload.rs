@@ -6,7 +6,7 @@
 pub mod shell;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
@@ -373,7 +373,7 @@ pub fn judge_change<T>(
     let existing = judge(&old).violations;
     // A set, not `existing.contains`: one linear scan per violation is
     // quadratic in the number of containers.
-    let existing: BTreeSet<_> = existing.iter().map(violation_key).collect();
+    let existing = crate::btree::set(existing.iter().map(violation_key));
     let (kept, tolerated): (Vec<Violation>, Vec<Violation>) = verdict
         .violations
         .drain(..)

@@ -363,7 +363,7 @@ fn check_history(
     let kind = request.kind.kind.as_ref();
     let (owner_key, owner_value) = storage.owner();
     let selector = LabelSelector {
-        match_labels: BTreeMap::from([
+        match_labels: crate::btree::map([
             (owner_key.to_string(), owner_value.to_string()),
             (storage.name_label().to_string(), release.to_string()),
         ]),

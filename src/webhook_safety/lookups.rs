@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::btree;
 use crate::host::{list_items, GetResource, Host, ListResources};
 use crate::request::from_slice;
 use crate::selector::NAMESPACE_NAME_LABEL;
@@ -21,7 +22,7 @@ pub struct NamespaceLabels {
 impl NamespaceLabels {
     pub fn assumed(name: &str) -> Self {
         Self {
-            labels: BTreeMap::from([(NAMESPACE_NAME_LABEL.to_string(), name.to_string())]),
+            labels: btree::map([(NAMESPACE_NAME_LABEL.to_string(), name.to_string())]),
             looked_up: false,
         }
     }
