@@ -14,7 +14,7 @@ use crate::exemptions::Exemptions;
 use crate::host::Host;
 use crate::policy::Rule;
 use crate::quantity::ByteSize;
-use crate::request::{DecodeError, Objects, Operation, Request};
+use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
 use crate::settings::{validate_section, SettingsError, Validate};
 use crate::violation::{Verdict, Violation};
 
@@ -191,9 +191,11 @@ impl<'de: 'a, 'a, E: Encoding> Deserialize<'de> for Entries<'a, E> {
     }
 }
 
+/// What the rule reads of a Secret; decoded in the request's pass
+/// ([`Rule::prefetch`]), since Secrets are the objects that grow large.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct SecretPayload<'a> {
+pub struct SecretPayload<'a> {
     #[serde(default, borrow, rename = "type")]
     secret_type: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
@@ -246,44 +248,27 @@ fn measure_entries<'a>(
     }
 }
 
-fn measure(
-    kind: Kind,
-    object: Option<&str>,
-    what: &str,
-) -> Result<Option<Measurement>, DecodeError> {
-    let Some(json) = object.filter(|j| *j != "null") else {
-        return Ok(None);
+fn measure_secret(secret: &SecretPayload) -> Measurement {
+    // stringData keys replace data keys of the same name.
+    let overridden = btree::set(secret.string_data.sizes.iter().map(|(key, _)| key.as_ref()));
+    let data = secret
+        .data
+        .sizes
+        .iter()
+        .filter(|(key, _)| !overridden.contains(key.as_ref()));
+    let secret_type = match secret.secret_type.as_deref() {
+        None | Some("") => "Opaque".to_string(),
+        Some(other) => other.to_string(),
     };
-    let measurement = match kind {
-        Kind::Secret => {
-            let secret: SecretPayload = crate::request::from_str(json, what)?;
-            // stringData keys replace data keys of the same name.
-            let overridden =
-                btree::set(secret.string_data.sizes.iter().map(|(key, _)| key.as_ref()));
-            let data = secret
-                .data
-                .sizes
-                .iter()
-                .filter(|(key, _)| !overridden.contains(key.as_ref()));
-            let secret_type = match secret.secret_type.as_deref() {
-                None | Some("") => "Opaque".to_string(),
-                Some(other) => other.to_string(),
-            };
-            measure_entries(data.chain(secret.string_data.sizes.iter()), secret_type)
-        }
-        Kind::ConfigMap => {
-            let config_map: ConfigMapPayload = crate::request::from_str(json, what)?;
-            measure_entries(
-                config_map
-                    .data
-                    .sizes
-                    .iter()
-                    .chain(config_map.binary_data.sizes.iter()),
-                String::new(),
-            )
-        }
-    };
-    Ok(Some(measurement))
+    measure_entries(data.chain(secret.string_data.sizes.iter()), secret_type)
+}
+
+fn measure_config_map(config_map: &ConfigMapPayload) -> Measurement {
+    let entries = config_map.data.sizes.iter();
+    measure_entries(
+        entries.chain(config_map.binary_data.sizes.iter()),
+        String::new(),
+    )
 }
 
 fn size(bytes: u64) -> String {
@@ -293,7 +278,14 @@ fn size(bytes: u64) -> String {
 impl Rule for ObjectSize {
     const NAME: &'static str = "object-size";
     type Settings = Settings;
-    type Object<'a> = serde::de::IgnoredAny;
+    type Object<'a> = SecretPayload<'a>;
+
+    fn prefetch(kind: &GroupVersionKind, operation: Operation) -> Prefetch {
+        match operation {
+            Operation::Create | Operation::Update if kind.is("", "Secret") => Prefetch::OBJECT,
+            _ => Prefetch::NONE,
+        }
+    }
 
     fn exemptions(settings: &Settings) -> &Exemptions {
         &settings.exemptions
@@ -301,7 +293,7 @@ impl Rule for ObjectSize {
 
     fn evaluate<'a>(
         request: &Request<'a>,
-        _objects: Objects<'a, serde::de::IgnoredAny>,
+        objects: Objects<'a, SecretPayload<'a>>,
         settings: &Settings,
         _host: &dyn Host,
     ) -> Result<Verdict, DecodeError> {
@@ -315,17 +307,25 @@ impl Rule for ObjectSize {
         if !matches!(request.operation, Operation::Create | Operation::Update) {
             return Ok(Verdict::accept());
         }
-        let Some(new) = measure(kind, request.object.map(|o| o.get()), "object")? else {
+        let new = match kind {
+            Kind::Secret => objects.object.decode()?.as_ref().map(measure_secret),
+            Kind::ConfigMap => request.object()?.as_ref().map(measure_config_map),
+        };
+        let Some(new) = new else {
             return Ok(Verdict::accept());
         };
         let (limit, limit_setting) = settings.limit(kind, &new.secret_type);
         if new.bytes <= limit.0 {
             return Ok(Verdict::accept());
         }
-        let old = if request.operation == Operation::Update {
-            measure(kind, request.old_object.map(|o| o.get()), "oldObject")?
-        } else {
-            None
+        let old = match (request.operation, kind) {
+            (Operation::Update, Kind::Secret) => {
+                objects.old_object.decode()?.as_ref().map(measure_secret)
+            }
+            (Operation::Update, Kind::ConfigMap) => {
+                request.old_object()?.as_ref().map(measure_config_map)
+            }
+            _ => None,
         };
         if let Some(old) = &old {
             if old.bytes >= new.bytes {
