@@ -91,7 +91,8 @@ test: fmt-check lint annotate unit e2e-tests playground-test
 PLAYGROUND_DIR := dist/playground
 PLAYGROUND_WASM := $(TARGET_DIR)/wasm32-unknown-unknown/release/playground.wasm
 WASM_BINDGEN_VERSION := $(shell sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' Cargo.toml)
-TOOLS := $(TARGET_DIR)/tools
+## Outside target/, so a clean clone (CI) reuses the installed version.
+TOOLS ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/crash-guard/tools
 WASM_BINDGEN := $(TOOLS)/bin/wasm-bindgen
 SESSIONS := $(TARGET_DIR)/playground-sessions
 
