@@ -70,7 +70,7 @@ pub fn parse_settings(raw: Option<&RawValue>) -> Result<Settings, SettingsError>
 
 /// The bundle's `validate_settings`.
 pub fn validate_settings(payload: &[u8]) -> SettingsValidationResponse {
-    let outcome = std::str::from_utf8(payload)
+    let outcome = crate::utf8::from_utf8(payload)
         .map_err(|e| format!("invalid settings: not UTF-8: {e}"))
         .and_then(|text| {
             let raw = RawValue::from_string(text.to_string())
@@ -98,7 +98,7 @@ pub fn validate(payload: &[u8], host: &dyn Host) -> ValidationResponse {
 }
 
 fn judge(payload: &[u8], host: &dyn Host) -> Result<ValidationResponse, String> {
-    let text = std::str::from_utf8(payload)
+    let text = crate::utf8::from_utf8(payload)
         .map_err(|e| format!("the validate payload is not UTF-8: {e}"))?;
     let (request, settings) = Request::decode_payload(text).map_err(|e| e.to_string())?;
     let settings = crate::settings::cached(settings, parse_settings).map_err(|e| e.to_string())?;

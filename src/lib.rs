@@ -19,6 +19,7 @@ pub mod request;
 pub mod response;
 pub mod selector;
 pub mod settings;
+pub mod utf8;
 pub mod violation;
 
 // Rules, one module each, and the models they share.

@@ -62,7 +62,7 @@ pub fn validate<R: Rule>(payload: &[u8], host: &dyn Host) -> ValidationResponse 
 }
 
 fn judge<R: Rule>(payload: &[u8], host: &dyn Host) -> Result<ValidationResponse, String> {
-    let text = std::str::from_utf8(payload)
+    let text = crate::utf8::from_utf8(payload)
         .map_err(|e| format!("the validate payload is not UTF-8: {e}"))?;
     let (request, settings, objects) =
         Request::decode_payload_with::<R::Object<'_>>(text, R::prefetch)
@@ -129,7 +129,7 @@ pub fn check_settings<R: Rule>(settings: Option<&RawValue>) -> Result<(), Settin
 
 /// The `validate_settings` waPC function of rule `R`.
 pub fn validate_settings<R: Rule>(payload: &[u8]) -> SettingsValidationResponse {
-    let outcome = std::str::from_utf8(payload)
+    let outcome = crate::utf8::from_utf8(payload)
         .map_err(|e| format!("invalid settings: not UTF-8: {e}"))
         .and_then(|text| {
             let raw = serde_json::value::RawValue::from_string(text.to_string())
@@ -145,5 +145,56 @@ pub fn validate_settings<R: Rule>(payload: &[u8]) -> SettingsValidationResponse 
             valid: false,
             message: Some(format!("crash-guard/{}: {message}", R::NAME)),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::NoHost;
+    use crate::object_size::ObjectSize;
+    use rstest::rstest;
+
+    const BEFORE_NAME: &[u8] =
+        br#"{"request":{"uid":"u","kind":{"group":"","version":"v1","kind":"Secret"},"name":""#;
+
+    fn secret_payload(name: &[u8]) -> Vec<u8> {
+        let blob = "QUJD".repeat(400 * 1024 / 3);
+        [
+            BEFORE_NAME,
+            name,
+            br#"","namespace":"apps","operation":"CREATE","object":{"data":{"blob":""#,
+            blob.as_bytes(),
+            br#""}}},"settings":{}}"#,
+        ]
+        .concat()
+    }
+
+    #[rstest]
+    #[case::ascii(b"big".as_slice(), "Secret apps/big")]
+    #[case::multibyte_name("gro\u{df}-\u{1f510}".as_bytes(), "Secret apps/gro\u{df}-\u{1f510}")]
+    fn names_survive_the_utf8_check(#[case] name: &[u8], #[case] expected: &str) {
+        let response = validate::<ObjectSize>(&secret_payload(name), &NoHost);
+        assert!(!response.accepted);
+        assert_eq!(response.code, None);
+        let message = response.message.unwrap_or_default();
+        assert!(message.contains(expected), "{message}");
+    }
+
+    #[rstest]
+    #[case::invalid_byte(b"b\xffg".as_slice(), 1)]
+    #[case::cut_character(b"gro\xc3".as_slice(), 3)]
+    fn payload_not_utf8_is_refused_with_400(#[case] name: &[u8], #[case] offset: usize) {
+        let at = BEFORE_NAME.len() + offset;
+        let response = validate::<ObjectSize>(&secret_payload(name), &NoHost);
+        assert!(!response.accepted);
+        assert_eq!(response.code, Some(BAD_REQUEST));
+        let message = response.message.unwrap_or_default();
+        assert!(
+            message.contains(&format!(
+                "the validate payload is not UTF-8: invalid utf-8 sequence of 1 bytes from index {at}"
+            )),
+            "{message}"
+        );
     }
 }

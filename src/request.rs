@@ -341,7 +341,7 @@ pub fn from_str<'a, T: Deserialize<'a>>(json: &'a str, what: &str) -> Result<T, 
 /// Deserialises owned JSON from bytes, naming the path of the offending field on error.
 /// Read as text, like requests, so a type decoded from both keeps one decoder.
 pub fn from_slice<T: DeserializeOwned>(json: &[u8], what: &str) -> Result<T, DecodeError> {
-    match std::str::from_utf8(json) {
+    match crate::utf8::from_utf8(json) {
         Ok(text) => from_str(text, what),
         Err(e) => Err(DecodeError {
             what: what.to_string(),

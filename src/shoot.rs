@@ -336,7 +336,7 @@ pub fn list_shoots(body: &[u8]) -> Result<Vec<Shoot<'_>>, String> {
         items: Option<Vec<Shoot<'a>>>,
     }
     let text =
-        std::str::from_utf8(body).map_err(|e| format!("the lookup answer is not UTF-8: {e}"))?;
+        crate::utf8::from_utf8(body).map_err(|e| format!("the lookup answer is not UTF-8: {e}"))?;
     crate::request::from_str::<List>(text, "the lookup answer")
         .map(|list| list.items.unwrap_or_default())
         .map_err(|e| e.to_string())
