@@ -6,8 +6,12 @@ POLICIES := $(sort $(notdir $(wildcard policies/*)))
 TARGET := wasm32-wasip1
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 HARNESS := $(TARGET_DIR)/debug/harness
-WASM_OPT_FLAGS := -Oz --strip-debug --enable-bulk-memory --enable-sign-ext \
+WASM_OPT_FEATURES := --strip-debug --enable-bulk-memory --enable-sign-ext \
 	--enable-nontrapping-float-to-int --enable-mutable-globals --enable-multivalue
+## Policy modules are optimised by wasm-opt for speed (-Oz ran 1.8-3.0% more instructions
+## per evaluation than -O3, for 0.5% less size); the browser playground for size.
+WASM_OPT_POLICY := -O3 $(WASM_OPT_FEATURES)
+WASM_OPT_PLAYGROUND := -Oz $(WASM_OPT_FEATURES)
 REGISTRY ?= ghcr.io/crash-guard
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
@@ -31,7 +35,7 @@ policies:
 	  for profile in release-fast release; do \
 	    src="$(TARGET_DIR)/$(TARGET)/$$profile/$$file"; \
 	    [ -f "$$src" ] || continue; \
-	    if command -v wasm-opt >/dev/null; then wasm-opt $(WASM_OPT_FLAGS) "$$src" -o "dist/$$p.wasm"; \
+	    if command -v wasm-opt >/dev/null; then wasm-opt $(WASM_OPT_POLICY) "$$src" -o "dist/$$p.wasm"; \
 	    else cp "$$src" "dist/$$p.wasm"; fi; \
 	    [ "$$(stat -c %s dist/$$p.wasm)" -le $(SIZE_BUDGET) ] && break; \
 	  done; \
@@ -105,7 +109,7 @@ playground:
 	rm -rf $(PLAYGROUND_DIR) && mkdir -p $(PLAYGROUND_DIR)
 	$(WASM_BINDGEN) --target web --no-typescript --out-dir $(PLAYGROUND_DIR) $(PLAYGROUND_WASM)
 	if command -v wasm-opt >/dev/null; then \
-	  wasm-opt $(WASM_OPT_FLAGS) --enable-reference-types $(PLAYGROUND_DIR)/playground_bg.wasm -o $(PLAYGROUND_DIR)/playground_bg.wasm; fi
+	  wasm-opt $(WASM_OPT_PLAYGROUND) --enable-reference-types $(PLAYGROUND_DIR)/playground_bg.wasm -o $(PLAYGROUND_DIR)/playground_bg.wasm; fi
 	cp -r playground/web/. playground/examples $(PLAYGROUND_DIR)/
 	@echo "$(PLAYGROUND_DIR): wasm $$(stat -c %s $(PLAYGROUND_DIR)/playground_bg.wasm) bytes, JS $$(cat $(PLAYGROUND_DIR)/*.js | wc -c) bytes"
 

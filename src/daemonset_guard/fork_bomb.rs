@@ -285,14 +285,7 @@ impl<'s> Script<'s> {
             .and_then(|i| self.token(*i))
             .map_or(self.source.len(), |t| t.span.end);
         let text = self.source.get(start..end).unwrap_or(self.source);
-        let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        if collapsed.chars().count() > EXCERPT_CHARS {
-            let mut short: String = collapsed.chars().take(EXCERPT_CHARS).collect();
-            short.push('…');
-            short
-        } else {
-            collapsed
-        }
+        shorten(collapse_whitespace(text), EXCERPT_CHARS)
     }
 
     /// Nested scripts: the argument of `-c` (also `-ec`, `-lc`), the
@@ -361,6 +354,32 @@ fn is_s_option(word: &str) -> bool {
 fn is_c_option(word: &str) -> bool {
     word.strip_prefix('-')
         .is_some_and(|flags| flags.ends_with('c') && flags.chars().all(|c| c.is_ascii_alphabetic()))
+}
+
+/// `text`'s words joined by single spaces, as `split_whitespace` and `join(" ")` give them.
+fn collapse_whitespace(text: &str) -> String {
+    let mut collapsed = String::with_capacity(text.len());
+    let mut gap = false;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            gap = !collapsed.is_empty();
+        } else {
+            if std::mem::take(&mut gap) {
+                collapsed.push(' ');
+            }
+            collapsed.push(c);
+        }
+    }
+    collapsed
+}
+
+/// `text` cut to `max` characters, with `…` where it was cut.
+fn shorten(mut text: String, max: usize) -> String {
+    if let Some((cut, _)) = text.char_indices().nth(max) {
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
 }
 
 fn find_nested(source: &str, depth: usize) -> Option<ForkBomb> {
@@ -505,6 +524,41 @@ fib 10
         let bomb = find("echo hi\nbomb() {\n  bomb | bomb &\n}\nbomb\nsleep 1").expect("bomb");
         assert_eq!(bomb.excerpt, "bomb() { bomb | bomb & } bomb");
         assert_eq!(bomb.how, "pipes a call of itself into itself");
+    }
+
+    #[rstest]
+    #[case::empty("")]
+    #[case::blank(" \t\n ")]
+    #[case::single("a")]
+    #[case::edges("  a  b\t\tc\n")]
+    #[case::unicode_spaces("x\u{a0}y\u{2003}\u{3000}z\u{85}w")]
+    #[case::multibyte_words("gro\u{df} \u{1f4a3}()  {\n \u{1f4a3}|\u{1f4a3}& }")]
+    fn whitespace_collapses_as_split_and_join(#[case] text: &str) {
+        let expected = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(collapse_whitespace(text), expected);
+    }
+
+    #[rstest]
+    #[case::shorter("abc", 4, "abc")]
+    #[case::exact("abcd", 4, "abcd")]
+    #[case::longer("abcde", 4, "abcd…")]
+    #[case::multibyte_cut("\u{df}\u{df}\u{1f4a3}\u{1f4a3}\u{df}", 3, "\u{df}\u{df}\u{1f4a3}…")]
+    #[case::empty("", 0, "")]
+    #[case::zero("a", 0, "…")]
+    fn shortening_keeps_max_characters(
+        #[case] text: &str,
+        #[case] max: usize,
+        #[case] expected: &str,
+    ) {
+        let old = if text.chars().count() > max {
+            let mut short: String = text.chars().take(max).collect();
+            short.push('…');
+            short
+        } else {
+            text.to_string()
+        };
+        assert_eq!(old, expected);
+        assert_eq!(shorten(text.to_string(), max), expected);
     }
 
     #[test]

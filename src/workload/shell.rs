@@ -345,12 +345,16 @@ impl<'s> Lexer<'s> {
     }
 }
 
+/// Tokens reserved up front: one per byte of a short script (most are
+/// short), not more for a long one.
+const TOKENS_RESERVED_FOR: usize = 64;
+
 /// Splits `source` into shell tokens.
 pub fn tokenize(source: &str) -> Vec<Token<'_>> {
     Lexer {
         source,
         chars: source.char_indices().peekable(),
-        tokens: Vec::new(),
+        tokens: Vec::with_capacity(source.len().min(TOKENS_RESERVED_FOR)),
         word: None,
         here_docs: Vec::new(),
     }
