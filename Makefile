@@ -20,9 +20,10 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 ## Default: every policy module into dist/<rule>.wasm, and its annotated twin dist/<rule>.annotated.wasm.
 all: annotate
 
-## Each module is built twice: for speed (profile release-fast, opt-level 3) and for
-## size (release, opt-level s). dist/ gets the fast build where it stays within
-## SIZE_BUDGET bytes (400 KiB) after wasm-opt, the small one otherwise.
+## Each module is built for speed (profile release-fast, opt-level 3) and for size
+## (release, opt-level s). dist/ gets the fast build where it stays within SIZE_BUDGET
+## bytes (400 KiB) after wasm-opt; otherwise release-balanced (built only then: crates
+## at opt-level 3, the cross-crate LTO pass at s) if it fits, the small one otherwise.
 SIZE_BUDGET := 409600
 policies:
 	rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
@@ -32,8 +33,12 @@ policies:
 	for p in $(POLICIES) crash-guard; do \
 	  file="$${p//-/_}.wasm"; \
 	  [ "$$p" = crash-guard ] && file=crash_guard_bundle.wasm; \
-	  for profile in release-fast release; do \
+	  for profile in release-fast release-balanced release; do \
 	    src="$(TARGET_DIR)/$(TARGET)/$$profile/$$file"; \
+	    if [ "$$profile" = release-balanced ]; then \
+	      [ "$$p" = crash-guard ] && continue; \
+	      cargo build --profile release-balanced --target $(TARGET) -p "$$p"; \
+	    fi; \
 	    [ -f "$$src" ] || continue; \
 	    if command -v wasm-opt >/dev/null; then wasm-opt $(WASM_OPT_POLICY) "$$src" -o "dist/$$p.wasm"; \
 	    else cp "$$src" "dist/$$p.wasm"; fi; \
