@@ -181,16 +181,6 @@ fn escape_letter(byte: u8) -> u8 {
     ESCAPES.get(usize::from(byte)).copied().unwrap_or(0)
 }
 
-/// Bytes that escaping adds to `byte`.
-#[inline(always)]
-fn overhead(byte: u8) -> usize {
-    match escape_letter(byte) {
-        0 => 0,
-        b'u' => 5,
-        _ => 1,
-    }
-}
-
 /// The eight bytes at `at`, if there are eight.
 #[inline(always)]
 fn word_at(bytes: &[u8], at: usize) -> Option<[u8; 8]> {
@@ -199,88 +189,98 @@ fn word_at(bytes: &[u8], at: usize) -> Option<[u8; 8]> {
         .and_then(|chunk| <[u8; 8]>::try_from(chunk).ok())
 }
 
-/// Bytes that escaping adds to `bytes`.
-fn escape_overhead(bytes: &[u8]) -> usize {
-    let mut extra = 0;
-    let mut at = 0;
-    while let Some(word) = word_at(bytes, at) {
-        let value = u64::from_le_bytes(word);
-        if controls(value) == 0 {
-            extra += quotes(value).count_ones() as usize;
-        } else {
-            extra += word.into_iter().map(overhead).sum::<usize>();
-        }
-        at += 8;
-    }
-    extra
-        + bytes
-            .get(at..)
-            .unwrap_or_default()
-            .iter()
-            .copied()
-            .map(overhead)
-            .sum::<usize>()
-}
-
 /// Writes `text` as a JSON string, escaped exactly as serde_json escapes it.
-/// The escaped length is counted first and the text written into place,
-/// eight bytes at a time between escapes (the JSON snippets in messages are
-/// full of quotes).
+/// What precedes the first escape is copied whole; the rest is written in one
+/// pass, eight bytes at a time between escapes (the JSON snippets in messages
+/// are full of quotes), in room made for every byte doubled, and for `\u00XX`
+/// when a word holding a control character is met.
 pub fn write_str(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
-    let extra = escape_overhead(bytes);
-    if extra == 0 {
-        out.reserve(bytes.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(bytes);
+    let plain = plain_prefix(bytes);
+    let rest = bytes.get(plain..).unwrap_or_default();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(bytes.get(..plain).unwrap_or_default());
+    if rest.is_empty() {
         out.push(b'"');
         return;
     }
-    let start = out.len();
-    let end = start + bytes.len() + extra + 2;
-    // Eight bytes of slack: words are stored whole, and what lands past an escape is overwritten.
-    out.resize(end + 8, b'"');
-    if let Some(dest) = out.get_mut(start + 1..) {
-        write_escaped(dest, bytes);
-    }
-    out.truncate(end);
-    if let Some(last) = out.last_mut() {
-        *last = b'"';
-    }
-}
-
-/// Writes `bytes` escaped into `dest`, which has room for them and eight more.
-fn write_escaped(dest: &mut [u8], bytes: &[u8]) {
-    let mut to = 0;
+    let mut to = out.len();
+    // Kept from here on: `out` holds `to`, twice the bytes left, the closing quote and a word.
+    out.resize(to + 2 * rest.len() + 1 + 8, b'"');
     let mut at = 0;
-    while let Some(word) = word_at(bytes, at) {
+    while let Some(word) = word_at(rest, at) {
         let value = u64::from_le_bytes(word);
         if controls(value) == 0 {
-            let mut escapes = quotes(value);
-            let mut from = 0;
-            while escapes != 0 {
-                let next = (escapes.trailing_zeros() / 8) as usize;
-                store_word(dest, to, value >> (8 * from));
-                to += next - from;
-                put(dest, &mut to, b'\\');
-                put(dest, &mut to, word.get(next).copied().unwrap_or(b'"'));
-                from = next + 1;
-                escapes &= escapes - 1;
-            }
-            if from < 8 {
-                store_word(dest, to, value >> (8 * from));
-                to += 8 - from;
-            }
+            write_quoted_word(out, &mut to, value);
         } else {
+            let after = rest.len() - at - 8;
+            make_room(out, to + 6 * 8 + 2 * after + 1 + 8);
             for byte in word {
-                write_byte(dest, &mut to, byte);
+                write_byte(out, &mut to, byte);
             }
         }
         at += 8;
     }
-    for &byte in bytes.get(at..).unwrap_or_default() {
-        write_byte(dest, &mut to, byte);
+    let tail = rest.get(at..).unwrap_or_default();
+    make_room(out, to + 6 * tail.len() + 1);
+    for &byte in tail {
+        write_byte(out, &mut to, byte);
     }
+    out.truncate(to);
+    out.push(b'"');
+}
+
+/// How many bytes from the start need no escape: all of them, or up to the
+/// word (or the last few bytes) holding the first escape.
+fn plain_prefix(bytes: &[u8]) -> usize {
+    let mut at = 0;
+    while let Some(word) = word_at(bytes, at) {
+        let value = u64::from_le_bytes(word);
+        if controls(value) | quotes(value) != 0 {
+            return at;
+        }
+        at += 8;
+    }
+    let tail = bytes.get(at..).unwrap_or_default();
+    if tail.iter().all(|&byte| escape_letter(byte) == 0) {
+        bytes.len()
+    } else {
+        at
+    }
+}
+
+/// Writes a word free of control characters, with a backslash before each `"` and `\`.
+#[inline(always)]
+fn write_quoted_word(dest: &mut [u8], to: &mut usize, value: u64) {
+    let mut escapes = quotes(value);
+    let mut from = 0;
+    while escapes != 0 {
+        let next = (escapes.trailing_zeros() / 8) as usize;
+        store_word(dest, *to, value >> (8 * from));
+        *to += next - from;
+        put(dest, to, b'\\');
+        put(dest, to, (value >> (8 * next)) as u8);
+        from = next + 1;
+        escapes &= escapes - 1;
+    }
+    if from < 8 {
+        store_word(dest, *to, value >> (8 * from));
+        *to += 8 - from;
+    }
+}
+
+#[inline(always)]
+fn make_room(out: &mut Vec<u8>, len: usize) {
+    if out.len() < len {
+        grow(out, len);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn grow(out: &mut Vec<u8>, len: usize) {
+    out.resize(len, b'"');
 }
 
 /// Stores the eight bytes of `value` at `to`; the caller keeps as many as it needs.
@@ -335,6 +335,7 @@ mod tests {
     #[case::long_yaml_snippet(&"spec:\n  egress:\n  - to: [{ipBlock: {cidr: \"0.0.0.0/0\"}}]\n".repeat(40))]
     #[case::json_snippet(r#"apply first: {"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","spec":{"egress":[{"ports":[{"port":53,"protocol":"UDP"}]}]}}"#)]
     #[case::escapes_at_both_ends("\"\u{1}plain text between\u{1f}\\")]
+    #[case::controls_after_quotes_outgrow_the_doubled_room(&format!("{}{}x", "\"".repeat(20), "\u{1}".repeat(40)))]
     fn strings_are_escaped_as_serde_json_escapes_them(#[case] text: &str) {
         let mut out = Vec::new();
         write_str(&mut out, text);
