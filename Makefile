@@ -20,7 +20,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 ## Default: every policy module into dist/<rule>.wasm, and its annotated twin dist/<rule>.annotated.wasm.
 all: annotate
 
-## Each module is built for speed (profile release-fast, opt-level 3) and for size
+## Each module is built for speed (opt-level 3) and for size
 ## (release, opt-level s). dist/ gets the first build that stays within SIZE_BUDGET
 ## bytes (400 KiB) after wasm-opt: release-inline (release-fast with LLVM's inlining
 ## threshold raised from 225 to 300: 4-6.5% fewer instructions per evaluation, 7-10%

@@ -43,9 +43,8 @@ pub fn parse_settings(raw: Option<&RawValue>) -> Result<Settings, SettingsError>
                 "invalid type: settings must be an object",
             ))
         }
-        Some(json) => {
-            serde_json::from_str(json).map_err(|e| SettingsError::new("", e.to_string()))?
-        }
+        Some(json) => crate::objects_only::from_str(json)
+            .map_err(|e| SettingsError::new("", e.to_string()))?,
     };
     let mut settings = Settings::new();
     for (name, section) in sections {

@@ -12,6 +12,7 @@ pub mod exemptions;
 pub mod host;
 pub mod json_path;
 pub mod memcmp;
+pub mod objects_only;
 pub mod policy;
 pub mod quantity;
 pub mod registry;

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 
 use std::marker::PhantomData;
 
+use crate::objects_only::{self, from_str_seed};
 use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -297,16 +298,6 @@ fn no_prefetch(_: &GroupVersionKind, _: Operation) -> Prefetch {
     Prefetch::NONE
 }
 
-fn from_str_seed<'a, S: DeserializeSeed<'a>>(
-    json: &'a str,
-    seed: S,
-) -> serde_json::Result<S::Value> {
-    let mut de = serde_json::Deserializer::from_str(json);
-    let value = seed.deserialize(&mut de)?;
-    de.end()?;
-    Ok(value)
-}
-
 fn decode_optional<'a, T: Deserialize<'a>>(
     raw: Option<&'a RawValue>,
     what: &str,
@@ -335,7 +326,7 @@ impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for ObjectSeed<T> {
 
 /// Deserialises borrowed JSON, naming the path of the offending field on error.
 pub fn from_str<'a, T: Deserialize<'a>>(json: &'a str, what: &str) -> Result<T, DecodeError> {
-    serde_json::from_str(json).map_err(|e| path_error(what, json.as_bytes(), e))
+    objects_only::from_str(json).map_err(|e| path_error(what, json.as_bytes(), e))
 }
 
 /// Deserialises owned JSON from bytes, naming the path of the offending field on error.
