@@ -3,12 +3,13 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 use serde_json::{json, Value};
 
-use crate::engine::Engine;
+use crate::engine::{Engine, HostSlot};
 use crate::suite::{self, Prepared, Suite};
 
 pub struct Options {
@@ -19,36 +20,95 @@ pub struct Options {
 }
 
 /// Median and 99th percentile of repeated runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Timing {
     median: Duration,
     p99: Duration,
     runs: usize,
 }
 
-fn measure(budget: Duration, min_runs: usize, max_runs: usize, mut f: impl FnMut()) -> Timing {
-    for _ in 0..3 {
-        f();
+/// How many times the schedule visits every figure. Each figure is sampled
+/// in short slices spread over the whole run, so a machine that slows down
+/// for a while (as shared VMs do, by up to 2x for minutes) slows every
+/// module and case alike instead of whichever was measured then.
+const ROUNDS: usize = 10;
+
+/// One timed figure: the code it times and how long and how often to sample
+/// it, split evenly over the rounds.
+struct Figure<'a> {
+    budget: Duration,
+    min_runs: usize,
+    max_runs: usize,
+    run: Box<dyn FnMut() + 'a>,
+    /// Untimed, before each slice: makes the figure's state current and warms
+    /// it up. By default, one untimed `run`.
+    enter: Option<Box<dyn FnMut() + 'a>>,
+    samples: Vec<Duration>,
+}
+
+impl<'a> Figure<'a> {
+    fn new(budget: Duration, min_runs: usize, max_runs: usize, run: impl FnMut() + 'a) -> Self {
+        Self {
+            budget,
+            min_runs,
+            max_runs,
+            run: Box::new(run),
+            enter: None,
+            samples: Vec::new(),
+        }
     }
-    let mut samples = Vec::new();
-    let start = Instant::now();
-    while samples.len() < max_runs && (samples.len() < min_runs || start.elapsed() < budget) {
-        let t = Instant::now();
-        f();
-        samples.push(t.elapsed());
+
+    fn entered_by(mut self, enter: impl FnMut() + 'a) -> Self {
+        self.enter = Some(Box::new(enter));
+        self
     }
-    samples.sort();
-    let at = |q: f64| {
-        samples
-            .get(((samples.len() as f64 - 1.0) * q).round() as usize)
-            .copied()
-            .unwrap_or_default()
-    };
-    Timing {
-        median: at(0.5),
-        p99: at(0.99),
-        runs: samples.len(),
+
+    /// One slice: the untimed entry, then samples until the round's share of
+    /// the budget is spent (within the round's share of runs).
+    fn sample_slice(&mut self) {
+        match &mut self.enter {
+            Some(enter) => enter(),
+            None => (self.run)(),
+        }
+        let min_runs = self.min_runs.div_ceil(ROUNDS);
+        let max_runs = self.max_runs.div_ceil(ROUNDS);
+        let budget = self.budget / ROUNDS as u32;
+        let start = Instant::now();
+        let mut runs = 0;
+        while runs < max_runs && (runs < min_runs || start.elapsed() < budget) {
+            let t = Instant::now();
+            (self.run)();
+            self.samples.push(t.elapsed());
+            runs += 1;
+        }
     }
+
+    fn timing(mut self) -> Timing {
+        self.samples.sort();
+        let samples = &self.samples;
+        let at = |q: f64| {
+            samples
+                .get(((samples.len() as f64 - 1.0) * q).round() as usize)
+                .copied()
+                .unwrap_or_default()
+        };
+        Timing {
+            median: at(0.5),
+            p99: at(0.99),
+            runs: samples.len(),
+        }
+    }
+}
+
+/// Samples every figure, round after round, and returns their timings in order.
+fn sample(mut figures: Vec<Figure<'_>>) -> Vec<Timing> {
+    for round in 1..=ROUNDS {
+        eprintln!("bench round {round}/{ROUNDS} ...");
+        for figure in &mut figures {
+            figure.sample_slice();
+        }
+    }
+    figures.into_iter().map(Figure::timing).collect()
 }
 
 /// Requests below this size count as typical objects.
@@ -87,15 +147,16 @@ struct ModuleRow {
 }
 
 pub fn run(engine: &Engine, root: &Path, options: &Options) -> Result<bool> {
-    let mut rows = Vec::new();
+    let mut suites = Vec::new();
     for suite in suite::discover(root)? {
         if suite.module == "*" || (!options.only.is_empty() && !options.only.contains(&suite.rule))
         {
             continue;
         }
-        eprintln!("bench {} ...", suite.rule);
-        rows.push(bench_suite(engine, root, &suite, options)?);
+        eprintln!("bench {}: setting up ...", suite.rule);
+        suites.push(SuiteBench::new(engine, root, &suite)?);
     }
+    let rows = measure_all(&suites, options);
     let report = render(&rows, options);
     print!("{report}");
     std::fs::write(&options.out, &report)
@@ -104,62 +165,198 @@ pub fn run(engine: &Engine, root: &Path, options: &Options) -> Result<bool> {
     Ok(true)
 }
 
-fn bench_suite(
-    engine: &Engine,
-    root: &Path,
-    suite: &Suite,
-    options: &Options,
-) -> Result<ModuleRow> {
-    let path = root.join("dist").join(format!("{}.wasm", suite.module));
-    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let compile = (0..3)
-        .map(|_| {
-            let t = Instant::now();
-            engine.compile(&bytes).map(|_| t.elapsed())
-        })
-        .collect::<Result<Vec<_>>>()?
-        .into_iter()
-        .min()
-        .unwrap_or_default();
-    let module = engine.compile(&bytes)?;
-    let allowed = suite::context_aware_resources(root, &suite.module)?;
-    let native = crash_guard::registry::find(&suite.module);
-    let empty = smallest_case(suite, &allowed)?;
-    empty.host.set_quiet(true);
-    let instantiate = measure(options.budget, 20, 2_000, || {
-        let _ = module.instantiate(empty.host.clone());
-    });
-    let per_request = measure(options.budget, 20, 2_000, || {
-        if let Ok(instance) = module.instantiate(empty.host.clone()) {
-            let _ = instance.call("validate", &empty.payload);
+/// A module, its compiled code and warm instances, ready to be timed.
+struct SuiteBench {
+    label: String,
+    size: usize,
+    compile: Duration,
+    module: crate::engine::Module,
+    native: Option<&'static crash_guard::registry::RuleEntry>,
+    /// The smallest accepted case: what a fresh instance is given.
+    smallest: Prepared,
+    /// One warm instance serves every case of the module, as a policy-server
+    /// worker's does; `slot` holds the host of the case being timed.
+    slot: Arc<HostSlot>,
+    warm: crate::engine::Instance,
+    cases: Vec<CaseBench>,
+    scaling: Option<ScalingBench>,
+}
+
+struct CaseBench {
+    name: String,
+    prepared: Prepared,
+    lookup_kib: f64,
+}
+
+/// The payloads of the growth figures: one case's object padded.
+struct ScalingBench {
+    prepared: Prepared,
+    padded: Vec<Vec<u8>>,
+    largest_memory: usize,
+}
+
+impl SuiteBench {
+    fn new(engine: &Engine, root: &Path, suite: &Suite) -> Result<Self> {
+        let path = root.join("dist").join(format!("{}.wasm", suite.module));
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let compile = (0..3)
+            .map(|_| {
+                let t = Instant::now();
+                engine.compile(&bytes).map(|_| t.elapsed())
+            })
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .min()
+            .unwrap_or_default();
+        let module = engine.compile(&bytes)?;
+        let allowed = suite::context_aware_resources(root, &suite.module)?;
+        let smallest = smallest_case(suite, &allowed)?;
+        smallest.host.set_quiet(true);
+        let slot = Arc::new(HostSlot::new(smallest.host.clone()));
+        let warm = module.instantiate_in(slot.clone())?;
+        let mut cases = Vec::new();
+        for case in suite.cases.iter().filter(|c| c.expect.settings_valid) {
+            let prepared = suite.prepare(case, allowed.clone())?;
+            prepared.host.set_quiet(true);
+            slot.set(prepared.host.clone());
+            prepared.host.take_served_bytes();
+            warm.call("validate", &prepared.payload)
+                .map_err(|e| anyhow!("{}: {e}", case.name))?;
+            let lookup_kib = prepared.host.take_served_bytes() as f64 / 1024.0;
+            cases.push(CaseBench {
+                name: case.name.clone(),
+                prepared,
+                lookup_kib,
+            });
         }
-    });
-    let warm = module.instantiate(empty.host.clone())?;
-    let round_trip = measure(options.budget, 20, 20_000, || {
-        let _ = warm.call("protocol_version", b"");
-    });
-    let mut cases = Vec::new();
-    for case in suite.cases.iter().filter(|c| c.expect.settings_valid) {
-        let prepared = suite.prepare(case, allowed.clone())?;
-        prepared.host.set_quiet(true);
-        cases.push(bench_case(&module, native, &prepared, &case.name, options)?);
+        let scaling = ScalingBench::new(engine, &module, suite, allowed)?;
+        let label = if suite.module == suite.rule {
+            suite.module.clone()
+        } else {
+            format!("{} ({} suite)", suite.module, suite.rule)
+        };
+        Ok(Self {
+            label,
+            size: bytes.len(),
+            compile,
+            module,
+            native: crash_guard::registry::find(&suite.module),
+            smallest,
+            slot,
+            warm,
+            cases,
+            scaling,
+        })
     }
-    let scaling = scaling(engine, &module, suite, allowed, options)?;
-    let module_label = if suite.module == suite.rule {
-        suite.module.clone()
-    } else {
-        format!("{} ({} suite)", suite.module, suite.rule)
-    };
-    Ok(ModuleRow {
-        module: module_label,
-        size: bytes.len(),
-        compile,
-        instantiate,
-        per_request,
-        round_trip,
-        scaling,
-        cases,
-    })
+
+    /// Every timed figure of the module, in the order `row` reads them back.
+    fn figures<'a>(&'a self, budget: Duration, figures: &mut Vec<Figure<'a>>) {
+        let smallest = &self.smallest;
+        let module = &self.module;
+        figures.push(Figure::new(budget, 20, 2_000, move || {
+            let _ = module.instantiate(smallest.host.clone());
+        }));
+        figures.push(Figure::new(budget, 20, 2_000, move || {
+            if let Ok(instance) = module.instantiate(smallest.host.clone()) {
+                let _ = instance.call("validate", &smallest.payload);
+            }
+        }));
+        figures.push(Figure::new(budget, 20, 20_000, || {
+            let _ = self.warm.call("protocol_version", b"");
+        }));
+        for case in &self.cases {
+            let prepared = &case.prepared;
+            figures.push(
+                Figure::new(budget, 30, 20_000, || {
+                    warm_validate(&self.warm, &prepared.payload)
+                })
+                .entered_by(|| self.enter(prepared, &prepared.payload)),
+            );
+            figures.push(Figure::new(budget / 2, 20, 5_000, move || {
+                if let Ok(instance) = module.instantiate(prepared.host.clone()) {
+                    let _ = instance.call("validate", &prepared.payload);
+                }
+            }));
+            if let Some(entry) = self.native {
+                let host: &dyn crash_guard::host::Host = prepared.host.as_ref();
+                figures.push(Figure::new(budget, 30, 200_000, move || {
+                    native_validate(entry, &prepared.payload, host)
+                }));
+            }
+            figures.push(Figure::new(budget / 2, 30, 200_000, || {
+                std::hint::black_box(
+                    serde_json::from_slice::<Value>(std::hint::black_box(&prepared.payload)).ok(),
+                );
+            }));
+        }
+        if let Some(scaling) = &self.scaling {
+            for payload in &scaling.padded {
+                figures.push(
+                    Figure::new(budget, 20, 5_000, || {
+                        let _ = self.warm.call("validate", payload);
+                    })
+                    .entered_by(|| self.enter(&scaling.prepared, payload)),
+                );
+            }
+        }
+    }
+
+    /// Serves `prepared`'s lookups from now on and evaluates `payload` once,
+    /// untimed (outside `warm_validate`, so callgrind counts timed calls only).
+    fn enter(&self, prepared: &Prepared, payload: &[u8]) {
+        self.slot.set(prepared.host.clone());
+        let _ = self.warm.call("validate", payload);
+    }
+
+    /// The module's row, from the timings of its figures.
+    fn row(&self, timings: &mut impl Iterator<Item = Timing>) -> ModuleRow {
+        let mut next = || timings.next().unwrap_or_default();
+        let instantiate = next();
+        let per_request = next();
+        let round_trip = next();
+        let cases = self
+            .cases
+            .iter()
+            .map(|case| CaseRow {
+                case: case.name.clone(),
+                request_kib: case.prepared.payload.len() as f64 / 1024.0,
+                lookup_kib: case.lookup_kib,
+                wasm: next(),
+                fresh: next(),
+                native: self.native.map(|_| next()),
+                parse: next(),
+            })
+            .collect();
+        let scaling = self.scaling.as_ref().map(|s| {
+            let (small, large, largest) = (next(), next(), next());
+            Scaling {
+                us_per_kib: (micros(large.median) - micros(small.median)) / 1024.0,
+                largest,
+                largest_memory: s.largest_memory,
+            }
+        });
+        ModuleRow {
+            module: self.label.clone(),
+            size: self.size,
+            compile: self.compile,
+            instantiate,
+            per_request,
+            round_trip,
+            scaling,
+            cases,
+        }
+    }
+}
+
+/// Times every figure of every module in one interleaved schedule.
+fn measure_all(suites: &[SuiteBench], options: &Options) -> Vec<ModuleRow> {
+    let mut figures = Vec::new();
+    for suite in suites {
+        suite.figures(options.budget, &mut figures);
+    }
+    let mut timings = sample(figures).into_iter();
+    suites.iter().map(|s| s.row(&mut timings)).collect()
 }
 
 /// The smallest accepted request: what a typical request costs.
@@ -177,49 +374,6 @@ fn smallest_case(suite: &Suite, allowed: &[crate::cluster::ResourceType]) -> Res
         }
     }
     best.ok_or_else(|| anyhow!("suite {} has no accepted case to benchmark", suite.rule))
-}
-
-fn bench_case(
-    module: &crate::engine::Module,
-    native: Option<&crash_guard::registry::RuleEntry>,
-    prepared: &Prepared,
-    name: &str,
-    options: &Options,
-) -> Result<CaseRow> {
-    let instance = module.instantiate(prepared.host.clone())?;
-    prepared.host.take_served_bytes();
-    instance
-        .call("validate", &prepared.payload)
-        .map_err(|e| anyhow!("{name}: {e}"))?;
-    let lookup_kib = prepared.host.take_served_bytes() as f64 / 1024.0;
-    let wasm = measure(options.budget, 30, 20_000, || {
-        warm_validate(&instance, &prepared.payload)
-    });
-    let fresh = measure(options.budget / 2, 20, 5_000, || {
-        if let Ok(instance) = module.instantiate(prepared.host.clone()) {
-            let _ = instance.call("validate", &prepared.payload);
-        }
-    });
-    let native = native.map(|entry| {
-        let host: &dyn crash_guard::host::Host = prepared.host.as_ref();
-        measure(options.budget, 30, 200_000, || {
-            native_validate(entry, &prepared.payload, host)
-        })
-    });
-    let parse = measure(options.budget / 2, 30, 200_000, || {
-        std::hint::black_box(
-            serde_json::from_slice::<Value>(std::hint::black_box(&prepared.payload)).ok(),
-        );
-    });
-    Ok(CaseRow {
-        case: name.to_string(),
-        request_kib: prepared.payload.len() as f64 / 1024.0,
-        lookup_kib,
-        wasm,
-        fresh,
-        native,
-        parse,
-    })
 }
 
 /// One timed evaluation on a warm instance; a named frame, so that
@@ -268,39 +422,37 @@ fn padded_payload(prepared: &Prepared, kib: usize) -> Result<Vec<u8>> {
     crate::suite::validate_payload(&request, &prepared.settings)
 }
 
-fn scaling(
-    engine: &Engine,
-    module: &crate::engine::Module,
-    suite: &Suite,
-    allowed: Vec<crate::cluster::ResourceType>,
-    options: &Options,
-) -> Result<Option<Scaling>> {
-    let Some(case) = suite
-        .cases
-        .iter()
-        .find(|c| c.expect.settings_valid && c.raw_payload.is_none() && c.object.is_some())
-    else {
-        return Ok(None);
-    };
-    let prepared = suite.prepare(case, allowed)?;
-    prepared.host.set_quiet(true);
-    let time = |payload: &[u8]| -> Result<Timing> {
-        let instance = module.instantiate(prepared.host.clone())?;
-        Ok(measure(options.budget, 20, 5_000, || {
-            let _ = instance.call("validate", payload);
+impl ScalingBench {
+    /// Growth: the first case with an object, padded by 0 and 1024 KiB and to
+    /// the largest request the API server admits. `None` if no case has an object.
+    fn new(
+        engine: &Engine,
+        module: &crate::engine::Module,
+        suite: &Suite,
+        allowed: Vec<crate::cluster::ResourceType>,
+    ) -> Result<Option<Self>> {
+        let Some(case) = suite
+            .cases
+            .iter()
+            .find(|c| c.expect.settings_valid && c.raw_payload.is_none() && c.object.is_some())
+        else {
+            return Ok(None);
+        };
+        let prepared = suite.prepare(case, allowed)?;
+        prepared.host.set_quiet(true);
+        let room = 1536usize.saturating_sub(prepared.payload.len() / 1024 + 1);
+        let padded = [0, 1024, room]
+            .into_iter()
+            .map(|kib| padded_payload(&prepared, kib))
+            .collect::<Result<Vec<_>>>()?;
+        let largest = padded.last().map(Vec::as_slice).unwrap_or_default();
+        let largest_memory = min_memory(engine, module, &prepared, largest)?;
+        Ok(Some(Self {
+            prepared,
+            padded,
+            largest_memory,
         }))
-    };
-    let small = time(&padded_payload(&prepared, 0)?)?;
-    let large = time(&padded_payload(&prepared, 1024)?)?;
-    let room = 1536usize.saturating_sub(prepared.payload.len() / 1024 + 1);
-    let largest_payload = padded_payload(&prepared, room)?;
-    let largest = time(&largest_payload)?;
-    let largest_memory = min_memory(engine, module, &prepared, &largest_payload)?;
-    Ok(Some(Scaling {
-        us_per_kib: (micros(large.median) - micros(small.median)) / 1024.0,
-        largest,
-        largest_memory,
-    }))
+    }
 }
 
 /// Bisects the memory cap (in 64 KiB wasm pages) at which `payload` still evaluates.
@@ -341,9 +493,11 @@ fn render(rows: &[ModuleRow], options: &Options) -> String {
     let _ = writeln!(
         out,
         "Written by `make bench` (`harness bench`) on {} core(s). Each figure is measured for up to {:?} \
-         after warm-up, by a harness built optimised (`--profile bench-host`), as policy-server is. \
-         Evaluation latency is one `validate` call on a warm instance (policy-server's deadline and \
-         memory guards on; lookups answered from the host's cache, as policy-server caches them); \
+         after warm-up, in {ROUNDS} slices: the schedule visits every figure of every module once per round, \
+         so a machine that slows down for a while slows all of them alike, and figures compare within a run. \
+         The harness is built optimised (`--profile bench-host`), as policy-server is. \
+         Evaluation latency is one `validate` call on a warm instance (one per module serves every case, \
+         as a policy-server worker's does; policy-server's deadline and memory guards on; lookups answered from the host's cache, as policy-server caches them); \
          *per request* (and, per case, *fresh instance + validate*, timed for half as long) is a fresh \
          instance plus one `validate`, which is what policy-server pays per request; the waPC round trip is a `protocol_version` call, the floor of any call. Native is \
          the same rule called in-process on the same payload, optimised the same way; parse is \
@@ -463,4 +617,35 @@ fn render(rows: &[ModuleRow], options: &Options) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    #[test]
+    fn every_round_visits_every_figure_in_turn() {
+        let log = RefCell::new(String::new());
+        let figure = |name: char| {
+            let log = &log;
+            Figure::new(Duration::ZERO, 30, 20_000, move || {
+                log.borrow_mut().push(name)
+            })
+        };
+        let entered = figure('b').entered_by(|| log.borrow_mut().push('B'));
+        let timings = sample(vec![figure('a'), entered]);
+        // Each slice: one untimed call (or the entry), then its share of the runs.
+        assert_eq!(*log.borrow(), "aaaaBbbb".repeat(ROUNDS));
+        assert_eq!(timings.iter().map(|t| t.runs).collect::<Vec<_>>(), [30, 30]);
+    }
+
+    #[test]
+    fn a_round_stops_at_its_share_of_the_runs() {
+        let calls = RefCell::new(0);
+        let figure = Figure::new(Duration::from_secs(60), 1, 50, || *calls.borrow_mut() += 1);
+        let timings = sample(vec![figure]);
+        assert_eq!(timings.first().map(|t| t.runs), Some(50));
+        assert_eq!(*calls.borrow(), 50 + ROUNDS);
+    }
 }
