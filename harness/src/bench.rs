@@ -231,6 +231,18 @@ impl SuiteBench {
             });
         }
         let scaling = ScalingBench::new(engine, &module, suite, allowed)?;
+        if let Some(scaling) = &scaling {
+            slot.set(scaling.prepared.host.clone());
+            for payload in &scaling.padded {
+                warm.call("validate", payload).map_err(|e| {
+                    anyhow!(
+                        "{}: {} KiB padded request: {e}",
+                        suite.rule,
+                        payload.len() / 1024
+                    )
+                })?;
+            }
+        }
         let label = if suite.module == suite.rule {
             suite.module.clone()
         } else {
