@@ -20,7 +20,7 @@ pub struct Options {
 }
 
 /// Median and 99th percentile of repeated runs.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Timing {
     median: Duration,
     p99: Duration,
@@ -156,7 +156,7 @@ pub fn run(engine: &Engine, root: &Path, options: &Options) -> Result<bool> {
         eprintln!("bench {}: setting up ...", suite.rule);
         suites.push(SuiteBench::new(engine, root, &suite)?);
     }
-    let rows = measure_all(&suites, options);
+    let rows = measure_all(&suites, options)?;
     let report = render(&rows, options);
     print!("{report}");
     std::fs::write(&options.out, &report)
@@ -219,9 +219,8 @@ impl SuiteBench {
         for case in suite.cases.iter().filter(|c| c.expect.settings_valid) {
             let prepared = suite.prepare(case, allowed.clone())?;
             prepared.host.set_quiet(true);
-            slot.set(prepared.host.clone());
             prepared.host.take_served_bytes();
-            warm.call("validate", &prepared.payload)
+            serve(&slot, &warm, &prepared, &prepared.payload)
                 .map_err(|e| anyhow!("{}: {e}", case.name))?;
             let lookup_kib = prepared.host.take_served_bytes() as f64 / 1024.0;
             cases.push(CaseBench {
@@ -232,9 +231,8 @@ impl SuiteBench {
         }
         let scaling = ScalingBench::new(engine, &module, suite, allowed)?;
         if let Some(scaling) = &scaling {
-            slot.set(scaling.prepared.host.clone());
             for payload in &scaling.padded {
-                warm.call("validate", payload).map_err(|e| {
+                serve(&slot, &warm, &scaling.prepared, payload).map_err(|e| {
                     anyhow!(
                         "{}: {} KiB padded request: {e}",
                         suite.rule,
@@ -314,41 +312,46 @@ impl SuiteBench {
         }
     }
 
-    /// Serves `prepared`'s lookups from now on and evaluates `payload` once,
-    /// untimed (outside `warm_validate`, so callgrind counts timed calls only).
+    /// The untimed entry of a slice: `serve`, outside `warm_validate`, so
+    /// callgrind counts timed calls only.
     fn enter(&self, prepared: &Prepared, payload: &[u8]) {
-        self.slot.set(prepared.host.clone());
-        let _ = self.warm.call("validate", payload);
+        let _ = serve(&self.slot, &self.warm, prepared, payload);
     }
 
-    /// The module's row, from the timings of its figures.
-    fn row(&self, timings: &mut impl Iterator<Item = Timing>) -> ModuleRow {
-        let mut next = || timings.next().unwrap_or_default();
-        let instantiate = next();
-        let per_request = next();
-        let round_trip = next();
-        let cases = self
-            .cases
-            .iter()
-            .map(|case| CaseRow {
+    /// The module's row, from the timings of its figures, read back in order.
+    fn row(&self, timings: &mut std::vec::IntoIter<Timing>) -> Result<ModuleRow> {
+        let mut next = || {
+            timings
+                .next()
+                .ok_or_else(|| anyhow!("bench: {} read more timings than it timed", self.label))
+        };
+        let instantiate = next()?;
+        let per_request = next()?;
+        let round_trip = next()?;
+        let mut cases = Vec::new();
+        for case in &self.cases {
+            cases.push(CaseRow {
                 case: case.name.clone(),
                 request_kib: case.prepared.payload.len() as f64 / 1024.0,
                 lookup_kib: case.lookup_kib,
-                wasm: next(),
-                fresh: next(),
-                native: self.native.map(|_| next()),
-                parse: next(),
-            })
-            .collect();
-        let scaling = self.scaling.as_ref().map(|s| {
-            let (small, large, largest) = (next(), next(), next());
-            Scaling {
-                us_per_kib: (micros(large.median) - micros(small.median)) / 1024.0,
-                largest,
-                largest_memory: s.largest_memory,
+                wasm: next()?,
+                fresh: next()?,
+                native: self.native.map(|_| next()).transpose()?,
+                parse: next()?,
+            });
+        }
+        let scaling = match &self.scaling {
+            Some(s) => {
+                let (small, large, largest) = (next()?, next()?, next()?);
+                Some(Scaling {
+                    us_per_kib: (micros(large.median) - micros(small.median)) / 1024.0,
+                    largest,
+                    largest_memory: s.largest_memory,
+                })
             }
-        });
-        ModuleRow {
+            None => None,
+        };
+        Ok(ModuleRow {
             module: self.label.clone(),
             size: self.size,
             compile: self.compile,
@@ -357,18 +360,36 @@ impl SuiteBench {
             round_trip,
             scaling,
             cases,
-        }
+        })
     }
 }
 
+/// Evaluates `payload` on the module's warm instance with `prepared`'s lookups.
+fn serve(
+    slot: &HostSlot,
+    warm: &crate::engine::Instance,
+    prepared: &Prepared,
+    payload: &[u8],
+) -> std::result::Result<Vec<u8>, crate::engine::GuestFailure> {
+    slot.set(prepared.host.clone());
+    warm.call("validate", payload)
+}
+
 /// Times every figure of every module in one interleaved schedule.
-fn measure_all(suites: &[SuiteBench], options: &Options) -> Vec<ModuleRow> {
+fn measure_all(suites: &[SuiteBench], options: &Options) -> Result<Vec<ModuleRow>> {
     let mut figures = Vec::new();
     for suite in suites {
         suite.figures(options.budget, &mut figures);
     }
     let mut timings = sample(figures).into_iter();
-    suites.iter().map(|s| s.row(&mut timings)).collect()
+    let rows = suites
+        .iter()
+        .map(|s| s.row(&mut timings))
+        .collect::<Result<Vec<_>>>()?;
+    if timings.len() != 0 {
+        return Err(anyhow!("bench: {} timings were never read", timings.len()));
+    }
+    Ok(rows)
 }
 
 /// The smallest accepted request: what a typical request costs.
