@@ -15,7 +15,7 @@ WASM_OPT_PLAYGROUND := -Oz $(WASM_OPT_FEATURES)
 REGISTRY ?= ghcr.io/crash-guard
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
-.PHONY: artifacthub all policies replay test unit e2e-tests check-fixtures fmt fmt-check lint annotate push clean harness bench fuzz playground playground-test
+.PHONY: artifacthub all policies replay test unit e2e-tests check-fixtures soak fmt fmt-check lint annotate push clean harness bench fuzz playground playground-test
 
 ## Default: every policy module into dist/<rule>.wasm, and its annotated twin dist/<rule>.annotated.wasm.
 all: annotate
@@ -73,6 +73,10 @@ e2e-tests: annotate
 check-fixtures: policies harness
 	cargo test -p harness --test check -- --nocapture
 
+## Every module fed mutations of its fixture cases on a warm instance (harness soak).
+soak: policies harness
+	$(HARNESS) soak
+
 ## Module size, compile, instantiate and latency per fixture, against native; writes BENCHMARKS.md.
 ## The harness is built optimised (profile bench-host), as policy-server is.
 bench: policies
@@ -98,7 +102,7 @@ lint:
 	cargo clippy --target $(TARGET) $(addprefix -p ,$(POLICIES)) -p crash-guard-bundle -- -D warnings
 
 ## Everything CI runs.
-test: fmt-check lint annotate unit e2e-tests playground-test
+test: fmt-check lint annotate unit e2e-tests soak playground-test
 
 ## The browser playground (wasm32-unknown-unknown + wasm-bindgen) into dist/playground/.
 PLAYGROUND_DIR := dist/playground

@@ -8,6 +8,7 @@ mod check;
 mod cluster;
 mod engine;
 mod kwctl;
+mod soak;
 mod suite;
 
 use std::path::{Path, PathBuf};
@@ -102,6 +103,9 @@ enum Command {
     },
     /// Evaluates manifests (files, directories or `-` for stdin) as CREATEs against every rule.
     Check(check::CheckArgs),
+    /// Feeds every module mutations of its fixture cases on a warm instance; fails on any
+    /// trap, guest error, malformed answer, or warm answer that differs from a fresh one.
+    Soak(soak::SoakArgs),
     /// Times every module on every fixture case and writes a Markdown table.
     Bench {
         #[arg(long, default_value = ".")]
@@ -166,6 +170,7 @@ fn main() -> ExitCode {
             Ok(true)
         }
         Command::Check(args) => check::run(&engine, &args),
+        Command::Soak(args) => soak::run(&engine, &args),
         Command::Bench {
             root,
             only,
