@@ -7,7 +7,7 @@
 //! traps, returns a guest error or runs out its deadline (each a 500 under
 //! policy-server), when the answer is not a ValidationResponse (or a settings
 //! answer), or when a fresh instance answers it differently. Failing inputs
-//! are written out for `harness run`.
+//! are written out as the exact bytes of the call; the same seed repeats a run.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
