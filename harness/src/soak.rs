@@ -140,8 +140,8 @@ fn soak_one(
         if again != answer {
             return Err(format!(
                 "a warm instance answered {}, a fresh one {}",
-                String::from_utf8_lossy(&answer),
-                String::from_utf8_lossy(&again)
+                lossy_head(&answer),
+                lossy_head(&again)
             ));
         }
     }
@@ -177,8 +177,9 @@ fn check_answer(function: Function, answer: &[u8]) -> std::result::Result<Verdic
     }
 }
 
+/// The start of an answer, as the harness shortens text elsewhere.
 fn lossy_head(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes.get(..300).unwrap_or(bytes)).into_owned()
+    crate::shorten(&String::from_utf8_lossy(bytes))
 }
 
 fn write_failure(
