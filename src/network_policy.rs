@@ -79,13 +79,19 @@ pub enum PolicyType {
     Unknown,
 }
 
-impl fmt::Display for PolicyType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl PolicyType {
+    pub fn as_str(self) -> &'static str {
+        match self {
             PolicyType::Ingress => "Ingress",
             PolicyType::Egress => "Egress",
             PolicyType::Unknown => "(unknown)",
-        })
+        }
+    }
+}
+
+impl fmt::Display for PolicyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -446,11 +452,11 @@ impl Cidr {
     }
 }
 
-impl fmt::Display for Cidr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Cidr {
+    /// Appends the CIDR as `Display` prints it, without the formatting machinery.
+    pub fn push_to(&self, text: &mut String) {
         match self.family {
             Family::V4 => {
-                let mut text = String::with_capacity(18);
                 let mut buf = [0; 10];
                 let octets = u32::try_from(self.first).unwrap_or(0).to_be_bytes();
                 for (i, octet) in octets.into_iter().enumerate() {
@@ -461,10 +467,20 @@ impl fmt::Display for Cidr {
                 }
                 text.push('/');
                 text.push_str(decimal(u32::from(self.prefix), &mut buf));
-                f.write_str(&text)
             }
-            Family::V6 => write!(f, "{}/{}", Ipv6Addr::from(self.first), self.prefix),
+            Family::V6 => {
+                use fmt::Write;
+                let _ = write!(text, "{}/{}", Ipv6Addr::from(self.first), self.prefix);
+            }
         }
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut text = String::with_capacity(18);
+        self.push_to(&mut text);
+        f.write_str(&text)
     }
 }
 

@@ -232,11 +232,12 @@ impl<'a> Request<'a> {
         } else {
             &self.name
         };
-        if self.namespace.is_empty() {
-            format!("{} {}", self.kind.kind, name)
+        let (namespace, slash) = if self.namespace.is_empty() {
+            ("", "")
         } else {
-            format!("{} {}/{}", self.kind.kind, self.namespace, name)
-        }
+            (self.namespace.as_ref(), "/")
+        };
+        [self.kind.kind.as_ref(), " ", namespace, slash, name].concat()
     }
 }
 

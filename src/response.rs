@@ -135,6 +135,31 @@ pub fn decimal(n: u32, buf: &mut [u8; 10]) -> &str {
         .unwrap_or("0")
 }
 
+/// `n` in decimal, as `Display` prints an `i64`.
+pub fn signed(n: i64, buf: &mut [u8; 20]) -> &str {
+    let mut rest = n.unsigned_abs();
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        if let Some(digit) = buf.get_mut(at) {
+            *digit = b'0' + (rest % 10) as u8;
+        }
+        rest /= 10;
+        if rest == 0 || at == 1 {
+            break;
+        }
+    }
+    if n < 0 {
+        at -= 1;
+        if let Some(sign) = buf.get_mut(at) {
+            *sign = b'-';
+        }
+    }
+    buf.get(at..)
+        .and_then(|digits| std::str::from_utf8(digits).ok())
+        .unwrap_or("0")
+}
+
 const LOW_BITS: u64 = 0x0101_0101_0101_0101;
 const LOW_SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
 
@@ -381,6 +406,16 @@ mod tests {
     #[case::largest(u32::MAX)]
     fn decimals_are_what_display_writes(#[case] n: u32) {
         assert_eq!(decimal(n, &mut [0; 10]), n.to_string());
+    }
+
+    #[rstest]
+    #[case::zero(0)]
+    #[case::port(443)]
+    #[case::negative(-1)]
+    #[case::largest(i64::MAX)]
+    #[case::smallest(i64::MIN)]
+    fn signed_decimals_are_what_display_writes(#[case] n: i64) {
+        assert_eq!(signed(n, &mut [0; 20]), n.to_string());
     }
 
     #[test]

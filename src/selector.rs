@@ -101,20 +101,37 @@ impl LabelSelector {
 
     /// The string form, as list requests carry it.
     pub fn to_query(&self) -> String {
-        let mut terms: Vec<String> = self
-            .match_labels
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        for r in &self.match_expressions {
-            terms.push(match r.operator {
-                Operator::In => format!("{} in ({})", r.key, r.values.join(",")),
-                Operator::NotIn => format!("{} notin ({})", r.key, r.values.join(",")),
-                Operator::Exists => r.key.clone(),
-                Operator::DoesNotExist => format!("!{}", r.key),
-            });
+        let mut query = String::with_capacity(64);
+        let mut separator = "";
+        for (key, value) in &self.match_labels {
+            for part in [separator, key, "=", value] {
+                query.push_str(part);
+            }
+            separator = ",";
         }
-        terms.join(",")
+        for r in &self.match_expressions {
+            query.push_str(separator);
+            separator = ",";
+            let (before, between) = match r.operator {
+                Operator::In => ("", " in ("),
+                Operator::NotIn => ("", " notin ("),
+                Operator::Exists => ("", ""),
+                Operator::DoesNotExist => ("!", ""),
+            };
+            for part in [before, &r.key, between] {
+                query.push_str(part);
+            }
+            if !between.is_empty() {
+                for (i, value) in r.values.iter().enumerate() {
+                    if i > 0 {
+                        query.push(',');
+                    }
+                    query.push_str(value);
+                }
+                query.push(')');
+            }
+        }
+        query
     }
 }
 

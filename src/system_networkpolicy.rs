@@ -22,7 +22,7 @@ use crate::network_policy::{
 };
 use crate::policy::Rule;
 use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
-use crate::response::{decimal, write_str};
+use crate::response::{decimal, signed, write_str};
 use crate::selector::LabelSelector;
 use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
 use crate::violation::{Verdict, Violation};
@@ -717,29 +717,37 @@ fn component_pod(component: &Component) -> Pod<'_> {
     }
 }
 
+/// `coredns (pods k8s-app=kube-dns in kube-system)`.
 fn describe_component(component: &Component) -> String {
-    let labels: Vec<String> = component
-        .pod_labels
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    format!(
-        "{} (pods {} in {})",
-        component.name,
-        labels.join(","),
-        component.namespace
-    )
+    let mut text = String::with_capacity(64);
+    push_component(&mut text, component);
+    text
 }
 
-fn ports_text(ports: &[(String, u16)]) -> String {
-    let mut text = String::new();
+fn push_component(text: &mut String, component: &Component) {
+    for part in [component.name.as_str(), " (pods "] {
+        text.push_str(part);
+    }
+    for (i, (key, value)) in component.pod_labels.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        for part in [key.as_str(), "=", value] {
+            text.push_str(part);
+        }
+    }
+    for part in [" in ", component.namespace.as_str(), ")"] {
+        text.push_str(part);
+    }
+}
+
+fn push_ports(text: &mut String, ports: &[(String, u16)]) {
     for (i, (protocol, port)) in ports.iter().enumerate() {
         if i > 0 {
             text.push_str(", ");
         }
-        push_port(&mut text, *port, protocol);
+        push_port(text, *port, protocol);
     }
-    text
 }
 
 /// `53/UDP`.
@@ -749,12 +757,13 @@ fn push_port(text: &mut String, port: u16, protocol: &str) {
     text.push_str(protocol);
 }
 
-fn cidrs_text(cidrs: &[Cidr]) -> String {
-    cidrs
-        .iter()
-        .map(Cidr::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
+fn push_cidrs(text: &mut String, cidrs: &[Cidr]) {
+    for (i, cidr) in cidrs.iter().enumerate() {
+        if i > 0 {
+            text.push_str(", ");
+        }
+        cidr.push_to(text);
+    }
 }
 
 fn opposite(direction: Direction) -> Direction {
@@ -774,27 +783,30 @@ fn towards(direction: Direction) -> &'static str {
 impl Check<'_> {
     /// How the flow reads in messages.
     fn flow(&self) -> String {
-        let towards = towards(self.direction);
-        let ports = ports_text(&self.ports);
+        let mut text = String::with_capacity(128);
+        text.push_str(towards(self.direction));
         match &self.target {
-            Target::Addresses(cidrs, AddressPeer::ApiServer) => format!(
-                "{towards} the API server ({}) on {ports}",
-                cidrs_text(cidrs)
-            ),
-            Target::Addresses(cidrs, AddressPeer::Cidrs) => {
-                format!("{towards} {} on {ports}", cidrs_text(cidrs))
+            Target::Addresses(cidrs, AddressPeer::ApiServer) => {
+                text.push_str(" the API server (");
+                push_cidrs(&mut text, cidrs);
+                text.push(')');
             }
-            Target::AllPods => format!("{towards} all pods in all namespaces on {ports}"),
-            Target::Component(peer) => format!(
-                "{towards} {} on {ports}{}",
-                describe_component(peer),
-                if self.other_end {
-                    " (the other end of a required flow)"
-                } else {
-                    ""
-                }
-            ),
+            Target::Addresses(cidrs, AddressPeer::Cidrs) => {
+                text.push(' ');
+                push_cidrs(&mut text, cidrs);
+            }
+            Target::AllPods => text.push_str(" all pods in all namespaces"),
+            Target::Component(peer) => {
+                text.push(' ');
+                push_component(&mut text, peer);
+            }
         }
+        text.push_str(" on ");
+        push_ports(&mut text, &self.ports);
+        if self.other_end {
+            text.push_str(" (the other end of a required flow)");
+        }
+        text
     }
 
     fn unit_label(&self, unit: &Unit) -> String {
@@ -806,7 +818,7 @@ impl Check<'_> {
             } else {
                 " from "
             });
-            label.push_str(&cidr.to_string());
+            cidr.push_to(&mut label);
         }
         label
     }
@@ -898,23 +910,20 @@ impl Check<'_> {
             Direction::Ingress => "ingress",
             Direction::Egress => "egress",
         };
-        let name: String = format!("allow-{}-{direction}-{slug}", self.owner.name)
-            .to_lowercase()
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .take(63)
-            .collect();
-        let mut out = Vec::with_capacity(256);
+        let mut out = Vec::with_capacity(512);
         out.extend_from_slice(
-            br#"{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"#,
+            br#"{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":""#,
         );
-        write_str(&mut out, name.trim_end_matches('-'));
+        let start = out.len();
+        for part in ["allow-", &self.owner.name, "-", direction, "-", slug] {
+            for c in part.chars() {
+                push_name_char(&mut out, start, c);
+            }
+        }
+        while out.len() > start && out.last() == Some(&b'-') {
+            out.pop();
+        }
+        out.push(b'"');
         out.extend_from_slice(br#","namespace":"#);
         write_str(&mut out, &self.owner.namespace);
         out.extend_from_slice(br#"},"spec":{"#);
@@ -949,10 +958,11 @@ impl Check<'_> {
             Target::AllPods => out.extend_from_slice(br#"{"namespaceSelector":{}}"#),
             Target::Component(other) => {
                 out.extend_from_slice(br#"{"namespaceSelector":{"matchLabels":"#);
-                write_labels(
-                    out,
-                    std::iter::once((&NAMESPACE_NAME_LABEL.to_string(), &other.namespace)),
-                );
+                out.push(b'{');
+                write_str(out, NAMESPACE_NAME_LABEL);
+                out.push(b':');
+                write_str(out, &other.namespace);
+                out.push(b'}');
                 out.extend_from_slice(br#"},"podSelector":{"matchLabels":"#);
                 write_labels(out, other.pod_labels.iter());
                 out.extend_from_slice(b"}}");
@@ -963,7 +973,11 @@ impl Check<'_> {
                         out.push(b',');
                     }
                     out.extend_from_slice(br#"{"ipBlock":{"cidr":"#);
-                    write_str(out, &cidr.to_string());
+                    out.push(b'"');
+                    let mut text = String::with_capacity(18);
+                    cidr.push_to(&mut text);
+                    out.extend_from_slice(text.as_bytes());
+                    out.push(b'"');
                     out.extend_from_slice(b"}}");
                 }
             }
@@ -984,6 +998,26 @@ impl Check<'_> {
             out.push(b'}');
         }
         out.push(b']');
+    }
+}
+
+/// Appends `c` to the policy name that starts at `start` in `out`: in lower
+/// case, anything but ASCII letters, digits and `-` as `-`, while the name is
+/// shorter than a DNS label (63). The name never needs escaping.
+fn push_name_char(out: &mut Vec<u8>, start: usize, c: char) {
+    let mut push = |c: char| {
+        if out.len() - start < 63 {
+            out.push(if c.is_ascii_alphanumeric() || c == '-' {
+                c as u8
+            } else {
+                b'-'
+            });
+        }
+    };
+    if c.is_ascii() {
+        push(c.to_ascii_lowercase());
+    } else {
+        c.to_lowercase().for_each(push);
     }
 }
 
@@ -1104,62 +1138,86 @@ fn checks<'s>(
     checks
 }
 
-fn selector_text(selector: &LabelSelector) -> String {
+fn push_selector(text: &mut String, selector: &LabelSelector) {
     if selector.is_empty() {
-        "{}".to_string()
+        text.push_str("{}");
     } else {
-        selector.to_query()
+        text.push_str(&selector.to_query());
     }
 }
 
-fn peer_text(peer: &Peer) -> String {
+#[inline(never)]
+fn push_peer(text: &mut String, peer: &Peer) {
     if let Some(block) = &peer.ip_block {
-        return if block.except.is_empty() {
-            format!("ipBlock {}", block.cidr)
-        } else {
-            format!("ipBlock {} except {}", block.cidr, block.except.join(","))
-        };
+        for part in ["ipBlock ", block.cidr.as_str()] {
+            text.push_str(part);
+        }
+        for (i, except) in block.except.iter().enumerate() {
+            text.push_str(if i == 0 { " except " } else { "," });
+            text.push_str(except);
+        }
+        return;
     }
-    let mut parts = Vec::new();
+    let mut separator = "";
     if let Some(s) = &peer.namespace_selector {
-        parts.push(format!("namespaceSelector {}", selector_text(s)));
+        text.push_str("namespaceSelector ");
+        push_selector(text, s);
+        separator = " ";
     }
     if let Some(s) = &peer.pod_selector {
-        parts.push(format!("podSelector {}", selector_text(s)));
+        for part in [separator, "podSelector "] {
+            text.push_str(part);
+        }
+        push_selector(text, s);
     }
-    parts.join(" ")
 }
 
 /// A rule as people read it: `to ipBlock 0.0.0.0/0 except 10.0.0.1/32 on all ports`.
-fn rule_text(rule: &PolicyRule, direction: Direction) -> String {
+#[inline(never)]
+fn push_rule(text: &mut String, rule: &PolicyRule, direction: Direction) {
+    text.push_str(match direction {
+        Direction::Ingress => "from ",
+        Direction::Egress => "to ",
+    });
     let peers = rule.peers(direction);
-    let peers = if peers.is_empty() {
-        "anywhere".to_string()
-    } else {
-        peers.iter().map(peer_text).collect::<Vec<_>>().join(" or ")
-    };
-    let ports = if rule.ports.is_empty() {
-        "all ports".to_string()
-    } else {
-        rule.ports
-            .iter()
-            .map(|p| {
-                let protocol = p.protocol.as_deref().unwrap_or("TCP");
-                match (&p.port, p.end_port) {
-                    (None, _) => format!("all {protocol} ports"),
-                    (Some(IntOrString::Int(n)), Some(end)) => format!("{n}-{end}/{protocol}"),
-                    (Some(IntOrString::Int(n)), None) => format!("{n}/{protocol}"),
-                    (Some(IntOrString::String(name)), _) => format!("{name}/{protocol}"),
+    if peers.is_empty() {
+        text.push_str("anywhere");
+    }
+    for (i, peer) in peers.iter().enumerate() {
+        if i > 0 {
+            text.push_str(" or ");
+        }
+        push_peer(text, peer);
+    }
+    text.push_str(" on ");
+    if rule.ports.is_empty() {
+        text.push_str("all ports");
+    }
+    let mut digits = [0; 20];
+    for (i, p) in rule.ports.iter().enumerate() {
+        if i > 0 {
+            text.push_str(", ");
+        }
+        let protocol = p.protocol.as_deref().unwrap_or("TCP");
+        match (&p.port, p.end_port) {
+            (None, _) => {
+                for part in ["all ", protocol, " ports"] {
+                    text.push_str(part);
                 }
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let word = match direction {
-        Direction::Ingress => "from",
-        Direction::Egress => "to",
-    };
-    format!("{word} {peers} on {ports}")
+                continue;
+            }
+            (Some(IntOrString::Int(n)), end) => {
+                text.push_str(signed(*n, &mut digits));
+                if let Some(end) = end {
+                    text.push('-');
+                    text.push_str(signed(end, &mut digits));
+                }
+            }
+            (Some(IntOrString::String(name)), _) => text.push_str(name),
+        }
+        text.push('/');
+        text.push_str(protocol);
+    }
 }
 
 /// Field and value of the request object that cut the flow.
@@ -1176,35 +1234,41 @@ fn culprit(
                 .any(|pod| policy.isolates(&pod, check.direction)) =>
         {
             let rules = policy.rules(check.direction);
+            let mut value = String::with_capacity(64);
+            value.push('[');
             if rules.is_empty() {
-                let types: Vec<String> = policy.types().iter().map(|t| t.to_string()).collect();
-                (
-                    "spec.policyTypes".to_string(),
-                    format!("[{}] with no {} rules", types.join(", "), check.direction),
-                )
-            } else {
-                let field = match check.direction {
-                    Direction::Ingress => "spec.ingress",
-                    Direction::Egress => "spec.egress",
-                };
-                let text: Vec<String> = rules
-                    .iter()
-                    .map(|r| rule_text(r, check.direction))
-                    .collect();
-                (field.to_string(), format!("[{}]", text.join("; ")))
-            }
-        }
-        _ => (
-            "metadata.name".to_string(),
-            format!(
-                "{name} ({} removes what allowed it)",
-                if operation == Operation::Delete {
-                    "deleting it"
-                } else {
-                    "this update"
+                for (i, kind) in policy.types().iter().enumerate() {
+                    if i > 0 {
+                        value.push_str(", ");
+                    }
+                    value.push_str(kind.as_str());
                 }
-            ),
-        ),
+                for part in ["] with no ", check.direction.as_str(), " rules"] {
+                    value.push_str(part);
+                }
+                return ("spec.policyTypes".to_string(), value);
+            }
+            for (i, rule) in rules.iter().enumerate() {
+                if i > 0 {
+                    value.push_str("; ");
+                }
+                push_rule(&mut value, rule, check.direction);
+            }
+            value.push(']');
+            let field = match check.direction {
+                Direction::Ingress => "spec.ingress",
+                Direction::Egress => "spec.egress",
+            };
+            (field.to_string(), value)
+        }
+        _ => {
+            let how = if operation == Operation::Delete {
+                " (deleting it removes what allowed it)"
+            } else {
+                " (this update removes what allowed it)"
+            };
+            ("metadata.name".to_string(), [name, how].concat())
+        }
     }
 }
 
@@ -1352,14 +1416,21 @@ impl Rule for SystemNetworkPolicy {
                     continue;
                 }
                 if !newly_cut.is_empty() && alone {
-                    findings.push(Err(format!(
-                        "crash-guard/{NAME}: on its own, {} cuts {} from {} ({}); unless an existing policy allows it, apply first: {}",
-                        request.object_ref(),
-                        describe_component(check.owner),
-                        check.flow(),
-                        newly_cut.join(", "),
-                        check.snippet()
-                    )));
+                    findings.push(Err([
+                        "crash-guard/",
+                        NAME,
+                        ": on its own, ",
+                        &request.object_ref(),
+                        " cuts ",
+                        &describe_component(check.owner),
+                        " from ",
+                        &check.flow(),
+                        " (",
+                        &newly_cut.join(", "),
+                        "); unless an existing policy allows it, apply first: ",
+                        &check.snippet(),
+                    ]
+                    .concat()));
                 } else if !newly_cut.is_empty() {
                     findings.push(Ok(cut_violation(
                         &check,
@@ -1371,13 +1442,21 @@ impl Rule for SystemNetworkPolicy {
                         request.operation,
                     )));
                 } else {
-                    already_cut.push(format!(
-                        "crash-guard/{NAME}: {} already has no {} ({} cut before this change); add this allow policy: {}",
-                        describe_component(check.owner),
-                        check.flow(),
-                        still_cut.join(", "),
-                        check.snippet()
-                    ));
+                    already_cut.push(
+                        [
+                            "crash-guard/",
+                            NAME,
+                            ": ",
+                            &describe_component(check.owner),
+                            " already has no ",
+                            &check.flow(),
+                            " (",
+                            &still_cut.join(", "),
+                            " cut before this change); add this allow policy: ",
+                            &check.snippet(),
+                        ]
+                        .concat(),
+                    );
                 }
             }
         }
@@ -1406,38 +1485,56 @@ fn cut_violation(
     namespace: &str,
     operation: Operation,
 ) -> Violation {
-    let isolators: Vec<String> = check
-        .isolators(after)
-        .iter()
-        .map(|name| format!("NetworkPolicy {namespace}/{name}"))
-        .collect();
+    let mut isolators = String::new();
+    for (i, name) in check.isolators(after).iter().enumerate() {
+        let separator = if i > 0 { ", " } else { "" };
+        for part in [separator, "NetworkPolicy ", namespace, "/", name] {
+            isolators.push_str(part);
+        }
+    }
     let (field, value) = culprit(object, name, check, operation);
-    let impact = if check.owner.impact.is_empty() {
-        format!("{} stops working.", check.owner.name)
+    let (impact, stops) = if check.owner.impact.is_empty() {
+        (check.owner.name.as_str(), " stops working.")
     } else {
-        check.owner.impact.clone()
+        (check.owner.impact.as_str(), "")
     };
-    let keep = if operation == Operation::Delete {
-        format!(" (or keep NetworkPolicy {namespace}/{name})")
+    let (keep, keep_end) = if operation == Operation::Delete {
+        (" (or keep NetworkPolicy ", ")")
     } else {
-        String::new()
+        ("", "")
     };
-    Violation::new(
-        field,
-        value,
-        format!(
-            "{} needs {}, but after this change it is isolated for {} by {} and no rule of the namespace's NetworkPolicies allows {}. {impact}",
-            describe_component(check.owner),
-            check.flow(),
-            check.direction,
-            isolators.join(", "),
-            cut.join(", "),
-        ),
-        format!(
-            "first create this allow policy{keep}, then retry: {}",
-            check.snippet()
-        ),
-    )
+    let (kept_namespace, kept_name, slash) = if operation == Operation::Delete {
+        (namespace, name, "/")
+    } else {
+        ("", "", "")
+    };
+    let problem = [
+        &describe_component(check.owner),
+        " needs ",
+        &check.flow(),
+        ", but after this change it is isolated for ",
+        check.direction.as_str(),
+        " by ",
+        &isolators,
+        " and no rule of the namespace's NetworkPolicies allows ",
+        &cut.join(", "),
+        ". ",
+        impact,
+        stops,
+    ]
+    .concat();
+    let fix = [
+        "first create this allow policy",
+        keep,
+        kept_namespace,
+        slash,
+        kept_name,
+        keep_end,
+        ", then retry: ",
+        &check.snippet(),
+    ]
+    .concat();
+    Violation::new(field, value, problem, fix)
 }
 
 #[cfg(test)]
