@@ -51,8 +51,10 @@ policies:
 	  echo "dist/$$p.wasm: $$(stat -c %s dist/$$p.wasm) bytes ($$profile)"; \
 	done
 
+## --all-targets unifies the dev-dependencies' features (rstest, cel) into this build, as
+## `cargo test --workspace` does, so the tests reuse it instead of compiling wasmtime again.
 harness:
-	cargo build -p harness
+	cargo build -p harness --all-targets
 
 ## The main job: build the modules, then replay every crash scenario against them.
 replay: policies harness
