@@ -527,7 +527,9 @@ fn render(rows: &[ModuleRow], options: &Options) -> String {
         out,
         "Written by `make bench` (`harness bench`) on {} core(s). Each figure is measured for up to {:?} \
          after warm-up, in {ROUNDS} slices: the schedule visits every figure of every module once per round, \
-         so a machine that slows down for a while slows all of them alike, and figures compare within a run. \
+         so a short slowdown of the machine is spread over every figure; longer swings still move modules \
+         unevenly between runs, and machines of this kind differ by about 2x, so compare wasm / native ratios \
+         (instruction counts for changes, see the README). \
          The harness is built optimised (`--profile bench-host`), as policy-server is. \
          Evaluation latency is one `validate` call on a warm instance (one per module serves every case, \
          as a policy-server worker's does; policy-server's deadline and memory guards on; lookups answered from the host's cache, as policy-server caches them); \
