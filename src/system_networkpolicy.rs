@@ -1498,15 +1498,10 @@ fn cut_violation(
     } else {
         (check.owner.impact.as_str(), "")
     };
-    let (keep, keep_end) = if operation == Operation::Delete {
-        (" (or keep NetworkPolicy ", ")")
+    let keep = if operation == Operation::Delete {
+        [" (or keep NetworkPolicy ", namespace, "/", name, ")"]
     } else {
-        ("", "")
-    };
-    let (kept_namespace, kept_name, slash) = if operation == Operation::Delete {
-        (namespace, name, "/")
-    } else {
-        ("", "", "")
+        [""; 5]
     };
     let problem = [
         &describe_component(check.owner),
@@ -1525,11 +1520,7 @@ fn cut_violation(
     .concat();
     let fix = [
         "first create this allow policy",
-        keep,
-        kept_namespace,
-        slash,
-        kept_name,
-        keep_end,
+        &keep.concat(),
         ", then retry: ",
         &check.snippet(),
     ]
