@@ -15,7 +15,7 @@ WASM_OPT_PLAYGROUND := -Oz $(WASM_OPT_FEATURES)
 REGISTRY ?= ghcr.io/crash-guard
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
-.PHONY: artifacthub all policies replay test unit e2e-tests check-fixtures soak fmt fmt-check lint annotate push clean harness bench fuzz playground playground-test
+.PHONY: artifacthub all policies replay test unit e2e-tests check-fixtures soak fmt fmt-check lint annotate push clean harness bench hub-reference fuzz playground playground-test
 
 ## Default: every policy module into dist/<rule>.wasm, and its annotated twin dist/<rule>.annotated.wasm.
 all: annotate
@@ -81,9 +81,18 @@ soak: policies harness
 
 ## Module size, compile, instantiate and latency per fixture, against native; writes BENCHMARKS.md.
 ## The harness is built optimised (profile bench-host), as policy-server is.
-bench: policies
+bench: policies hub-reference
 	cargo build --profile bench-host -p harness
 	$(TARGET_DIR)/bench-host/harness bench --out BENCHMARKS.md
+
+## A policy written the hub's way (bench/hub-reference, its own workspace, built as the hub
+## builds: cargo's release profile, no wasm-opt): the bench times it beside ours.
+hub-reference:
+	rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
+	cargo build --release --target $(TARGET) --manifest-path bench/hub-reference/Cargo.toml \
+	  --target-dir $(abspath $(TARGET_DIR))/hub-reference
+	mkdir -p dist/reference
+	cp $(abspath $(TARGET_DIR))/hub-reference/$(TARGET)/release/hub_reference.wasm dist/reference/hub-reference.wasm
 
 ## Coverage-guided fuzzing of every rule natively (not part of CI). FUZZ_SECONDS per rule.
 FUZZ_SECONDS ?= 60

@@ -12,6 +12,8 @@ use serde_json::{json, Value};
 use crate::engine::{Engine, HostSlot};
 use crate::suite::{self, Prepared, Suite};
 
+mod reference;
+
 pub struct Options {
     pub only: Vec<String>,
     /// Time spent measuring each figure.
@@ -156,8 +158,15 @@ pub fn run(engine: &Engine, root: &Path, options: &Options) -> Result<bool> {
         eprintln!("bench {}: setting up ...", suite.rule);
         suites.push(SuiteBench::new(engine, root, &suite)?);
     }
-    let rows = measure_all(&suites, options)?;
-    let report = render(&rows, options);
+    let hub = reference::ReferenceBench::load(engine, root)?;
+    if hub.is_none() {
+        eprintln!(
+            "bench: {} not built, the hub reference is left out",
+            reference::MODULE
+        );
+    }
+    let (rows, hub) = measure_all(&suites, hub.as_ref(), options)?;
+    let report = render(&rows, hub.as_ref(), options);
     print!("{report}");
     std::fs::write(&options.out, &report)
         .with_context(|| format!("cannot write {}", options.out.display()))?;
@@ -375,21 +384,30 @@ fn serve(
     warm.call("validate", payload)
 }
 
-/// Times every figure of every module in one interleaved schedule.
-fn measure_all(suites: &[SuiteBench], options: &Options) -> Result<Vec<ModuleRow>> {
+/// Times every figure of every module, and the hub reference's, in one
+/// interleaved schedule.
+fn measure_all(
+    suites: &[SuiteBench],
+    hub: Option<&reference::ReferenceBench>,
+    options: &Options,
+) -> Result<(Vec<ModuleRow>, Option<reference::Reference>)> {
     let mut figures = Vec::new();
     for suite in suites {
         suite.figures(options.budget, &mut figures);
+    }
+    if let Some(hub) = hub {
+        hub.figures(options.budget, &mut figures);
     }
     let mut timings = sample(figures).into_iter();
     let rows = suites
         .iter()
         .map(|s| s.row(&mut timings))
         .collect::<Result<Vec<_>>>()?;
+    let hub = hub.map(|h| h.reference(&mut timings)).transpose()?;
     if timings.len() != 0 {
         return Err(anyhow!("bench: {} timings were never read", timings.len()));
     }
-    Ok(rows)
+    Ok((rows, hub))
 }
 
 /// The smallest accepted request: what a typical request costs.
@@ -520,7 +538,19 @@ fn min_memory(
     Ok(high * PAGE)
 }
 
-fn render(rows: &[ModuleRow], options: &Options) -> String {
+/// A module's cases whose request and lookup answers stay under 16 KiB.
+fn typical(row: &ModuleRow) -> Vec<&CaseRow> {
+    row.cases
+        .iter()
+        .filter(|c| c.request_kib + c.lookup_kib < TYPICAL_KIB)
+        .collect()
+}
+
+fn typical_medians(row: &ModuleRow) -> Vec<f64> {
+    typical(row).iter().map(|c| micros(c.wasm.median)).collect()
+}
+
+fn render(rows: &[ModuleRow], hub: Option<&reference::Reference>, options: &Options) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# crash-guard benchmark\n");
     let _ = writeln!(
@@ -590,12 +620,8 @@ fn render(rows: &[ModuleRow], options: &Options) -> String {
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     for row in rows {
-        let typical: Vec<&CaseRow> = row
-            .cases
-            .iter()
-            .filter(|c| c.request_kib + c.lookup_kib < TYPICAL_KIB)
-            .collect();
-        let mut medians: Vec<f64> = typical.iter().map(|c| micros(c.wasm.median)).collect();
+        let typical = typical(row);
+        let mut medians = typical_medians(row);
         let mut ratios: Vec<f64> = typical
             .iter()
             .filter_map(|c| {
@@ -623,6 +649,11 @@ fn render(rows: &[ModuleRow], options: &Options) -> String {
             fresh.iter().copied().fold(0.0, f64::max),
         );
     }
+    let medians: Vec<(String, f64)> = rows
+        .iter()
+        .map(|row| (row.module.clone(), median(&mut typical_medians(row))))
+        .collect();
+    let _ = write!(out, "\n{}", reference::render(hub, &medians));
     for row in rows {
         let _ = writeln!(out, "\n## {}\n", row.module);
         let _ = writeln!(out, "| case | request | lookups | wasm median | wasm p99 | native median | wasm / native | JSON parse | fresh instance + validate | runs |");

@@ -1,0 +1,367 @@
+//! The hub's way, timed on this machine: `bench/hub-reference`, a policy
+//! written as the hub's Rust policies are (pod-privileged's pattern), on the
+//! Pods the issue quotes. Its figures against the issue's tell how fast this
+//! machine is, so our figures can be read against the 10 µs target.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context, Result};
+use serde_json::{json, Value};
+
+use super::{micros, Figure, Timing};
+use crate::cluster::CaseHost;
+use crate::engine::{Engine, Instance, Module};
+
+/// Where `make bench` puts the reference module.
+pub const MODULE: &str = "dist/reference/hub-reference.wasm";
+
+/// The issue's figures for pod-privileged, on its machine.
+pub const HUB_SMALL_US: f64 = 52.0;
+const HUB_WIDE_US: f64 = 1_600.0;
+const HUB_LARGE_US: f64 = 7_600.0;
+const HUB_PER_KIB_US: f64 = 20.0;
+const HUB_PER_REQUEST_US: f64 = 410.0;
+
+/// The Pods: a small one, 50 containers x 20 env vars, and one of 320 KiB.
+const WIDE: (usize, usize) = (50, 20);
+const LARGE_KIB: usize = 320;
+
+pub struct ReferenceBench {
+    size: usize,
+    module: Module,
+    host: Arc<CaseHost>,
+    warm: Instance,
+    /// Small, wide and large requests, in that order.
+    payloads: [Vec<u8>; 3],
+}
+
+/// The reference's figures on this machine.
+pub struct Reference {
+    size: usize,
+    kib: [f64; 3],
+    warm: [Timing; 3],
+    per_request: Timing,
+}
+
+impl Reference {
+    /// How many times as long the small Pod took here as on the issue's machine.
+    pub fn slowdown(&self) -> f64 {
+        micros(self.warm[0].median) / HUB_SMALL_US
+    }
+}
+
+impl ReferenceBench {
+    /// `None` when the module was not built (`make bench` builds it).
+    pub fn load(engine: &Engine, root: &Path) -> Result<Option<Self>> {
+        let path = root.join(MODULE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let module = engine.compile(&bytes)?;
+        let host = Arc::new(CaseHost::new(vec![], vec![], None, None));
+        host.set_quiet(true);
+        let warm = module.instantiate(host.clone())?;
+        let payloads = [
+            payload(&pod(1, 0, false))?,
+            payload(&pod(WIDE.0, WIDE.1, false))?,
+            payload(&large_pod())?,
+        ];
+        for request in &payloads {
+            expect_verdict(&warm, request, true)?;
+        }
+        expect_verdict(&warm, &payload(&pod(1, 0, true))?, false)?;
+        Ok(Some(Self {
+            size: bytes.len(),
+            module,
+            host,
+            warm,
+            payloads,
+        }))
+    }
+
+    /// Its timed figures, in the order `reference` reads them back.
+    pub fn figures<'a>(&'a self, budget: Duration, figures: &mut Vec<Figure<'a>>) {
+        for request in &self.payloads {
+            figures.push(
+                Figure::new(budget, 30, 20_000, move || {
+                    hub_validate(&self.warm, request)
+                })
+                .entered_by(move || {
+                    let _ = self.warm.call("validate", request);
+                }),
+            );
+        }
+        let [small, ..] = &self.payloads;
+        figures.push(Figure::new(budget / 2, 20, 5_000, move || {
+            if let Ok(instance) = self.module.instantiate(self.host.clone()) {
+                let _ = instance.call("validate", small);
+            }
+        }));
+    }
+
+    pub fn reference(&self, timings: &mut std::vec::IntoIter<Timing>) -> Result<Reference> {
+        let mut next = || {
+            timings
+                .next()
+                .ok_or_else(|| anyhow!("bench: the hub reference read more timings than it timed"))
+        };
+        let warm = [next()?, next()?, next()?];
+        Ok(Reference {
+            size: self.size,
+            kib: self.payloads.each_ref().map(|p| p.len() as f64 / 1024.0),
+            warm,
+            per_request: next()?,
+        })
+    }
+}
+
+/// One timed evaluation of the reference; a named frame, as `warm_validate`
+/// is, so callgrind can count its instructions (30 calls per Pod at `--budget-ms 0`).
+#[inline(never)]
+fn hub_validate(instance: &Instance, request: &[u8]) {
+    let _ = instance.call("validate", request);
+}
+
+fn expect_verdict(instance: &Instance, request: &[u8], accepted: bool) -> Result<()> {
+    let answer = instance
+        .call("validate", request)
+        .map_err(|e| anyhow!("hub reference: {e}"))?;
+    let answer: Value =
+        serde_json::from_slice(&answer).context("hub reference answered non-JSON")?;
+    if answer.get("accepted") != Some(&Value::Bool(accepted)) {
+        return Err(anyhow!(
+            "hub reference answered {answer}, expected accepted = {accepted}"
+        ));
+    }
+    Ok(())
+}
+
+fn payload(pod: &Value) -> Result<Vec<u8>> {
+    let request = json!({
+        "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
+        "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "resource": {"group": "", "version": "v1", "resource": "pods"},
+        "requestKind": {"group": "", "version": "v1", "kind": "Pod"},
+        "requestResource": {"group": "", "version": "v1", "resource": "pods"},
+        "name": "web",
+        "namespace": "default",
+        "operation": "CREATE",
+        "userInfo": {"username": "kubernetes-admin", "groups": ["kubeadm:cluster-admins", "system:authenticated"]},
+        "object": pod,
+        "oldObject": null,
+        "dryRun": false,
+        "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions", "fieldManager": "kubectl-client-side-apply", "fieldValidation": "Strict"},
+    });
+    crate::suite::validate_payload(&request, &json!({}))
+}
+
+/// The 320 KiB request: 50 containers with as many env vars as it takes.
+fn large_pod() -> Value {
+    let mut env_vars = WIDE.1;
+    loop {
+        let pod = pod(WIDE.0, env_vars, false);
+        if pod.to_string().len() >= LARGE_KIB * 1024 || env_vars > 10_000 {
+            return pod;
+        }
+        env_vars += 1;
+    }
+}
+
+/// A Pod as the API server hands it to admission after defaulting.
+fn pod(containers: usize, env_vars: usize, privileged: bool) -> Value {
+    let containers: Vec<Value> = (0..containers)
+        .map(|i| {
+            let env: Vec<Value> = (0..env_vars)
+                .map(|j| json!({"name": format!("SETTING_{j:03}"), "value": format!("value-{i}-{j}")}))
+                .collect();
+            json!({
+                "name": format!("app-{i}"),
+                "image": "registry.k8s.io/nginx-slim:0.27",
+                "imagePullPolicy": "IfNotPresent",
+                "env": env,
+                "ports": [{"containerPort": 8080 + i, "protocol": "TCP"}],
+                "resources": {"limits": {"cpu": "500m", "memory": "128Mi"}, "requests": {"cpu": "100m", "memory": "64Mi"}},
+                "securityContext": {"privileged": privileged, "allowPrivilegeEscalation": privileged},
+                "terminationMessagePath": "/dev/termination-log",
+                "terminationMessagePolicy": "File",
+                "volumeMounts": [{"mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "name": "kube-api-access-5xq2l", "readOnly": true}],
+            })
+        })
+        .collect();
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
+        "spec": {
+            "containers": containers,
+            "dnsPolicy": "ClusterFirst",
+            "enableServiceLinks": true,
+            "preemptionPolicy": "PreemptLowerPriority",
+            "priority": 0,
+            "restartPolicy": "Always",
+            "schedulerName": "default-scheduler",
+            "securityContext": {},
+            "serviceAccount": "default",
+            "serviceAccountName": "default",
+            "terminationGracePeriodSeconds": 30,
+            "tolerations": [
+                {"effect": "NoExecute", "key": "node.kubernetes.io/not-ready", "operator": "Exists", "tolerationSeconds": 300},
+                {"effect": "NoExecute", "key": "node.kubernetes.io/unreachable", "operator": "Exists", "tolerationSeconds": 300}
+            ],
+            "volumes": [{"name": "kube-api-access-5xq2l", "projected": {"defaultMode": 420, "sources": [
+                {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                {"downwardAPI": {"items": [{"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}, "path": "namespace"}]}}
+            ]}}]
+        },
+        "status": {"phase": "Pending", "qosClass": "Burstable"}
+    })
+}
+
+/// The section of BENCHMARKS.md: the reference here against the issue's
+/// figures, then our typical medians read at the issue's machine's speed.
+pub fn render(reference: Option<&Reference>, medians: &[(String, f64)]) -> String {
+    let Some(r) = reference else {
+        return format!(
+            "## The hub's way on this machine\n\nNot measured: {MODULE} was not built (`make bench` builds it).\n"
+        );
+    };
+    let us = |t: &Timing| micros(t.median);
+    let [small, wide, large] = &r.warm;
+    let per_kib = (us(large) - us(small)) / (r.kib[2] - r.kib[0]).max(1.0);
+    let mut out = String::from("## The hub's way on this machine\n\n");
+    out.push_str(&format!(
+        "`bench/hub-reference` decodes the whole request with kubewarden-policy-sdk and the whole object with \
+         k8s-openapi, as pod-privileged does, and refuses privileged containers. Timed in the same schedule \
+         as our modules, against the issue's figures for pod-privileged on its machine. The small Pod is what \
+         the API server sends after defaulting (one container, {:.1} KiB request).\n\n",
+        r.kib[0]
+    ));
+    out.push_str(
+        "| figure | pod-privileged, the issue's machine | hub reference, here | here / issue |\n",
+    );
+    out.push_str("| --- | ---: | ---: | ---: |\n");
+    out.push_str(&format!(
+        "| module size | 1.7 MB | {:.2} MB | |\n",
+        r.size as f64 / 1e6
+    ));
+    let mut line = |figure: String, issue: f64, here: f64| {
+        out.push_str(&format!(
+            "| {figure} | {} | {} | {:.2}x |\n",
+            duration(issue),
+            duration(here),
+            here / issue
+        ));
+    };
+    line(
+        format!("small Pod, warm instance ({:.1} KiB)", r.kib[0]),
+        HUB_SMALL_US,
+        us(small),
+    );
+    line(
+        format!(
+            "{} containers x {} env vars, warm ({:.0} KiB)",
+            WIDE.0, WIDE.1, r.kib[1]
+        ),
+        HUB_WIDE_US,
+        us(wide),
+    );
+    line(
+        format!("{LARGE_KIB} KiB Pod, warm ({:.0} KiB)", r.kib[2]),
+        HUB_LARGE_US,
+        us(large),
+    );
+    line("growth per KiB".into(), HUB_PER_KIB_US, per_kib);
+    line(
+        "per request: fresh instance + validate of the small Pod".into(),
+        HUB_PER_REQUEST_US,
+        us(&r.per_request),
+    );
+    let slowdown = r.slowdown();
+    out.push_str(&format!(
+        "\nThis machine ran the small Pod {slowdown:.2}x as long as the issue's machine. Our modules' median of \
+         case medians (typical objects), here and divided by that factor, which is how they would read at the \
+         issue's machine's speed (a projection: it assumes both workloads slow alike):\n\n"
+    ));
+    out.push_str("| module | median here | at the issue's machine's speed | under 10 µs |\n");
+    out.push_str("| --- | ---: | ---: | --- |\n");
+    for (module, median) in medians {
+        let projected = median / slowdown.max(f64::MIN_POSITIVE);
+        out.push_str(&format!(
+            "| {module} | {median:.1} µs | {projected:.1} µs | {} |\n",
+            if projected < 10.0 { "yes" } else { "no" }
+        ));
+    }
+    out
+}
+
+fn duration(us: f64) -> String {
+    if us >= 1_000.0 {
+        format!("{:.2} ms", us / 1_000.0)
+    } else {
+        format!("{us:.1} µs")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wide_pod_has_50_containers_of_20_env_vars() {
+        let wide = pod(WIDE.0, WIDE.1, false);
+        let containers = wide
+            .pointer("/spec/containers")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        let env = wide
+            .pointer("/spec/containers/49/env")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        assert_eq!((containers, env), (50, 20));
+    }
+
+    fn timing(us: u64) -> Timing {
+        Timing {
+            median: Duration::from_micros(us),
+            p99: Duration::from_micros(us),
+            runs: 30,
+        }
+    }
+
+    #[test]
+    fn medians_are_read_at_the_issue_machines_speed() {
+        let reference = Reference {
+            size: 1_700_000,
+            kib: [2.0, 70.0, 322.0],
+            warm: [timing(104), timing(3_200), timing(15_200)],
+            per_request: timing(820),
+        };
+        let medians = [("fast".to_string(), 18.0), ("slow".to_string(), 20.0)];
+        let section = render(Some(&reference), &medians);
+        assert!(
+            section.contains("| small Pod, warm instance (2.0 KiB) | 52.0 µs | 104.0 µs | 2.00x |")
+        );
+        assert!(section.contains("| growth per KiB | 20.0 µs | 47.2 µs | 2.36x |"));
+        assert!(section.contains("| fast | 18.0 µs | 9.0 µs | yes |"));
+        assert!(section.contains("| slow | 20.0 µs | 10.0 µs | no |"));
+    }
+
+    #[test]
+    fn an_unbuilt_reference_is_reported_not_measured() {
+        let section = render(None, &[("m".to_string(), 5.0)]);
+        assert!(section.contains("Not measured"));
+        assert!(!section.contains("| m |"));
+    }
+
+    #[test]
+    fn the_large_pod_is_320_kib() {
+        // One more env var per container is the step: 50 x about 45 bytes.
+        let bytes = large_pod().to_string().len();
+        assert!((320 * 1024..323 * 1024).contains(&bytes), "{bytes} bytes");
+    }
+}
