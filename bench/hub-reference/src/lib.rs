@@ -68,33 +68,25 @@ pub fn validate(payload: &[u8]) -> CallResult {
     }
 }
 
-fn is_privileged(context: Option<&SecurityContext>) -> bool {
-    context.and_then(|c| c.privileged).unwrap_or(false)
-}
-
 fn privileged(spec: &PodSpec, settings: &Settings) -> Option<&'static str> {
-    if spec
-        .containers
-        .iter()
-        .any(|c| is_privileged(c.security_context.as_ref()))
-    {
-        return Some("container");
-    }
+    let any = |mut contexts: Box<dyn Iterator<Item = Option<&SecurityContext>> + '_>| {
+        contexts.any(|c| c.and_then(|c| c.privileged).unwrap_or(false))
+    };
     let init = spec.init_containers.iter().flatten();
-    if !settings.skip_init_containers
-        && init
-            .clone()
-            .any(|c| is_privileged(c.security_context.as_ref()))
-    {
-        return Some("init container");
-    }
     let ephemeral = spec.ephemeral_containers.iter().flatten();
-    if !settings.skip_ephemeral_containers
-        && ephemeral
-            .clone()
-            .any(|c| is_privileged(c.security_context.as_ref()))
+    if any(Box::new(
+        spec.containers.iter().map(|c| c.security_context.as_ref()),
+    )) {
+        Some("container")
+    } else if !settings.skip_init_containers
+        && any(Box::new(init.map(|c| c.security_context.as_ref())))
     {
-        return Some("ephemeral container");
+        Some("init container")
+    } else if !settings.skip_ephemeral_containers
+        && any(Box::new(ephemeral.map(|c| c.security_context.as_ref())))
+    {
+        Some("ephemeral container")
+    } else {
+        None
     }
-    None
 }
