@@ -89,7 +89,7 @@ bench: policies hub-reference
 ## builds: cargo's release profile, no wasm-opt): the bench times it beside ours.
 hub-reference:
 	rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
-	cargo build --release --target $(TARGET) --manifest-path bench/hub-reference/Cargo.toml \
+	cargo build --locked --release --target $(TARGET) --manifest-path bench/hub-reference/Cargo.toml \
 	  --target-dir $(abspath $(TARGET_DIR))/hub-reference
 	mkdir -p dist/reference
 	cp $(abspath $(TARGET_DIR))/hub-reference/$(TARGET)/release/hub_reference.wasm dist/reference/hub-reference.wasm

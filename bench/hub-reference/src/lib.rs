@@ -68,22 +68,21 @@ pub fn validate(payload: &[u8]) -> CallResult {
     }
 }
 
+fn any_privileged<'a>(mut contexts: impl Iterator<Item = Option<&'a SecurityContext>>) -> bool {
+    contexts.any(|c| c.and_then(|c| c.privileged).unwrap_or(false))
+}
+
 fn privileged(spec: &PodSpec, settings: &Settings) -> Option<&'static str> {
-    let any = |mut contexts: Box<dyn Iterator<Item = Option<&SecurityContext>> + '_>| {
-        contexts.any(|c| c.and_then(|c| c.privileged).unwrap_or(false))
-    };
     let init = spec.init_containers.iter().flatten();
     let ephemeral = spec.ephemeral_containers.iter().flatten();
-    if any(Box::new(
-        spec.containers.iter().map(|c| c.security_context.as_ref()),
-    )) {
+    if any_privileged(spec.containers.iter().map(|c| c.security_context.as_ref())) {
         Some("container")
     } else if !settings.skip_init_containers
-        && any(Box::new(init.map(|c| c.security_context.as_ref())))
+        && any_privileged(init.map(|c| c.security_context.as_ref()))
     {
         Some("init container")
     } else if !settings.skip_ephemeral_containers
-        && any(Box::new(ephemeral.map(|c| c.security_context.as_ref())))
+        && any_privileged(ephemeral.map(|c| c.security_context.as_ref()))
     {
         Some("ephemeral container")
     } else {
