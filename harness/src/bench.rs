@@ -281,9 +281,7 @@ impl SuiteBench {
             let _ = module.instantiate(smallest.host.clone());
         }));
         figures.push(Figure::new(budget, 20, 2_000, move || {
-            if let Ok(instance) = module.instantiate(smallest.host.clone()) {
-                let _ = instance.call("validate", &smallest.payload);
-            }
+            fresh_validate(module, smallest)
         }));
         figures.push(Figure::new(budget, 20, 20_000, || {
             let _ = self.warm.call("protocol_version", b"");
@@ -297,9 +295,7 @@ impl SuiteBench {
                 .entered_by(|| self.enter(prepared, &prepared.payload)),
             );
             figures.push(Figure::new(budget / 2, 20, 5_000, move || {
-                if let Ok(instance) = module.instantiate(prepared.host.clone()) {
-                    let _ = instance.call("validate", &prepared.payload);
-                }
+                fresh_validate(module, prepared)
             }));
             if let Some(entry) = self.native {
                 let host: &dyn crash_guard::host::Host = prepared.host.as_ref();
@@ -437,6 +433,13 @@ fn smallest_case(suite: &Suite, allowed: &[crate::cluster::ResourceType]) -> Res
 #[inline(never)]
 fn warm_validate(instance: &crate::engine::Instance, payload: &[u8]) {
     let _ = instance.call("validate", payload);
+}
+
+/// A fresh instance and one evaluation: what policy-server pays per request.
+fn fresh_validate(module: &crate::engine::Module, prepared: &Prepared) {
+    if let Ok(instance) = module.instantiate(prepared.host.clone()) {
+        let _ = instance.call("validate", &prepared.payload);
+    }
 }
 
 /// One timed native evaluation; a named frame, as `warm_validate` is.

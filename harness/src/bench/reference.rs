@@ -10,9 +10,10 @@ use std::time::Duration;
 use anyhow::{anyhow, Context, Result};
 use serde_json::{json, Value};
 
-use super::{micros, Figure, Timing};
+use super::{fresh_validate, micros, Figure, Timing};
 use crate::cluster::CaseHost;
-use crate::engine::{Engine, Instance, Module};
+use crate::engine::{Engine, HostSlot, Instance, Module};
+use crate::suite::{self, Outcome, Prepared};
 
 /// Where `make bench` puts the reference module.
 pub const MODULE: &str = "dist/reference/hub-reference.wasm";
@@ -33,10 +34,9 @@ const LARGE_KIB: usize = 320;
 pub struct ReferenceBench {
     size: usize,
     module: Module,
-    host: Arc<CaseHost>,
     warm: Instance,
-    /// Small, wide and large requests, in that order.
-    payloads: [Vec<u8>; 3],
+    /// Small, wide and large Pods, in that order.
+    pods: [Prepared; 3],
 }
 
 /// The reference's figures on this machine.
@@ -66,28 +66,29 @@ impl ReferenceBench {
         let module = engine.compile(&bytes)?;
         let host = Arc::new(CaseHost::new(vec![], vec![], None, None));
         host.set_quiet(true);
+        let slot = HostSlot::new(host.clone());
         let warm = module.instantiate(host.clone())?;
-        let payloads = [
-            payload(&pod(1, 0, false))?,
-            payload(&pod(WIDE.0, WIDE.1, false))?,
-            payload(&large_pod())?,
+        let pods = [
+            prepare("small", &pod(1, 0, false), &host)?,
+            prepare("wide", &pod(WIDE.0, WIDE.1, false), &host)?,
+            prepare("large", &large_pod(), &host)?,
         ];
-        for request in &payloads {
-            expect_verdict(&warm, request, true)?;
+        let privileged = prepare("privileged", &pod(1, 0, true), &host)?;
+        for (prepared, allowed) in pods.iter().map(|p| (p, true)).chain([(&privileged, false)]) {
+            expect_verdict(&module, &warm, &slot, prepared, allowed)?;
         }
-        expect_verdict(&warm, &payload(&pod(1, 0, true))?, false)?;
         Ok(Some(Self {
             size: bytes.len(),
             module,
-            host,
             warm,
-            payloads,
+            pods,
         }))
     }
 
     /// Its timed figures, in the order `reference` reads them back.
     pub fn figures<'a>(&'a self, budget: Duration, figures: &mut Vec<Figure<'a>>) {
-        for request in &self.payloads {
+        for prepared in &self.pods {
+            let request = &prepared.payload;
             figures.push(
                 Figure::new(budget, 30, 20_000, move || {
                     hub_validate(&self.warm, request)
@@ -97,11 +98,9 @@ impl ReferenceBench {
                 }),
             );
         }
-        let [small, ..] = &self.payloads;
+        let [small, ..] = &self.pods;
         figures.push(Figure::new(budget / 2, 20, 5_000, move || {
-            if let Ok(instance) = self.module.instantiate(self.host.clone()) {
-                let _ = instance.call("validate", small);
-            }
+            fresh_validate(&self.module, small)
         }));
     }
 
@@ -114,7 +113,10 @@ impl ReferenceBench {
         let warm = [next()?, next()?, next()?];
         Ok(Reference {
             size: self.size,
-            kib: self.payloads.each_ref().map(|p| p.len() as f64 / 1024.0),
+            kib: self
+                .pods
+                .each_ref()
+                .map(|p| p.payload.len() as f64 / 1024.0),
             warm,
             per_request: next()?,
         })
@@ -128,21 +130,32 @@ fn hub_validate(instance: &Instance, request: &[u8]) {
     let _ = instance.call("validate", request);
 }
 
-fn expect_verdict(instance: &Instance, request: &[u8], accepted: bool) -> Result<()> {
-    let answer = instance
-        .call("validate", request)
-        .map_err(|e| anyhow!("hub reference: {e}"))?;
-    let answer: Value =
-        serde_json::from_slice(&answer).context("hub reference answered non-JSON")?;
-    if answer.get("accepted") != Some(&Value::Bool(accepted)) {
+/// Checks the reference's verdict as `harness replay` checks ours: on fresh
+/// instances (protocol version and settings first), then on the warm one.
+fn expect_verdict(
+    module: &Module,
+    warm: &Instance,
+    slot: &HostSlot,
+    prepared: &Prepared,
+    allowed: bool,
+) -> Result<()> {
+    let fresh =
+        suite::run(module, prepared).with_context(|| format!("hub reference, {}", prepared.id))?;
+    let Outcome::Response(response) = &fresh else {
+        return Err(anyhow!("hub reference, {}: settings refused", prepared.id));
+    };
+    if response.get("allowed") != Some(&Value::Bool(allowed)) {
         return Err(anyhow!(
-            "hub reference answered {answer}, expected accepted = {accepted}"
+            "hub reference, {}: answered {response}, expected allowed = {allowed}",
+            prepared.id
         ));
     }
-    Ok(())
+    suite::run_warm(warm, slot, prepared, &fresh)
+        .with_context(|| format!("hub reference, {}", prepared.id))
 }
 
-fn payload(pod: &Value) -> Result<Vec<u8>> {
+/// A CREATE of `pod`, as the API server sends it, with default settings.
+fn prepare(id: &str, pod: &Value, host: &Arc<CaseHost>) -> Result<Prepared> {
     let request = json!({
         "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
         "kind": {"group": "", "version": "v1", "kind": "Pod"},
@@ -158,7 +171,14 @@ fn payload(pod: &Value) -> Result<Vec<u8>> {
         "dryRun": false,
         "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions", "fieldManager": "kubectl-client-side-apply", "fieldValidation": "Strict"},
     });
-    crate::suite::validate_payload(&request, &json!({}))
+    let settings = json!({});
+    Ok(Prepared {
+        id: format!("{NAME}/{id}"),
+        payload: suite::validate_payload(&request, &settings)?,
+        settings,
+        request,
+        host: host.clone(),
+    })
 }
 
 /// The 320 KiB Pod: 50 containers with as many env vars as it takes.
