@@ -342,7 +342,24 @@ pub fn allows(
     remote: &Remote,
     port: &PortRef,
 ) -> bool {
-    let isolating: Vec<&NetworkPolicy> = isolating(policies, pod, direction);
+    allowed_by(
+        &isolating(policies, pod, direction),
+        pod,
+        direction,
+        remote,
+        port,
+    )
+}
+
+/// `allows`, given the policies that isolate `pod` for `direction` (from
+/// [`isolating`]), for callers that judge many flows of one pod.
+pub fn allowed_by(
+    isolating: &[&NetworkPolicy],
+    pod: &Pod,
+    direction: Direction,
+    remote: &Remote,
+    port: &PortRef,
+) -> bool {
     if isolating.is_empty() {
         return true;
     }

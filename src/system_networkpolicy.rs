@@ -17,8 +17,8 @@ use crate::btree;
 use crate::exemptions::Exemptions;
 use crate::host::{list_items, GetResource, Host, ListResources, OnLookupFailure};
 use crate::network_policy::{
-    allows, is_isolated, isolating, nullable, Cidr, Direction, IntOrString, NetworkPolicy, Peer,
-    Pod, PolicyRule, PortRef, Remote, NAMESPACE_NAME_LABEL,
+    allowed_by, is_isolated, isolating, nullable, Cidr, Direction, IntOrString, NetworkPolicy,
+    Peer, Pod, PolicyRule, PortRef, Remote, NAMESPACE_NAME_LABEL,
 };
 use crate::policy::Rule;
 use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
@@ -830,10 +830,28 @@ impl Check<'_> {
         })
     }
 
-    /// True if `policies` allow the flow for every pod of the owner.
-    fn allowed(&self, policies: &[&NetworkPolicy], remote: &Remote, port: &PortRef) -> bool {
+    /// Each pod of the owner, with the policies that isolate it.
+    fn isolated_pods<'p>(
+        &self,
+        policies: &[&'p NetworkPolicy],
+    ) -> Vec<(Pod<'_>, Vec<&'p NetworkPolicy>)> {
         self.pods()
-            .all(|pod| allows(policies, &pod, self.direction, remote, port))
+            .map(|pod| {
+                let by = isolating(policies, &pod, self.direction);
+                (pod, by)
+            })
+            .collect()
+    }
+
+    /// True if the isolating policies of `pods` allow the flow for every one of them.
+    fn allowed(
+        &self,
+        pods: &[(Pod, Vec<&NetworkPolicy>)],
+        remote: &Remote,
+        port: &PortRef,
+    ) -> bool {
+        pods.iter()
+            .all(|(pod, by)| allowed_by(by, pod, self.direction, remote, port))
     }
 
     /// Names of the policies that isolate some pod of the owner, in order.
@@ -851,6 +869,7 @@ impl Check<'_> {
 
     /// Each port (and address range) of the check, with whether `policies` allow it.
     fn units(&self, policies: &[&NetworkPolicy]) -> Vec<Unit<'_>> {
+        let pods = self.isolated_pods(policies);
         let mut units = Vec::new();
         for (protocol, port) in &self.ports {
             let name = self.destination.and_then(|d| {
@@ -872,7 +891,7 @@ impl Check<'_> {
                             protocol,
                             port: *port,
                             cidr: Some(cidr),
-                            allowed: self.allowed(policies, &remote, &port_ref),
+                            allowed: self.allowed(&pods, &remote, &port_ref),
                         });
                     }
                 }
@@ -880,13 +899,13 @@ impl Check<'_> {
                     protocol,
                     port: *port,
                     cidr: None,
-                    allowed: self.allowed(policies, &Remote::AllPods, &port_ref),
+                    allowed: self.allowed(&pods, &Remote::AllPods, &port_ref),
                 }),
                 Target::Component(other) => units.push(Unit {
                     protocol,
                     port: *port,
                     cidr: None,
-                    allowed: self.allowed(policies, &Remote::Pods(component_pod(other)), &port_ref),
+                    allowed: self.allowed(&pods, &Remote::Pods(component_pod(other)), &port_ref),
                 }),
             }
         }

@@ -223,14 +223,21 @@ impl Rule for WebhookSafety {
                 violation.problem.as_str(),
             ));
             if old {
-                judge.verdict.warning(format!(
-                    "crash-guard/{}: {} = {}: {} Allowed because it was already so before this update. Fix: {}",
-                    Self::NAME,
-                    violation.field,
-                    violation.value,
-                    violation.problem,
-                    violation.fix
-                ));
+                judge.verdict.warning(
+                    [
+                        "crash-guard/",
+                        Self::NAME,
+                        ": ",
+                        &violation.field,
+                        " = ",
+                        &violation.value,
+                        ": ",
+                        &violation.problem,
+                        " Allowed because it was already so before this update. Fix: ",
+                        &violation.fix,
+                    ]
+                    .concat(),
+                );
             } else {
                 judge.verdict.violation(violation);
             }
@@ -274,7 +281,7 @@ enum Basis {
 impl Basis {
     fn text(&self, namespace: &str) -> String {
         match self {
-            Basis::AdmissionPolicy => format!(" (it is an AdmissionPolicy in {namespace})"),
+            Basis::AdmissionPolicy => [" (it is an AdmissionPolicy in ", namespace, ")"].concat(),
             Basis::NoSelector => {
                 " (it has no namespaceSelector, so it matches every namespace)".to_string()
             }
@@ -283,13 +290,19 @@ impl Basis {
             }
             Basis::Labels(known) => {
                 let labels = labels_text(&known.labels);
-                if known.looked_up {
-                    format!(" (its namespaceSelector matches {namespace}'s labels {labels})")
+                let middle = if known.looked_up {
+                    "'s labels "
                 } else {
-                    format!(
-                        " (its namespaceSelector matches {namespace} if, as assumed without a lookup, it carries only {labels})"
-                    )
-                }
+                    " if, as assumed without a lookup, it carries only "
+                };
+                [
+                    " (its namespaceSelector matches ",
+                    namespace,
+                    middle,
+                    &labels,
+                    ")",
+                ]
+                .concat()
             }
         }
     }
@@ -356,7 +369,7 @@ impl Judge<'_, '_> {
             .to_flow_yaml();
         for pending in self.selector_fixes.drain(..) {
             if let Some(violation) = self.verdict.violations.get_mut(pending.index) {
-                violation.fix = format!("{}{snippet}{}", pending.before, pending.after);
+                violation.fix = [pending.before.as_str(), &snippet, &pending.after].concat();
             }
         }
     }
@@ -423,9 +436,11 @@ impl Judge<'_, '_> {
             let why = match reached.as_slice() {
                 [(_, first), rest @ ..] if rest.iter().all(|(_, b)| b == first) => first.clone(),
                 _ => {
-                    let each: Vec<String> =
-                        reached.iter().map(|(n, b)| format!("{n}{b}")).collect();
-                    format!(": {}", each.join("; "))
+                    let each: Vec<String> = reached
+                        .iter()
+                        .map(|(n, b)| [n.as_str(), b].concat())
+                        .collect();
+                    [": ", &each.join("; ")].concat()
                 }
             };
             let problem = format!(
@@ -448,10 +463,10 @@ impl Judge<'_, '_> {
                 )),
                 Scope::Selector(selector) => self.selector_violation(
                     Violation::new(
-                        format!("{}.namespaceSelector", webhook.path),
+                        [&webhook.path, ".namespaceSelector"].concat(),
                         selector_value(selector.as_ref()),
                         problem,
-                        format!("set `{}.namespaceSelector: ", webhook.path),
+                        ["set `", &webhook.path, ".namespaceSelector: "].concat(),
                     ),
                     SELECTOR_FIX_END,
                     &names,
@@ -490,7 +505,7 @@ impl Judge<'_, '_> {
                 webhook.failure_policy(),
                 names.join(", "),
             ),
-            format!("set `{}.namespaceSelector: ", webhook.path),
+            ["set `", &webhook.path, ".namespaceSelector: "].concat(),
         );
         self.selector_violation(violation, SELECTOR_FIX_END, &names);
     }
@@ -507,9 +522,9 @@ impl Judge<'_, '_> {
             }
             let name = resource_name(&entry.api_group, &entry.resource);
             if is_cluster_scoped(&entry.api_group, &entry.resource) {
-                hits.push(format!("{name} (cluster-scoped)"));
+                hits.push([name.as_str(), " (cluster-scoped)"].concat());
             } else if entry.namespaces.is_empty() {
-                hits.push(format!("{name} (in every namespace)"));
+                hits.push([name.as_str(), " (in every namespace)"].concat());
             } else {
                 let mut reached = Vec::new();
                 for namespace in &entry.namespaces {
@@ -547,7 +562,7 @@ impl Judge<'_, '_> {
             fix.push('.');
         }
         let violation = Violation::new(
-            format!("{}.failurePolicy", webhook.path),
+            [&webhook.path, ".failurePolicy"].concat(),
             webhook.failure_policy(),
             format!(
                 "{} intercepts what the control plane writes to heal itself: {}. While its backend is down (its only pod evicted, as in crash 7) \
@@ -586,7 +601,7 @@ impl Judge<'_, '_> {
             return;
         }
         self.verdict.violation(Violation::new(
-            format!("{}.timeoutSeconds", webhook.path),
+            [&webhook.path, ".timeoutSeconds"].concat(),
             webhook.timeout(),
             format!(
                 "{} waits up to {} s for its backend, above the {limit} s allowed by `{setting}`: {why}.",
@@ -614,7 +629,7 @@ impl Judge<'_, '_> {
             return;
         };
         let violation = Violation::new(
-            format!("{}.namespaceSelector", webhook.path),
+            [&webhook.path, ".namespaceSelector"].concat(),
             selector_value(selector.as_ref()),
             format!(
                 "{} is served by Service {namespace}/{name} and intercepts pod creation in {namespace} with failurePolicy {}{basis}: \
@@ -623,7 +638,7 @@ impl Judge<'_, '_> {
                 webhook.label,
                 webhook.failure_policy(),
             ),
-            format!("set `{}.namespaceSelector: ", webhook.path),
+            ["set `", &webhook.path, ".namespaceSelector: "].concat(),
         );
         self.selector_violation(violation, SELECTOR_FIX_END, &[namespace.as_str()]);
     }
@@ -635,7 +650,7 @@ impl Judge<'_, '_> {
         let Some((namespace, name)) = &webhook.service else {
             return;
         };
-        let key = format!("{namespace}/{name}");
+        let key = [namespace, "/", name].concat();
         let backend = match self.backends.iter().find(|(k, _)| *k == key) {
             Some((_, known)) => known.clone(),
             None => {
@@ -680,7 +695,7 @@ impl Judge<'_, '_> {
             })
             .collect();
         self.verdict.violation(Violation::new(
-            format!("{}.clientConfig.service", webhook.path),
+            [&webhook.path, ".clientConfig.service"].concat(),
             key,
             format!(
                 "{} is served by {}, {replicas} pod{} in all, fewer than the {min} required by `minBackendReplicas`: \
@@ -725,7 +740,7 @@ fn resource_name(group: &str, resource: &str) -> String {
     if group.is_empty() {
         resource.to_string()
     } else {
-        format!("{resource}.{group}")
+        [resource, ".", group].concat()
     }
 }
 
@@ -742,11 +757,14 @@ fn resources(webhook: &Webhook) -> String {
 }
 
 fn labels_text(labels: &std::collections::BTreeMap<String, String>) -> String {
-    labels
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut text = String::new();
+    for (i, (key, value)) in labels.iter().enumerate() {
+        let separator = if i > 0 { ", " } else { "" };
+        for part in [separator, key, "=", value] {
+            text.push_str(part);
+        }
+    }
+    text
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use crate::request::{
     DecodeError, GroupVersionKind, Object, ObjectMeta, Operation, Prefetch, Request,
 };
+use crate::response::{decimal, signed};
 use crate::selector::LabelSelector;
 
 /// `rules[]` of a webhook or Kubewarden policy (apiVersions are not read:
@@ -189,11 +190,20 @@ pub fn decode<'a>(
             .into_iter()
             .enumerate()
             .map(|(index, spec)| {
-                let path = format!("webhooks[{index}]");
-                let label = format!(
-                    "webhook {} ({path}) of {} {}",
-                    spec.name, kind.kind, configuration.metadata.name
-                );
+                let mut digits = [0; 10];
+                let index = u32::try_from(index).map_or("?", |i| decimal(i, &mut digits));
+                let path = ["webhooks[", index, "]"].concat();
+                let label = [
+                    "webhook ",
+                    &spec.name,
+                    " (",
+                    &path,
+                    ") of ",
+                    &kind.kind,
+                    " ",
+                    &configuration.metadata.name,
+                ]
+                .concat();
                 Webhook::new(spec, label, path, None, false)
             })
             .collect();
@@ -215,7 +225,7 @@ pub fn decode<'a>(
                 policy.metadata.namespace.to_string()
             }
         });
-        let label = format!("the webhook of {} {}", kind.kind, policy.metadata.name);
+        let label = ["the webhook of ", &kind.kind, " ", &policy.metadata.name].concat();
         let spec = policy.spec.unwrap_or_default();
         return Ok(Subject::KubewardenPolicy(Webhook::new(
             spec,
@@ -276,9 +286,9 @@ impl<'a> Webhook<'a> {
     /// `timeoutSeconds` as found, for messages.
     pub fn timeout(&self) -> String {
         if self.timeout_set {
-            self.timeout_seconds.to_string()
+            signed(self.timeout_seconds, &mut [0; 20]).to_string()
         } else {
-            format!("{} (the default)", self.timeout_seconds)
+            [signed(self.timeout_seconds, &mut [0; 20]), " (the default)"].concat()
         }
     }
 
