@@ -13,6 +13,7 @@ use crate::exemptions::Exemptions;
 use crate::host::{Host, OnLookupFailure};
 use crate::policy::Rule;
 use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
+use crate::response::{decimal, signed};
 use crate::selector::{LabelSelector, NAMESPACE_NAME_LABEL};
 use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
 use crate::violation::{Verdict, Violation};
@@ -443,23 +444,32 @@ impl Judge<'_, '_> {
                     [": ", &each.join("; ")].concat()
                 }
             };
-            let problem = format!(
-                "{} can intercept namespaced resources ({}) in the protected namespaces {}{why}. \
-                 What it does there, or fails to do while it is down, hits kube-proxy, the CNI, DNS and the control plane \
+            let problem = [
+                webhook.label.as_str(),
+                " can intercept namespaced resources (",
+                &resources(webhook),
+                ") in the protected namespaces ",
+                &names.join(", "),
+                &why,
+                ". What it does there, or fails to do while it is down, hits kube-proxy, the CNI, DNS and the control plane \
                  (Istio's sidecar injector without a namespaceSelector put Envoy into every kube-system pod and the cluster slowly died).",
-                webhook.label,
-                resources(webhook),
-                names.join(", "),
-            );
+            ]
+            .concat();
             match &webhook.scope {
                 Scope::Only(own) => self.verdict.violation(Violation::new(
                     "metadata.namespace",
                     own.clone(),
                     problem,
-                    format!(
-                        "create this policy in a namespace of its own instead of {own}, or use a ClusterAdmissionPolicy with `spec.namespaceSelector: {}`.",
-                        LabelSelector::default().excluding(NAMESPACE_NAME_LABEL, &self.protected()).to_flow_yaml()
-                    ),
+                    [
+                        "create this policy in a namespace of its own instead of ",
+                        own,
+                        ", or use a ClusterAdmissionPolicy with `spec.namespaceSelector: ",
+                        &LabelSelector::default()
+                            .excluding(NAMESPACE_NAME_LABEL, &self.protected())
+                            .to_flow_yaml(),
+                        "`.",
+                    ]
+                    .concat(),
                 )),
                 Scope::Selector(selector) => self.selector_violation(
                     Violation::new(
@@ -495,16 +505,24 @@ impl Judge<'_, '_> {
         }
         let names: Vec<&str> = by_labels.iter().map(String::as_str).collect();
         let violation = Violation::new(
-            format!("{}.rules[{index}]", webhook.path),
+            [
+                &webhook.path,
+                ".rules[",
+                decimal(u32::try_from(index).unwrap_or(u32::MAX), &mut [0; 10]),
+                "]",
+            ]
+            .concat(),
             rule.summary(),
-            format!(
-                "{} has a wildcard rule and failurePolicy {}, so it intercepts every resource, including kinds installed later, \
-                 and it skips {} only because of their current labels: one label added there by a chart, an operator or a person, \
-                 and every write in them waits on this webhook and is refused while it is down.",
-                webhook.label,
+            [
+                webhook.label.as_str(),
+                " has a wildcard rule and failurePolicy ",
                 webhook.failure_policy(),
-                names.join(", "),
-            ),
+                ", so it intercepts every resource, including kinds installed later, and it skips ",
+                &names.join(", "),
+                " only because of their current labels: one label added there by a chart, an operator or a person, \
+                 and every write in them waits on this webhook and is refused while it is down.",
+            ]
+            .concat(),
             ["set `", &webhook.path, ".namespaceSelector: "].concat(),
         );
         self.selector_violation(violation, SELECTOR_FIX_END, &names);
@@ -533,7 +551,7 @@ impl Judge<'_, '_> {
                     }
                 }
                 if !reached.is_empty() {
-                    hits.push(format!("{name} in {}", reached.join(", ")));
+                    hits.push([name.as_str(), " in ", &reached.join(", ")].concat());
                     for namespace in reached {
                         if !namespaced_hits.contains(&namespace) {
                             namespaced_hits.push(namespace);
@@ -545,32 +563,40 @@ impl Judge<'_, '_> {
         if hits.is_empty() {
             return;
         }
-        let mut fix = format!(
-            "set `{}.failurePolicy: Ignore`, or take these resources out of its rules (a separate webhook with failurePolicy Ignore, if it must see them)",
-            webhook.path
-        );
+        let mut fix = [
+            "set `",
+            &webhook.path,
+            ".failurePolicy: Ignore`, or take these resources out of its rules (a separate webhook with failurePolicy Ignore, if it must see them)",
+        ]
+        .concat();
         let by_selector =
             !namespaced_hits.is_empty() && matches!(webhook.scope, Scope::Selector(_));
         let names: Vec<&str> = namespaced_hits.iter().map(String::as_str).collect();
         if by_selector {
-            fix.push_str(&format!(
-                "; for {}, excluding the namespace also works: `{}.namespaceSelector: ",
-                names.join(", "),
-                webhook.path,
-            ));
+            for part in [
+                "; for ",
+                &names.join(", "),
+                ", excluding the namespace also works: `",
+                &webhook.path,
+                ".namespaceSelector: ",
+            ] {
+                fix.push_str(part);
+            }
         } else {
             fix.push('.');
         }
         let violation = Violation::new(
             [&webhook.path, ".failurePolicy"].concat(),
             webhook.failure_policy(),
-            format!(
-                "{} intercepts what the control plane writes to heal itself: {}. While its backend is down (its only pod evicted, as in crash 7) \
+            [
+                webhook.label.as_str(),
+                " intercepts what the control plane writes to heal itself: ",
+                &hits.join(", "),
+                ". While its backend is down (its only pod evicted, as in crash 7) \
                  these writes are refused: kube-controller-manager cannot renew its leader-election lease and loses leadership, \
                  nodes stop reporting and go NotReady, and nothing recreates the webhook's pods: a deadlock.",
-                webhook.label,
-                hits.join(", "),
-            ),
+            ]
+            .concat(),
             fix,
         );
         if by_selector {
@@ -603,11 +629,27 @@ impl Judge<'_, '_> {
         self.verdict.violation(Violation::new(
             [&webhook.path, ".timeoutSeconds"].concat(),
             webhook.timeout(),
-            format!(
-                "{} waits up to {} s for its backend, above the {limit} s allowed by `{setting}`: {why}.",
-                webhook.label, webhook.timeout_seconds,
-            ),
-            format!("set `{}.timeoutSeconds: {limit}` or less.", webhook.path),
+            [
+                webhook.label.as_str(),
+                " waits up to ",
+                signed(webhook.timeout_seconds, &mut [0; 20]),
+                " s for its backend, above the ",
+                decimal(limit, &mut [0; 10]),
+                " s allowed by `",
+                setting,
+                "`: ",
+                why,
+                ".",
+            ]
+            .concat(),
+            [
+                "set `",
+                &webhook.path,
+                ".timeoutSeconds: ",
+                decimal(limit, &mut [0; 10]),
+                "` or less.",
+            ]
+            .concat(),
         ));
     }
 
@@ -631,13 +673,21 @@ impl Judge<'_, '_> {
         let violation = Violation::new(
             [&webhook.path, ".namespaceSelector"].concat(),
             selector_value(selector.as_ref()),
-            format!(
-                "{} is served by Service {namespace}/{name} and intercepts pod creation in {namespace} with failurePolicy {}{basis}: \
-                 once its pods are gone (evicted, rescheduled, crashed) the API server refuses their replacements, \
-                 because creating them needs this very webhook, so it can never come back.",
-                webhook.label,
+            [
+                webhook.label.as_str(),
+                " is served by Service ",
+                namespace,
+                "/",
+                name,
+                " and intercepts pod creation in ",
+                namespace,
+                " with failurePolicy ",
                 webhook.failure_policy(),
-            ),
+                &basis,
+                ": once its pods are gone (evicted, rescheduled, crashed) the API server refuses their replacements, \
+                 because creating them needs this very webhook, so it can never come back.",
+            ]
+            .concat(),
             ["set `", &webhook.path, ".namespaceSelector: "].concat(),
         );
         self.selector_violation(violation, SELECTOR_FIX_END, &[namespace.as_str()]);
@@ -657,16 +707,31 @@ impl Judge<'_, '_> {
                 let found = self.lookups.backend(namespace, name);
                 if let Some(backend) = &found {
                     if backend.selector.is_empty() {
-                        self.verdict.warning(format!(
-                            "crash-guard/webhook-safety: Service {key} selects no pods, so the replicas behind {} were not checked.",
-                            webhook.label
-                        ));
+                        self.verdict.warning(
+                            [
+                                "crash-guard/webhook-safety: Service ",
+                                &key,
+                                " selects no pods, so the replicas behind ",
+                                webhook.label.as_str(),
+                                " were not checked.",
+                            ]
+                            .concat(),
+                        );
                     } else if backend.workloads.is_empty() {
-                        self.verdict.warning(format!(
-                            "crash-guard/webhook-safety: no Deployment or StatefulSet in {namespace} runs the pods Service {key} selects ({}), so the replicas behind {} were not checked.",
-                            labels_text(&backend.selector),
-                            webhook.label
-                        ));
+                        self.verdict.warning(
+                            [
+                                "crash-guard/webhook-safety: no Deployment or StatefulSet in ",
+                                namespace,
+                                " runs the pods Service ",
+                                &key,
+                                " selects (",
+                                &labels_text(&backend.selector),
+                                "), so the replicas behind ",
+                                webhook.label.as_str(),
+                                " were not checked.",
+                            ]
+                            .concat(),
+                        );
                     }
                 }
                 self.backends.push((key.clone(), found.clone()));
@@ -685,36 +750,56 @@ impl Judge<'_, '_> {
             .workloads
             .iter()
             .map(|w| {
-                format!(
-                    "{} {namespace}/{} ({} replica{})",
+                [
                     w.kind,
-                    w.name,
-                    w.replicas,
-                    if w.replicas == 1 { "" } else { "s" }
-                )
+                    " ",
+                    namespace,
+                    "/",
+                    &w.name,
+                    " (",
+                    signed(w.replicas, &mut [0; 20]),
+                    if w.replicas == 1 {
+                        " replica)"
+                    } else {
+                        " replicas)"
+                    },
+                ]
+                .concat()
             })
             .collect();
         self.verdict.violation(Violation::new(
             [&webhook.path, ".clientConfig.service"].concat(),
             key,
-            format!(
-                "{} is served by {}, {replicas} pod{} in all, fewer than the {min} required by `minBackendReplicas`: \
-                 with failurePolicy {} every request it intercepts is refused whenever that pod is down (node drain, eviction, OOM kill). \
-                 In crash 7 the only pod of an Endpoints webhook was evicted and the control plane deadlocked.",
-                webhook.label,
-                workloads.join(", "),
-                if replicas == 1 { "" } else { "s" },
+            [
+                webhook.label.as_str(),
+                " is served by ",
+                &workloads.join(", "),
+                ", ",
+                signed(replicas, &mut [0; 20]),
+                if replicas == 1 { " pod" } else { " pods" },
+                " in all, fewer than the ",
+                signed(min, &mut [0; 20]),
+                " required by `minBackendReplicas`: with failurePolicy ",
                 webhook.failure_policy(),
-            ),
-            format!(
-                "run at least {min} replicas (`spec.replicas: {min}` on {}), spread over nodes (topologySpreadConstraints or pod anti-affinity) and kept up by a PodDisruptionBudget (minAvailable: 1).",
-                backend
+                " every request it intercepts is refused whenever that pod is down (node drain, eviction, OOM kill). \
+                 In crash 7 the only pod of an Endpoints webhook was evicted and the control plane deadlocked.",
+            ]
+            .concat(),
+            [
+                "run at least ",
+                signed(min, &mut [0; 20]),
+                " replicas (`spec.replicas: ",
+                signed(min, &mut [0; 20]),
+                "` on ",
+                &backend
                     .workloads
                     .iter()
-                    .map(|w| format!("{} {namespace}/{}", w.kind, w.name))
+                    .map(|w| [w.kind, " ", namespace, "/", &w.name].concat())
                     .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+                    .join(", "),
+                "), spread over nodes (topologySpreadConstraints or pod anti-affinity) and kept up by a PodDisruptionBudget (minAvailable: 1).",
+            ]
+            .concat(),
         ));
     }
 

@@ -103,10 +103,15 @@ impl<'h> Lookups<'h> {
             }
             Err(error) => {
                 self.failures.push(Failure {
-                    what: format!("Namespace {name}"),
-                    unchecked: format!(
-                        "whether the webhooks' namespaceSelectors match its real labels (assumed it carries only {NAMESPACE_NAME_LABEL}={name})"
-                    ),
+                    what: ["Namespace ", name].concat(),
+                    unchecked: [
+                        "whether the webhooks' namespaceSelectors match its real labels (assumed it carries only ",
+                        NAMESPACE_NAME_LABEL,
+                        "=",
+                        name,
+                        ")",
+                    ]
+                    .concat(),
                     error,
                 });
                 NamespaceLabels::assumed(name)
@@ -124,7 +129,7 @@ impl<'h> Lookups<'h> {
             Ok(backend) => Some(backend),
             Err(error) => {
                 self.failures.push(Failure {
-                    what: format!("the backend of Service {namespace}/{name}"),
+                    what: ["the backend of Service ", namespace, "/", name].concat(),
                     unchecked: "the replica count of the webhook's backend".to_string(),
                     error,
                 });

@@ -371,12 +371,16 @@ impl RuleSpec<'_> {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        format!(
-            "apiGroups: [{}], resources: [{}], operations: [{}]",
-            join(&self.api_groups),
-            join(&self.resources),
-            join(&self.operations)
-        )
+        [
+            "apiGroups: [",
+            &join(&self.api_groups),
+            "], resources: [",
+            &join(&self.resources),
+            "], operations: [",
+            &join(&self.operations),
+            "]",
+        ]
+        .concat()
     }
 }
 
