@@ -474,16 +474,16 @@ impl Cidr {
     pub fn push_to(&self, text: &mut String) {
         match self.family {
             Family::V4 => {
-                let mut buf = [0; 10];
+                let mut buf = [0; 20];
                 let octets = u32::try_from(self.first).unwrap_or(0).to_be_bytes();
                 for (i, octet) in octets.into_iter().enumerate() {
                     if i > 0 {
                         text.push('.');
                     }
-                    text.push_str(decimal(u32::from(octet), &mut buf));
+                    text.push_str(decimal(u64::from(octet), &mut buf));
                 }
                 text.push('/');
-                text.push_str(decimal(u32::from(self.prefix), &mut buf));
+                text.push_str(decimal(u64::from(self.prefix), &mut buf));
             }
             Family::V6 => {
                 use fmt::Write;

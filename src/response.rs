@@ -117,7 +117,31 @@ pub fn to_json(response: &impl ToJson) -> Vec<u8> {
 
 /// `n` in decimal, written at the end of `buf`: numbers in messages without
 /// the formatting machinery.
-pub fn decimal(n: u32, buf: &mut [u8; 10]) -> &str {
+pub fn decimal(n: u64, buf: &mut [u8; 20]) -> &str {
+    let at = write_digits(n, buf);
+    digits_from(buf, at)
+}
+
+/// A length or an index in decimal.
+pub fn count(n: usize, buf: &mut [u8; 20]) -> &str {
+    decimal(u64::try_from(n).unwrap_or(u64::MAX), buf)
+}
+
+/// `n` in decimal, as `Display` prints an `i64`.
+pub fn signed(n: i64, buf: &mut [u8; 20]) -> &str {
+    let mut at = write_digits(n.unsigned_abs(), buf);
+    if n < 0 {
+        // |i64::MIN| has 19 digits, so the sign always has room.
+        at = at.saturating_sub(1);
+        if let Some(sign) = buf.get_mut(at) {
+            *sign = b'-';
+        }
+    }
+    digits_from(buf, at)
+}
+
+/// Writes the digits of `n` at the end of `buf`; where they start.
+fn write_digits(n: u64, buf: &mut [u8; 20]) -> usize {
     let mut rest = n;
     let mut at = buf.len();
     while at > 0 {
@@ -130,31 +154,10 @@ pub fn decimal(n: u32, buf: &mut [u8; 10]) -> &str {
             break;
         }
     }
-    buf.get(at..)
-        .and_then(|digits| std::str::from_utf8(digits).ok())
-        .unwrap_or("0")
+    at
 }
 
-/// `n` in decimal, as `Display` prints an `i64`.
-pub fn signed(n: i64, buf: &mut [u8; 20]) -> &str {
-    let mut rest = n.unsigned_abs();
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        if let Some(digit) = buf.get_mut(at) {
-            *digit = b'0' + (rest % 10) as u8;
-        }
-        rest /= 10;
-        if rest == 0 || at == 1 {
-            break;
-        }
-    }
-    if n < 0 {
-        at -= 1;
-        if let Some(sign) = buf.get_mut(at) {
-            *sign = b'-';
-        }
-    }
+fn digits_from(buf: &[u8; 20], at: usize) -> &str {
     buf.get(at..)
         .and_then(|digits| std::str::from_utf8(digits).ok())
         .unwrap_or("0")
@@ -403,9 +406,10 @@ mod tests {
     #[case::zero(0)]
     #[case::one_digit(7)]
     #[case::port(6443)]
-    #[case::largest(u32::MAX)]
-    fn decimals_are_what_display_writes(#[case] n: u32) {
-        assert_eq!(decimal(n, &mut [0; 10]), n.to_string());
+    #[case::u32_largest(u64::from(u32::MAX))]
+    #[case::largest(u64::MAX)]
+    fn decimals_are_what_display_writes(#[case] n: u64) {
+        assert_eq!(decimal(n, &mut [0; 20]), n.to_string());
     }
 
     #[rstest]

@@ -110,11 +110,12 @@ pub struct MachineImage<'a> {
     pub version: Option<Cow<'a, str>>,
 }
 
-impl fmt::Display for MachineImage<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl MachineImage<'_> {
+    /// The image as messages name it, e.g. `gardenlinux 1592.1.0`.
+    pub fn text(&self) -> String {
         match &self.version {
-            Some(version) => write!(f, "{} {}", self.name, version),
-            None => write!(f, "{} (version not set)", self.name),
+            Some(version) => [self.name.as_ref(), " ", version].concat(),
+            None => [self.name.as_ref(), " (version not set)"].concat(),
         }
     }
 }
@@ -283,7 +284,12 @@ impl<'a> Shoot<'a> {
 
     /// `namespace/name`.
     pub fn reference(&self) -> String {
-        format!("{}/{}", self.metadata.namespace, self.metadata.name)
+        [
+            self.metadata.namespace.as_ref(),
+            "/",
+            self.metadata.name.as_ref(),
+        ]
+        .concat()
     }
 
     pub fn last_operation_state(&self) -> Option<&str> {
@@ -348,6 +354,17 @@ mod tests {
     use rstest::rstest;
 
     #[rstest]
+    #[case::versioned(Some("1592.1.0"), "gardenlinux 1592.1.0")]
+    #[case::unversioned(None, "gardenlinux (version not set)")]
+    fn image_texts_name_the_version(#[case] version: Option<&str>, #[case] expected: &str) {
+        let image = MachineImage {
+            name: Cow::Borrowed("gardenlinux"),
+            version: version.map(Cow::Borrowed),
+        };
+        assert_eq!(image.text(), expected);
+    }
+
+    #[rstest]
     #[case::count("3", IntOrPercent::Count(3))]
     #[case::percent("\"25%\"", IntOrPercent::Percent(25))]
     #[case::negative("-1", IntOrPercent::Invalid("-1".into()))]
@@ -380,7 +397,7 @@ mod tests {
         assert_eq!(worker.max_unavailable, Some(IntOrPercent::Percent(50)));
         assert_eq!(worker.effective_kubernetes_version(&shoot), Some("1.30.5"));
         assert_eq!(
-            worker.image().map(ToString::to_string).as_deref(),
+            worker.image().map(MachineImage::text).as_deref(),
             Some("gardenlinux 1592.1.0")
         );
         assert_eq!(shoot.machine_image_auto_update(), None);

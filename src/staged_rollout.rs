@@ -14,6 +14,7 @@ use crate::exemptions::Exemptions;
 use crate::host::{Host, ListResources, OnLookupFailure};
 use crate::policy::Rule;
 use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
+use crate::response::{count, decimal};
 use crate::selector::{LabelSelector, Operator, Requirement};
 use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
 use crate::shoot::{self, is_shoot, list_shoots, MachineImage, Shoot};
@@ -198,8 +199,8 @@ impl Settings {
 
     fn stage_text(&self, shoot: &Shoot) -> String {
         match self.stage(shoot) {
-            Some(stage) => format!("the Shoot is in stage {stage}"),
-            None => format!("the Shoot has no {} label", self.stage_label),
+            Some(stage) => ["the Shoot is in stage ", stage].concat(),
+            None => ["the Shoot has no ", &self.stage_label, " label"].concat(),
         }
     }
 
@@ -224,27 +225,32 @@ struct PoolChange<'s> {
 
 impl PoolChange<'_> {
     fn description(&self) -> String {
-        let mut parts = Vec::new();
+        let mut text = [self.worker.name.as_ref(), " ("].concat();
         if let Some((was, is)) = self.image {
-            parts.push(format!(
-                "machine image {} -> {}",
-                image_text(was),
-                image_text(is)
-            ));
+            for part in ["machine image ", &image_text(was), " -> ", &image_text(is)] {
+                text.push_str(part);
+            }
         }
         if let Some((was, is)) = self.kubernetes {
-            parts.push(format!(
-                "Kubernetes {} -> {}{}",
+            let separator = if self.image.is_some() { ", " } else { "" };
+            let via = if self.worker.kubernetes_version().is_none() {
+                " via spec.kubernetes.version"
+            } else {
+                ""
+            };
+            for part in [
+                separator,
+                "Kubernetes ",
                 was.unwrap_or("(not set)"),
+                " -> ",
                 is.unwrap_or("(not set)"),
-                if self.worker.kubernetes_version().is_none() {
-                    " via spec.kubernetes.version"
-                } else {
-                    ""
-                }
-            ));
+                via,
+            ] {
+                text.push_str(part);
+            }
         }
-        format!("{} ({})", self.worker.name, parts.join(", "))
+        text.push(')');
+        text
     }
 }
 
@@ -278,7 +284,7 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
 }
 
 fn image_text(image: Option<&MachineImage>) -> String {
-    image.map_or_else(|| "(not set)".to_string(), ToString::to_string)
+    image.map_or_else(|| "(not set)".to_string(), MachineImage::text)
 }
 
 /// Machine image versions `new` runs in some pool that `old` ran in none,
@@ -324,7 +330,7 @@ fn image_key<'i>(image: &'i MachineImage) -> (&'i str, Option<&'i str>) {
 fn canary_health(canary: &Shoot) -> Result<(), String> {
     match canary.last_operation_state() {
         Some("Succeeded") => {}
-        Some(state) => return Err(format!("its last operation is {state}")),
+        Some(state) => return Err(["its last operation is ", state].concat()),
         None => return Err("it reports no last operation".to_string()),
     }
     if canary.condition("EveryNodeReady") == Some("False") {
@@ -355,22 +361,31 @@ fn auto_update_check(
     let violation = Violation::new(
         "spec.maintenance.autoUpdate.machineImageVersion",
         value,
-        format!(
-            "{} (a prod stage), and machine image auto-update rolls every new image version to all its pools in the next maintenance window, skipping the canary stages: a fault that takes days to show reaches prod untested (crash 5).",
-            settings.stage_text(new)
-        ),
+        [
+            &settings.stage_text(new),
+            " (a prod stage), and machine image auto-update rolls every new image version to all its pools in the next maintenance window, skipping the canary stages: a fault that takes days to show reaches prod untested (crash 5).",
+        ]
+        .concat(),
         "set spec.maintenance.autoUpdate.machineImageVersion: false and update machine.image.version by hand, pool by pool, once canaries run the version.",
     );
     if old.is_some_and(enabled) {
-        verdict.warning(format!(
-            "crash-guard/{}: {}: {} = {} was already the case before this update, so the update is allowed. {} Fix: {}",
-            StagedRollout::NAME,
-            request.object_ref(),
-            violation.field,
-            violation.value,
-            violation.problem,
-            violation.fix
-        ));
+        verdict.warning(
+            [
+                "crash-guard/",
+                StagedRollout::NAME,
+                ": ",
+                &request.object_ref(),
+                ": ",
+                &violation.field,
+                " = ",
+                &violation.value,
+                " was already the case before this update, so the update is allowed. ",
+                &violation.problem,
+                " Fix: ",
+                &violation.fix,
+            ]
+            .concat(),
+        );
     } else {
         verdict.violation(violation);
     }
@@ -388,21 +403,31 @@ fn pool_count_check(settings: &Settings, old: &Shoot, new: &Shoot, verdict: &mut
     let listed: Vec<String> = changes.iter().map(PoolChange::description).collect();
     verdict.violation(Violation::new(
         "spec.provider.workers",
-        format!(
-            "{} of {} pools rolled at once: {}",
-            changes.len(),
-            new.workers().len(),
-            listed.join("; ")
-        ),
-        format!(
-            "{} (not an early stage), and this update replaces the nodes of more than {limit} pool(s) at once: a new node image or kubelet with a fault that takes days to show (the incident: a systemd-journald memory leak put every node under memory pressure) hits all pools together, with no healthy pool left to move workloads to (crash 5).",
-            settings.stage_text(new)
-        ),
-        format!(
-            "change at most {limit} pool(s) per update: roll one pool first, watch it for days (node memory, journald), then the next; pin the other pools meanwhile (keep their machine.image.version, or set their kubernetes.version to the current one). If this is a development Shoot, label it {}={}.",
-            settings.stage_label,
-            settings.early_stages.first().map_or("dev", String::as_str)
-        ),
+        [
+            count(changes.len(), &mut [0; 20]),
+            " of ",
+            count(new.workers().len(), &mut [0; 20]),
+            " pools rolled at once: ",
+            &listed.join("; "),
+        ]
+        .concat(),
+        [
+            &settings.stage_text(new),
+            " (not an early stage), and this update replaces the nodes of more than ",
+            decimal(limit, &mut [0; 20]),
+            " pool(s) at once: a new node image or kubelet with a fault that takes days to show (the incident: a systemd-journald memory leak put every node under memory pressure) hits all pools together, with no healthy pool left to move workloads to (crash 5).",
+        ]
+        .concat(),
+        [
+            "change at most ",
+            decimal(limit, &mut [0; 20]),
+            " pool(s) per update: roll one pool first, watch it for days (node memory, journald), then the next; pin the other pools meanwhile (keep their machine.image.version, or set their kubernetes.version to the current one). If this is a development Shoot, label it ",
+            &settings.stage_label,
+            "=",
+            settings.early_stages.first().map_or("dev", String::as_str),
+            ".",
+        ]
+        .concat(),
     ));
 }
 
@@ -435,32 +460,39 @@ fn canary_check(
     let canaries = match body.as_deref().map_err(Clone::clone).and_then(list_shoots) {
         Ok(canaries) => canaries,
         Err(error) => {
-            let images: Vec<String> = adopted.iter().map(|(i, _)| i.to_string()).collect();
+            let images: Vec<String> = adopted.iter().map(|(i, _)| i.text()).collect();
             settings.on_lookup_failure.record(
                 verdict,
                 StagedRollout::NAME,
-                &format!("the canary-stage Shoots (label selector `{selector}`)"),
-                &format!(
-                    "whether at least {} canary Shoots already run {}",
-                    settings.min_canaries,
-                    images.join(", ")
-                ),
+                &["the canary-stage Shoots (label selector `", &selector, "`)"].concat(),
+                &[
+                    "whether at least ",
+                    decimal(settings.min_canaries, &mut [0; 20]),
+                    " canary Shoots already run ",
+                    &images.join(", "),
+                ]
+                .concat(),
                 &error,
             );
             return;
         }
     };
     let me = new.reference();
+    let others: Vec<(String, &Shoot)> = canaries
+        .iter()
+        .map(|c| (c.reference(), c))
+        .filter(|(reference, _)| *reference != me)
+        .collect();
     for (image, pools) in adopted {
         let mut counted = Vec::new();
         let mut not_counted = Vec::new();
-        for canary in canaries.iter().filter(|c| c.reference() != me) {
+        for (reference, canary) in &others {
             if !canary.workers().iter().any(|w| w.image() == Some(image)) {
                 continue;
             }
             match canary_health(canary) {
-                Ok(()) => counted.push(canary.reference()),
-                Err(reason) => not_counted.push(format!("{} ({reason})", canary.reference())),
+                Ok(()) => counted.push(reference.as_str()),
+                Err(reason) => not_counted.push([reference, " (", &reason, ")"].concat()),
             }
         }
         if u64::try_from(counted.len()).unwrap_or(u64::MAX) >= settings.min_canaries {
@@ -474,27 +506,46 @@ fn canary_check(
         let ignored = if not_counted.is_empty() {
             String::new()
         } else {
-            format!("; running it but not counted: {}", not_counted.join(", "))
+            ["; running it but not counted: ", &not_counted.join(", ")].concat()
         };
         let (first_index, _) = pools.first().copied().unwrap_or((0, ""));
         let pool_names: Vec<&str> = pools.iter().map(|(_, name)| *name).collect();
         verdict.violation(Violation::new(
-            format!(
-                "spec.provider.workers[{first_index}].machine.image (pool{} {})",
-                if pool_names.len() == 1 { "" } else { "s" },
-                pool_names.join(", ")
-            ),
-            image.to_string(),
-            format!(
-                "{} (a prod stage) and adopts this machine image version, but it runs on {} healthy canary Shoot(s) (label selector `{selector}`): {found}{ignored}; at least {} are required, so a fault that takes days to show (the incident: a systemd-journald memory leak in a new node image) would reach prod before any canary could show it (crash 5).",
-                settings.stage_text(new),
-                counted.len(),
-                settings.min_canaries
-            ),
-            format!(
-                "roll {image} out to at least {} canary Shoots first and let it run there for days; until then keep this Shoot's pools on the image version they run now.",
-                settings.min_canaries
-            ),
+            [
+                "spec.provider.workers[",
+                count(first_index, &mut [0; 20]),
+                if pool_names.len() == 1 {
+                    "].machine.image (pool "
+                } else {
+                    "].machine.image (pools "
+                },
+                &pool_names.join(", "),
+                ")",
+            ]
+            .concat(),
+            image.text(),
+            [
+                &settings.stage_text(new),
+                " (a prod stage) and adopts this machine image version, but it runs on ",
+                count(counted.len(), &mut [0; 20]),
+                " healthy canary Shoot(s) (label selector `",
+                &selector,
+                "`): ",
+                &found,
+                &ignored,
+                "; at least ",
+                decimal(settings.min_canaries, &mut [0; 20]),
+                " are required, so a fault that takes days to show (the incident: a systemd-journald memory leak in a new node image) would reach prod before any canary could show it (crash 5).",
+            ]
+            .concat(),
+            [
+                "roll ",
+                &image.text(),
+                " out to at least ",
+                decimal(settings.min_canaries, &mut [0; 20]),
+                " canary Shoots first and let it run there for days; until then keep this Shoot's pools on the image version they run now.",
+            ]
+            .concat(),
         ));
     }
 }

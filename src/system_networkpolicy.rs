@@ -752,7 +752,7 @@ fn push_ports(text: &mut String, ports: &[(String, u16)]) {
 
 /// `53/UDP`.
 fn push_port(text: &mut String, port: u16, protocol: &str) {
-    text.push_str(decimal(u32::from(port), &mut [0; 10]));
+    text.push_str(decimal(u64::from(port), &mut [0; 20]));
     text.push('/');
     text.push_str(protocol);
 }
@@ -1011,7 +1011,7 @@ impl Check<'_> {
                 out.push(b',');
             }
             out.extend_from_slice(br#"{"port":"#);
-            out.extend_from_slice(decimal(u32::from(*port), &mut [0; 10]).as_bytes());
+            out.extend_from_slice(decimal(u64::from(*port), &mut [0; 20]).as_bytes());
             out.extend_from_slice(br#","protocol":"#);
             write_str(out, protocol);
             out.push(b'}');

@@ -1,6 +1,6 @@
 //! What a rule finds, and the one place that renders it into a response.
 
-use crate::response::{decimal, ValidationResponse};
+use crate::response::{count, ValidationResponse};
 
 /// One thing wrong with an object: where, what value, why it breaks the
 /// cluster, and how to fix it.
@@ -80,18 +80,15 @@ impl Verdict {
 }
 
 fn render(rule: &str, object: &str, violations: &[Violation]) -> String {
-    let mut digits = [0; 10];
-    let count = decimal(
-        u32::try_from(violations.len()).unwrap_or(u32::MAX),
-        &mut digits,
-    );
+    let mut digits = [0; 20];
+    let total = count(violations.len(), &mut digits);
     let mut message = String::with_capacity(
         64 + violations
             .iter()
             .map(|v| 24 + v.field.len() + v.value.len() + v.problem.len() + v.fix.len())
             .sum::<usize>(),
     );
-    for part in ["crash-guard/", rule, " refused ", object, ": ", count] {
+    for part in ["crash-guard/", rule, " refused ", object, ": ", total] {
         message.push_str(part);
     }
     message.push_str(if violations.len() == 1 {
@@ -100,8 +97,8 @@ fn render(rule: &str, object: &str, violations: &[Violation]) -> String {
         " violations."
     });
     for (index, v) in violations.iter().enumerate() {
-        let mut digits = [0; 10];
-        let number = decimal(u32::try_from(index + 1).unwrap_or(u32::MAX), &mut digits);
+        let mut digits = [0; 20];
+        let number = count(index + 1, &mut digits);
         for part in [
             " [", number, "] ", &v.field, " = ", &v.value, ": ", &v.problem, " Fix: ", &v.fix,
         ] {

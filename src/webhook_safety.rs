@@ -13,7 +13,7 @@ use crate::exemptions::Exemptions;
 use crate::host::{Host, OnLookupFailure};
 use crate::policy::Rule;
 use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
-use crate::response::{decimal, signed};
+use crate::response::{count, decimal, signed};
 use crate::selector::{LabelSelector, NAMESPACE_NAME_LABEL};
 use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
 use crate::violation::{Verdict, Violation};
@@ -508,7 +508,7 @@ impl Judge<'_, '_> {
             [
                 &webhook.path,
                 ".rules[",
-                decimal(u32::try_from(index).unwrap_or(u32::MAX), &mut [0; 10]),
+                count(index, &mut [0; 20]),
                 "]",
             ]
             .concat(),
@@ -634,7 +634,7 @@ impl Judge<'_, '_> {
                 " waits up to ",
                 signed(webhook.timeout_seconds, &mut [0; 20]),
                 " s for its backend, above the ",
-                decimal(limit, &mut [0; 10]),
+                decimal(u64::from(limit), &mut [0; 20]),
                 " s allowed by `",
                 setting,
                 "`: ",
@@ -646,7 +646,7 @@ impl Judge<'_, '_> {
                 "set `",
                 &webhook.path,
                 ".timeoutSeconds: ",
-                decimal(limit, &mut [0; 10]),
+                decimal(u64::from(limit), &mut [0; 20]),
                 "` or less.",
             ]
             .concat(),

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::request::{
     DecodeError, GroupVersionKind, Object, ObjectMeta, Operation, Prefetch, Request,
 };
-use crate::response::{decimal, signed};
+use crate::response::{count, signed};
 use crate::selector::LabelSelector;
 
 /// `rules[]` of a webhook or Kubewarden policy (apiVersions are not read:
@@ -190,8 +190,8 @@ pub fn decode<'a>(
             .into_iter()
             .enumerate()
             .map(|(index, spec)| {
-                let mut digits = [0; 10];
-                let index = u32::try_from(index).map_or("?", |i| decimal(i, &mut digits));
+                let mut digits = [0; 20];
+                let index = count(index, &mut digits);
                 let path = ["webhooks[", index, "]"].concat();
                 let label = [
                     "webhook ",
