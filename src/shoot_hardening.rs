@@ -11,6 +11,7 @@ use crate::exemptions::Exemptions;
 use crate::host::Host;
 use crate::policy::Rule;
 use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
+use crate::response::{count, decimal, signed};
 use crate::settings::{validate_section, SettingsError, Validate};
 use crate::shoot::{is_shoot, IntOrPercent, Shoot, Worker};
 use crate::violation::{Verdict, Violation};
@@ -186,10 +187,16 @@ struct Finding {
 const NOT_SET: &str = "(not set)";
 
 fn pool_field(index: usize, worker: &Worker, rest: &str) -> String {
-    format!(
-        "spec.provider.workers[{index}].{rest} (pool {})",
-        worker.name
-    )
+    [
+        "spec.provider.workers[",
+        count(index, &mut [0; 20]),
+        "].",
+        rest,
+        " (pool ",
+        &worker.name,
+        ")",
+    ]
+    .concat()
 }
 
 /// The texts of one podPidsLimit check, built only when it finds something.
@@ -233,38 +240,56 @@ fn shoot_pids_site(workers: &[Worker], bounds: &PidsLimitBounds) -> PidsSite {
     let applies_to = if inheriting.is_empty() {
         "no pool today (each has its own kubelet block), but every pool added later".to_string()
     } else {
-        format!("pools {}", inheriting.join(", "))
+        ["pools ", &inheriting.join(", ")].concat()
     };
     PidsSite {
         key: "pids/shoot".to_string(),
         field: "spec.kubernetes.kubelet.podPidsLimit".to_string(),
-        missing_problem: format!(
-            "without it the kubelets of {applies_to} put no PID limit on pods: {FORK_BOMB}."
-        ),
-        fix: format!(
-            "set spec.kubernetes.kubelet.podPidsLimit to a value from {} to {}, e.g. {}.",
-            bounds.minimum,
-            bounds.maximum,
-            suggested_pids(bounds)
-        ),
-        scope: format!("applies to {applies_to}"),
+        missing_problem: [
+            "without it the kubelets of ",
+            &applies_to,
+            " put no PID limit on pods: ",
+            FORK_BOMB,
+            ".",
+        ]
+        .concat(),
+        fix: [
+            "set spec.kubernetes.kubelet.podPidsLimit to a value from ",
+            decimal(bounds.minimum, &mut [0; 20]),
+            " to ",
+            decimal(bounds.maximum, &mut [0; 20]),
+            ", e.g. ",
+            decimal(suggested_pids(bounds), &mut [0; 20]),
+            ".",
+        ]
+        .concat(),
+        scope: ["applies to ", &applies_to].concat(),
     }
 }
 
 fn pool_pids_site(index: usize, worker: &Worker, bounds: &PidsLimitBounds) -> PidsSite {
     PidsSite {
-        key: format!("pids/pool/{}", worker.name),
+        key: ["pids/pool/", worker.name.as_ref()].concat(),
         field: pool_field(index, worker, "kubernetes.kubelet.podPidsLimit"),
-        missing_problem: format!(
-            "the pool has its own kubernetes.kubelet block, which Gardener uses instead of spec.kubernetes.kubelet (it is not merged), so without podPidsLimit there its nodes put no PID limit on pods: {FORK_BOMB}."
-        ),
-        fix: format!(
-            "add podPidsLimit (from {} to {}, e.g. {}) to spec.provider.workers[{index}].kubernetes.kubelet, or remove that block to inherit the Shoot's.",
-            bounds.minimum,
-            bounds.maximum,
-            suggested_pids(bounds)
-        ),
-        scope: format!("pool {}", worker.name),
+        missing_problem: [
+            "the pool has its own kubernetes.kubelet block, which Gardener uses instead of spec.kubernetes.kubelet (it is not merged), so without podPidsLimit there its nodes put no PID limit on pods: ",
+            FORK_BOMB,
+            ".",
+        ]
+        .concat(),
+        fix: [
+            "add podPidsLimit (from ",
+            decimal(bounds.minimum, &mut [0; 20]),
+            " to ",
+            decimal(bounds.maximum, &mut [0; 20]),
+            ", e.g. ",
+            decimal(suggested_pids(bounds), &mut [0; 20]),
+            ") to spec.provider.workers[",
+            count(index, &mut [0; 20]),
+            "].kubernetes.kubelet, or remove that block to inherit the Shoot's.",
+        ]
+        .concat(),
+        scope: ["pool ", worker.name.as_ref()].concat(),
     }
 }
 
@@ -286,17 +311,35 @@ fn check_pids_value(
     let scope = &site.scope;
     let problem = match value {
         None => site.missing_problem,
-        Some(v) if v < minimum => format!(
-            "below the minimum of {minimum} ({scope}){}: ordinary pods (JVMs, build jobs, browsers) use hundreds to thousands of threads, and every thread is a PID, so they fail with \"fork: resource temporarily unavailable\".",
-            if v < 0 { "; a negative value means no limit at all" } else { "" }
-        ),
-        Some(_) => format!(
-            "above the maximum of {maximum} ({scope}): a pod may take that many PIDs before it is stopped, so a few runaway pods still exhaust the node's PID space and kubelet and the container runtime fail (crash 3)."
-        ),
+        Some(v) if v < minimum => [
+            "below the minimum of ",
+            signed(minimum, &mut [0; 20]),
+            " (",
+            scope,
+            ")",
+            if v < 0 {
+                "; a negative value means no limit at all"
+            } else {
+                ""
+            },
+            ": ordinary pods (JVMs, build jobs, browsers) use hundreds to thousands of threads, and every thread is a PID, so they fail with \"fork: resource temporarily unavailable\".",
+        ]
+        .concat(),
+        Some(_) => [
+            "above the maximum of ",
+            signed(maximum, &mut [0; 20]),
+            " (",
+            scope,
+            "): a pod may take that many PIDs before it is stopped, so a few runaway pods still exhaust the node's PID space and kubelet and the container runtime fail (crash 3).",
+        ]
+        .concat(),
     };
-    let rendered = value.map_or_else(|| NOT_SET.to_string(), |v| v.to_string());
+    let rendered = value.map_or_else(
+        || NOT_SET.to_string(),
+        |v| signed(v, &mut [0; 20]).to_string(),
+    );
     findings.push(Finding {
-        key: format!("{}/{suffix}", site.key),
+        key: [site.key.as_str(), "/", suffix].concat(),
         excess,
         violation: Violation::new(site.field, rendered, problem, site.fix),
     });
@@ -331,34 +374,62 @@ fn check_inflight(shoot: &Shoot, bounds: &InflightBounds, findings: &mut Vec<Fin
             (
                 "off",
                 u64::MAX,
-                format!("{value} switches the limit off entirely, so kube-apiserver takes every {verb} request at once: {flood}."),
+                [
+                    signed(value, &mut [0; 20]),
+                    " switches the limit off entirely, so kube-apiserver takes every ",
+                    verb,
+                    " request at once: ",
+                    flood,
+                    ".",
+                ]
+                .concat(),
             )
         } else if value < minimum {
             (
                 "below",
                 value.abs_diff(minimum),
-                format!("below the minimum of {minimum}: the control plane's own controllers and every kubelet share these {verb} slots with all other clients, so they get 429 Too Many Requests and fall behind (nodes go NotReady, leases expire)."),
+                [
+                    "below the minimum of ",
+                    signed(minimum, &mut [0; 20]),
+                    ": the control plane's own controllers and every kubelet share these ",
+                    verb,
+                    " slots with all other clients, so they get 429 Too Many Requests and fall behind (nodes go NotReady, leases expire).",
+                ]
+                .concat(),
             )
         } else if value > maximum {
             (
                 "above",
                 value.abs_diff(maximum),
-                format!("above the maximum of {maximum}: {flood}."),
+                [
+                    "above the maximum of ",
+                    signed(maximum, &mut [0; 20]),
+                    ": ",
+                    flood,
+                    ".",
+                ]
+                .concat(),
             )
         } else {
             continue;
         };
         findings.push(Finding {
-            key: format!("inflight/{name}/{suffix}"),
+            key: ["inflight/", name, "/", suffix].concat(),
             excess,
             violation: Violation::new(
-                format!("spec.kubernetes.kubeAPIServer.requests.{name}"),
-                value.to_string(),
+                ["spec.kubernetes.kubeAPIServer.requests.", name].concat(),
+                signed(value, &mut [0; 20]),
                 problem,
-                format!(
-                    "set it from {} to {}, or remove it to keep kube-apiserver's default of {default} (Gardener applies 400 read / 200 write when unset).",
-                    range.minimum, range.maximum
-                ),
+                [
+                    "set it from ",
+                    decimal(range.minimum, &mut [0; 20]),
+                    " to ",
+                    decimal(range.maximum, &mut [0; 20]),
+                    ", or remove it to keep kube-apiserver's default of ",
+                    decimal(default, &mut [0; 20]),
+                    " (Gardener applies 400 read / 200 write when unset).",
+                ]
+                .concat(),
             ),
         });
     }
@@ -369,7 +440,7 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
         let Some(value) = &worker.max_unavailable else {
             continue;
         };
-        let key = || format!("maxUnavailable/{}", worker.name);
+        let key = || ["maxUnavailable/", worker.name.as_ref()].concat();
         let maximum = worker
             .maximum
             .and_then(|m| u64::try_from(m).ok())
@@ -379,10 +450,10 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
         let fix_suffix = "and roll faster with maxSurge instead: surge nodes add capacity during the update rather than removing it.";
         let outcome = match (value, maximum) {
             (IntOrPercent::Invalid(_), _) => Some((
-                format!("{}/invalid", key()),
+                [key().as_str(), "/invalid"].concat(),
                 0,
                 "is neither a whole number nor a percentage such as 25%, so the rolling update's limit is undefined.".to_string(),
-                format!("set maxUnavailable to a whole number or a percentage, {fix_suffix}"),
+                ["set maxUnavailable to a whole number or a percentage, ", fix_suffix].concat(),
             )),
             (value, Some(maximum)) => {
                 let allowed = always.max(maximum.saturating_mul(pct) / 100);
@@ -395,10 +466,27 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
                     (
                         key(),
                         nodes.saturating_sub(allowed),
-                        format!(
-                            "lets up to {nodes} of the pool's maximum {maximum} nodes be down at once during a rolling update (e.g. a new machine image), above the bound of {allowed} ({pct}% of maximum, at least {always}): the remaining nodes must absorb their pods, run out of capacity and evict or leave them Pending, and a faulty image takes that many nodes down in one step."
-                        ),
-                        format!("set maxUnavailable to at most {allowed}, {fix_suffix}"),
+                        [
+                            "lets up to ",
+                            decimal(nodes, &mut [0; 20]),
+                            " of the pool's maximum ",
+                            decimal(maximum, &mut [0; 20]),
+                            " nodes be down at once during a rolling update (e.g. a new machine image), above the bound of ",
+                            decimal(allowed, &mut [0; 20]),
+                            " (",
+                            decimal(pct, &mut [0; 20]),
+                            "% of maximum, at least ",
+                            decimal(always, &mut [0; 20]),
+                            "): the remaining nodes must absorb their pods, run out of capacity and evict or leave them Pending, and a faulty image takes that many nodes down in one step.",
+                        ]
+                        .concat(),
+                        [
+                            "set maxUnavailable to at most ",
+                            decimal(allowed, &mut [0; 20]),
+                            ", ",
+                            fix_suffix,
+                        ]
+                        .concat(),
                     )
                 })
             }
@@ -406,20 +494,42 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
                 (
                     key(),
                     p.saturating_sub(pct),
-                    format!(
-                        "lets {p}% of the pool's nodes be down at once during a rolling update, above the bound of {pct}% (the pool sets no maximum to count nodes against): the remaining nodes cannot absorb their pods."
-                    ),
-                    format!("set maxUnavailable to at most {pct}%, {fix_suffix}"),
+                    [
+                        "lets ",
+                        decimal(*p, &mut [0; 20]),
+                        "% of the pool's nodes be down at once during a rolling update, above the bound of ",
+                        decimal(pct, &mut [0; 20]),
+                        "% (the pool sets no maximum to count nodes against): the remaining nodes cannot absorb their pods.",
+                    ]
+                    .concat(),
+                    [
+                        "set maxUnavailable to at most ",
+                        decimal(pct, &mut [0; 20]),
+                        "%, ",
+                        fix_suffix,
+                    ]
+                    .concat(),
                 )
             }),
             (IntOrPercent::Count(n), None) => (*n > always).then(|| {
                 (
                     key(),
                     n.saturating_sub(always),
-                    format!(
-                        "lets {n} nodes be down at once during a rolling update, above the bound of {always} node(s) for a pool without a maximum to count against: the remaining nodes cannot absorb their pods."
-                    ),
-                    format!("set maxUnavailable to at most {always}, {fix_suffix}"),
+                    [
+                        "lets ",
+                        decimal(*n, &mut [0; 20]),
+                        " nodes be down at once during a rolling update, above the bound of ",
+                        decimal(always, &mut [0; 20]),
+                        " node(s) for a pool without a maximum to count against: the remaining nodes cannot absorb their pods.",
+                    ]
+                    .concat(),
+                    [
+                        "set maxUnavailable to at most ",
+                        decimal(always, &mut [0; 20]),
+                        ", ",
+                        fix_suffix,
+                    ]
+                    .concat(),
                 )
             }),
         };
@@ -502,14 +612,21 @@ impl Rule for ShootHardening {
                 .is_some_and(|excess| *excess >= finding.excess);
             if pre_existing {
                 let v = &finding.violation;
-                verdict.warning(format!(
-                    "crash-guard/shoot-hardening: {}: {} = {} was already out of bounds before this update, which does not make it worse, so the update is allowed. {} Fix: {}",
-                    request.object_ref(),
-                    v.field,
-                    v.value,
-                    v.problem,
-                    v.fix
-                ));
+                verdict.warning(
+                    [
+                        "crash-guard/shoot-hardening: ",
+                        &request.object_ref(),
+                        ": ",
+                        &v.field,
+                        " = ",
+                        &v.value,
+                        " was already out of bounds before this update, which does not make it worse, so the update is allowed. ",
+                        &v.problem,
+                        " Fix: ",
+                        &v.fix,
+                    ]
+                    .concat(),
+                );
             } else {
                 verdict.violation(finding.violation);
             }
