@@ -231,6 +231,19 @@ fn suggested_pids(bounds: &PidsLimitBounds) -> u64 {
     4096u64.clamp(bounds.minimum, bounds.maximum)
 }
 
+/// `from 1024 to 32768, e.g. 4096`.
+fn pids_range(bounds: &PidsLimitBounds) -> String {
+    [
+        "from ",
+        decimal(bounds.minimum, &mut [0; 20]),
+        " to ",
+        decimal(bounds.maximum, &mut [0; 20]),
+        ", e.g. ",
+        decimal(suggested_pids(bounds), &mut [0; 20]),
+    ]
+    .concat()
+}
+
 fn shoot_pids_site(workers: &[Worker], bounds: &PidsLimitBounds) -> PidsSite {
     let inheriting: Vec<&str> = workers
         .iter()
@@ -254,12 +267,8 @@ fn shoot_pids_site(workers: &[Worker], bounds: &PidsLimitBounds) -> PidsSite {
         ]
         .concat(),
         fix: [
-            "set spec.kubernetes.kubelet.podPidsLimit to a value from ",
-            decimal(bounds.minimum, &mut [0; 20]),
-            " to ",
-            decimal(bounds.maximum, &mut [0; 20]),
-            ", e.g. ",
-            decimal(suggested_pids(bounds), &mut [0; 20]),
+            "set spec.kubernetes.kubelet.podPidsLimit to a value ",
+            &pids_range(bounds),
             ".",
         ]
         .concat(),
@@ -278,12 +287,8 @@ fn pool_pids_site(index: usize, worker: &Worker, bounds: &PidsLimitBounds) -> Pi
         ]
         .concat(),
         fix: [
-            "add podPidsLimit (from ",
-            decimal(bounds.minimum, &mut [0; 20]),
-            " to ",
-            decimal(bounds.maximum, &mut [0; 20]),
-            ", e.g. ",
-            decimal(suggested_pids(bounds), &mut [0; 20]),
+            "add podPidsLimit (",
+            &pids_range(bounds),
             ") to spec.provider.workers[",
             count(index, &mut [0; 20]),
             "].kubernetes.kubelet, or remove that block to inherit the Shoot's.",
@@ -448,6 +453,8 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
         let pct = bound.percent_of_pool_maximum;
         let always = bound.always_allowed_nodes;
         let fix_suffix = "and roll faster with maxSurge instead: surge nodes add capacity during the update rather than removing it.";
+        let fix =
+            |limit: &str| ["set maxUnavailable to at most ", limit, ", ", fix_suffix].concat();
         let outcome = match (value, maximum) {
             (IntOrPercent::Invalid(_), _) => Some((
                 [key().as_str(), "/invalid"].concat(),
@@ -480,13 +487,7 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
                             "): the remaining nodes must absorb their pods, run out of capacity and evict or leave them Pending, and a faulty image takes that many nodes down in one step.",
                         ]
                         .concat(),
-                        [
-                            "set maxUnavailable to at most ",
-                            decimal(allowed, &mut [0; 20]),
-                            ", ",
-                            fix_suffix,
-                        ]
-                        .concat(),
+                        fix(decimal(allowed, &mut [0; 20])),
                     )
                 })
             }
@@ -502,13 +503,7 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
                         "% (the pool sets no maximum to count nodes against): the remaining nodes cannot absorb their pods.",
                     ]
                     .concat(),
-                    [
-                        "set maxUnavailable to at most ",
-                        decimal(pct, &mut [0; 20]),
-                        "%, ",
-                        fix_suffix,
-                    ]
-                    .concat(),
+                    fix(&[decimal(pct, &mut [0; 20]), "%"].concat()),
                 )
             }),
             (IntOrPercent::Count(n), None) => (*n > always).then(|| {
@@ -523,13 +518,7 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
                         " node(s) for a pool without a maximum to count against: the remaining nodes cannot absorb their pods.",
                     ]
                     .concat(),
-                    [
-                        "set maxUnavailable to at most ",
-                        decimal(always, &mut [0; 20]),
-                        ", ",
-                        fix_suffix,
-                    ]
-                    .concat(),
+                    fix(decimal(always, &mut [0; 20])),
                 )
             }),
         };
