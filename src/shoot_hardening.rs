@@ -600,22 +600,11 @@ impl Rule for ShootHardening {
                 .get(finding.key.as_str())
                 .is_some_and(|excess| *excess >= finding.excess);
             if pre_existing {
-                let v = &finding.violation;
-                verdict.warning(
-                    [
-                        "crash-guard/shoot-hardening: ",
-                        &request.object_ref(),
-                        ": ",
-                        &v.field,
-                        " = ",
-                        &v.value,
-                        " was already out of bounds before this update, which does not make it worse, so the update is allowed. ",
-                        &v.problem,
-                        " Fix: ",
-                        &v.fix,
-                    ]
-                    .concat(),
-                );
+                verdict.warning(finding.violation.kept_warning(
+                    Self::NAME,
+                    &request.object_ref(),
+                    " was already out of bounds before this update, which does not make it worse, so the update is allowed. ",
+                ));
             } else {
                 verdict.violation(finding.violation);
             }

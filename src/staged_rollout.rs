@@ -369,23 +369,11 @@ fn auto_update_check(
         "set spec.maintenance.autoUpdate.machineImageVersion: false and update machine.image.version by hand, pool by pool, once canaries run the version.",
     );
     if old.is_some_and(enabled) {
-        verdict.warning(
-            [
-                "crash-guard/",
-                StagedRollout::NAME,
-                ": ",
-                &request.object_ref(),
-                ": ",
-                &violation.field,
-                " = ",
-                &violation.value,
-                " was already the case before this update, so the update is allowed. ",
-                &violation.problem,
-                " Fix: ",
-                &violation.fix,
-            ]
-            .concat(),
-        );
+        verdict.warning(violation.kept_warning(
+            StagedRollout::NAME,
+            &request.object_ref(),
+            " was already the case before this update, so the update is allowed. ",
+        ));
     } else {
         verdict.violation(violation);
     }
@@ -484,6 +472,7 @@ fn canary_check(
         .filter(|(reference, _)| *reference != me)
         .collect();
     for (image, pools) in adopted {
+        let image_name = image.text();
         let mut counted = Vec::new();
         let mut not_counted = Vec::new();
         for (reference, canary) in &others {
@@ -523,7 +512,7 @@ fn canary_check(
                 ")",
             ]
             .concat(),
-            image.text(),
+            image_name.clone(),
             [
                 &settings.stage_text(new),
                 " (a prod stage) and adopts this machine image version, but it runs on ",
@@ -540,7 +529,7 @@ fn canary_check(
             .concat(),
             [
                 "roll ",
-                &image.text(),
+                &image_name,
                 " out to at least ",
                 decimal(settings.min_canaries, &mut [0; 20]),
                 " canary Shoots first and let it run there for days; until then keep this Shoot's pools on the image version they run now.",

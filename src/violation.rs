@@ -30,6 +30,26 @@ impl Violation {
             fix: fix.into(),
         }
     }
+
+    /// The warning for a violation an UPDATE keeps from the old object, which
+    /// is allowed so that fixing the rest is never blocked: `allowed` says why.
+    pub fn kept_warning(&self, rule: &str, object: &str, allowed: &str) -> String {
+        [
+            "crash-guard/",
+            rule,
+            ": ",
+            object,
+            ": ",
+            &self.field,
+            " = ",
+            &self.value,
+            allowed,
+            &self.problem,
+            " Fix: ",
+            &self.fix,
+        ]
+        .concat()
+    }
 }
 
 /// Everything a rule concluded about one request.
@@ -114,6 +134,14 @@ mod tests {
 
     fn v(field: &str) -> Violation {
         Violation::new(field, "x", "it breaks.", "change it.")
+    }
+
+    #[test]
+    fn kept_warnings_name_object_field_value_problem_and_fix() {
+        assert_eq!(
+            v("spec.x").kept_warning("rule", "Kind ns/name", " was so before. "),
+            "crash-guard/rule: Kind ns/name: spec.x = x was so before. it breaks. Fix: change it."
+        );
     }
 
     #[test]
