@@ -557,6 +557,13 @@ fn typical_medians(row: &ModuleRow) -> Vec<f64> {
     typical(row).iter().map(|c| micros(c.wasm.median)).collect()
 }
 
+fn typical_native_medians(row: &ModuleRow) -> Vec<f64> {
+    typical(row)
+        .iter()
+        .filter_map(|c| c.native.map(|n| micros(n.median)))
+        .collect()
+}
+
 fn render(rows: &[ModuleRow], hub: Option<&reference::Reference>, options: &Options) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# crash-guard benchmark\n");
@@ -657,9 +664,16 @@ fn render(rows: &[ModuleRow], hub: Option<&reference::Reference>, options: &Opti
             fresh.iter().copied().fold(0.0, f64::max),
         );
     }
-    let medians: Vec<(String, f64)> = rows
+    let medians: Vec<reference::Medians> = rows
         .iter()
-        .map(|row| (row.module.clone(), median(&mut typical_medians(row))))
+        .map(|row| {
+            let mut native = typical_native_medians(row);
+            reference::Medians {
+                module: row.module.clone(),
+                wasm: median(&mut typical_medians(row)),
+                native: (!native.is_empty()).then(|| median(&mut native)),
+            }
+        })
         .collect();
     let _ = write!(out, "\n{}", reference::render(hub, &medians));
     for row in rows {
