@@ -472,7 +472,6 @@ fn canary_check(
         .filter(|(reference, _)| *reference != me)
         .collect();
     for (image, pools) in adopted {
-        let image_name = image.text();
         let mut counted = Vec::new();
         let mut not_counted = Vec::new();
         for (reference, canary) in &others {
@@ -497,6 +496,15 @@ fn canary_check(
         } else {
             ["; running it but not counted: ", &not_counted.join(", ")].concat()
         };
+        let image_name = image.text();
+        let fix = [
+            "roll ",
+            &image_name,
+            " out to at least ",
+            decimal(settings.min_canaries, &mut [0; 20]),
+            " canary Shoots first and let it run there for days; until then keep this Shoot's pools on the image version they run now.",
+        ]
+        .concat();
         let (first_index, _) = pools.first().copied().unwrap_or((0, ""));
         let pool_names: Vec<&str> = pools.iter().map(|(_, name)| *name).collect();
         verdict.violation(Violation::new(
@@ -512,7 +520,7 @@ fn canary_check(
                 ")",
             ]
             .concat(),
-            image_name.clone(),
+            image_name,
             [
                 &settings.stage_text(new),
                 " (a prod stage) and adopts this machine image version, but it runs on ",
@@ -527,14 +535,7 @@ fn canary_check(
                 " are required, so a fault that takes days to show (the incident: a systemd-journald memory leak in a new node image) would reach prod before any canary could show it (crash 5).",
             ]
             .concat(),
-            [
-                "roll ",
-                &image_name,
-                " out to at least ",
-                decimal(settings.min_canaries, &mut [0; 20]),
-                " canary Shoots first and let it run there for days; until then keep this Shoot's pools on the image version they run now.",
-            ]
-            .concat(),
+            fix,
         ));
     }
 }
