@@ -31,7 +31,7 @@ SIZE_BUDGET := 409600
 INLINE_RUSTFLAGS := -C llvm-args=-inline-threshold=300
 policies:
 	rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
-	cargo build --release --target $(TARGET) $(addprefix -p ,$(POLICIES)) -p crash-guard-bundle
+	cargo build --release --target $(TARGET) -p crash-guard-bundle
 	RUSTFLAGS="$${RUSTFLAGS:-} $(INLINE_RUSTFLAGS)" \
 	  cargo build --profile release-inline --target $(TARGET) $(addprefix -p ,$(POLICIES))
 	mkdir -p dist
@@ -41,9 +41,8 @@ policies:
 	  [ "$$p" = crash-guard ] && file=crash_guard_bundle.wasm && profiles=release; \
 	  for profile in $$profiles; do \
 	    src="$(TARGET_DIR)/$(TARGET)/$$profile/$$file"; \
-	    case "$$profile" in release-fast|release-balanced) \
-	      cargo build --profile "$$profile" --target $(TARGET) -p "$$p";; \
-	    esac; \
+	    [ "$$p" = crash-guard ] || [ "$$profile" = release-inline ] || \
+	      cargo build --profile "$$profile" --target $(TARGET) -p "$$p"; \
 	    if command -v wasm-opt >/dev/null; then wasm-opt $(WASM_OPT_POLICY) "$$src" -o "dist/$$p.wasm"; \
 	    else cp "$$src" "dist/$$p.wasm"; fi; \
 	    [ "$$(stat -c %s dist/$$p.wasm)" -le $(SIZE_BUDGET) ] && break; \
@@ -69,11 +68,12 @@ e2e-tests: annotate
 	  echo "kwctl not installed: replaying with the harness (wasmtime + waPC)"; \
 	  $(HARNESS) replay; \
 	fi
-	$(MAKE) --no-print-directory check-fixtures
+	$(CHECK_FIXTURES)
 
 ## `harness check` on e2e-tests/check: the eight crash manifests refused, the clean chart accepted.
+CHECK_FIXTURES := cargo test --workspace --test check -- --nocapture
 check-fixtures: policies harness
-	cargo test -p harness --test check -- --nocapture
+	$(CHECK_FIXTURES)
 
 ## Every module fed mutations of its fixture cases on a warm instance (harness soak).
 soak: policies harness
@@ -140,7 +140,7 @@ playground:
 ## Parity of the playground with the modules' requests and lookups, then the page in headless Chromium.
 playground-test: playground policies harness
 	rm -rf $(SESSIONS) && $(HARNESS) replay --sessions $(SESSIONS) > /dev/null || true
-	PLAYGROUND_SESSIONS=$(abspath $(SESSIONS)) cargo test -p playground --test parity -- --nocapture
+	PLAYGROUND_SESSIONS=$(abspath $(SESSIONS)) cargo test --workspace --test parity -- --nocapture
 	cd playground/browser-test && npm ci --no-audit --no-fund --loglevel=error
 	node playground/browser-test/test.mjs $(PLAYGROUND_DIR)
 
