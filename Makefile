@@ -71,6 +71,7 @@ e2e-tests: annotate
 	$(CHECK_FIXTURES)
 
 ## `harness check` on e2e-tests/check: the eight crash manifests refused, the clean chart accepted.
+## --workspace here and for the parity test: the features of `make unit`'s build, so nothing recompiles.
 CHECK_FIXTURES := cargo test --workspace --test check -- --nocapture
 check-fixtures: policies harness
 	$(CHECK_FIXTURES)
