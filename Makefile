@@ -31,18 +31,16 @@ SIZE_BUDGET := 409600
 INLINE_RUSTFLAGS := -C llvm-args=-inline-threshold=300
 policies:
 	rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
-	cargo build --release --target $(TARGET) -p crash-guard-bundle
 	RUSTFLAGS="$${RUSTFLAGS:-} $(INLINE_RUSTFLAGS)" \
 	  cargo build --profile release-inline --target $(TARGET) $(addprefix -p ,$(POLICIES))
 	mkdir -p dist
 	for p in $(POLICIES) crash-guard; do \
-	  file="$${p//-/_}.wasm"; \
+	  pkg="$$p"; file="$${p//-/_}.wasm"; \
 	  profiles="release-inline release-fast release-balanced release"; \
-	  [ "$$p" = crash-guard ] && file=crash_guard_bundle.wasm && profiles=release; \
+	  [ "$$p" = crash-guard ] && pkg=crash-guard-bundle && file=crash_guard_bundle.wasm && profiles=release; \
 	  for profile in $$profiles; do \
 	    src="$(TARGET_DIR)/$(TARGET)/$$profile/$$file"; \
-	    [ "$$p" = crash-guard ] || [ "$$profile" = release-inline ] || \
-	      cargo build --profile "$$profile" --target $(TARGET) -p "$$p"; \
+	    [ "$$profile" = release-inline ] || cargo build --profile "$$profile" --target $(TARGET) -p "$$pkg"; \
 	    if command -v wasm-opt >/dev/null; then wasm-opt $(WASM_OPT_POLICY) "$$src" -o "dist/$$p.wasm"; \
 	    else cp "$$src" "dist/$$p.wasm"; fi; \
 	    [ "$$(stat -c %s dist/$$p.wasm)" -le $(SIZE_BUDGET) ] && break; \
