@@ -135,6 +135,8 @@ struct CaseRow {
     fresh: Timing,
     native: Option<Timing>,
     parse: Timing,
+    /// A validating skip of the payload and of the lookup answers read.
+    skip: Timing,
 }
 
 struct ModuleRow {
@@ -199,6 +201,8 @@ struct CaseBench {
     name: String,
     prepared: Prepared,
     lookup_kib: f64,
+    /// The bodies of the lookup answers the rule read.
+    answers: Vec<Vec<u8>>,
 }
 
 /// The payloads of the growth figures: one case's object padded.
@@ -236,10 +240,12 @@ impl SuiteBench {
             serve(&slot, &warm, &prepared, &prepared.payload)
                 .map_err(|e| anyhow!("{}: {e}", case.name))?;
             let lookup_kib = prepared.host.take_served_bytes() as f64 / 1024.0;
+            let answers = prepared.host.served_answers();
             cases.push(CaseBench {
                 name: case.name.clone(),
                 prepared,
                 lookup_kib,
+                answers,
             });
         }
         let scaling = ScalingBench::new(engine, &module, suite, allowed)?;
@@ -308,6 +314,10 @@ impl SuiteBench {
                     serde_json::from_slice::<Value>(std::hint::black_box(&prepared.payload)).ok(),
                 );
             }));
+            let answers = &case.answers;
+            figures.push(Figure::new(budget / 2, 30, 200_000, move || {
+                skip_json(&prepared.payload, answers)
+            }));
         }
         if let Some(scaling) = &self.scaling {
             for payload in &scaling.padded {
@@ -347,6 +357,7 @@ impl SuiteBench {
                 fresh: next()?,
                 native: self.native.map(|_| next()).transpose()?,
                 parse: next()?,
+                skip: next()?,
             });
         }
         let scaling = match &self.scaling {
@@ -450,6 +461,16 @@ fn native_validate(
     host: &dyn crash_guard::host::Host,
 ) {
     std::hint::black_box((entry.validate)(std::hint::black_box(payload), host));
+}
+
+/// A validating scan of the payload and the lookup answers that keeps
+/// nothing: what any rule decoding them with serde_json pays at least.
+fn skip_json(payload: &[u8], answers: &[Vec<u8>]) {
+    for json in std::iter::once(payload).chain(answers.iter().map(Vec::as_slice)) {
+        std::hint::black_box(
+            serde_json::from_slice::<serde::de::IgnoredAny>(std::hint::black_box(json)).ok(),
+        );
+    }
 }
 
 /// How a module copes with request size.
@@ -564,6 +585,14 @@ fn typical_native_medians(row: &ModuleRow) -> Vec<f64> {
         .collect()
 }
 
+/// A summary of ratios as `1.6x`, or `n/a` when there are none.
+fn times(ratios: &mut [f64], summary: impl Fn(&mut [f64]) -> f64) -> String {
+    if ratios.is_empty() {
+        return "n/a".into();
+    }
+    format!("{:.1}x", summary(ratios))
+}
+
 fn render(rows: &[ModuleRow], hub: Option<&reference::Reference>, options: &Options) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# crash-guard benchmark\n");
@@ -579,9 +608,12 @@ fn render(rows: &[ModuleRow], hub: Option<&reference::Reference>, options: &Opti
          as a policy-server worker's does; policy-server's deadline and memory guards on; lookups answered from the host's cache, as policy-server caches them); \
          *per request* (and, per case, *fresh instance + validate*, timed for half as long) is a fresh \
          instance plus one `validate`, which is what policy-server pays per request; the waPC round trip is a `protocol_version` call, the floor of any call. Native is \
-         the same rule called in-process on the same payload, optimised the same way; parse is \
+         the same rule called in-process on the same payload, at the same opt-level but without the \
+         modules' LTO (callgrind: about 8% more instructions for a staged-rollout case); parse is \
          `serde_json::from_slice::<Value>` of the payload, what a policy that decodes whole requests \
-         pays before judging. Typical objects are requests whose size plus the lookup answers the rule \
+         pays before judging; skip is `serde_json::from_slice::<IgnoredAny>` of the payload and of \
+         each lookup answer the rule read, a validating scan that keeps nothing: the floor of any \
+         rule that reads them with serde_json, since their fields can come in any order. Typical objects are requests whose size plus the lookup answers the rule \
          reads stays under 16 KiB; the rest (the 1 MiB Secret, 1,000 and 10,000 listed objects) are \
          the large inputs. Growth is the extra latency \
          per KiB of request when the object carries a 1 MiB annotation no rule reads; the 1.5 MiB \
@@ -629,10 +661,10 @@ fn render(rows: &[ModuleRow], hub: Option<&reference::Reference>, options: &Opti
         out,
         "\n## Typical objects (request and lookup answers under 16 KiB)\n"
     );
-    let _ = writeln!(out, "| module | cases | median of case medians | cases under 10 µs | worst p99 | wasm / native: median, worst | cases within 3x of native | per request (fresh instance + validate): median of case medians, worst |");
+    let _ = writeln!(out, "| module | cases | median of case medians | cases under 10 µs | worst p99 | wasm / native: median, worst | cases within 3x of native | native / JSON skip: median, worst | per request (fresh instance + validate): median of case medians, worst |");
     let _ = writeln!(
         out,
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     for row in rows {
         let typical = typical(row);
@@ -644,6 +676,13 @@ fn render(rows: &[ModuleRow], hub: Option<&reference::Reference>, options: &Opti
                     .map(|n| micros(c.wasm.median) / micros(n.median).max(0.001))
             })
             .collect();
+        let mut over_skip: Vec<f64> = typical
+            .iter()
+            .filter_map(|c| {
+                c.native
+                    .map(|n| micros(n.median) / micros(c.skip.median).max(0.001))
+            })
+            .collect();
         let mut fresh: Vec<f64> = typical.iter().map(|c| micros(c.fresh.median)).collect();
         let worst_p99 = typical
             .iter()
@@ -651,7 +690,7 @@ fn render(rows: &[ModuleRow], hub: Option<&reference::Reference>, options: &Opti
             .fold(0.0, f64::max);
         let _ = writeln!(
             out,
-            "| {} | {} | {:.1} µs | {} | {:.0} µs | {:.1}x, {:.1}x | {} | {:.0} µs, {:.0} µs |",
+            "| {} | {} | {:.1} µs | {} | {:.0} µs | {:.1}x, {:.1}x | {} | {}, {} | {:.0} µs, {:.0} µs |",
             row.module,
             typical.len(),
             median(&mut medians),
@@ -660,6 +699,8 @@ fn render(rows: &[ModuleRow], hub: Option<&reference::Reference>, options: &Opti
             median(&mut ratios),
             ratios.iter().copied().fold(0.0, f64::max),
             ratios.iter().filter(|r| **r <= 3.0).count(),
+            times(&mut over_skip, median),
+            times(&mut over_skip, |r| r.iter().copied().fold(0.0, f64::max)),
             median(&mut fresh),
             fresh.iter().copied().fold(0.0, f64::max),
         );
@@ -678,16 +719,16 @@ fn render(rows: &[ModuleRow], hub: Option<&reference::Reference>, options: &Opti
     let _ = write!(out, "\n{}", reference::render(hub, &medians));
     for row in rows {
         let _ = writeln!(out, "\n## {}\n", row.module);
-        let _ = writeln!(out, "| case | request | lookups | wasm median | wasm p99 | native median | wasm / native | JSON parse | fresh instance + validate | runs |");
+        let _ = writeln!(out, "| case | request | lookups | wasm median | wasm p99 | native median | wasm / native | JSON parse | JSON skip | native / JSON skip | fresh instance + validate | runs |");
         let _ = writeln!(
             out,
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
         );
         for case in &row.cases {
             let native = case.native.map(|n| micros(n.median));
             let _ = writeln!(
                 out,
-                "| {} | {:.1} KiB | {:.1} KiB | {:.1} µs | {:.1} µs | {} | {} | {:.1} µs | {:.0} µs | {} |",
+                "| {} | {:.1} KiB | {:.1} KiB | {:.1} µs | {:.1} µs | {} | {} | {:.1} µs | {:.1} µs | {} | {:.0} µs | {} |",
                 case.case,
                 case.request_kib,
                 case.lookup_kib,
@@ -699,6 +740,11 @@ fn render(rows: &[ModuleRow], hub: Option<&reference::Reference>, options: &Opti
                     micros(case.wasm.median) / n.max(0.001)
                 )),
                 micros(case.parse.median),
+                micros(case.skip.median),
+                native.map_or("n/a".into(), |n| format!(
+                    "{:.1}x",
+                    n / micros(case.skip.median).max(0.001)
+                )),
                 micros(case.fresh.median),
                 case.wasm.runs,
             );

@@ -65,6 +65,14 @@ impl CaseHost {
         self.served.swap(0, Ordering::Relaxed)
     }
 
+    /// The bodies of the lookup answers cached while quiet, each once.
+    pub fn served_answers(&self) -> Vec<Vec<u8>> {
+        self.answers
+            .lock()
+            .map(|answers| answers.values().filter_map(|a| a.clone().ok()).collect())
+            .unwrap_or_default()
+    }
+
     pub fn exchanges(&self) -> Vec<Exchange> {
         self.exchanges.lock().map(|e| e.clone()).unwrap_or_default()
     }
@@ -204,6 +212,21 @@ mod tests {
             )
             .unwrap_err();
         assert!(error.contains("contextAwareResources"));
+    }
+
+    #[test]
+    fn served_answers_are_the_cached_bodies_once_each() {
+        let host = host(vec![cm("a", "one", json!({}))]);
+        host.set_quiet(true);
+        let request = br#"{"api_version":"v1","kind":"ConfigMap","name":"one","namespace":"a","disable_cache":false}"#;
+        let first = host.serve("kubewarden", "kubernetes", "get_resource", request);
+        let second = host.serve("kubewarden", "kubernetes", "get_resource", request);
+        assert_eq!(first, second);
+        let missing = br#"{"api_version":"v1","kind":"ConfigMap","name":"two","namespace":"a","disable_cache":false}"#;
+        assert!(host
+            .serve("kubewarden", "kubernetes", "get_resource", missing)
+            .is_err());
+        assert_eq!(host.served_answers(), vec![first.unwrap_or_default()]);
     }
 
     #[test]
