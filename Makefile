@@ -15,7 +15,7 @@ WASM_OPT_PLAYGROUND := -Oz $(WASM_OPT_FEATURES)
 REGISTRY ?= ghcr.io/crash-guard
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
-.PHONY: artifacthub all policies replay test unit e2e-tests check-fixtures soak fmt fmt-check lint annotate push clean harness bench hub-reference fuzz playground playground-test
+.PHONY: artifacthub all policies replay test unit e2e-tests check-fixtures soak fmt fmt-check lint annotate push clean harness bench bench-against hub-reference fuzz playground playground-test
 
 ## Default: every policy module into dist/<rule>.wasm, and its annotated twin dist/<rule>.annotated.wasm.
 all: annotate
@@ -83,6 +83,13 @@ soak: policies harness
 bench: policies hub-reference
 	cargo build --profile bench-host -p harness
 	$(TARGET_DIR)/bench-host/harness bench --out BENCHMARKS.md
+
+## An earlier commit's modules (REV=<commit>, built by its own Makefile) timed beside today's
+## in one bench run on today's fixtures, with a before → after table (scripts/bench-against.py).
+bench-against: policies hub-reference
+	@test -n "$(REV)" || { echo "usage: make bench-against REV=<commit>"; exit 2; }
+	cargo build --profile bench-host -p harness
+	scripts/bench-against.py $(REV)
 
 ## A policy written the hub's way (bench/hub-reference, its own workspace, built as the hub
 ## builds: cargo's release profile, no wasm-opt): the bench times it beside ours.
