@@ -86,8 +86,12 @@ bench: policies hub-reference
 
 ## An earlier commit's modules (REV=<commit>, built by its own Makefile) timed beside today's
 ## in one bench run on today's fixtures, with a before → after table (scripts/bench-against.py).
+ifneq ($(filter bench-against,$(MAKECMDGOALS)),)
+ifndef REV
+$(error usage: make bench-against REV=<commit>)
+endif
+endif
 bench-against: policies hub-reference
-	@test -n "$(REV)" || { echo "usage: make bench-against REV=<commit>"; exit 2; }
 	cargo build --profile bench-host -p harness
 	scripts/bench-against.py $(REV)
 

@@ -31,29 +31,39 @@ HARNESS = TARGET / "bench-host" / "harness"
 
 
 def run(*args, cwd=ROOT, env=None, capture=False):
-    return subprocess.run(
-        args, cwd=cwd, env=env, check=True, text=True,
-        stdout=subprocess.PIPE if capture else None,
-    ).stdout
+    try:
+        return subprocess.run(
+            args, cwd=cwd, env=env, check=True, text=True,
+            stdout=subprocess.PIPE if capture else None,
+        ).stdout
+    except subprocess.CalledProcessError as error:
+        sys.exit(f"{' '.join(map(str, args))} failed with exit code {error.returncode}")
 
 
 def build_earlier(rev, work):
+    """REV's worktree, with its modules built by its own Makefile (reused once complete)."""
     tree = work / "tree"
-    if not (tree / "dist").is_dir():
+    built = work / "built"
+    if not built.is_file():
+        run("git", "worktree", "prune")
         if tree.exists():
             run("git", "worktree", "remove", "--force", str(tree))
         run("git", "worktree", "add", "--detach", str(tree), rev)
         env = dict(os.environ, CARGO_TARGET_DIR=str(work / "target"))
+        for inherited in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
+            env.pop(inherited, None)
         run("make", "policies", cwd=tree, env=env)
-    return tree / "dist"
+        built.write_text(rev + "\n")
+    return tree
 
 
-def suite_module(cases):
-    found = re.search(r"^module:\s*(\S+)\s*$", cases.read_text(), re.M)
-    return found.group(1).strip("\"'") if found else None
+MODULE_LINE = re.compile(r"^module:[ \t]*[\"']?([^\s\"'#]+)[\"']?[ \t]*(#.*)?$", re.M)
 
 
-def combined_root(tag, earlier_dist, root):
+def combined_root(tag, tree, root):
+    """Every suite twice: today's, and `<suite>-<tag>` on REV's module and metadata.
+
+    Returns the suites left out because REV has no module for them."""
     if root.exists():
         shutil.rmtree(root)
     for sub in ("e2e-tests", "policies", "dist"):
@@ -64,13 +74,18 @@ def combined_root(tag, earlier_dist, root):
             (root / entry.name).symlink_to(entry)
     if (ROOT / "dist" / "reference").is_dir():
         (root / "dist" / "reference").symlink_to(ROOT / "dist" / "reference")
-    modules = set()
+    modules, left_out = set(), []
     for suite in sorted((ROOT / "e2e-tests").iterdir()):
         cases = suite / "cases.yaml"
         if not cases.is_file():
             continue
-        module = suite_module(cases) or suite.name
-        if module == "*" or not (earlier_dist / f"{module}.wasm").is_file():
+        text = cases.read_text()
+        named = MODULE_LINE.search(text)
+        module = named.group(1) if named else suite.name
+        if module == "*":
+            continue
+        if not (tree / "dist" / f"{module}.wasm").is_file():
+            left_out.append(suite.name)
             continue
         modules.add(module)
         (root / "e2e-tests" / suite.name).symlink_to(suite)
@@ -79,72 +94,97 @@ def combined_root(tag, earlier_dist, root):
         for entry in suite.iterdir():
             if entry.name != "cases.yaml":
                 (twin / entry.name).symlink_to(entry)
-        text = cases.read_text()
         line = f"module: {module}-{tag}"
-        if suite_module(cases):
-            text = re.sub(r"^module:.*$", line, text, count=1, flags=re.M)
+        if named:
+            text = MODULE_LINE.sub(line, text, count=1)
         else:
             text = f"{line}\n{text}"
         (twin / "cases.yaml").write_text(text)
     for module in sorted(modules):
+        earlier_policy = tree / "policies" / module
+        if not (earlier_policy / "metadata.yml").is_file():
+            earlier_policy = ROOT / "policies" / module
         (root / "policies" / module).symlink_to(ROOT / "policies" / module)
-        (root / "policies" / f"{module}-{tag}").symlink_to(ROOT / "policies" / module)
+        (root / "policies" / f"{module}-{tag}").symlink_to(earlier_policy)
         (root / "dist" / f"{module}.wasm").symlink_to(ROOT / "dist" / f"{module}.wasm")
-        (root / "dist" / f"{module}-{tag}.wasm").symlink_to(earlier_dist / f"{module}.wasm")
+        (root / "dist" / f"{module}-{tag}.wasm").symlink_to(tree / "dist" / f"{module}.wasm")
+    return left_out
 
 
-def table_rows(report, heading):
-    """The rows of the first table under `## heading`, keyed by their first cell."""
-    rows = {}
+def table(report, heading):
+    """The first table under `## heading`: rows keyed by their first cell, each a
+    dict from column header to cell."""
     lines = report.splitlines()
-    try:
-        start = lines.index(f"## {heading}")
-    except ValueError:
-        return rows
-    for line in lines[start + 1:]:
-        if line.startswith("## "):
+    if f"## {heading}" not in lines:
+        sys.exit(f"the report has no section `## {heading}`: has its layout changed?")
+    header, rows = None, {}
+    for line in lines[lines.index(f"## {heading}") + 1:]:
+        if line.startswith("## ") or (header and not line.startswith("|")):
             break
+        if not line.startswith("|"):
+            continue
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if line.startswith("|") and cells and not set(cells[0]) <= {"-", " "}:
-            rows.setdefault(cells[0], cells)
-        elif rows and not line.startswith("|"):
-            break
+        if header is None:
+            header = cells
+        elif not set(cells[0]) <= {"-", ":", " "}:
+            rows[cells[0]] = dict(zip(header, cells))
     return rows
 
 
+def cell(row, column):
+    if column not in row:
+        sys.exit(f"the report has no column `{column}`: has its layout changed?")
+    return row[column]
+
+
+def earlier_label(label, tag):
+    """`m` → `m-tag`; `m (s suite)` → `m-tag (s-tag suite)`, as the bench labels them."""
+    found = re.fullmatch(r"(\S+)( \((\S+) suite\))?", label)
+    if not found:
+        return None
+    suite = f" ({found.group(3)}-{tag} suite)" if found.group(3) else ""
+    return f"{found.group(1)}-{tag}{suite}"
+
+
 def before_after(report, tag):
-    modules = table_rows(report, "Modules")
-    typical = table_rows(report, "Typical objects (request and lookup answers under 16 KiB)")
+    modules = table(report, "Modules")
+    typical = table(report, "Typical objects (request and lookup answers under 16 KiB)")
+    columns = [
+        ("size", modules, "size", lambda c: c),
+        ("typical median of case medians", typical, "median of case medians", lambda c: c),
+        ("typical cases under 10 µs", typical, "cases under 10 µs", None),
+        ("worst typical p99", typical, "worst p99", lambda c: c),
+        ("per request: fresh instance + validate, median of cases", typical,
+         "per request (fresh instance + validate): median of case medians, worst",
+         lambda c: c.split(",")[0]),
+        ("growth per KiB", modules, "growth per KiB", lambda c: c),
+        ("1.5 MiB request, median", modules, "1.5 MiB request (median / p99)",
+         lambda c: c.split(" / ")[0]),
+    ]
     out = [
         f"## Before ({tag}) → after, this run",
         "",
-        "| module | size | typical median of case medians | typical cases under 10 µs | "
-        "worst typical p99 | per request: fresh instance + validate, median of cases | "
-        "growth per KiB | 1.5 MiB request, median |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| module | " + " | ".join(title for title, *_ in columns) + " |",
+        "| --- |" + " ---: |" * len(columns),
     ]
-    for name, after in typical.items():
-        earlier = re.sub(r"^(\S+)( \((\S+) suite\))?$",
-                         lambda m: f"{m.group(1)}-{tag}"
-                         + (f" ({m.group(3)}-{tag} suite)" if m.group(3) else ""), name)
-        before = typical.get(earlier)
-        if name == "module" or name.split(" ")[0].endswith(f"-{tag}") or not before:
+    for label in typical:
+        earlier = earlier_label(label, tag)
+        if label.split(" ")[0].endswith(f"-{tag}") or earlier not in typical:
             continue
-        mod_a, mod_b = modules.get(name), modules.get(earlier)
-        if not (mod_a and mod_b):
+        if label not in modules or earlier not in modules:
             continue
-        pairs = [
-            (mod_b[1], mod_a[1]),
-            (before[2], after[2]),
-            (f"{before[3]} of {before[1]}", f"{after[3]} of {after[1]}"),
-            (before[4], after[4]),
-            (before[-1].split(",")[0], after[-1].split(",")[0]),
-            (mod_b[6], mod_a[6]),
-            (mod_b[7].split(" / ")[0], mod_a[7].split(" / ")[0]),
-        ]
-        out.append("| " + " | ".join([name] + [f"{b} → {a}" for b, a in pairs]) + " |")
+        pairs = []
+        for _, rows, column, pick in columns:
+            before, after = rows[earlier], rows[label]
+            if pick is None:
+                cases = "cases"
+                pairs.append(f"{cell(before, column)} of {cell(before, cases)} → "
+                             f"{cell(after, column)} of {cell(after, cases)}")
+            else:
+                pairs.append(f"{pick(cell(before, column))} → {pick(cell(after, column))}")
+        out.append("| " + " | ".join([label] + pairs) + " |")
     if len(out) == 4:
-        out.append("\nNo module found in both versions' rows: has the report's layout changed?")
+        out.append("\nNo module was timed in both versions.")
     return "\n".join(out) + "\n"
 
 
@@ -159,15 +199,21 @@ def main():
         sys.exit(f"{HARNESS} is missing: cargo build --profile bench-host -p harness")
     tag = run("git", "rev-parse", "--short=7", args.rev, capture=True).strip()
     work = TARGET / "bench-against" / tag
-    earlier_dist = build_earlier(tag, work)
+    tree = build_earlier(tag, work)
     root = work / "root"
-    combined_root(tag, earlier_dist, root)
-    only = [f"--only={s}" for s in args.only for s in (s, f"{s}-{tag}")]
+    left_out = combined_root(tag, tree, root)
+    for suite in left_out:
+        print(f"{suite}: {tag} has no module for it; left out")
+    only = []
+    for suite in args.only:
+        only += [f"--only={suite}", f"--only={suite}-{tag}"]
     replay = subprocess.run([str(HARNESS), "replay", "--root", str(root), *only],
                             text=True, capture_output=True)
-    failed = [line for line in replay.stdout.splitlines() if line.startswith("FAIL")]
-    summary = (replay.stdout.strip().splitlines() or ["no replay output"])[-1]
-    print(f"replay of both versions on today's fixtures: {summary}")
+    lines = replay.stdout.strip().splitlines()
+    if not lines or not re.fullmatch(r"\d+ passed, \d+ failed", lines[-1]):
+        sys.exit(f"the replay did not finish:\n{replay.stderr}")
+    failed = [line for line in lines if line.startswith("FAIL ")]
+    print(f"replay of both versions on today's fixtures: {lines[-1]}")
     for line in failed:
         print(line)
     out = pathlib.Path(args.out).resolve() if args.out else work / "BENCHMARKS.md"
@@ -175,9 +221,11 @@ def main():
         "--out", str(out), *only, cwd=root)
     report = out.read_text()
     extra = before_after(report, tag)
+    if left_out:
+        extra += f"\nSuites left out ({tag} has no module for them): {', '.join(left_out)}.\n"
     if failed:
-        extra += "\nCases the earlier modules fail on today's fixtures:\n\n" + "".join(
-            f"- {line}\n" for line in failed)
+        extra += "\nCases that fail on today's fixtures (those of `<suite>-" + tag + \
+            "` are the earlier modules'):\n\n" + "".join(f"- {line}\n" for line in failed)
     out.write_text(report.rstrip("\n") + "\n\n" + extra)
     print(extra)
     print(f"written to {out}")
