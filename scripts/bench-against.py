@@ -43,7 +43,8 @@ def run(*args, cwd=ROOT, env=None, capture=False):
 def build_earlier(rev, work):
     """REV's worktree, with its modules built by its own Makefile (reused once complete)."""
     tree = work / "tree"
-    built = work / "built"
+    # Inside the tree, so that removing the tree forgets the build.
+    built = tree / ".bench-against-built"
     if not built.is_file():
         run("git", "worktree", "prune")
         if tree.exists():
@@ -150,38 +151,30 @@ def before_after(report, tag):
     modules = table(report, "Modules")
     typical = table(report, "Typical objects (request and lookup answers under 16 KiB)")
     columns = [
-        ("size", modules, "size", lambda c: c),
-        ("typical median of case medians", typical, "median of case medians", lambda c: c),
-        ("typical cases under 10 µs", typical, "cases under 10 µs", None),
-        ("worst typical p99", typical, "worst p99", lambda c: c),
+        ("size", modules, lambda r: cell(r, "size")),
+        ("typical median of case medians", typical,
+         lambda r: cell(r, "median of case medians")),
+        ("typical cases under 10 µs", typical,
+         lambda r: f"{cell(r, 'cases under 10 µs')} of {cell(r, 'cases')}"),
+        ("worst typical p99", typical, lambda r: cell(r, "worst p99")),
         ("per request: fresh instance + validate, median of cases", typical,
-         "per request (fresh instance + validate): median of case medians, worst",
-         lambda c: c.split(",")[0]),
-        ("growth per KiB", modules, "growth per KiB", lambda c: c),
-        ("1.5 MiB request, median", modules, "1.5 MiB request (median / p99)",
-         lambda c: c.split(" / ")[0]),
+         lambda r: cell(r, "per request (fresh instance + validate): median of case medians, "
+                           "worst").split(",")[0]),
+        ("growth per KiB", modules, lambda r: cell(r, "growth per KiB")),
+        ("1.5 MiB request, median", modules,
+         lambda r: cell(r, "1.5 MiB request (median / p99)").split(" / ")[0]),
     ]
     out = [
         f"## Before ({tag}) → after, this run",
         "",
-        "| module | " + " | ".join(title for title, *_ in columns) + " |",
+        "| module | " + " | ".join(title for title, _, _ in columns) + " |",
         "| --- |" + " ---: |" * len(columns),
     ]
     for label in typical:
         earlier = earlier_label(label, tag)
-        if label.split(" ")[0].endswith(f"-{tag}") or earlier not in typical:
+        if not all(name in rows for name in (label, earlier) for rows in (typical, modules)):
             continue
-        if label not in modules or earlier not in modules:
-            continue
-        pairs = []
-        for _, rows, column, pick in columns:
-            before, after = rows[earlier], rows[label]
-            if pick is None:
-                cases = "cases"
-                pairs.append(f"{cell(before, column)} of {cell(before, cases)} → "
-                             f"{cell(after, column)} of {cell(after, cases)}")
-            else:
-                pairs.append(f"{pick(cell(before, column))} → {pick(cell(after, column))}")
+        pairs = [f"{pick(rows[earlier])} → {pick(rows[label])}" for _, rows, pick in columns]
         out.append("| " + " | ".join([label] + pairs) + " |")
     if len(out) == 4:
         out.append("\nNo module was timed in both versions.")
