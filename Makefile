@@ -26,7 +26,8 @@ all: annotate
 ## threshold raised from 225 to 300: 4-6.5% fewer instructions per evaluation, 7-10%
 ## larger), release-fast, release-balanced (crates at opt-level 3, the cross-crate LTO
 ## pass at s), release. Builds after the first are made only for modules that need them.
-## The bundle is always the release build.
+## A policy module over the budget in every profile fails the build (a warning without
+## wasm-opt). The bundle is always the release build, and carries every rule.
 SIZE_BUDGET := 409600
 INLINE_RUSTFLAGS := -C llvm-args=-inline-threshold=300
 policies:
@@ -45,7 +46,15 @@ policies:
 	    else cp "$$src" "dist/$$p.wasm"; fi; \
 	    [ "$$(stat -c %s dist/$$p.wasm)" -le $(SIZE_BUDGET) ] && break; \
 	  done; \
-	  echo "dist/$$p.wasm: $$(stat -c %s dist/$$p.wasm) bytes ($$profile)"; \
+	  size=$$(stat -c %s dist/$$p.wasm); \
+	  echo "dist/$$p.wasm: $$size bytes ($$profile)"; \
+	  if [ "$$p" != crash-guard ] && [ "$$size" -gt $(SIZE_BUDGET) ]; then \
+	    if command -v wasm-opt >/dev/null; then \
+	      echo "error: dist/$$p.wasm is $$size bytes, over the $(SIZE_BUDGET)-byte budget (issue 9) in every profile: read fewer fields or shorten its texts (README, Performance)" >&2; \
+	      exit 1; \
+	    fi; \
+	    echo "warning: dist/$$p.wasm is $$size bytes, over the $(SIZE_BUDGET)-byte budget; install binaryen (wasm-opt) to shrink it" >&2; \
+	  fi; \
 	done
 
 ## --all-targets unifies the dev-dependencies' features (rstest, cel) into this build, as
