@@ -305,6 +305,17 @@ impl Labels for NamespaceLabels<'_> {
     }
 }
 
+/// True only if `selector` matches namespace `name` whatever its other
+/// labels: a selector reading any label but the name never does, since
+/// `NotIn` or `DoesNotExist` on a label we cannot see would be a guess.
+fn surely_selects_namespace(selector: &LabelSelector, name: &str) -> bool {
+    selector
+        .match_expressions
+        .iter()
+        .all(|r| r.key == NAMESPACE_NAME_LABEL)
+        && selector.matches(&NamespaceLabels(name))
+}
+
 impl Peer {
     /// True if this peer covers every pod of `remote` (a pod remote only).
     /// `policy_namespace` is where the policy lives.
@@ -322,7 +333,7 @@ impl Peer {
                 let pods_match = pods.as_ref().is_none_or(|s| s.matches(pod.labels));
                 let namespace_match = match namespaces {
                     None => pod.namespace == policy_namespace,
-                    Some(s) => s.matches(&NamespaceLabels(pod.namespace)),
+                    Some(s) => surely_selects_namespace(s, pod.namespace),
                 };
                 pods_match && namespace_match
             }
@@ -741,6 +752,26 @@ mod tests {
         r#"{"namespaceSelector":{"matchLabels":{"tier":"system"}}}"#,
         "dns",
         false
+    )]
+    #[case::namespace_without_unknown_label_not_guessed(
+        r#"{"namespaceSelector":{"matchExpressions":[{"key":"team","operator":"DoesNotExist"}]}}"#,
+        "dns",
+        false
+    )]
+    #[case::namespace_not_in_unknown_label_not_guessed(
+        r#"{"namespaceSelector":{"matchExpressions":[{"key":"team","operator":"NotIn","values":["a"]}]}}"#,
+        "dns",
+        false
+    )]
+    #[case::namespace_name_not_in_others(
+        r#"{"namespaceSelector":{"matchExpressions":[{"key":"kubernetes.io/metadata.name","operator":"NotIn","values":["apps"]}]}}"#,
+        "dns",
+        true
+    )]
+    #[case::namespace_name_in(
+        r#"{"namespaceSelector":{"matchExpressions":[{"key":"kubernetes.io/metadata.name","operator":"In","values":["kube-system"]}]}}"#,
+        "dns",
+        true
     )]
     fn peers(#[case] peer: &str, #[case] remote: &str, #[case] expected: bool) {
         let peer: Peer = serde_json::from_str(peer).expect("peer");
