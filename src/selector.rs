@@ -250,7 +250,8 @@ fn push_yaml_scalar(out: &mut String, text: &str) {
         && !YAML_WORDS
             .iter()
             .any(|word| text.eq_ignore_ascii_case(word))
-        && !text.starts_with(['-', '.']);
+        // A leading digit may make a number, a date or a base-prefixed integer.
+        && !text.starts_with(|c: char| c == '-' || c == '.' || c.is_ascii_digit());
     if plain {
         out.push_str(text);
     } else {
@@ -489,6 +490,10 @@ mod tests {
     #[case::quoted_key(
         r#"{"matchLabels":{"-x":"a b","y.z/w":"inf"}}"#,
         r#"{matchLabels: {"-x": "a b", y.z/w: "inf"}}"#
+    )]
+    #[case::leading_digits_quoted(
+        r#"{"matchLabels":{"b":"0b101","d":"2001-12-14","n":"1_000","r":"0x1F","v":"v1_0"}}"#,
+        r#"{matchLabels: {b: "0b101", d: "2001-12-14", "n": "1_000", r: "0x1F", v: v1_0}}"#
     )]
     fn renders_flow_yaml(#[case] json: &str, #[case] expected: &str) {
         assert_eq!(selector(json).to_flow_yaml(), expected);
