@@ -8,7 +8,6 @@ mod webhooks;
 
 use serde::Deserialize;
 
-use crate::btree;
 use crate::exemptions::Exemptions;
 use crate::host::{Host, OnLookupFailure};
 use crate::policy::Rule;
@@ -17,6 +16,7 @@ use crate::response::{count, decimal, signed};
 use crate::selector::{LabelSelector, NAMESPACE_NAME_LABEL};
 use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
 use crate::violation::{Verdict, Violation};
+use std::collections::BTreeMap;
 
 use lookups::{Backend, Lookups, NamespaceLabels};
 use webhooks::{is_cluster_scoped, Scope, Subject, Webhook, WebhookObject, WRITES};
@@ -183,7 +183,7 @@ impl Rule for WebhookSafety {
         let webhooks_of = |object| -> Result<Option<Vec<Webhook>>, DecodeError> {
             Ok(match webhooks::decode(request, object)? {
                 Subject::WebhookConfiguration(found) => Some(found),
-                Subject::KubewardenPolicy(webhook) => Some(vec![webhook]),
+                Subject::KubewardenPolicy(webhook) => Some(vec![*webhook]),
                 Subject::Other => None,
             })
         };
@@ -194,35 +194,35 @@ impl Rule for WebhookSafety {
             settings,
             lookups: Lookups::new(host, settings.lookup_namespace_labels),
             verdict: Verdict::accept(),
+            findings: Vec::new(),
             backends: Vec::new(),
             exclusions: Vec::new(),
             selector_fixes: Vec::new(),
         };
         // An UPDATE is refused only for what it introduces: never block the
         // remediation of a webhook that was already unsafe.
-        let mut before = Vec::new();
+        let mut before = BTreeMap::new();
         if request.operation == Operation::Update {
             for webhook in webhooks_of(objects.old_object)?.iter().flatten() {
                 judge.webhook(webhook);
             }
-            before = std::mem::take(&mut judge.verdict.violations);
+            judge.verdict.violations.clear();
+            for finding in judge.findings.drain(..).flatten() {
+                let worst = before.entry(finding.key).or_insert(finding.extent);
+                *worst = (*worst).max(finding.extent);
+            }
         }
         for webhook in &found {
             judge.webhook(webhook);
         }
         let kept = std::mem::take(&mut judge.verdict.violations);
-        // A set: scanning `before` per violation is quadratic in the webhooks.
-        let before = btree::set(
-            before
-                .iter()
-                .map(|b| (b.field.as_str(), b.value.as_str(), b.problem.as_str())),
-        );
-        for violation in kept {
-            let old = before.contains(&(
-                violation.field.as_str(),
-                violation.value.as_str(),
-                violation.problem.as_str(),
-            ));
+        let findings = std::mem::take(&mut judge.findings);
+        for (index, violation) in kept.into_iter().enumerate() {
+            let about = findings.get(index).map_or(&[][..], Vec::as_slice);
+            let old = !about.is_empty()
+                && about
+                    .iter()
+                    .all(|f| before.get(&f.key).is_some_and(|&worst| worst >= f.extent));
             if old {
                 judge.verdict.warning(
                     [
@@ -234,7 +234,7 @@ impl Rule for WebhookSafety {
                         &violation.value,
                         ": ",
                         &violation.problem,
-                        " Allowed because it was already so before this update. Fix: ",
+                        " Allowed because this update does not make it worse. Fix: ",
                         &violation.fix,
                     ]
                     .concat(),
@@ -313,6 +313,8 @@ struct Judge<'s, 'h> {
     settings: &'s Settings,
     lookups: Lookups<'h>,
     verdict: Verdict,
+    /// What each violation of `verdict` is about, in the same order.
+    findings: Vec<Vec<Finding>>,
     /// Backends already looked up, by `namespace/name`.
     backends: Vec<(String, Option<Backend>)>,
     /// Namespaces the current webhook's selector must exclude, and the
@@ -328,6 +330,28 @@ struct SelectorFix {
     after: String,
 }
 
+/// One thing a violation is about, named so that it survives rewording,
+/// reordering and renumbering: the webhook's name, the check and its
+/// subject. An UPDATE keeps a violation as old only if each of its findings
+/// was there before with at least this `extent` (a timeout's seconds).
+struct Finding {
+    key: String,
+    extent: i64,
+}
+
+impl Finding {
+    fn new(webhook: &Webhook, check: &str, subject: &str) -> Self {
+        Self::with_extent(webhook, check, subject, 0)
+    }
+
+    fn with_extent(webhook: &Webhook, check: &str, subject: &str, extent: i64) -> Self {
+        Self {
+            key: [webhook.name.as_str(), "\0", check, "\0", subject].concat(),
+            extent,
+        }
+    }
+}
+
 impl Judge<'_, '_> {
     fn webhook(&mut self, webhook: &Webhook) {
         self.exclusions.clear();
@@ -340,8 +364,19 @@ impl Judge<'_, '_> {
         self.complete_selector_fixes(webhook);
     }
 
+    fn record(&mut self, violation: Violation, findings: Vec<Finding>) {
+        self.verdict.violation(violation);
+        self.findings.push(findings);
+    }
+
     /// Adds a violation whose fix shows the webhook's narrowed selector.
-    fn selector_violation(&mut self, violation: Violation, after: &str, exclude: &[&str]) {
+    fn selector_violation(
+        &mut self,
+        violation: Violation,
+        findings: Vec<Finding>,
+        after: &str,
+        exclude: &[&str],
+    ) {
         for namespace in exclude {
             if !self.exclusions.iter().any(|n| n == namespace) {
                 self.exclusions.push(namespace.to_string());
@@ -352,7 +387,7 @@ impl Judge<'_, '_> {
             before: violation.fix.clone(),
             after: after.to_string(),
         });
-        self.verdict.violation(violation);
+        self.record(violation, findings);
     }
 
     fn complete_selector_fixes(&mut self, webhook: &Webhook) {
@@ -455,22 +490,29 @@ impl Judge<'_, '_> {
                  (Istio's sidecar injector without a namespaceSelector put Envoy into every kube-system pod and the cluster slowly died).",
             ]
             .concat();
+            let findings = names
+                .iter()
+                .map(|n| Finding::new(webhook, "protected", n))
+                .collect();
             match &webhook.scope {
-                Scope::Only(own) => self.verdict.violation(Violation::new(
-                    "metadata.namespace",
-                    own.clone(),
-                    problem,
-                    [
-                        "create this policy in a namespace of its own instead of ",
-                        own,
-                        ", or use a ClusterAdmissionPolicy with `spec.namespaceSelector: ",
-                        &LabelSelector::default()
-                            .excluding(NAMESPACE_NAME_LABEL, &self.protected())
-                            .to_flow_yaml(),
-                        "`.",
-                    ]
-                    .concat(),
-                )),
+                Scope::Only(own) => self.record(
+                    Violation::new(
+                        "metadata.namespace",
+                        own.clone(),
+                        problem,
+                        [
+                            "create this policy in a namespace of its own instead of ",
+                            own,
+                            ", or use a ClusterAdmissionPolicy with `spec.namespaceSelector: ",
+                            &LabelSelector::default()
+                                .excluding(NAMESPACE_NAME_LABEL, &self.protected())
+                                .to_flow_yaml(),
+                            "`.",
+                        ]
+                        .concat(),
+                    ),
+                    findings,
+                ),
                 Scope::Selector(selector) => self.selector_violation(
                     Violation::new(
                         [&webhook.path, ".namespaceSelector"].concat(),
@@ -478,6 +520,7 @@ impl Judge<'_, '_> {
                         problem,
                         ["set `", &webhook.path, ".namespaceSelector: "].concat(),
                     ),
+                    findings,
                     SELECTOR_FIX_END,
                     &names,
                 ),
@@ -525,7 +568,11 @@ impl Judge<'_, '_> {
             .concat(),
             ["set `", &webhook.path, ".namespaceSelector: "].concat(),
         );
-        self.selector_violation(violation, SELECTOR_FIX_END, &names);
+        let findings = names
+            .iter()
+            .map(|n| Finding::new(webhook, "wildcard", n))
+            .collect();
+        self.selector_violation(violation, findings, SELECTOR_FIX_END, &names);
     }
 
     fn self_healing(&mut self, webhook: &Webhook) {
@@ -533,6 +580,7 @@ impl Judge<'_, '_> {
             return;
         }
         let mut hits = Vec::new();
+        let mut findings = Vec::new();
         let mut namespaced_hits: Vec<String> = Vec::new();
         for entry in &self.settings.self_healing_resources {
             if !webhook.covers(&entry.api_group, &entry.resource, &WRITES) {
@@ -541,12 +589,19 @@ impl Judge<'_, '_> {
             let name = resource_name(&entry.api_group, &entry.resource);
             if is_cluster_scoped(&entry.api_group, &entry.resource) {
                 hits.push([name.as_str(), " (cluster-scoped)"].concat());
+                findings.push(Finding::new(webhook, "self-healing", &name));
             } else if entry.namespaces.is_empty() {
                 hits.push([name.as_str(), " (in every namespace)"].concat());
+                findings.push(Finding::new(webhook, "self-healing", &name));
             } else {
                 let mut reached = Vec::new();
                 for namespace in &entry.namespaces {
                     if let Reach::Reached { .. } = self.reach(webhook, namespace) {
+                        findings.push(Finding::new(
+                            webhook,
+                            "self-healing",
+                            &[name.as_str(), " in ", namespace].concat(),
+                        ));
                         reached.push(namespace.clone());
                     }
                 }
@@ -600,9 +655,9 @@ impl Judge<'_, '_> {
             fix,
         );
         if by_selector {
-            self.selector_violation(violation, "`.", &names);
+            self.selector_violation(violation, findings, "`.", &names);
         } else {
-            self.verdict.violation(violation);
+            self.record(violation, findings);
         }
     }
 
@@ -626,31 +681,35 @@ impl Judge<'_, '_> {
         if webhook.timeout_seconds <= i64::from(limit) {
             return;
         }
-        self.verdict.violation(Violation::new(
-            [&webhook.path, ".timeoutSeconds"].concat(),
-            webhook.timeout(),
-            [
-                webhook.label.as_str(),
-                " waits up to ",
-                signed(webhook.timeout_seconds, &mut [0; 20]),
-                " s for its backend, above the ",
-                decimal(u64::from(limit), &mut [0; 20]),
-                " s allowed by `",
-                setting,
-                "`: ",
-                why,
-                ".",
-            ]
-            .concat(),
-            [
-                "set `",
-                &webhook.path,
-                ".timeoutSeconds: ",
-                decimal(u64::from(limit), &mut [0; 20]),
-                "` or less.",
-            ]
-            .concat(),
-        ));
+        let finding = Finding::with_extent(webhook, "timeout", setting, webhook.timeout_seconds);
+        self.record(
+            Violation::new(
+                [&webhook.path, ".timeoutSeconds"].concat(),
+                webhook.timeout(),
+                [
+                    webhook.label.as_str(),
+                    " waits up to ",
+                    signed(webhook.timeout_seconds, &mut [0; 20]),
+                    " s for its backend, above the ",
+                    decimal(u64::from(limit), &mut [0; 20]),
+                    " s allowed by `",
+                    setting,
+                    "`: ",
+                    why,
+                    ".",
+                ]
+                .concat(),
+                [
+                    "set `",
+                    &webhook.path,
+                    ".timeoutSeconds: ",
+                    decimal(u64::from(limit), &mut [0; 20]),
+                    "` or less.",
+                ]
+                .concat(),
+            ),
+            vec![finding],
+        );
     }
 
     fn own_pods(&mut self, webhook: &Webhook) {
@@ -690,7 +749,8 @@ impl Judge<'_, '_> {
             .concat(),
             ["set `", &webhook.path, ".namespaceSelector: "].concat(),
         );
-        self.selector_violation(violation, SELECTOR_FIX_END, &[namespace.as_str()]);
+        let findings = vec![Finding::new(webhook, "own-pods", namespace)];
+        self.selector_violation(violation, findings, SELECTOR_FIX_END, &[namespace.as_str()]);
     }
 
     fn backend_replicas(&mut self, webhook: &Webhook) {
@@ -767,7 +827,9 @@ impl Judge<'_, '_> {
                 .concat()
             })
             .collect();
-        self.verdict.violation(Violation::new(
+        let finding = Finding::new(webhook, "backend", &key);
+        self.record(
+            Violation::new(
             [&webhook.path, ".clientConfig.service"].concat(),
             key,
             [
@@ -800,7 +862,9 @@ impl Judge<'_, '_> {
                 "), spread over nodes (topologySpreadConstraints or pod anti-affinity) and kept up by a PodDisruptionBudget (minAvailable: 1).",
             ]
             .concat(),
-        ));
+        ),
+            vec![finding],
+        );
     }
 
     fn protected(&self) -> Vec<&str> {

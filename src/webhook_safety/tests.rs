@@ -116,6 +116,48 @@ fn review_update(object: &Value, old: &Value) -> String {
     false,
     1
 )]
+#[case::kept_while_its_rules_shrink(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"namespaceSelector": null, "rules": [{"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["deployments", "statefulsets"]}]}))]),
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"namespaceSelector": null}))]),
+    true,
+    1
+)]
+#[case::kept_while_its_selector_narrows(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"namespaceSelector": null}))]),
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "webhooks"]}]}}))]),
+    true,
+    1
+)]
+#[case::kept_when_an_earlier_webhook_goes(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"name": "first.example.com", "namespaceSelector": null})), webhook(json!({"namespaceSelector": null}))]),
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"namespaceSelector": null}))]),
+    true,
+    1
+)]
+#[case::newly_reaches_a_namespace(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "kube-public", "webhooks"]}]}}))]),
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-public", "webhooks"]}]}}))]),
+    false,
+    0
+)]
+#[case::renamed_webhook_is_new(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"namespaceSelector": null}))]),
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"name": "renamed.example.com", "namespaceSelector": null}))]),
+    false,
+    0
+)]
+#[case::timeout_shortened_but_still_over(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"timeoutSeconds": 30}))]),
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"timeoutSeconds": 20}))]),
+    true,
+    1
+)]
+#[case::timeout_lengthened(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"timeoutSeconds": 20}))]),
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"timeoutSeconds": 30}))]),
+    false,
+    0
+)]
 fn updates_are_refused_only_for_what_they_introduce(
     #[case] old: Value,
     #[case] new: Value,
@@ -474,6 +516,10 @@ fn message_names_webhook_problem_and_fix() {
 #[case::equality("request.namespace == 'a'", vec![])]
 #[case::other("object.metadata.labels.skip != 'true'", vec![])]
 #[case::malformed("!(request.namespace in ['a', b])", vec![])]
+#[case::conditional_binds_loosest("request.namespace != 'a' && true ? true : true", vec![])]
+#[case::escaped_quote_hides_disjunction(r#"request.namespace != "a" && "\"" != "" || true"#, vec![])]
+#[case::triple_quoted("request.namespace != 'a' && '''x' || true''' != ''", vec![])]
+#[case::question_mark_in_string_is_text("request.namespace != 'a' && object.metadata.name != '?'", vec!["a"])]
 fn match_conditions(#[case] expression: &str, #[case] expected: Vec<&str>) {
     assert_eq!(skipped_namespaces(expression), expected);
 }

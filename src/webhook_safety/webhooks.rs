@@ -110,6 +110,8 @@ pub enum Scope {
 /// One webhook, whatever object defined it.
 #[derive(Debug)]
 pub struct Webhook<'a> {
+    /// Its `name` in a configuration (unique there), empty for a Kubewarden policy.
+    pub name: String,
     /// How messages name it, e.g. `webhook sidecar-injector.istio.io (webhooks[0])`.
     pub label: String,
     /// Path of its fields, e.g. `webhooks[0]` or `spec`.
@@ -132,7 +134,7 @@ pub struct Webhook<'a> {
 /// What a request is about.
 pub enum Subject<'a> {
     WebhookConfiguration(Vec<Webhook<'a>>),
-    KubewardenPolicy(Webhook<'a>),
+    KubewardenPolicy(Box<Webhook<'a>>),
     Other,
 }
 
@@ -227,13 +229,13 @@ pub fn decode<'a>(
         });
         let label = ["the webhook of ", &kind.kind, " ", &policy.metadata.name].concat();
         let spec = policy.spec.unwrap_or_default();
-        return Ok(Subject::KubewardenPolicy(Webhook::new(
+        return Ok(Subject::KubewardenPolicy(Box::new(Webhook::new(
             spec,
             label,
             "spec".to_string(),
             only,
             true,
-        )));
+        ))));
     }
     Ok(Subject::Other)
 }
@@ -257,6 +259,11 @@ impl<'a> Webhook<'a> {
             .and_then(|c| c.service)
             .map(|s| (s.namespace.to_string(), s.name.to_string()));
         Self {
+            name: if kubewarden {
+                String::new()
+            } else {
+                spec.name.into_owned()
+            },
             label,
             path,
             rules: spec.rules.unwrap_or_default(),
@@ -455,10 +462,18 @@ pub fn is_cluster_scoped(group: &str, resource: &str) -> bool {
 /// `request.namespace != "x"`, `!(request.namespace == "x")` and
 /// `!(request.namespace in ["x", ...])` are understood; a false conjunct
 /// makes the whole condition false, whatever the others evaluate to.
+/// Escapes, triple-quoted strings, `||` and `?` (a conditional binds looser
+/// than `&&`) leave the expression not understood.
 pub fn skipped_namespaces(expression: &str) -> Vec<String> {
     let compact: String = expression.chars().filter(|c| !c.is_whitespace()).collect();
+    if compact.contains('\\') || compact.contains("'''") || compact.contains("\"\"\"") {
+        return vec![];
+    }
     let conjuncts = split_top_level(&compact, "&&");
-    if split_top_level(&compact, "||").len() > 1 {
+    if ["||", "?"]
+        .iter()
+        .any(|operator| split_top_level(&compact, operator).len() > 1)
+    {
         return vec![];
     }
     conjuncts
