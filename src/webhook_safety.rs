@@ -583,7 +583,7 @@ impl Judge<'_, '_> {
         let mut findings = Vec::new();
         let mut namespaced_hits: Vec<String> = Vec::new();
         for entry in &self.settings.self_healing_resources {
-            if !webhook.covers(&entry.api_group, &entry.resource, &WRITES) {
+            if !webhook.covers(&entry.api_group, &entry.resource, &HEALING, &WRITES) {
                 continue;
             }
             let name = resource_name(&entry.api_group, &entry.resource);
@@ -662,7 +662,7 @@ impl Judge<'_, '_> {
     }
 
     fn timeout(&mut self, webhook: &Webhook) {
-        let leases = webhook.covers("coordination.k8s.io", "leases", &WRITES);
+        let leases = webhook.covers("coordination.k8s.io", "leases", &HEALING, &WRITES);
         let (limit, setting, why) = if leases {
             (
                 self.settings.lease_max_timeout_seconds,
@@ -719,7 +719,7 @@ impl Judge<'_, '_> {
         let Some((namespace, name)) = &webhook.service else {
             return;
         };
-        if !webhook.covers("", "pods", &["CREATE"]) {
+        if !webhook.covers("", "pods", &POD_START, &["CREATE"]) {
             return;
         }
         let Reach::Reached { basis } = self.reach(webhook, namespace) else {
@@ -728,6 +728,11 @@ impl Judge<'_, '_> {
         let basis = basis.text(namespace);
         let Scope::Selector(selector) = &webhook.scope else {
             return;
+        };
+        let (step, needs) = if webhook.covers("", "pods", &[""], &["CREATE"]) {
+            ("pod creation", "creating")
+        } else {
+            ("the scheduling of pods (pods/binding)", "scheduling")
         };
         let violation = Violation::new(
             [&webhook.path, ".namespaceSelector"].concat(),
@@ -738,13 +743,16 @@ impl Judge<'_, '_> {
                 namespace,
                 "/",
                 name,
-                " and intercepts pod creation in ",
+                " and intercepts ",
+                step,
+                " in ",
                 namespace,
                 " with failurePolicy ",
                 webhook.failure_policy(),
                 &basis,
-                ": once its pods are gone (evicted, rescheduled, crashed) the API server refuses their replacements, \
-                 because creating them needs this very webhook, so it can never come back.",
+                ": once its pods are gone (evicted, rescheduled, crashed) the API server refuses their replacements, because ",
+                needs,
+                " them needs this very webhook, so it can never come back.",
             ]
             .concat(),
             ["set `", &webhook.path, ".namespaceSelector: "].concat(),
@@ -875,6 +883,14 @@ impl Judge<'_, '_> {
             .collect()
     }
 }
+
+/// What the control plane writes to heal: the objects, their status, a
+/// CSR's approval and a pod's binding to a node. Other subresources (scale,
+/// eviction, exec, ...) are not on that path.
+const HEALING: [&str; 4] = ["", "status", "approval", "binding"];
+
+/// What starting a pod takes: creating it, then the scheduler's binding.
+const POD_START: [&str; 2] = ["", "binding"];
 
 const SELECTOR_FIX_END: &str = "` (kubernetes.io/metadata.name is set by the API server on every namespace and cannot be changed).";
 

@@ -273,6 +273,41 @@ fn istio_backend(replicas: i64) -> Vec<Value> {
     healthy_backend(),
     vec!["webhooks[0].failurePolicy"]
 )]
+#[case::scale_subresources_heal_nothing(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["*"], "operations": ["UPDATE"], "resources": ["*/scale"]}], "timeoutSeconds": 2}))]),
+    healthy_backend(),
+    vec![]
+)]
+#[case::every_status_includes_nodes(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["*"], "operations": ["UPDATE"], "resources": ["*/status"]}], "timeoutSeconds": 2}))]),
+    healthy_backend(),
+    vec!["webhooks[0].failurePolicy"]
+)]
+#[case::csr_approval(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["certificates.k8s.io"], "operations": ["UPDATE"], "resources": ["certificatesigningrequests/approval"]}]}))]),
+    healthy_backend(),
+    vec!["webhooks[0].failurePolicy"]
+)]
+#[case::every_subresource_of_nodes(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": [""], "operations": ["UPDATE"], "resources": ["nodes/*"]}]}))]),
+    healthy_backend(),
+    vec!["webhooks[0].failurePolicy"]
+)]
+#[case::lease_subresource_only_is_not_a_lease(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["coordination.k8s.io"], "operations": ["UPDATE"], "resources": ["leases/proxy"]}], "timeoutSeconds": 5}))]),
+    healthy_backend(),
+    vec![]
+)]
+#[case::evictions_of_own_pods(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": [""], "operations": ["CREATE"], "resources": ["pods/eviction"]}], "namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "kube-public", "kube-node-lease"]}]}}))]),
+    healthy_backend(),
+    vec![]
+)]
+#[case::binding_of_own_pods(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": [""], "operations": ["CREATE"], "resources": ["pods/binding"]}], "namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "kube-public", "kube-node-lease"]}]}}))]),
+    healthy_backend(),
+    vec!["webhooks[0].namespaceSelector"]
+)]
 #[case::default_failure_policy_is_fail(
     configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": [""], "operations": ["*"], "resources": ["nodes"]}], "failurePolicy": null}))]),
     healthy_backend(),

@@ -299,11 +299,18 @@ impl<'a> Webhook<'a> {
         }
     }
 
-    /// The rules that can reach `resource` of `group` for one of `operations`.
-    pub fn covers(&self, group: &str, resource: &str, operations: &[&str]) -> bool {
+    /// The rules that can reach `resource` of `group`, or one of its
+    /// `subresources`, for one of `operations`.
+    pub fn covers(
+        &self,
+        group: &str,
+        resource: &str,
+        subresources: &[&str],
+        operations: &[&str],
+    ) -> bool {
         self.rules
             .iter()
-            .any(|r| r.covers(group, resource, operations))
+            .any(|r| r.covers(group, resource, subresources, operations))
     }
 
     /// Whether any rule can reach a namespaced resource.
@@ -333,19 +340,32 @@ impl RuleSpec<'_> {
         list(&self.api_groups).any(|g| g == "*") || list(&self.resources).any(|r| base(r) == "*")
     }
 
-    /// Whether the rule reaches `resource` (or one of its subresources) of `group`.
-    pub fn covers(&self, group: &str, resource: &str, operations: &[&str]) -> bool {
+    /// Whether the rule reaches `resource` of `group`, or one of its
+    /// `subresources` (`""` for the resource itself), as the API server
+    /// matches them: `*` is every resource but no subresource, `pods/*` every
+    /// subresource of pods, `*/status` every status, `*/*` everything.
+    pub fn covers(
+        &self,
+        group: &str,
+        resource: &str,
+        subresources: &[&str],
+        operations: &[&str],
+    ) -> bool {
         let scope_fits = match self.scope() {
             "Cluster" => is_cluster_scoped(group, resource),
             "Namespaced" => !is_cluster_scoped(group, resource),
             _ => true,
         };
+        let names = |name: &str, wanted: &str| name == "*" || name == wanted;
         scope_fits
             && self.has_operation(operations)
-            && list(&self.api_groups).any(|g| g == "*" || g == group)
-            && list(&self.resources).any(|r| {
-                let b = base(r);
-                b == "*" || b == resource
+            && list(&self.api_groups).any(|g| names(g, group))
+            && list(&self.resources).any(|entry| match entry.split_once('/') {
+                None => names(entry, resource) && subresources.contains(&""),
+                Some((main, sub)) => {
+                    names(main, resource)
+                        && subresources.iter().any(|s| !s.is_empty() && names(sub, s))
+                }
             })
     }
 
