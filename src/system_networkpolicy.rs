@@ -128,7 +128,7 @@ pub struct RequiredFlow {
 pub struct ApiServer {
     /// Its addresses when they are not discovered; every one must be reachable.
     pub cidrs: Vec<String>,
-    /// Ports that must be reachable on each address (service and endpoint ports).
+    /// Ports that must be reachable on each address when the endpoints are not discovered.
     pub ports: Vec<u16>,
     /// Read the endpoints of `default/kubernetes` (EndpointSlice, else Endpoints).
     pub discover: bool,
@@ -584,7 +584,12 @@ impl Context<'_> {
                 });
             match found {
                 Ok((cidrs, ports)) if !cidrs.is_empty() => {
+                    // Policies see the endpoints' own ports after the Service's
+                    // translation; the configured ports stand in only without them.
                     api.cidrs = cidrs;
+                    if !ports.is_empty() {
+                        api.ports.clear();
+                    }
                     for port in ports {
                         if !api.ports.contains(&port) {
                             api.ports.push(port);
@@ -1714,12 +1719,12 @@ mod tests {
         for needle in [
             "2 violations",
             "spec.policyTypes = [Ingress, Egress] with no Egress rules",
-            "coredns (pods k8s-app=kube-dns in kube-system) needs egress to the API server (10.0.0.1/32) on 443/TCP, 6443/TCP",
+            "coredns (pods k8s-app=kube-dns in kube-system) needs egress to the API server (10.0.0.1/32) on 6443/TCP",
             "isolated for Egress by NetworkPolicy kube-system/deny-all",
-            "443/TCP to 10.0.0.1/32, 6443/TCP to 10.0.0.1/32",
+            "allows 6443/TCP to 10.0.0.1/32.",
             "ingress from all pods in all namespaces on 53/UDP, 53/TCP",
             r#""name":"allow-coredns-egress-apiserver""#,
-            r#""egress":[{"ports":[{"port":443,"protocol":"TCP"},{"port":6443,"protocol":"TCP"}],"to":[{"ipBlock":{"cidr":"10.0.0.1/32"}}]}]"#,
+            r#""egress":[{"ports":[{"port":6443,"protocol":"TCP"}],"to":[{"ipBlock":{"cidr":"10.0.0.1/32"}}]}]"#,
             r#""ingress":[{"from":[{"namespaceSelector":{}}]"#,
         ] {
             assert!(message.contains(needle), "{needle} missing from {message}");
@@ -1853,7 +1858,7 @@ mod tests {
     }
 
     #[test]
-    fn endpoints_ports_join_configured_ports() {
+    fn endpoint_ports_replace_configured_ports() {
         let mut host = FakeHost::new(json!([]));
         host.slices = json!([{"endpoints":[{"addresses":["fd00::1"]}],"ports":[{"port":8443}]}]);
         let verdict = judge(
@@ -1863,7 +1868,9 @@ mod tests {
         );
         let problem = &verdict.violations[0].problem;
         assert!(
-            problem.contains("(fd00::1/128) on 443/TCP, 6443/TCP, 8443/TCP"),
+            problem.contains("(fd00::1/128) on 8443/TCP, but")
+                && !problem.contains(" 443/TCP")
+                && !problem.contains("6443"),
             "{problem}"
         );
     }
