@@ -193,20 +193,26 @@ impl Default for Settings {
                 .to_string(),
             ..Component::default()
         };
+        // Neither the kubelets' addresses nor the one the API server's calls
+        // come from (its node's, a tunnel's, a konnectivity agent's) are known.
         let mut kubelets = flow(Direction::Egress, PeerKind::Cidrs, &[(10250, "TCP")]);
         kubelets.cidrs = vec!["0.0.0.0/0".to_string()];
+        let mut api_calls = flow(Direction::Ingress, PeerKind::Cidrs, &[(10250, "TCP")]);
+        api_calls.cidrs = vec!["0.0.0.0/0".to_string()];
         let metrics_server = Component {
             name: "metrics-server".to_string(),
             pod_labels: labels("metrics-server"),
             named_ports: vec![named("https", 10250, "TCP")],
             flows: vec![
                 flow(Direction::Egress, PeerKind::ApiServer, &[]),
-                flow(Direction::Ingress, PeerKind::ApiServer, &[(10250, "TCP")]),
+                api_calls,
                 kubelets,
             ],
             impact: "metrics-server backs the aggregated API metrics.k8s.io: without this flow \
                      that API is unavailable, HorizontalPodAutoscalers stop scaling, and the \
-                     failing API discovery blocks namespace deletion."
+                     failing API discovery blocks namespace deletion. (The API server calls it \
+                     from its node's, a tunnel's or a konnectivity agent's address, and it \
+                     reaches the kubelets at their node addresses: none of them is known here.)"
                 .to_string(),
             ..Component::default()
         };
@@ -1855,6 +1861,31 @@ mod tests {
             ) && problem.contains("allows 53/TCP."),
             "{problem}"
         );
+    }
+
+    #[rstest]
+    #[case::from_the_api_server_address_only(
+        r#"[{"from":[{"ipBlock":{"cidr":"10.0.0.1/32"}}],"ports":[{"port":10250}]}]"#,
+        false
+    )]
+    #[case::from_everywhere(r#"[{"ports":[{"port":10250}]}]"#, true)]
+    #[case::from_every_address(
+        r#"[{"from":[{"ipBlock":{"cidr":"0.0.0.0/0"}}],"ports":[{"port":"https"}]}]"#,
+        true
+    )]
+    fn metrics_server_ingress_is_from_unknown_addresses(
+        #[case] ingress: &str,
+        #[case] accepted: bool,
+    ) {
+        let policy = format!(
+            r#"{{"metadata":{{"name":"ms"}},"spec":{{"podSelector":{{"matchLabels":{{"k8s-app":"metrics-server"}}}},"policyTypes":["Ingress"],"ingress":{ingress}}}}}"#
+        );
+        let verdict = judge(
+            &request("CREATE", "kube-system", &policy, "null"),
+            &Settings::default(),
+            &FakeHost::new(json!([])),
+        );
+        assert_eq!(verdict.is_accepted(), accepted, "{verdict:?}");
     }
 
     #[test]
