@@ -685,7 +685,9 @@ struct Unit<'c> {
 /// The other end of a check, owning what it needs.
 enum Target<'s> {
     AllPods,
-    Component(&'s Component),
+    /// A component, with the label sets of its running pods (its
+    /// `podLabels` when they are not known).
+    Component(&'s Component, Rc<Vec<Labels>>),
     Addresses(Vec<Cidr>, AddressPeer),
 }
 
@@ -719,13 +721,6 @@ struct Check<'s> {
     destination: Option<&'s Component>,
     /// The check is the far side of another component's flow.
     other_end: bool,
-}
-
-fn component_pod(component: &Component) -> Pod<'_> {
-    Pod {
-        namespace: &component.namespace,
-        labels: &component.pod_labels,
-    }
 }
 
 /// `coredns (pods k8s-app=kube-dns in kube-system)`.
@@ -807,7 +802,7 @@ impl Check<'_> {
                 push_cidrs(&mut text, cidrs);
             }
             Target::AllPods => text.push_str(" all pods in all namespaces"),
-            Target::Component(peer) => {
+            Target::Component(peer, _) => {
                 text.push(' ');
                 push_component(&mut text, peer);
             }
@@ -912,11 +907,17 @@ impl Check<'_> {
                     cidr: None,
                     allowed: self.allowed(&pods, &Remote::AllPods, &port_ref),
                 }),
-                Target::Component(other) => units.push(Unit {
+                Target::Component(other, sets) => units.push(Unit {
                     protocol,
                     port: *port,
                     cidr: None,
-                    allowed: self.allowed(&pods, &Remote::Pods(component_pod(other)), &port_ref),
+                    allowed: sets.iter().all(|labels| {
+                        let pod = Pod {
+                            namespace: &other.namespace,
+                            labels,
+                        };
+                        self.allowed(&pods, &Remote::Pods(pod), &port_ref)
+                    }),
                 }),
             }
         }
@@ -933,7 +934,7 @@ impl Check<'_> {
     fn snippet(&self) -> String {
         let slug = match &self.target {
             Target::AllPods => "all-pods",
-            Target::Component(other) => other.name.as_str(),
+            Target::Component(other, _) => other.name.as_str(),
             Target::Addresses(_, peer) => peer.slug(),
         };
         let direction = match self.direction {
@@ -986,7 +987,7 @@ impl Check<'_> {
         out.push(b'[');
         match &self.target {
             Target::AllPods => out.extend_from_slice(br#"{"namespaceSelector":{}}"#),
-            Target::Component(other) => {
+            Target::Component(other, _) => {
                 out.extend_from_slice(br#"{"namespaceSelector":{"matchLabels":"#);
                 out.push(b'{');
                 write_str(out, NAMESPACE_NAME_LABEL);
@@ -1137,27 +1138,30 @@ fn checks<'s>(
                 };
                 let ports = flow.ports(&[]);
                 let destination = if inbound { component } else { other };
-                checks.push(Check {
-                    owner: component,
-                    owner_labels: owner_labels.clone(),
-                    direction: flow.direction,
-                    other_end: false,
-                    target: Target::Component(other),
-                    ports: ports.clone(),
-                    destination: Some(destination),
-                });
                 let other_labels = if other.namespace == component.namespace {
                     context.owner_labels(other)
                 } else {
                     None
                 };
+                let other_sets = other_labels
+                    .clone()
+                    .unwrap_or_else(|| Rc::new(vec![other.pod_labels.clone()]));
+                checks.push(Check {
+                    owner: component,
+                    owner_labels: owner_labels.clone(),
+                    direction: flow.direction,
+                    other_end: false,
+                    target: Target::Component(other, other_sets),
+                    ports: ports.clone(),
+                    destination: Some(destination),
+                });
                 if let Some(other_labels) = other_labels {
                     checks.push(Check {
                         owner: other,
                         owner_labels: other_labels,
                         direction: opposite(flow.direction),
                         other_end: other.name != component.name,
-                        target: Target::Component(component),
+                        target: Target::Component(component, owner_labels.clone()),
                         ports,
                         destination: Some(destination),
                     });
@@ -1569,6 +1573,8 @@ mod tests {
         policies: Result<Value, String>,
         slices: Value,
         pods: Value,
+        /// Labels the pods of a selector carry besides it, by selector.
+        extra_labels: Value,
         calls: RefCell<Vec<String>>,
     }
 
@@ -1578,6 +1584,7 @@ mod tests {
                 policies: Ok(policies),
                 slices: json!([{"endpoints":[{"addresses":["10.0.0.1"]}],"ports":[{"name":"https","port":6443,"protocol":"TCP"}]}]),
                 pods: Value::Null,
+                extra_labels: Value::Null,
                 calls: RefCell::new(vec![]),
             }
         }
@@ -1593,10 +1600,15 @@ mod tests {
                 "EndpointSlice" => self.slices.clone(),
                 "Pod" if self.pods.is_null() => {
                     let selector = request["label_selector"].as_str().unwrap_or("");
-                    let labels: BTreeMap<&str, &str> = selector
+                    let mut labels: BTreeMap<&str, &str> = selector
                         .split(',')
                         .filter_map(|t| t.split_once('='))
                         .collect();
+                    if let Some(extra) = self.extra_labels[selector].as_object() {
+                        for (k, v) in extra {
+                            labels.insert(k, v.as_str().unwrap_or(""));
+                        }
+                    }
                     json!([{ "metadata": { "labels": labels } }])
                 }
                 "Pod" => self.pods.clone(),
@@ -1864,6 +1876,36 @@ mod tests {
     }
 
     #[rstest]
+    #[case::by_a_label_only_the_running_pods_carry(
+        r#"{"podSelector":{"matchLabels":{"app.kubernetes.io/name":"coredns"}}}"#,
+        true
+    )]
+    #[case::by_the_absence_of_a_label_they_carry(
+        r#"{"podSelector":{"matchExpressions":[{"key":"k8s-app","operator":"In","values":["kube-dns"]},{"key":"app.kubernetes.io/name","operator":"DoesNotExist"}]}}"#,
+        false
+    )]
+    fn peers_are_matched_against_running_pods(#[case] peer: &str, #[case] accepted: bool) {
+        let mut settings = coredns_only();
+        settings.critical_components.push(Component {
+            name: "autoscaler".to_string(),
+            pod_labels: BTreeMap::from([("app".to_string(), "autoscaler".to_string())]),
+            flows: vec![flow(Direction::Egress, PeerKind::Dns, &[])],
+            ..Component::default()
+        });
+        let mut host = FakeHost::new(json!([]));
+        host.extra_labels = json!({"k8s-app=kube-dns": {"app.kubernetes.io/name": "coredns"}});
+        let policy = format!(
+            r#"{{"metadata":{{"name":"autoscaler-egress"}},"spec":{{"podSelector":{{"matchLabels":{{"app":"autoscaler"}}}},"policyTypes":["Egress"],"egress":[{{"to":[{peer}],"ports":[{{"port":53,"protocol":"UDP"}},{{"port":53,"protocol":"TCP"}}]}}]}}}}"#
+        );
+        let verdict = judge(
+            &request("CREATE", "kube-system", &policy, "null"),
+            &settings,
+            &host,
+        );
+        assert_eq!(verdict.is_accepted(), accepted, "{verdict:?}");
+    }
+
+    #[rstest]
     #[case::from_the_api_server_address_only(
         r#"[{"from":[{"ipBlock":{"cidr":"10.0.0.1/32"}}],"ports":[{"port":10250}]}]"#,
         false
@@ -1972,7 +2014,7 @@ mod tests {
     fn snippet_via_value(check: &Check) -> String {
         let peers: Vec<Value> = match &check.target {
             Target::AllPods => vec![json!({"namespaceSelector": {}})],
-            Target::Component(other) => vec![json!({
+            Target::Component(other, _) => vec![json!({
                 "namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: other.namespace}},
                 "podSelector": {"matchLabels": other.pod_labels},
             })],
@@ -1988,7 +2030,7 @@ mod tests {
             .collect();
         let slug = match &check.target {
             Target::AllPods => "all-pods".to_string(),
-            Target::Component(other) => other.name.clone(),
+            Target::Component(other, _) => other.name.clone(),
             Target::Addresses(_, peer) => peer.slug().to_string(),
         };
         let (direction, peers_key) = match check.direction {
@@ -2036,7 +2078,7 @@ mod tests {
         let targets = || {
             [
                 Target::AllPods,
-                Target::Component(other),
+                Target::Component(other, Rc::new(vec![other.pod_labels.clone()])),
                 Target::Addresses(cidrs.clone(), AddressPeer::ApiServer),
                 Target::Addresses(vec![], AddressPeer::Cidrs),
             ]
