@@ -195,6 +195,7 @@ impl Rule for WebhookSafety {
             lookups: Lookups::new(host, settings.lookup_namespace_labels),
             verdict: Verdict::accept(),
             findings: Vec::new(),
+            track_findings: request.operation == Operation::Update,
             backends: Vec::new(),
             exclusions: Vec::new(),
             selector_fixes: Vec::new(),
@@ -313,8 +314,10 @@ struct Judge<'s, 'h> {
     settings: &'s Settings,
     lookups: Lookups<'h>,
     verdict: Verdict,
-    /// What each violation of `verdict` is about, in the same order.
+    /// What each violation of `verdict` is about, in the same order: only
+    /// for an UPDATE (`track_findings`), which compares them with the old object's.
     findings: Vec<Vec<Finding>>,
+    track_findings: bool,
     /// Backends already looked up, by `namespace/name`.
     backends: Vec<(String, Option<Backend>)>,
     /// Namespaces the current webhook's selector must exclude, and the
@@ -339,19 +342,6 @@ struct Finding {
     extent: i64,
 }
 
-impl Finding {
-    fn new(webhook: &Webhook, check: &str, subject: &str) -> Self {
-        Self::with_extent(webhook, check, subject, 0)
-    }
-
-    fn with_extent(webhook: &Webhook, check: &str, subject: &str, extent: i64) -> Self {
-        Self {
-            key: [webhook.name.as_str(), "\0", check, "\0", subject].concat(),
-            extent,
-        }
-    }
-}
-
 impl Judge<'_, '_> {
     fn webhook(&mut self, webhook: &Webhook) {
         self.exclusions.clear();
@@ -362,6 +352,19 @@ impl Judge<'_, '_> {
         self.own_pods(webhook);
         self.backend_replicas(webhook);
         self.complete_selector_fixes(webhook);
+    }
+
+    fn finding(
+        &self,
+        webhook: &Webhook,
+        check: &str,
+        subject: &str,
+        extent: i64,
+    ) -> Option<Finding> {
+        self.track_findings.then(|| Finding {
+            key: [&webhook.name, "\0", check, "\0", subject].concat(),
+            extent,
+        })
     }
 
     fn record(&mut self, violation: Violation, findings: Vec<Finding>) {
@@ -492,7 +495,7 @@ impl Judge<'_, '_> {
             .concat();
             let findings = names
                 .iter()
-                .map(|n| Finding::new(webhook, "protected", n))
+                .filter_map(|n| self.finding(webhook, "protected", n, 0))
                 .collect();
             match &webhook.scope {
                 Scope::Only(own) => self.record(
@@ -570,7 +573,7 @@ impl Judge<'_, '_> {
         );
         let findings = names
             .iter()
-            .map(|n| Finding::new(webhook, "wildcard", n))
+            .filter_map(|n| self.finding(webhook, "wildcard", n, 0))
             .collect();
         self.selector_violation(violation, findings, SELECTOR_FIX_END, &names);
     }
@@ -589,19 +592,18 @@ impl Judge<'_, '_> {
             let name = resource_name(&entry.api_group, &entry.resource);
             if is_cluster_scoped(&entry.api_group, &entry.resource) {
                 hits.push([name.as_str(), " (cluster-scoped)"].concat());
-                findings.push(Finding::new(webhook, "self-healing", &name));
+                findings.extend(self.finding(webhook, "self-healing", &name, 0));
             } else if entry.namespaces.is_empty() {
                 hits.push([name.as_str(), " (in every namespace)"].concat());
-                findings.push(Finding::new(webhook, "self-healing", &name));
+                findings.extend(self.finding(webhook, "self-healing", &name, 0));
             } else {
                 let mut reached = Vec::new();
                 for namespace in &entry.namespaces {
                     if let Reach::Reached { .. } = self.reach(webhook, namespace) {
-                        findings.push(Finding::new(
-                            webhook,
-                            "self-healing",
-                            &[name.as_str(), " in ", namespace].concat(),
-                        ));
+                        if self.track_findings {
+                            let subject = [name.as_str(), " in ", namespace].concat();
+                            findings.extend(self.finding(webhook, "self-healing", &subject, 0));
+                        }
                         reached.push(namespace.clone());
                     }
                 }
@@ -681,7 +683,7 @@ impl Judge<'_, '_> {
         if webhook.timeout_seconds <= i64::from(limit) {
             return;
         }
-        let finding = Finding::with_extent(webhook, "timeout", setting, webhook.timeout_seconds);
+        let finding = self.finding(webhook, "timeout", setting, webhook.timeout_seconds);
         self.record(
             Violation::new(
                 [&webhook.path, ".timeoutSeconds"].concat(),
@@ -708,7 +710,7 @@ impl Judge<'_, '_> {
                 ]
                 .concat(),
             ),
-            vec![finding],
+            finding.into_iter().collect(),
         );
     }
 
@@ -757,7 +759,10 @@ impl Judge<'_, '_> {
             .concat(),
             ["set `", &webhook.path, ".namespaceSelector: "].concat(),
         );
-        let findings = vec![Finding::new(webhook, "own-pods", namespace)];
+        let findings = self
+            .finding(webhook, "own-pods", namespace, 0)
+            .into_iter()
+            .collect();
         self.selector_violation(violation, findings, SELECTOR_FIX_END, &[namespace.as_str()]);
     }
 
@@ -835,7 +840,7 @@ impl Judge<'_, '_> {
                 .concat()
             })
             .collect();
-        let finding = Finding::new(webhook, "backend", &key);
+        let finding = self.finding(webhook, "backend", &key, 0);
         self.record(
             Violation::new(
             [&webhook.path, ".clientConfig.service"].concat(),
@@ -871,7 +876,7 @@ impl Judge<'_, '_> {
             ]
             .concat(),
         ),
-            vec![finding],
+            finding.into_iter().collect(),
         );
     }
 

@@ -111,7 +111,7 @@ pub enum Scope {
 #[derive(Debug)]
 pub struct Webhook<'a> {
     /// Its `name` in a configuration (unique there), empty for a Kubewarden policy.
-    pub name: String,
+    pub name: Cow<'a, str>,
     /// How messages name it, e.g. `webhook sidecar-injector.istio.io (webhooks[0])`.
     pub label: String,
     /// Path of its fields, e.g. `webhooks[0]` or `spec`.
@@ -260,9 +260,9 @@ impl<'a> Webhook<'a> {
             .map(|s| (s.namespace.to_string(), s.name.to_string()));
         Self {
             name: if kubewarden {
-                String::new()
+                Cow::Borrowed("")
             } else {
-                spec.name.into_owned()
+                spec.name
             },
             label,
             path,
