@@ -1138,14 +1138,12 @@ fn checks<'s>(
                 };
                 let ports = flow.ports(&[]);
                 let destination = if inbound { component } else { other };
-                let other_labels = if other.namespace == component.namespace {
-                    context.owner_labels(other)
-                } else {
-                    None
-                };
+                let other_labels = context.owner_labels(other);
                 let other_sets = other_labels
                     .clone()
                     .unwrap_or_else(|| Rc::new(vec![other.pod_labels.clone()]));
+                // Only this namespace's policies are judged, so only here is there an other end.
+                let other_labels = other_labels.filter(|_| other.namespace == component.namespace);
                 checks.push(Check {
                     owner: component,
                     owner_labels: owner_labels.clone(),
@@ -1849,8 +1847,8 @@ mod tests {
             .any(|v| v.problem.contains("ingress from autoscaler")));
     }
 
-    #[test]
-    fn dns_peer_defaults_to_port_53_of_the_dns_component() {
+    /// CoreDNS and an autoscaler (`app: autoscaler`) that needs DNS.
+    fn with_autoscaler() -> Settings {
         let mut settings = coredns_only();
         settings.critical_components.push(Component {
             name: "autoscaler".to_string(),
@@ -1858,6 +1856,12 @@ mod tests {
             flows: vec![flow(Direction::Egress, PeerKind::Dns, &[])],
             ..Component::default()
         });
+        settings
+    }
+
+    #[test]
+    fn dns_peer_defaults_to_port_53_of_the_dns_component() {
+        let settings = with_autoscaler();
         assert_eq!(settings.validate(), Ok(()));
         let policy = r#"{"metadata":{"name":"deny-egress"},"spec":{"podSelector":{"matchLabels":{"app":"autoscaler"}},"policyTypes":["Egress"],"egress":[{"ports":[{"port":53,"protocol":"UDP"}]}]}}"#;
         let verdict = judge(
@@ -1885,13 +1889,7 @@ mod tests {
         false
     )]
     fn peers_are_matched_against_running_pods(#[case] peer: &str, #[case] accepted: bool) {
-        let mut settings = coredns_only();
-        settings.critical_components.push(Component {
-            name: "autoscaler".to_string(),
-            pod_labels: BTreeMap::from([("app".to_string(), "autoscaler".to_string())]),
-            flows: vec![flow(Direction::Egress, PeerKind::Dns, &[])],
-            ..Component::default()
-        });
+        let settings = with_autoscaler();
         let mut host = FakeHost::new(json!([]));
         host.extra_labels = json!({"k8s-app=kube-dns": {"app.kubernetes.io/name": "coredns"}});
         let policy = format!(
@@ -1903,6 +1901,38 @@ mod tests {
             &host,
         );
         assert_eq!(verdict.is_accepted(), accepted, "{verdict:?}");
+    }
+
+    #[test]
+    fn far_ends_in_another_namespace_are_matched_against_running_pods() {
+        let mut settings = coredns_only();
+        settings.protected_namespaces.push("monitoring".to_string());
+        settings.critical_components.push(Component {
+            name: "prometheus".to_string(),
+            namespace: "monitoring".to_string(),
+            pod_labels: BTreeMap::from([("app".to_string(), "prometheus".to_string())]),
+            flows: vec![flow(Direction::Egress, PeerKind::Dns, &[])],
+            ..Component::default()
+        });
+        assert_eq!(settings.validate(), Ok(()));
+        let mut host = FakeHost::new(json!([]));
+        host.extra_labels = json!({"k8s-app=kube-dns": {"app.kubernetes.io/name": "coredns"}});
+        let peer = r#"{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"kube-system"}},"podSelector":{"matchExpressions":[{"key":"k8s-app","operator":"In","values":["kube-dns"]},{"key":"app.kubernetes.io/name","operator":"DoesNotExist"}]}}"#;
+        let policy = format!(
+            r#"{{"metadata":{{"name":"prometheus-egress"}},"spec":{{"podSelector":{{"matchLabels":{{"app":"prometheus"}}}},"policyTypes":["Egress"],"egress":[{{"to":[{peer}],"ports":[{{"port":53,"protocol":"UDP"}},{{"port":53,"protocol":"TCP"}}]}}]}}}}"#
+        );
+        let verdict = judge(
+            &request("CREATE", "monitoring", &policy, "null"),
+            &settings,
+            &host,
+        );
+        assert_eq!(verdict.violations.len(), 1, "{verdict:?}");
+        assert!(
+            verdict.violations[0]
+                .problem
+                .contains("egress to coredns (pods k8s-app=kube-dns in kube-system)"),
+            "{verdict:?}"
+        );
     }
 
     #[rstest]

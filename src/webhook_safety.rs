@@ -209,8 +209,10 @@ impl Rule for WebhookSafety {
             }
             judge.verdict.violations.clear();
             for finding in judge.findings.drain(..).flatten() {
-                let worst = before.entry(finding.key).or_insert(finding.extent);
-                *worst = (*worst).max(finding.extent);
+                if let Some(own) = finding.keys.into_iter().next() {
+                    let worst = before.entry(own).or_insert(finding.extent);
+                    *worst = (*worst).max(finding.extent);
+                }
             }
         }
         for webhook in &found {
@@ -221,9 +223,11 @@ impl Rule for WebhookSafety {
         for (index, violation) in kept.into_iter().enumerate() {
             let about = findings.get(index).map_or(&[][..], Vec::as_slice);
             let old = !about.is_empty()
-                && about
-                    .iter()
-                    .all(|f| before.get(&f.key).is_some_and(|&worst| worst >= f.extent));
+                && about.iter().all(|f| {
+                    f.keys
+                        .iter()
+                        .any(|k| before.get(k).is_some_and(|&worst| worst >= f.extent))
+                });
             if old {
                 judge.verdict.warning(
                     [
@@ -336,9 +340,10 @@ struct SelectorFix {
 /// One thing a violation is about, named so that it survives rewording,
 /// reordering and renumbering: the webhook's name, the check and its
 /// subject. An UPDATE keeps a violation as old only if each of its findings
-/// was there before with at least this `extent` (a timeout's seconds).
+/// was there before, under its own key or a broader one (`keys`, its own
+/// first), with at least this `extent` (failing closed, a timeout's seconds).
 struct Finding {
-    key: String,
+    keys: Vec<String>,
     extent: i64,
 }
 
@@ -354,15 +359,19 @@ impl Judge<'_, '_> {
         self.complete_selector_fixes(webhook);
     }
 
+    /// `subjects`: its own first, then broader ones that stand for it.
     fn finding(
         &self,
         webhook: &Webhook,
         check: &str,
-        subject: &str,
+        subjects: &[&str],
         extent: i64,
     ) -> Option<Finding> {
         self.track_findings.then(|| Finding {
-            key: [&webhook.name, "\0", check, "\0", subject].concat(),
+            keys: subjects
+                .iter()
+                .map(|subject| [&webhook.name, "\0", check, "\0", subject].concat())
+                .collect(),
             extent,
         })
     }
@@ -493,10 +502,19 @@ impl Judge<'_, '_> {
                  (Istio's sidecar injector without a namespaceSelector put Envoy into every kube-system pod and the cluster slowly died).",
             ]
             .concat();
-            let findings = names
-                .iter()
-                .filter_map(|n| self.finding(webhook, "protected", n, 0))
-                .collect();
+            // Per namespace and resource: new resources or failing closed are worse.
+            let mut findings = Vec::new();
+            if self.track_findings {
+                for namespace in &names {
+                    let any = [namespace, "/*"].concat();
+                    for resource in namespaced_resources(webhook) {
+                        let resource = resource.split('/').next().unwrap_or_default();
+                        let own = [namespace, "/", resource].concat();
+                        let extent = i64::from(webhook.fails_closed);
+                        findings.extend(self.finding(webhook, "protected", &[&own, &any], extent));
+                    }
+                }
+            }
             match &webhook.scope {
                 Scope::Only(own) => self.record(
                     Violation::new(
@@ -573,7 +591,7 @@ impl Judge<'_, '_> {
         );
         let findings = names
             .iter()
-            .filter_map(|n| self.finding(webhook, "wildcard", n, 0))
+            .filter_map(|n| self.finding(webhook, "wildcard", &[n], 0))
             .collect();
         self.selector_violation(violation, findings, SELECTOR_FIX_END, &names);
     }
@@ -586,23 +604,24 @@ impl Judge<'_, '_> {
         let mut findings = Vec::new();
         let mut namespaced_hits: Vec<String> = Vec::new();
         for entry in &self.settings.self_healing_resources {
-            if !webhook.covers(&entry.api_group, &entry.resource, &HEALING, &WRITES) {
+            let writes = healing_writes(&entry.api_group, &entry.resource);
+            if !webhook.covers(&entry.api_group, &entry.resource, writes, &WRITES) {
                 continue;
             }
             let name = resource_name(&entry.api_group, &entry.resource);
             if is_cluster_scoped(&entry.api_group, &entry.resource) {
                 hits.push([name.as_str(), " (cluster-scoped)"].concat());
-                findings.extend(self.finding(webhook, "self-healing", &name, 0));
+                findings.extend(self.finding(webhook, "self-healing", &[&name], 0));
             } else if entry.namespaces.is_empty() {
                 hits.push([name.as_str(), " (in every namespace)"].concat());
-                findings.extend(self.finding(webhook, "self-healing", &name, 0));
+                findings.extend(self.finding(webhook, "self-healing", &[&name], 0));
             } else {
                 let mut reached = Vec::new();
                 for namespace in &entry.namespaces {
                     if let Reach::Reached { .. } = self.reach(webhook, namespace) {
                         if self.track_findings {
                             let subject = [name.as_str(), " in ", namespace].concat();
-                            findings.extend(self.finding(webhook, "self-healing", &subject, 0));
+                            findings.extend(self.finding(webhook, "self-healing", &[&subject], 0));
                         }
                         reached.push(namespace.clone());
                     }
@@ -664,7 +683,7 @@ impl Judge<'_, '_> {
     }
 
     fn timeout(&mut self, webhook: &Webhook) {
-        let leases = webhook.covers("coordination.k8s.io", "leases", &HEALING, &WRITES);
+        let leases = webhook.covers("coordination.k8s.io", "leases", &[""], &WRITES);
         let (limit, setting, why) = if leases {
             (
                 self.settings.lease_max_timeout_seconds,
@@ -683,7 +702,13 @@ impl Judge<'_, '_> {
         if webhook.timeout_seconds <= i64::from(limit) {
             return;
         }
-        let finding = self.finding(webhook, "timeout", setting, webhook.timeout_seconds);
+        // The lease limit is the stricter: a timeout over it before stands for one over the other.
+        let subjects: &[&str] = if leases {
+            &["leaseMaxTimeoutSeconds"]
+        } else {
+            &["maxTimeoutSeconds", "leaseMaxTimeoutSeconds"]
+        };
+        let finding = self.finding(webhook, "timeout", subjects, webhook.timeout_seconds);
         self.record(
             Violation::new(
                 [&webhook.path, ".timeoutSeconds"].concat(),
@@ -760,7 +785,7 @@ impl Judge<'_, '_> {
             ["set `", &webhook.path, ".namespaceSelector: "].concat(),
         );
         let findings = self
-            .finding(webhook, "own-pods", namespace, 0)
+            .finding(webhook, "own-pods", &[namespace], 0)
             .into_iter()
             .collect();
         self.selector_violation(violation, findings, SELECTOR_FIX_END, &[namespace.as_str()]);
@@ -840,7 +865,7 @@ impl Judge<'_, '_> {
                 .concat()
             })
             .collect();
-        let finding = self.finding(webhook, "backend", &key, 0);
+        let finding = self.finding(webhook, "backend", &[&key], 0);
         self.record(
             Violation::new(
             [&webhook.path, ".clientConfig.service"].concat(),
@@ -889,10 +914,20 @@ impl Judge<'_, '_> {
     }
 }
 
-/// What the control plane writes to heal: the objects, their status, a
-/// CSR's approval and a pod's binding to a node. Other subresources (scale,
-/// eviction, exec, ...) are not on that path.
-const HEALING: [&str; 4] = ["", "status", "approval", "binding"];
+/// What the control plane writes to heal `resource`: the object, and those of
+/// its subresources on that path: its status, a CSR's approval, a pod's
+/// binding to a node (not scale, eviction, exec, ...). Resources known to have
+/// no status give none; unknown ones are taken to have one.
+fn healing_writes(group: &str, resource: &str) -> &'static [&'static str] {
+    match (group, resource) {
+        ("", "pods") => &["", "status", "binding"],
+        ("certificates.k8s.io", "certificatesigningrequests") => &["", "status", "approval"],
+        ("coordination.k8s.io", "leases")
+        | ("discovery.k8s.io", "endpointslices")
+        | ("", "endpoints" | "configmaps" | "secrets" | "events" | "serviceaccounts") => &[""],
+        _ => &["", "status"],
+    }
+}
 
 /// What starting a pod takes: creating it, then the scheduler's binding.
 const POD_START: [&str; 2] = ["", "binding"];
@@ -914,7 +949,7 @@ fn resource_name(group: &str, resource: &str) -> String {
     }
 }
 
-fn resources(webhook: &Webhook) -> String {
+fn namespaced_resources(webhook: &Webhook) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for rule in webhook.rules.iter().filter(|r| r.reaches_namespaced()) {
         for resource in rule.resources.iter().flatten() {
@@ -923,7 +958,11 @@ fn resources(webhook: &Webhook) -> String {
             }
         }
     }
-    names.join(", ")
+    names
+}
+
+fn resources(webhook: &Webhook) -> String {
+    namespaced_resources(webhook).join(", ")
 }
 
 fn labels_text(labels: &std::collections::BTreeMap<String, String>) -> String {

@@ -158,6 +158,36 @@ fn review_update(object: &Value, old: &Value) -> String {
     false,
     0
 )]
+#[case::other_resources_failing_closed(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"clientConfig": {"url": "https://guard.example.com/"}, "namespaceSelector": null, "failurePolicy": "Ignore", "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["secrets"]}]}))]),
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"clientConfig": {"url": "https://guard.example.com/"}, "namespaceSelector": null, "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}]}))]),
+    false,
+    0
+)]
+#[case::same_resources_now_failing_closed(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"clientConfig": {"url": "https://guard.example.com/"}, "namespaceSelector": null, "failurePolicy": "Ignore"}))]),
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"clientConfig": {"url": "https://guard.example.com/"}, "namespaceSelector": null}))]),
+    false,
+    0
+)]
+#[case::every_resource_narrowed_to_one(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"clientConfig": {"url": "https://guard.example.com/"}, "namespaceSelector": null, "failurePolicy": "Ignore", "rules": [{"apiGroups": ["*"], "apiVersions": ["*"], "operations": ["*"], "resources": ["*/*"]}]}))]),
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"clientConfig": {"url": "https://guard.example.com/"}, "namespaceSelector": null, "failurePolicy": "Ignore"}))]),
+    true,
+    1
+)]
+#[case::timeout_kept_while_leases_go(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"failurePolicy": "Ignore", "timeoutSeconds": 20, "rules": [{"apiGroups": ["coordination.k8s.io", ""], "apiVersions": ["v1"], "operations": ["UPDATE"], "resources": ["leases", "configmaps"]}]}))]),
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"failurePolicy": "Ignore", "timeoutSeconds": 20, "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["UPDATE"], "resources": ["configmaps"]}]}))]),
+    true,
+    1
+)]
+#[case::timeout_kept_while_leases_come(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"failurePolicy": "Ignore", "timeoutSeconds": 20, "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["UPDATE"], "resources": ["configmaps"]}]}))]),
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"failurePolicy": "Ignore", "timeoutSeconds": 20, "rules": [{"apiGroups": ["coordination.k8s.io", ""], "apiVersions": ["v1"], "operations": ["UPDATE"], "resources": ["leases", "configmaps"]}]}))]),
+    false,
+    0
+)]
 fn updates_are_refused_only_for_what_they_introduce(
     #[case] old: Value,
     #[case] new: Value,
@@ -307,6 +337,21 @@ fn istio_backend(replicas: i64) -> Vec<Value> {
     configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": [""], "operations": ["CREATE"], "resources": ["pods/binding"]}], "namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "kube-public", "kube-node-lease"]}]}}))]),
     healthy_backend(),
     vec!["webhooks[0].namespaceSelector"]
+)]
+#[case::every_status_is_not_a_lease(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["*"], "operations": ["UPDATE"], "resources": ["*/status"]}], "failurePolicy": "Ignore", "timeoutSeconds": 5}))]),
+    healthy_backend(),
+    vec![]
+)]
+#[case::every_binding_is_not_a_lease(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["coordination.k8s.io"], "operations": ["*"], "resources": ["*/binding", "*/approval"]}]}))]),
+    healthy_backend(),
+    vec![]
+)]
+#[case::every_subresource_of_leases_includes_leases(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["coordination.k8s.io"], "operations": ["UPDATE"], "resources": ["leases/*"]}], "timeoutSeconds": 2}))]),
+    healthy_backend(),
+    vec!["webhooks[0].failurePolicy"]
 )]
 #[case::default_failure_policy_is_fail(
     configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": [""], "operations": ["*"], "resources": ["nodes"]}], "failurePolicy": null}))]),
@@ -554,6 +599,8 @@ fn message_names_webhook_problem_and_fix() {
 #[case::conditional_binds_loosest("request.namespace != 'a' && true ? true : true", vec![])]
 #[case::escaped_quote_hides_disjunction(r#"request.namespace != "a" && "\"" != "" || true"#, vec![])]
 #[case::triple_quoted("request.namespace != 'a' && '''x' || true''' != ''", vec![])]
+#[case::comment_hides_the_rest("request.namespace != 'a'\n// && request.namespace != 'kube-system'", vec![])]
+#[case::optional_field_is_no_conditional("request.namespace != 'a' && object.?metadata.?labels.orValue({}) != {}", vec!["a"])]
 #[case::question_mark_in_string_is_text("request.namespace != 'a' && object.metadata.name != '?'", vec!["a"])]
 fn match_conditions(#[case] expression: &str, #[case] expected: Vec<&str>) {
     assert_eq!(skipped_namespaces(expression), expected);

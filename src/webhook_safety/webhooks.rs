@@ -342,8 +342,8 @@ impl RuleSpec<'_> {
 
     /// Whether the rule reaches `resource` of `group`, or one of its
     /// `subresources` (`""` for the resource itself), as the API server
-    /// matches them: `*` is every resource but no subresource, `pods/*` every
-    /// subresource of pods, `*/status` every status, `*/*` everything.
+    /// matches them: `*` is every resource but no subresource, `pods/*` pods
+    /// and all their subresources, `*/status` every status, `*/*` everything.
     pub fn covers(
         &self,
         group: &str,
@@ -362,9 +362,12 @@ impl RuleSpec<'_> {
             && list(&self.api_groups).any(|g| names(g, group))
             && list(&self.resources).any(|entry| match entry.split_once('/') {
                 None => names(entry, resource) && subresources.contains(&""),
+                // As the API server: `*` after the slash matches the resource itself too.
                 Some((main, sub)) => {
                     names(main, resource)
-                        && subresources.iter().any(|s| !s.is_empty() && names(sub, s))
+                        && subresources
+                            .iter()
+                            .any(|s| sub == "*" || (!s.is_empty() && sub == *s))
                 }
             })
     }
@@ -482,18 +485,24 @@ pub fn is_cluster_scoped(group: &str, resource: &str) -> bool {
 /// `request.namespace != "x"`, `!(request.namespace == "x")` and
 /// `!(request.namespace in ["x", ...])` are understood; a false conjunct
 /// makes the whole condition false, whatever the others evaluate to.
-/// Escapes, triple-quoted strings, `||` and `?` (a conditional binds looser
-/// than `&&`) leave the expression not understood.
+/// Escapes, triple-quoted strings, comments, `||` and a conditional `? :`
+/// (which binds looser than `&&`) leave the expression not understood.
 pub fn skipped_namespaces(expression: &str) -> Vec<String> {
     let compact: String = expression.chars().filter(|c| !c.is_whitespace()).collect();
-    if compact.contains('\\') || compact.contains("'''") || compact.contains("\"\"\"") {
+    if ["\\", "'''", "\"\"\"", "//"]
+        .iter()
+        .any(|token| compact.contains(token))
+    {
         return vec![];
     }
     let conjuncts = split_top_level(&compact, "&&");
-    if ["||", "?"]
+    // `.?` and `[?` select optional fields; any other `?` starts a conditional.
+    let questions = split_top_level(&compact, "?");
+    let conditional = questions
         .iter()
-        .any(|operator| split_top_level(&compact, operator).len() > 1)
-    {
+        .take(questions.len().saturating_sub(1))
+        .any(|before| !before.ends_with(['.', '[']));
+    if conditional || split_top_level(&compact, "||").len() > 1 {
         return vec![];
     }
     conjuncts
