@@ -1890,17 +1890,31 @@ mod tests {
     )]
     fn peers_are_matched_against_running_pods(#[case] peer: &str, #[case] accepted: bool) {
         let settings = with_autoscaler();
-        let mut host = FakeHost::new(json!([]));
-        host.extra_labels = json!({"k8s-app=kube-dns": {"app.kubernetes.io/name": "coredns"}});
-        let policy = format!(
-            r#"{{"metadata":{{"name":"autoscaler-egress"}},"spec":{{"podSelector":{{"matchLabels":{{"app":"autoscaler"}}}},"policyTypes":["Egress"],"egress":[{{"to":[{peer}],"ports":[{{"port":53,"protocol":"UDP"}},{{"port":53,"protocol":"TCP"}}]}}]}}}}"#
-        );
         let verdict = judge(
-            &request("CREATE", "kube-system", &policy, "null"),
+            &request(
+                "CREATE",
+                "kube-system",
+                &dns_egress("autoscaler", peer),
+                "null",
+            ),
             &settings,
-            &host,
+            &coredns_labelled_by_name(),
         );
         assert_eq!(verdict.is_accepted(), accepted, "{verdict:?}");
+    }
+
+    /// CoreDNS pods that also carry `app.kubernetes.io/name: coredns`.
+    fn coredns_labelled_by_name() -> FakeHost {
+        let mut host = FakeHost::new(json!([]));
+        host.extra_labels = json!({"k8s-app=kube-dns": {"app.kubernetes.io/name": "coredns"}});
+        host
+    }
+
+    /// A policy letting the pods `app: <app>` reach `peer` on 53/UDP and 53/TCP only.
+    fn dns_egress(app: &str, peer: &str) -> String {
+        format!(
+            r#"{{"metadata":{{"name":"{app}-egress"}},"spec":{{"podSelector":{{"matchLabels":{{"app":"{app}"}}}},"policyTypes":["Egress"],"egress":[{{"to":[{peer}],"ports":[{{"port":53,"protocol":"UDP"}},{{"port":53,"protocol":"TCP"}}]}}]}}}}"#
+        )
     }
 
     #[test]
@@ -1915,16 +1929,16 @@ mod tests {
             ..Component::default()
         });
         assert_eq!(settings.validate(), Ok(()));
-        let mut host = FakeHost::new(json!([]));
-        host.extra_labels = json!({"k8s-app=kube-dns": {"app.kubernetes.io/name": "coredns"}});
         let peer = r#"{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"kube-system"}},"podSelector":{"matchExpressions":[{"key":"k8s-app","operator":"In","values":["kube-dns"]},{"key":"app.kubernetes.io/name","operator":"DoesNotExist"}]}}"#;
-        let policy = format!(
-            r#"{{"metadata":{{"name":"prometheus-egress"}},"spec":{{"podSelector":{{"matchLabels":{{"app":"prometheus"}}}},"policyTypes":["Egress"],"egress":[{{"to":[{peer}],"ports":[{{"port":53,"protocol":"UDP"}},{{"port":53,"protocol":"TCP"}}]}}]}}}}"#
-        );
         let verdict = judge(
-            &request("CREATE", "monitoring", &policy, "null"),
+            &request(
+                "CREATE",
+                "monitoring",
+                &dns_egress("prometheus", peer),
+                "null",
+            ),
             &settings,
-            &host,
+            &coredns_labelled_by_name(),
         );
         assert_eq!(verdict.violations.len(), 1, "{verdict:?}");
         assert!(
