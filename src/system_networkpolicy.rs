@@ -195,10 +195,12 @@ impl Default for Settings {
         };
         // Neither the kubelets' addresses nor the one the API server's calls
         // come from (its node's, a tunnel's, a konnectivity agent's) are known.
-        let mut kubelets = flow(Direction::Egress, PeerKind::Cidrs, &[(10250, "TCP")]);
-        kubelets.cidrs = vec!["0.0.0.0/0".to_string()];
-        let mut api_calls = flow(Direction::Ingress, PeerKind::Cidrs, &[(10250, "TCP")]);
-        api_calls.cidrs = vec!["0.0.0.0/0".to_string()];
+        let any_address_on_10250 = |direction| RequiredFlow {
+            cidrs: vec!["0.0.0.0/0".to_string()],
+            ..flow(direction, PeerKind::Cidrs, &[(10250, "TCP")])
+        };
+        let kubelets = any_address_on_10250(Direction::Egress);
+        let api_calls = any_address_on_10250(Direction::Ingress);
         let metrics_server = Component {
             name: "metrics-server".to_string(),
             pod_labels: labels("metrics-server"),

@@ -19,7 +19,7 @@ use crate::violation::{Verdict, Violation};
 use std::collections::BTreeMap;
 
 use lookups::{Backend, Lookups, NamespaceLabels};
-use webhooks::{is_cluster_scoped, Scope, Subject, Webhook, WebhookObject, WRITES};
+use webhooks::{base, is_cluster_scoped, Scope, Subject, Webhook, WebhookObject, WRITES};
 
 pub use webhooks::{skipped_namespaces, DEFAULT_TIMEOUT_SECONDS};
 
@@ -491,10 +491,11 @@ impl Judge<'_, '_> {
                     [": ", &each.join("; ")].concat()
                 }
             };
+            let resources = namespaced_resources(webhook);
             let problem = [
                 webhook.label.as_str(),
                 " can intercept namespaced resources (",
-                &resources(webhook),
+                &resources.join(", "),
                 ") in the protected namespaces ",
                 &names.join(", "),
                 &why,
@@ -507,9 +508,8 @@ impl Judge<'_, '_> {
             if self.track_findings {
                 for namespace in &names {
                     let any = [namespace, "/*"].concat();
-                    for resource in namespaced_resources(webhook) {
-                        let resource = resource.split('/').next().unwrap_or_default();
-                        let own = [namespace, "/", resource].concat();
+                    for resource in &resources {
+                        let own = [namespace, "/", base(resource)].concat();
                         let extent = i64::from(webhook.fails_closed);
                         findings.extend(self.finding(webhook, "protected", &[&own, &any], extent));
                     }
@@ -949,6 +949,7 @@ fn resource_name(group: &str, resource: &str) -> String {
     }
 }
 
+/// The resources of the rules that reach namespaced ones, as written.
 fn namespaced_resources(webhook: &Webhook) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for rule in webhook.rules.iter().filter(|r| r.reaches_namespaced()) {
@@ -959,10 +960,6 @@ fn namespaced_resources(webhook: &Webhook) -> Vec<String> {
         }
     }
     names
-}
-
-fn resources(webhook: &Webhook) -> String {
-    namespaced_resources(webhook).join(", ")
 }
 
 fn labels_text(labels: &std::collections::BTreeMap<String, String>) -> String {

@@ -414,7 +414,8 @@ impl RuleSpec<'_> {
     }
 }
 
-fn base(resource: &str) -> &str {
+/// The resource of a rule entry without its subresource: `pods` of `pods/status`.
+pub fn base(resource: &str) -> &str {
     resource.split('/').next().unwrap_or(resource)
 }
 
