@@ -5,6 +5,7 @@
 //! Priority and Fairness.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
@@ -16,7 +17,7 @@ use crate::settings::{non_empty_entries, validate_section, SettingsError, Valida
 use crate::violation::{Verdict, Violation};
 use crate::workload::shell::tokenize;
 use crate::workload::{
-    judge_change, ArgField, ContainerAt, Workload, WorkloadKind, WorkloadObject,
+    judge_change, ArgField, ContainerAt, Env, Workload, WorkloadKind, WorkloadObject,
 };
 
 pub struct ApiRateLimit;
@@ -24,6 +25,15 @@ pub struct ApiRateLimit;
 const FLOWCONTROL_GROUP: &str = "flowcontrol.apiserver.k8s.io";
 /// The mandatory priority level that bypasses every limit.
 const EXEMPT_LEVEL: &str = "exempt";
+/// Groups every client (or every service account) is in.
+const EVERYONE_GROUPS: &[&str] = &[
+    "system:authenticated",
+    "system:unauthenticated",
+    "system:serviceaccounts",
+];
+/// The highest matchingPrecedence of the built-in FlowSchemas of the
+/// system components (kube-system-service-accounts).
+const SYSTEM_PRECEDENCE: i64 = 900;
 /// matchingPrecedence the API server gives a FlowSchema that sets none.
 const DEFAULT_PRECEDENCE: i64 = 1000;
 
@@ -42,7 +52,23 @@ pub struct Settings {
     pub burst_env_vars: Vec<String>,
     pub flow_schemas: FlowSchemaSettings,
     pub on_lookup_failure: OnLookupFailure,
+    #[serde(deserialize_with = "exemptions_over_defaults")]
     pub exemptions: Exemptions,
+}
+
+/// The API server maintains the built-in FlowSchemas itself, `probes`
+/// (health checks of everyone, routed to exempt) included.
+fn default_exemptions() -> Exemptions {
+    Exemptions {
+        users: vec!["system:apiserver".to_string()],
+        ..Exemptions::default()
+    }
+}
+
+fn exemptions_over_defaults<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Exemptions, D::Error> {
+    crate::exemptions::deserialize_over(deserializer, default_exemptions())
 }
 
 impl Default for Settings {
@@ -57,12 +83,7 @@ impl Default for Settings {
             burst_env_vars: strings(&["KUBE_API_BURST"]),
             flow_schemas: FlowSchemaSettings::default(),
             on_lookup_failure: OnLookupFailure::default(),
-            // The API server maintains the built-in FlowSchemas itself, `probes`
-            // (health checks of everyone, routed to exempt) included.
-            exemptions: Exemptions {
-                users: vec!["system:apiserver".to_string()],
-                ..Exemptions::default()
-            },
+            exemptions: default_exemptions(),
         }
     }
 }
@@ -100,6 +121,14 @@ impl Validate for FlowSchemaSettings {
     fn validate(&self) -> Result<(), SettingsError> {
         non_empty_entries("systemUsers", &self.system_users)?;
         non_empty_entries("systemGroups", &self.system_groups)?;
+        for (index, group) in self.system_groups.iter().enumerate() {
+            if EVERYONE_GROUPS.contains(&group.as_str()) {
+                return Err(SettingsError::new(
+                    format!("systemGroups[{index}]"),
+                    format!("`{group}` holds every client (or every service account), so no FlowSchema would be checked; list the groups of the system components only"),
+                ));
+            }
+        }
         let accounts = Exemptions {
             service_accounts: self.system_service_accounts.clone(),
             ..Exemptions::default()
@@ -124,6 +153,14 @@ impl Validate for FlowSchemaSettings {
 }
 
 fn check_names(field: &str, names: &[String], what: &str) -> Result<(), SettingsError> {
+    if names.is_empty() {
+        return Err(SettingsError::new(
+            field,
+            format!(
+                "lists no {what}, which would switch this check off; leave it out for the defaults"
+            ),
+        ));
+    }
     for (index, name) in names.iter().enumerate() {
         let bare = name.trim_start_matches('-');
         if bare.is_empty() || bare.contains(['=', ' ', '\t', '\n']) {
@@ -237,69 +274,87 @@ fn bare_flag(name: &str) -> &str {
     name.trim_start_matches('-')
 }
 
-/// Expands Kubernetes `$(VAR)` references from the container's literal env
-/// (`$$` escapes a `$`), as the kubelet does before running the command.
-fn expand<'s>(text: &'s str, at: &ContainerAt) -> Cow<'s, str> {
-    if !text.contains('$') {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(position) = rest.find('$') {
-        let (before, after) = rest.split_at(position);
-        out.push_str(before);
-        let after = after.get(1..).unwrap_or("");
-        if let Some(tail) = after.strip_prefix('$') {
-            out.push('$');
-            rest = tail;
-        } else if let Some((name, tail)) = after
-            .strip_prefix('(')
-            .and_then(|inner| inner.split_once(')'))
-            .filter(|(name, _)| at.container.env_value(name).is_some())
-        {
-            out.push_str(at.container.env_value(name).unwrap_or(""));
-            rest = tail;
-        } else {
-            out.push('$');
-            rest = after;
-        }
-    }
-    out.push_str(rest);
-    Cow::Owned(out)
-}
+/// How deep scripts quoted inside scripts (`su -c '...'`) are split.
+const MAX_NESTING: usize = 4;
 
-/// A shell reference (`$NAME`, `${NAME}`) resolved from the container's env.
-fn resolve<'s>(value: &'s str, at: &'s ContainerAt) -> Cow<'s, str> {
-    let name = value
+/// Variables a container's scripts assign (`QPS=3000`, `export QPS=3000`).
+type Assigned = BTreeMap<String, String>;
+
+/// A shell reference (`$NAME`, `${NAME}`, `${NAME:-default}`,
+/// `${NAME-default}`) resolved from the scripts' assignments, then the
+/// container's env; a default applies when neither defines the name.
+fn resolve<'s>(value: &'s str, assigned: &'s Assigned, env: &'s Env) -> Cow<'s, str> {
+    let Some(reference) = value
         .strip_prefix("${")
         .and_then(|v| v.strip_suffix('}'))
-        .or_else(|| value.strip_prefix('$'));
-    match name.and_then(|n| at.container.env_value(n)) {
-        Some(resolved) => Cow::Borrowed(resolved),
-        None => Cow::Borrowed(value),
+        .or_else(|| value.strip_prefix('$'))
+    else {
+        return Cow::Borrowed(value);
+    };
+    let (name, default, unless_empty) = match reference.split_once(":-") {
+        Some((name, default)) => (name, Some(default), true),
+        None => match reference.split_once('-') {
+            Some((name, default)) => (name, Some(default), false),
+            None => (reference, None, false),
+        },
+    };
+    let known = match assigned.get(name) {
+        Some(set) => Some(set.as_str()),
+        None if env.defines(name) => match env.value(name) {
+            Some(literal) => Some(literal),
+            // From a ConfigMap or Secret: unknown here.
+            None => return Cow::Borrowed(value),
+        },
+        None => None,
+    };
+    match (known, default) {
+        (Some(set), Some(default)) if unless_empty && set.is_empty() => Cow::Borrowed(default),
+        (Some(set), _) => Cow::Borrowed(set),
+        (None, Some(default)) => Cow::Borrowed(default),
+        (None, None) => Cow::Borrowed(value),
     }
 }
 
-/// Words of command and args: plain elements as they are, and shell scripts
-/// (elements with whitespace, as passed to `sh -c`) split into their words.
-fn words<'s>(at: &'s ContainerAt) -> Vec<(ArgField, Cow<'s, str>)> {
-    let mut words = Vec::new();
-    for (field, arg) in at.container.argv() {
-        let expanded = expand(arg, at);
-        if expanded.contains(char::is_whitespace) {
-            for token in tokenize(&expanded) {
-                if let Some(word) = token.word() {
-                    words.push((field, Cow::Owned(word.to_string())));
-                }
-            }
-        } else {
-            words.push((field, expanded));
+/// Splits `text` into words when it is a script (has whitespace, as passed
+/// to `sh -c`), and the scripts quoted in it too.
+fn push_words<'s>(
+    field: ArgField,
+    text: Cow<'s, str>,
+    depth: usize,
+    words: &mut Vec<(ArgField, Cow<'s, str>)>,
+) {
+    if depth >= MAX_NESTING || !text.contains(char::is_whitespace) {
+        words.push((field, text));
+        return;
+    }
+    for token in tokenize(&text) {
+        if let Some(word) = token.word() {
+            push_words(field, Cow::Owned(word.to_string()), depth + 1, words);
         }
     }
-    words
 }
 
-fn flag_settings(settings: &Settings, at: &ContainerAt) -> Vec<Setting> {
+/// Words of command and args after the kubelet's `$(VAR)` expansion, and
+/// the variables their scripts assign.
+fn words<'s>(at: &'s ContainerAt, env: &'s Env) -> (Vec<(ArgField, Cow<'s, str>)>, Assigned) {
+    let mut words = Vec::new();
+    for (field, arg) in at.container.argv() {
+        push_words(field, env.expand(arg), 0, &mut words);
+    }
+    let mut assigned = Assigned::new();
+    for (_, word) in &words {
+        if let Some((name, value)) = word.split_once('=') {
+            let identifier = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if identifier {
+                assigned.insert(name.to_string(), value.to_string());
+            }
+        }
+    }
+    (words, assigned)
+}
+
+fn flag_settings(settings: &Settings, at: &ContainerAt, env: &Env) -> Vec<Setting> {
     let limit_of = |name: &str| {
         if settings.qps_flags.iter().any(|f| bare_flag(f) == name) {
             Some(Limit::Qps)
@@ -309,7 +364,7 @@ fn flag_settings(settings: &Settings, at: &ContainerAt) -> Vec<Setting> {
             None
         }
     };
-    let words = words(at);
+    let (words, assigned) = words(at, env);
     let mut found = Vec::new();
     for (index, (field, word)) in words.iter().enumerate() {
         if !word.starts_with('-') {
@@ -333,29 +388,33 @@ fn flag_settings(settings: &Settings, at: &ContainerAt) -> Vec<Setting> {
             field: format!("{}.{field}", at.path),
             shown,
             limit,
-            value: resolve(&value, at).into_owned(),
+            value: resolve(&value, &assigned, env).into_owned(),
         });
     }
     found
 }
 
-fn env_settings(settings: &Settings, at: &ContainerAt) -> Vec<Setting> {
+fn env_settings(settings: &Settings, at: &ContainerAt, env: &Env) -> Vec<Setting> {
     let mut found = Vec::new();
-    for (index, env) in at.container.env.iter().enumerate() {
-        let limit = if settings.qps_env_vars.iter().any(|n| *n == env.name) {
+    for (index, entry) in at.container.env.iter().enumerate() {
+        let limit = if settings.qps_env_vars.iter().any(|n| *n == entry.name) {
             Limit::Qps
-        } else if settings.burst_env_vars.iter().any(|n| *n == env.name) {
+        } else if settings.burst_env_vars.iter().any(|n| *n == entry.name) {
             Limit::Burst
         } else {
             continue;
         };
-        // Values from ConfigMaps or Secrets (valueFrom) cannot be judged here.
-        let Some(value) = env.value.as_deref() else {
+        // A later entry of the same name wins; values from ConfigMaps or
+        // Secrets (valueFrom) cannot be judged here.
+        if !env.is_effective(index) {
+            continue;
+        }
+        let Some(value) = env.value(&entry.name) else {
             continue;
         };
         found.push(Setting {
             field: format!("{}.env[{index}]", at.path),
-            shown: format!("{}={value}", env.name),
+            shown: format!("{}={value}", entry.name),
             limit,
             value: value.to_string(),
         });
@@ -366,8 +425,9 @@ fn env_settings(settings: &Settings, at: &ContainerAt) -> Vec<Setting> {
 fn judge_workload(settings: &Settings, workload: &Workload) -> Verdict {
     let mut verdict = Verdict::accept();
     for at in workload.containers() {
-        let mut found = flag_settings(settings, &at);
-        found.extend(env_settings(settings, &at));
+        let env = Env::new(at.container);
+        let mut found = flag_settings(settings, &at, &env);
+        found.extend(env_settings(settings, &at, &env));
         for setting in found {
             if let Some(violation) = judge_setting(settings, &at, &setting) {
                 verdict.violation(violation);
@@ -377,10 +437,62 @@ fn judge_workload(settings: &Settings, workload: &Workload) -> Verdict {
     verdict
 }
 
+/// A value as Go's flag packages read it: `strconv.ParseFloat` for QPS
+/// (float flags), `strconv.ParseInt(s, 0, 64)` for burst (int flags). So
+/// `0x1770`, `6_000`, hexadecimal floats and, for burst, octal `0144` too.
+fn go_number(text: &str, limit: Limit) -> Option<f64> {
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let digits = unsigned.replace('_', "").to_ascii_lowercase();
+    let octal_int = limit == Limit::Burst
+        && digits.len() > 1
+        && digits.starts_with('0')
+        && digits.bytes().all(|b| (b'0'..=b'7').contains(&b));
+    let value = if let Some(hex) = digits.strip_prefix("0x") {
+        hex_float(hex)?
+    } else if let Some(octal) = digits.strip_prefix("0o") {
+        integer(octal, 8)?
+    } else if let Some(binary) = digits.strip_prefix("0b") {
+        integer(binary, 2)?
+    } else if octal_int {
+        integer(&digits, 8)?
+    } else {
+        digits.parse::<f64>().ok()?
+    };
+    Some(if negative { -value } else { value })
+}
+
+fn integer(digits: &str, radix: u32) -> Option<f64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.chars().try_fold(0f64, |value, c| {
+        Some(value * f64::from(radix) + f64::from(c.to_digit(radix)?))
+    })
+}
+
+/// `1770`, `bb8p0`, `1.8p3`: hexadecimal digits, an optional fraction and
+/// a binary exponent.
+fn hex_float(text: &str) -> Option<f64> {
+    let (mantissa, exponent) = match text.split_once('p') {
+        Some((mantissa, exponent)) => (mantissa, exponent.parse::<i32>().ok()?),
+        None => (text, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let value = integer(&[whole, fraction].concat(), 16)?;
+    let shift = i32::try_from(fraction.len())
+        .ok()?
+        .checked_mul(4)
+        .and_then(|bits| exponent.checked_sub(bits))?;
+    Some(value * 2f64.powi(shift))
+}
+
 fn judge_setting(settings: &Settings, at: &ContainerAt, setting: &Setting) -> Option<Violation> {
     // Not a number (e.g. a reference this rule cannot resolve): the client
     // fails to start rather than flooding the API server.
-    let value: f64 = setting.value.trim().parse().ok()?;
+    let value = go_number(setting.value.trim(), setting.limit)?;
     let (what, maximum, setting_name, default) = match setting.limit {
         Limit::Qps => (
             "QPS (queries per second)",
@@ -615,16 +727,27 @@ fn judge_flow_schema(
         .unwrap_or(DEFAULT_PRECEDENCE);
     let minimum = settings.flow_schemas.min_precedence;
     if precedence < minimum {
+        let (ahead, fix) = if precedence < SYSTEM_PRECEDENCE {
+            (
+                "ahead of the built-in FlowSchemas of the system components (system-leader-election 100, workload-leader-election 200, \
+                 system-node-high 400, system-nodes 500, kube-controller-manager and kube-scheduler 800, kube-system-service-accounts 900)",
+                "only the system subjects of `flowSchemas.systemUsers`, `systemGroups` and `systemServiceAccounts` in the policy settings may match ahead of them.",
+            )
+        } else {
+            (
+                "within the precedences the policy settings keep for the system components' FlowSchemas",
+                "or lower `flowSchemas.minPrecedence` in the policy settings.",
+            )
+        };
         verdict.violation(Violation::new(
             "spec.matchingPrecedence",
             precedence.to_string(),
             format!(
-                "it matches {listed} ahead of the built-in FlowSchemas of the system components (system-leader-election 100, workload-leader-election 200, \
-                 system-node-high 400, system-nodes 500, kube-controller-manager and kube-scheduler 800, kube-system-service-accounts 900), below the minimum of {minimum}. \
+                "it matches {listed} {ahead}, below the minimum of {minimum} (`flowSchemas.minPrecedence`). \
                  It can capture their requests and take their share of the API server's capacity (--max-requests-inflight, API Priority and Fairness), \
                  so leader election, scheduling and node heartbeats fail."
             ),
-            format!("set matchingPrecedence to {minimum} or more (lower numbers match first), or raise it via `flowSchemas.minPrecedence` in the policy settings."),
+            format!("set matchingPrecedence to {minimum} or more (lower numbers match first); {fix}"),
         ));
     }
     verdict
@@ -671,6 +794,21 @@ mod tests {
     )]
     #[case::not_a_number(r#"{"name":"c","args":["--qps=fast","--burst"]}"#, &[])]
     #[case::other_flags(r#"{"name":"c","args":["--qps-limit=9000","--max-qps=9000","qps=9000"]}"#, &[])]
+    #[case::env_referencing_env(r#"{"name":"c","args":["--kube-api-qps=$(QPS)"],"env":[{"name":"A","value":"3000"},{"name":"QPS","value":"$(A)"}]}"#, &["spec.template.spec.containers[0].args[0] = --kube-api-qps=3000"])]
+    #[case::env_var_from_earlier_env(r#"{"name":"c","env":[{"name":"A","value":"3000"},{"name":"KUBE_API_QPS","value":"$(A)"}]}"#, &["spec.template.spec.containers[0].env[1] = KUBE_API_QPS=3000"])]
+    #[case::later_env_entry_wins(r#"{"name":"c","env":[{"name":"KUBE_API_QPS","value":"3000"},{"name":"KUBE_API_QPS","value":"10"}]}"#, &[])]
+    #[case::later_env_entry_too_high(r#"{"name":"c","env":[{"name":"KUBE_API_QPS","value":"10"},{"name":"KUBE_API_QPS","value":"3000"}]}"#, &["spec.template.spec.containers[0].env[1] = KUBE_API_QPS=3000"])]
+    #[case::go_hex_int(r#"{"name":"c","args":["--kube-api-burst=0x1770"]}"#, &["spec.template.spec.containers[0].args[0] = --kube-api-burst=0x1770"])]
+    #[case::go_underscores(r#"{"name":"c","args":["--kube-api-burst=6_000"]}"#, &["spec.template.spec.containers[0].args[0] = --kube-api-burst=6_000"])]
+    #[case::go_hex_float(r#"{"name":"c","args":["--kube-api-qps=0xbb8p0"]}"#, &["spec.template.spec.containers[0].args[0] = --kube-api-qps=0xbb8p0"])]
+    #[case::go_octal_burst_over(r#"{"name":"c","args":["--kube-api-burst=0200"]}"#, &["spec.template.spec.containers[0].args[0] = --kube-api-burst=0200"])]
+    #[case::go_octal_burst_within(r#"{"name":"c","args":["--kube-api-burst=0144","--kube-api-qps=050"]}"#, &[])]
+    #[case::go_binary(r#"{"name":"c","args":["--kube-api-burst=0b11111111111"]}"#, &["spec.template.spec.containers[0].args[0] = --kube-api-burst=0b11111111111"])]
+    #[case::shell_default(r#"{"name":"c","command":["sh","-c","exec /manager --kube-api-qps=${QPS:-3000}"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=${QPS:-3000}"])]
+    #[case::shell_default_overridden(r#"{"name":"c","command":["sh","-c","exec /manager --kube-api-qps=${QPS:-3000}"],"env":[{"name":"QPS","value":"20"}]}"#, &[])]
+    #[case::shell_default_value_from(r#"{"name":"c","command":["sh","-c","exec /manager --kube-api-qps=${QPS:-3000}"],"env":[{"name":"QPS","valueFrom":{"configMapKeyRef":{"name":"x","key":"y"}}}]}"#, &[])]
+    #[case::shell_assignment(r#"{"name":"c","command":["sh","-c","QPS=3000; exec /manager --kube-api-qps=$QPS"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=$QPS"])]
+    #[case::nested_script(r#"{"name":"c","command":["sh","-c","su app -s /bin/sh -c '/manager --kube-api-qps=3000'"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=3000"])]
     fn judges_containers(#[case] container: &str, #[case] expected: &[&str]) {
         let verdict = judge_json(&deployment(container), &Settings::default(), &NoHost);
         assert_eq!(shown(&verdict), expected);
@@ -857,10 +995,66 @@ mod tests {
     )]
     #[case::bad_lookup_mode(r#"{"onLookupFailure":"ignore"}"#, "unknown variant `ignore`")]
     #[case::unknown_key(r#"{"maxQPS":10}"#, "unknown field `maxQPS`")]
+    #[case::no_qps_flags(r#"{"qpsFlags":[]}"#, "qpsFlags: lists no a flag name")]
+    #[case::no_burst_env_vars(r#"{"burstEnvVars":[]}"#, "burstEnvVars: lists no")]
+    #[case::everyone_is_system(
+        r#"{"flowSchemas":{"systemGroups":["system:masters","system:authenticated"]}}"#,
+        "flowSchemas.systemGroups[1]: `system:authenticated` holds every client"
+    )]
+    #[case::unknown_exemption_key(
+        r#"{"exemptions":{"namespace":["x"]}}"#,
+        "unknown field `namespace`"
+    )]
     fn refuses_invalid_settings(#[case] json: &str, #[case] expected: &str) {
         let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
         let error = crate::settings::parse::<Settings>(Some(&raw)).unwrap_err();
         assert!(error.to_string().contains(expected), "{error}");
+    }
+
+    #[rstest]
+    #[case::namespaces_only(r#"{"exemptions":{"namespaces":["monitoring"]}}"#, &["system:apiserver"])]
+    #[case::users_given(r#"{"exemptions":{"users":["ops"]}}"#, &["ops"])]
+    #[case::users_emptied(r#"{"exemptions":{"users":[]}}"#, &[])]
+    fn exemption_lists_left_out_keep_their_defaults(#[case] json: &str, #[case] users: &[&str]) {
+        let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
+        let settings: Settings = crate::settings::parse(Some(&raw)).expect("valid");
+        assert_eq!(settings.exemptions.users, users);
+    }
+
+    #[rstest]
+    #[case::ahead_of_the_system(
+        150,
+        1000,
+        "ahead of the built-in FlowSchemas",
+        "may match ahead of them"
+    )]
+    #[case::behind_the_system(
+        1500,
+        2000,
+        "within the precedences the policy settings keep",
+        "or lower `flowSchemas.minPrecedence`"
+    )]
+    fn precedence_messages(
+        #[case] precedence: i64,
+        #[case] minimum: i64,
+        #[case] problem: &str,
+        #[case] fix: &str,
+    ) {
+        let settings = Settings {
+            flow_schemas: FlowSchemaSettings {
+                min_precedence: minimum,
+                ..FlowSchemaSettings::default()
+            },
+            ..Settings::default()
+        };
+        let verdict = judge_json(
+            &flow_schema("v1", "workload-low", Some(precedence), USER_SA),
+            &settings,
+            &host(Ok(r#"{"spec":{"type":"Limited"}}"#)),
+        );
+        let violation = verdict.violations.first().expect("refused");
+        assert!(violation.problem.contains(problem), "{}", violation.problem);
+        assert!(violation.fix.contains(fix), "{}", violation.fix);
     }
 
     #[rstest]

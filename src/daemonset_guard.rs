@@ -5,6 +5,8 @@
 
 pub mod fork_bomb;
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 
 use crate::exemptions::Exemptions;
@@ -14,7 +16,7 @@ use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch
 use crate::settings::{validate_section, SettingsError, Validate};
 use crate::violation::{Verdict, Violation};
 use crate::workload::{
-    judge_change, ContainerAt, ContainerList, Workload, WorkloadKind, WorkloadObject,
+    judge_change, ArgField, ContainerAt, ContainerList, Env, Workload, WorkloadKind, WorkloadObject,
 };
 
 use fork_bomb::ForkBomb;
@@ -50,16 +52,27 @@ impl Default for Settings {
 pub struct DaemonSetSettings {
     /// Where (namespaces) and by whom (users, groups, service accounts) new
     /// DaemonSets may be created.
+    #[serde(deserialize_with = "allowed_over_defaults")]
     pub allowed: Exemptions,
+}
+
+fn default_allowed() -> Exemptions {
+    Exemptions {
+        namespaces: vec!["kube-system".to_string()],
+        ..Exemptions::default()
+    }
+}
+
+fn allowed_over_defaults<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Exemptions, D::Error> {
+    crate::exemptions::deserialize_over(deserializer, default_allowed())
 }
 
 impl Default for DaemonSetSettings {
     fn default() -> Self {
         Self {
-            allowed: Exemptions {
-                namespaces: vec!["kube-system".to_string()],
-                ..Exemptions::default()
-            },
+            allowed: default_allowed(),
         }
     }
 }
@@ -201,27 +214,79 @@ fn judge(request: &Request, settings: &Settings, workload: &Workload) -> Verdict
                 .filter(|r| !at.container.resources.has_limit(r))
                 .collect();
             if !missing.is_empty() {
-                verdict.violation(limits_violation(&at, &missing, daemon_set));
+                let zero = missing
+                    .iter()
+                    .any(|r| at.container.resources.has_zero_limit(r));
+                verdict.violation(limits_violation(&at, &missing, zero, daemon_set));
             }
         }
     }
     verdict
 }
 
-/// A fork bomb in one element of command/args, or in the whole command line.
+/// Programs that take their arguments as text, never as a script.
+const TEXT_PROGRAMS: &[&str] = &[
+    "echo", "printf", "grep", "egrep", "fgrep", "rg", "logger", "cat", "sleep",
+];
+
+/// An element of the entrypoint or of an `exec` hook or probe's command.
+#[derive(Clone, Copy)]
+enum Element {
+    Arg(ArgField),
+    Exec(&'static str, usize),
+}
+
+/// A fork bomb in the container's entrypoint (command and args) or in an
+/// `exec` hook or probe, after the kubelet's `$(VAR)` expansion.
 fn find_fork_bomb(at: &ContainerAt) -> Option<(String, ForkBomb)> {
-    for (field, arg) in at.container.argv() {
-        if let Some(bomb) = fork_bomb::find(arg) {
-            return Some((format!("{}.{field}", at.path), bomb));
-        }
-    }
-    let line = at
+    let env = Env::new(at.container);
+    let entrypoint: Vec<(Element, Cow<str>)> = at
         .container
         .argv()
-        .map(|(_, arg)| arg)
+        .map(|(field, arg)| (Element::Arg(field), env.expand(arg)))
+        .collect();
+    let found = find_in_argv(&entrypoint).map(|(element, bomb)| (element, "command+args", bomb));
+    let (element, line, bomb) = found.or_else(|| {
+        at.container.exec_commands().find_map(|(handler, command)| {
+            let argv: Vec<(Element, Cow<str>)> = command
+                .iter()
+                .enumerate()
+                .map(|(index, arg)| (Element::Exec(handler, index), env.expand(arg)))
+                .collect();
+            find_in_argv(&argv).map(|(element, bomb)| (element, handler, bomb))
+        })
+    })?;
+    let field = match element {
+        Some(Element::Arg(field)) => format!("{}.{field}", at.path),
+        Some(Element::Exec(handler, index)) => {
+            format!("{}.{handler}.exec.command[{index}]", at.path)
+        }
+        None if line == "command+args" => format!("{}.{line}", at.path),
+        None => format!("{}.{line}.exec.command", at.path),
+    };
+    Some((field, bomb))
+}
+
+/// A fork bomb in one element of `argv`, or (`None`) in the whole command
+/// line; none when the program only prints or searches its arguments.
+fn find_in_argv(argv: &[(Element, Cow<str>)]) -> Option<(Option<Element>, ForkBomb)> {
+    let program = argv
+        .first()
+        .map_or("", |(_, arg)| arg.rsplit('/').next().unwrap_or(arg));
+    if TEXT_PROGRAMS.contains(&program) {
+        return None;
+    }
+    for (element, arg) in argv {
+        if let Some(bomb) = fork_bomb::find(arg) {
+            return Some((Some(*element), bomb));
+        }
+    }
+    let joined = argv
+        .iter()
+        .map(|(_, arg)| arg.as_ref())
         .collect::<Vec<_>>()
         .join(" ");
-    fork_bomb::find(&line).map(|bomb| (format!("{}.command+args", at.path), bomb))
+    fork_bomb::find(&joined).map(|bomb| (None, bomb))
 }
 
 fn describe_subject(request: &Request) -> String {
@@ -305,7 +370,7 @@ fn fork_bomb_violation(
     )
 }
 
-fn limits_violation(at: &ContainerAt, missing: &[&str], daemon_set: bool) -> Violation {
+fn limits_violation(at: &ContainerAt, missing: &[&str], zero: bool, daemon_set: bool) -> Violation {
     let missing = missing.join(", ");
     let reach = if daemon_set {
         " on every node at once, since a DaemonSet runs everywhere"
@@ -316,11 +381,12 @@ fn limits_violation(at: &ContainerAt, missing: &[&str], daemon_set: bool) -> Vio
         format!("{}.resources.limits", at.path),
         format!("missing {missing}"),
         format!(
-            "{} declares no {missing} limit, so it can take all of its node's {missing}{reach}, starving the kubelet and the container runtime until the node stops working.",
+            "{} declares no {missing} limit{}, so it can take all of its node's {missing}{reach}, starving the kubelet and the container runtime until the node stops working.",
             at.describe(),
+            if zero { " (a limit of 0 is no limit: the kubelet sets none)" } else { "" },
         ),
         format!(
-            "set `resources.limits` for {missing} on the container (required by the policy's `resourceLimits` setting); and {PID_FIX}."
+            "set `resources.limits` for {missing} on the container, above 0 (required by the policy's `resourceLimits` setting); and {PID_FIX}."
         ),
     )
 }
@@ -423,6 +489,42 @@ mod tests {
         request(("", "ConfigMap"), "CREATE", "apps", "alice", r#"{"data":{"x":":(){ :|:& };:"}}"#, "null"),
         &[]
     )]
+    #[case::post_start_hook_bomb(
+        request(DS, "CREATE", "kube-system", "admin", &daemon_set("kube-system", r#"{"name":"c","command":["sleep","infinity"],"lifecycle":{"postStart":{"exec":{"command":["sh","-c",":(){ :|:& };:"]}}},"resources":{"limits":{"cpu":"1","memory":"1Gi"}}}"#), "null"),
+        &["spec.template.spec.containers[0].lifecycle.postStart.exec.command[2]"]
+    )]
+    #[case::liveness_probe_bomb_joined(
+        request(("", "Pod"), "CREATE", "apps", "alice", r#"{"spec":{"containers":[{"name":"c","livenessProbe":{"exec":{"command":["f()","{","f|f&","};","f"]}}}]}}"#, "null"),
+        &["spec.containers[0].livenessProbe.exec.command"]
+    )]
+    #[case::http_probe_and_pre_stop_without_exec(
+        request(("", "Pod"), "CREATE", "apps", "alice", r#"{"spec":{"containers":[{"name":"c","livenessProbe":{"httpGet":{"path":"/","port":80}},"lifecycle":{"preStop":{"sleep":{"seconds":5}}}}]}}"#, "null"),
+        &[]
+    )]
+    #[case::bomb_in_an_env_var(
+        request(("", "Pod"), "CREATE", "apps", "alice", r#"{"spec":{"containers":[{"name":"c","command":["sh","-c","$(BOMB)"],"env":[{"name":"BOMB","value":":(){ :|:& };:"}]}]}}"#, "null"),
+        &["spec.containers[0].command[2]"]
+    )]
+    #[case::escaped_reference_is_text(
+        request(("", "Pod"), "CREATE", "apps", "alice", r#"{"spec":{"containers":[{"name":"c","command":["sh","-c","echo $$(BOMB)"],"env":[{"name":"BOMB","value":":(){ :|:& };:"}]}]}}"#, "null"),
+        &[]
+    )]
+    #[case::grep_argument_is_text(
+        request(("", "Pod"), "CREATE", "apps", "alice", r#"{"spec":{"containers":[{"name":"c","command":["grep","-F",":(){ :|:& };:","/var/log/audit.log"]}]}}"#, "null"),
+        &[]
+    )]
+    #[case::echo_argument_is_text(
+        request(("", "Pod"), "CREATE", "apps", "alice", r#"{"spec":{"containers":[{"name":"c","command":["/bin/echo"],"args":[":(){ :|:& };:"]}]}}"#, "null"),
+        &[]
+    )]
+    #[case::zero_limits_are_none(
+        request(DS, "CREATE", "kube-system", "alice", &daemon_set("kube-system", r#"{"name":"c","resources":{"limits":{"cpu":"0","memory":"0Mi"}}}"#), "null"),
+        &["spec.template.spec.containers[0].resources.limits"]
+    )]
+    #[case::numeric_limits(
+        request(DS, "CREATE", "kube-system", "alice", &daemon_set("kube-system", r#"{"name":"c","resources":{"limits":{"cpu":1,"memory":"0.5Gi"}}}"#), "null"),
+        &[]
+    )]
     fn judges(#[case] json: String, #[case] expected: &[&str]) {
         assert_eq!(fields(&judge_json(&json, &Settings::default())), expected);
     }
@@ -491,6 +593,26 @@ mod tests {
             daemon_set_violations,
             "daemon set"
         );
+    }
+
+    fn parsed(settings: &str) -> Settings {
+        let raw = serde_json::value::RawValue::from_string(settings.to_string()).expect("json");
+        crate::settings::parse(Some(&raw)).expect("valid")
+    }
+
+    #[rstest]
+    #[case::groups_keep_the_default_namespace(r#"{"daemonSets":{"allowed":{"groups":["admins"]}}}"#, &["kube-system"], &["admins"])]
+    #[case::namespaces_replace_the_default(r#"{"daemonSets":{"allowed":{"namespaces":["monitoring"]}}}"#, &["monitoring"], &[])]
+    #[case::empty_namespaces_given(r#"{"daemonSets":{"allowed":{"namespaces":[],"groups":["admins"]}}}"#, &[], &["admins"])]
+    #[case::null_section(r#"{"daemonSets":{"allowed":null}}"#, &["kube-system"], &[])]
+    fn allowed_lists_left_out_keep_their_defaults(
+        #[case] settings: &str,
+        #[case] namespaces: &[&str],
+        #[case] groups: &[&str],
+    ) {
+        let allowed = parsed(settings).daemon_sets.allowed;
+        assert_eq!(allowed.namespaces, namespaces);
+        assert_eq!(allowed.groups, groups);
     }
 
     #[test]

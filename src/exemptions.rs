@@ -1,6 +1,6 @@
 //! Namespaces and subjects a rule leaves alone.
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use crate::request::Request;
 use crate::settings::{non_empty_entries, SettingsError, Validate};
@@ -39,6 +39,31 @@ impl Validate for Exemptions {
         }
         Ok(())
     }
+}
+
+/// Reads an `exemptions`-shaped section over `defaults`: each list the
+/// settings leave out keeps its default, as the READMEs' tables say.
+pub fn deserialize_over<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    defaults: Exemptions,
+) -> Result<Exemptions, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct Given {
+        namespaces: Option<Vec<String>>,
+        users: Option<Vec<String>>,
+        groups: Option<Vec<String>>,
+        service_accounts: Option<Vec<String>>,
+    }
+    let Some(given) = Option::<Given>::deserialize(deserializer)? else {
+        return Ok(defaults);
+    };
+    Ok(Exemptions {
+        namespaces: given.namespaces.unwrap_or(defaults.namespaces),
+        users: given.users.unwrap_or(defaults.users),
+        groups: given.groups.unwrap_or(defaults.groups),
+        service_accounts: given.service_accounts.unwrap_or(defaults.service_accounts),
+    })
 }
 
 /// Why a request is exempt; written only when shown.

@@ -85,23 +85,35 @@ impl Verdict {
     ///
     /// Violations keep the order the rule found them in (rules walk objects
     /// in document order, so the order is stable); duplicates are dropped.
+    /// The first [`MAX_LISTED`] distinct ones are listed, the rest counted.
     pub fn into_response(self, rule: &str, object: &str) -> ValidationResponse {
         if self.violations.is_empty() {
             return ValidationResponse::accept(self.warnings);
         }
-        let mut distinct: Vec<Violation> = Vec::with_capacity(self.violations.len());
+        let mut listed: Vec<Violation> = Vec::with_capacity(self.violations.len().min(MAX_LISTED));
+        let mut unlisted = 0usize;
         for violation in self.violations {
-            if !distinct.contains(&violation) {
-                distinct.push(violation);
+            if listed.contains(&violation) {
+                continue;
+            }
+            if listed.len() < MAX_LISTED {
+                listed.push(violation);
+            } else {
+                unlisted = unlisted.saturating_add(1);
             }
         }
-        ValidationResponse::reject(render(rule, object, &distinct), None, self.warnings)
+        let message = render(rule, object, &listed, unlisted);
+        ValidationResponse::reject(message, None, self.warnings)
     }
 }
 
-fn render(rule: &str, object: &str, violations: &[Violation]) -> String {
+/// Violations listed in one message: more than any real object has, and a
+/// bound on the message (and the duplicate check) for adversarial ones.
+pub const MAX_LISTED: usize = 100;
+
+fn render(rule: &str, object: &str, violations: &[Violation], unlisted: usize) -> String {
     let mut digits = [0; 20];
-    let total = count(violations.len(), &mut digits);
+    let total = count(violations.len().saturating_add(unlisted), &mut digits);
     let mut message = String::with_capacity(
         64 + violations
             .iter()
@@ -111,7 +123,7 @@ fn render(rule: &str, object: &str, violations: &[Violation]) -> String {
     for part in ["crash-guard/", rule, " refused ", object, ": ", total] {
         message.push_str(part);
     }
-    message.push_str(if violations.len() == 1 {
+    message.push_str(if violations.len().saturating_add(unlisted) == 1 {
         " violation."
     } else {
         " violations."
@@ -122,6 +134,12 @@ fn render(rule: &str, object: &str, violations: &[Violation]) -> String {
         for part in [
             " [", number, "] ", &v.field, " = ", &v.value, ": ", &v.problem, " Fix: ", &v.fix,
         ] {
+            message.push_str(part);
+        }
+    }
+    if unlisted > 0 {
+        let mut digits = [0; 20];
+        for part in [" And ", count(unlisted, &mut digits), " more, not listed."] {
             message.push_str(part);
         }
     }
@@ -167,6 +185,29 @@ mod tests {
                 "crash-guard/object-size refused Secret a/b: 2 violations. \
                  [1] b = x: it breaks. Fix: change it. [2] a = x: it breaks. Fix: change it."
             )
+        );
+    }
+
+    #[test]
+    fn violations_past_the_listed_maximum_are_counted() {
+        let mut verdict = Verdict::accept();
+        for index in 0..MAX_LISTED + 3 {
+            verdict.violation(v(&format!("f{index}")));
+            verdict.violation(v("f0"));
+        }
+        let message = verdict
+            .into_response("api-rate-limit", "Pod a/b")
+            .message
+            .unwrap_or_default();
+        assert!(
+            message.contains(": 103 violations. [1] f0 = x"),
+            "{message}"
+        );
+        assert!(message.contains("[100] f99 = x"), "{message}");
+        assert!(!message.contains("[101]"), "{message}");
+        assert!(
+            message.ends_with("Fix: change it. And 3 more, not listed."),
+            "{message}"
         );
     }
 }

@@ -8,7 +8,6 @@ pub mod shell;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 
 use crate::request::{DecodeError, GroupVersionKind, Object, Operation, Prefetch, Request};
@@ -99,6 +98,36 @@ pub struct Container<'a> {
     pub env: Vec<EnvVar<'a>>,
     #[serde(default, borrow, deserialize_with = "nullable")]
     pub resources: Resources<'a>,
+    #[serde(default, borrow)]
+    pub lifecycle: Option<Lifecycle<'a>>,
+    #[serde(default, borrow, rename = "livenessProbe")]
+    pub liveness_probe: Option<Handler<'a>>,
+    #[serde(default, borrow, rename = "readinessProbe")]
+    pub readiness_probe: Option<Handler<'a>>,
+    #[serde(default, borrow, rename = "startupProbe")]
+    pub startup_probe: Option<Handler<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Lifecycle<'a> {
+    #[serde(default, borrow)]
+    pub post_start: Option<Handler<'a>>,
+    #[serde(default, borrow)]
+    pub pre_stop: Option<Handler<'a>>,
+}
+
+/// A hook or probe; only `exec` runs a command in the container.
+#[derive(Debug, Default, Deserialize)]
+pub struct Handler<'a> {
+    #[serde(default, borrow)]
+    pub exec: Option<Exec<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Exec<'a> {
+    #[serde(default, borrow, deserialize_with = "nullable")]
+    pub command: Vec<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -112,15 +141,72 @@ pub struct EnvVar<'a> {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Resources<'a> {
-    /// Declared limits; values are not read (a `null` value is not a limit).
+    /// Declared limits (a `null` value is not a limit).
     #[serde(default, borrow, deserialize_with = "nullable")]
-    pub limits: BTreeMap<Cow<'a, str>, Option<IgnoredAny>>,
+    pub limits: BTreeMap<Cow<'a, str>, Option<LimitValue>>,
 }
 
 impl Resources<'_> {
+    /// Whether `resource` has a limit; a zero limit is none (the kubelet
+    /// sets no cgroup limit for it).
     pub fn has_limit(&self, resource: &str) -> bool {
-        matches!(self.limits.get(resource), Some(Some(_)))
+        matches!(
+            self.limits.get(resource),
+            Some(Some(LimitValue { zero: false }))
+        )
     }
+
+    /// Whether `resource` is declared with a limit of zero.
+    pub fn has_zero_limit(&self, resource: &str) -> bool {
+        matches!(
+            self.limits.get(resource),
+            Some(Some(LimitValue { zero: true }))
+        )
+    }
+}
+
+/// A limit's quantity, read only for whether it is zero.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct LimitValue {
+    pub zero: bool,
+}
+
+impl<'de> Deserialize<'de> for LimitValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = LimitValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a quantity")
+            }
+            fn visit_str<E>(self, quantity: &str) -> Result<LimitValue, E> {
+                Ok(LimitValue {
+                    zero: is_zero_quantity(quantity),
+                })
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<LimitValue, E> {
+                Ok(LimitValue { zero: n == 0 })
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<LimitValue, E> {
+                Ok(LimitValue { zero: n == 0 })
+            }
+            fn visit_f64<E>(self, n: f64) -> Result<LimitValue, E> {
+                Ok(LimitValue { zero: n == 0.0 })
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// `0`, `0m`, `0.0Gi`, `+0e3`: a quantity whose digits before any exponent
+/// or suffix are all zero.
+fn is_zero_quantity(quantity: &str) -> bool {
+    let number = quantity.trim().trim_start_matches(['+', '-']);
+    let mantissa = number
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .next()
+        .unwrap_or("");
+    mantissa.bytes().any(|b| b.is_ascii_digit()) && mantissa.bytes().all(|b| b == b'0' || b == b'.')
 }
 
 /// Which list of the PodSpec a container is in.
@@ -204,14 +290,160 @@ impl<'a> Container<'a> {
         command.chain(args)
     }
 
-    /// The literal value of env var `name` (the last one wins, as in the kubelet).
-    pub fn env_value(&self, name: &str) -> Option<&str> {
-        self.env
-            .iter()
-            .rev()
-            .find(|e| e.name == name)
-            .and_then(|e| e.value.as_deref())
+    /// Every `exec` command the kubelet runs in the container besides its
+    /// entrypoint (lifecycle hooks and probes), with its field path.
+    pub fn exec_commands(&self) -> impl Iterator<Item = (&'static str, &[Cow<'a, str>])> + '_ {
+        let hooks = self.lifecycle.as_ref();
+        [
+            (
+                "lifecycle.postStart",
+                hooks.and_then(|h| h.post_start.as_ref()),
+            ),
+            ("lifecycle.preStop", hooks.and_then(|h| h.pre_stop.as_ref())),
+            ("livenessProbe", self.liveness_probe.as_ref()),
+            ("readinessProbe", self.readiness_probe.as_ref()),
+            ("startupProbe", self.startup_probe.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(field, handler)| {
+            let command = &handler?.exec.as_ref()?.command;
+            (!command.is_empty()).then_some((field, command.as_slice()))
+        })
     }
+}
+
+/// Bytes the `$(VAR)` expansions of one container may build in all; past
+/// that, text stays as written (each entry can double a value).
+const MAX_EXPANDED: usize = 256 * 1024;
+
+/// A container's literal env as the kubelet resolves it: each value's
+/// `$(VAR)` references expanded from the entries before it (`$$` escapes a
+/// `$`; unknown references stay as written), the last entry of a name
+/// winning. Built on first use.
+pub struct Env<'w, 'a> {
+    container: &'w Container<'a>,
+    table: std::cell::OnceCell<EnvTable<'w>>,
+    /// What expansions have built so far, against [`MAX_EXPANDED`].
+    built: std::cell::Cell<usize>,
+}
+
+struct EnvTable<'w> {
+    /// The last entry of each name.
+    latest: BTreeMap<&'w str, usize>,
+    /// Per entry: its expanded value, `None` for `valueFrom`.
+    values: Vec<Option<Cow<'w, str>>>,
+}
+
+impl<'w, 'a> Env<'w, 'a> {
+    pub fn new(container: &'w Container<'a>) -> Self {
+        Self {
+            container,
+            table: std::cell::OnceCell::new(),
+            built: std::cell::Cell::new(0),
+        }
+    }
+
+    /// `text` expanded with `lookup` while the budget lasts.
+    fn expand_within<'s, 'v>(
+        &self,
+        text: &'s str,
+        lookup: impl Fn(&str) -> Option<&'v str>,
+    ) -> Cow<'s, str> {
+        let budget = MAX_EXPANDED.saturating_sub(self.built.get());
+        if budget == 0 || !text.contains('$') {
+            return Cow::Borrowed(text);
+        }
+        let expanded = expand_with(text, budget, lookup);
+        self.built
+            .set(self.built.get().saturating_add(expanded.len()));
+        expanded
+    }
+
+    fn table(&self) -> &EnvTable<'w> {
+        self.table.get_or_init(|| {
+            let env = &self.container.env;
+            let mut latest: BTreeMap<&'w str, usize> = BTreeMap::new();
+            let mut values: Vec<Option<Cow<'w, str>>> = Vec::with_capacity(env.len());
+            for (index, entry) in env.iter().enumerate() {
+                let value = entry.value.as_deref().map(|value| {
+                    self.expand_within(value, |name| {
+                        let at = *latest.get(name)?;
+                        values.get(at)?.as_deref()
+                    })
+                });
+                values.push(value);
+                latest.insert(entry.name.as_ref(), index);
+            }
+            EnvTable { latest, values }
+        })
+    }
+
+    /// The value of `name`, when the entry that sets it is literal.
+    pub fn value(&self, name: &str) -> Option<&str> {
+        let table = self.table();
+        let at = *table.latest.get(name)?;
+        table.values.get(at)?.as_deref()
+    }
+
+    /// Whether some entry sets `name`, literally or from `valueFrom`.
+    pub fn defines(&self, name: &str) -> bool {
+        self.table().latest.contains_key(name)
+    }
+
+    /// Whether entry `index` sets its name (no later entry repeats it).
+    pub fn is_effective(&self, index: usize) -> bool {
+        let name = self
+            .container
+            .env
+            .get(index)
+            .map_or("", |e| e.name.as_ref());
+        self.table().latest.get(name) == Some(&index)
+    }
+
+    /// `text` with `$(VAR)` references expanded, as the kubelet does to
+    /// command, args and env values.
+    pub fn expand<'s>(&'s self, text: &'s str) -> Cow<'s, str> {
+        if !text.contains('$') {
+            return Cow::Borrowed(text);
+        }
+        self.table();
+        self.expand_within(text, |name| self.value(name))
+    }
+}
+
+/// `text` with its `$(VAR)` references replaced by `lookup`, until the
+/// result is `budget` bytes long.
+fn expand_with<'s, 'v>(
+    text: &'s str,
+    budget: usize,
+    lookup: impl Fn(&str) -> Option<&'v str>,
+) -> Cow<'s, str> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(position) = rest.find('$') {
+        if out.len() > budget {
+            break;
+        }
+        let (before, after) = rest.split_at(position);
+        out.push_str(before);
+        let after = after.get(1..).unwrap_or("");
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some((value, tail)) = after
+            .strip_prefix('(')
+            .and_then(|inner| inner.split_once(')'))
+            .and_then(|(name, tail)| Some((lookup(name)?, tail)))
+        {
+            out.push_str(value);
+            rest = tail;
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
 }
 
 /// A workload's pod template.
@@ -463,8 +695,9 @@ mod tests {
                 ("args[0]".to_string(), "y"),
             ]
         );
-        assert_eq!(first.container.env_value("E"), Some("1"));
-        assert_eq!(first.container.env_value("F"), None);
+        let env = Env::new(first.container);
+        assert_eq!(env.value("E"), Some("1"));
+        assert_eq!(env.value("F"), None);
         assert!(first.container.resources.has_limit("cpu"));
         assert!(!first.container.resources.has_limit("memory"));
     }
@@ -571,5 +804,89 @@ mod tests {
         .expect("judged");
         assert_eq!(verdict.violations.len(), new_count - old_count);
         assert_eq!(verdict.warnings.len(), old_count);
+    }
+
+    #[rstest]
+    #[case::zero("0", true)]
+    #[case::zero_milli("0m", true)]
+    #[case::zero_decimal_suffix("0.0Gi", true)]
+    #[case::signed_exponent("+0e3", true)]
+    #[case::one("1", false)]
+    #[case::half("0.5", false)]
+    #[case::milli("100m", false)]
+    #[case::exponent("1e3", false)]
+    #[case::empty("", false)]
+    fn zero_quantities(#[case] quantity: &str, #[case] zero: bool) {
+        assert_eq!(is_zero_quantity(quantity), zero);
+    }
+
+    fn container(env: &str) -> Container<'static> {
+        let json: &'static str =
+            Box::leak(format!(r#"{{"name":"c","env":{env}}}"#).into_boxed_str());
+        serde_json::from_str(json).expect("container")
+    }
+
+    #[rstest]
+    #[case::literal(r#"[{"name":"A","value":"1"}]"#, "A", Some("1"))]
+    #[case::last_entry_wins(
+        r#"[{"name":"A","value":"1"},{"name":"A","value":"2"}]"#,
+        "A",
+        Some("2")
+    )]
+    #[case::value_from_wins(r#"[{"name":"A","value":"1"},{"name":"A","valueFrom":{}}]"#, "A", None)]
+    #[case::earlier_reference(
+        r#"[{"name":"A","value":"30"},{"name":"B","value":"$(A)00"}]"#,
+        "B",
+        Some("3000")
+    )]
+    #[case::chained(
+        r#"[{"name":"A","value":"3"},{"name":"B","value":"$(A)0"},{"name":"C","value":"$(B)00"}]"#,
+        "C",
+        Some("3000")
+    )]
+    #[case::later_reference_kept(
+        r#"[{"name":"B","value":"$(A)"},{"name":"A","value":"1"}]"#,
+        "B",
+        Some("$(A)")
+    )]
+    #[case::escaped(
+        r#"[{"name":"A","value":"1"},{"name":"B","value":"$$(A)"}]"#,
+        "B",
+        Some("$(A)")
+    )]
+    #[case::value_from_reference_kept(
+        r#"[{"name":"A","valueFrom":{}},{"name":"B","value":"$(A)"}]"#,
+        "B",
+        Some("$(A)")
+    )]
+    fn env_values_as_the_kubelet_resolves_them(
+        #[case] env: &str,
+        #[case] name: &str,
+        #[case] expected: Option<&str>,
+    ) {
+        let container = container(env);
+        assert_eq!(Env::new(&container).value(name), expected);
+    }
+
+    #[test]
+    fn doubling_references_stop_growing() {
+        let mut env = vec![r#"{"name":"E0","value":"xxxxxxxxxxxxxxxx"}"#.to_string()];
+        for i in 1..40 {
+            env.push(format!(
+                r#"{{"name":"E{i}","value":"$(E{})$(E{})"}}"#,
+                i - 1,
+                i - 1
+            ));
+        }
+        let container = container(&format!("[{}]", env.join(",")));
+        let env = Env::new(&container);
+        let value = env.value("E39").map_or(0, str::len);
+        assert!(value < 2 * MAX_EXPANDED, "{value}");
+        let built: usize = (0..40)
+            .filter_map(|i| env.value(&format!("E{i}")))
+            .map(str::len)
+            .sum();
+        assert!(built < 3 * MAX_EXPANDED, "{built}");
+        assert_eq!(env.expand("$(E39)"), "$(E39)", "the budget is spent");
     }
 }

@@ -289,7 +289,7 @@ impl<'s> Script<'s> {
     }
 
     /// Nested scripts: the argument of `-c` (also `-ec`, `-lc`), the
-    /// arguments of `eval`, and here-documents fed to a shell.
+    /// arguments of `eval`, and here-documents and here-strings fed to a shell.
     fn nested_scripts(&self) -> Vec<&str> {
         let mut nested = Vec::new();
         let mut in_eval = false;
@@ -297,6 +297,7 @@ impl<'s> Script<'s> {
         let mut shell_reads_stdin = false;
         let mut stdin_forced = false;
         let mut after_redirect = false;
+        let mut here_string = false;
         for (index, token) in self.tokens.iter().enumerate() {
             if let Some(body) = token.here_doc() {
                 if shell_reads_stdin {
@@ -307,6 +308,11 @@ impl<'s> Script<'s> {
             let Some(word) = token.word() else {
                 in_eval = false;
                 after_redirect = token.is_op(Op::Redirect);
+                here_string = after_redirect
+                    && self
+                        .source
+                        .get(token.span.clone())
+                        .is_some_and(|op| op.starts_with("<<<"));
                 if !after_redirect && !token.is_op(Op::Newline) {
                     shell_reads_stdin = false;
                     stdin_forced = false;
@@ -314,6 +320,10 @@ impl<'s> Script<'s> {
                 continue;
             };
             if std::mem::take(&mut after_redirect) {
+                // `bash <<< 'script'`: the word is the shell's script.
+                if std::mem::take(&mut here_string) && shell_reads_stdin {
+                    nested.push(word);
+                }
                 continue;
             }
             if self.is_head(index) {
@@ -440,6 +450,7 @@ mod tests {
     #[case::unicode_name("ф(){ ф|ф& };ф", "ф")]
     #[case::here_doc_to_shell("/bin/sh <<'EOF'\n:(){ :|:& };:\nEOF\n", ":")]
     #[case::here_doc_to_bash_s("bash -s -- arg <<-EOF\n\tf(){ f|f& };f\n\tEOF\n", "f")]
+    #[case::here_string_to_bash("bash <<< ':(){ :|:& };:'", ":")]
     fn finds_fork_bombs(#[case] script: &str, #[case] function: &str) {
         let bomb = find(script).unwrap_or_else(|| panic!("no bomb found in {script}"));
         assert_eq!(bomb.function, function);
@@ -499,6 +510,7 @@ fib 10
     #[case::find_exec("find . -name '*.log' -exec gzip {} \\; &")]
     #[case::brace_expansion("cp file{,.bak} && mkdir -p a/{b,c} &")]
     #[case::heredoc_like("cat <<EOF | sh &\necho hi\nEOF")]
+    #[case::here_string_to_cat("cat <<< ':(){ :|:& };:'")]
     #[case::unbalanced_quotes("echo \"unterminated | f & ")]
     #[case::here_doc_to_file(
         "cat <<'EOF' > /usr/share/doc/bomb.txt\n:(){ :|:& };:\nEOF\necho done"
