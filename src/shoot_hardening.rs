@@ -24,6 +24,10 @@ pub const KERNEL_PID_MAX_LIMIT: u64 = 4_194_304;
 pub const DEFAULT_NON_MUTATING_INFLIGHT: u64 = 400;
 /// kube-apiserver's `--max-mutating-requests-inflight` default, used when unset.
 pub const DEFAULT_MUTATING_INFLIGHT: u64 = 200;
+/// Gardener refuses a higher `maxNonMutatingInflight` (`ValidateAPIServerRequests`).
+pub const GARDENER_NON_MUTATING_INFLIGHT_MAXIMUM: u64 = 800;
+/// Gardener refuses a higher `maxMutatingInflight` (`ValidateAPIServerRequests`).
+pub const GARDENER_MUTATING_INFLIGHT_MAXIMUM: u64 = 400;
 
 pub struct ShootHardening;
 
@@ -86,7 +90,7 @@ impl Validate for Range {
         if self.minimum == 0 {
             return Err(SettingsError::new(
                 "minimum",
-                "must be at least 1: 0 switches kube-apiserver's limit off entirely",
+                "must be at least 1: a Shoot could then set 0, which takes this share out of kube-apiserver's total concurrency under API Priority and Fairness and switches the limit off without it",
             ));
         }
         check_order(self.minimum, self.maximum)
@@ -128,8 +132,28 @@ impl Default for InflightBounds {
 
 impl Validate for InflightBounds {
     fn validate(&self) -> Result<(), SettingsError> {
-        validate_section("maxNonMutatingInflight", &self.max_non_mutating_inflight)?;
-        validate_section("maxMutatingInflight", &self.max_mutating_inflight)
+        let sections = [
+            (
+                "maxNonMutatingInflight",
+                &self.max_non_mutating_inflight,
+                GARDENER_NON_MUTATING_INFLIGHT_MAXIMUM,
+            ),
+            (
+                "maxMutatingInflight",
+                &self.max_mutating_inflight,
+                GARDENER_MUTATING_INFLIGHT_MAXIMUM,
+            ),
+        ];
+        for (name, range, cap) in sections {
+            validate_section(name, range)?;
+            if range.maximum > cap {
+                return Err(SettingsError::new(
+                    [name, ".maximum"].concat(),
+                    format!("{} is above {cap}, which Gardener itself refuses, so the bound would never apply", range.maximum),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -218,11 +242,15 @@ fn check_pids(shoot: &Shoot, bounds: &PidsLimitBounds, findings: &mut Vec<Findin
     }
     let value = shoot.kubelet().and_then(|k| k.pod_pids_limit);
     check_pids_value(value, bounds, || shoot_pids_site(workers, bounds), findings);
+    // Inheriting is a fix only when the Shoot's own limit is in bounds.
+    let inheritable = value.filter(|v| {
+        u64::try_from(*v).is_ok_and(|v| (bounds.minimum..=bounds.maximum).contains(&v))
+    });
     for (index, worker) in workers.iter().enumerate() {
         let Some(kubelet) = worker.kubelet() else {
             continue;
         };
-        let site = || pool_pids_site(index, worker, bounds);
+        let site = || pool_pids_site(index, worker, bounds, inheritable);
         check_pids_value(kubelet.pod_pids_limit, bounds, site, findings);
     }
 }
@@ -276,7 +304,20 @@ fn shoot_pids_site(workers: &[Worker], bounds: &PidsLimitBounds) -> PidsSite {
     }
 }
 
-fn pool_pids_site(index: usize, worker: &Worker, bounds: &PidsLimitBounds) -> PidsSite {
+fn pool_pids_site(
+    index: usize,
+    worker: &Worker,
+    bounds: &PidsLimitBounds,
+    inheritable: Option<i64>,
+) -> PidsSite {
+    let inherit = inheritable.map_or_else(String::new, |v| {
+        [
+            ", or remove that block to inherit the Shoot's podPidsLimit of ",
+            signed(v, &mut [0; 20]),
+            " (with the block go the pool's other kubelet settings)",
+        ]
+        .concat()
+    });
     PidsSite {
         key: ["pids/pool/", worker.name.as_ref()].concat(),
         field: pool_field(index, worker, "kubernetes.kubelet.podPidsLimit"),
@@ -291,7 +332,9 @@ fn pool_pids_site(index: usize, worker: &Worker, bounds: &PidsLimitBounds) -> Pi
             &pids_range(bounds),
             ") to spec.provider.workers[",
             count(index, &mut [0; 20]),
-            "].kubernetes.kubelet, or remove that block to inherit the Shoot's.",
+            "].kubernetes.kubelet",
+            &inherit,
+            ".",
         ]
         .concat(),
         scope: ["pool ", worker.name.as_ref()].concat(),
@@ -380,10 +423,13 @@ fn check_inflight(shoot: &Shoot, bounds: &InflightBounds, findings: &mut Vec<Fin
                 "off",
                 u64::MAX,
                 [
+                    "under API Priority and Fairness (on by default) kube-apiserver's total concurrency is the sum of maxNonMutatingInflight and maxMutatingInflight, so ",
                     signed(value, &mut [0; 20]),
-                    " switches the limit off entirely, so kube-apiserver takes every ",
+                    " here takes the ",
                     verb,
-                    " request at once: ",
+                    " share out of it and the control plane's own controllers and every kubelet get 429 Too Many Requests sooner; with API Priority and Fairness switched off, it switches the ",
+                    verb,
+                    " limit off entirely: ",
                     flood,
                     ".",
                 ]
@@ -808,6 +854,14 @@ mod tests {
         r#"{"apiServerInflight":{"maxMutatingInflight":{"minimum":10}}}"#,
         "missing field `maximum`"
     )]
+    #[case::non_mutating_above_gardener(
+        r#"{"apiServerInflight":{"maxNonMutatingInflight":{"minimum":100,"maximum":5000}}}"#,
+        "apiServerInflight.maxNonMutatingInflight.maximum: 5000 is above 800, which Gardener itself refuses"
+    )]
+    #[case::mutating_above_gardener(
+        r#"{"apiServerInflight":{"maxMutatingInflight":{"minimum":50,"maximum":401}}}"#,
+        "apiServerInflight.maxMutatingInflight.maximum: 401 is above 400"
+    )]
     #[case::percent_above_100(
         r#"{"maxUnavailable":{"percentOfPoolMaximum":150}}"#,
         "maxUnavailable.percentOfPoolMaximum"
@@ -821,5 +875,74 @@ mod tests {
         let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
         let error = crate::settings::parse::<Settings>(Some(&raw)).unwrap_err();
         assert!(error.to_string().contains(expected), "{error}");
+    }
+
+    /// Struct-level `#[serde(default)]` takes each missing field from the
+    /// section's `Default`, so setting one field keeps the others.
+    #[rstest]
+    #[case::pids_minimum(r#"{"podPidsLimit":{"minimum":2048}}"#, Settings { pod_pids_limit: PidsLimitBounds { minimum: 2048, ..PidsLimitBounds::default() }, ..Settings::default() })]
+    #[case::pids_required(r#"{"podPidsLimit":{"required":false}}"#, Settings { pod_pids_limit: PidsLimitBounds { required: false, ..PidsLimitBounds::default() }, ..Settings::default() })]
+    #[case::one_inflight_range(
+        r#"{"apiServerInflight":{"maxMutatingInflight":{"minimum":10,"maximum":400}}}"#,
+        Settings { api_server_inflight: InflightBounds { max_mutating_inflight: Range { minimum: 10, maximum: 400 }, ..InflightBounds::default() }, ..Settings::default() }
+    )]
+    #[case::max_unavailable_percent(r#"{"maxUnavailable":{"percentOfPoolMaximum":50}}"#, Settings { max_unavailable: MaxUnavailableBound { percent_of_pool_maximum: 50, ..MaxUnavailableBound::default() }, ..Settings::default() })]
+    fn one_setting_keeps_the_other_defaults(#[case] json: &str, #[case] expected: Settings) {
+        let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
+        let settings = crate::settings::parse::<Settings>(Some(&raw)).expect("valid");
+        assert_eq!(settings, expected);
+    }
+
+    #[rstest]
+    #[case::shoot_limit_in_bounds(
+        shoot(),
+        Some("or remove that block to inherit the Shoot's podPidsLimit of 4096")
+    )]
+    #[case::shoot_limit_unset(with(shoot(), SHOOT_PIDS, Value::Null), None)]
+    #[case::shoot_limit_out_of_bounds(with(shoot(), SHOOT_PIDS, json!(100_000)), None)]
+    fn pool_fix_suggests_inheriting_only_a_valid_limit(
+        #[case] object: Value,
+        #[case] inherit: Option<&str>,
+    ) {
+        let object = with(object, GPU_PIDS, Value::Null);
+        let verdict = judge(&request("CREATE", &object, &Value::Null));
+        let fix = verdict
+            .violations
+            .iter()
+            .find(|v| v.field.contains("(pool gpu)"))
+            .map(|v| v.fix.as_str())
+            .unwrap_or("");
+        assert!(fix.starts_with("add podPidsLimit (from 1024 to 32768, e.g. 4096) to spec.provider.workers[1].kubernetes.kubelet"), "{fix}");
+        match inherit {
+            Some(text) => assert!(fix.contains(text), "{fix}"),
+            None => assert!(!fix.contains("inherit"), "{fix}"),
+        }
+    }
+
+    #[rstest]
+    #[case::mutating_zero("maxMutatingInflight", "write")]
+    #[case::non_mutating_zero("maxNonMutatingInflight", "read")]
+    fn zero_inflight_message_describes_priority_and_fairness(
+        #[case] field: &str,
+        #[case] verb: &str,
+    ) {
+        let object = with(
+            shoot(),
+            "/spec/kubernetes/kubeAPIServer",
+            json!({"requests": {field: 0}}),
+        );
+        let verdict = judge(&request("CREATE", &object, &Value::Null));
+        let problem = verdict
+            .violations
+            .first()
+            .map(|v| v.problem.as_str())
+            .unwrap_or("");
+        for needle in [
+            "under API Priority and Fairness (on by default) kube-apiserver's total concurrency is the sum",
+            &format!("so 0 here takes the {verb} share out of it"),
+            &format!("switched off, it switches the {verb} limit off entirely"),
+        ] {
+            assert!(problem.contains(needle), "{needle} missing from {problem}");
+        }
     }
 }
