@@ -106,6 +106,8 @@ pub struct Worker<'a> {
     #[serde(default, borrow)]
     pub name: Cow<'a, str>,
     #[serde(default)]
+    pub minimum: Option<i64>,
+    #[serde(default)]
     pub maximum: Option<i64>,
     #[serde(default)]
     pub max_surge: Option<IntOrPercent>,
@@ -115,6 +117,36 @@ pub struct Worker<'a> {
     pub machine: Option<Machine<'a>>,
     #[serde(default, borrow)]
     pub kubernetes: Option<WorkerKubernetes<'a>>,
+    #[serde(default)]
+    pub zones: Option<ZoneCount>,
+}
+
+/// How many entries `zones` has; the names are skipped, not kept.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ZoneCount(pub u64);
+
+impl<'de> Deserialize<'de> for ZoneCount {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ZoneCountVisitor;
+
+        impl<'de> Visitor<'de> for ZoneCountVisitor {
+            type Value = ZoneCount;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of zones")
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut count = 0u64;
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {
+                    count = count.saturating_add(1);
+                }
+                Ok(ZoneCount(count))
+            }
+        }
+
+        deserializer.deserialize_seq(ZoneCountVisitor)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -471,7 +503,7 @@ mod tests {
         let json = r#"{"apiVersion":"core.gardener.cloud/v1beta1","kind":"Shoot",
             "metadata":{"name":"s","namespace":"garden-a","labels":{"x":"y"},"annotations":{"a":"b"}},
             "spec":{"region":"eu","kubernetes":{"version":"1.31.2","kubelet":null,"kubeAPIServer":{"requests":{"maxMutatingInflight":200}}},
-              "provider":{"type":"aws","workers":[{"name":"a","maximum":5,"maxUnavailable":"50%","machine":{"type":"m5","image":{"name":"gardenlinux","version":"1592.1.0"}},"kubernetes":{"version":"1.30.5"}}]},
+              "provider":{"type":"aws","workers":[{"name":"a","maximum":5,"maxUnavailable":"50%","zones":["eu-1a",{"name":"eu-1b"}],"machine":{"type":"m5","image":{"name":"gardenlinux","version":"1592.1.0"}},"kubernetes":{"version":"1.30.5"}}]},
               "maintenance":null},
             "status":{"lastOperation":{"type":"Reconcile","state":"Succeeded","progress":100},"conditions":[{"type":"EveryNodeReady","status":"True"}]}}"#;
         let shoot: Shoot = crate::request::from_str(json, "object").expect("decodes");
@@ -485,6 +517,7 @@ mod tests {
         );
         let worker = shoot.worker("a").expect("worker a");
         assert_eq!(worker.max_unavailable, Some(IntOrPercent::Percent(50)));
+        assert_eq!(worker.zones, Some(ZoneCount(2)));
         assert_eq!(worker.effective_kubernetes_version(&shoot), Some("1.30.5"));
         assert_eq!(
             worker.image().map(MachineImage::text).as_deref(),
