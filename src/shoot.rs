@@ -8,7 +8,7 @@ use std::fmt;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use crate::request::{GroupVersionKind, ObjectMeta};
+use crate::request::GroupVersionKind;
 
 pub const API_VERSION: &str = "core.gardener.cloud/v1beta1";
 pub const GROUP: &str = "core.gardener.cloud";
@@ -22,11 +22,24 @@ pub fn is_shoot(kind: &GroupVersionKind) -> bool {
 #[derive(Debug, Default, Deserialize)]
 pub struct Shoot<'a> {
     #[serde(default, borrow)]
-    pub metadata: ObjectMeta<'a>,
+    pub metadata: ShootMeta<'a>,
     #[serde(default, borrow)]
     pub spec: Option<ShootSpec<'a>>,
     #[serde(default, borrow)]
     pub status: Option<ShootStatus<'a>>,
+}
+
+/// `ObjectMeta` plus the `generation` the canary check compares.
+#[derive(Debug, Default, Deserialize)]
+pub struct ShootMeta<'a> {
+    #[serde(default, borrow)]
+    pub name: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub namespace: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub labels: std::collections::BTreeMap<Cow<'a, str>, Cow<'a, str>>,
+    #[serde(default)]
+    pub generation: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -38,6 +51,14 @@ pub struct ShootSpec<'a> {
     pub provider: Option<Provider<'a>>,
     #[serde(default)]
     pub maintenance: Option<Maintenance>,
+    #[serde(default)]
+    pub hibernation: Option<Hibernation>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Hibernation {
+    #[serde(default)]
+    pub enabled: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -85,6 +106,8 @@ pub struct Worker<'a> {
     #[serde(default, borrow)]
     pub name: Cow<'a, str>,
     #[serde(default)]
+    pub minimum: Option<i64>,
+    #[serde(default)]
     pub maximum: Option<i64>,
     #[serde(default)]
     pub max_surge: Option<IntOrPercent>,
@@ -94,6 +117,36 @@ pub struct Worker<'a> {
     pub machine: Option<Machine<'a>>,
     #[serde(default, borrow)]
     pub kubernetes: Option<WorkerKubernetes<'a>>,
+    #[serde(default)]
+    pub zones: Option<ZoneCount>,
+}
+
+/// How many entries `zones` has; the names are skipped, not kept.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ZoneCount(pub u64);
+
+impl<'de> Deserialize<'de> for ZoneCount {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ZoneCountVisitor;
+
+        impl<'de> Visitor<'de> for ZoneCountVisitor {
+            type Value = ZoneCount;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of zones")
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut count = 0u64;
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {
+                    count = count.saturating_add(1);
+                }
+                Ok(ZoneCount(count))
+            }
+        }
+
+        deserializer.deserialize_seq(ZoneCountVisitor)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -149,6 +202,10 @@ pub struct ShootStatus<'a> {
     pub last_operation: Option<LastOperation<'a>>,
     #[serde(default, borrow)]
     pub conditions: Option<Vec<Condition<'a>>>,
+    #[serde(default)]
+    pub hibernated: Option<bool>,
+    #[serde(default)]
+    pub observed_generation: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -299,6 +356,26 @@ impl<'a> Shoot<'a> {
             .map(|o| o.state.as_ref())
     }
 
+    /// Hibernated or on the way in or out of it (`spec.hibernation.enabled`
+    /// or `status.hibernated`): no nodes to judge by.
+    pub fn hibernated(&self) -> bool {
+        let spec = self
+            .spec
+            .as_ref()
+            .and_then(|s| s.hibernation.as_ref())
+            .and_then(|h| h.enabled);
+        let status = self.status.as_ref().and_then(|s| s.hibernated);
+        spec == Some(true) || status == Some(true)
+    }
+
+    /// `(metadata.generation, status.observedGeneration)` when they differ:
+    /// the current spec is not reconciled yet.
+    pub fn unobserved_generation(&self) -> Option<(i64, i64)> {
+        let generation = self.metadata.generation?;
+        let observed = self.status.as_ref()?.observed_generation?;
+        (generation != observed).then_some((generation, observed))
+    }
+
     /// The `status` of condition `condition_type`, if reported.
     pub fn condition(&self, condition_type: &str) -> Option<&str> {
         self.status
@@ -334,6 +411,16 @@ impl<'a> Worker<'a> {
     }
 }
 
+/// `major.minor` of a Kubernetes version (`1.31.2` -> `1.31`): Gardener
+/// applies patch versions in place, without rolling nodes.
+pub fn minor_version(version: &str) -> &str {
+    let mut dots = version.match_indices('.').map(|(at, _)| at);
+    match (dots.next(), dots.next()) {
+        (Some(_), Some(second)) => version.get(..second).unwrap_or(version),
+        _ => version,
+    }
+}
+
 /// Decodes the Shoots of a `list_resources_*` answer, borrowing from `body`.
 pub fn list_shoots(body: &[u8]) -> Result<Vec<Shoot<'_>>, String> {
     #[derive(Deserialize)]
@@ -365,6 +452,41 @@ mod tests {
     }
 
     #[rstest]
+    #[case::patch("1.31.2", "1.31")]
+    #[case::minor_only("1.31", "1.31")]
+    #[case::major_only("1", "1")]
+    #[case::pre_release("1.32.0-rc.1", "1.32")]
+    #[case::empty("", "")]
+    fn minor_versions(#[case] version: &str, #[case] expected: &str) {
+        assert_eq!(minor_version(version), expected);
+    }
+
+    #[rstest]
+    #[case::running(
+        r#"{"metadata":{"generation":7},"status":{"observedGeneration":7}}"#,
+        false,
+        None
+    )]
+    #[case::hibernating(r#"{"spec":{"hibernation":{"enabled":true}}}"#, true, None)]
+    #[case::hibernated(r#"{"status":{"hibernated":true}}"#, true, None)]
+    #[case::woken(
+        r#"{"spec":{"hibernation":{"enabled":false}},"status":{"hibernated":false}}"#,
+        false,
+        None
+    )]
+    #[case::not_reconciled(r#"{"metadata":{"generation":8},"status":{"observedGeneration":7}}"#, false, Some((8, 7)))]
+    #[case::no_observed_generation(r#"{"metadata":{"generation":8}}"#, false, None)]
+    fn hibernation_and_generation(
+        #[case] json: &str,
+        #[case] hibernated: bool,
+        #[case] unobserved: Option<(i64, i64)>,
+    ) {
+        let shoot: Shoot = crate::request::from_str(json, "object").expect("decodes");
+        assert_eq!(shoot.hibernated(), hibernated);
+        assert_eq!(shoot.unobserved_generation(), unobserved);
+    }
+
+    #[rstest]
     #[case::count("3", IntOrPercent::Count(3))]
     #[case::percent("\"25%\"", IntOrPercent::Percent(25))]
     #[case::negative("-1", IntOrPercent::Invalid("-1".into()))]
@@ -381,7 +503,7 @@ mod tests {
         let json = r#"{"apiVersion":"core.gardener.cloud/v1beta1","kind":"Shoot",
             "metadata":{"name":"s","namespace":"garden-a","labels":{"x":"y"},"annotations":{"a":"b"}},
             "spec":{"region":"eu","kubernetes":{"version":"1.31.2","kubelet":null,"kubeAPIServer":{"requests":{"maxMutatingInflight":200}}},
-              "provider":{"type":"aws","workers":[{"name":"a","maximum":5,"maxUnavailable":"50%","machine":{"type":"m5","image":{"name":"gardenlinux","version":"1592.1.0"}},"kubernetes":{"version":"1.30.5"}}]},
+              "provider":{"type":"aws","workers":[{"name":"a","maximum":5,"maxUnavailable":"50%","zones":["eu-1a",{"name":"eu-1b"}],"machine":{"type":"m5","image":{"name":"gardenlinux","version":"1592.1.0"}},"kubernetes":{"version":"1.30.5"}}]},
               "maintenance":null},
             "status":{"lastOperation":{"type":"Reconcile","state":"Succeeded","progress":100},"conditions":[{"type":"EveryNodeReady","status":"True"}]}}"#;
         let shoot: Shoot = crate::request::from_str(json, "object").expect("decodes");
@@ -395,6 +517,7 @@ mod tests {
         );
         let worker = shoot.worker("a").expect("worker a");
         assert_eq!(worker.max_unavailable, Some(IntOrPercent::Percent(50)));
+        assert_eq!(worker.zones, Some(ZoneCount(2)));
         assert_eq!(worker.effective_kubernetes_version(&shoot), Some("1.30.5"));
         assert_eq!(
             worker.image().map(MachineImage::text).as_deref(),

@@ -24,6 +24,10 @@ pub const KERNEL_PID_MAX_LIMIT: u64 = 4_194_304;
 pub const DEFAULT_NON_MUTATING_INFLIGHT: u64 = 400;
 /// kube-apiserver's `--max-mutating-requests-inflight` default, used when unset.
 pub const DEFAULT_MUTATING_INFLIGHT: u64 = 200;
+/// Gardener refuses a higher `maxNonMutatingInflight` (`ValidateAPIServerRequests`).
+pub const GARDENER_NON_MUTATING_INFLIGHT_MAXIMUM: u64 = 800;
+/// Gardener refuses a higher `maxMutatingInflight` (`ValidateAPIServerRequests`).
+pub const GARDENER_MUTATING_INFLIGHT_MAXIMUM: u64 = 400;
 
 pub struct ShootHardening;
 
@@ -86,7 +90,7 @@ impl Validate for Range {
         if self.minimum == 0 {
             return Err(SettingsError::new(
                 "minimum",
-                "must be at least 1: 0 switches kube-apiserver's limit off entirely",
+                "must be at least 1: a Shoot could then set 0, which takes this share out of kube-apiserver's total concurrency under API Priority and Fairness and switches the limit off without it",
             ));
         }
         check_order(self.minimum, self.maximum)
@@ -128,8 +132,28 @@ impl Default for InflightBounds {
 
 impl Validate for InflightBounds {
     fn validate(&self) -> Result<(), SettingsError> {
-        validate_section("maxNonMutatingInflight", &self.max_non_mutating_inflight)?;
-        validate_section("maxMutatingInflight", &self.max_mutating_inflight)
+        let sections = [
+            (
+                "maxNonMutatingInflight",
+                &self.max_non_mutating_inflight,
+                GARDENER_NON_MUTATING_INFLIGHT_MAXIMUM,
+            ),
+            (
+                "maxMutatingInflight",
+                &self.max_mutating_inflight,
+                GARDENER_MUTATING_INFLIGHT_MAXIMUM,
+            ),
+        ];
+        for (name, range, cap) in sections {
+            validate_section(name, range)?;
+            if range.maximum > cap {
+                return Err(SettingsError::new(
+                    [name, ".maximum"].concat(),
+                    format!("{} is above {cap}, which Gardener itself refuses, so the bound would never apply", range.maximum),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -218,11 +242,15 @@ fn check_pids(shoot: &Shoot, bounds: &PidsLimitBounds, findings: &mut Vec<Findin
     }
     let value = shoot.kubelet().and_then(|k| k.pod_pids_limit);
     check_pids_value(value, bounds, || shoot_pids_site(workers, bounds), findings);
+    // Inheriting is a fix only when the Shoot's own limit is in bounds.
+    let inheritable = value.filter(|v| {
+        u64::try_from(*v).is_ok_and(|v| (bounds.minimum..=bounds.maximum).contains(&v))
+    });
     for (index, worker) in workers.iter().enumerate() {
         let Some(kubelet) = worker.kubelet() else {
             continue;
         };
-        let site = || pool_pids_site(index, worker, bounds);
+        let site = || pool_pids_site(index, worker, bounds, inheritable);
         check_pids_value(kubelet.pod_pids_limit, bounds, site, findings);
     }
 }
@@ -276,7 +304,20 @@ fn shoot_pids_site(workers: &[Worker], bounds: &PidsLimitBounds) -> PidsSite {
     }
 }
 
-fn pool_pids_site(index: usize, worker: &Worker, bounds: &PidsLimitBounds) -> PidsSite {
+fn pool_pids_site(
+    index: usize,
+    worker: &Worker,
+    bounds: &PidsLimitBounds,
+    inheritable: Option<i64>,
+) -> PidsSite {
+    let inherit = inheritable.map_or_else(String::new, |v| {
+        [
+            ", or remove that block to inherit the Shoot's podPidsLimit of ",
+            signed(v, &mut [0; 20]),
+            " (with the block go the pool's other kubelet settings)",
+        ]
+        .concat()
+    });
     PidsSite {
         key: ["pids/pool/", worker.name.as_ref()].concat(),
         field: pool_field(index, worker, "kubernetes.kubelet.podPidsLimit"),
@@ -291,7 +332,9 @@ fn pool_pids_site(index: usize, worker: &Worker, bounds: &PidsLimitBounds) -> Pi
             &pids_range(bounds),
             ") to spec.provider.workers[",
             count(index, &mut [0; 20]),
-            "].kubernetes.kubelet, or remove that block to inherit the Shoot's.",
+            "].kubernetes.kubelet",
+            &inherit,
+            ".",
         ]
         .concat(),
         scope: ["pool ", worker.name.as_ref()].concat(),
@@ -380,10 +423,13 @@ fn check_inflight(shoot: &Shoot, bounds: &InflightBounds, findings: &mut Vec<Fin
                 "off",
                 u64::MAX,
                 [
+                    "under API Priority and Fairness (on by default) kube-apiserver's total concurrency is the sum of maxNonMutatingInflight and maxMutatingInflight, so ",
                     signed(value, &mut [0; 20]),
-                    " switches the limit off entirely, so kube-apiserver takes every ",
+                    " here takes the ",
                     verb,
-                    " request at once: ",
+                    " share out of it and the control plane's own controllers and every kubelet get 429 Too Many Requests sooner; with API Priority and Fairness switched off, it switches the ",
+                    verb,
+                    " limit off entirely: ",
                     flood,
                     ".",
                 ]
@@ -440,11 +486,80 @@ fn check_inflight(shoot: &Shoot, bounds: &InflightBounds, findings: &mut Vec<Fin
     }
 }
 
+/// Gardener's defaults for a pool's `maxSurge` and `maxUnavailable`.
+static DEFAULT_MAX_SURGE: IntOrPercent = IntOrPercent::Count(1);
+static DEFAULT_MAX_UNAVAILABLE: IntOrPercent = IntOrPercent::Count(0);
+
+/// Gardener's `DistributeOverZones`: zone `zone`'s share of `size`, the
+/// remainder going to the first zones.
+fn zone_share(zone: u64, size: u64, zones: u64) -> u64 {
+    size / zones + u64::from(zone < size % zones)
+}
+
+/// Gardener's `DistributePercentOverZones`: the percentage zone `zone` gets,
+/// weighted by its share of `total` and rounded up, in floating point as
+/// Gardener computes it (`as` saturates, never panics).
+fn zone_percent(zone: u64, percent: u64, zones: u64, total: u64) -> u64 {
+    if total.is_multiple_of(zones) {
+        return percent;
+    }
+    let ratio = 100.0 / (total as f64 / zones as f64) * zone_share(zone, total, zones) as f64;
+    (ratio * percent as f64 / 100.0).ceil() as u64
+}
+
+/// Nodes of the pool a rolling update may take down at once in the worst
+/// case (each zone's machine deployment at its maximum), and how many of
+/// them come from zones left with neither surge nor unavailability, where
+/// machine-controller-manager takes 1 down (`ResolveFenceposts`). Gardener
+/// splits the values over the zones: `maxSurge` by `maximum`,
+/// `maxUnavailable` by `minimum` (`DistributePositiveIntOrPercent`).
+fn unavailable_nodes(
+    worker: &Worker,
+    maximum: u64,
+    unavailable: &IntOrPercent,
+    surge: &IntOrPercent,
+) -> (u64, u64) {
+    let zones = worker.zones.map_or(1, |z| z.0).max(1);
+    let minimum = worker
+        .minimum
+        .and_then(|m| u64::try_from(m).ok())
+        .unwrap_or(0);
+    let (mut nodes, mut fenceposts) = (0u64, 0u64);
+    for zone in 0..zones {
+        let size = zone_share(zone, maximum, zones);
+        if size == 0 {
+            continue;
+        }
+        let no_surge = match surge {
+            IntOrPercent::Count(n) => zone_share(zone, *n, zones) == 0,
+            IntOrPercent::Percent(p) => zone_percent(zone, *p, zones, maximum) == 0,
+            IntOrPercent::Invalid(_) => false,
+        };
+        let down = match unavailable {
+            IntOrPercent::Count(n) => zone_share(zone, *n, zones),
+            IntOrPercent::Percent(p) => {
+                zone_percent(zone, *p, zones, minimum).saturating_mul(size) / 100
+            }
+            IntOrPercent::Invalid(_) => 0,
+        };
+        if down == 0 && no_surge {
+            fenceposts = fenceposts.saturating_add(1);
+            nodes = nodes.saturating_add(1);
+        } else {
+            nodes = nodes.saturating_add(down.min(size));
+        }
+    }
+    (nodes, fenceposts)
+}
+
 fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &mut Vec<Finding>) {
     for (index, worker) in shoot.workers().iter().enumerate() {
-        let Some(value) = &worker.max_unavailable else {
-            continue;
-        };
+        // The API server defaults both before admission; unset is the default.
+        let value = worker
+            .max_unavailable
+            .as_ref()
+            .unwrap_or(&DEFAULT_MAX_UNAVAILABLE);
+        let surge = worker.max_surge.as_ref().unwrap_or(&DEFAULT_MAX_SURGE);
         let key = || ["maxUnavailable/", worker.name.as_ref()].concat();
         let maximum = worker
             .maximum
@@ -464,12 +579,35 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
             )),
             (value, Some(maximum)) => {
                 let allowed = always.max(maximum.saturating_mul(pct) / 100);
-                let nodes = match value {
-                    IntOrPercent::Percent(p) => maximum.saturating_mul(*p) / 100,
-                    IntOrPercent::Count(n) => *n,
-                    IntOrPercent::Invalid(_) => 0,
-                };
+                let (nodes, fenceposts) = unavailable_nodes(worker, maximum, value, surge);
                 (nodes > allowed).then(|| {
+                    let zones = worker.zones.map_or(1, |z| z.0).max(1);
+                    let zones_text = decimal(zones, &mut [0; 20]).to_string();
+                    let zone_note = if zones < 2 {
+                        String::new()
+                    } else if fenceposts == 0 {
+                        [" (Gardener splits maxSurge and maxUnavailable over its ", &zones_text, " zones)"].concat()
+                    } else {
+                        [
+                            " (Gardener splits maxSurge ",
+                            &surge.to_string(),
+                            " and maxUnavailable over its ",
+                            &zones_text,
+                            " zones, and machine-controller-manager takes 1 node down in each of the ",
+                            decimal(fenceposts, &mut [0; 20]),
+                            " zone(s) left with neither)",
+                        ]
+                        .concat()
+                    };
+                    let allowed_text = decimal(allowed, &mut [0; 20]).to_string();
+                    let surge_per_zone = " (one surge node per zone: a zone left with neither surge nor maxUnavailable loses a node anyway)";
+                    let fix = if fenceposts > 0 && nodes.saturating_sub(fenceposts) <= allowed {
+                        ["set maxSurge to at least ", &zones_text, surge_per_zone, ": surge nodes add capacity during the update rather than removing it."].concat()
+                    } else if unavailable_nodes(worker, maximum, &IntOrPercent::Count(allowed), surge).0 > allowed {
+                        ["set maxUnavailable to at most ", &allowed_text, " and maxSurge to at least ", &zones_text, surge_per_zone, ": surge nodes add capacity during the update rather than removing it."].concat()
+                    } else {
+                        fix(&allowed_text)
+                    };
                     (
                         key(),
                         nodes.saturating_sub(allowed),
@@ -478,8 +616,10 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
                             decimal(nodes, &mut [0; 20]),
                             " of the pool's maximum ",
                             decimal(maximum, &mut [0; 20]),
-                            " nodes be down at once during a rolling update (e.g. a new machine image), above the bound of ",
-                            decimal(allowed, &mut [0; 20]),
+                            " nodes be down at once during a rolling update (e.g. a new machine image)",
+                            &zone_note,
+                            ", above the bound of ",
+                            &allowed_text,
                             " (",
                             decimal(pct, &mut [0; 20]),
                             "% of maximum, at least ",
@@ -487,7 +627,7 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
                             "): the remaining nodes must absorb their pods, run out of capacity and evict or leave them Pending, and a faulty image takes that many nodes down in one step.",
                         ]
                         .concat(),
-                        fix(decimal(allowed, &mut [0; 20])),
+                        fix,
                     )
                 })
             }
@@ -528,7 +668,10 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
                 excess,
                 violation: Violation::new(
                     pool_field(index, worker, "maxUnavailable"),
-                    value.to_string(),
+                    worker.max_unavailable.as_ref().map_or_else(
+                        || "(not set: Gardener defaults it to 0)".to_string(),
+                        ToString::to_string,
+                    ),
                     problem,
                     fix,
                 ),
@@ -808,6 +951,14 @@ mod tests {
         r#"{"apiServerInflight":{"maxMutatingInflight":{"minimum":10}}}"#,
         "missing field `maximum`"
     )]
+    #[case::non_mutating_above_gardener(
+        r#"{"apiServerInflight":{"maxNonMutatingInflight":{"minimum":100,"maximum":5000}}}"#,
+        "apiServerInflight.maxNonMutatingInflight.maximum: 5000 is above 800, which Gardener itself refuses"
+    )]
+    #[case::mutating_above_gardener(
+        r#"{"apiServerInflight":{"maxMutatingInflight":{"minimum":50,"maximum":401}}}"#,
+        "apiServerInflight.maxMutatingInflight.maximum: 401 is above 400"
+    )]
     #[case::percent_above_100(
         r#"{"maxUnavailable":{"percentOfPoolMaximum":150}}"#,
         "maxUnavailable.percentOfPoolMaximum"
@@ -821,5 +972,168 @@ mod tests {
         let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
         let error = crate::settings::parse::<Settings>(Some(&raw)).unwrap_err();
         assert!(error.to_string().contains(expected), "{error}");
+    }
+
+    /// Struct-level `#[serde(default)]` takes each missing field from the
+    /// section's `Default`, so setting one field keeps the others.
+    #[rstest]
+    #[case::pids_minimum(r#"{"podPidsLimit":{"minimum":2048}}"#, Settings { pod_pids_limit: PidsLimitBounds { minimum: 2048, ..PidsLimitBounds::default() }, ..Settings::default() })]
+    #[case::pids_required(r#"{"podPidsLimit":{"required":false}}"#, Settings { pod_pids_limit: PidsLimitBounds { required: false, ..PidsLimitBounds::default() }, ..Settings::default() })]
+    #[case::one_inflight_range(
+        r#"{"apiServerInflight":{"maxMutatingInflight":{"minimum":10,"maximum":400}}}"#,
+        Settings { api_server_inflight: InflightBounds { max_mutating_inflight: Range { minimum: 10, maximum: 400 }, ..InflightBounds::default() }, ..Settings::default() }
+    )]
+    #[case::max_unavailable_percent(r#"{"maxUnavailable":{"percentOfPoolMaximum":50}}"#, Settings { max_unavailable: MaxUnavailableBound { percent_of_pool_maximum: 50, ..MaxUnavailableBound::default() }, ..Settings::default() })]
+    fn one_setting_keeps_the_other_defaults(#[case] json: &str, #[case] expected: Settings) {
+        let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
+        let settings = crate::settings::parse::<Settings>(Some(&raw)).expect("valid");
+        assert_eq!(settings, expected);
+    }
+
+    #[rstest]
+    #[case::shoot_limit_in_bounds(
+        shoot(),
+        Some("or remove that block to inherit the Shoot's podPidsLimit of 4096")
+    )]
+    #[case::shoot_limit_unset(with(shoot(), SHOOT_PIDS, Value::Null), None)]
+    #[case::shoot_limit_out_of_bounds(with(shoot(), SHOOT_PIDS, json!(100_000)), None)]
+    fn pool_fix_suggests_inheriting_only_a_valid_limit(
+        #[case] object: Value,
+        #[case] inherit: Option<&str>,
+    ) {
+        let object = with(object, GPU_PIDS, Value::Null);
+        let verdict = judge(&request("CREATE", &object, &Value::Null));
+        let fix = verdict
+            .violations
+            .iter()
+            .find(|v| v.field.contains("(pool gpu)"))
+            .map(|v| v.fix.as_str())
+            .unwrap_or("");
+        assert!(fix.starts_with("add podPidsLimit (from 1024 to 32768, e.g. 4096) to spec.provider.workers[1].kubernetes.kubelet"), "{fix}");
+        match inherit {
+            Some(text) => assert!(fix.contains(text), "{fix}"),
+            None => assert!(!fix.contains("inherit"), "{fix}"),
+        }
+    }
+
+    #[rstest]
+    #[case::mutating_zero("maxMutatingInflight", "write")]
+    #[case::non_mutating_zero("maxNonMutatingInflight", "read")]
+    fn zero_inflight_message_describes_priority_and_fairness(
+        #[case] field: &str,
+        #[case] verb: &str,
+    ) {
+        let object = with(
+            shoot(),
+            "/spec/kubernetes/kubeAPIServer",
+            json!({"requests": {field: 0}}),
+        );
+        let verdict = judge(&request("CREATE", &object, &Value::Null));
+        let problem = verdict
+            .violations
+            .first()
+            .map(|v| v.problem.as_str())
+            .unwrap_or("");
+        for needle in [
+            "under API Priority and Fairness (on by default) kube-apiserver's total concurrency is the sum",
+            &format!("so 0 here takes the {verb} share out of it"),
+            &format!("switched off, it switches the {verb} limit off entirely"),
+        ] {
+            assert!(problem.contains(needle), "{needle} missing from {problem}");
+        }
+    }
+
+    fn zoned_pool(
+        minimum: u64,
+        maximum: u64,
+        surge: Value,
+        unavailable: Value,
+        zones: usize,
+    ) -> Value {
+        let zones: Vec<String> = (0..zones).map(|z| format!("eu-1{z}")).collect();
+        let mut object = shoot();
+        if let Some(pool) = object.pointer_mut("/spec/provider/workers/1") {
+            *pool = json!({"name": "gpu", "minimum": minimum, "maximum": maximum, "maxSurge": surge,
+                   "maxUnavailable": unavailable, "zones": zones,
+                   "machine": {"type": "p3.2xlarge", "image": {"name": "gardenlinux", "version": "1592.1.0"}}});
+        }
+        object
+    }
+
+    /// Gardener splits maxSurge/maxUnavailable over the zones (the first
+    /// zones get the remainder); machine-controller-manager takes 1 node down
+    /// in a zone left with (0, 0); percentages are weighted per zone by
+    /// `minimum` and rounded up.
+    #[rstest]
+    #[case::surge_1_in_3_zones(zoned_pool(3, 4, json!(1), json!(0), 3), Some(("lets up to 2 of the pool's maximum 4 nodes", "set maxSurge to at least 3")))]
+    #[case::surge_1_unavailable_1_in_3_zones(zoned_pool(3, 4, json!(1), json!(1), 3), Some(("lets up to 3 of the pool's maximum 4 nodes", "set maxSurge to at least 3")))]
+    #[case::unset_in_3_zones(with(with(zoned_pool(3, 4, json!(1), json!(0), 3), "/spec/provider/workers/1/maxSurge", Value::Null), "/spec/provider/workers/1/maxUnavailable", Value::Null), Some(("lets up to 2 of the pool's maximum 4 nodes", "set maxSurge to at least 3")))]
+    #[case::surge_per_zone(zoned_pool(3, 4, json!(3), json!(0), 3), None)]
+    #[case::surge_per_zone_unavailable_1(zoned_pool(3, 4, json!(3), json!(1), 3), None)]
+    #[case::surge_1_in_2_zones_large_pool(zoned_pool(3, 12, json!(1), json!(0), 2), None)]
+    #[case::single_zone(zoned_pool(3, 4, json!(1), json!(0), 1), None)]
+    #[case::percent_weighted_by_minimum(zoned_pool(1, 11, json!(3), json!("25%"), 3), Some(("lets up to 3 of the pool's maximum 11 nodes", "set maxUnavailable to at most 2, and roll faster")))]
+    #[case::unavailable_below_zones(zoned_pool(3, 12, json!(1), json!(4), 3), Some(("lets up to 4 of the pool's maximum 12 nodes", "set maxUnavailable to at most 3, and roll faster")))]
+    #[case::unavailable_and_surge_short(zoned_pool(3, 8, json!(1), json!(3), 3), Some(("lets up to 3 of the pool's maximum 8 nodes", "set maxUnavailable to at most 2 and maxSurge to at least 3")))]
+    fn multi_zone_pools(#[case] object: Value, #[case] expected: Option<(&str, &str)>) {
+        let verdict = judge(&request("CREATE", &object, &Value::Null));
+        let found = verdict
+            .violations
+            .iter()
+            .find(|v| v.field.contains("(pool gpu)"));
+        match (found, expected) {
+            (None, None) => {}
+            (Some(v), Some((problem, fix))) => {
+                assert!(
+                    v.problem.contains(problem),
+                    "{problem} missing from {}",
+                    v.problem
+                );
+                assert!(v.fix.starts_with(fix), "{fix} missing from {}", v.fix);
+            }
+            _ => panic!("{verdict:?}"),
+        }
+    }
+
+    #[test]
+    fn zone_message_names_the_split() {
+        let object = with(
+            with(
+                zoned_pool(3, 4, json!(1), json!(0), 3),
+                "/spec/provider/workers/1/maxSurge",
+                Value::Null,
+            ),
+            "/spec/provider/workers/1/maxUnavailable",
+            Value::Null,
+        );
+        let verdict = judge(&request("CREATE", &object, &Value::Null));
+        let v = verdict.violations.first().expect("a violation");
+        assert_eq!(
+            v.field,
+            "spec.provider.workers[1].maxUnavailable (pool gpu)"
+        );
+        assert_eq!(v.value, "(not set: Gardener defaults it to 0)");
+        assert!(
+            v.problem.contains("(Gardener splits maxSurge 1 and maxUnavailable over its 3 zones, and machine-controller-manager takes 1 node down in each of the 2 zone(s) left with neither)"),
+            "{}",
+            v.problem
+        );
+    }
+
+    #[rstest]
+    #[case::even(0, 25, 3, 6, 25)]
+    #[case::first_of_uneven(0, 25, 3, 4, 38)]
+    #[case::last_of_uneven(2, 25, 3, 4, 19)]
+    #[case::zone_without_share(1, 50, 2, 1, 0)]
+    #[case::exact_in_floating_point(0, 25, 3, 5, 30)]
+    #[case::float_rounding_as_gardener(0, 15, 2, 3, 21)]
+    fn zone_percents(
+        #[case] zone: u64,
+        #[case] percent: u64,
+        #[case] zones: u64,
+        #[case] total: u64,
+        #[case] expected: u64,
+    ) {
+        assert_eq!(zone_percent(zone, percent, zones, total), expected);
     }
 }

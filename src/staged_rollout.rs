@@ -14,7 +14,7 @@ use crate::exemptions::Exemptions;
 use crate::host::{Host, ListResources, OnLookupFailure};
 use crate::policy::Rule;
 use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
-use crate::response::{count, decimal};
+use crate::response::{count, decimal, signed};
 use crate::selector::{LabelSelector, Operator, Requirement};
 use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
 use crate::shoot::{self, is_shoot, list_shoots, MachineImage, Shoot};
@@ -23,13 +23,17 @@ use crate::violation::{Verdict, Violation};
 pub struct StagedRollout;
 
 /// Only what the canary check reads; the rest of each Shoot is left on the server.
-const CANARY_FIELD_MASKS: [&str; 6] = [
+const CANARY_FIELD_MASKS: [&str; 10] = [
     "metadata.name",
     "metadata.namespace",
     "metadata.labels",
+    "metadata.generation",
     "spec.provider.workers",
+    "spec.hibernation.enabled",
     "status.lastOperation",
     "status.conditions",
+    "status.hibernated",
+    "status.observedGeneration",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -85,18 +89,28 @@ fn is_label_segment(text: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-fn is_label_key(text: &str) -> bool {
-    match text.split_once('/') {
+/// An RFC 1123 DNS label: at most 63 of `a-z`, `0-9`, `-`, alphanumeric at both ends.
+fn is_dns_label(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    text.len() <= 63
+        && bytes.first().is_some_and(alnum)
+        && bytes.last().is_some_and(alnum)
+        && bytes.iter().all(|b| alnum(b) || *b == b'-')
+}
+
+/// Why `text` is not a label key (`[prefix/]name`), if it is not.
+fn label_key_problem(text: &str) -> Option<&'static str> {
+    let name = match text.split_once('/') {
         Some((prefix, name)) => {
-            prefix.len() <= 253
-                && !prefix.is_empty()
-                && prefix.split('.').all(|part| {
-                    is_label_segment(part) && !part.contains('_') && !part.contains('.')
-                })
-                && is_label_segment(name)
+            if prefix.len() > 253 || !prefix.split('.').all(is_dns_label) {
+                return Some("the prefix before `/` must be a lowercase DNS subdomain (RFC 1123: at most 253 characters, dot-separated parts of a-z, 0-9 and `-`, each starting and ending alphanumeric)");
+            }
+            name
         }
-        None => is_label_segment(text),
-    }
+        None => text,
+    };
+    (!is_label_segment(name)).then_some("the name must be 1 to 63 characters of A-Z, a-z, 0-9, `-`, `_` and `.`, starting and ending alphanumeric")
 }
 
 fn check_stages(field: &str, stages: &[String]) -> Result<(), SettingsError> {
@@ -115,10 +129,10 @@ fn check_stages(field: &str, stages: &[String]) -> Result<(), SettingsError> {
 
 impl Validate for Settings {
     fn validate(&self) -> Result<(), SettingsError> {
-        if !is_label_key(&self.stage_label) {
+        if let Some(problem) = label_key_problem(&self.stage_label) {
             return Err(SettingsError::new(
                 "stageLabel",
-                format!("`{}` is not a valid label key", self.stage_label),
+                format!("`{}` is not a valid label key: {problem}", self.stage_label),
             ));
         }
         check_stages("earlyStages", &self.early_stages)?;
@@ -221,11 +235,18 @@ struct PoolChange<'s> {
     worker: &'s shoot::Worker<'s>,
     image: Option<(Option<&'s MachineImage<'s>>, Option<&'s MachineImage<'s>>)>,
     kubernetes: Option<(Option<&'s str>, Option<&'s str>)>,
+    /// The pool left the Shoot; the pairs compare it with a new pool.
+    removed: bool,
 }
 
 impl PoolChange<'_> {
     fn description(&self) -> String {
-        let mut text = [self.worker.name.as_ref(), " ("].concat();
+        let opening = if self.removed {
+            " (removed: its machines are deleted and its workloads move to new pools, "
+        } else {
+            " ("
+        };
+        let mut text = [self.worker.name.as_ref(), opening].concat();
         if let Some((was, is)) = self.image {
             for part in ["machine image ", &image_text(was), " -> ", &image_text(is)] {
                 text.push_str(part);
@@ -233,7 +254,7 @@ impl PoolChange<'_> {
         }
         if let Some((was, is)) = self.kubernetes {
             let separator = if self.image.is_some() { ", " } else { "" };
-            let via = if self.worker.kubernetes_version().is_none() {
+            let via = if !self.removed && self.worker.kubernetes_version().is_none() {
                 " via spec.kubernetes.version"
             } else {
                 ""
@@ -254,6 +275,19 @@ impl PoolChange<'_> {
     }
 }
 
+/// A pool's machine image and Kubernetes minor version: what its nodes run,
+/// as far as a rollout goes (patch versions are applied in place).
+type Software<'s> = (Option<(&'s str, Option<&'s str>)>, Option<&'s str>);
+
+fn software<'s>(worker: &'s shoot::Worker<'s>, shoot: &'s Shoot<'s>) -> Software<'s> {
+    (
+        worker.image().map(image_key),
+        worker
+            .effective_kubernetes_version(shoot)
+            .map(shoot::minor_version),
+    )
+}
+
 fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'s>> {
     // Old pools by name (the first of a name, as `Shoot::worker` finds it): a
     // lookup per new pool by scan is quadratic in the pools.
@@ -261,24 +295,57 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
     for worker in old.workers() {
         old_pools.entry(worker.name.as_ref()).or_insert(worker);
     }
+    let new_names = btree::set(new.workers().iter().map(|w| w.name.as_ref()));
+    // Added pools, the first per software.
+    let mut added: BTreeMap<Software, &shoot::Worker> = BTreeMap::new();
     let mut changes = Vec::new();
     for worker in new.workers() {
         let Some(&before) = old_pools.get(worker.name.as_ref()) else {
-            continue; // a new pool rolls no existing node
+            added.entry(software(worker, new)).or_insert(worker);
+            continue;
         };
-        let image = (before.image(), worker.image());
-        let kubernetes = (
-            before.effective_kubernetes_version(old),
-            worker.effective_kubernetes_version(new),
-        );
+        let (was, is) = (software(before, old), software(worker, new));
         let change = PoolChange {
             worker,
-            image: (image.0 != image.1).then_some(image),
-            kubernetes: (kubernetes.0 != kubernetes.1).then_some(kubernetes),
+            image: (was.0 != is.0).then(|| (before.image(), worker.image())),
+            kubernetes: (was.1 != is.1).then(|| {
+                (
+                    before.effective_kubernetes_version(old),
+                    worker.effective_kubernetes_version(new),
+                )
+            }),
+            removed: false,
         };
         if change.image.is_some() || change.kubernetes.is_some() {
             changes.push(change);
         }
+    }
+    // Gardener deletes a removed pool's machines at once: its workloads move
+    // to the added pools, so it rolls when they run other software.
+    for worker in old.workers() {
+        let name = worker.name.as_ref();
+        let first = old_pools
+            .get(name)
+            .is_some_and(|&w| std::ptr::eq(w, worker));
+        if !first || new_names.contains(name) {
+            continue;
+        }
+        let was = software(worker, old);
+        // Keys are distinct: at most two steps.
+        let Some((is, &to)) = added.iter().find(|(is, _)| **is != was) else {
+            continue;
+        };
+        changes.push(PoolChange {
+            worker,
+            image: (was.0 != is.0).then(|| (worker.image(), to.image())),
+            kubernetes: (was.1 != is.1).then(|| {
+                (
+                    worker.effective_kubernetes_version(old),
+                    to.effective_kubernetes_version(new),
+                )
+            }),
+            removed: true,
+        });
     }
     changes
 }
@@ -328,8 +395,21 @@ fn image_key<'i>(image: &'i MachineImage) -> (&'i str, Option<&'i str>) {
 
 /// Whether a canary that runs the image counts, and why not.
 fn canary_health(canary: &Shoot) -> Result<(), String> {
+    if canary.hibernated() {
+        return Err("it is hibernated: no node runs the image, and Gardener reports its conditions as not checked".to_string());
+    }
+    if let Some((generation, observed)) = canary.unobserved_generation() {
+        return Err([
+            "its current spec is not rolled out yet: generation ",
+            signed(generation, &mut [0; 20]),
+            ", observedGeneration ",
+            signed(observed, &mut [0; 20]),
+        ]
+        .concat());
+    }
     match canary.last_operation_state() {
         Some("Succeeded") => {}
+        Some("") => return Err("its last operation reports no state".to_string()),
         Some(state) => return Err(["its last operation is ", state].concat()),
         None => return Err("it reports no last operation".to_string()),
     }
@@ -394,7 +474,7 @@ fn pool_count_check(settings: &Settings, old: &Shoot, new: &Shoot, verdict: &mut
         [
             count(changes.len(), &mut [0; 20]),
             " of ",
-            count(new.workers().len(), &mut [0; 20]),
+            count(old.workers().len(), &mut [0; 20]),
             " pools rolled at once: ",
             &listed.join("; "),
         ]
@@ -409,11 +489,11 @@ fn pool_count_check(settings: &Settings, old: &Shoot, new: &Shoot, verdict: &mut
         [
             "change at most ",
             decimal(limit, &mut [0; 20]),
-            " pool(s) per update: roll one pool first, watch it for days (node memory, journald), then the next; pin the other pools meanwhile (keep their machine.image.version, or set their kubernetes.version to the current one). If this is a development Shoot, label it ",
+            " pool(s) per update: roll one pool first, watch it for days (node memory, journald), then the next; pin the other pools meanwhile (keep their machine.image.version, or set their kubernetes.version to the current one); replace pools one at a time too. If this is a development Shoot, label it ",
             &settings.stage_label,
             "=",
             settings.early_stages.first().map_or("dev", String::as_str),
-            ".",
+            " in a separate update first (the stage is read from the Shoot before and after the update, so relabelling in this one does not help), then roll.",
         ]
         .concat(),
     ));
@@ -620,6 +700,26 @@ mod tests {
         object
     }
 
+    /// Hibernated as Gardener reports it: every condition True, not checked.
+    fn hibernated(mut object: Value) -> Value {
+        object["spec"]["hibernation"] = json!({"enabled": true});
+        object["status"]["hibernated"] = json!(true);
+        object["status"]["conditions"] =
+            json!([{"type": "EveryNodeReady", "status": "True", "reason": "ConditionNotChecked"}]);
+        object
+    }
+
+    fn generations(mut object: Value, generation: i64, observed: i64) -> Value {
+        object["metadata"]["generation"] = json!(generation);
+        object["status"]["observedGeneration"] = json!(observed);
+        object
+    }
+
+    fn without_state(mut object: Value) -> Value {
+        object["status"]["lastOperation"] = json!({"type": "Reconcile"});
+        object
+    }
+
     /// Serves one list of Shoots (filtered by stage as the API server would) or an error.
     struct FakeHost {
         answer: Result<Vec<Value>, String>,
@@ -686,6 +786,9 @@ mod tests {
     #[case::prod_canaries_other_version("prod", [V2, V1, V1], Ok(vec![canary("canary-eu", V1, "Succeeded"), canary("canary-us", V1, "Succeeded")]), false, 1)]
     #[case::prod_lookup_failure_allowed("prod", [V2, V1, V1], Err("connection refused".to_string()), true, 1)]
     #[case::prod_no_image_change("prod", [V1, V1, V1], Ok(vec![]), true, 0)]
+    #[case::prod_hibernated_canaries_not_counted("prod", [V2, V1, V1], Ok(vec![hibernated(canary("canary-eu", V2, "Succeeded")), hibernated(canary("canary-us", V2, "Succeeded"))]), false, 1)]
+    #[case::prod_unreconciled_canaries_not_counted("prod", [V2, V1, V1], Ok(vec![generations(canary("canary-eu", V2, "Succeeded"), 8, 7), generations(canary("canary-us", V2, "Succeeded"), 8, 7)]), false, 1)]
+    #[case::prod_reconciled_canaries_counted("prod", [V2, V1, V1], Ok(vec![generations(canary("canary-eu", V2, "Succeeded"), 8, 8), generations(canary("canary-us", V2, "Succeeded"), 8, 8)]), true, 1)]
     fn judges_updates(
         #[case] stage: &str,
         #[case] images: [&str; 3],
@@ -838,6 +941,10 @@ mod tests {
 
     #[rstest]
     #[case::bad_label_key(r#"{"stageLabel":"crash guard/stage"}"#, "stageLabel")]
+    #[case::uppercase_label_prefix(
+        r#"{"stageLabel":"Crash-Guard.io/stage"}"#,
+        "stageLabel: `Crash-Guard.io/stage` is not a valid label key: the prefix before `/` must be a lowercase DNS subdomain"
+    )]
     #[case::bad_stage(r#"{"prodStages":["prod,eu"]}"#, "prodStages[0]")]
     #[case::empty_stage(r#"{"earlyStages":[""]}"#, "earlyStages[0]")]
     #[case::overlap(
@@ -860,7 +967,147 @@ mod tests {
     #[case::space("a b", false)]
     #[case::empty_prefix("/stage", false)]
     #[case::too_long(&"x".repeat(64), false)]
+    #[case::uppercase_prefix("Crash-Guard.io/stage", false)]
+    #[case::uppercase_domain("EXAMPLE.COM/stage", false)]
+    #[case::underscore_prefix("crash_guard.io/stage", false)]
+    #[case::empty_prefix_part("crash-guard..io/stage", false)]
+    #[case::uppercase_name("crash-guard.io/Stage", true)]
+    #[case::empty_name("crash-guard.io/", false)]
+    #[case::long_prefix(&[&"a".repeat(63), ".", &"b".repeat(63), ".", &"c".repeat(63), ".", &"d".repeat(63), "/x"].concat(), false)]
     fn label_keys(#[case] key: &str, #[case] valid: bool) {
-        assert_eq!(is_label_key(key), valid);
+        assert_eq!(label_key_problem(key).is_none(), valid);
+    }
+
+    /// Struct-level `#[serde(default)]` takes each missing field from
+    /// `Settings::default()`, so setting one field keeps the others.
+    #[test]
+    fn one_setting_keeps_the_other_defaults() {
+        let raw = serde_json::value::RawValue::from_string(r#"{"minCanaries":1}"#.to_string())
+            .expect("json");
+        let settings = crate::settings::parse::<Settings>(Some(&raw)).expect("valid");
+        assert_eq!(
+            settings,
+            Settings {
+                min_canaries: 1,
+                ..Settings::default()
+            }
+        );
+    }
+
+    #[rstest]
+    #[case::shoot_patch("none", "1.31.3", None, true)]
+    #[case::shoot_patch_prod("prod", "1.31.3", None, true)]
+    #[case::shoot_minor("none", "1.32.0", None, false)]
+    #[case::pool_patch("none", "1.31.2", Some("1.31.3"), true)]
+    #[case::pool_minor("none", "1.31.2", Some("1.32.1"), false)]
+    fn kubernetes_patch_versions_roll_no_pool(
+        #[case] stage: &str,
+        #[case] shoot_version: &str,
+        #[case] pool_version: Option<&str>,
+        #[case] accepted: bool,
+    ) {
+        let mut old = shoot("web", stage, [V1, V1, V1]);
+        let mut new = old.clone();
+        new["spec"]["kubernetes"]["version"] = json!(shoot_version);
+        if let Some(version) = pool_version {
+            for i in 0..3 {
+                old["spec"]["provider"]["workers"][i]["kubernetes"] = json!({"version": "1.31.2"});
+                new["spec"]["provider"]["workers"][i]["kubernetes"] = json!({ "version": version });
+            }
+        }
+        let host = FakeHost::new(Ok(vec![]));
+        let verdict = judge(&request("UPDATE", &new, &old), &host);
+        assert_eq!(verdict.is_accepted(), accepted, "{verdict:?}");
+    }
+
+    fn with_pools(stage: &str, pools: &[(&str, &str)]) -> Value {
+        let mut object = shoot("web", stage, [V1, V1, V1]);
+        object["spec"]["provider"]["workers"] = pools
+            .iter()
+            .map(|(name, version)| json!({"name": name, "minimum": 2, "maximum": 6,
+                "machine": {"type": "m5.large", "image": {"name": "gardenlinux", "version": version}}}))
+            .collect();
+        object
+    }
+
+    #[rstest]
+    #[case::renamed_to_new_image("none", &[("a2", V2), ("b2", V2), ("c2", V2)], false)]
+    #[case::replaced_by_one_pool("none", &[("general-v2", V2)], false)]
+    #[case::replaced_by_one_pool_prod("prod", &[("general-v2", V2)], false)]
+    #[case::two_replaced("none", &[("a2", V2), ("b2", V2), ("c", V1)], false)]
+    #[case::one_replaced("none", &[("a2", V2), ("b", V1), ("c", V1)], true)]
+    #[case::renamed_same_image("none", &[("a2", V1), ("b2", V1), ("c2", V1)], true)]
+    #[case::removed_only("none", &[("a", V1), ("b", V1)], true)]
+    #[case::dev_renamed_to_new_image("dev", &[("a2", V2), ("b2", V2), ("c2", V2)], true)]
+    fn removed_pools_roll_onto_added_pools(
+        #[case] stage: &str,
+        #[case] pools: &[(&str, &str)],
+        #[case] accepted: bool,
+    ) {
+        let old = shoot("web", stage, [V1, V1, V1]);
+        let new = with_pools(stage, pools);
+        let verdict = judge(
+            &request("UPDATE", &new, &old),
+            &FakeHost::new(two_canaries()),
+        );
+        let rolled: Vec<&Violation> = verdict
+            .violations
+            .iter()
+            .filter(|v| v.field == "spec.provider.workers")
+            .collect();
+        assert_eq!(rolled.is_empty(), accepted, "{verdict:?}");
+    }
+
+    #[test]
+    fn removed_pools_are_named_with_the_new_image() {
+        let old = shoot("web", "none", [V1, V1, V1]);
+        let new = with_pools("none", &[("general-v2", V2)]);
+        let verdict = judge(&request("UPDATE", &new, &old), &FakeHost::new(Ok(vec![])));
+        let value = verdict
+            .violations
+            .first()
+            .map(|v| v.value.as_str())
+            .unwrap_or("");
+        assert!(
+            value.starts_with("3 of 3 pools rolled at once: a (removed: its machines are deleted and its workloads move to new pools, machine image gardenlinux 1592.1.0 -> gardenlinux 1592.2.0)"),
+            "{value}"
+        );
+    }
+
+    #[test]
+    fn pool_count_fix_says_to_relabel_separately() {
+        let old = shoot("web", "staging", [V1, V1, V1]);
+        let new = shoot("web", "dev", [V2, V2, V2]);
+        let verdict = judge(&request("UPDATE", &new, &old), &FakeHost::new(Ok(vec![])));
+        assert!(!verdict.is_accepted());
+        let fix = verdict
+            .violations
+            .first()
+            .map(|v| v.fix.as_str())
+            .unwrap_or("");
+        assert!(
+            fix.contains("label it crash-guard.io/stage=dev in a separate update first"),
+            "{fix}"
+        );
+    }
+
+    #[rstest]
+    #[case::hibernated(
+        hibernated(canary("canary-us", V2, "Succeeded")),
+        "garden-qa/canary-us (it is hibernated: no node runs the image"
+    )]
+    #[case::not_rolled_out(generations(canary("canary-us", V2, "Succeeded"), 8, 7), "garden-qa/canary-us (its current spec is not rolled out yet: generation 8, observedGeneration 7)")]
+    #[case::no_state(
+        without_state(canary("canary-us", V2, "")),
+        "garden-qa/canary-us (its last operation reports no state)"
+    )]
+    fn canary_reasons_name_why_not_counted(#[case] other: Value, #[case] needle: &str) {
+        let old = shoot("web", "prod", [V1, V1, V1]);
+        let new = shoot("web", "prod", [V2, V1, V1]);
+        let host = FakeHost::new(Ok(vec![canary("canary-eu", V2, "Succeeded"), other]));
+        let response = judge(&request("UPDATE", &new, &old), &host)
+            .into_response("staged-rollout", "Shoot garden-shop/web");
+        let message = response.message.unwrap_or_default();
+        assert!(message.contains(needle), "{needle} missing from {message}");
     }
 }
