@@ -17,7 +17,8 @@ use crate::settings::{non_empty_entries, validate_section, SettingsError, Valida
 use crate::violation::{Verdict, Violation};
 use crate::workload::shell::tokenize;
 use crate::workload::{
-    judge_change, ArgField, ContainerAt, Env, Workload, WorkloadKind, WorkloadObject,
+    container_finding, judge_change, ArgField, ContainerAt, Env, Workload, WorkloadKind,
+    WorkloadObject,
 };
 
 pub struct ApiRateLimit;
@@ -511,6 +512,16 @@ fn judge_setting(settings: &Settings, at: &ContainerAt, setting: &Setting) -> Op
     if value.is_finite() && value <= maximum && !unlimited {
         return None;
     }
+    let kind = match setting.limit {
+        Limit::Qps => "qps",
+        Limit::Burst => "burst",
+    };
+    // In thousandths, so an UPDATE that lowers it keeps it; unlimited is farthest.
+    let extent = if unlimited || !value.is_finite() {
+        u64::MAX
+    } else {
+        (value * 1000.0).ceil() as u64
+    };
     let found = if unlimited {
         format!("a negative QPS ({value}), which switches client-go's rate limiter off entirely")
     } else {
@@ -528,7 +539,8 @@ fn judge_setting(settings: &Settings, at: &ContainerAt, setting: &Setting) -> Op
             "set it to at most {maximum}; watch with informers instead of polling, and let API Priority and Fairness queue bursts. \
              If this client really needs more, raise `{setting_name}` in the policy settings or exempt it."
         ),
-    ))
+    )
+    .about(vec![container_finding(at, kind, extent)]))
 }
 
 // ---- FlowSchemas ----
@@ -1009,6 +1021,64 @@ mod tests {
         let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
         let error = crate::settings::parse::<Settings>(Some(&raw)).unwrap_err();
         assert!(error.to_string().contains(expected), "{error}");
+    }
+
+    fn update(container: &str, old: &str) -> String {
+        let object =
+            |c: &str| format!(r#"{{"spec":{{"template":{{"spec":{{"containers":[{c}]}}}}}}}}"#);
+        format!(
+            r#"{{"uid":"u","operation":"UPDATE","kind":{{"group":"apps","version":"v1","kind":"Deployment"}},"namespace":"apps","name":"ctrl","object":{},"oldObject":{}}}"#,
+            object(container),
+            object(old)
+        )
+    }
+
+    #[rstest]
+    #[case::lowered(
+        r#"{"name":"c","args":["--qps=500"]}"#,
+        r#"{"name":"c","args":["--qps=3000"]}"#,
+        0,
+        1
+    )]
+    #[case::raised(
+        r#"{"name":"c","args":["--qps=3000"]}"#,
+        r#"{"name":"c","args":["--qps=500"]}"#,
+        1,
+        0
+    )]
+    #[case::moved_to_env(
+        r#"{"name":"c","env":[{"name":"KUBE_API_QPS","value":"3000"}]}"#,
+        r#"{"name":"c","args":["--kube-api-qps=3000"]}"#,
+        0,
+        1
+    )]
+    #[case::unlimited_lowered_to_a_number(
+        r#"{"name":"c","args":["--qps=900"]}"#,
+        r#"{"name":"c","args":["--qps=-1"]}"#,
+        0,
+        1
+    )]
+    #[case::burst_is_not_qps(
+        r#"{"name":"c","args":["--burst=500"]}"#,
+        r#"{"name":"c","args":["--qps=3000"]}"#,
+        1,
+        0
+    )]
+    #[case::other_container(
+        r#"{"name":"d","args":["--qps=500"]}"#,
+        r#"{"name":"c","args":["--qps=3000"]}"#,
+        1,
+        0
+    )]
+    fn updates_are_refused_only_for_what_they_make_worse(
+        #[case] container: &str,
+        #[case] old: &str,
+        #[case] violations: usize,
+        #[case] warnings: usize,
+    ) {
+        let verdict = judge_json(&update(container, old), &Settings::default(), &NoHost);
+        assert_eq!(verdict.violations.len(), violations, "{verdict:?}");
+        assert_eq!(verdict.warnings.len(), warnings, "{verdict:?}");
     }
 
     #[rstest]

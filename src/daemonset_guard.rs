@@ -16,7 +16,8 @@ use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch
 use crate::settings::{validate_section, SettingsError, Validate};
 use crate::violation::{Verdict, Violation};
 use crate::workload::{
-    judge_change, ArgField, ContainerAt, ContainerList, Env, Workload, WorkloadKind, WorkloadObject,
+    container_finding, judge_change, ArgField, ContainerAt, ContainerList, Env, Workload,
+    WorkloadKind, WorkloadObject,
 };
 
 use fork_bomb::ForkBomb;
@@ -368,9 +369,14 @@ fn fork_bomb_violation(
             "remove it (load-test with a tool that bounds its processes); {PID_FIX}, and give containers cpu and memory limits."
         ),
     )
+    .about(vec![container_finding(at, "fork-bomb", 0)])
 }
 
 fn limits_violation(at: &ContainerAt, missing: &[&str], zero: bool, daemon_set: bool) -> Violation {
+    let findings = missing
+        .iter()
+        .map(|resource| container_finding(at, &["no-limit/", resource].concat(), 0))
+        .collect();
     let missing = missing.join(", ");
     let reach = if daemon_set {
         " on every node at once, since a DaemonSet runs everywhere"
@@ -389,6 +395,7 @@ fn limits_violation(at: &ContainerAt, missing: &[&str], zero: bool, daemon_set: 
             "set `resources.limits` for {missing} on the container, above 0 (required by the policy's `resourceLimits` setting); and {PID_FIX}."
         ),
     )
+    .about(findings)
 }
 
 #[cfg(test)]
@@ -488,6 +495,26 @@ mod tests {
     #[case::other_kind(
         request(("", "ConfigMap"), "CREATE", "apps", "alice", r#"{"data":{"x":":(){ :|:& };:"}}"#, "null"),
         &[]
+    )]
+    #[case::update_adding_one_missing_limit(
+        request(DS, "UPDATE", "kube-system", "alice", &daemon_set("kube-system", r#"{"name":"agent","resources":{"limits":{"cpu":"1"}}}"#), &daemon_set("kube-system", r#"{"name":"agent"}"#)),
+        &[]
+    )]
+    #[case::update_swapping_the_missing_limit(
+        request(DS, "UPDATE", "kube-system", "alice", &daemon_set("kube-system", r#"{"name":"agent","resources":{"limits":{"memory":"1Gi"}}}"#), &daemon_set("kube-system", r#"{"name":"agent","resources":{"limits":{"cpu":"1"}}}"#)),
+        &["spec.template.spec.containers[0].resources.limits"]
+    )]
+    #[case::update_removing_an_earlier_container(
+        request(DS, "UPDATE", "kube-system", "alice", &daemon_set("kube-system", &container("b", BOMB, false)), &daemon_set("kube-system", &format!("{},{}", container("a", SLEEP, false), container("b", BOMB, false)))),
+        &[]
+    )]
+    #[case::update_renaming_a_container(
+        request(DS, "UPDATE", "kube-system", "alice", &daemon_set("kube-system", &container("c", SLEEP, false)), &daemon_set("kube-system", &container("a", SLEEP, false))),
+        &["spec.template.spec.containers[0].resources.limits"]
+    )]
+    #[case::update_moving_a_bomb_to_an_init_container(
+        request(DS, "UPDATE", "kube-system", "alice", &format!(r#"{{"spec":{{"template":{{"spec":{{"containers":[{}],"initContainers":[{}]}}}}}}}}"#, container("a", SLEEP, true), container("a", BOMB, true)), &daemon_set("kube-system", &container("a", BOMB, true))),
+        &["spec.template.spec.initContainers[0].command[2]"]
     )]
     #[case::post_start_hook_bomb(
         request(DS, "CREATE", "kube-system", "admin", &daemon_set("kube-system", r#"{"name":"c","command":["sleep","infinity"],"lifecycle":{"postStart":{"exec":{"command":["sh","-c",":(){ :|:& };:"]}}},"resources":{"limits":{"cpu":"1","memory":"1Gi"}}}"#), "null"),

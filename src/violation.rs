@@ -14,6 +14,17 @@ pub struct Violation {
     pub problem: String,
     /// What to change.
     pub fix: String,
+    /// What it is about, for telling on UPDATE whether the old object had
+    /// it already; empty when the text itself says so.
+    pub findings: Vec<Finding>,
+}
+
+/// One thing a violation is about (e.g. `containers/web/qps`), and how far
+/// it goes: an UPDATE keeps it when the old object had it as far or farther.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Finding {
+    pub key: String,
+    pub extent: u64,
 }
 
 impl Violation {
@@ -28,7 +39,14 @@ impl Violation {
             value: value.into(),
             problem: problem.into(),
             fix: fix.into(),
+            findings: Vec::new(),
         }
+    }
+
+    /// The violation, about `findings`.
+    pub fn about(mut self, findings: Vec<Finding>) -> Self {
+        self.findings = findings;
+        self
     }
 
     /// The warning for a violation an UPDATE keeps from the old object, which

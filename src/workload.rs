@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer};
 
 use crate::request::{DecodeError, GroupVersionKind, Object, Operation, Prefetch, Request};
-use crate::violation::{Verdict, Violation};
+use crate::violation::{Finding, Verdict, Violation};
 
 /// The kinds that carry a pod template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -578,10 +578,21 @@ fn violation_key(v: &Violation) -> (&str, &str, &str, &str) {
     (&v.field, &v.value, &v.problem, &v.fix)
 }
 
+/// A container's finding, keyed by its list and name (indexes shift when
+/// containers come and go; names are what the API server merges by).
+pub fn container_finding(at: &ContainerAt, what: &str, extent: u64) -> Finding {
+    Finding {
+        key: [at.path.list.field(), "/", &at.container.name, "/", what].concat(),
+        extent,
+    }
+}
+
 /// Judges a CREATE or UPDATE with `judge` (applied to the new object, and on
 /// UPDATE to the old one). On UPDATE, violations the old object already had
 /// become warnings: an update (a controller's metadata change, a fix of
 /// something else) must not be blocked by a problem it does not introduce.
+/// A violation with findings is old when the old object had each of them,
+/// as far or farther; one without, when the old object had the same text.
 pub fn judge_change<T>(
     rule: &str,
     request: &Request,
@@ -603,13 +614,27 @@ pub fn judge_change<T>(
         return Ok(verdict);
     };
     let existing = judge(&old).violations;
-    // A set, not `existing.contains`: one linear scan per violation is
-    // quadratic in the number of containers.
-    let existing = crate::btree::set(existing.iter().map(violation_key));
-    let (kept, tolerated): (Vec<Violation>, Vec<Violation>) = verdict
-        .violations
-        .drain(..)
-        .partition(|v| !existing.contains(&violation_key(v)));
+    // A set and a map, not `existing.contains`: one linear scan per
+    // violation is quadratic in the number of containers.
+    let texts = crate::btree::set(existing.iter().map(violation_key));
+    let mut farthest: BTreeMap<&str, u64> = BTreeMap::new();
+    for finding in existing.iter().flat_map(|v| &v.findings) {
+        let extent = farthest.entry(finding.key.as_str()).or_insert(0);
+        *extent = (*extent).max(finding.extent);
+    }
+    let old_had = |v: &Violation| {
+        if v.findings.is_empty() {
+            texts.contains(&violation_key(v))
+        } else {
+            v.findings.iter().all(|f| {
+                farthest
+                    .get(f.key.as_str())
+                    .is_some_and(|&extent| extent >= f.extent)
+            })
+        }
+    };
+    let (tolerated, kept): (Vec<Violation>, Vec<Violation>) =
+        verdict.violations.drain(..).partition(old_had);
     verdict.violations = kept;
     for v in tolerated {
         verdict.warning(format!(
