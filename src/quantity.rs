@@ -156,7 +156,10 @@ impl<'de> Deserialize<'de> for ByteSize {
                 if n >= 0.0 && n.fract() == 0.0 && n < 9_007_199_254_740_992.0 {
                     Ok(ByteSize(n as u64))
                 } else {
-                    Err(E::custom(format!("`{n}` is not a whole number of bytes")))
+                    // Not `{n}`: float formatting would add ~20 KiB to a module.
+                    Err(E::custom(
+                        "a number with a fraction, negative or this large is not a whole number of bytes",
+                    ))
                 }
             }
 
