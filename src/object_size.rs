@@ -568,7 +568,10 @@ fn violation(
             "most of the size is the copy of the object that client-side `kubectl apply` keeps in the annotation {LAST_APPLIED}: \
              apply with `kubectl apply --server-side`, which keeps no such copy (on an existing {kind_name}, first remove it: \
              `kubectl annotate {resource} -n {namespace} {name} {LAST_APPLIED}-`). Otherwise ",
-            resource = kind_name.to_lowercase(),
+            resource = match kind {
+                Kind::Secret => "secret",
+                Kind::ConfigMap => "configmap",
+            },
             namespace = request.namespace,
             name = request.name,
         )
