@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{MapAccess, Visitor};
+use serde::de::{Error as _, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use crate::btree;
@@ -21,6 +21,8 @@ use crate::violation::{Verdict, Violation};
 /// The API server refuses Secrets and ConfigMaps above 1 MiB; a larger limit never applies.
 pub const API_SERVER_CAP: ByteSize = ByteSize(ByteSize::MIB);
 const LARGEST_KEYS_SHOWN: usize = 3;
+/// Client-side `kubectl apply` keeps the whole applied object here.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 pub struct ObjectSize;
 
@@ -30,6 +32,7 @@ pub struct Settings {
     /// Limit per kind.
     pub limits: KindLimits,
     /// Limit per Secret `type`, overriding `limits.Secret`. Replaces the default map when set.
+    #[serde(deserialize_with = "unique_type_limits")]
     pub secret_type_limits: BTreeMap<String, ByteSize>,
     pub exemptions: Exemptions,
 }
@@ -67,6 +70,41 @@ impl Default for Settings {
             exemptions: Exemptions::default(),
         }
     }
+}
+
+/// `secretTypeLimits`, refusing a type given twice (a map would keep the last silently).
+fn unique_type_limits<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, ByteSize>, D::Error> {
+    struct UniqueVisitor;
+
+    impl<'de> Visitor<'de> for UniqueVisitor {
+        type Value = BTreeMap<String, ByteSize>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a map of Secret types to sizes")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut limits = BTreeMap::new();
+            while let Some((secret_type, limit)) = map.next_entry::<String, ByteSize>()? {
+                match limits.entry(secret_type) {
+                    std::collections::btree_map::Entry::Vacant(entry) => {
+                        entry.insert(limit);
+                    }
+                    std::collections::btree_map::Entry::Occupied(entry) => {
+                        return Err(A::Error::custom(format!(
+                            "Secret type `{}` is listed twice; keep one entry",
+                            entry.key()
+                        )));
+                    }
+                }
+            }
+            Ok(limits)
+        }
+    }
+
+    deserializer.deserialize_map(UniqueVisitor)
 }
 
 fn check_limit(field: &str, limit: ByteSize) -> Result<(), SettingsError> {
@@ -144,7 +182,31 @@ impl Encoding for Base64 {
     }
 }
 
-/// A `map[string]string` or `map[string][]byte`, kept as key and decoded size.
+/// The decoded length of a JSON string, measured where it lies: no copy,
+/// even of a string with escapes.
+struct Len<E>(u64, PhantomData<E>);
+
+impl<'de, E: Encoding> Deserialize<'de> for Len<E> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct LenVisitor<E>(PhantomData<E>);
+
+        impl<E: Encoding> Visitor<'_> for LenVisitor<E> {
+            type Value = Len<E>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_str<Er>(self, value: &str) -> Result<Self::Value, Er> {
+                Ok(Len(E::decoded_len(value), PhantomData))
+            }
+        }
+
+        deserializer.deserialize_str(LenVisitor(PhantomData))
+    }
+}
+
+/// A `map[string]string` or `map[string][]byte`, kept as key and decoded value size.
 struct Entries<'a, E> {
     sizes: Vec<(Cow<'a, str>, u64)>,
     encoding: PhantomData<E>,
@@ -179,9 +241,8 @@ impl<'de: 'a, 'a, E: Encoding> Deserialize<'de> for Entries<'a, E> {
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut entries = Entries::default();
-                while let Some((key, value)) = map.next_entry::<Text, Option<Text>>()? {
-                    let size = value.map_or(0, |v| E::decoded_len(&v.0));
-                    entries.sizes.push((key.0, size));
+                while let Some((key, value)) = map.next_entry::<Text, Option<Len<E>>>()? {
+                    entries.sizes.push((key.0, value.map_or(0, |v| v.0)));
                 }
                 Ok(entries)
             }
@@ -189,6 +250,78 @@ impl<'de: 'a, 'a, E: Encoding> Deserialize<'de> for Entries<'a, E> {
 
         deserializer.deserialize_any(EntriesVisitor(PhantomData))
     }
+}
+
+/// `metadata.annotations` as sizes (keys and values), and the part of them
+/// that is kubectl's last-applied copy of the object.
+#[derive(Debug, Default, Clone, Copy)]
+struct Annotations {
+    bytes: u64,
+    last_applied: u64,
+}
+
+/// An annotation key's length, and whether it is [`LAST_APPLIED`].
+struct AnnotationKey(u64, bool);
+
+impl<'de> Deserialize<'de> for AnnotationKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+
+        impl Visitor<'_> for KeyVisitor {
+            type Value = AnnotationKey;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_str<Er>(self, key: &str) -> Result<Self::Value, Er> {
+                Ok(AnnotationKey(key.len() as u64, key == LAST_APPLIED))
+            }
+        }
+
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for Annotations {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AnnotationsVisitor;
+
+        impl<'de> Visitor<'de> for AnnotationsVisitor {
+            type Value = Annotations;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map of strings")
+            }
+
+            fn visit_unit<Er>(self) -> Result<Self::Value, Er> {
+                Ok(Annotations::default())
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut sizes = Annotations::default();
+                while let Some((key, value)) =
+                    map.next_entry::<AnnotationKey, Option<Len<Plain>>>()?
+                {
+                    let entry = key.0.saturating_add(value.map_or(0, |v| v.0));
+                    sizes.bytes = sizes.bytes.saturating_add(entry);
+                    if key.1 {
+                        sizes.last_applied = entry;
+                    }
+                }
+                Ok(sizes)
+            }
+        }
+
+        deserializer.deserialize_any(AnnotationsVisitor)
+    }
+}
+
+/// The part of `metadata` the rule reads; the rest is skipped unread.
+#[derive(Default, Deserialize)]
+struct Metadata {
+    #[serde(default)]
+    annotations: Annotations,
 }
 
 /// What the rule reads of a Secret; decoded in the request's pass
@@ -202,6 +335,8 @@ pub struct SecretPayload<'a> {
     data: Entries<'a, Base64>,
     #[serde(default, borrow)]
     string_data: Entries<'a, Plain>,
+    #[serde(default)]
+    metadata: Option<Metadata>,
 }
 
 #[derive(Deserialize)]
@@ -211,35 +346,53 @@ struct ConfigMapPayload<'a> {
     data: Entries<'a, Plain>,
     #[serde(default, borrow)]
     binary_data: Entries<'a, Base64>,
+    #[serde(default)]
+    metadata: Option<Metadata>,
 }
 
-/// The payload size of one object.
+/// The size of one object: its keys and values, and its annotations.
 #[derive(Debug, PartialEq, Eq)]
 struct Measurement {
+    /// `payload` + `annotations.bytes`, what the limit applies to.
     bytes: u64,
+    /// Keys and decoded values.
+    payload: u64,
+    keys: usize,
+    annotations: u64,
+    last_applied: u64,
     secret_type: String,
+    /// Key and size (key + value) of the largest entries.
     largest: Vec<(String, u64)>,
 }
 
 fn measure_entries<'a>(
     kept: impl Iterator<Item = &'a (Cow<'a, str>, u64)>,
     secret_type: String,
+    metadata: Option<&Metadata>,
 ) -> Measurement {
-    let mut bytes = 0u64;
+    let mut payload = 0u64;
+    let mut keys = 0usize;
     let mut largest: Vec<(&str, u64)> = Vec::with_capacity(LARGEST_KEYS_SHOWN + 1);
-    for (key, size) in kept {
-        bytes = bytes.saturating_add(*size);
+    for (key, value) in kept {
+        let size = (key.len() as u64).saturating_add(*value);
+        payload = payload.saturating_add(size);
+        keys += 1;
         let position = largest
             .iter()
-            .position(|(k, s)| size > s || (size == s && key.as_ref() < *k))
+            .position(|(k, s)| size > *s || (size == *s && key.as_ref() < *k))
             .unwrap_or(largest.len());
         if position < LARGEST_KEYS_SHOWN {
-            largest.insert(position, (key.as_ref(), *size));
+            largest.insert(position, (key.as_ref(), size));
             largest.truncate(LARGEST_KEYS_SHOWN);
         }
     }
+    let annotations = metadata.map(|m| m.annotations).unwrap_or_default();
     Measurement {
-        bytes,
+        bytes: payload.saturating_add(annotations.bytes),
+        payload,
+        keys,
+        annotations: annotations.bytes,
+        last_applied: annotations.last_applied,
         secret_type,
         largest: largest
             .into_iter()
@@ -260,7 +413,11 @@ fn measure_secret(secret: &SecretPayload) -> Measurement {
         None | Some("") => "Opaque".to_string(),
         Some(other) => other.to_string(),
     };
-    measure_entries(data.chain(secret.string_data.sizes.iter()), secret_type)
+    measure_entries(
+        data.chain(secret.string_data.sizes.iter()),
+        secret_type,
+        secret.metadata.as_ref(),
+    )
 }
 
 fn measure_config_map(config_map: &ConfigMapPayload) -> Measurement {
@@ -268,6 +425,7 @@ fn measure_config_map(config_map: &ConfigMapPayload) -> Measurement {
     measure_entries(
         entries.chain(config_map.binary_data.sizes.iter()),
         String::new(),
+        config_map.metadata.as_ref(),
     )
 }
 
@@ -338,7 +496,13 @@ impl Rule for ObjectSize {
                 )));
             }
         }
-        Ok(violation(kind, &new, old.as_ref(), limit, &limit_setting))
+        Ok(violation(
+            request,
+            kind,
+            &new,
+            old.as_ref(),
+            (limit, &limit_setting),
+        ))
     }
 }
 
@@ -349,14 +513,23 @@ fn kind_name(kind: Kind) -> &'static str {
     }
 }
 
+fn plural(count: usize, one: &str) -> String {
+    if count == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{count} {one}s")
+    }
+}
+
 fn violation(
+    request: &Request,
     kind: Kind,
     new: &Measurement,
     old: Option<&Measurement>,
-    limit: ByteSize,
-    limit_setting: &str,
+    (limit, limit_setting): (ByteSize, &str),
 ) -> Verdict {
-    let (field, scope) = match kind {
+    let kind_name = kind_name(kind);
+    let (payload_field, scope) = match kind {
         Kind::Secret => (
             "data+stringData",
             format!("Secrets of type {}", new.secret_type),
@@ -367,25 +540,55 @@ fn violation(
         Some(old) => format!(" (this update grows it from {})", size(old.bytes)),
         None => String::new(),
     };
+    let mut parts = format!(
+        "{} of keys and values ({})",
+        size(new.payload),
+        plural(new.keys, "key")
+    );
+    let mut field = payload_field.to_string();
+    if new.annotations > 0 {
+        field.push_str("+metadata.annotations");
+        parts.push_str(&format!(
+            " and {} of metadata.annotations",
+            size(new.annotations)
+        ));
+        if new.last_applied > 0 {
+            parts.push_str(&format!(" ({} in {LAST_APPLIED})", size(new.last_applied)));
+        }
+    }
     let largest = new
         .largest
         .iter()
         .map(|(key, bytes)| format!("{key}: {}", size(*bytes)))
         .collect::<Vec<_>>()
         .join(", ");
+    // kubectl's last-applied copy as the larger half: server-side apply keeps none.
+    let server_side = if new.last_applied > 0 && new.last_applied.saturating_mul(2) >= new.bytes {
+        format!(
+            "most of the size is the copy of the object that client-side `kubectl apply` keeps in the annotation {LAST_APPLIED}: \
+             apply with `kubectl apply --server-side`, which keeps no such copy (on an existing {kind_name}, first remove it: \
+             `kubectl annotate {resource} -n {namespace} {name} {LAST_APPLIED}-`). Otherwise ",
+            resource = match kind {
+                Kind::Secret => "secret",
+                Kind::ConfigMap => "configmap",
+            },
+            namespace = request.namespace,
+            name = request.name,
+        )
+    } else {
+        String::new()
+    };
     let mut verdict = Verdict::accept();
     verdict.violation(Violation::new(
         field,
         size(new.bytes),
         format!(
-            "the payload is over the {limit} limit for {scope}{growth}; largest keys: {largest}. \
-             kube-apiserver keeps every {kind} in memory (its watch cache), so many large ones, up to the 1 MiB cap each, get it OOM-killed.",
-            kind = kind_name(kind),
+            "the object is over the {limit} limit for {scope}{growth}: {parts}; largest keys: {largest}. \
+             kube-apiserver keeps every {kind_name} in memory (its watch cache), so many large ones, up to the 1 MiB cap each, get it OOM-killed.",
         ),
         format!(
-            "keep large data out of {kind}s: in a dedicated secret store (e.g. Vault) or a CustomResource, \
+            "{server_side}keep large data out of {kind_name}s: in a dedicated secret store (e.g. Vault) or a CustomResource, \
              and reference it from here; or split the object. If it must be this large, raise `{limit_setting}` in the policy settings.",
-            kind = kind_name(kind),
         ),
     ));
     verdict
@@ -416,6 +619,28 @@ mod tests {
         format!(r#"{{"data":{{"blob":"{}"}}}}"#, b64(bytes))
     }
 
+    /// `count` keys of 250 characters with empty values.
+    fn keys_only(count: usize) -> String {
+        let keys: Vec<String> = (0..count)
+            .map(|i| format!(r#""{}{i:06}":"""#, "k".repeat(244)))
+            .collect();
+        format!(r#"{{"data":{{{}}}}}"#, keys.join(","))
+    }
+
+    /// A ConfigMap with `data` bytes in key `a` and, unless 0, a last-applied
+    /// annotation of `annotation` bytes.
+    fn last_applied(annotation: usize, data: usize) -> String {
+        let metadata = if annotation == 0 {
+            String::new()
+        } else {
+            format!(
+                r#""metadata":{{"annotations":{{"{LAST_APPLIED}":"{}"}}}},"#,
+                "x".repeat(annotation)
+            )
+        };
+        format!(r#"{{{metadata}"data":{{"a":"{}"}}}}"#, "y".repeat(data))
+    }
+
     fn judge(json: &str, settings: &Settings) -> Verdict {
         crate::policy::evaluate::<ObjectSize>(json, settings, &NoHost).expect("decodes")
     }
@@ -432,8 +657,30 @@ mod tests {
 
     #[rstest]
     #[case::small_secret(request("CREATE", "Secret", &secret(1000), "null"), true)]
-    #[case::secret_at_limit(request("CREATE", "Secret", &secret(262_144), "null"), true)]
-    #[case::secret_over_limit(request("CREATE", "Secret", &secret(262_145), "null"), false)]
+    #[case::secret_at_limit(request("CREATE", "Secret", &secret(262_140), "null"), true)]
+    #[case::secret_over_limit(request("CREATE", "Secret", &secret(262_141), "null"), false)]
+    #[case::keys_only_config_map(request("CREATE", "ConfigMap", &keys_only(4000), "null"), false)]
+    #[case::few_keys_only(request("CREATE", "ConfigMap", &keys_only(100), "null"), true)]
+    #[case::last_applied_counted(request("CREATE", "ConfigMap", &last_applied(250 * 1024, 190 * 1024), "null"), false)]
+    #[case::data_alone_within_limit(request("CREATE", "ConfigMap", &last_applied(0, 190 * 1024), "null"), true)]
+    #[case::annotations_on_secret(request("CREATE", "Secret", &format!(r#"{{"metadata":{{"annotations":{{"a":"{}"}}}},"data":{{"b":"{}"}}}}"#, "x".repeat(200_000), b64(100_000)), "null"), false)]
+    #[case::annotation_escapes_measured_decoded(request("CREATE", "ConfigMap", &format!(r#"{{"metadata":{{"annotations":{{"a":"{}"}}}}}}"#, "\\\"".repeat(200_000)), "null"), true)]
+    #[case::update_dropping_last_applied(request("UPDATE", "ConfigMap", &last_applied(0, 190 * 1024), &last_applied(250 * 1024, 190 * 1024)), true)]
+    #[case::update_keeping_last_applied(request("UPDATE", "ConfigMap", &last_applied(250 * 1024, 190 * 1024), &last_applied(250 * 1024, 190 * 1024)), true)]
+    #[case::update_growing_last_applied(request("UPDATE", "ConfigMap", &last_applied(250 * 1024, 190 * 1024), &last_applied(0, 190 * 1024)), false)]
+    #[case::null_metadata(
+        request("CREATE", "ConfigMap", r#"{"metadata":null,"data":{"a":"b"}}"#, "null"),
+        true
+    )]
+    #[case::null_annotations(
+        request(
+            "CREATE",
+            "Secret",
+            r#"{"metadata":{"annotations":null,"labels":{"a":"b"}},"data":{"a":"YQ=="}}"#,
+            "null"
+        ),
+        true
+    )]
     #[case::talk_900_kib(request("CREATE", "Secret", &secret(900 * 1024), "null"), false)]
     #[case::tls_type_limit(request("CREATE", "Secret", &format!(r#"{{"type":"kubernetes.io/tls","data":{{"tls.crt":"{}"}}}}"#, b64(70_000)), "null"), false)]
     #[case::helm_type_limit(request("CREATE", "Secret", &format!(r#"{{"type":"helm.sh/release.v1","data":{{"release":"{}"}}}}"#, b64(400_000)), "null"), true)]
@@ -471,9 +718,10 @@ mod tests {
         let message = response.message.unwrap_or_default();
         for needle in [
             "Secret apps/n",
-            "data+stringData = 921600 bytes (900.0 KiB)",
+            "data+stringData = 921604 bytes (900.0 KiB)",
             "262144 bytes (256.0 KiB) limit for Secrets of type Opaque",
-            "blob: 921600 bytes",
+            "921604 bytes (900.0 KiB) of keys and values (1 key)",
+            "blob: 921604 bytes",
             "OOM-killed",
             "Vault",
             "CustomResource",
@@ -481,6 +729,60 @@ mod tests {
         ] {
             assert!(message.contains(needle), "{needle} missing from {message}");
         }
+    }
+
+    #[test]
+    fn keys_are_measured_and_counted() {
+        let verdict = judge(
+            &request("CREATE", "ConfigMap", &keys_only(4000), "null"),
+            &Settings::default(),
+        );
+        let message = verdict
+            .into_response("object-size", "ConfigMap apps/n")
+            .message
+            .unwrap_or_default();
+        for needle in [
+            "data+binaryData = 1000000 bytes (976.6 KiB)",
+            "of keys and values (4000 keys)",
+            "000000: 250 bytes",
+        ] {
+            assert!(message.contains(needle), "{needle} missing from {message}");
+        }
+    }
+
+    #[rstest]
+    #[case::last_applied_the_larger_part(250 * 1024, 190 * 1024, true)]
+    #[case::last_applied_the_smaller_part(100 * 1024, 190 * 1024, false)]
+    fn annotations_shown_apart_with_server_side_fix(
+        #[case] annotation: usize,
+        #[case] data: usize,
+        #[case] server_side: bool,
+    ) {
+        let verdict = judge(
+            &request(
+                "CREATE",
+                "ConfigMap",
+                &last_applied(annotation, data),
+                "null",
+            ),
+            &Settings::default(),
+        );
+        let message = verdict
+            .into_response("object-size", "ConfigMap apps/n")
+            .message
+            .unwrap_or_default();
+        let annotations = size((LAST_APPLIED.len() + annotation) as u64);
+        for needle in [
+            "data+binaryData+metadata.annotations = ".to_string(),
+            format!(
+                "{} of keys and values (1 key) and {annotations} of metadata.annotations ({annotations} in {LAST_APPLIED})",
+                size(data as u64 + 1)
+            ),
+        ] {
+            assert!(message.contains(&needle), "{needle} missing from {message}");
+        }
+        let fix = format!("`kubectl apply --server-side`, which keeps no such copy (on an existing ConfigMap, first remove it: `kubectl annotate configmap -n apps n {LAST_APPLIED}-`)");
+        assert_eq!(message.contains(&fix), server_side, "{message}");
     }
 
     #[test]
@@ -515,10 +817,44 @@ mod tests {
         r#"{"exemptions":{"serviceAccounts":["x"]}}"#,
         "exemptions.serviceAccounts[0]"
     )]
+    #[case::duplicate_type(
+        r#"{"secretTypeLimits":{"kubernetes.io/tls":"1Ki","kubernetes.io/tls":"1Mi"}}"#,
+        "secretTypeLimits: Secret type `kubernetes.io/tls` is listed twice"
+    )]
+    #[case::tebibyte(
+        r#"{"limits":{"Secret":"1Ti"}}"#,
+        "limits.Secret: 1099511627776 bytes (1048576.0 MiB) is above the API server's own cap"
+    )]
+    #[case::fraction_of_a_byte(r#"{"limits":{"Secret":"0.5"}}"#, "not a whole number of bytes")]
     fn refuses_invalid_settings(#[case] json: &str, #[case] expected: &str) {
         let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
         let error = crate::settings::parse::<Settings>(Some(&raw)).unwrap_err();
         assert!(error.to_string().contains(expected), "{error}");
+    }
+
+    #[rstest]
+    #[case::half_mebibyte(r#"{"limits":{"Secret":"0.5Mi"}}"#, 524_288)]
+    #[case::decimal_mebibytes(r#"{"limits":{"Secret":"0.75Mi"}}"#, 786_432)]
+    #[case::exponent(r#"{"limits":{"Secret":"1e5"}}"#, 100_000)]
+    #[case::milli(r#"{"limits":{"Secret":"512000000m"}}"#, 512_000)]
+    #[case::json_float(r#"{"limits":{"Secret":1e5}}"#, 100_000)]
+    fn kubernetes_quantities_are_accepted(#[case] json: &str, #[case] bytes: u64) {
+        let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
+        let settings: Settings = crate::settings::parse(Some(&raw)).expect("valid");
+        assert_eq!(settings.limits.secret, ByteSize(bytes));
+    }
+
+    /// A section given in part keeps its other fields' defaults.
+    #[test]
+    fn partial_settings_keep_sibling_defaults() {
+        let raw = serde_json::value::RawValue::from_string(
+            r#"{"exemptions":{"namespaces":["vault-system"]}}"#.to_string(),
+        )
+        .expect("json");
+        let settings: Settings = crate::settings::parse(Some(&raw)).expect("valid");
+        let defaults = Settings::default();
+        assert_eq!(settings.limits, defaults.limits);
+        assert_eq!(settings.secret_type_limits, defaults.secret_type_limits);
     }
 
     #[test]

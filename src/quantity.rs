@@ -1,5 +1,5 @@
 //! Byte sizes in settings: a whole number of bytes or a Kubernetes quantity
-//! string with a binary or decimal suffix (`256Ki`, `1Mi`, `500k`).
+//! string (`256Ki`, `1.5Mi`, `500k`, `1e6`), read exactly, without floats.
 
 use serde::{Deserialize, Deserializer};
 
@@ -14,34 +14,100 @@ impl ByteSize {
         Self(n * Self::KIB)
     }
 
+    /// Parses a Kubernetes quantity (`<sign><number><suffix>`: `1.5Mi`, `1e6`,
+    /// `512000000m`) that is a whole, non-negative number of bytes.
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
-        let digits_end = text
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len());
-        let (number, suffix) = text.split_at(digits_end);
-        let number: u64 = number
-            .parse()
-            .map_err(|_| format!("`{text}` is not a byte size such as 262144 or 256Ki"))?;
-        let unit: u64 = match suffix {
-            "" => 1,
-            "k" => 1_000,
-            "M" => 1_000_000,
-            "G" => 1_000_000_000,
-            "Ki" => Self::KIB,
-            "Mi" => Self::MIB,
-            "Gi" => 1024 * Self::MIB,
-            _ => {
-                return Err(format!(
-                    "`{text}` has an unknown unit (use Ki, Mi, Gi, k, M or G)"
-                ))
+        let not_a_size = || format!("`{text}` is not a byte size such as 262144, 256Ki or 1.5Mi");
+        let (negative, unsigned) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text.strip_prefix('+').unwrap_or(text)),
+        };
+        let number_end = unsigned
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(unsigned.len());
+        let (number, suffix) = unsigned.split_at(number_end);
+        let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+        if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
+            return Err(not_a_size());
+        }
+        // The value is digits × 10^exp10 × 2^exp2.
+        let (exp10, exp2): (i64, u32) = match suffix {
+            "" => (0, 0),
+            "m" => (-3, 0),
+            "k" => (3, 0),
+            "M" => (6, 0),
+            "G" => (9, 0),
+            "T" => (12, 0),
+            "P" => (15, 0),
+            "E" => (18, 0),
+            "Ki" => (0, 10),
+            "Mi" => (0, 20),
+            "Gi" => (0, 30),
+            "Ti" => (0, 40),
+            "Pi" => (0, 50),
+            "Ei" => (0, 60),
+            _ => match suffix.strip_prefix(['e', 'E']).map(exponent) {
+                Some(Some(exp10)) => (exp10, 0),
+                Some(None) => return Err(not_a_size()),
+                None => {
+                    return Err(format!(
+                        "`{text}` has an unknown unit (use Ki, Mi, Gi, Ti, Pi, Ei, k, M, G, T, P, E, m or an exponent such as 1e6)"
+                    ))
+                }
+            },
+        };
+        // Leading zeros add nothing, trailing ones move into the exponent.
+        let digits = format!("{whole}{fraction}");
+        let digits = digits.trim_start_matches('0');
+        let significant = digits.trim_end_matches('0');
+        if significant.is_empty() {
+            return Ok(Self(0));
+        }
+        if negative {
+            return Err(format!(
+                "`{text}` is negative; a size is a whole number of bytes"
+            ));
+        }
+        let too_large = || format!("`{text}` is too large");
+        let exp10 = exp10
+            .checked_add((digits.len() - significant.len()) as i64)
+            .and_then(|e| e.checked_sub(fraction.len() as i64))
+            .ok_or_else(too_large)?;
+        let mantissa: u128 = significant.parse().map_err(|_| too_large())?;
+        let scaled = mantissa.checked_mul(1u128 << exp2).ok_or_else(too_large)?;
+        let bytes = if exp10 >= 0 {
+            u32::try_from(exp10)
+                .ok()
+                .and_then(|e| 10u128.checked_pow(e))
+                .and_then(|p| scaled.checked_mul(p))
+                .ok_or_else(too_large)?
+        } else {
+            let divisor = u32::try_from(exp10.unsigned_abs())
+                .ok()
+                .and_then(|e| 10u128.checked_pow(e));
+            match divisor {
+                Some(d) if scaled % d == 0 => scaled / d,
+                _ => return Err(format!("`{text}` is not a whole number of bytes")),
             }
         };
-        number
-            .checked_mul(unit)
-            .map(Self)
-            .ok_or_else(|| format!("`{text}` is too large"))
+        u64::try_from(bytes).map(Self).map_err(|_| too_large())
     }
+}
+
+/// A decimal exponent's signed digits (`6`, `-3`, `+2`); a huge one is
+/// clamped, still far beyond any size.
+fn exponent(text: &str) -> Option<i64> {
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let clamped = if text.starts_with('-') {
+        -(1 << 40)
+    } else {
+        1 << 40
+    };
+    Some(text.parse().unwrap_or(clamped))
 }
 
 impl std::fmt::Display for ByteSize {
@@ -85,6 +151,18 @@ impl<'de> Deserialize<'de> for ByteSize {
                 Ok(ByteSize(n))
             }
 
+            /// JSON `1e6` or `1048576.0`: whole values only.
+            fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<ByteSize, E> {
+                if n >= 0.0 && n.fract() == 0.0 && n < 9_007_199_254_740_992.0 {
+                    Ok(ByteSize(n as u64))
+                } else {
+                    // Not `{n}`: float formatting would add ~20 KiB to a module.
+                    Err(E::custom(
+                        "a number with a fraction, negative or this large is not a whole number of bytes",
+                    ))
+                }
+            }
+
             fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<ByteSize, E> {
                 ByteSize::parse(text).map_err(E::custom)
             }
@@ -119,22 +197,58 @@ mod tests {
     #[case::kibibytes("256Ki", 262_144)]
     #[case::mebibytes("1Mi", 1_048_576)]
     #[case::kilobytes("500k", 500_000)]
+    #[case::half_mebibyte("0.5Mi", 524_288)]
+    #[case::decimal_mebibytes("1.5Mi", 1_572_864)]
+    #[case::leading_point(".5Ki", 512)]
+    #[case::trailing_point("2.Ki", 2048)]
+    #[case::exponent("1e6", 1_000_000)]
+    #[case::capital_exponent("1E3", 1000)]
+    #[case::signed_exponent("1.5e+3", 1500)]
+    #[case::negative_exponent("2000e-3", 2)]
+    #[case::milli("512000000m", 512_000)]
+    #[case::tebibyte("1Ti", 1 << 40)]
+    #[case::pebibyte("1Pi", 1 << 50)]
+    #[case::exbibyte("1Ei", 1 << 60)]
+    #[case::terabyte("2T", 2_000_000_000_000)]
+    #[case::petabyte("1P", 1_000_000_000_000_000)]
+    #[case::exabyte("1E", 1_000_000_000_000_000_000)]
+    #[case::plus_sign("+4Ki", 4096)]
+    #[case::negative_zero("-0", 0)]
+    #[case::zero_huge_exponent("0e99999999999999999999", 0)]
+    #[case::many_zeros(
+        "0000000000000000000000000000000000000000001.000000000000000000000000000000000000000Ki",
+        1024
+    )]
     fn parses(#[case] text: &str, #[case] bytes: u64) {
         assert_eq!(ByteSize::parse(text), Ok(ByteSize(bytes)));
     }
 
     #[rstest]
-    #[case::negative("-1")]
-    #[case::unit("12Kb")]
-    #[case::empty("")]
-    #[case::overflow("99999999999999999999Gi")]
-    fn refuses(#[case] text: &str) {
-        assert!(ByteSize::parse(text).is_err());
+    #[case::negative("-1", "negative")]
+    #[case::unit("12Kb", "unknown unit")]
+    #[case::empty("", "not a byte size")]
+    #[case::overflow("99999999999999999999Gi", "too large")]
+    #[case::sixteen_exbibytes("16Ei", "too large")]
+    #[case::huge_exponent("1e99999999999999999999", "too large")]
+    #[case::fraction_of_a_byte("0.5", "not a whole number of bytes")]
+    #[case::milli_fraction("1m", "not a whole number of bytes")]
+    #[case::tiny_exponent("1e-99999999999999999999", "not a whole number of bytes")]
+    #[case::negative_quantity("-1Ki", "negative")]
+    #[case::lone_point(".Ki", "not a byte size")]
+    #[case::two_points("1.2.3", "not a byte size")]
+    #[case::exponent_without_digits("1e", "not a byte size")]
+    #[case::fractional_exponent("1e1.5", "not a byte size")]
+    #[case::lowercase_binary("1ki", "unknown unit")]
+    fn refuses(#[case] text: &str, #[case] reason: &str) {
+        let error = ByteSize::parse(text).unwrap_err();
+        assert!(error.contains(reason) && error.contains(text), "{error}");
     }
 
     #[rstest]
     #[case::number("4096", 4096)]
     #[case::string("\"4Ki\"", 4096)]
+    #[case::float_exponent("1e6", 1_000_000)]
+    #[case::whole_float("1024.0", 1024)]
     fn deserialises(#[case] json: &str, #[case] bytes: u64) {
         assert_eq!(
             serde_json::from_str::<ByteSize>(json).ok(),
@@ -145,5 +259,13 @@ mod tests {
     #[test]
     fn negative_numbers_are_refused() {
         assert!(serde_json::from_str::<ByteSize>("-5").is_err());
+    }
+
+    #[rstest]
+    #[case::fraction("0.5")]
+    #[case::negative("-1.0")]
+    #[case::huge("1e300")]
+    fn non_whole_numbers_are_refused(#[case] json: &str) {
+        assert!(serde_json::from_str::<ByteSize>(json).is_err());
     }
 }

@@ -431,15 +431,21 @@ fn check_history(
     ));
 }
 
-/// `ConfigMap` -> `ConfigMaps`, `NetworkPolicy` -> `NetworkPolicies`.
+/// `ConfigMap` -> `ConfigMaps`, `NetworkPolicy` -> `NetworkPolicies`,
+/// `IngressClass` -> `IngressClasses`; `Endpoints` is already plural.
 fn plural(kind: &str) -> String {
     if let Some(stem) = kind
         .strip_suffix('y')
         .filter(|s| !s.ends_with(['a', 'e', 'o', 'u']))
     {
         format!("{stem}ies")
-    } else if kind.ends_with('s') || kind.ends_with('x') {
+    } else if ["ss", "us", "x", "ch", "sh"]
+        .iter()
+        .any(|e| kind.ends_with(e))
+    {
         format!("{kind}es")
+    } else if kind.ends_with('s') {
+        kind.to_string()
     } else {
         format!("{kind}s")
     }

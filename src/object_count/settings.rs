@@ -1,10 +1,12 @@
 //! Settings of object-count: per-kind limits, namespace overrides, Helm storage.
 
-use serde::Deserialize;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer};
 
 use crate::exemptions::Exemptions;
 use crate::host::OnLookupFailure;
-use crate::selector::LabelSelector;
+use crate::selector::{LabelSelector, Operator, Requirement};
 use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
 
 /// Default per-namespace ceiling for ConfigMaps and Secrets (README: "Why these defaults").
@@ -27,6 +29,42 @@ const CLUSTER_SCOPED: &[&str] = &[
     "PriorityClass",
     "ValidatingWebhookConfiguration",
     "MutatingWebhookConfiguration",
+];
+
+/// The namespaced kinds of built-in groups whose kinds are fixed (no
+/// CustomResource can join them), so a kind paired with the wrong one is certain.
+const FIXED_GROUPS: &[(&str, &str, &[&str])] = &[
+    (
+        "",
+        "v1",
+        &[
+            "Binding",
+            "ConfigMap",
+            "Endpoints",
+            "Event",
+            "LimitRange",
+            "PersistentVolumeClaim",
+            "Pod",
+            "PodTemplate",
+            "ReplicationController",
+            "ResourceQuota",
+            "Secret",
+            "Service",
+            "ServiceAccount",
+        ],
+    ),
+    (
+        "apps",
+        "apps/v1",
+        &[
+            "ControllerRevision",
+            "DaemonSet",
+            "Deployment",
+            "ReplicaSet",
+            "StatefulSet",
+        ],
+    ),
+    ("batch", "batch/v1", &["CronJob", "Job"]),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -91,6 +129,7 @@ impl Validate for KindLimit {
     fn validate(&self) -> Result<(), SettingsError> {
         check_api_version(&self.api_version)?;
         check_kind(&self.kind)?;
+        check_group(self.group(), &self.api_version, &self.kind)?;
         if self.max == 0 {
             return Err(SettingsError::new(
                 "max",
@@ -111,6 +150,12 @@ fn check_api_version(api_version: &str) -> Result<(), SettingsError> {
             && g.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
     });
+    if group == Some("core") {
+        return Err(SettingsError::new(
+            "apiVersion",
+            format!("`{api_version}`: the core group has no name in an apiVersion (its objects carry group \"\"), so this limit would never apply; write `{version}`"),
+        ));
+    }
     if !group_ok || !is_version(version) {
         return Err(SettingsError::new(
             "apiVersion",
@@ -139,6 +184,24 @@ fn is_version(text: &str) -> bool {
         .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
 }
 
+/// A kind of a fixed built-in group paired with another group never counts.
+fn check_group(group: &str, api_version: &str, kind: &str) -> Result<(), SettingsError> {
+    let home = FIXED_GROUPS
+        .iter()
+        .find(|(_, _, kinds)| kinds.contains(&kind));
+    let fixed = FIXED_GROUPS.iter().find(|(g, _, _)| *g == group);
+    let problem = match (home, fixed) {
+        (Some((home, written, _)), Some(_)) if *home != group => {
+            format!("{kind} is in the API group of `{written}`, not of `{api_version}`, so this limit would never apply; write `apiVersion: {written}`")
+        }
+        (None, Some((_, written, _))) => format!(
+            "the API group of `{written}` has no kind {kind}, so this limit would never apply; write the apiVersion of {kind} as in its manifests"
+        ),
+        _ => return Ok(()),
+    };
+    Err(SettingsError::new("apiVersion", problem))
+}
+
 fn check_kind(kind: &str) -> Result<(), SettingsError> {
     let camel = kind.chars().next().is_some_and(|c| c.is_ascii_uppercase())
         && kind.chars().all(|c| c.is_ascii_alphanumeric());
@@ -163,8 +226,47 @@ fn check_kind(kind: &str) -> Result<(), SettingsError> {
 #[serde(deny_unknown_fields, default, rename_all = "camelCase")]
 pub struct NamespaceOverride {
     pub namespaces: Vec<String>,
+    #[serde(deserialize_with = "strict_selector")]
     pub namespace_selector: Option<LabelSelector>,
     pub limits: Vec<KindLimit>,
+}
+
+/// A `LabelSelector` in settings, whose unknown keys are refused: a misspelt
+/// `matchExpressions` dropped silently would widen the selection.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct StrictSelector {
+    #[serde(default)]
+    match_labels: BTreeMap<String, String>,
+    #[serde(default)]
+    match_expressions: Vec<StrictRequirement>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StrictRequirement {
+    key: String,
+    operator: Operator,
+    #[serde(default)]
+    values: Vec<String>,
+}
+
+fn strict_selector<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<LabelSelector>, D::Error> {
+    let strict = Option::<StrictSelector>::deserialize(deserializer)?;
+    Ok(strict.map(|s| LabelSelector {
+        match_labels: s.match_labels,
+        match_expressions: s
+            .match_expressions
+            .into_iter()
+            .map(|r| Requirement {
+                key: r.key,
+                operator: r.operator,
+                values: r.values,
+            })
+            .collect(),
+    }))
 }
 
 impl NamespaceOverride {
@@ -258,6 +360,12 @@ impl Validate for HelmSettings {
 
 impl Validate for Settings {
     fn validate(&self) -> Result<(), SettingsError> {
+        if self.limits.is_empty() {
+            return Err(SettingsError::new(
+                "limits",
+                "an empty list counts no kind and switches the count off; list at least one kind, or leave `limits` out for the defaults (ConfigMap and Secret, 1000 each)",
+            ));
+        }
         check_limits(&self.limits).map_err(|e| e.within("limits"))?;
         for (index, entry) in self.namespace_overrides.iter().enumerate() {
             entry

@@ -387,6 +387,16 @@ fn defaults_count_config_maps_and_secrets() {
 #[case::unknown_helm_key(json!({"helm": {"historyMax": 10}}), "unknown field `historyMax`")]
 #[case::bad_lookup_failure(json!({"onLookupFailure": "ignore"}), "onLookupFailure")]
 #[case::bad_exemption(json!({"exemptions": {"serviceAccounts": ["x"]}}), "exemptions.serviceAccounts[0]")]
+#[case::core_group(json!({"limits": [{"apiVersion": "core/v1", "kind": "ConfigMap", "max": 1}]}), "limits[0].apiVersion: `core/v1`: the core group has no name in an apiVersion")]
+#[case::core_group_write_v1(json!({"limits": [{"apiVersion": "core/v1", "kind": "Secret", "max": 1}]}), "write `v1`")]
+#[case::core_group_in_override(json!({"namespaceOverrides": [{"namespaces": ["a"], "limits": [{"apiVersion": "core/v1", "kind": "Secret", "max": 5}]}]}), "namespaceOverrides[0].limits[0].apiVersion: `core/v1`")]
+#[case::job_in_core_group(json!({"limits": [{"apiVersion": "v1", "kind": "Job", "max": 5}]}), "limits[0].apiVersion: Job is in the API group of `batch/v1`, not of `v1`")]
+#[case::deployment_in_core_group(json!({"limits": [{"apiVersion": "v1", "kind": "Deployment", "max": 5}]}), "write `apiVersion: apps/v1`")]
+#[case::config_map_in_apps(json!({"limits": [{"apiVersion": "apps/v1", "kind": "ConfigMap", "max": 5}]}), "ConfigMap is in the API group of `v1`, not of `apps/v1`")]
+#[case::unknown_core_kind(json!({"limits": [{"apiVersion": "v1", "kind": "Widget", "max": 5}]}), "limits[0].apiVersion: the API group of `v1` has no kind Widget")]
+#[case::selector_misspelt_key(json!({"namespaceOverrides": [{"namespaceSelector": {"matchLabels": {"team": "ci"}, "matchExpresions": [{"key": "env", "operator": "NotIn", "values": ["prod"]}]}, "limits": [{"apiVersion": "v1", "kind": "ConfigMap", "max": 5000}]}]}), "namespaceOverrides[0].namespaceSelector: unknown field `matchExpresions`")]
+#[case::requirement_misspelt_key(json!({"namespaceOverrides": [{"namespaceSelector": {"matchExpressions": [{"key": "env", "operator": "Exists", "value": ["prod"]}]}, "limits": [{"apiVersion": "v1", "kind": "ConfigMap", "max": 5000}]}]}), "namespaceOverrides[0].namespaceSelector.matchExpressions[0]: unknown field `value`")]
+#[case::empty_limits(json!({"limits": []}), "limits: an empty list counts no kind")]
 fn refuses_invalid_settings(#[case] json: Value, #[case] expected: &str) {
     let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
     let error = crate::settings::parse::<Settings>(Some(&raw)).unwrap_err();
@@ -398,6 +408,11 @@ fn refuses_invalid_settings(#[case] json: Value, #[case] expected: &str) {
 #[case::policy("NetworkPolicy", "NetworkPolicies")]
 #[case::ingress("Ingress", "Ingresses")]
 #[case::gateway("Gateway", "Gateways")]
+#[case::endpoints("Endpoints", "Endpoints")]
+#[case::ingress_class("IngressClass", "IngressClasses")]
+#[case::status("ComponentStatus", "ComponentStatuses")]
+#[case::proxy("Proxy", "Proxies")]
+#[case::endpoint_slice("EndpointSlice", "EndpointSlices")]
 fn plurals(#[case] kind: &str, #[case] expected: &str) {
     assert_eq!(plural(kind), expected);
 }
@@ -478,4 +493,103 @@ fn tiller_secret_driver_is_tiller_storage() {
     let verdict = judge(&host, &request("CREATE", &secret), &small());
     assert_eq!(verdict.violations.len(), 1);
     assert_eq!(verdict.violations[0].field, "metadata.labels.OWNER");
+}
+
+#[rstest]
+#[case::volcano_job(json!({"limits": [{"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job", "max": 5}]}))]
+#[case::endpoints(json!({"limits": [{"apiVersion": "v1", "kind": "Endpoints", "max": 5}]}))]
+#[case::older_apps_version(json!({"limits": [{"apiVersion": "apps/v1beta2", "kind": "Deployment", "max": 5}]}))]
+#[case::other_group(json!({"limits": [{"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "max": 5}]}))]
+#[case::full_selector(json!({"namespaceOverrides": [{"namespaceSelector": {"matchLabels": {"team": "ci"}, "matchExpressions": [{"key": "env", "operator": "NotIn", "values": ["prod"]}]}, "limits": [{"apiVersion": "v1", "kind": "ConfigMap", "max": 5000}]}]}))]
+fn accepts_valid_settings(#[case] json: Value) {
+    let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
+    let parsed = crate::settings::parse::<Settings>(Some(&raw));
+    assert!(parsed.is_ok(), "{parsed:?}");
+}
+
+/// A section given in part keeps the defaults of the fields left out
+/// (serde's struct-level `default` takes them from the section's own `Default`).
+#[rstest]
+#[case::helm_migration_only(json!({"helm": {"tillerMigration": true}}))]
+#[case::overrides_only(json!({"namespaceOverrides": [{"namespaces": ["ci"], "limits": [{"apiVersion": "v1", "kind": "Secret", "max": 5000}]}]}))]
+#[case::exemptions_only(json!({"exemptions": {"namespaces": ["kube-system"]}}))]
+fn partial_settings_keep_sibling_defaults(#[case] json: Value) {
+    let parsed = settings(json);
+    let defaults = Settings::default();
+    assert_eq!(parsed.limits, defaults.limits);
+    assert_eq!(
+        parsed.helm.max_stored_revisions,
+        DEFAULT_MAX_STORED_REVISIONS
+    );
+    assert_eq!(parsed.on_lookup_failure, defaults.on_lookup_failure);
+}
+
+/// `matchExpressions` (spelt right) keeps a labelled prod namespace out of the override.
+#[rstest]
+#[case::excluded_prod_namespace("prod-ci", "prod", false)]
+#[case::included_dev_namespace("dev-ci", "dev", true)]
+fn selector_expressions_narrow_the_override(
+    #[case] name: &str,
+    #[case] env: &str,
+    #[case] accepted: bool,
+) {
+    let settings = settings(json!({
+        "namespaceOverrides": [{
+            "namespaceSelector": {"matchLabels": {"team": "ci"}, "matchExpressions": [{"key": "env", "operator": "NotIn", "values": ["prod"]}]},
+            "limits": [{"apiVersion": "v1", "kind": "ConfigMap", "max": 5000}],
+        }],
+    }));
+    let mut objects = many("ConfigMap", name, 1200);
+    objects.push(namespace(name, json!({"team": "ci", "env": env})));
+    let host = FakeHost::new(objects);
+    let verdict = judge(
+        &host,
+        &request("CREATE", &object("ConfigMap", name, "new", json!({}))),
+        &settings,
+    );
+    assert_eq!(verdict.is_accepted(), accepted, "{verdict:?}");
+}
+
+#[test]
+fn endpoints_refusal_names_the_resource() {
+    let settings =
+        settings(json!({"limits": [{"apiVersion": "v1", "kind": "Endpoints", "max": 1}]}));
+    let host = FakeHost::new(many("Endpoints", "apps", 2));
+    let verdict = judge(
+        &host,
+        &request("CREATE", &object("Endpoints", "apps", "new", json!({}))),
+        &settings,
+    );
+    let message = verdict
+        .into_response("object-count", "Endpoints apps/new")
+        .message
+        .unwrap_or_default();
+    for needle in [
+        "already holds 2 Endpoints,",
+        "`kubectl get endpoints -n apps`",
+    ] {
+        assert!(message.contains(needle), "{needle} missing from {message}");
+    }
+}
+
+/// A custom resource nested as deep as Kubernetes allows (10,000 levels for
+/// x-kubernetes-preserve-unknown-fields), of a kind not counted, on wasm32's
+/// default 1 MiB stack: accepted, no overflow.
+#[rstest]
+#[case::depth_200(200)]
+#[case::depth_10000(10_000)]
+fn deep_uncounted_object_is_accepted(#[case] depth: usize) {
+    let spec = format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth));
+    let payload = format!(
+        r#"{{"request":{{"uid":"u","kind":{{"group":"example.com","version":"v1","kind":"Widget"}},"namespace":"apps","name":"w","operation":"CREATE","object":{{"apiVersion":"example.com/v1","kind":"Widget","metadata":{{"name":"w","namespace":"apps"}},"spec":{spec}}}}},"settings":{{}}}}"#
+    );
+    let accepted = std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(move || {
+            let host = FakeHost::new(vec![]);
+            crate::policy::validate::<ObjectCount>(payload.as_bytes(), &host).accepted
+        })
+        .expect("thread")
+        .join();
+    assert_eq!(accepted.ok(), Some(true));
 }
