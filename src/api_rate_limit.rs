@@ -157,9 +157,7 @@ fn check_names(field: &str, names: &[String], what: &str) -> Result<(), Settings
     if names.is_empty() {
         return Err(SettingsError::new(
             field,
-            format!(
-                "lists no {what}, which would switch this check off; leave it out for the defaults"
-            ),
+            "is empty, which would switch this check off; leave it out for the defaults",
         ));
     }
     for (index, name) in names.iter().enumerate() {
@@ -283,7 +281,8 @@ type Assigned = BTreeMap<String, String>;
 
 /// A shell reference (`$NAME`, `${NAME}`, `${NAME:-default}`,
 /// `${NAME-default}`) resolved from the scripts' assignments, then the
-/// container's env; a default applies when neither defines the name.
+/// container's env; a default applies when neither defines the name and
+/// no `envFrom` may.
 fn resolve<'s>(value: &'s str, assigned: &'s Assigned, env: &'s Env) -> Cow<'s, str> {
     let Some(reference) = value
         .strip_prefix("${")
@@ -306,6 +305,8 @@ fn resolve<'s>(value: &'s str, assigned: &'s Assigned, env: &'s Env) -> Cow<'s, 
             // From a ConfigMap or Secret: unknown here.
             None => return Cow::Borrowed(value),
         },
+        // `envFrom` may set it.
+        None if env.has_env_from() => return Cow::Borrowed(value),
         None => None,
     };
     match (known, default) {
@@ -818,6 +819,7 @@ mod tests {
     #[case::go_binary(r#"{"name":"c","args":["--kube-api-burst=0b11111111111"]}"#, &["spec.template.spec.containers[0].args[0] = --kube-api-burst=0b11111111111"])]
     #[case::shell_default(r#"{"name":"c","command":["sh","-c","exec /manager --kube-api-qps=${QPS:-3000}"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=${QPS:-3000}"])]
     #[case::shell_default_overridden(r#"{"name":"c","command":["sh","-c","exec /manager --kube-api-qps=${QPS:-3000}"],"env":[{"name":"QPS","value":"20"}]}"#, &[])]
+    #[case::shell_default_env_from(r#"{"name":"c","command":["sh","-c","exec /manager --kube-api-qps=${QPS:-3000}"],"envFrom":[{"configMapRef":{"name":"manager"}}]}"#, &[])]
     #[case::shell_default_value_from(r#"{"name":"c","command":["sh","-c","exec /manager --kube-api-qps=${QPS:-3000}"],"env":[{"name":"QPS","valueFrom":{"configMapKeyRef":{"name":"x","key":"y"}}}]}"#, &[])]
     #[case::shell_assignment(r#"{"name":"c","command":["sh","-c","QPS=3000; exec /manager --kube-api-qps=$QPS"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=$QPS"])]
     #[case::nested_script(r#"{"name":"c","command":["sh","-c","su app -s /bin/sh -c '/manager --kube-api-qps=3000'"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=3000"])]
@@ -1007,8 +1009,11 @@ mod tests {
     )]
     #[case::bad_lookup_mode(r#"{"onLookupFailure":"ignore"}"#, "unknown variant `ignore`")]
     #[case::unknown_key(r#"{"maxQPS":10}"#, "unknown field `maxQPS`")]
-    #[case::no_qps_flags(r#"{"qpsFlags":[]}"#, "qpsFlags: lists no a flag name")]
-    #[case::no_burst_env_vars(r#"{"burstEnvVars":[]}"#, "burstEnvVars: lists no")]
+    #[case::no_qps_flags(
+        r#"{"qpsFlags":[]}"#,
+        "qpsFlags: is empty, which would switch this check off"
+    )]
+    #[case::no_burst_env_vars(r#"{"burstEnvVars":[]}"#, "burstEnvVars: is empty")]
     #[case::everyone_is_system(
         r#"{"flowSchemas":{"systemGroups":["system:masters","system:authenticated"]}}"#,
         "flowSchemas.systemGroups[1]: `system:authenticated` holds every client"

@@ -238,7 +238,8 @@ enum Element {
 }
 
 /// A fork bomb in the container's entrypoint (command and args) or in an
-/// `exec` hook or probe, after the kubelet's `$(VAR)` expansion.
+/// `exec` hook or probe, after the kubelet's `$(VAR)` expansion where it
+/// expands.
 fn find_fork_bomb(at: &ContainerAt) -> Option<(String, ForkBomb)> {
     let env = Env::new(at.container);
     let entrypoint: Vec<(Element, Cow<str>)> = at
@@ -248,14 +249,23 @@ fn find_fork_bomb(at: &ContainerAt) -> Option<(String, ForkBomb)> {
         .collect();
     let found = find_in_argv(&entrypoint).map(|(element, bomb)| (element, "command+args", bomb));
     let (element, line, bomb) = found.or_else(|| {
-        at.container.exec_commands().find_map(|(handler, command)| {
-            let argv: Vec<(Element, Cow<str>)> = command
-                .iter()
-                .enumerate()
-                .map(|(index, arg)| (Element::Exec(handler, index), env.expand(arg)))
-                .collect();
-            find_in_argv(&argv).map(|(element, bomb)| (element, handler, bomb))
-        })
+        at.container
+            .exec_commands()
+            .find_map(|(handler, expanded, command)| {
+                let argv: Vec<(Element, Cow<str>)> = command
+                    .iter()
+                    .enumerate()
+                    .map(|(index, arg)| {
+                        let arg = if expanded {
+                            env.expand(arg)
+                        } else {
+                            Cow::Borrowed(arg.as_ref())
+                        };
+                        (Element::Exec(handler, index), arg)
+                    })
+                    .collect();
+                find_in_argv(&argv).map(|(element, bomb)| (element, handler, bomb))
+            })
     })?;
     let field = match element {
         Some(Element::Arg(field)) => format!("{}.{field}", at.path),
@@ -531,6 +541,14 @@ mod tests {
     #[case::bomb_in_an_env_var(
         request(("", "Pod"), "CREATE", "apps", "alice", r#"{"spec":{"containers":[{"name":"c","command":["sh","-c","$(BOMB)"],"env":[{"name":"BOMB","value":":(){ :|:& };:"}]}]}}"#, "null"),
         &["spec.containers[0].command[2]"]
+    )]
+    #[case::hooks_run_as_written(
+        request(("", "Pod"), "CREATE", "apps", "alice", r#"{"spec":{"containers":[{"name":"c","lifecycle":{"preStop":{"exec":{"command":["sh","-c","$(BOMB)"]}}},"env":[{"name":"BOMB","value":":(){ :|:& };:"}]}]}}"#, "null"),
+        &[]
+    )]
+    #[case::probes_expanded(
+        request(("", "Pod"), "CREATE", "apps", "alice", r#"{"spec":{"containers":[{"name":"c","startupProbe":{"exec":{"command":["sh","-c","$(BOMB)"]}},"env":[{"name":"BOMB","value":":(){ :|:& };:"}]}]}}"#, "null"),
+        &["spec.containers[0].startupProbe.exec.command[2]"]
     )]
     #[case::escaped_reference_is_text(
         request(("", "Pod"), "CREATE", "apps", "alice", r#"{"spec":{"containers":[{"name":"c","command":["sh","-c","echo $$(BOMB)"],"env":[{"name":"BOMB","value":":(){ :|:& };:"}]}]}}"#, "null"),

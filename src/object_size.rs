@@ -182,8 +182,8 @@ impl Encoding for Base64 {
     }
 }
 
-/// The decoded length of a JSON string, measured where it lies: no copy,
-/// even of a string with escapes.
+/// The decoded length of a JSON string, measured without keeping it (a
+/// string with escapes is unescaped into serde_json's scratch buffer).
 struct Len<E>(u64, PhantomData<E>);
 
 impl<'de, E: Encoding> Deserialize<'de> for Len<E> {

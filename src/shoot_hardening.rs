@@ -206,6 +206,9 @@ struct Finding {
     key: String,
     excess: u64,
     violation: Violation,
+    /// Only zones machine-controller-manager rolls anyway take it over the
+    /// bound (Gardener's defaults on a pool over several zones): a warning.
+    advisory: bool,
 }
 
 const NOT_SET: &str = "(not set)";
@@ -390,6 +393,7 @@ fn check_pids_value(
         key: [site.key.as_str(), "/", suffix].concat(),
         excess,
         violation: Violation::new(site.field, rendered, problem, site.fix),
+        advisory: false,
     });
 }
 
@@ -482,6 +486,7 @@ fn check_inflight(shoot: &Shoot, bounds: &InflightBounds, findings: &mut Vec<Fin
                 ]
                 .concat(),
             ),
+            advisory: false,
         });
     }
 }
@@ -576,11 +581,13 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
                 0,
                 "is neither a whole number nor a percentage such as 25%, so the rolling update's limit is undefined.".to_string(),
                 ["set maxUnavailable to a whole number or a percentage, ", fix_suffix].concat(),
+                false,
             )),
             (value, Some(maximum)) => {
                 let allowed = always.max(maximum.saturating_mul(pct) / 100);
                 let (nodes, fenceposts) = unavailable_nodes(worker, maximum, value, surge);
                 (nodes > allowed).then(|| {
+                    let advisory = fenceposts > 0 && nodes.saturating_sub(fenceposts) <= allowed;
                     let zones = worker.zones.map_or(1, |z| z.0).max(1);
                     let zones_text = decimal(zones, &mut [0; 20]).to_string();
                     let zone_note = if zones < 2 {
@@ -628,6 +635,7 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
                         ]
                         .concat(),
                         fix,
+                        advisory,
                     )
                 })
             }
@@ -644,6 +652,7 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
                     ]
                     .concat(),
                     fix(&[decimal(pct, &mut [0; 20]), "%"].concat()),
+                    false,
                 )
             }),
             (IntOrPercent::Count(n), None) => (*n > always).then(|| {
@@ -659,13 +668,15 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
                     ]
                     .concat(),
                     fix(decimal(always, &mut [0; 20])),
+                    false,
                 )
             }),
         };
-        if let Some((key, excess, problem, fix)) = outcome {
+        if let Some((key, excess, problem, fix, advisory)) = outcome {
             findings.push(Finding {
                 key,
                 excess,
+                advisory,
                 violation: Violation::new(
                     pool_field(index, worker, "maxUnavailable"),
                     worker.max_unavailable.as_ref().map_or_else(
@@ -742,7 +753,13 @@ impl Rule for ShootHardening {
             let pre_existing = old_excess
                 .get(finding.key.as_str())
                 .is_some_and(|excess| *excess >= finding.excess);
-            if pre_existing {
+            if finding.advisory {
+                verdict.warning(finding.violation.kept_warning(
+                    Self::NAME,
+                    &request.object_ref(),
+                    " is allowed, since maxUnavailable itself stays within the bound; but note: ",
+                ));
+            } else if pre_existing {
                 verdict.warning(finding.violation.kept_warning(
                     Self::NAME,
                     &request.object_ref(),
@@ -1065,31 +1082,39 @@ mod tests {
     /// in a zone left with (0, 0); percentages are weighted per zone by
     /// `minimum` and rounded up.
     #[rstest]
-    #[case::surge_1_in_3_zones(zoned_pool(3, 4, json!(1), json!(0), 3), Some(("lets up to 2 of the pool's maximum 4 nodes", "set maxSurge to at least 3")))]
-    #[case::surge_1_unavailable_1_in_3_zones(zoned_pool(3, 4, json!(1), json!(1), 3), Some(("lets up to 3 of the pool's maximum 4 nodes", "set maxSurge to at least 3")))]
-    #[case::unset_in_3_zones(with(with(zoned_pool(3, 4, json!(1), json!(0), 3), "/spec/provider/workers/1/maxSurge", Value::Null), "/spec/provider/workers/1/maxUnavailable", Value::Null), Some(("lets up to 2 of the pool's maximum 4 nodes", "set maxSurge to at least 3")))]
+    #[case::surge_1_in_3_zones(zoned_pool(3, 4, json!(1), json!(0), 3), Some((false, "lets up to 2 of the pool's maximum 4 nodes", "set maxSurge to at least 3")))]
+    #[case::surge_1_unavailable_1_in_3_zones(zoned_pool(3, 4, json!(1), json!(1), 3), Some((false, "lets up to 3 of the pool's maximum 4 nodes", "set maxSurge to at least 3")))]
+    #[case::unset_in_3_zones(with(with(zoned_pool(3, 4, json!(1), json!(0), 3), "/spec/provider/workers/1/maxSurge", Value::Null), "/spec/provider/workers/1/maxUnavailable", Value::Null), Some((false, "lets up to 2 of the pool's maximum 4 nodes", "set maxSurge to at least 3")))]
     #[case::surge_per_zone(zoned_pool(3, 4, json!(3), json!(0), 3), None)]
     #[case::surge_per_zone_unavailable_1(zoned_pool(3, 4, json!(3), json!(1), 3), None)]
     #[case::surge_1_in_2_zones_large_pool(zoned_pool(3, 12, json!(1), json!(0), 2), None)]
     #[case::single_zone(zoned_pool(3, 4, json!(1), json!(0), 1), None)]
-    #[case::percent_weighted_by_minimum(zoned_pool(1, 11, json!(3), json!("25%"), 3), Some(("lets up to 3 of the pool's maximum 11 nodes", "set maxUnavailable to at most 2, and roll faster")))]
-    #[case::unavailable_below_zones(zoned_pool(3, 12, json!(1), json!(4), 3), Some(("lets up to 4 of the pool's maximum 12 nodes", "set maxUnavailable to at most 3, and roll faster")))]
-    #[case::unavailable_and_surge_short(zoned_pool(3, 8, json!(1), json!(3), 3), Some(("lets up to 3 of the pool's maximum 8 nodes", "set maxUnavailable to at most 2 and maxSurge to at least 3")))]
-    fn multi_zone_pools(#[case] object: Value, #[case] expected: Option<(&str, &str)>) {
+    #[case::percent_weighted_by_minimum(zoned_pool(1, 11, json!(3), json!("25%"), 3), Some((true, "lets up to 3 of the pool's maximum 11 nodes", "set maxUnavailable to at most 2, and roll faster")))]
+    #[case::unavailable_below_zones(zoned_pool(3, 12, json!(1), json!(4), 3), Some((true, "lets up to 4 of the pool's maximum 12 nodes", "set maxUnavailable to at most 3, and roll faster")))]
+    #[case::unavailable_and_surge_short(zoned_pool(3, 8, json!(1), json!(3), 3), Some((true, "lets up to 3 of the pool's maximum 8 nodes", "set maxUnavailable to at most 2 and maxSurge to at least 3")))]
+    fn multi_zone_pools(#[case] object: Value, #[case] expected: Option<(bool, &str, &str)>) {
         let verdict = judge(&request("CREATE", &object, &Value::Null));
-        let found = verdict
+        let refused = verdict
             .violations
             .iter()
-            .find(|v| v.field.contains("(pool gpu)"));
-        match (found, expected) {
-            (None, None) => {}
-            (Some(v), Some((problem, fix))) => {
+            .find(|v| v.field.contains("(pool gpu)"))
+            .map(|v| [v.problem.as_str(), " Fix: ", &v.fix].concat());
+        let warned = verdict
+            .warnings
+            .iter()
+            .find(|w| {
+                w.contains("(pool gpu)") && w.contains("is allowed, since maxUnavailable itself")
+            })
+            .cloned();
+        match (expected, refused, warned) {
+            (None, None, None) => {}
+            (Some((true, problem, fix)), Some(text), None)
+            | (Some((false, problem, fix)), None, Some(text)) => {
+                assert!(text.contains(problem), "{problem} missing from {text}");
                 assert!(
-                    v.problem.contains(problem),
-                    "{problem} missing from {}",
-                    v.problem
+                    text.contains(&[" Fix: ", fix].concat()),
+                    "{fix} missing from {text}"
                 );
-                assert!(v.fix.starts_with(fix), "{fix} missing from {}", v.fix);
             }
             _ => panic!("{verdict:?}"),
         }
@@ -1107,16 +1132,15 @@ mod tests {
             Value::Null,
         );
         let verdict = judge(&request("CREATE", &object, &Value::Null));
-        let v = verdict.violations.first().expect("a violation");
-        assert_eq!(
-            v.field,
-            "spec.provider.workers[1].maxUnavailable (pool gpu)"
-        );
-        assert_eq!(v.value, "(not set: Gardener defaults it to 0)");
+        assert!(verdict.violations.is_empty(), "{verdict:?}");
+        let warning = verdict.warnings.first().map_or("", String::as_str);
         assert!(
-            v.problem.contains("(Gardener splits maxSurge 1 and maxUnavailable over its 3 zones, and machine-controller-manager takes 1 node down in each of the 2 zone(s) left with neither)"),
-            "{}",
-            v.problem
+            warning.contains("spec.provider.workers[1].maxUnavailable (pool gpu) = (not set: Gardener defaults it to 0) is allowed"),
+            "{warning}"
+        );
+        assert!(
+            warning.contains("(Gardener splits maxSurge 1 and maxUnavailable over its 3 zones, and machine-controller-manager takes 1 node down in each of the 2 zone(s) left with neither)"),
+            "{warning}"
         );
     }
 

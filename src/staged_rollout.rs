@@ -299,9 +299,13 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
     // Added pools, the first per software.
     let mut added: BTreeMap<Software, &shoot::Worker> = BTreeMap::new();
     let mut changes = Vec::new();
+    let mut alike: BTreeMap<Software, usize> = BTreeMap::new();
     for worker in new.workers() {
         let Some(&before) = old_pools.get(worker.name.as_ref()) else {
-            added.entry(software(worker, new)).or_insert(worker);
+            let is = software(worker, new);
+            let count = alike.entry(is).or_insert(0);
+            *count = count.saturating_add(1);
+            added.entry(is).or_insert(worker);
             continue;
         };
         let (was, is) = (software(before, old), software(worker, new));
@@ -331,7 +335,12 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
             continue;
         }
         let was = software(worker, old);
-        // Keys are distinct: at most two steps.
+        // Each pool added with what a removed one ran can take its workloads
+        // (a machine type change); one such pool stands for one removed pool.
+        if let Some(unmatched) = alike.get_mut(&was).filter(|n| **n > 0) {
+            *unmatched -= 1;
+            continue;
+        }
         let Some((is, &to)) = added.iter().find(|(is, _)| **is != was) else {
             continue;
         };
@@ -1038,6 +1047,8 @@ mod tests {
     #[case::one_replaced("none", &[("a2", V2), ("b", V1), ("c", V1)], true)]
     #[case::renamed_same_image("none", &[("a2", V1), ("b2", V1), ("c2", V1)], true)]
     #[case::removed_only("none", &[("a", V1), ("b", V1)], true)]
+    #[case::replaced_alongside_another_image("none", &[("a", V1), ("b2", V1), ("c2", V1), ("gpu", V2)], true)]
+    #[case::one_kept_image_pool_stands_for_one("none", &[("a2", V2), ("b2", V2), ("c2", V2), ("tiny", V1)], false)]
     #[case::dev_renamed_to_new_image("dev", &[("a2", V2), ("b2", V2), ("c2", V2)], true)]
     fn removed_pools_roll_onto_added_pools(
         #[case] stage: &str,

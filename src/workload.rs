@@ -8,6 +8,7 @@ pub mod shell;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 
 use crate::request::{DecodeError, GroupVersionKind, Object, Operation, Prefetch, Request};
@@ -96,6 +97,9 @@ pub struct Container<'a> {
     pub args: Vec<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "nullable")]
     pub env: Vec<EnvVar<'a>>,
+    /// Only how many: variables from ConfigMaps and Secrets are unknown here.
+    #[serde(default, rename = "envFrom", deserialize_with = "nullable")]
+    pub env_from: Vec<IgnoredAny>,
     #[serde(default, borrow, deserialize_with = "nullable")]
     pub resources: Resources<'a>,
     #[serde(default, borrow)]
@@ -291,23 +295,31 @@ impl<'a> Container<'a> {
     }
 
     /// Every `exec` command the kubelet runs in the container besides its
-    /// entrypoint (lifecycle hooks and probes), with its field path.
-    pub fn exec_commands(&self) -> impl Iterator<Item = (&'static str, &[Cow<'a, str>])> + '_ {
+    /// entrypoint, with its field path and whether the kubelet expands its
+    /// `$(VAR)` references first: it does for probes, not for lifecycle hooks.
+    pub fn exec_commands(
+        &self,
+    ) -> impl Iterator<Item = (&'static str, bool, &[Cow<'a, str>])> + '_ {
         let hooks = self.lifecycle.as_ref();
         [
             (
                 "lifecycle.postStart",
+                false,
                 hooks.and_then(|h| h.post_start.as_ref()),
             ),
-            ("lifecycle.preStop", hooks.and_then(|h| h.pre_stop.as_ref())),
-            ("livenessProbe", self.liveness_probe.as_ref()),
-            ("readinessProbe", self.readiness_probe.as_ref()),
-            ("startupProbe", self.startup_probe.as_ref()),
+            (
+                "lifecycle.preStop",
+                false,
+                hooks.and_then(|h| h.pre_stop.as_ref()),
+            ),
+            ("livenessProbe", true, self.liveness_probe.as_ref()),
+            ("readinessProbe", true, self.readiness_probe.as_ref()),
+            ("startupProbe", true, self.startup_probe.as_ref()),
         ]
         .into_iter()
-        .filter_map(|(field, handler)| {
+        .filter_map(|(field, expanded, handler)| {
             let command = &handler?.exec.as_ref()?.command;
-            (!command.is_empty()).then_some((field, command.as_slice()))
+            (!command.is_empty()).then_some((field, expanded, command.as_slice()))
         })
     }
 }
@@ -390,6 +402,11 @@ impl<'w, 'a> Env<'w, 'a> {
         self.table().latest.contains_key(name)
     }
 
+    /// Whether `envFrom` may set variables this env does not name.
+    pub fn has_env_from(&self) -> bool {
+        !self.container.env_from.is_empty()
+    }
+
     /// Whether entry `index` sets its name (no later entry repeats it).
     pub fn is_effective(&self, index: usize) -> bool {
         let name = self
@@ -401,7 +418,8 @@ impl<'w, 'a> Env<'w, 'a> {
     }
 
     /// `text` with `$(VAR)` references expanded, as the kubelet does to
-    /// command, args and env values.
+    /// command, args, env values and probe commands (for probes it uses the
+    /// values as written; expanding them too errs towards reading more).
     pub fn expand<'s>(&'s self, text: &'s str) -> Cow<'s, str> {
         if !text.contains('$') {
             return Cow::Borrowed(text);
@@ -409,6 +427,16 @@ impl<'w, 'a> Env<'w, 'a> {
         self.table();
         self.expand_within(text, |name| self.value(name))
     }
+}
+
+/// The name of a reference and the text after its `)`: env var names are
+/// letters, digits, `_`, `-` and `.`, so the search for `)` stops at the
+/// first other character (a scan per `$(` to the end would be quadratic).
+fn reference(inner: &str) -> Option<(&str, &str)> {
+    let end = inner
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+        .filter(|&end| inner.as_bytes().get(end) == Some(&b')'))?;
+    Some((inner.get(..end)?, inner.get(end + 1..)?))
 }
 
 /// `text` with its `$(VAR)` references replaced by `lookup`, until the
@@ -432,7 +460,7 @@ fn expand_with<'s, 'v>(
             rest = tail;
         } else if let Some((value, tail)) = after
             .strip_prefix('(')
-            .and_then(|inner| inner.split_once(')'))
+            .and_then(reference)
             .and_then(|(name, tail)| Some((lookup(name)?, tail)))
         {
             out.push_str(value);
@@ -636,7 +664,8 @@ pub fn judge_change<T>(
     let (tolerated, kept): (Vec<Violation>, Vec<Violation>) =
         verdict.violations.drain(..).partition(old_had);
     verdict.violations = kept;
-    for v in tolerated {
+    let unlisted = tolerated.len().saturating_sub(crate::violation::MAX_LISTED);
+    for v in tolerated.into_iter().take(crate::violation::MAX_LISTED) {
         verdict.warning(format!(
             "crash-guard/{rule}: {} already has {} = {}, allowed because this update does not introduce it: {} Fix: {}",
             request.object_ref(),
@@ -644,6 +673,12 @@ pub fn judge_change<T>(
             v.value,
             v.problem,
             v.fix
+        ));
+    }
+    if unlisted > 0 {
+        verdict.warning(format!(
+            "crash-guard/{rule}: {} already has {unlisted} more violations, allowed because this update does not introduce them.",
+            request.object_ref(),
         ));
     }
     Ok(verdict)
@@ -828,7 +863,19 @@ mod tests {
         )
         .expect("judged");
         assert_eq!(verdict.violations.len(), new_count - old_count);
-        assert_eq!(verdict.warnings.len(), old_count);
+        assert_eq!(
+            verdict.warnings.len(),
+            crate::violation::MAX_LISTED + 1,
+            "listed, then counted"
+        );
+        let last = verdict.warnings.last().map_or("", String::as_str);
+        assert!(
+            last.contains(&format!(
+                "already has {} more violations",
+                old_count - crate::violation::MAX_LISTED
+            )),
+            "{last}"
+        );
     }
 
     #[rstest]
@@ -913,5 +960,25 @@ mod tests {
             .sum();
         assert!(built < 3 * MAX_EXPANDED, "{built}");
         assert_eq!(env.expand("$(E39)"), "$(E39)", "the budget is spent");
+    }
+
+    /// Review regression: each `$(` searched for `)` to the end of the text.
+    #[test]
+    fn unclosed_references_are_scanned_once() {
+        let container = container(r#"[{"name":"A","value":"1"}]"#);
+        let env = Env::new(&container);
+        let text = "$(A$(".repeat(400_000);
+        let expanded = env.expand(&text);
+        assert_eq!(expanded.len(), text.len());
+    }
+
+    #[rstest]
+    #[case::name("A)", Some(("A", "")))]
+    #[case::dotted("a.b-c_1) x", Some(("a.b-c_1", " x")))]
+    #[case::unclosed("A", None)]
+    #[case::space_in_name("A B)", None)]
+    #[case::empty(")", Some(("", "")))]
+    fn references(#[case] inner: &str, #[case] expected: Option<(&str, &str)>) {
+        assert_eq!(reference(inner), expected);
     }
 }
