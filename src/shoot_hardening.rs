@@ -3,8 +3,6 @@
 //! request limits in a sane range (the flood fix), and not take too many
 //! nodes of a worker pool down at once during a rolling update.
 
-use std::collections::BTreeMap;
-
 use serde::Deserialize;
 
 use crate::exemptions::Exemptions;
@@ -14,7 +12,7 @@ use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch
 use crate::response::{count, decimal, signed};
 use crate::settings::{validate_section, SettingsError, Validate};
 use crate::shoot::{is_shoot, IntOrPercent, Shoot, Worker};
-use crate::violation::{Verdict, Violation};
+use crate::violation::{Before, Finding, Verdict, Violation};
 
 /// Gardener refuses a `podPidsLimit` below 100 (`PodPIDsLimitMinimum`).
 pub const GARDENER_PIDS_MINIMUM: u64 = 100;
@@ -199,16 +197,24 @@ impl Validate for Settings {
     }
 }
 
-/// A violation with what identifies it across an update (`key`, using pool
-/// names rather than indexes) and how far out of bounds it is (`excess`).
+/// A violation, about what identifies it across an update (a key using pool
+/// names rather than indexes) and how far out of bounds it is.
 #[derive(Debug)]
-struct Finding {
-    key: String,
-    excess: u64,
+struct Found {
     violation: Violation,
     /// Only zones machine-controller-manager rolls anyway take it over the
     /// bound (Gardener's defaults on a pool over several zones): a warning.
     advisory: bool,
+}
+
+fn found(key: String, excess: u64, violation: Violation, advisory: bool) -> Found {
+    Found {
+        violation: violation.about(vec![Finding {
+            key,
+            extent: excess,
+        }]),
+        advisory,
+    }
 }
 
 const NOT_SET: &str = "(not set)";
@@ -237,7 +243,7 @@ struct PidsSite {
 
 const FORK_BOMB: &str = "one fork bomb (or thread leak) in one pod takes every PID of its node, and kubelet, the container runtime and every other pod there can no longer start processes (crash 3)";
 
-fn check_pids(shoot: &Shoot, bounds: &PidsLimitBounds, findings: &mut Vec<Finding>) {
+fn check_pids(shoot: &Shoot, bounds: &PidsLimitBounds, findings: &mut Vec<Found>) {
     let workers = shoot.workers();
     if workers.is_empty() {
         // Workerless Shoots have no kubelets; Gardener forbids kubelet settings there.
@@ -348,7 +354,7 @@ fn check_pids_value(
     value: Option<i64>,
     bounds: &PidsLimitBounds,
     site: impl FnOnce() -> PidsSite,
-    findings: &mut Vec<Finding>,
+    findings: &mut Vec<Found>,
 ) {
     let minimum = i64::try_from(bounds.minimum).unwrap_or(i64::MAX);
     let maximum = i64::try_from(bounds.maximum).unwrap_or(i64::MAX);
@@ -389,15 +395,15 @@ fn check_pids_value(
         || NOT_SET.to_string(),
         |v| signed(v, &mut [0; 20]).to_string(),
     );
-    findings.push(Finding {
-        key: [site.key.as_str(), "/", suffix].concat(),
+    findings.push(found(
+        [site.key.as_str(), "/", suffix].concat(),
         excess,
-        violation: Violation::new(site.field, rendered, problem, site.fix),
-        advisory: false,
-    });
+        Violation::new(site.field, rendered, problem, site.fix),
+        false,
+    ));
 }
 
-fn check_inflight(shoot: &Shoot, bounds: &InflightBounds, findings: &mut Vec<Finding>) {
+fn check_inflight(shoot: &Shoot, bounds: &InflightBounds, findings: &mut Vec<Found>) {
     let Some(requests) = shoot.api_server_requests() else {
         return;
     };
@@ -468,10 +474,10 @@ fn check_inflight(shoot: &Shoot, bounds: &InflightBounds, findings: &mut Vec<Fin
         } else {
             continue;
         };
-        findings.push(Finding {
-            key: ["inflight/", name, "/", suffix].concat(),
+        findings.push(found(
+            ["inflight/", name, "/", suffix].concat(),
             excess,
-            violation: Violation::new(
+            Violation::new(
                 ["spec.kubernetes.kubeAPIServer.requests.", name].concat(),
                 signed(value, &mut [0; 20]),
                 problem,
@@ -486,8 +492,8 @@ fn check_inflight(shoot: &Shoot, bounds: &InflightBounds, findings: &mut Vec<Fin
                 ]
                 .concat(),
             ),
-            advisory: false,
-        });
+            false,
+        ));
     }
 }
 
@@ -557,7 +563,7 @@ fn unavailable_nodes(
     (nodes, fenceposts)
 }
 
-fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &mut Vec<Finding>) {
+fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &mut Vec<Found>) {
     for (index, worker) in shoot.workers().iter().enumerate() {
         // The API server defaults both before admission; unset is the default.
         let value = worker
@@ -673,25 +679,21 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
             }),
         };
         if let Some((key, excess, problem, fix, advisory)) = outcome {
-            findings.push(Finding {
-                key,
-                excess,
-                advisory,
-                violation: Violation::new(
-                    pool_field(index, worker, "maxUnavailable"),
-                    worker.max_unavailable.as_ref().map_or_else(
-                        || "(not set: Gardener defaults it to 0)".to_string(),
-                        ToString::to_string,
-                    ),
-                    problem,
-                    fix,
+            let violation = Violation::new(
+                pool_field(index, worker, "maxUnavailable"),
+                worker.max_unavailable.as_ref().map_or_else(
+                    || "(not set: Gardener defaults it to 0)".to_string(),
+                    ToString::to_string,
                 ),
-            });
+                problem,
+                fix,
+            );
+            findings.push(found(key, excess, violation, advisory));
         }
     }
 }
 
-fn findings(shoot: &Shoot, settings: &Settings) -> Vec<Finding> {
+fn findings(shoot: &Shoot, settings: &Settings) -> Vec<Found> {
     let mut findings = Vec::new();
     check_pids(shoot, &settings.pod_pids_limit, &mut findings);
     check_inflight(shoot, &settings.api_server_inflight, &mut findings);
@@ -741,25 +743,17 @@ impl Rule for ShootHardening {
                 .unwrap_or_default(),
             _ => Vec::new(),
         };
-        // Largest old excess per key: scanning `old` per finding is quadratic
-        // in the worker pools.
-        let mut old_excess: BTreeMap<&str, u64> = BTreeMap::new();
-        for o in &old {
-            let excess = old_excess.entry(o.key.as_str()).or_insert(o.excess);
-            *excess = (*excess).max(o.excess);
-        }
+        let old: Vec<Violation> = old.into_iter().map(|f| f.violation).collect();
+        let before = Before::new(&old);
         let mut verdict = Verdict::accept();
         for finding in new {
-            let pre_existing = old_excess
-                .get(finding.key.as_str())
-                .is_some_and(|excess| *excess >= finding.excess);
             if finding.advisory {
                 verdict.warning(finding.violation.kept_warning(
                     Self::NAME,
                     &request.object_ref(),
                     " is allowed, since maxUnavailable itself stays within the bound; but note: ",
                 ));
-            } else if pre_existing {
+            } else if before.had(&finding.violation) {
                 verdict.warning(finding.violation.kept_warning(
                     Self::NAME,
                     &request.object_ref(),

@@ -296,16 +296,14 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
         old_pools.entry(worker.name.as_ref()).or_insert(worker);
     }
     let new_names = btree::set(new.workers().iter().map(|w| w.name.as_ref()));
-    // Added pools, the first per software.
-    let mut added: BTreeMap<Software, &shoot::Worker> = BTreeMap::new();
+    // Added pools per software: the first (for messages) and how many are
+    // not yet standing for a removed pool.
+    let mut added: BTreeMap<Software, (&shoot::Worker, usize)> = BTreeMap::new();
     let mut changes = Vec::new();
-    let mut alike: BTreeMap<Software, usize> = BTreeMap::new();
     for worker in new.workers() {
         let Some(&before) = old_pools.get(worker.name.as_ref()) else {
-            let is = software(worker, new);
-            let count = alike.entry(is).or_insert(0);
-            *count = count.saturating_add(1);
-            added.entry(is).or_insert(worker);
+            let (_, unmatched) = added.entry(software(worker, new)).or_insert((worker, 0));
+            *unmatched = unmatched.saturating_add(1);
             continue;
         };
         let (was, is) = (software(before, old), software(worker, new));
@@ -337,11 +335,11 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
         let was = software(worker, old);
         // Each pool added with what a removed one ran can take its workloads
         // (a machine type change); one such pool stands for one removed pool.
-        if let Some(unmatched) = alike.get_mut(&was).filter(|n| **n > 0) {
+        if let Some((_, unmatched)) = added.get_mut(&was).filter(|(_, n)| *n > 0) {
             *unmatched -= 1;
             continue;
         }
-        let Some((is, &to)) = added.iter().find(|(is, _)| **is != was) else {
+        let Some((is, &(to, _))) = added.iter().find(|(is, _)| **is != was) else {
             continue;
         };
         changes.push(PoolChange {

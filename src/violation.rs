@@ -70,6 +70,53 @@ impl Violation {
     }
 }
 
+/// What an UPDATE's old object had, to tell which of the new object's
+/// violations the update does not introduce: one with findings when the old
+/// object had each of them as far or farther, one without when the old
+/// object had the same text. A set and a map, not a scan per violation
+/// (quadratic in containers or pools).
+pub struct Before<'o> {
+    texts: std::collections::BTreeSet<(&'o str, &'o str, &'o str, &'o str)>,
+    farthest: std::collections::BTreeMap<&'o str, u64>,
+}
+
+impl<'o> Before<'o> {
+    pub fn new(old: &'o [Violation]) -> Self {
+        let mut farthest = std::collections::BTreeMap::new();
+        for finding in old.iter().flat_map(|v| &v.findings) {
+            let extent = farthest.entry(finding.key.as_str()).or_insert(0);
+            *extent = finding.extent.max(*extent);
+        }
+        let texts = crate::btree::set(old.iter().filter(|v| v.findings.is_empty()).map(|v| {
+            (
+                v.field.as_str(),
+                v.value.as_str(),
+                v.problem.as_str(),
+                v.fix.as_str(),
+            )
+        }));
+        Self { texts, farthest }
+    }
+
+    pub fn had(&self, v: &Violation) -> bool {
+        if v.findings.is_empty() {
+            let text = (
+                v.field.as_str(),
+                v.value.as_str(),
+                v.problem.as_str(),
+                v.fix.as_str(),
+            );
+            self.texts.contains(&text)
+        } else {
+            v.findings.iter().all(|f| {
+                self.farthest
+                    .get(f.key.as_str())
+                    .is_some_and(|&extent| extent >= f.extent)
+            })
+        }
+    }
+}
+
 /// Everything a rule concluded about one request.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Verdict {

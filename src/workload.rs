@@ -12,7 +12,7 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 
 use crate::request::{DecodeError, GroupVersionKind, Object, Operation, Prefetch, Request};
-use crate::violation::{Finding, Verdict, Violation};
+use crate::violation::{Before, Finding, Verdict, Violation};
 
 /// The kinds that carry a pod template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -602,10 +602,6 @@ impl<'a> Workload<'a> {
     }
 }
 
-fn violation_key(v: &Violation) -> (&str, &str, &str, &str) {
-    (&v.field, &v.value, &v.problem, &v.fix)
-}
-
 /// A container's finding, keyed by its list and name (indexes shift when
 /// containers come and go; names are what the API server merges by).
 pub fn container_finding(at: &ContainerAt, what: &str, extent: u64) -> Finding {
@@ -642,27 +638,9 @@ pub fn judge_change<T>(
         return Ok(verdict);
     };
     let existing = judge(&old).violations;
-    // A set and a map, not `existing.contains`: one linear scan per
-    // violation is quadratic in the number of containers.
-    let texts = crate::btree::set(existing.iter().map(violation_key));
-    let mut farthest: BTreeMap<&str, u64> = BTreeMap::new();
-    for finding in existing.iter().flat_map(|v| &v.findings) {
-        let extent = farthest.entry(finding.key.as_str()).or_insert(0);
-        *extent = (*extent).max(finding.extent);
-    }
-    let old_had = |v: &Violation| {
-        if v.findings.is_empty() {
-            texts.contains(&violation_key(v))
-        } else {
-            v.findings.iter().all(|f| {
-                farthest
-                    .get(f.key.as_str())
-                    .is_some_and(|&extent| extent >= f.extent)
-            })
-        }
-    };
+    let before = Before::new(&existing);
     let (tolerated, kept): (Vec<Violation>, Vec<Violation>) =
-        verdict.violations.drain(..).partition(old_had);
+        verdict.violations.drain(..).partition(|v| before.had(v));
     verdict.violations = kept;
     let unlisted = tolerated.len().saturating_sub(crate::violation::MAX_LISTED);
     for v in tolerated.into_iter().take(crate::violation::MAX_LISTED) {
