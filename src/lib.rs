@@ -8,6 +8,7 @@ pub mod apiserver;
 pub mod arena;
 pub mod btree;
 pub mod bundle;
+pub mod canonical_json;
 pub mod exemptions;
 pub mod host;
 pub mod json_path;

@@ -7,6 +7,7 @@ use std::fmt;
 
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 
 use crate::request::GroupVersionKind;
 
@@ -52,11 +53,20 @@ pub struct ShootSpec<'a> {
     #[serde(default)]
     pub maintenance: Option<Maintenance>,
     #[serde(default)]
-    pub hibernation: Option<Hibernation>,
+    pub hibernation: Option<Toggle>,
+    #[serde(default)]
+    pub system_components: Option<SystemComponents>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-pub struct Hibernation {
+pub struct SystemComponents {
+    #[serde(default, rename = "nodeLocalDNS")]
+    pub node_local_dns: Option<Toggle>,
+}
+
+/// `spec.hibernation` and `spec.systemComponents.nodeLocalDNS`: an `enabled` flag.
+#[derive(Debug, Default, Deserialize)]
+pub struct Toggle {
     #[serde(default)]
     pub enabled: Option<bool>,
 }
@@ -119,6 +129,26 @@ pub struct Worker<'a> {
     pub kubernetes: Option<WorkerKubernetes<'a>>,
     #[serde(default)]
     pub zones: Option<ZoneCount>,
+    #[serde(default, borrow)]
+    pub volume: Option<Volume<'a>>,
+    #[serde(default, borrow)]
+    pub cri: Option<Cri<'a>>,
+    #[serde(default, borrow)]
+    pub provider_config: Option<&'a RawValue>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Volume<'a> {
+    #[serde(default, borrow)]
+    pub size: Cow<'a, str>,
+    #[serde(default, borrow, rename = "type")]
+    pub volume_type: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Cri<'a> {
+    #[serde(default, borrow)]
+    pub name: Cow<'a, str>,
 }
 
 /// How many entries `zones` has; the names are skipped, not kept.
@@ -151,6 +181,8 @@ impl<'de> Deserialize<'de> for ZoneCount {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Machine<'a> {
+    #[serde(default, borrow, rename = "type")]
+    pub machine_type: Cow<'a, str>,
     #[serde(default, borrow)]
     pub image: Option<MachineImage<'a>>,
 }
@@ -298,6 +330,16 @@ impl<'a> Shoot<'a> {
             .and_then(|s| s.provider.as_ref())
             .and_then(|p| p.workers.as_deref())
             .unwrap_or(&[])
+    }
+
+    /// `spec.systemComponents.nodeLocalDNS.enabled`, off when unset.
+    pub fn node_local_dns(&self) -> bool {
+        self.spec
+            .as_ref()
+            .and_then(|s| s.system_components.as_ref())
+            .and_then(|c| c.node_local_dns.as_ref())
+            .and_then(|d| d.enabled)
+            .unwrap_or(false)
     }
 
     pub fn kubernetes(&self) -> Option<&Kubernetes<'a>> {

@@ -1,15 +1,16 @@
 //! staged-rollout (crash 5): new node images went to every node of every
 //! cluster at once, and a systemd-journald memory leak that took days to show
-//! put all of them under memory pressure. A Shoot update may change the image
-//! or Kubernetes version of only a few worker pools at once (unless the Shoot
-//! is an early stage), and a prod-stage Shoot may adopt a machine image
+//! put all of them under memory pressure. A Shoot update may replace the nodes
+//! of only a few worker pools at once (unless the Shoot is an early stage), and a prod-stage Shoot may adopt a machine image
 //! version only once enough canary-stage Shoots run it.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
 use crate::btree;
+use crate::canonical_json::canonical;
 use crate::exemptions::Exemptions;
 use crate::host::{Host, ListResources, OnLookupFailure};
 use crate::policy::Rule;
@@ -49,7 +50,7 @@ pub struct Settings {
     pub prod_stages: Vec<String>,
     /// Stage assumed for Shoots without the label; none by default.
     pub unlabeled_stage: Option<String>,
-    /// Worker pools whose machine image or Kubernetes version one update may change.
+    /// Worker pools whose nodes one update may replace.
     pub max_pools_changed_at_once: u64,
     /// Canary Shoots that must run a machine image version before prod adopts it.
     pub min_canaries: u64,
@@ -230,62 +231,143 @@ impl Settings {
     }
 }
 
-/// One worker pool whose nodes an update rolls, described only for a message.
+/// One worker pool whose nodes an update rolls, described only for a message:
+/// the pool before and after, each with its Shoot. A removed pool is
+/// compared with an added pool, which takes its workloads.
 struct PoolChange<'s> {
-    worker: &'s shoot::Worker<'s>,
-    image: Option<(Option<&'s MachineImage<'s>>, Option<&'s MachineImage<'s>>)>,
-    kubernetes: Option<(Option<&'s str>, Option<&'s str>)>,
-    /// The pool left the Shoot; the pairs compare it with a new pool.
+    before: (&'s shoot::Worker<'s>, &'s Shoot<'s>),
+    after: (&'s shoot::Worker<'s>, &'s Shoot<'s>),
     removed: bool,
 }
 
 impl PoolChange<'_> {
     fn description(&self) -> String {
+        let ((before, old), (after, new)) = (self.before, self.after);
+        let (was, is) = (
+            NodeSetup::of(before, old).canonical(),
+            NodeSetup::of(after, new).canonical(),
+        );
+        let mut parts: Vec<String> = Vec::new();
+        if was.image != is.image {
+            parts.push(change(
+                "machine image ",
+                &image_text(before.image()),
+                &image_text(after.image()),
+            ));
+        }
+        if was.kubernetes != is.kubernetes {
+            let mut text = change(
+                "Kubernetes ",
+                before.effective_kubernetes_version(old).unwrap_or(NOT_SET),
+                after.effective_kubernetes_version(new).unwrap_or(NOT_SET),
+            );
+            if !self.removed && after.kubernetes_version().is_none() {
+                text.push_str(" via spec.kubernetes.version");
+            }
+            parts.push(text);
+        }
+        if was.machine_type != is.machine_type {
+            parts.push(change(
+                "machine type ",
+                or_not_set(was.machine_type),
+                or_not_set(is.machine_type),
+            ));
+        }
+        if was.volume != is.volume {
+            parts.push(change(
+                "volume ",
+                &volume_text(was.volume),
+                &volume_text(is.volume),
+            ));
+        }
+        if was.cri != is.cri {
+            parts.push(change(
+                "CRI ",
+                was.cri.map_or(NOT_SET, or_not_set),
+                is.cri.map_or(NOT_SET, or_not_set),
+            ));
+        }
+        if was.provider_config != is.provider_config {
+            parts.push("providerConfig changed".to_string());
+        }
         let opening = if self.removed {
             " (removed: its machines are deleted and its workloads move to new pools, "
         } else {
             " ("
         };
-        let mut text = [self.worker.name.as_ref(), opening].concat();
-        if let Some((was, is)) = self.image {
-            for part in ["machine image ", &image_text(was), " -> ", &image_text(is)] {
-                text.push_str(part);
-            }
-        }
-        if let Some((was, is)) = self.kubernetes {
-            let separator = if self.image.is_some() { ", " } else { "" };
-            let via = if !self.removed && self.worker.kubernetes_version().is_none() {
-                " via spec.kubernetes.version"
-            } else {
-                ""
-            };
-            for part in [
-                separator,
-                "Kubernetes ",
-                was.unwrap_or("(not set)"),
-                " -> ",
-                is.unwrap_or("(not set)"),
-                via,
-            ] {
-                text.push_str(part);
-            }
-        }
-        text.push(')');
+        [before.name.as_ref(), opening, &parts.join(", "), ")"].concat()
+    }
+}
+
+const NOT_SET: &str = "(not set)";
+
+fn or_not_set(text: &str) -> &str {
+    if text.is_empty() {
+        NOT_SET
+    } else {
         text
     }
 }
 
-/// A pool's machine image and Kubernetes minor version: what its nodes run,
-/// as far as a rollout goes (patch versions are applied in place).
-type Software<'s> = (Option<(&'s str, Option<&'s str>)>, Option<&'s str>);
+fn change(what: &str, was: &str, is: &str) -> String {
+    [what, was, " -> ", is].concat()
+}
 
-fn software<'s>(worker: &'s shoot::Worker<'s>, shoot: &'s Shoot<'s>) -> Software<'s> {
-    (
-        worker.image().map(image_key),
-        worker
-            .effective_kubernetes_version(shoot)
-            .map(shoot::minor_version),
-    )
+fn volume_text(volume: Option<(&str, Option<&str>)>) -> String {
+    match volume {
+        None => NOT_SET.to_string(),
+        Some((size, None)) => or_not_set(size).to_string(),
+        Some((size, Some(kind))) => [or_not_set(size), " ", kind].concat(),
+    }
+}
+
+/// A pool as Gardener's worker pool hash reads it: a change to any field
+/// replaces the pool's nodes. Kubernetes counts by minor version (patch
+/// versions are applied in place).
+/// Ordered by machine type first, so that setups of one type are neighbours.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct NodeSetup<'s> {
+    machine_type: &'s str,
+    image: Option<(&'s str, Option<&'s str>)>,
+    kubernetes: Option<&'s str>,
+    /// Size and type.
+    volume: Option<(&'s str, Option<&'s str>)>,
+    cri: Option<&'s str>,
+    provider_config: Option<Cow<'s, str>>,
+}
+
+impl<'s> NodeSetup<'s> {
+    /// The setup, with `providerConfig` as written.
+    fn of(worker: &'s shoot::Worker<'s>, shoot: &'s Shoot<'s>) -> Self {
+        Self {
+            image: worker.image().map(image_key),
+            kubernetes: worker
+                .effective_kubernetes_version(shoot)
+                .map(shoot::minor_version),
+            machine_type: worker.machine.as_ref().map_or("", |m| &m.machine_type),
+            volume: worker
+                .volume
+                .as_ref()
+                .map(|v| (v.size.as_ref(), v.volume_type.as_deref())),
+            cri: worker.cri.as_ref().map(|c| c.name.as_ref()),
+            provider_config: worker.provider_config.map(|raw| Cow::Borrowed(raw.get())),
+        }
+    }
+
+    /// The setup with `providerConfig` in one JSON form (keys sorted, no
+    /// spaces), as Gardener reads it back from its Worker resource: key order
+    /// and spacing roll no node.
+    fn canonical(mut self) -> Self {
+        if let Some(Cow::Borrowed(raw)) = self.provider_config {
+            self.provider_config = Some(canonical(raw));
+        }
+        self
+    }
+
+    /// Whether going from `self` to `after` replaces the pool's nodes.
+    fn rolls_to(&self, after: &Self) -> bool {
+        self != after && self.clone().canonical() != after.clone().canonical()
+    }
 }
 
 fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'s>> {
@@ -296,34 +378,27 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
         old_pools.entry(worker.name.as_ref()).or_insert(worker);
     }
     let new_names = btree::set(new.workers().iter().map(|w| w.name.as_ref()));
-    // Added pools per software: the first (for messages) and how many are
-    // not yet standing for a removed pool.
-    let mut added: BTreeMap<Software, (&shoot::Worker, usize)> = BTreeMap::new();
+    // Added pools per setup: the first (for messages) and how many are not
+    // yet standing for a removed pool.
+    let mut added: BTreeMap<NodeSetup, (&shoot::Worker, usize)> = BTreeMap::new();
     let mut changes = Vec::new();
     for worker in new.workers() {
         let Some(&before) = old_pools.get(worker.name.as_ref()) else {
-            let (_, unmatched) = added.entry(software(worker, new)).or_insert((worker, 0));
+            let setup = NodeSetup::of(worker, new).canonical();
+            let (_, unmatched) = added.entry(setup).or_insert((worker, 0));
             *unmatched = unmatched.saturating_add(1);
             continue;
         };
-        let (was, is) = (software(before, old), software(worker, new));
-        let change = PoolChange {
-            worker,
-            image: (was.0 != is.0).then(|| (before.image(), worker.image())),
-            kubernetes: (was.1 != is.1).then(|| {
-                (
-                    before.effective_kubernetes_version(old),
-                    worker.effective_kubernetes_version(new),
-                )
-            }),
-            removed: false,
-        };
-        if change.image.is_some() || change.kubernetes.is_some() {
-            changes.push(change);
+        if NodeSetup::of(before, old).rolls_to(&NodeSetup::of(worker, new)) {
+            changes.push(PoolChange {
+                before: (before, old),
+                after: (worker, new),
+                removed: false,
+            });
         }
     }
     // Gardener deletes a removed pool's machines at once: its workloads move
-    // to the added pools, so it rolls when they run other software.
+    // to the added pools, so it rolls when they are set up otherwise.
     for worker in old.workers() {
         let name = worker.name.as_ref();
         let first = old_pools
@@ -332,25 +407,34 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
         if !first || new_names.contains(name) {
             continue;
         }
-        let was = software(worker, old);
-        // Each pool added with what a removed one ran can take its workloads
-        // (a machine type change); one such pool stands for one removed pool.
+        let was = NodeSetup::of(worker, old).canonical();
+        // Each pool added with a removed one's setup can take its workloads
+        // (a scale-in under a new name); one such pool stands for one.
         if let Some((_, unmatched)) = added.get_mut(&was).filter(|(_, n)| *n > 0) {
             *unmatched -= 1;
             continue;
         }
-        let Some((is, &(to, _))) = added.iter().find(|(is, _)| **is != was) else {
+        // For the message, the pool taking its workloads: one of its machine
+        // type if any, else any set up otherwise.
+        let same_type = NodeSetup {
+            machine_type: was.machine_type,
+            image: None,
+            kubernetes: None,
+            volume: None,
+            cri: None,
+            provider_config: None,
+        };
+        let Some((_, &(to, _))) = added
+            .range(same_type..)
+            .take_while(|(is, _)| is.machine_type == was.machine_type)
+            .find(|(is, _)| **is != was)
+            .or_else(|| added.iter().find(|(is, _)| **is != was))
+        else {
             continue;
         };
         changes.push(PoolChange {
-            worker,
-            image: (was.0 != is.0).then(|| (worker.image(), to.image())),
-            kubernetes: (was.1 != is.1).then(|| {
-                (
-                    worker.effective_kubernetes_version(old),
-                    to.effective_kubernetes_version(new),
-                )
-            }),
+            before: (worker, old),
+            after: (to, new),
             removed: true,
         });
     }
@@ -466,12 +550,19 @@ fn auto_update_check(
     }
 }
 
-fn pool_count_check(settings: &Settings, old: &Shoot, new: &Shoot, verdict: &mut Verdict) {
+fn pool_count_check(
+    request: &Request,
+    settings: &Settings,
+    old: &Shoot,
+    new: &Shoot,
+    verdict: &mut Verdict,
+) {
     if settings.class(old) == Class::Early && settings.class(new) == Class::Early {
         return;
     }
-    let changes = changed_pools(old, new);
     let limit = settings.max_pools_changed_at_once;
+    node_local_dns_check(request, settings, old, new, verdict);
+    let changes = changed_pools(old, new);
     if u64::try_from(changes.len()).unwrap_or(u64::MAX) <= limit {
         return;
     }
@@ -503,6 +594,44 @@ fn pool_count_check(settings: &Settings, old: &Shoot, new: &Shoot, verdict: &mut
             " in a separate update first (the stage is read from the Shoot before and after the update, so relabelling in this one does not help), then roll.",
         ]
         .concat(),
+    ));
+}
+
+/// Switching node-local DNS rolls every pool at once, and Gardener has no
+/// way to switch it per pool: allowed, with a warning.
+fn node_local_dns_check(
+    request: &Request,
+    settings: &Settings,
+    old: &Shoot,
+    new: &Shoot,
+    verdict: &mut Verdict,
+) {
+    let pools = new.workers().len();
+    if old.node_local_dns() == new.node_local_dns()
+        || u64::try_from(pools).unwrap_or(u64::MAX) <= settings.max_pools_changed_at_once
+    {
+        return;
+    }
+    let violation = Violation::new(
+        "spec.systemComponents.nodeLocalDNS.enabled",
+        if new.node_local_dns() {
+            "true (was false)"
+        } else {
+            "false (was true)"
+        },
+        [
+            &settings.stage_text(new),
+            " (not an early stage), and Gardener replaces the nodes of every pool (",
+            count(pools, &mut [0; 20]),
+            ") at once for this change: a fault in it that takes days to show would hit all pools together, with no healthy pool left to move workloads to (crash 5).",
+        ]
+        .concat(),
+        "make the same change on canary Shoots first and watch them for days before this one; keep other pool changes out of this update.",
+    );
+    verdict.warning(violation.kept_warning(
+        StagedRollout::NAME,
+        &request.object_ref(),
+        " is allowed, since Gardener offers no way to make this change one pool at a time; but note: ",
     ));
 }
 
@@ -665,7 +794,7 @@ impl Rule for StagedRollout {
         let mut verdict = Verdict::accept();
         auto_update_check(request, settings, &new, old.as_ref(), &mut verdict);
         if let Some(old) = &old {
-            pool_count_check(settings, old, &new, &mut verdict);
+            pool_count_check(request, settings, old, &new, &mut verdict);
             canary_check(settings, host, old, &new, &mut verdict);
         }
         Ok(verdict)
@@ -1065,6 +1194,129 @@ mod tests {
             .filter(|v| v.field == "spec.provider.workers")
             .collect();
         assert_eq!(rolled.is_empty(), accepted, "{verdict:?}");
+    }
+
+    /// Sets `path` (under each pool) to `value` in the first `pools` pools.
+    fn set_in_pools(mut object: Value, pools: usize, path: &[&str], value: &Value) -> Value {
+        for i in 0..pools {
+            let mut at = &mut object["spec"]["provider"]["workers"][i];
+            for key in path {
+                at = &mut at[*key];
+            }
+            *at = value.clone();
+        }
+        object
+    }
+
+    fn pool_change_message(old: &Value, new: &Value) -> Option<String> {
+        let verdict = judge(&request("UPDATE", new, old), &FakeHost::new(Ok(vec![])));
+        verdict
+            .violations
+            .iter()
+            .find(|v| v.field == "spec.provider.workers")
+            .map(|v| v.value.clone())
+    }
+
+    #[rstest]
+    #[case::machine_type(&["machine", "type"], json!("m5.large"), json!("m6i.large"), "machine type m5.large -> m6i.large")]
+    #[case::volume_size(&["volume"], json!({"size": "50Gi", "type": "gp3"}), json!({"size": "80Gi", "type": "gp3"}), "volume 50Gi gp3 -> 80Gi gp3")]
+    #[case::volume_type(&["volume"], json!({"size": "50Gi"}), json!({"size": "50Gi", "type": "io2"}), "volume 50Gi -> 50Gi io2")]
+    #[case::cri(&["cri"], json!({"name": "docker"}), json!({"name": "containerd"}), "CRI docker -> containerd")]
+    #[case::cri_set(&["cri"], Value::Null, json!({"name": "containerd"}), "CRI (not set) -> containerd")]
+    #[case::provider_config(&["providerConfig"], json!({"kind": "WorkerConfig", "nodeTemplate": {"capacity": {"cpu": "2"}}}), json!({"kind": "WorkerConfig", "nodeTemplate": {"capacity": {"cpu": "4"}}}), "providerConfig changed")]
+    fn other_pool_fields_roll_nodes(
+        #[case] path: &[&str],
+        #[case] was: Value,
+        #[case] is: Value,
+        #[case] described: &str,
+    ) {
+        let old = set_in_pools(shoot("web", "prod", [V1, V1, V1]), 3, path, &was);
+        let all = set_in_pools(old.clone(), 3, path, &is);
+        let message = pool_change_message(&old, &all).unwrap_or_default();
+        assert!(
+            message.starts_with(&["3 of 3 pools rolled at once: a (", described, ")"].concat()),
+            "{message}"
+        );
+        let one = set_in_pools(old.clone(), 1, path, &is);
+        assert_eq!(pool_change_message(&old, &one), None);
+    }
+
+    #[rstest]
+    #[case::key_order(
+        r#"{"kind":"WorkerConfig","apiVersion":"aws/v1alpha1"}"#,
+        r#"{"apiVersion":"aws/v1alpha1","kind":"WorkerConfig"}"#,
+        true
+    )]
+    #[case::spacing(r#"{"kind":"WorkerConfig"}"#, r#"{ "kind" : "WorkerConfig" }"#, true)]
+    #[case::nested_order(r#"{"a":{"x":1,"y":[1,2]}}"#, r#"{"a":{"y":[1,2],"x":1}}"#, true)]
+    #[case::array_order(r#"{"a":[1,2]}"#, r#"{"a":[2,1]}"#, false)]
+    #[case::value(r#"{"a":"x"}"#, r#"{"a":"y"}"#, false)]
+    #[case::added(r#"{"a":"x"}"#, r#"{"a":"x","b":true}"#, false)]
+    fn provider_config_compared_by_content(
+        #[case] was: &str,
+        #[case] is: &str,
+        #[case] same: bool,
+    ) {
+        // Placeholders, replaced by the texts as written: `json!` would sort them.
+        let old = set_in_pools(
+            shoot("web", "prod", [V1, V1, V1]),
+            3,
+            &["providerConfig"],
+            &json!("@OLD@"),
+        );
+        let new = set_in_pools(old.clone(), 3, &["providerConfig"], &json!("@NEW@"));
+        let review = request("UPDATE", &new, &old)
+            .replace(r#""@OLD@""#, was)
+            .replace(r#""@NEW@""#, is);
+        let verdict = judge(&review, &FakeHost::new(Ok(vec![])));
+        assert_eq!(verdict.is_accepted(), same, "{verdict:?}");
+    }
+
+    #[rstest]
+    #[case::renamed_onto_other_machine_type("none", "m6i.large", false)]
+    #[case::renamed_onto_same_machine_type("none", "m5.large", true)]
+    #[case::dev_renamed_onto_other_machine_type("dev", "m6i.large", true)]
+    fn replaced_pools_compare_whole_setups(
+        #[case] stage: &str,
+        #[case] machine_type: &str,
+        #[case] accepted: bool,
+    ) {
+        let old = shoot("web", stage, [V1, V1, V1]);
+        let renamed = with_pools(stage, &[("a2", V1), ("b2", V1), ("c2", V1)]);
+        let new = set_in_pools(renamed, 3, &["machine", "type"], &json!(machine_type));
+        let message = pool_change_message(&old, &new);
+        assert_eq!(message.is_none(), accepted, "{message:?}");
+        if let Some(message) = message {
+            assert!(message.contains("a (removed: its machines are deleted and its workloads move to new pools, machine type m5.large -> m6i.large)"), "{message}");
+        }
+    }
+
+    #[rstest]
+    #[case::enabled_on_prod("prod", false, true, 1)]
+    #[case::disabled_on_unlabeled("none", true, false, 1)]
+    #[case::unchanged("prod", true, true, 0)]
+    #[case::dev("dev", false, true, 0)]
+    fn node_local_dns_switch_is_warned(
+        #[case] stage: &str,
+        #[case] was: bool,
+        #[case] is: bool,
+        #[case] warnings: usize,
+    ) {
+        let mut old = shoot("web", stage, [V1, V1, V1]);
+        old["spec"]["systemComponents"] = json!({"nodeLocalDNS": {"enabled": was}});
+        let mut new = old.clone();
+        new["spec"]["systemComponents"]["nodeLocalDNS"]["enabled"] = json!(is);
+        let verdict = judge(&request("UPDATE", &new, &old), &FakeHost::new(Ok(vec![])));
+        assert!(verdict.is_accepted(), "{verdict:?}");
+        assert_eq!(verdict.warnings.len(), warnings, "{verdict:?}");
+        if let Some(warning) = verdict.warnings.first() {
+            assert!(
+                warning.contains("nodeLocalDNS.enabled = true (was false)")
+                    || warning.contains("nodeLocalDNS.enabled = false (was true)"),
+                "{warning}"
+            );
+            assert!(warning.contains("every pool (3) at once"), "{warning}");
+        }
     }
 
     #[test]
