@@ -1,15 +1,18 @@
-//! Valid JSON in one form: object members sorted by key, no spaces outside
-//! strings. Two texts with the same content in another key order or spacing
-//! come out equal, as they do once Kubernetes decodes and encodes them again.
-//! Strings and numbers stay as written (`1.0` and `1` differ).
+//! Valid JSON in one form, as Kubernetes re-encodes it after decoding it into
+//! a generic map (Gardener hashes a Worker's providerConfig that way): object
+//! members sorted by key (a repeated key: the last one counts), strings in one
+//! escape form, equal numbers written alike (`3000.0` as `3000`), no spaces.
+//! Two texts come out equal exactly when they decode to the same value.
 
 use std::borrow::Cow;
+use std::fmt::Write;
 
-/// Deeper values are left as written: each level copies its members once.
+/// Values nested deeper are copied as written: each object level reads its
+/// members twice, so the work grows with the depth.
 const MAX_DEPTH: u32 = 32;
 
-/// `raw` (one valid JSON value) in canonical form, or `raw` itself when it
-/// nests deeper than [`MAX_DEPTH`] or is not valid JSON.
+/// `raw` (one JSON value) in canonical form, or `raw` itself when it is not
+/// valid JSON.
 pub fn canonical(raw: &str) -> Cow<'_, str> {
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
@@ -23,18 +26,15 @@ fn skip_spaces(text: &str) -> &str {
     text.trim_start_matches([' ', '\t', '\n', '\r'])
 }
 
-/// Removes `byte` from the start of `text` if it is there.
+/// Removes `byte` (after spaces) from the start of `text` if it is there.
 fn eat(text: &mut &str, byte: u8) -> bool {
-    let rest = skip_spaces(text);
-    match rest.strip_prefix(char::from(byte)) {
+    *text = skip_spaces(text);
+    match text.strip_prefix(char::from(byte)) {
         Some(after) => {
             *text = after;
             true
         }
-        None => {
-            *text = rest;
-            false
-        }
+        None => false,
     }
 }
 
@@ -42,45 +42,38 @@ fn eat(text: &mut &str, byte: u8) -> bool {
 fn value(text: &mut &str, out: &mut String, depth: u32) -> Option<()> {
     *text = skip_spaces(text);
     match text.as_bytes().first()? {
-        b'{' | b'[' if depth >= MAX_DEPTH => None,
-        b'{' => object(text, out, depth),
+        b'{' | b'[' if depth >= MAX_DEPTH => out.push_str(skip_value(text)?),
+        b'{' => object(text, out, depth)?,
         b'[' => {
             *text = text.get(1..)?;
             out.push('[');
             let mut first = true;
             while !eat(text, b']') {
-                if !first && !eat(text, b',') {
-                    return None;
-                }
                 if !first {
+                    if !eat(text, b',') {
+                        return None;
+                    }
                     out.push(',');
                 }
                 first = false;
                 value(text, out, depth + 1)?;
             }
             out.push(']');
-            Some(())
         }
-        b'"' => {
-            out.push_str(string(text)?);
-            Some(())
-        }
-        _ => {
-            let end = text
-                .find([',', '}', ']', ' ', '\t', '\n', '\r'])
-                .unwrap_or(text.len());
-            out.push_str(text.get(..end).filter(|t| !t.is_empty())?);
-            *text = text.get(end..)?;
-            Some(())
-        }
+        b'"' => write_string(out, &string(text)?),
+        b'-' | b'0'..=b'9' => number(out, skip_value(text)?)?,
+        _ => match skip_value(text)? {
+            literal @ ("true" | "false" | "null") => out.push_str(literal),
+            _ => return None,
+        },
     }
+    Some(())
 }
 
 fn object(text: &mut &str, out: &mut String, depth: u32) -> Option<()> {
     *text = text.get(1..)?;
-    let start = out.len();
-    // Each member as written to `out`: its key and where its text lies.
-    let mut members: Vec<(&str, std::ops::Range<usize>)> = Vec::new();
+    // Each member's decoded key and value text, written once sorted.
+    let mut members: Vec<(Cow<str>, &str)> = Vec::new();
     while !eat(text, b'}') {
         if !members.is_empty() && !eat(text, b',') {
             return None;
@@ -90,18 +83,14 @@ fn object(text: &mut &str, out: &mut String, depth: u32) -> Option<()> {
         if !eat(text, b':') {
             return None;
         }
-        let at = out.len();
-        out.push_str(key);
-        out.push(':');
-        value(text, out, depth + 1)?;
-        members.push((key, at..out.len()));
+        *text = skip_spaces(text);
+        members.push((key, skip_value(text)?));
     }
-    // Sorted by key, a key's members in document order; the last one counts.
-    members.sort_by(|a, b| a.0.cmp(b.0));
-    let written = out.split_off(start);
+    // Stable: a repeated key's members stay in document order.
+    members.sort_by(|a, b| a.0.cmp(&b.0));
     out.push('{');
     let mut first = true;
-    for (index, (key, range)) in members.iter().enumerate() {
+    for (index, (key, member)) in members.iter().enumerate() {
         if members.get(index + 1).is_some_and(|(next, _)| next == key) {
             continue;
         }
@@ -109,29 +98,113 @@ fn object(text: &mut &str, out: &mut String, depth: u32) -> Option<()> {
             out.push(',');
         }
         first = false;
-        out.push_str(written.get(range.start - start..range.end - start)?);
+        write_string(out, key);
+        out.push(':');
+        let mut member = *member;
+        value(&mut member, out, depth + 1)?;
     }
     out.push('}');
     Some(())
 }
 
-/// The string token (quotes included) at the start of `text`, moving past it.
-fn string<'t>(text: &mut &'t str) -> Option<&'t str> {
+/// The text of the value at the start of `text` (no leading spaces), moving
+/// past it; nested values are skipped without recursion.
+fn skip_value<'t>(text: &mut &'t str) -> Option<&'t str> {
     let bytes = text.as_bytes();
-    if bytes.first() != Some(&b'"') {
-        return None;
-    }
-    let mut at = 1;
+    let end = match bytes.first()? {
+        b'"' => string_end(bytes, 0)?,
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut at = 0;
+            loop {
+                match bytes.get(at)? {
+                    b'"' => {
+                        at = string_end(bytes, at)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth = depth.checked_sub(1)?;
+                        if depth == 0 {
+                            break at + 1;
+                        }
+                    }
+                    _ => {}
+                }
+                at += 1;
+            }
+        }
+        _ => bytes
+            .iter()
+            .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+            .unwrap_or(bytes.len()),
+    };
+    let token = text.get(..end).filter(|t| !t.is_empty())?;
+    *text = text.get(end..)?;
+    Some(token)
+}
+
+/// Where the string opening at `start` ends (one past its closing quote).
+fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut at = start + 1;
     loop {
         match bytes.get(at)? {
             b'\\' => at += 2,
-            b'"' => break,
+            b'"' => return Some(at + 1),
             _ => at += 1,
         }
     }
-    let token = text.get(..=at)?;
-    *text = text.get(at + 1..)?;
-    Some(token)
+}
+
+/// The decoded string at the start of `text`, moving past it.
+fn string<'t>(text: &mut &'t str) -> Option<Cow<'t, str>> {
+    if !text.starts_with('"') {
+        return None;
+    }
+    let end = string_end(text.as_bytes(), 0)?;
+    let token = text.get(..end)?;
+    *text = text.get(end..)?;
+    match token.get(1..end - 1) {
+        Some(plain) if !plain.contains('\\') => Some(Cow::Borrowed(plain)),
+        _ => serde_json::from_str::<String>(token).ok().map(Cow::Owned),
+    }
+}
+
+/// Writes `text` quoted, escaping only what JSON requires.
+fn write_string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A number as Kubernetes decodes it: a 64-bit integer when it is one, else
+/// a float (whose integral values re-encode as integers).
+fn number(out: &mut String, text: &str) -> Option<()> {
+    if let Ok(integer) = text.parse::<i64>() {
+        let _ = write!(out, "{integer}");
+        return Some(());
+    }
+    let float = serde_json::from_str::<f64>(text).ok()?;
+    let negative_zero = float == 0.0 && float.is_sign_negative();
+    let integral = float.fract() == 0.0 && float.abs() < 9.2e18 && !negative_zero;
+    if integral {
+        #[allow(clippy::cast_possible_truncation)]
+        let integer = float as i64;
+        let _ = write!(out, "{integer}");
+    } else {
+        // Not an integer: the same float, the same bits.
+        let _ = write!(out, "{:#x}", float.to_bits());
+    }
+    Some(())
 }
 
 #[cfg(test)]
@@ -148,24 +221,57 @@ mod tests {
         r#"{"z":{"y":1,"x":{"w":[{"b":1,"a":2}]}},"a":"}"}"#,
         r#"{"a":"}","z":{"x":{"w":[{"a":2,"b":1}]},"y":1}}"#
     )]
-    #[case::escapes(r#"{"k\"2":"v\\","k":"\u00e9"}"#, r#"{"k":"\u00e9","k\"2":"v\\"}"#)]
+    #[case::escapes_decoded(r#"{"k\"2":"v\\","k":"\u00e9\/"}"#, r#"{"k":"é/","k\"2":"v\\"}"#)]
+    #[case::control_escaped(r#""a\tb\u0001""#, r#""a\u0009b\u0001""#)]
     #[case::duplicate_keys_last_wins(r#"{"a":1,"b":2,"a":3}"#, r#"{"a":3,"b":2}"#)]
+    #[case::escaped_duplicate_key(r#"{"a":1,"\u0061":2}"#, r#"{"a":2}"#)]
     #[case::empty(r#"{ } "#, "{}")]
     #[case::empty_array("[ ]", "[]")]
     #[case::unicode(r#"{"é":"ü","a":"€"}"#, r#"{"a":"€","é":"ü"}"#)]
+    #[case::integral_float("3000.0", "3000")]
+    #[case::exponent("3e3", "3000")]
+    #[case::negative_zero_integer("-0", "0")]
+    #[case::big_integer("9007199254740993", "9007199254740993")]
     fn canonical_forms(#[case] raw: &str, #[case] expected: &str) {
         assert_eq!(canonical(raw), expected);
     }
 
     #[rstest]
+    #[case::integral_float(r#"{"iops":3000}"#, r#"{"iops":3000.0}"#, true)]
+    #[case::fraction("0.5", "5e-1", true)]
+    #[case::escaped_string(r#"{"k":"é"}"#, r#"{"k":"\u00e9"}"#, true)]
+    #[case::escaped_duplicate_keys(r#"{"a":1,"\u0061":2}"#, r#"{"\u0061":2,"a":1}"#, false)]
+    #[case::big_integers("9007199254740993", "9007199254740992", false)]
+    #[case::negative_zero_float("-0.0", "0", false)]
+    #[case::zero_float("0.0", "0", true)]
+    #[case::fractions("0.5", "0.25", false)]
+    #[case::string_and_number(r#""1""#, "1", false)]
+    fn equal_exactly_when_the_values_are(#[case] a: &str, #[case] b: &str, #[case] same: bool) {
+        assert_eq!(canonical(a) == canonical(b), same, "{a} / {b}");
+    }
+
+    #[test]
+    fn deep_values_keep_the_outer_levels_sorted() {
+        let deep = ["[".repeat(40), "0".to_string(), "]".repeat(40)].concat();
+        let a = canonical(&format!(r#"{{"a":1,"b":{deep}}}"#)).into_owned();
+        let b = canonical(&format!(r#"{{"b":{deep},"a":1}}"#)).into_owned();
+        assert_eq!(a, b);
+        assert!(a.starts_with(r#"{"a":1,"b":[["#), "{a}");
+    }
+
+    #[rstest]
     #[case::unclosed_object(r#"{"a":1"#)]
     #[case::unclosed_string(r#"{"a":"x}"#)]
+    #[case::unclosed_array("[1,")]
     #[case::missing_colon(r#"{"a" 1}"#)]
     #[case::missing_comma(r#"[1 2]"#)]
     #[case::trailing(r#"{} {}"#)]
+    #[case::bare_word(r#"{"a":yes}"#)]
+    #[case::bad_number("[1.2.3]")]
+    #[case::bad_escape(r#""\x""#)]
+    #[case::stray_close("]")]
     #[case::empty("")]
-    #[case::too_deep(&["[".repeat(40), "]".repeat(40)].concat())]
-    fn left_as_written(#[case] raw: &str) {
+    fn invalid_json_is_left_as_written(#[case] raw: &str) {
         assert_eq!(canonical(raw), raw);
     }
 

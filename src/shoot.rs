@@ -41,6 +41,15 @@ pub struct ShootMeta<'a> {
     pub labels: std::collections::BTreeMap<Cow<'a, str>, Cow<'a, str>>,
     #[serde(default)]
     pub generation: Option<i64>,
+    #[serde(default, borrow)]
+    pub annotations: Option<Annotations<'a>>,
+}
+
+/// The one annotation read; the others are skipped, not decoded.
+#[derive(Debug, Default, Deserialize)]
+pub struct Annotations<'a> {
+    #[serde(default, borrow, rename = "gardener.cloud/operation")]
+    pub operation: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -135,6 +144,18 @@ pub struct Worker<'a> {
     pub cri: Option<Cri<'a>>,
     #[serde(default, borrow)]
     pub provider_config: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub data_volumes: Option<Vec<DataVolume<'a>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DataVolume<'a> {
+    #[serde(default, borrow)]
+    pub name: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub size: Cow<'a, str>,
+    #[serde(default, borrow, rename = "type")]
+    pub volume_type: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -330,6 +351,14 @@ impl<'a> Shoot<'a> {
             .and_then(|s| s.provider.as_ref())
             .and_then(|p| p.workers.as_deref())
             .unwrap_or(&[])
+    }
+
+    /// The `gardener.cloud/operation` annotation.
+    pub fn operation(&self) -> Option<&str> {
+        self.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.operation.as_deref())
     }
 
     /// `spec.systemComponents.nodeLocalDNS.enabled`, off when unset.

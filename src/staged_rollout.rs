@@ -4,8 +4,10 @@
 //! of only a few worker pools at once (unless the Shoot is an early stage), and a prod-stage Shoot may adopt a machine image
 //! version only once enough canary-stage Shoots run it.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use serde_json::value::RawValue;
 
 use serde::Deserialize;
 
@@ -231,71 +233,115 @@ impl Settings {
     }
 }
 
-/// One worker pool whose nodes an update rolls, described only for a message:
-/// the pool before and after, each with its Shoot. A removed pool is
-/// compared with an added pool, which takes its workloads.
+/// One worker pool whose nodes an update replaces, described only for a message.
 struct PoolChange<'s> {
-    before: (&'s shoot::Worker<'s>, &'s Shoot<'s>),
-    after: (&'s shoot::Worker<'s>, &'s Shoot<'s>),
-    removed: bool,
+    name: &'s str,
+    cause: Cause<'s>,
 }
 
-impl PoolChange<'_> {
+enum Cause<'s> {
+    Setup(Box<SetupChange<'s>>),
+    /// The `gardener.cloud/operation` annotation this update sets.
+    Operation(&'s str),
+}
+
+/// The pool's setup changes. A removed pool is compared with an added pool
+/// (`removed_to`), which takes its workloads.
+struct SetupChange<'s> {
+    was: NodeSetup<'s>,
+    is: NodeSetup<'s>,
+    versions: (Option<&'s str>, Option<&'s str>),
+    images: (Option<&'s MachineImage<'s>>, Option<&'s MachineImage<'s>>),
+    via_shoot_version: bool,
+    removed_to: Option<&'s str>,
+}
+
+impl<'s> PoolChange<'s> {
+    fn setup(
+        before: (&'s shoot::Worker<'s>, &'s Shoot<'s>),
+        after: (&'s shoot::Worker<'s>, &'s Shoot<'s>),
+        (was, is): (NodeSetup<'s>, NodeSetup<'s>),
+        removed: bool,
+    ) -> Self {
+        let ((from, old), (to, new)) = (before, after);
+        Self {
+            name: &from.name,
+            cause: Cause::Setup(Box::new(SetupChange {
+                was,
+                is,
+                versions: (
+                    from.effective_kubernetes_version(old),
+                    to.effective_kubernetes_version(new),
+                ),
+                images: (from.image(), to.image()),
+                via_shoot_version: !removed && to.kubernetes_version().is_none(),
+                removed_to: removed.then_some(to.name.as_ref()),
+            })),
+        }
+    }
+
     fn description(&self) -> String {
-        let ((before, old), (after, new)) = (self.before, self.after);
-        let (was, is) = (
-            NodeSetup::of(before, old).canonical(),
-            NodeSetup::of(after, new).canonical(),
-        );
+        let SetupChange {
+            was,
+            is,
+            versions,
+            images,
+            via_shoot_version,
+            removed_to,
+        } = match &self.cause {
+            Cause::Operation(operation) => {
+                return [self.name, " (operation ", operation, ")"].concat()
+            }
+            Cause::Setup(change) => change.as_ref(),
+        };
         let mut parts: Vec<String> = Vec::new();
         if was.image != is.image {
-            parts.push(change(
-                "machine image ",
-                &image_text(before.image()),
-                &image_text(after.image()),
-            ));
+            let (from, to) = (image_text(images.0), image_text(images.1));
+            parts.push(change("machine image ", &from, &to));
         }
         if was.kubernetes != is.kubernetes {
-            let mut text = change(
-                "Kubernetes ",
-                before.effective_kubernetes_version(old).unwrap_or(NOT_SET),
-                after.effective_kubernetes_version(new).unwrap_or(NOT_SET),
-            );
-            if !self.removed && after.kubernetes_version().is_none() {
+            let (from, to) = (versions.0.unwrap_or(NOT_SET), versions.1.unwrap_or(NOT_SET));
+            let mut text = change("Kubernetes ", from, to);
+            if *via_shoot_version {
                 text.push_str(" via spec.kubernetes.version");
             }
             parts.push(text);
         }
         if was.machine_type != is.machine_type {
-            parts.push(change(
-                "machine type ",
-                or_not_set(was.machine_type),
-                or_not_set(is.machine_type),
-            ));
+            let (from, to) = (or_not_set(was.machine_type), or_not_set(is.machine_type));
+            parts.push(change("machine type ", from, to));
         }
         if was.volume != is.volume {
-            parts.push(change(
-                "volume ",
-                &volume_text(was.volume),
-                &volume_text(is.volume),
-            ));
+            let (from, to) = (volume_text(was.volume), volume_text(is.volume));
+            parts.push(change("volume ", &from, &to));
+        }
+        if was.data_volumes != is.data_volumes {
+            let (from, to) = (
+                data_volumes_text(&was.data_volumes),
+                data_volumes_text(&is.data_volumes),
+            );
+            parts.push(change("data volumes ", &from, &to));
         }
         if was.cri != is.cri {
-            parts.push(change(
-                "CRI ",
+            let (from, to) = (
                 was.cri.map_or(NOT_SET, or_not_set),
                 is.cri.map_or(NOT_SET, or_not_set),
-            ));
+            );
+            parts.push(change("CRI ", from, to));
         }
         if was.provider_config != is.provider_config {
             parts.push("providerConfig changed".to_string());
         }
-        let opening = if self.removed {
-            " (removed: its machines are deleted and its workloads move to new pools, "
-        } else {
-            " ("
+        let opening = match removed_to {
+            Some(to) => [
+                " (removed: its machines are deleted at once and its workloads move to added pools such as ",
+                to,
+                ": ",
+            ]
+            .concat(),
+            None => " (".to_string(),
         };
-        [before.name.as_ref(), opening, &parts.join(", "), ")"].concat()
+        [self.name, &opening, &parts.join(", "), ")"].concat()
     }
 }
 
@@ -321,9 +367,23 @@ fn volume_text(volume: Option<(&str, Option<&str>)>) -> String {
     }
 }
 
-/// A pool as Gardener's worker pool hash reads it: a change to any field
-/// replaces the pool's nodes. Kubernetes counts by minor version (patch
-/// versions are applied in place).
+fn data_volumes_text(volumes: &[DataVolumeSetup]) -> String {
+    if volumes.is_empty() {
+        return "(none)".to_string();
+    }
+    let texts: Vec<String> = volumes
+        .iter()
+        .map(|(name, size, kind)| [name, " ", &volume_text(Some((size, *kind)))].concat())
+        .collect();
+    texts.join(", ")
+}
+
+/// A data volume's name, size and type.
+type DataVolumeSetup<'s> = (&'s str, &'s str, Option<&'s str>);
+
+/// A pool as Gardener's worker pool hash reads it (with what the provider
+/// extensions add): a change to any field replaces the pool's nodes.
+/// Kubernetes counts by minor version (patch versions are applied in place).
 /// Ordered by machine type first, so that setups of one type are neighbours.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct NodeSetup<'s> {
@@ -332,42 +392,67 @@ struct NodeSetup<'s> {
     kubernetes: Option<&'s str>,
     /// Size and type.
     volume: Option<(&'s str, Option<&'s str>)>,
+    /// Sorted by name.
+    data_volumes: Vec<DataVolumeSetup<'s>>,
     cri: Option<&'s str>,
-    provider_config: Option<Cow<'s, str>>,
+    /// In canonical form (see [`canonical`]), shared by the changes naming it.
+    provider_config: Option<Rc<str>>,
 }
 
 impl<'s> NodeSetup<'s> {
-    /// The setup, with `providerConfig` as written.
-    fn of(worker: &'s shoot::Worker<'s>, shoot: &'s Shoot<'s>) -> Self {
+    /// The setup; `providerConfig` only `with_config`, as canonicalising it
+    /// costs a pass over it.
+    fn of(worker: &'s shoot::Worker<'s>, shoot: &'s Shoot<'s>, with_config: bool) -> Self {
+        let mut data_volumes: Vec<DataVolumeSetup> = worker
+            .data_volumes
+            .as_deref()
+            .unwrap_or(&[])
+            .iter()
+            .map(|v| (v.name.as_ref(), v.size.as_ref(), v.volume_type.as_deref()))
+            .collect();
+        data_volumes.sort_unstable();
         Self {
+            machine_type: worker.machine.as_ref().map_or("", |m| &m.machine_type),
             image: worker.image().map(image_key),
             kubernetes: worker
                 .effective_kubernetes_version(shoot)
                 .map(shoot::minor_version),
-            machine_type: worker.machine.as_ref().map_or("", |m| &m.machine_type),
             volume: worker
                 .volume
                 .as_ref()
                 .map(|v| (v.size.as_ref(), v.volume_type.as_deref())),
+            data_volumes,
             cri: worker.cri.as_ref().map(|c| c.name.as_ref()),
-            provider_config: worker.provider_config.map(|raw| Cow::Borrowed(raw.get())),
+            provider_config: if with_config {
+                canonical_config(worker)
+            } else {
+                None
+            },
         }
     }
+}
 
-    /// The setup with `providerConfig` in one JSON form (keys sorted, no
-    /// spaces), as Gardener reads it back from its Worker resource: key order
-    /// and spacing roll no node.
-    fn canonical(mut self) -> Self {
-        if let Some(Cow::Borrowed(raw)) = self.provider_config {
-            self.provider_config = Some(canonical(raw));
-        }
-        self
-    }
+fn canonical_config(worker: &shoot::Worker) -> Option<Rc<str>> {
+    worker
+        .provider_config
+        .map(|raw| Rc::from(canonical(raw.get()).as_ref()))
+}
 
-    /// Whether going from `self` to `after` replaces the pool's nodes.
-    fn rolls_to(&self, after: &Self) -> bool {
-        self != after && self.clone().canonical() != after.clone().canonical()
+/// Both setups of a kept pool when the update replaces its nodes.
+fn kept_pool_change<'s>(
+    (before, old): (&'s shoot::Worker<'s>, &'s Shoot<'s>),
+    (after, new): (&'s shoot::Worker<'s>, &'s Shoot<'s>),
+) -> Option<(NodeSetup<'s>, NodeSetup<'s>)> {
+    let (mut was, mut is) = (
+        NodeSetup::of(before, old, false),
+        NodeSetup::of(after, new, false),
+    );
+    // The configs as written first: canonicalised only when they differ.
+    if before.provider_config.map(RawValue::get) != after.provider_config.map(RawValue::get) {
+        was.provider_config = canonical_config(before);
+        is.provider_config = canonical_config(after);
     }
+    (was != is).then_some((was, is))
 }
 
 fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'s>> {
@@ -384,17 +469,18 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
     let mut changes = Vec::new();
     for worker in new.workers() {
         let Some(&before) = old_pools.get(worker.name.as_ref()) else {
-            let setup = NodeSetup::of(worker, new).canonical();
+            let setup = NodeSetup::of(worker, new, true);
             let (_, unmatched) = added.entry(setup).or_insert((worker, 0));
             *unmatched = unmatched.saturating_add(1);
             continue;
         };
-        if NodeSetup::of(before, old).rolls_to(&NodeSetup::of(worker, new)) {
-            changes.push(PoolChange {
-                before: (before, old),
-                after: (worker, new),
-                removed: false,
-            });
+        if let Some(setups) = kept_pool_change((before, old), (worker, new)) {
+            changes.push(PoolChange::setup(
+                (before, old),
+                (worker, new),
+                setups,
+                false,
+            ));
         }
     }
     // Gardener deletes a removed pool's machines at once: its workloads move
@@ -407,7 +493,7 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
         if !first || new_names.contains(name) {
             continue;
         }
-        let was = NodeSetup::of(worker, old).canonical();
+        let was = NodeSetup::of(worker, old, true);
         // Each pool added with a removed one's setup can take its workloads
         // (a scale-in under a new name); one such pool stands for one.
         if let Some((_, unmatched)) = added.get_mut(&was).filter(|(_, n)| *n > 0) {
@@ -421,10 +507,11 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
             image: None,
             kubernetes: None,
             volume: None,
+            data_volumes: Vec::new(),
             cri: None,
             provider_config: None,
         };
-        let Some((_, &(to, _))) = added
+        let Some((is, &(to, _))) = added
             .range(same_type..)
             .take_while(|(is, _)| is.machine_type == was.machine_type)
             .find(|(is, _)| **is != was)
@@ -432,11 +519,49 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
         else {
             continue;
         };
-        changes.push(PoolChange {
-            before: (worker, old),
-            after: (to, new),
-            removed: true,
-        });
+        let is = is.clone();
+        changes.push(PoolChange::setup((worker, old), (to, new), (was, is), true));
+    }
+    changes
+}
+
+/// The pools that the operation annotation set by this update rolls, by
+/// name: every pool for a credentials rotation that rolls workers, the
+/// listed ones (`*`: every pool) for `rollout-workers=` and
+/// `rotate-rollout-workers=`.
+fn operation_pools<'s>(old: &Shoot, new: &'s Shoot<'s>) -> Option<(&'s str, Vec<&'s str>)> {
+    let operation = new.operation().filter(|&op| old.operation() != Some(op))?;
+    let pools = new.workers().iter().map(|w| w.name.as_ref());
+    let listed = operation
+        .strip_prefix("rollout-workers=")
+        .or_else(|| operation.strip_prefix("rotate-rollout-workers="));
+    let names: Vec<&str> = match (operation, listed) {
+        ("rotate-credentials-start" | "rotate-ca-start" | "rotate-serviceaccount-key-start", _)
+        | (_, Some("*")) => pools.collect(),
+        (_, Some(list)) => {
+            let wanted = btree::set(list.split(',').map(str::trim));
+            btree::set(pools.filter(|p| wanted.contains(p)))
+                .into_iter()
+                .collect()
+        }
+        _ => return None,
+    };
+    Some((operation, names))
+}
+
+/// The pools this update replaces: by setup, then by operation.
+fn rolled_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'s>> {
+    let mut changes = changed_pools(old, new);
+    if let Some((operation, names)) = operation_pools(old, new) {
+        let known = btree::set(changes.iter().map(|c| c.name));
+        for name in names {
+            if !known.contains(name) {
+                changes.push(PoolChange {
+                    name,
+                    cause: Cause::Operation(operation),
+                });
+            }
+        }
     }
     changes
 }
@@ -550,6 +675,9 @@ fn auto_update_check(
     }
 }
 
+/// Pools named in one refusal; the rest are counted.
+const MAX_POOLS_LISTED: usize = 20;
+
 fn pool_count_check(
     request: &Request,
     settings: &Settings,
@@ -562,11 +690,36 @@ fn pool_count_check(
     }
     let limit = settings.max_pools_changed_at_once;
     node_local_dns_check(request, settings, old, new, verdict);
-    let changes = changed_pools(old, new);
+    let changes = rolled_pools(old, new);
     if u64::try_from(changes.len()).unwrap_or(u64::MAX) <= limit {
         return;
     }
-    let listed: Vec<String> = changes.iter().map(PoolChange::description).collect();
+    let mut listed: Vec<String> = changes
+        .iter()
+        .take(MAX_POOLS_LISTED)
+        .map(PoolChange::description)
+        .collect();
+    if let Some(more) = changes
+        .len()
+        .checked_sub(MAX_POOLS_LISTED)
+        .filter(|&n| n > 0)
+    {
+        listed.push(["and ", count(more, &mut [0; 20]), " more"].concat());
+    }
+    let operation = changes.iter().find_map(|c| match c.cause {
+        Cause::Operation(operation) => Some(operation),
+        Cause::Setup { .. } => None,
+    });
+    let operation_fix = match operation {
+        Some(operation) if operation.starts_with("rotate-") => [
+            " For the credentials rotation, annotate ",
+            operation.strip_suffix("-start").unwrap_or(operation),
+            "-start-without-workers-rollout instead, then roll the pools with gardener.cloud/operation=rotate-rollout-workers=<pool>, one pool at a time.",
+        ]
+        .concat(),
+        Some(_) => " Name one pool per rollout-workers annotation.".to_string(),
+        None => String::new(),
+    };
     verdict.violation(Violation::new(
         "spec.provider.workers",
         [
@@ -587,7 +740,9 @@ fn pool_count_check(
         [
             "change at most ",
             decimal(limit, &mut [0; 20]),
-            " pool(s) per update: roll one pool first, watch it for days (node memory, journald), then the next; pin the other pools meanwhile (keep their machine.image.version, or set their kubernetes.version to the current one); replace pools one at a time too. If this is a development Shoot, label it ",
+            " pool(s) per update: roll one pool first, watch it for days (node memory, journald), then the next; keep the other pools as they are meanwhile (their machine image, machine type, volumes, CRI and providerConfig; set their kubernetes.version to the current one to pin it); replace pools one at a time too.",
+            &operation_fix,
+            " If this is a development Shoot, label it ",
             &settings.stage_label,
             "=",
             settings.early_stages.first().map_or("dev", String::as_str),
@@ -608,10 +763,16 @@ fn node_local_dns_check(
 ) {
     let pools = new.workers().len();
     if old.node_local_dns() == new.node_local_dns()
+        || new.hibernated()
         || u64::try_from(pools).unwrap_or(u64::MAX) <= settings.max_pools_changed_at_once
     {
         return;
     }
+    let fix = if settings.class(new) == Class::Canary {
+        "watch this canary Shoot for days before making the same change on prod Shoots; keep other pool changes out of this update."
+    } else {
+        "make the same change on canary Shoots first and watch them for days before this one; keep other pool changes out of this update."
+    };
     let violation = Violation::new(
         "spec.systemComponents.nodeLocalDNS.enabled",
         if new.node_local_dns() {
@@ -626,7 +787,7 @@ fn node_local_dns_check(
             ") at once for this change: a fault in it that takes days to show would hit all pools together, with no healthy pool left to move workloads to (crash 5).",
         ]
         .concat(),
-        "make the same change on canary Shoots first and watch them for days before this one; keep other pool changes out of this update.",
+        fix,
     );
     verdict.warning(violation.kept_warning(
         StagedRollout::NAME,
@@ -901,6 +1062,16 @@ mod tests {
 
     fn judge(json: &str, host: &FakeHost) -> Verdict {
         crate::policy::evaluate::<StagedRollout>(json, &Settings::default(), host).expect("decodes")
+    }
+
+    /// Judges the review as written: `judge` re-encodes it, sorting keys.
+    fn judge_raw(review: &str) -> Verdict {
+        let payload = [r#"{"request":"#, review, r#","settings":null}"#].concat();
+        let (request, _, objects) =
+            Request::decode_payload_with::<Shoot<'_>>(&payload, StagedRollout::prefetch)
+                .expect("decodes");
+        let host = FakeHost::new(Ok(vec![]));
+        StagedRollout::evaluate(&request, objects, &Settings::default(), &host).expect("evaluates")
     }
 
     fn two_canaries() -> Result<Vec<Value>, String> {
@@ -1223,6 +1394,8 @@ mod tests {
     #[case::volume_type(&["volume"], json!({"size": "50Gi"}), json!({"size": "50Gi", "type": "io2"}), "volume 50Gi -> 50Gi io2")]
     #[case::cri(&["cri"], json!({"name": "docker"}), json!({"name": "containerd"}), "CRI docker -> containerd")]
     #[case::cri_set(&["cri"], Value::Null, json!({"name": "containerd"}), "CRI (not set) -> containerd")]
+    #[case::data_volumes(&["dataVolumes"], json!([{"name": "data", "size": "50Gi", "type": "gp3"}]), json!([{"name": "data", "size": "200Gi", "type": "gp3"}]), "data volumes data 50Gi gp3 -> data 200Gi gp3")]
+    #[case::data_volume_added(&["dataVolumes"], Value::Null, json!([{"name": "logs", "size": "20Gi"}]), "data volumes (none) -> logs 20Gi")]
     #[case::provider_config(&["providerConfig"], json!({"kind": "WorkerConfig", "nodeTemplate": {"capacity": {"cpu": "2"}}}), json!({"kind": "WorkerConfig", "nodeTemplate": {"capacity": {"cpu": "4"}}}), "providerConfig changed")]
     fn other_pool_fields_roll_nodes(
         #[case] path: &[&str],
@@ -1252,6 +1425,9 @@ mod tests {
     #[case::array_order(r#"{"a":[1,2]}"#, r#"{"a":[2,1]}"#, false)]
     #[case::value(r#"{"a":"x"}"#, r#"{"a":"y"}"#, false)]
     #[case::added(r#"{"a":"x"}"#, r#"{"a":"x","b":true}"#, false)]
+    #[case::escaped_duplicate_key(r#"{"a":1,"\u0061":2}"#, r#"{"\u0061":2,"a":1}"#, false)]
+    #[case::number_spelling(r#"{"iops":3000}"#, r#"{"iops":3000.0}"#, true)]
+    #[case::string_escape(r#"{"k":"é"}"#, r#"{"k":"\u00e9"}"#, true)]
     fn provider_config_compared_by_content(
         #[case] was: &str,
         #[case] is: &str,
@@ -1268,7 +1444,7 @@ mod tests {
         let review = request("UPDATE", &new, &old)
             .replace(r#""@OLD@""#, was)
             .replace(r#""@NEW@""#, is);
-        let verdict = judge(&review, &FakeHost::new(Ok(vec![])));
+        let verdict = judge_raw(&review);
         assert_eq!(verdict.is_accepted(), same, "{verdict:?}");
     }
 
@@ -1287,7 +1463,7 @@ mod tests {
         let message = pool_change_message(&old, &new);
         assert_eq!(message.is_none(), accepted, "{message:?}");
         if let Some(message) = message {
-            assert!(message.contains("a (removed: its machines are deleted and its workloads move to new pools, machine type m5.large -> m6i.large)"), "{message}");
+            assert!(message.contains("a (removed: its machines are deleted at once and its workloads move to added pools such as a2: machine type m5.large -> m6i.large)"), "{message}");
         }
     }
 
@@ -1320,6 +1496,146 @@ mod tests {
     }
 
     #[test]
+    fn data_volumes_compared_by_name_in_any_order() {
+        let volumes = json!([{"name": "a", "size": "10Gi"}, {"name": "b", "size": "20Gi"}]);
+        let reordered = json!([{"name": "b", "size": "20Gi"}, {"name": "a", "size": "10Gi"}]);
+        let old = set_in_pools(
+            shoot("web", "prod", [V1, V1, V1]),
+            3,
+            &["dataVolumes"],
+            &volumes,
+        );
+        let new = set_in_pools(old.clone(), 3, &["dataVolumes"], &reordered);
+        assert_eq!(pool_change_message(&old, &new), None);
+    }
+
+    #[rstest]
+    #[case::credentials("rotate-credentials-start", 3)]
+    #[case::ca("rotate-ca-start", 3)]
+    #[case::service_account_key("rotate-serviceaccount-key-start", 3)]
+    #[case::every_pool("rollout-workers=*", 3)]
+    #[case::listed("rollout-workers=a,c", 2)]
+    #[case::rotation_listed("rotate-rollout-workers=a,b", 2)]
+    #[case::one_listed("rollout-workers=b", 1)]
+    #[case::unknown_pool_listed("rollout-workers=b,zz", 1)]
+    #[case::without_workers_rollout("rotate-ca-start-without-workers-rollout", 0)]
+    #[case::reconcile("reconcile", 0)]
+    fn operations_roll_pools(#[case] operation: &str, #[case] rolled: usize) {
+        let old = shoot("web", "prod", [V1, V1, V1]);
+        let mut new = old.clone();
+        new["metadata"]["annotations"] = json!({ "gardener.cloud/operation": operation });
+        let message = pool_change_message(&old, &new);
+        assert_eq!(message.is_none(), rolled <= 1, "{message:?}");
+        if let Some(message) = message {
+            let expected = [&rolled.to_string(), " of 3 pools rolled at once: "].concat();
+            assert!(message.starts_with(&expected), "{message}");
+            assert!(
+                message.contains(&["(operation ", operation, ")"].concat()),
+                "{message}"
+            );
+        }
+        // Kept from before, the annotation is not this update's.
+        let mut kept = new.clone();
+        kept["spec"]["kubernetes"]["version"] = json!("1.31.3");
+        assert_eq!(pool_change_message(&new, &kept), None);
+    }
+
+    #[rstest]
+    #[case::rotation("rotate-ca-start", "annotate rotate-ca-start-without-workers-rollout instead, then roll the pools with gardener.cloud/operation=rotate-rollout-workers=<pool>, one pool at a time")]
+    #[case::rollout("rollout-workers=*", "Name one pool per rollout-workers annotation.")]
+    fn operation_fixes_name_the_pool_by_pool_way(#[case] operation: &str, #[case] needle: &str) {
+        let old = shoot("web", "prod", [V1, V1, V1]);
+        let mut new = old.clone();
+        new["metadata"]["annotations"] = json!({ "gardener.cloud/operation": operation });
+        let verdict = judge(&request("UPDATE", &new, &old), &FakeHost::new(Ok(vec![])));
+        let fix = verdict
+            .violations
+            .first()
+            .map(|v| v.fix.as_str())
+            .unwrap_or("");
+        assert!(fix.contains(needle), "{fix}");
+    }
+
+    #[test]
+    fn an_operation_and_a_setup_change_count_a_pool_once() {
+        let old = shoot("web", "prod", [V1, V1, V1]);
+        let mut new = shoot("web", "prod", [V2, V1, V1]);
+        new["metadata"]["annotations"] = json!({"gardener.cloud/operation": "rollout-workers=a,b"});
+        let message = pool_change_message(&old, &new).unwrap_or_default();
+        assert!(
+            message.starts_with("2 of 3 pools rolled at once: a (machine image gardenlinux 1592.1.0 -> gardenlinux 1592.2.0); b (operation rollout-workers=a,b)"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn long_pool_lists_are_cut() {
+        let old = wide_shoot("none", 30, V1);
+        let new = wide_shoot("none", 30, V2);
+        let message = pool_change_message(&old, &new).unwrap_or_default();
+        assert!(
+            message.starts_with("30 of 30 pools rolled at once: "),
+            "{message}"
+        );
+        assert!(message.ends_with("; and 10 more"), "{message}");
+        assert_eq!(message.matches("machine image").count(), MAX_POOLS_LISTED);
+    }
+
+    #[test]
+    fn removed_pools_sharing_a_large_added_pool_are_linear() {
+        let pools = 2_000;
+        let mut old = shoot("web", "none", [V1, V1, V1]);
+        old["spec"]["provider"]["workers"] = (0..pools)
+            .map(|i| {
+                json!({"name": format!("p{i}"), "machine": {"type": format!("t{i}"),
+                "image": {"name": "gardenlinux", "version": V1}}})
+            })
+            .collect();
+        let config: serde_json::Map<String, Value> = (0..20_000)
+            .map(|i| (format!("key{i:05}"), json!(i)))
+            .collect();
+        let mut new = old.clone();
+        new["spec"]["provider"]["workers"] = json!([{"name": "big", "machine": {"type": "t0",
+            "image": {"name": "gardenlinux", "version": V1}}, "providerConfig": config}]);
+        let message = pool_change_message(&old, &new).unwrap_or_default();
+        assert!(
+            message.starts_with("2000 of 2000 pools rolled at once: "),
+            "{message:.80}"
+        );
+        assert!(
+            message.ends_with("; and 1980 more"),
+            "{}",
+            &message[message.len() - 40..]
+        );
+    }
+
+    #[rstest]
+    #[case::hibernated("prod", true, 0, "")]
+    #[case::canary(
+        "canary",
+        false,
+        1,
+        "watch this canary Shoot for days before making the same change on prod Shoots"
+    )]
+    fn node_local_dns_warning_fits_the_shoot(
+        #[case] stage: &str,
+        #[case] hibernated: bool,
+        #[case] warnings: usize,
+        #[case] needle: &str,
+    ) {
+        let mut old = shoot("web", stage, [V1, V1, V1]);
+        old["spec"]["hibernation"] = json!({ "enabled": hibernated });
+        let mut new = old.clone();
+        new["spec"]["systemComponents"] = json!({"nodeLocalDNS": {"enabled": true}});
+        let verdict = judge(&request("UPDATE", &new, &old), &FakeHost::new(Ok(vec![])));
+        assert_eq!(verdict.warnings.len(), warnings, "{verdict:?}");
+        assert!(
+            verdict.warnings.iter().all(|w| w.contains(needle)),
+            "{verdict:?}"
+        );
+    }
+
+    #[test]
     fn removed_pools_are_named_with_the_new_image() {
         let old = shoot("web", "none", [V1, V1, V1]);
         let new = with_pools("none", &[("general-v2", V2)]);
@@ -1330,7 +1646,7 @@ mod tests {
             .map(|v| v.value.as_str())
             .unwrap_or("");
         assert!(
-            value.starts_with("3 of 3 pools rolled at once: a (removed: its machines are deleted and its workloads move to new pools, machine image gardenlinux 1592.1.0 -> gardenlinux 1592.2.0)"),
+            value.starts_with("3 of 3 pools rolled at once: a (removed: its machines are deleted at once and its workloads move to added pools such as general-v2: machine image gardenlinux 1592.1.0 -> gardenlinux 1592.2.0)"),
             "{value}"
         );
     }
