@@ -45,11 +45,13 @@ pub struct ShootMeta<'a> {
     pub annotations: Option<Annotations<'a>>,
 }
 
-/// The one annotation read; the others are skipped, not decoded.
+/// The operation annotations; the others are skipped, not decoded.
 #[derive(Debug, Default, Deserialize)]
 pub struct Annotations<'a> {
     #[serde(default, borrow, rename = "gardener.cloud/operation")]
     pub operation: Option<Cow<'a, str>>,
+    #[serde(default, borrow, rename = "maintenance.gardener.cloud/operation")]
+    pub maintenance_operation: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -145,25 +147,18 @@ pub struct Worker<'a> {
     #[serde(default, borrow)]
     pub provider_config: Option<&'a RawValue>,
     #[serde(default, borrow)]
-    pub data_volumes: Option<Vec<DataVolume<'a>>>,
+    pub data_volumes: Option<Vec<Volume<'a>>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct DataVolume<'a> {
-    #[serde(default, borrow)]
-    pub name: Cow<'a, str>,
-    #[serde(default, borrow)]
-    pub size: Cow<'a, str>,
-    #[serde(default, borrow, rename = "type")]
-    pub volume_type: Option<Cow<'a, str>>,
-}
-
+/// A pool's `volume`, and each of its `dataVolumes` (whose `name` is not read).
 #[derive(Debug, Default, Deserialize)]
 pub struct Volume<'a> {
     #[serde(default, borrow)]
     pub size: Cow<'a, str>,
     #[serde(default, borrow, rename = "type")]
     pub volume_type: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub encrypted: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -353,12 +348,14 @@ impl<'a> Shoot<'a> {
             .unwrap_or(&[])
     }
 
-    /// The `gardener.cloud/operation` annotation.
-    pub fn operation(&self) -> Option<&str> {
-        self.metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.operation.as_deref())
+    /// The `gardener.cloud/operation` annotation (now) and
+    /// `maintenance.gardener.cloud/operation` (in the maintenance window).
+    pub fn operations(&self) -> [Option<&str>; 2] {
+        let annotations = self.metadata.annotations.as_ref();
+        [
+            annotations.and_then(|a| a.operation.as_deref()),
+            annotations.and_then(|a| a.maintenance_operation.as_deref()),
+        ]
     }
 
     /// `spec.systemComponents.nodeLocalDNS.enabled`, off when unset.

@@ -4,7 +4,7 @@
 //! of only a few worker pools at once (unless the Shoot is an early stage), and a prod-stage Shoot may adopt a machine image
 //! version only once enough canary-stage Shoots run it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use serde_json::value::RawValue;
@@ -312,15 +312,14 @@ impl<'s> PoolChange<'s> {
             parts.push(change("machine type ", from, to));
         }
         if was.volume != is.volume {
-            let (from, to) = (volume_text(was.volume), volume_text(is.volume));
+            let (from, to) = (
+                volume_text(was.volume.as_ref()),
+                volume_text(is.volume.as_ref()),
+            );
             parts.push(change("volume ", &from, &to));
         }
         if was.data_volumes != is.data_volumes {
-            let (from, to) = (
-                data_volumes_text(&was.data_volumes),
-                data_volumes_text(&is.data_volumes),
-            );
-            parts.push(change("data volumes ", &from, &to));
+            parts.push(data_volumes_change(&was.data_volumes, &is.data_volumes));
         }
         if was.cri != is.cri {
             let (from, to) = (
@@ -359,27 +358,63 @@ fn change(what: &str, was: &str, is: &str) -> String {
     [what, was, " -> ", is].concat()
 }
 
-fn volume_text(volume: Option<(&str, Option<&str>)>) -> String {
-    match volume {
-        None => NOT_SET.to_string(),
-        Some((size, None)) => or_not_set(size).to_string(),
-        Some((size, Some(kind))) => [or_not_set(size), " ", kind].concat(),
+fn volume_text(volume: Option<&VolumeSetup>) -> String {
+    let Some(&(size, kind, encrypted)) = volume else {
+        return NOT_SET.to_string();
+    };
+    let mut text = or_not_set(size).to_string();
+    for part in [
+        kind,
+        encrypted.map(|e| if e { "encrypted" } else { "unencrypted" }),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        text.push(' ');
+        text.push_str(part);
     }
+    text
 }
 
-fn data_volumes_text(volumes: &[DataVolumeSetup]) -> String {
-    if volumes.is_empty() {
-        return "(none)".to_string();
-    }
-    let texts: Vec<String> = volumes
+/// The first data volume that differs (they are hashed in order), and the
+/// count when it changes.
+fn data_volumes_change(was: &[VolumeSetup], is: &[VolumeSetup]) -> String {
+    let at = was
         .iter()
-        .map(|(name, size, kind)| [name, " ", &volume_text(Some((size, *kind)))].concat())
-        .collect();
-    texts.join(", ")
+        .zip(is)
+        .position(|(a, b)| a != b)
+        .unwrap_or(was.len().min(is.len()));
+    let mut text = change(
+        &["dataVolumes[", count(at, &mut [0; 20]), "] "].concat(),
+        &was.get(at)
+            .map_or_else(|| "(none)".to_string(), |v| volume_text(Some(v))),
+        &is.get(at)
+            .map_or_else(|| "(none)".to_string(), |v| volume_text(Some(v))),
+    );
+    if was.len() != is.len() {
+        for part in [
+            " (",
+            count(was.len(), &mut [0; 20]),
+            " -> ",
+            count(is.len(), &mut [0; 20]),
+            " data volumes)",
+        ] {
+            text.push_str(part);
+        }
+    }
+    text
 }
 
-/// A data volume's name, size and type.
-type DataVolumeSetup<'s> = (&'s str, &'s str, Option<&'s str>);
+/// A volume's size, type and encryption.
+type VolumeSetup<'s> = (&'s str, Option<&'s str>, Option<bool>);
+
+fn volume_setup<'s>(volume: &'s shoot::Volume<'s>) -> VolumeSetup<'s> {
+    (
+        volume.size.as_ref(),
+        volume.volume_type.as_deref(),
+        volume.encrypted,
+    )
+}
 
 /// A pool as Gardener's worker pool hash reads it (with what the provider
 /// extensions add): a change to any field replaces the pool's nodes.
@@ -390,10 +425,9 @@ struct NodeSetup<'s> {
     machine_type: &'s str,
     image: Option<(&'s str, Option<&'s str>)>,
     kubernetes: Option<&'s str>,
-    /// Size and type.
-    volume: Option<(&'s str, Option<&'s str>)>,
-    /// Sorted by name.
-    data_volumes: Vec<DataVolumeSetup<'s>>,
+    volume: Option<VolumeSetup<'s>>,
+    /// In order: the hash reads them so. Shared by the changes naming it.
+    data_volumes: Rc<[VolumeSetup<'s>]>,
     cri: Option<&'s str>,
     /// In canonical form (see [`canonical`]), shared by the changes naming it.
     provider_config: Option<Rc<str>>,
@@ -403,25 +437,20 @@ impl<'s> NodeSetup<'s> {
     /// The setup; `providerConfig` only `with_config`, as canonicalising it
     /// costs a pass over it.
     fn of(worker: &'s shoot::Worker<'s>, shoot: &'s Shoot<'s>, with_config: bool) -> Self {
-        let mut data_volumes: Vec<DataVolumeSetup> = worker
-            .data_volumes
-            .as_deref()
-            .unwrap_or(&[])
-            .iter()
-            .map(|v| (v.name.as_ref(), v.size.as_ref(), v.volume_type.as_deref()))
-            .collect();
-        data_volumes.sort_unstable();
         Self {
             machine_type: worker.machine.as_ref().map_or("", |m| &m.machine_type),
             image: worker.image().map(image_key),
             kubernetes: worker
                 .effective_kubernetes_version(shoot)
                 .map(shoot::minor_version),
-            volume: worker
-                .volume
-                .as_ref()
-                .map(|v| (v.size.as_ref(), v.volume_type.as_deref())),
-            data_volumes,
+            volume: worker.volume.as_ref().map(volume_setup),
+            data_volumes: worker
+                .data_volumes
+                .as_deref()
+                .unwrap_or(&[])
+                .iter()
+                .map(volume_setup)
+                .collect(),
             cri: worker.cri.as_ref().map(|c| c.name.as_ref()),
             provider_config: if with_config {
                 canonical_config(worker)
@@ -467,7 +496,13 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
     // yet standing for a removed pool.
     let mut added: BTreeMap<NodeSetup, (&shoot::Worker, usize)> = BTreeMap::new();
     let mut changes = Vec::new();
-    for worker in new.workers() {
+    let mut seen = BTreeSet::new();
+    // A name the API server would refuse twice counts once.
+    for worker in new
+        .workers()
+        .iter()
+        .filter(|w| seen.insert(w.name.as_ref()))
+    {
         let Some(&before) = old_pools.get(worker.name.as_ref()) else {
             let setup = NodeSetup::of(worker, new, true);
             let (_, unmatched) = added.entry(setup).or_insert((worker, 0));
@@ -507,7 +542,7 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
             image: None,
             kubernetes: None,
             volume: None,
-            data_volumes: Vec::new(),
+            data_volumes: Rc::from([]),
             cri: None,
             provider_config: None,
         };
@@ -525,42 +560,63 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
     changes
 }
 
-/// The pools that the operation annotation set by this update rolls, by
-/// name: every pool for a credentials rotation that rolls workers, the
-/// listed ones (`*`: every pool) for `rollout-workers=` and
-/// `rotate-rollout-workers=`.
-fn operation_pools<'s>(old: &Shoot, new: &'s Shoot<'s>) -> Option<(&'s str, Vec<&'s str>)> {
-    let operation = new.operation().filter(|&op| old.operation() != Some(op))?;
-    let pools = new.workers().iter().map(|w| w.name.as_ref());
-    let listed = operation
-        .strip_prefix("rollout-workers=")
-        .or_else(|| operation.strip_prefix("rotate-rollout-workers="));
-    let names: Vec<&str> = match (operation, listed) {
-        ("rotate-credentials-start" | "rotate-ca-start" | "rotate-serviceaccount-key-start", _)
-        | (_, Some("*")) => pools.collect(),
-        (_, Some(list)) => {
-            let wanted = btree::set(list.split(',').map(str::trim));
-            btree::set(pools.filter(|p| wanted.contains(p)))
-                .into_iter()
-                .collect()
+/// Credentials rotations that replace every pool's nodes.
+const ROLLING_ROTATIONS: [&str; 3] = [
+    "rotate-credentials-start",
+    "rotate-ca-start",
+    "rotate-serviceaccount-key-start",
+];
+
+/// The pools that the operations this update sets roll (in either operation
+/// annotation, several joined by `;`), each with the first operation that
+/// rolls it: every pool for a rotation in [`ROLLING_ROTATIONS`], the listed
+/// ones (`*`: every pool) for `rollout-workers=` and `rotate-rollout-workers=`.
+fn operation_pools<'s>(old: &Shoot, new: &'s Shoot<'s>) -> BTreeMap<&'s str, &'s str> {
+    let mut rolled = BTreeMap::new();
+    let pools = || new.workers().iter().map(|w| w.name.as_ref());
+    for (value, before) in new.operations().into_iter().zip(old.operations()) {
+        let Some(value) = value.filter(|&v| before != Some(v)) else {
+            continue;
+        };
+        for operation in value.split(';').map(str::trim) {
+            let listed = operation
+                .strip_prefix("rollout-workers=")
+                .or_else(|| operation.strip_prefix("rotate-rollout-workers="));
+            match listed {
+                Some("*") => {}
+                Some(list) => {
+                    let wanted = btree::set(list.split(',').map(str::trim));
+                    for pool in pools().filter(|p| wanted.contains(p)) {
+                        rolled.entry(pool).or_insert(operation);
+                    }
+                    continue;
+                }
+                None if ROLLING_ROTATIONS.contains(&operation) => {}
+                None => continue,
+            }
+            for pool in pools() {
+                rolled.entry(pool).or_insert(operation);
+            }
         }
-        _ => return None,
-    };
-    Some((operation, names))
+    }
+    rolled
 }
 
 /// The pools this update replaces: by setup, then by operation.
 fn rolled_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'s>> {
     let mut changes = changed_pools(old, new);
-    if let Some((operation, names)) = operation_pools(old, new) {
-        let known = btree::set(changes.iter().map(|c| c.name));
-        for name in names {
-            if !known.contains(name) {
-                changes.push(PoolChange {
-                    name,
-                    cause: Cause::Operation(operation),
-                });
-            }
+    let mut by_operation = operation_pools(old, new);
+    for change in &changes {
+        by_operation.remove(change.name);
+    }
+    // In the Shoot's order; each name once.
+    for worker in new.workers() {
+        let name = worker.name.as_ref();
+        if let Some(operation) = by_operation.remove(name) {
+            changes.push(PoolChange {
+                name,
+                cause: Cause::Operation(operation),
+            });
         }
     }
     changes
@@ -711,13 +767,13 @@ fn pool_count_check(
         Cause::Setup { .. } => None,
     });
     let operation_fix = match operation {
-        Some(operation) if operation.starts_with("rotate-") => [
+        Some(operation) if ROLLING_ROTATIONS.contains(&operation) => [
             " For the credentials rotation, annotate ",
-            operation.strip_suffix("-start").unwrap_or(operation),
-            "-start-without-workers-rollout instead, then roll the pools with gardener.cloud/operation=rotate-rollout-workers=<pool>, one pool at a time.",
+            operation,
+            "-without-workers-rollout instead, then roll the pools with gardener.cloud/operation=rotate-rollout-workers=<pool>, one pool at a time.",
         ]
         .concat(),
-        Some(_) => " Name one pool per rollout-workers annotation.".to_string(),
+        Some(_) => " Name one pool per rollout-workers or rotate-rollout-workers annotation.".to_string(),
         None => String::new(),
     };
     verdict.violation(Violation::new(
@@ -1394,8 +1450,10 @@ mod tests {
     #[case::volume_type(&["volume"], json!({"size": "50Gi"}), json!({"size": "50Gi", "type": "io2"}), "volume 50Gi -> 50Gi io2")]
     #[case::cri(&["cri"], json!({"name": "docker"}), json!({"name": "containerd"}), "CRI docker -> containerd")]
     #[case::cri_set(&["cri"], Value::Null, json!({"name": "containerd"}), "CRI (not set) -> containerd")]
-    #[case::data_volumes(&["dataVolumes"], json!([{"name": "data", "size": "50Gi", "type": "gp3"}]), json!([{"name": "data", "size": "200Gi", "type": "gp3"}]), "data volumes data 50Gi gp3 -> data 200Gi gp3")]
-    #[case::data_volume_added(&["dataVolumes"], Value::Null, json!([{"name": "logs", "size": "20Gi"}]), "data volumes (none) -> logs 20Gi")]
+    #[case::data_volumes(&["dataVolumes"], json!([{"name": "data", "size": "50Gi", "type": "gp3"}]), json!([{"name": "data", "size": "200Gi", "type": "gp3"}]), "dataVolumes[0] 50Gi gp3 -> 200Gi gp3")]
+    #[case::data_volume_added(&["dataVolumes"], Value::Null, json!([{"name": "logs", "size": "20Gi"}]), "dataVolumes[0] (none) -> 20Gi (0 -> 1 data volumes)")]
+    #[case::volume_encrypted(&["volume"], json!({"size": "50Gi"}), json!({"size": "50Gi", "encrypted": true}), "volume 50Gi -> 50Gi encrypted")]
+    #[case::data_volumes_reordered(&["dataVolumes"], json!([{"name": "a", "size": "10Gi"}, {"name": "b", "size": "20Gi"}]), json!([{"name": "b", "size": "20Gi"}, {"name": "a", "size": "10Gi"}]), "dataVolumes[0] 10Gi -> 20Gi")]
     #[case::provider_config(&["providerConfig"], json!({"kind": "WorkerConfig", "nodeTemplate": {"capacity": {"cpu": "2"}}}), json!({"kind": "WorkerConfig", "nodeTemplate": {"capacity": {"cpu": "4"}}}), "providerConfig changed")]
     fn other_pool_fields_roll_nodes(
         #[case] path: &[&str],
@@ -1496,16 +1554,19 @@ mod tests {
     }
 
     #[test]
-    fn data_volumes_compared_by_name_in_any_order() {
-        let volumes = json!([{"name": "a", "size": "10Gi"}, {"name": "b", "size": "20Gi"}]);
-        let reordered = json!([{"name": "b", "size": "20Gi"}, {"name": "a", "size": "10Gi"}]);
+    fn data_volume_names_are_not_hashed() {
         let old = set_in_pools(
             shoot("web", "prod", [V1, V1, V1]),
             3,
             &["dataVolumes"],
-            &volumes,
+            &json!([{"name": "a", "size": "10Gi"}]),
         );
-        let new = set_in_pools(old.clone(), 3, &["dataVolumes"], &reordered);
+        let new = set_in_pools(
+            old.clone(),
+            3,
+            &["dataVolumes"],
+            &json!([{"name": "b", "size": "10Gi"}]),
+        );
         assert_eq!(pool_change_message(&old, &new), None);
     }
 
@@ -1520,19 +1581,23 @@ mod tests {
     #[case::unknown_pool_listed("rollout-workers=b,zz", 1)]
     #[case::without_workers_rollout("rotate-ca-start-without-workers-rollout", 0)]
     #[case::reconcile("reconcile", 0)]
+    #[case::joined("rotate-ssh-keypair;rotate-ca-start", 3)]
+    #[case::joined_with_spaces("reconcile ; rollout-workers=a,b", 2)]
+    #[case::in_maintenance("maintenance:rotate-ca-start;reconcile", 3)]
     fn operations_roll_pools(#[case] operation: &str, #[case] rolled: usize) {
         let old = shoot("web", "prod", [V1, V1, V1]);
         let mut new = old.clone();
-        new["metadata"]["annotations"] = json!({ "gardener.cloud/operation": operation });
+        new["metadata"]["annotations"] = match operation.strip_prefix("maintenance:") {
+            Some(operation) => json!({ "maintenance.gardener.cloud/operation": operation }),
+            None => json!({ "gardener.cloud/operation": operation }),
+        };
         let message = pool_change_message(&old, &new);
         assert_eq!(message.is_none(), rolled <= 1, "{message:?}");
         if let Some(message) = message {
             let expected = [&rolled.to_string(), " of 3 pools rolled at once: "].concat();
             assert!(message.starts_with(&expected), "{message}");
-            assert!(
-                message.contains(&["(operation ", operation, ")"].concat()),
-                "{message}"
-            );
+            assert!(message.contains("(operation "), "{message}");
+            assert!(!message.contains("(operation reconcile"), "{message}");
         }
         // Kept from before, the annotation is not this update's.
         let mut kept = new.clone();
@@ -1542,7 +1607,14 @@ mod tests {
 
     #[rstest]
     #[case::rotation("rotate-ca-start", "annotate rotate-ca-start-without-workers-rollout instead, then roll the pools with gardener.cloud/operation=rotate-rollout-workers=<pool>, one pool at a time")]
-    #[case::rollout("rollout-workers=*", "Name one pool per rollout-workers annotation.")]
+    #[case::rollout(
+        "rollout-workers=*",
+        "Name one pool per rollout-workers or rotate-rollout-workers annotation."
+    )]
+    #[case::rotation_rollout(
+        "rotate-rollout-workers=a,b",
+        "Name one pool per rollout-workers or rotate-rollout-workers annotation."
+    )]
     fn operation_fixes_name_the_pool_by_pool_way(#[case] operation: &str, #[case] needle: &str) {
         let old = shoot("web", "prod", [V1, V1, V1]);
         let mut new = old.clone();
@@ -1566,6 +1638,17 @@ mod tests {
             message.starts_with("2 of 3 pools rolled at once: a (machine image gardenlinux 1592.1.0 -> gardenlinux 1592.2.0); b (operation rollout-workers=a,b)"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn repeated_new_pool_names_count_once() {
+        let old = shoot("web", "none", [V1, V1, V1]);
+        let mut new = old.clone();
+        let pool = new["spec"]["provider"]["workers"][0].clone();
+        new["spec"]["provider"]["workers"] = json!([pool, pool, pool]);
+        new["spec"]["provider"]["workers"][0]["machine"]["image"]["version"] = json!(V2);
+        new["spec"]["provider"]["workers"][1]["machine"]["image"]["version"] = json!(V2);
+        assert_eq!(pool_change_message(&old, &new), None);
     }
 
     #[test]
