@@ -196,16 +196,17 @@ fn number(out: &mut String, text: &str) -> Option<()> {
         None => (false, text),
     };
     let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
-        Some(at) => (unsigned.get(..at)?, unsigned.get(at + 1..)?),
-        None => (unsigned, ""),
+        Some(at) => (unsigned.get(..at)?, Some(unsigned.get(at + 1..)?)),
+        None => (unsigned, None),
     };
     let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
     let digits_only = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    let exponent = exponent.unwrap_or("0");
     let exponent_digits = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
     if whole.is_empty() || !digits_only(whole) || !digits_only(fraction) {
         return None;
     }
-    if !exponent.is_empty() && (exponent_digits.is_empty() || !digits_only(exponent_digits)) {
+    if exponent_digits.is_empty() || !digits_only(exponent_digits) {
         return None;
     }
     let mut power = exponent_digits.bytes().fold(0i64, |n, b| {
@@ -216,18 +217,24 @@ fn number(out: &mut String, text: &str) -> Option<()> {
     }
     let fraction_length = i64::try_from(fraction.len()).unwrap_or(i64::MAX);
     power = power.saturating_sub(fraction_length);
+    let float = text.contains(['.', 'e', 'E']);
     let digits = [whole, fraction].concat();
     let significant = digits.trim_start_matches('0');
     let trimmed = significant.trim_end_matches('0');
     if trimmed.is_empty() {
         // Zero; a float's sign survives re-encoding (`-0.0`), an integer's not.
-        let float_zero = negative && text.contains(['.', 'e', 'E']);
+        let float_zero = negative && float;
         out.push_str(if float_zero { "-0" } else { "0" });
         return Some(());
     }
     let dropped = i64::try_from(significant.len() - trimmed.len()).unwrap_or(i64::MAX);
     if negative {
         out.push('-');
+    }
+    // Spelled as a float, with more digits than a float64 holds: not the
+    // integer it spells (which Kubernetes would keep exact).
+    if float && trimmed.len() > 15 {
+        out.push('f');
     }
     out.push_str(trimmed);
     let power = power.saturating_add(dropped);
@@ -273,6 +280,8 @@ mod tests {
     #[case::escaped_string(r#"{"k":"é"}"#, r#"{"k":"\u00e9"}"#, true)]
     #[case::escaped_duplicate_keys(r#"{"a":1,"\u0061":2}"#, r#"{"\u0061":2,"a":1}"#, false)]
     #[case::big_integers("9007199254740993", "9007199254740992", false)]
+    #[case::big_integer_and_its_float_spelling("9007199254740993", "9007199254740993.0", false)]
+    #[case::long_floats_spelled_alike("9007199254740993.0", "9007199254740993e0", true)]
     #[case::rounding_of_long_fractions("0.2239724886842166905e4", "2239.7248868421666", false)]
     #[case::integer_as_exponent("1e3", "1000", true)]
     #[case::negative_zero_float("-0.0", "0", false)]
@@ -301,6 +310,7 @@ mod tests {
     #[case::trailing(r#"{} {}"#)]
     #[case::bare_word(r#"{"a":yes}"#)]
     #[case::bad_number("[1.2.3]")]
+    #[case::empty_exponent("1e")]
     #[case::bad_escape(r#""\x""#)]
     #[case::stray_close("]")]
     #[case::empty("")]

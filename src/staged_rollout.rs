@@ -241,8 +241,18 @@ struct PoolChange<'s> {
 
 enum Cause<'s> {
     Setup(Box<SetupChange<'s>>),
-    /// The `gardener.cloud/operation` annotation this update sets.
-    Operation(&'s str),
+    /// An operation this update sets.
+    Operation(ShootOperation<'s>),
+}
+
+/// An operation that rolls pools: a credentials rotation, or a rollout
+/// (its verb: `rollout-workers` or `rotate-rollout-workers`) of every pool
+/// or of the pools listed.
+#[derive(Clone, Copy)]
+enum ShootOperation<'s> {
+    Rotation(&'s str),
+    Every(&'s str),
+    Listed(&'s str),
 }
 
 /// The pool's setup changes. A removed pool is compared with an added pool
@@ -290,7 +300,17 @@ impl<'s> PoolChange<'s> {
             removed_to,
         } = match &self.cause {
             Cause::Operation(operation) => {
-                return [self.name, " (operation ", operation, ")"].concat()
+                let text = match *operation {
+                    ShootOperation::Rotation(rotation) => [rotation, ""],
+                    ShootOperation::Every(verb) => [verb, "=*"],
+                    ShootOperation::Listed(verb) => [verb, "="],
+                };
+                let pool = if matches!(operation, ShootOperation::Listed(_)) {
+                    self.name
+                } else {
+                    ""
+                };
+                return [self.name, " (operation ", text[0], text[1], pool, ")"].concat();
             }
             Cause::Setup(change) => change.as_ref(),
         };
@@ -567,36 +587,49 @@ const ROLLING_ROTATIONS: [&str; 3] = [
     "rotate-serviceaccount-key-start",
 ];
 
-/// The pools that the operations this update sets roll (in either operation
-/// annotation, several joined by `;`), each with the first operation that
-/// rolls it: every pool for a rotation in [`ROLLING_ROTATIONS`], the listed
-/// ones (`*`: every pool) for `rollout-workers=` and `rotate-rollout-workers=`.
-fn operation_pools<'s>(old: &Shoot, new: &'s Shoot<'s>) -> BTreeMap<&'s str, &'s str> {
+/// The pools that the operations this update adds roll (in either
+/// operation annotation, several joined by `;`; one already waiting in the
+/// old value of the same annotation does not count again), each with the
+/// first operation that rolls it.
+fn operation_pools<'s>(old: &Shoot, new: &'s Shoot<'s>) -> BTreeMap<&'s str, ShootOperation<'s>> {
+    let names = btree::set(new.workers().iter().map(|w| w.name.as_ref()));
     let mut rolled = BTreeMap::new();
-    let pools = || new.workers().iter().map(|w| w.name.as_ref());
+    let mut every_pool = None;
     for (value, before) in new.operations().into_iter().zip(old.operations()) {
-        let Some(value) = value.filter(|&v| before != Some(v)) else {
-            continue;
-        };
-        for operation in value.split(';').map(str::trim) {
-            let listed = operation
-                .strip_prefix("rollout-workers=")
-                .or_else(|| operation.strip_prefix("rotate-rollout-workers="));
-            match listed {
-                Some("*") => {}
-                Some(list) => {
-                    let wanted = btree::set(list.split(',').map(str::trim));
-                    for pool in pools().filter(|p| wanted.contains(p)) {
-                        rolled.entry(pool).or_insert(operation);
-                    }
-                    continue;
+        let waiting = btree::set(before.unwrap_or("").split(';').map(str::trim));
+        let mut seen = BTreeSet::new();
+        let added = value
+            .unwrap_or("")
+            .split(';')
+            .map(str::trim)
+            .filter(|op| !waiting.contains(op) && seen.insert(*op));
+        for operation in added {
+            let rollout = ["rollout-workers=", "rotate-rollout-workers="]
+                .into_iter()
+                .find_map(|verb| Some((verb, operation.strip_prefix(verb)?)));
+            match rollout {
+                Some((verb, "*")) => {
+                    let verb = verb.strip_suffix('=').unwrap_or(verb);
+                    every_pool = every_pool.or(Some(ShootOperation::Every(verb)));
                 }
-                None if ROLLING_ROTATIONS.contains(&operation) => {}
-                None => continue,
+                Some((verb, list)) => {
+                    let verb = verb.strip_suffix('=').unwrap_or(verb);
+                    for name in list.split(',').map(str::trim) {
+                        if let Some(&pool) = names.get(name) {
+                            rolled.entry(pool).or_insert(ShootOperation::Listed(verb));
+                        }
+                    }
+                }
+                None if ROLLING_ROTATIONS.contains(&operation) => {
+                    every_pool = every_pool.or(Some(ShootOperation::Rotation(operation)));
+                }
+                None => {}
             }
-            for pool in pools() {
-                rolled.entry(pool).or_insert(operation);
-            }
+        }
+    }
+    if let Some(operation) = every_pool {
+        for name in names {
+            rolled.entry(name).or_insert(operation);
         }
     }
     rolled
@@ -767,7 +800,7 @@ fn pool_count_check(
         Cause::Setup { .. } => None,
     });
     let operation_fix = match operation {
-        Some(operation) if ROLLING_ROTATIONS.contains(&operation) => [
+        Some(ShootOperation::Rotation(operation)) => [
             " For the credentials rotation, annotate ",
             operation,
             "-without-workers-rollout instead, then roll the pools with gardener.cloud/operation=rotate-rollout-workers=<pool>, one pool at a time.",
@@ -1635,9 +1668,56 @@ mod tests {
         new["metadata"]["annotations"] = json!({"gardener.cloud/operation": "rollout-workers=a,b"});
         let message = pool_change_message(&old, &new).unwrap_or_default();
         assert!(
-            message.starts_with("2 of 3 pools rolled at once: a (machine image gardenlinux 1592.1.0 -> gardenlinux 1592.2.0); b (operation rollout-workers=a,b)"),
+            message.starts_with("2 of 3 pools rolled at once: a (machine image gardenlinux 1592.1.0 -> gardenlinux 1592.2.0); b (operation rollout-workers=b)"),
             "{message}"
         );
+    }
+
+    #[rstest]
+    #[case::waiting_rotation_kept("rotate-ca-start", "rotate-ca-start;rollout-workers=a", None)]
+    #[case::waiting_rotation_moved_last(
+        "rotate-ca-start;reconcile",
+        "reconcile ;rotate-ca-start",
+        None
+    )]
+    #[case::rollout_added_to_a_waiting_one("rollout-workers=a", "rollout-workers=a;rollout-workers=b,c", Some("2 of 3 pools rolled at once: b (operation rollout-workers=b); c (operation rollout-workers=c)"))]
+    fn operations_already_waiting_do_not_count_again(
+        #[case] waiting: &str,
+        #[case] now: &str,
+        #[case] expected: Option<&str>,
+    ) {
+        let mut old = shoot("web", "prod", [V1, V1, V1]);
+        old["metadata"]["annotations"] = json!({ "gardener.cloud/operation": waiting });
+        let mut new = old.clone();
+        new["metadata"]["annotations"] = json!({ "gardener.cloud/operation": now });
+        let message = pool_change_message(&old, &new);
+        match expected {
+            None => assert_eq!(message, None),
+            Some(start) => assert!(
+                message.as_deref().unwrap_or("").starts_with(start),
+                "{message:?}"
+            ),
+        }
+    }
+
+    #[test]
+    fn many_operations_on_many_pools_name_each_pool_once() {
+        let old = wide_shoot("prod", 4_000, V1);
+        let mut new = old.clone();
+        let operations = [
+            "rotate-ca-start;",
+            "rollout-workers=p1,p2;",
+            "rollout-workers=*;",
+        ]
+        .concat();
+        new["metadata"]["annotations"] =
+            json!({ "gardener.cloud/operation": operations.repeat(2_000) });
+        let message = pool_change_message(&old, &new).unwrap_or_default();
+        assert!(
+            message.starts_with("4000 of 4000 pools rolled at once: "),
+            "{message:.80}"
+        );
+        assert!(message.ends_with("; and 3980 more"), "{message:.80}");
     }
 
     #[test]
