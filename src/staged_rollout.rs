@@ -300,17 +300,12 @@ impl<'s> PoolChange<'s> {
             removed_to,
         } = match &self.cause {
             Cause::Operation(operation) => {
-                let text = match *operation {
-                    ShootOperation::Rotation(rotation) => [rotation, ""],
-                    ShootOperation::Every(verb) => [verb, "=*"],
-                    ShootOperation::Listed(verb) => [verb, "="],
+                let (verb, separator, pool) = match *operation {
+                    ShootOperation::Rotation(rotation) => (rotation, "", ""),
+                    ShootOperation::Every(verb) => (verb, "=*", ""),
+                    ShootOperation::Listed(verb) => (verb, "=", self.name),
                 };
-                let pool = if matches!(operation, ShootOperation::Listed(_)) {
-                    self.name
-                } else {
-                    ""
-                };
-                return [self.name, " (operation ", text[0], text[1], pool, ")"].concat();
+                return [self.name, " (operation ", verb, separator, pool, ")"].concat();
             }
             Cause::Setup(change) => change.as_ref(),
         };
@@ -404,12 +399,15 @@ fn data_volumes_change(was: &[VolumeSetup], is: &[VolumeSetup]) -> String {
         .zip(is)
         .position(|(a, b)| a != b)
         .unwrap_or(was.len().min(is.len()));
+    let text_at = |volumes: &[VolumeSetup]| {
+        volumes
+            .get(at)
+            .map_or_else(|| "(none)".to_string(), |v| volume_text(Some(v)))
+    };
     let mut text = change(
         &["dataVolumes[", count(at, &mut [0; 20]), "] "].concat(),
-        &was.get(at)
-            .map_or_else(|| "(none)".to_string(), |v| volume_text(Some(v))),
-        &is.get(at)
-            .map_or_else(|| "(none)".to_string(), |v| volume_text(Some(v))),
+        &text_at(was),
+        &text_at(is),
     );
     if was.len() != is.len() {
         for part in [
@@ -511,17 +509,16 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
     for worker in old.workers() {
         old_pools.entry(worker.name.as_ref()).or_insert(worker);
     }
-    let new_names = btree::set(new.workers().iter().map(|w| w.name.as_ref()));
     // Added pools per setup: the first (for messages) and how many are not
     // yet standing for a removed pool.
     let mut added: BTreeMap<NodeSetup, (&shoot::Worker, usize)> = BTreeMap::new();
     let mut changes = Vec::new();
-    let mut seen = BTreeSet::new();
+    let mut new_names = BTreeSet::new();
     // A name the API server would refuse twice counts once.
     for worker in new
         .workers()
         .iter()
-        .filter(|w| seen.insert(w.name.as_ref()))
+        .filter(|w| new_names.insert(w.name.as_ref()))
     {
         let Some(&before) = old_pools.get(worker.name.as_ref()) else {
             let setup = NodeSetup::of(worker, new, true);
@@ -592,8 +589,11 @@ const ROLLING_ROTATIONS: [&str; 3] = [
 /// old value of the same annotation does not count again), each with the
 /// first operation that rolls it.
 fn operation_pools<'s>(old: &Shoot, new: &'s Shoot<'s>) -> BTreeMap<&'s str, ShootOperation<'s>> {
-    let names = btree::set(new.workers().iter().map(|w| w.name.as_ref()));
     let mut rolled = BTreeMap::new();
+    if new.operations().iter().all(Option::is_none) {
+        return rolled;
+    }
+    let names = btree::set(new.workers().iter().map(|w| w.name.as_ref()));
     let mut every_pool = None;
     for (value, before) in new.operations().into_iter().zip(old.operations()) {
         let waiting = btree::set(before.unwrap_or("").split(';').map(str::trim));
@@ -604,16 +604,14 @@ fn operation_pools<'s>(old: &Shoot, new: &'s Shoot<'s>) -> BTreeMap<&'s str, Sho
             .map(str::trim)
             .filter(|op| !waiting.contains(op) && seen.insert(*op));
         for operation in added {
-            let rollout = ["rollout-workers=", "rotate-rollout-workers="]
+            let rollout = ["rollout-workers", "rotate-rollout-workers"]
                 .into_iter()
-                .find_map(|verb| Some((verb, operation.strip_prefix(verb)?)));
+                .find_map(|verb| Some((verb, operation.strip_prefix(verb)?.strip_prefix('=')?)));
             match rollout {
                 Some((verb, "*")) => {
-                    let verb = verb.strip_suffix('=').unwrap_or(verb);
                     every_pool = every_pool.or(Some(ShootOperation::Every(verb)));
                 }
                 Some((verb, list)) => {
-                    let verb = verb.strip_suffix('=').unwrap_or(verb);
                     for name in list.split(',').map(str::trim) {
                         if let Some(&pool) = names.get(name) {
                             rolled.entry(pool).or_insert(ShootOperation::Listed(verb));
@@ -656,7 +654,7 @@ fn rolled_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'s
 }
 
 fn image_text(image: Option<&MachineImage>) -> String {
-    image.map_or_else(|| "(not set)".to_string(), MachineImage::text)
+    image.map_or_else(|| NOT_SET.to_string(), MachineImage::text)
 }
 
 /// Machine image versions `new` runs in some pool that `old` ran in none,
