@@ -7,6 +7,8 @@
 use std::borrow::Cow;
 use std::fmt::Write;
 
+use crate::response::count;
+
 /// Values nested deeper are copied as written: each object level reads its
 /// members twice, so the work grows with the depth.
 const MAX_DEPTH: u32 = 32;
@@ -71,21 +73,7 @@ fn value(text: &mut &str, out: &mut String, depth: u32) -> Option<()> {
 }
 
 fn object(text: &mut &str, out: &mut String, depth: u32) -> Option<()> {
-    *text = text.get(1..)?;
-    // Each member's decoded key and value text, written once sorted.
-    let mut members: Vec<(Cow<str>, &str)> = Vec::new();
-    while !eat(text, b'}') {
-        if !members.is_empty() && !eat(text, b',') {
-            return None;
-        }
-        *text = skip_spaces(text);
-        let key = string(text)?;
-        if !eat(text, b':') {
-            return None;
-        }
-        *text = skip_spaces(text);
-        members.push((key, skip_value(text)?));
-    }
+    let mut members = members(text)?;
     // Stable: a repeated key's members stay in document order.
     members.sort_by(|a, b| a.0.cmp(&b.0));
     out.push('{');
@@ -105,6 +93,192 @@ fn object(text: &mut &str, out: &mut String, depth: u32) -> Option<()> {
     }
     out.push('}');
     Some(())
+}
+
+/// The object at the start of `text`: each member's decoded key and value
+/// text, in document order. Moves past it.
+fn members<'t>(text: &mut &'t str) -> Option<Vec<(Cow<'t, str>, &'t str)>> {
+    *text = text.strip_prefix('{')?;
+    let mut members = Vec::new();
+    while !eat(text, b'}') {
+        if !members.is_empty() && !eat(text, b',') {
+            return None;
+        }
+        *text = skip_spaces(text);
+        let key = string(text)?;
+        if !eat(text, b':') {
+            return None;
+        }
+        *text = skip_spaces(text);
+        members.push((key, skip_value(text)?));
+    }
+    Some(members)
+}
+
+/// The array at the start of `text` (canonical: no spaces): each element's
+/// text. Moves past it.
+fn elements<'t>(text: &mut &'t str) -> Option<Vec<&'t str>> {
+    *text = text.strip_prefix('[')?;
+    let mut elements = Vec::new();
+    while !eat(text, b']') {
+        if !elements.is_empty() && !eat(text, b',') {
+            return None;
+        }
+        *text = skip_spaces(text);
+        elements.push(skip_value(text)?);
+    }
+    Some(elements)
+}
+
+/// Where two different canonical texts first differ (members in key order):
+/// the path to it from the root (`.key`, `["odd key"]`, `[index]`; empty at
+/// the root) and the two values there, `None` where one side has none.
+pub struct Difference<'t> {
+    pub path: String,
+    pub was: Option<&'t str>,
+    pub is: Option<&'t str>,
+}
+
+pub fn first_difference<'t>(was: &'t str, is: &'t str) -> Difference<'t> {
+    let mut path = String::new();
+    let (was, is) = difference(was, is, &mut path, 0);
+    Difference { path, was, is }
+}
+
+type Sides<'t> = (Option<&'t str>, Option<&'t str>);
+
+fn difference<'t>(was: &'t str, is: &'t str, path: &mut String, depth: u32) -> Sides<'t> {
+    let whole = (Some(was), Some(is));
+    if depth >= MAX_DEPTH {
+        return whole;
+    }
+    match (was.as_bytes().first(), is.as_bytes().first()) {
+        (Some(b'{'), Some(b'{')) => {
+            let (Some(a), Some(b)) = (members(&mut { was }), members(&mut { is })) else {
+                return whole;
+            };
+            let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+            loop {
+                let (at, sides) = match (a.peek(), b.peek()) {
+                    (Some((ka, va)), Some((kb, vb))) => match ka.cmp(kb) {
+                        std::cmp::Ordering::Less => (ka, (Some(*va), None)),
+                        std::cmp::Ordering::Greater => (kb, (None, Some(*vb))),
+                        std::cmp::Ordering::Equal if va == vb => {
+                            a.next();
+                            b.next();
+                            continue;
+                        }
+                        std::cmp::Ordering::Equal => {
+                            push_key(path, ka);
+                            return difference(va, vb, path, depth + 1);
+                        }
+                    },
+                    (Some((ka, va)), None) => (ka, (Some(*va), None)),
+                    (None, Some((kb, vb))) => (kb, (None, Some(*vb))),
+                    (None, None) => return whole,
+                };
+                push_key(path, at);
+                return sides;
+            }
+        }
+        (Some(b'['), Some(b'[')) => {
+            let (Some(a), Some(b)) = (elements(&mut { was }), elements(&mut { is })) else {
+                return whole;
+            };
+            let Some(index) = (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i)) else {
+                return whole;
+            };
+            for part in ["[", count(index, &mut [0; 20]), "]"] {
+                path.push_str(part);
+            }
+            match (a.get(index), b.get(index)) {
+                (Some(va), Some(vb)) => difference(va, vb, path, depth + 1),
+                (va, vb) => (va.copied(), vb.copied()),
+            }
+        }
+        _ => whole,
+    }
+}
+
+/// Keys longer than this are cut in paths.
+const MAX_KEY_SHOWN: usize = 40;
+
+fn push_key(path: &mut String, key: &str) {
+    let shown = cut(key, MAX_KEY_SHOWN);
+    let plain = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if plain {
+        path.push('.');
+        path.push_str(&shown);
+    } else {
+        path.push('[');
+        write_string(path, &shown);
+        path.push(']');
+    }
+}
+
+/// `text` cut to `max` characters, marked with `…` when cut.
+pub fn cut(text: &str, max: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => Cow::Owned([text.get(..at).unwrap_or(text), "…"].concat()),
+        None => Cow::Borrowed(text),
+    }
+}
+
+/// A canonical value as people read it: a number in decimal (`3e3` as
+/// `3000`), a string as JSON, an object by its keys, an array by its length.
+pub fn readable(value: &str) -> String {
+    match value.as_bytes().first() {
+        Some(b'{') => match members(&mut { value }) {
+            Some(members) => {
+                let keys: Vec<&str> = members.iter().map(|(key, _)| key.as_ref()).collect();
+                ["{", &keys.join(", "), "}"].concat()
+            }
+            None => value.to_string(),
+        },
+        Some(b'[') => match elements(&mut { value }) {
+            Some(elements) => ["[", count(elements.len(), &mut [0; 20]), " item(s)]"].concat(),
+            None => value.to_string(),
+        },
+        Some(b'-' | b'f' | b'0'..=b'9') => decimal_number(value),
+        _ => value.to_string(),
+    }
+}
+
+/// A canonical number (`[-][f]<digits>[e<power>]`) in plain decimal when its
+/// exponent is small, else as it is.
+fn decimal_number(number: &str) -> String {
+    let (sign, unsigned) = match number.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", number),
+    };
+    let unsigned = unsigned.strip_prefix('f').unwrap_or(unsigned);
+    let (digits, power) = unsigned.split_once('e').unwrap_or((unsigned, "0"));
+    let power = match power.strip_prefix('-') {
+        Some(magnitude) => -exponent_value(magnitude),
+        None => exponent_value(power),
+    };
+    let length = i64::try_from(digits.len()).unwrap_or(i64::MAX);
+    if (0..=21).contains(&power) {
+        let zeros = usize::try_from(power).unwrap_or(0);
+        [sign, digits, &"0".repeat(zeros)].concat()
+    } else if (-21..0).contains(&power) {
+        let point = length.saturating_add(power);
+        match usize::try_from(point) {
+            Ok(point) if point > 0 => match (digits.get(..point), digits.get(point..)) {
+                (Some(whole), Some(fraction)) => [sign, whole, ".", fraction].concat(),
+                _ => number.to_string(),
+            },
+            _ => {
+                let zeros = usize::try_from(-point).unwrap_or(0);
+                [sign, "0.", &"0".repeat(zeros), digits].concat()
+            }
+        }
+    } else {
+        number.to_string()
+    }
 }
 
 /// The text of the value at the start of `text` (no leading spaces), moving
@@ -209,9 +383,7 @@ fn number(out: &mut String, text: &str) -> Option<()> {
     if exponent_digits.is_empty() || !digits_only(exponent_digits) {
         return None;
     }
-    let mut power = exponent_digits.bytes().fold(0i64, |n, b| {
-        n.saturating_mul(10).saturating_add(i64::from(b - b'0'))
-    });
+    let mut power = exponent_value(exponent_digits);
     if exponent.starts_with('-') {
         power = -power;
     }
@@ -242,6 +414,15 @@ fn number(out: &mut String, text: &str) -> Option<()> {
         let _ = write!(out, "e{power}");
     }
     Some(())
+}
+
+/// Decimal digits as a number, saturating; other bytes count as digits too,
+/// so callers check them first.
+fn exponent_value(digits: &str) -> i64 {
+    digits.bytes().fold(0i64, |n, b| {
+        n.saturating_mul(10)
+            .saturating_add(i64::from(b.wrapping_sub(b'0')))
+    })
 }
 
 #[cfg(test)]
@@ -316,6 +497,65 @@ mod tests {
     #[case::empty("")]
     fn invalid_json_is_left_as_written(#[case] raw: &str) {
         assert_eq!(canonical(raw), raw);
+    }
+
+    fn difference_of(was: &str, is: &str) -> (String, Option<String>, Option<String>) {
+        let (was, is) = (canonical(was), canonical(is));
+        let Difference { path, was, is } = first_difference(&was, &is);
+        (path, was.map(readable), is.map(readable))
+    }
+
+    #[rstest]
+    #[case::scalar("1", "2", "", Some("1"), Some("2"))]
+    #[case::kinds(r#"{"a":1}"#, "[1]", "", Some("{a}"), Some("[1 item(s)]"))]
+    #[case::member(
+        r#"{"a":{"b":1,"c":2}}"#,
+        r#"{"a":{"c":3,"b":1}}"#,
+        ".a.c",
+        Some("2"),
+        Some("3")
+    )]
+    #[case::member_removed(r#"{"a":1,"b":2}"#, r#"{"b":2}"#, ".a", Some("1"), None)]
+    #[case::member_added(r#"{"b":2}"#, r#"{"b":2,"c":[]}"#, ".c", None, Some("[0 item(s)]"))]
+    #[case::first_in_key_order(r#"{"z":1,"a":1}"#, r#"{"z":2,"a":2}"#, ".a", Some("1"), Some("2"))]
+    #[case::element(r#"[1,[2,3]]"#, r#"[1,[2,4]]"#, "[1][1]", Some("3"), Some("4"))]
+    #[case::element_added("[1]", "[1,2]", "[1]", None, Some("2"))]
+    #[case::odd_key(r#"{"a.b":1}"#, r#"{"a.b":2}"#, r#"["a.b"]"#, Some("1"), Some("2"))]
+    #[case::string(r#"{"k":"aA"}"#, r#"{"k":"b"}"#, ".k", Some(r#""aA""#), Some(r#""b""#))]
+    #[case::fraction(r#"{"k":0.025}"#, r#"{"k":-1.5e1}"#, ".k", Some("0.025"), Some("-15"))]
+    #[case::small_fraction("0.000123", "1.23", "", Some("0.000123"), Some("1.23"))]
+    #[case::huge_number("1e300", "2", "", Some("1e300"), Some("2"))]
+    #[case::long_float("9007199254740993.0", "1", "", Some("9007199254740993"), Some("1"))]
+    fn first_differences(
+        #[case] was: &str,
+        #[case] is: &str,
+        #[case] path: &str,
+        #[case] was_shown: Option<&str>,
+        #[case] is_shown: Option<&str>,
+    ) {
+        let expected = (
+            path.to_string(),
+            was_shown.map(str::to_string),
+            is_shown.map(str::to_string),
+        );
+        assert_eq!(difference_of(was, is), expected);
+    }
+
+    #[test]
+    fn deep_differences_stop_at_the_depth_limit() {
+        let deep = |leaf: &str| ["[".repeat(40), leaf.to_string(), "]".repeat(40)].concat();
+        let (path, was, is) = difference_of(&deep("0"), &deep("1"));
+        assert_eq!(path, "[0]".repeat(32));
+        assert_eq!(was.as_deref(), Some("[1 item(s)]"));
+        assert_eq!(is.as_deref(), Some("[1 item(s)]"));
+    }
+
+    #[rstest]
+    #[case::short("abc", 3, "abc")]
+    #[case::long("abcd", 3, "abc…")]
+    #[case::characters("ééé", 2, "éé…")]
+    fn cut_texts(#[case] text: &str, #[case] max: usize, #[case] expected: &str) {
+        assert_eq!(cut(text, max), expected);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 use serde::Deserialize;
 
 use crate::btree;
-use crate::canonical_json::canonical;
+use crate::canonical_json::{canonical, cut, first_difference, readable, Difference};
 use crate::exemptions::Exemptions;
 use crate::host::{Host, ListResources, OnLookupFailure};
 use crate::policy::Rule;
@@ -344,7 +344,10 @@ impl<'s> PoolChange<'s> {
             parts.push(change("CRI ", from, to));
         }
         if was.provider_config != is.provider_config {
-            parts.push("providerConfig changed".to_string());
+            parts.push(provider_config_change(
+                was.provider_config.as_deref(),
+                is.provider_config.as_deref(),
+            ));
         }
         let opening = match removed_to {
             Some(to) => [
@@ -421,6 +424,32 @@ fn data_volumes_change(was: &[VolumeSetup], is: &[VolumeSetup]) -> String {
         }
     }
     text
+}
+
+/// Values are cut to this many characters in messages.
+const MAX_VALUE_SHOWN: usize = 60;
+
+/// Where two providerConfigs (canonical) first differ, and the values there.
+fn provider_config_change(was: Option<&str>, is: Option<&str>) -> String {
+    let Difference { path, was, is } = match (was, is) {
+        (Some(was), Some(is)) => first_difference(was, is),
+        _ => Difference {
+            path: String::new(),
+            was,
+            is,
+        },
+    };
+    let shown = |value: Option<&str>| {
+        value.map_or_else(
+            || NOT_SET.to_string(),
+            |value| cut(&readable(value), MAX_VALUE_SHOWN).into_owned(),
+        )
+    };
+    change(
+        &["providerConfig", &path, " "].concat(),
+        &shown(was),
+        &shown(is),
+    )
 }
 
 /// A volume's size, type and encryption.
@@ -1485,7 +1514,12 @@ mod tests {
     #[case::data_volume_added(&["dataVolumes"], Value::Null, json!([{"name": "logs", "size": "20Gi"}]), "dataVolumes[0] (none) -> 20Gi (0 -> 1 data volumes)")]
     #[case::volume_encrypted(&["volume"], json!({"size": "50Gi"}), json!({"size": "50Gi", "encrypted": true}), "volume 50Gi -> 50Gi encrypted")]
     #[case::data_volumes_reordered(&["dataVolumes"], json!([{"name": "a", "size": "10Gi"}, {"name": "b", "size": "20Gi"}]), json!([{"name": "b", "size": "20Gi"}, {"name": "a", "size": "10Gi"}]), "dataVolumes[0] 10Gi -> 20Gi")]
-    #[case::provider_config(&["providerConfig"], json!({"kind": "WorkerConfig", "nodeTemplate": {"capacity": {"cpu": "2"}}}), json!({"kind": "WorkerConfig", "nodeTemplate": {"capacity": {"cpu": "4"}}}), "providerConfig changed")]
+    #[case::provider_config(&["providerConfig"], json!({"kind": "WorkerConfig", "nodeTemplate": {"capacity": {"cpu": "2"}}}), json!({"kind": "WorkerConfig", "nodeTemplate": {"capacity": {"cpu": "4"}}}), r#"providerConfig.nodeTemplate.capacity.cpu "2" -> "4""#)]
+    #[case::provider_config_number(&["providerConfig"], json!({"volume": {"iops": 3000, "throughput": 125}}), json!({"volume": {"iops": 6000.0, "throughput": 125}}), "providerConfig.volume.iops 3000 -> 6000")]
+    #[case::provider_config_set(&["providerConfig"], Value::Null, json!({"kind": "WorkerConfig", "instanceMetadataOptions": {"httpTokens": "required"}}), "providerConfig (not set) -> {instanceMetadataOptions, kind}")]
+    #[case::provider_config_key_added(&["providerConfig"], json!({"kind": "WorkerConfig"}), json!({"kind": "WorkerConfig", "cpuOptions": {"coreCount": 2}}), "providerConfig.cpuOptions (not set) -> {coreCount}")]
+    #[case::provider_config_array(&["providerConfig"], json!({"zones": [{"name": "a"}, {"name": "b"}]}), json!({"zones": [{"name": "a"}, {"name": "c"}]}), r#"providerConfig.zones[1].name "b" -> "c""#)]
+    #[case::provider_config_dotted_key(&["providerConfig"], json!({"labels": {"example.com/tier": "a"}}), json!({"labels": {"example.com/tier": "b"}}), r#"providerConfig.labels["example.com/tier"] "a" -> "b""#)]
     fn other_pool_fields_roll_nodes(
         #[case] path: &[&str],
         #[case] was: Value,
