@@ -18,72 +18,36 @@ impl ByteSize {
     /// `512000000m`) that is a whole, non-negative number of bytes.
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
-        let not_a_size = || format!("`{text}` is not a byte size such as 262144, 256Ki or 1.5Mi");
-        let (negative, unsigned) = match text.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, text.strip_prefix('+').unwrap_or(text)),
-        };
-        let number_end = unsigned
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(unsigned.len());
-        let (number, suffix) = unsigned.split_at(number_end);
-        let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-        if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
-            return Err(not_a_size());
-        }
-        // The value is digits × 10^exp10 × 2^exp2.
-        let (exp10, exp2): (i64, u32) = match suffix {
-            "" => (0, 0),
-            "m" => (-3, 0),
-            "k" => (3, 0),
-            "M" => (6, 0),
-            "G" => (9, 0),
-            "T" => (12, 0),
-            "P" => (15, 0),
-            "E" => (18, 0),
-            "Ki" => (0, 10),
-            "Mi" => (0, 20),
-            "Gi" => (0, 30),
-            "Ti" => (0, 40),
-            "Pi" => (0, 50),
-            "Ei" => (0, 60),
-            _ => match suffix.strip_prefix(['e', 'E']).map(exponent) {
-                Some(Some(exp10)) => (exp10, 0),
-                Some(None) => return Err(not_a_size()),
-                None => {
-                    return Err(format!(
-                        "`{text}` has an unknown unit (use Ki, Mi, Gi, Ti, Pi, Ei, k, M, G, T, P, E, m or an exponent such as 1e6)"
-                    ))
-                }
-            },
-        };
-        // Leading zeros add nothing, trailing ones move into the exponent.
-        let digits = format!("{whole}{fraction}");
-        let digits = digits.trim_start_matches('0');
-        let significant = digits.trim_end_matches('0');
-        if significant.is_empty() {
+        let too_large = || format!("`{text}` is too large");
+        let parts = parts(text).map_err(|e| match e {
+            Unreadable::NotANumber => {
+                format!("`{text}` is not a byte size such as 262144, 256Ki or 1.5Mi")
+            }
+            Unreadable::UnknownUnit => format!(
+                "`{text}` has an unknown unit (use Ki, Mi, Gi, Ti, Pi, Ei, k, M, G, T, P, E, m or an exponent such as 1e6)"
+            ),
+            Unreadable::TooLarge => too_large(),
+        })?;
+        if parts.mantissa == 0 {
             return Ok(Self(0));
         }
-        if negative {
+        if parts.negative {
             return Err(format!(
                 "`{text}` is negative; a size is a whole number of bytes"
             ));
         }
-        let too_large = || format!("`{text}` is too large");
-        let exp10 = exp10
-            .checked_add((digits.len() - significant.len()) as i64)
-            .and_then(|e| e.checked_sub(fraction.len() as i64))
+        let scaled = parts
+            .mantissa
+            .checked_mul(1u128 << parts.exp2)
             .ok_or_else(too_large)?;
-        let mantissa: u128 = significant.parse().map_err(|_| too_large())?;
-        let scaled = mantissa.checked_mul(1u128 << exp2).ok_or_else(too_large)?;
-        let bytes = if exp10 >= 0 {
-            u32::try_from(exp10)
+        let bytes = if parts.exp10 >= 0 {
+            u32::try_from(parts.exp10)
                 .ok()
                 .and_then(|e| 10u128.checked_pow(e))
                 .and_then(|p| scaled.checked_mul(p))
                 .ok_or_else(too_large)?
         } else {
-            let divisor = u32::try_from(exp10.unsigned_abs())
+            let divisor = u32::try_from(parts.exp10.unsigned_abs())
                 .ok()
                 .and_then(|e| 10u128.checked_pow(e));
             match divisor {
@@ -93,6 +57,104 @@ impl ByteSize {
         };
         u64::try_from(bytes).map(Self).map_err(|_| too_large())
     }
+}
+
+/// A quantity (`100m`, `1.5Gi`, `2`) in billionths, exactly; `None` when it
+/// is not a quantity, has a part finer than a billionth, or is beyond `i128`.
+pub fn nanos(text: &str) -> Option<i128> {
+    let parts = parts(text).ok()?;
+    if parts.mantissa == 0 {
+        return Some(0);
+    }
+    let scaled = i128::try_from(parts.mantissa)
+        .ok()?
+        .checked_mul(1i128 << parts.exp2)?;
+    let exp10 = parts.exp10.checked_add(9)?;
+    let power = 10i128.checked_pow(u32::try_from(exp10.unsigned_abs()).ok()?)?;
+    let value = if exp10 >= 0 {
+        scaled.checked_mul(power)?
+    } else if scaled % power == 0 {
+        scaled / power
+    } else {
+        return None;
+    };
+    Some(if parts.negative { -value } else { value })
+}
+
+/// A quantity's value: `mantissa × 10^exp10 × 2^exp2`, negated if `negative`.
+struct Parts {
+    negative: bool,
+    mantissa: u128,
+    exp10: i64,
+    exp2: u32,
+}
+
+enum Unreadable {
+    NotANumber,
+    UnknownUnit,
+    TooLarge,
+}
+
+fn parts(text: &str) -> Result<Parts, Unreadable> {
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let number_end = unsigned
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(unsigned.len());
+    let (number, suffix) = unsigned.split_at(number_end);
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
+        return Err(Unreadable::NotANumber);
+    }
+    let (exp10, exp2): (i64, u32) = match suffix {
+        "" => (0, 0),
+        "n" => (-9, 0),
+        "u" => (-6, 0),
+        "m" => (-3, 0),
+        "k" => (3, 0),
+        "M" => (6, 0),
+        "G" => (9, 0),
+        "T" => (12, 0),
+        "P" => (15, 0),
+        "E" => (18, 0),
+        "Ki" => (0, 10),
+        "Mi" => (0, 20),
+        "Gi" => (0, 30),
+        "Ti" => (0, 40),
+        "Pi" => (0, 50),
+        "Ei" => (0, 60),
+        _ => match suffix.strip_prefix(['e', 'E']).map(exponent) {
+            Some(Some(exp10)) => (exp10, 0),
+            Some(None) => return Err(Unreadable::NotANumber),
+            None => return Err(Unreadable::UnknownUnit),
+        },
+    };
+    // Leading zeros add nothing, trailing ones move into the exponent.
+    let digits = [whole, fraction].concat();
+    let digits = digits.trim_start_matches('0');
+    let significant = digits.trim_end_matches('0');
+    if significant.is_empty() {
+        return Ok(Parts {
+            negative,
+            mantissa: 0,
+            exp10: 0,
+            exp2: 0,
+        });
+    }
+    let exp10 = i64::try_from(digits.len() - significant.len())
+        .ok()
+        .and_then(|zeros| exp10.checked_add(zeros))
+        .and_then(|e| e.checked_sub(i64::try_from(fraction.len()).ok()?))
+        .ok_or(Unreadable::TooLarge)?;
+    let mantissa: u128 = significant.parse().map_err(|_| Unreadable::TooLarge)?;
+    Ok(Parts {
+        negative,
+        mantissa,
+        exp10,
+        exp2,
+    })
 }
 
 /// A decimal exponent's signed digits (`6`, `-3`, `+2`); a huge one is
@@ -242,6 +304,24 @@ mod tests {
     fn refuses(#[case] text: &str, #[case] reason: &str) {
         let error = ByteSize::parse(text).unwrap_err();
         assert!(error.contains(reason) && error.contains(text), "{error}");
+    }
+
+    #[rstest]
+    #[case::whole("2", Some(2_000_000_000))]
+    #[case::milli("100m", Some(100_000_000))]
+    #[case::fraction("0.1", Some(100_000_000))]
+    #[case::nano("1n", Some(1))]
+    #[case::micro("1.5u", Some(1_500))]
+    #[case::binary("1Gi", Some(1_073_741_824_000_000_000))]
+    #[case::exponent("1e3", Some(1_000_000_000_000))]
+    #[case::negative("-1m", Some(-1_000_000))]
+    #[case::zero_huge_exponent("0e999999", Some(0))]
+    #[case::finer_than_nano("0.1n", None)]
+    #[case::beyond_i128("1e40", None)]
+    #[case::not_a_quantity("lots", None)]
+    #[case::unknown_unit("1Kb", None)]
+    fn nanos_are_exact(#[case] text: &str, #[case] expected: Option<i128>) {
+        assert_eq!(nanos(text), expected);
     }
 
     #[rstest]

@@ -87,17 +87,55 @@ pub struct Toggle {
 pub struct Kubernetes<'a> {
     #[serde(default, borrow)]
     pub version: Option<Cow<'a, str>>,
-    #[serde(default)]
-    pub kubelet: Option<Kubelet>,
+    #[serde(default, borrow)]
+    pub kubelet: Option<Kubelet<'a>>,
     #[serde(default, rename = "kubeAPIServer")]
     pub kube_api_server: Option<KubeApiServer>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Kubelet {
+pub struct Kubelet<'a> {
     #[serde(default)]
     pub pod_pids_limit: Option<i64>,
+    #[serde(default, borrow)]
+    pub kube_reserved: Option<Reserved<'a>>,
+    #[serde(default, borrow)]
+    pub system_reserved: Option<Reserved<'a>>,
+    #[serde(default, borrow)]
+    pub eviction_hard: Option<EvictionHard<'a>>,
+    #[serde(default, borrow)]
+    pub cpu_manager_policy: Option<Cow<'a, str>>,
+}
+
+/// Resources set aside from pods (`kubeReserved`, `systemReserved`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reserved<'a> {
+    #[serde(default, borrow)]
+    pub cpu: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub memory: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub pid: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub ephemeral_storage: Option<Cow<'a, str>>,
+}
+
+/// `evictionHard`: the thresholds at which the kubelet evicts pods.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvictionHard<'a> {
+    #[serde(default, borrow)]
+    pub memory_available: Option<Cow<'a, str>>,
+    #[serde(default, borrow, rename = "imageFSAvailable")]
+    pub image_fs_available: Option<Cow<'a, str>>,
+    #[serde(default, borrow, rename = "imageFSInodesFree")]
+    pub image_fs_inodes_free: Option<Cow<'a, str>>,
+    #[serde(default, borrow, rename = "nodeFSAvailable")]
+    pub node_fs_available: Option<Cow<'a, str>>,
+    #[serde(default, borrow, rename = "nodeFSInodesFree")]
+    pub node_fs_inodes_free: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -225,8 +263,8 @@ impl MachineImage<'_> {
 pub struct WorkerKubernetes<'a> {
     #[serde(default, borrow)]
     pub version: Option<Cow<'a, str>>,
-    #[serde(default)]
-    pub kubelet: Option<Kubelet>,
+    #[serde(default, borrow)]
+    pub kubelet: Option<Kubelet<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -378,7 +416,7 @@ impl<'a> Shoot<'a> {
     }
 
     /// `spec.kubernetes.kubelet`.
-    pub fn kubelet(&self) -> Option<&Kubelet> {
+    pub fn kubelet(&self) -> Option<&Kubelet<'a>> {
         self.kubernetes().and_then(|k| k.kubelet.as_ref())
     }
 
@@ -463,8 +501,13 @@ impl<'a> Worker<'a> {
 
     /// The pool's own `kubernetes.kubelet` block, which Gardener uses instead of
     /// (not merged with) `spec.kubernetes.kubelet`.
-    pub fn kubelet(&self) -> Option<&Kubelet> {
+    pub fn kubelet(&self) -> Option<&Kubelet<'a>> {
         self.kubernetes.as_ref().and_then(|k| k.kubelet.as_ref())
+    }
+
+    /// The kubelet settings the pool's nodes run: its own block, else the Shoot's.
+    pub fn effective_kubelet<'s>(&'s self, shoot: &'s Shoot<'a>) -> Option<&'s Kubelet<'a>> {
+        self.kubelet().or_else(|| shoot.kubelet())
     }
 
     /// `kubernetes.version` of the pool, if it overrides the Shoot's.

@@ -16,6 +16,7 @@ use crate::canonical_json::{canonical, cut, first_difference, readable, Differen
 use crate::exemptions::Exemptions;
 use crate::host::{Host, ListResources, OnLookupFailure};
 use crate::policy::Rule;
+use crate::quantity::nanos;
 use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
 use crate::response::{count, decimal, signed};
 use crate::selector::{LabelSelector, Operator, Requirement};
@@ -263,6 +264,7 @@ struct SetupChange<'s> {
     versions: (Option<&'s str>, Option<&'s str>),
     images: (Option<&'s MachineImage<'s>>, Option<&'s MachineImage<'s>>),
     via_shoot_version: bool,
+    via_shoot_kubelet: bool,
     removed_to: Option<&'s str>,
 }
 
@@ -285,11 +287,13 @@ impl<'s> PoolChange<'s> {
                 ),
                 images: (from.image(), to.image()),
                 via_shoot_version: !removed && to.kubernetes_version().is_none(),
+                via_shoot_kubelet: !removed && to.kubelet().is_none(),
                 removed_to: removed.then_some(to.name.as_ref()),
             })),
         }
     }
 
+    #[inline(never)]
     fn description(&self) -> String {
         let SetupChange {
             was,
@@ -297,6 +301,7 @@ impl<'s> PoolChange<'s> {
             versions,
             images,
             via_shoot_version,
+            via_shoot_kubelet,
             removed_to,
         } = match &self.cause {
             Cause::Operation(operation) => {
@@ -342,6 +347,13 @@ impl<'s> PoolChange<'s> {
                 is.cri.map_or(NOT_SET, or_not_set),
             );
             parts.push(change("CRI ", from, to));
+        }
+        if was.kubelet != is.kubelet {
+            let mut text = kubelet_change(&was.kubelet, &is.kubelet);
+            if *via_shoot_kubelet {
+                text.push_str(" via spec.kubernetes.kubelet");
+            }
+            parts.push(text);
         }
         if was.provider_config != is.provider_config {
             parts.push(provider_config_change(
@@ -426,6 +438,182 @@ fn data_volumes_change(was: &[VolumeSetup], is: &[VolumeSetup]) -> String {
     text
 }
 
+/// The kubelet settings in the node agent's key, which names a pool's nodes
+/// (Gardener's `KeyV2`): kubeReserved and systemReserved summed per resource,
+/// evictionHard's thresholds, cpuManagerPolicy.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct KubeletSetup<'s> {
+    /// Per resource of [`RESERVED`]; `None` when neither block is set.
+    reserved: Option<[Option<Reservation<'s>>; 4]>,
+    /// Per threshold of [`EVICTION_HARD`].
+    eviction_hard: Option<[Option<&'s str>; 5]>,
+    cpu_manager_policy: Option<&'s str>,
+}
+
+const RESERVED: [&str; 4] = ["cpu", "memory", "pid", "ephemeralStorage"];
+const EVICTION_HARD: [&str; 5] = [
+    "memoryAvailable",
+    "imageFSAvailable",
+    "imageFSInodesFree",
+    "nodeFSAvailable",
+    "nodeFSInodesFree",
+];
+
+impl<'s> KubeletSetup<'s> {
+    fn of(kubelet: Option<&'s shoot::Kubelet<'s>>) -> Self {
+        let Some(kubelet) = kubelet else {
+            return Self::default();
+        };
+        let amounts = |reserved: Option<&'s shoot::Reserved<'s>>| {
+            reserved.map_or([None; 4], |r| {
+                [&r.cpu, &r.memory, &r.pid, &r.ephemeral_storage].map(|q| q.as_deref())
+            })
+        };
+        let (kube, system) = (
+            kubelet.kube_reserved.as_ref(),
+            kubelet.system_reserved.as_ref(),
+        );
+        let reserved = (kube.is_some() || system.is_some()).then(|| {
+            let mut sums = <[Option<Reservation>; 4]>::default();
+            let pairs = amounts(kube).into_iter().zip(amounts(system));
+            for (sum, (kube, system)) in sums.iter_mut().zip(pairs) {
+                *sum = Reservation::of(kube, system);
+            }
+            sums
+        });
+        Self {
+            reserved,
+            eviction_hard: kubelet.eviction_hard.as_ref().map(|e| {
+                [
+                    &e.memory_available,
+                    &e.image_fs_available,
+                    &e.image_fs_inodes_free,
+                    &e.node_fs_available,
+                    &e.node_fs_inodes_free,
+                ]
+                .map(|t| t.as_deref())
+            }),
+            cpu_manager_policy: kubelet.cpu_manager_policy.as_deref(),
+        }
+    }
+}
+
+/// One resource's kubeReserved + systemReserved: compared by value (`1Gi` +
+/// `512Mi` = `1536Mi`), shown as written.
+#[derive(Clone)]
+struct Reservation<'s> {
+    nanos: Option<i128>,
+    written: (Option<&'s str>, Option<&'s str>),
+}
+
+impl<'s> Reservation<'s> {
+    fn of(kube: Option<&'s str>, system: Option<&'s str>) -> Option<Self> {
+        if kube.is_none() && system.is_none() {
+            return None;
+        }
+        let nanos = [kube, system]
+            .into_iter()
+            .flatten()
+            .try_fold(0i128, |sum, amount| sum.checked_add(nanos(amount)?));
+        Some(Self {
+            nanos,
+            written: (kube, system),
+        })
+    }
+
+    /// The value, or the texts where one is not a quantity.
+    fn key(&self) -> Result<i128, (Option<&'s str>, Option<&'s str>)> {
+        self.nanos.ok_or(self.written)
+    }
+
+    fn text(&self) -> String {
+        match self.written {
+            (Some(kube), Some(system)) => [kube, " + ", system].concat(),
+            (Some(one), None) | (None, Some(one)) => one.to_string(),
+            (None, None) => NOT_SET.to_string(),
+        }
+    }
+}
+
+impl PartialEq for Reservation<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Reservation<'_> {}
+
+impl PartialOrd for Reservation<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Reservation<'_> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+/// Each kubelet setting that differs, with both values.
+fn kubelet_change(was: &KubeletSetup, is: &KubeletSetup) -> String {
+    let mut parts = Vec::new();
+    let reservation = |r: Option<&Reservation>| r.map_or(NOT_SET.to_string(), Reservation::text);
+    push_field_changes(
+        &mut parts,
+        "kubeReserved + systemReserved",
+        &RESERVED,
+        (was.reserved.as_ref(), is.reserved.as_ref()),
+        |r| reservation(r.as_ref()),
+    );
+    push_field_changes(
+        &mut parts,
+        "evictionHard",
+        &EVICTION_HARD,
+        (was.eviction_hard.as_ref(), is.eviction_hard.as_ref()),
+        |t| t.unwrap_or(NOT_SET).to_string(),
+    );
+    if was.cpu_manager_policy != is.cpu_manager_policy {
+        parts.push(change(
+            "cpuManagerPolicy ",
+            was.cpu_manager_policy.unwrap_or(NOT_SET),
+            is.cpu_manager_policy.unwrap_or(NOT_SET),
+        ));
+    }
+    ["kubelet ", &parts.join(", ")].concat()
+}
+
+/// The fields of a settings block that differ (`<block>.<field> a -> b`),
+/// or, when only whether the block is there differs, the block itself.
+fn push_field_changes<T: PartialEq + Default, const N: usize>(
+    parts: &mut Vec<String>,
+    block: &str,
+    names: &[&str; N],
+    (was, is): (Option<&[T; N]>, Option<&[T; N]>),
+    text: impl Fn(&T) -> String,
+) {
+    if was == is {
+        return;
+    }
+    let unset = T::default();
+    let before = parts.len();
+    for (at, name) in names.iter().enumerate() {
+        let a = was.and_then(|f| f.get(at)).unwrap_or(&unset);
+        let b = is.and_then(|f| f.get(at)).unwrap_or(&unset);
+        if a != b {
+            parts.push(change(
+                &[block, ".", name, " "].concat(),
+                &text(a),
+                &text(b),
+            ));
+        }
+    }
+    if parts.len() == before {
+        let shown = |fields: Option<&[T; N]>| if fields.is_some() { "{}" } else { NOT_SET };
+        parts.push(change(&[block, " "].concat(), shown(was), shown(is)));
+    }
+}
+
 /// Values are cut to this many characters in messages.
 const MAX_VALUE_SHOWN: usize = 60;
 
@@ -476,6 +664,7 @@ struct NodeSetup<'s> {
     /// In order: the hash reads them so. Shared by the changes naming it.
     data_volumes: Rc<[VolumeSetup<'s>]>,
     cri: Option<&'s str>,
+    kubelet: KubeletSetup<'s>,
     /// In canonical form (see [`canonical`]), shared by the changes naming it.
     provider_config: Option<Rc<str>>,
 }
@@ -499,6 +688,7 @@ impl<'s> NodeSetup<'s> {
                 .map(volume_setup)
                 .collect(),
             cri: worker.cri.as_ref().map(|c| c.name.as_ref()),
+            kubelet: KubeletSetup::of(worker.effective_kubelet(shoot)),
             provider_config: if with_config {
                 canonical_config(worker)
             } else {
@@ -590,6 +780,7 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
             volume: None,
             data_volumes: Rc::from([]),
             cri: None,
+            kubelet: KubeletSetup::default(),
             provider_config: None,
         };
         let Some((is, &(to, _))) = added
@@ -856,7 +1047,7 @@ fn pool_count_check(
         [
             "change at most ",
             decimal(limit, &mut [0; 20]),
-            " pool(s) per update: roll one pool first, watch it for days (node memory, journald), then the next; keep the other pools as they are meanwhile (their machine image, machine type, volumes, CRI and providerConfig; set their kubernetes.version to the current one to pin it); replace pools one at a time too.",
+            " pool(s) per update: roll one pool first, watch it for days (node memory, journald), then the next; keep the other pools as they are meanwhile (their machine image, machine type, volumes, CRI, kubelet settings and providerConfig; to pin a pool to the Shoot's current kubernetes.version or kubelet settings, set them in the pool's own kubernetes block); replace pools one at a time too.",
             &operation_fix,
             " If this is a development Shoot, label it ",
             &settings.stage_label,
@@ -1520,6 +1711,11 @@ mod tests {
     #[case::provider_config_key_added(&["providerConfig"], json!({"kind": "WorkerConfig"}), json!({"kind": "WorkerConfig", "cpuOptions": {"coreCount": 2}}), "providerConfig.cpuOptions (not set) -> {coreCount}")]
     #[case::provider_config_array(&["providerConfig"], json!({"zones": [{"name": "a"}, {"name": "b"}]}), json!({"zones": [{"name": "a"}, {"name": "c"}]}), r#"providerConfig.zones[1].name "b" -> "c""#)]
     #[case::provider_config_dotted_key(&["providerConfig"], json!({"labels": {"example.com/tier": "a"}}), json!({"labels": {"example.com/tier": "b"}}), r#"providerConfig.labels["example.com/tier"] "a" -> "b""#)]
+    #[case::kube_reserved(&["kubernetes", "kubelet"], json!({"kubeReserved": {"cpu": "80m", "memory": "1Gi"}}), json!({"kubeReserved": {"cpu": "80m", "memory": "2Gi"}}), "kubelet kubeReserved + systemReserved.memory 1Gi -> 2Gi")]
+    #[case::system_reserved_added(&["kubernetes", "kubelet"], json!({"kubeReserved": {"cpu": "80m"}}), json!({"kubeReserved": {"cpu": "80m"}, "systemReserved": {"cpu": "20m"}}), "kubelet kubeReserved + systemReserved.cpu 80m -> 80m + 20m")]
+    #[case::reserved_block_added(&["kubernetes", "kubelet"], json!({"podPidsLimit": 100}), json!({"kubeReserved": {}}), "kubelet kubeReserved + systemReserved (not set) -> {}")]
+    #[case::eviction_hard(&["kubernetes", "kubelet"], json!({"evictionHard": {"memoryAvailable": "100Mi"}}), json!({"evictionHard": {"memoryAvailable": "5%", "nodeFSAvailable": "10%"}}), "kubelet evictionHard.memoryAvailable 100Mi -> 5%, evictionHard.nodeFSAvailable (not set) -> 10%")]
+    #[case::cpu_manager_policy(&["kubernetes", "kubelet"], json!({}), json!({"cpuManagerPolicy": "static"}), "kubelet cpuManagerPolicy (not set) -> static")]
     fn other_pool_fields_roll_nodes(
         #[case] path: &[&str],
         #[case] was: Value,
@@ -1535,6 +1731,46 @@ mod tests {
         );
         let one = set_in_pools(old.clone(), 1, path, &is);
         assert_eq!(pool_change_message(&old, &one), None);
+    }
+
+    /// Kubelet settings that leave the node agent's key as it is.
+    #[rstest]
+    #[case::reservation_moved(json!({"kubeReserved": {"cpu": "100m", "memory": "1Gi"}}), json!({"kubeReserved": {"cpu": "60m", "memory": "1Gi"}, "systemReserved": {"cpu": "40m"}}))]
+    #[case::same_amount_spelled_otherwise(json!({"kubeReserved": {"cpu": "1", "memory": "1024Mi"}}), json!({"kubeReserved": {"cpu": "1000m", "memory": "1Gi"}}))]
+    #[case::not_hashed(json!({"podPidsLimit": 100, "evictionHard": {"memoryAvailable": "100Mi"}}), json!({"podPidsLimit": 200, "evictionHard": {"memoryAvailable": "100Mi"}}))]
+    fn kubelet_settings_outside_the_key_roll_nothing(#[case] was: Value, #[case] is: Value) {
+        let path = &["kubernetes", "kubelet"];
+        let old = set_in_pools(shoot("web", "prod", [V1, V1, V1]), 3, path, &was);
+        let new = set_in_pools(old.clone(), 3, path, &is);
+        assert_eq!(pool_change_message(&old, &new), None);
+    }
+
+    #[test]
+    fn the_shoots_kubelet_rolls_the_pools_without_their_own() {
+        let mut old = shoot("web", "prod", [V1, V1, V1]);
+        old["spec"]["kubernetes"]["kubelet"] = json!({"kubeReserved": {"memory": "1Gi"}});
+        let old = set_in_pools(
+            old,
+            1,
+            &["kubernetes", "kubelet"],
+            &json!({"kubeReserved": {"memory": "1Gi"}}),
+        );
+        let mut new = old.clone();
+        new["spec"]["kubernetes"]["kubelet"] = json!({"kubeReserved": {"memory": "2Gi"}});
+        let message = pool_change_message(&old, &new).unwrap_or_default();
+        let shoot_kubelet =
+            "kubelet kubeReserved + systemReserved.memory 1Gi -> 2Gi via spec.kubernetes.kubelet";
+        assert_eq!(
+            message,
+            [
+                "2 of 3 pools rolled at once: b (",
+                shoot_kubelet,
+                "); c (",
+                shoot_kubelet,
+                ")"
+            ]
+            .concat()
+        );
     }
 
     #[rstest]
