@@ -242,7 +242,10 @@ pub fn readable(value: &str) -> String {
             Some(elements) => ["[", count(elements.len(), &mut [0; 20]), " item(s)]"].concat(),
             None => value.to_string(),
         },
-        Some(b'-' | b'f' | b'0'..=b'9') => decimal_number(value),
+        Some(b'-' | b'0'..=b'9') => decimal_number(value),
+        Some(b'f') if value.as_bytes().get(1).is_some_and(u8::is_ascii_digit) => {
+            decimal_number(value)
+        }
         _ => value.to_string(),
     }
 }
@@ -254,7 +257,10 @@ fn decimal_number(number: &str) -> String {
         Some(rest) => ("-", rest),
         None => ("", number),
     };
-    let unsigned = unsigned.strip_prefix('f').unwrap_or(unsigned);
+    let (float, unsigned) = match unsigned.strip_prefix('f') {
+        Some(rest) => (true, rest),
+        None => (false, unsigned),
+    };
     let (digits, power) = unsigned.split_once('e').unwrap_or((unsigned, "0"));
     let power = match power.strip_prefix('-') {
         Some(magnitude) => -exponent_value(magnitude),
@@ -263,7 +269,9 @@ fn decimal_number(number: &str) -> String {
     let length = i64::try_from(digits.len()).unwrap_or(i64::MAX);
     if (0..=21).contains(&power) {
         let zeros = usize::try_from(power).unwrap_or(0);
-        [sign, digits, &"0".repeat(zeros)].concat()
+        // A float spelling of a whole number is not that integer (see `number`).
+        let point = if float { ".0" } else { "" };
+        [sign, digits, &"0".repeat(zeros), point].concat()
     } else if (-21..0).contains(&power) {
         let point = length.saturating_add(power);
         match usize::try_from(point) {
@@ -525,7 +533,21 @@ mod tests {
     #[case::fraction(r#"{"k":0.025}"#, r#"{"k":-1.5e1}"#, ".k", Some("0.025"), Some("-15"))]
     #[case::small_fraction("0.000123", "1.23", "", Some("0.000123"), Some("1.23"))]
     #[case::huge_number("1e300", "2", "", Some("1e300"), Some("2"))]
-    #[case::long_float("9007199254740993.0", "1", "", Some("9007199254740993"), Some("1"))]
+    #[case::long_float(
+        "9007199254740993.0",
+        "9007199254740993",
+        "",
+        Some("9007199254740993.0"),
+        Some("9007199254740993")
+    )]
+    #[case::booleans(
+        r#"{"on":true}"#,
+        r#"{"on":false}"#,
+        ".on",
+        Some("true"),
+        Some("false")
+    )]
+    #[case::null("[false]", "[null]", "[0]", Some("false"), Some("null"))]
     fn first_differences(
         #[case] was: &str,
         #[case] is: &str,

@@ -24,7 +24,7 @@ impl ByteSize {
                 format!("`{text}` is not a byte size such as 262144, 256Ki or 1.5Mi")
             }
             Unreadable::UnknownUnit => format!(
-                "`{text}` has an unknown unit (use Ki, Mi, Gi, Ti, Pi, Ei, k, M, G, T, P, E, m or an exponent such as 1e6)"
+                "`{text}` has an unknown unit (use Ki, Mi, Gi, Ti, Pi, Ei, k, M, G, T, P, E, m, u, n or an exponent such as 1e6)"
             ),
             Unreadable::TooLarge => too_large(),
         })?;
@@ -59,26 +59,66 @@ impl ByteSize {
     }
 }
 
-/// A quantity (`100m`, `1.5Gi`, `2`) in billionths, exactly; `None` when it
-/// is not a quantity, has a part finer than a billionth, or is beyond `i128`.
-pub fn nanos(text: &str) -> Option<i128> {
+/// How a quantity is written, which Kubernetes keeps and prints it in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Format {
+    /// Plain or with a decimal suffix: `100m`, `2`, `1k`.
+    DecimalSi,
+    /// With a binary suffix: `1Gi`.
+    BinarySi,
+    /// With an exponent: `1e3`.
+    DecimalExponent,
+}
+
+/// A quantity's exact value in billionths (finer parts rounded up, as
+/// Kubernetes does) and its format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Amount {
+    pub nanos: i128,
+    pub format: Format,
+}
+
+/// Quantities longer than this are not read (compared as written instead):
+/// reading one costs its length, and real ones are a few characters.
+const MAX_QUANTITY_LENGTH: usize = 64;
+
+/// `None` when `text` is not a quantity, is too long, or is beyond `i128`.
+pub fn amount(text: &str) -> Option<Amount> {
+    if text.len() > MAX_QUANTITY_LENGTH {
+        return None;
+    }
     let parts = parts(text).ok()?;
+    let format = if parts.exp2 > 0 {
+        Format::BinarySi
+    } else if parts.exponent_written {
+        Format::DecimalExponent
+    } else {
+        Format::DecimalSi
+    };
     if parts.mantissa == 0 {
-        return Some(0);
+        return Some(Amount { nanos: 0, format });
     }
     let scaled = i128::try_from(parts.mantissa)
         .ok()?
         .checked_mul(1i128 << parts.exp2)?;
     let exp10 = parts.exp10.checked_add(9)?;
     let power = 10i128.checked_pow(u32::try_from(exp10.unsigned_abs()).ok()?)?;
-    let value = if exp10 >= 0 {
+    let magnitude = if exp10 >= 0 {
         scaled.checked_mul(power)?
-    } else if scaled % power == 0 {
-        scaled / power
     } else {
-        return None;
+        let whole = scaled / power;
+        if scaled % power == 0 {
+            whole
+        } else {
+            whole + 1
+        }
     };
-    Some(if parts.negative { -value } else { value })
+    let nanos = if parts.negative {
+        -magnitude
+    } else {
+        magnitude
+    };
+    Some(Amount { nanos, format })
 }
 
 /// A quantity's value: `mantissa × 10^exp10 × 2^exp2`, negated if `negative`.
@@ -87,6 +127,8 @@ struct Parts {
     mantissa: u128,
     exp10: i64,
     exp2: u32,
+    /// With an exponent (`1e3`), not a suffix.
+    exponent_written: bool,
 }
 
 enum Unreadable {
@@ -108,6 +150,7 @@ fn parts(text: &str) -> Result<Parts, Unreadable> {
     if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
         return Err(Unreadable::NotANumber);
     }
+    let exponent_written = suffix.len() > 1 && suffix.starts_with(['e', 'E']);
     let (exp10, exp2): (i64, u32) = match suffix {
         "" => (0, 0),
         "n" => (-9, 0),
@@ -140,7 +183,8 @@ fn parts(text: &str) -> Result<Parts, Unreadable> {
             negative,
             mantissa: 0,
             exp10: 0,
-            exp2: 0,
+            exp2,
+            exponent_written,
         });
     }
     let exp10 = i64::try_from(digits.len() - significant.len())
@@ -154,6 +198,7 @@ fn parts(text: &str) -> Result<Parts, Unreadable> {
         mantissa,
         exp10,
         exp2,
+        exponent_written,
     })
 }
 
@@ -307,21 +352,24 @@ mod tests {
     }
 
     #[rstest]
-    #[case::whole("2", Some(2_000_000_000))]
-    #[case::milli("100m", Some(100_000_000))]
-    #[case::fraction("0.1", Some(100_000_000))]
-    #[case::nano("1n", Some(1))]
-    #[case::micro("1.5u", Some(1_500))]
-    #[case::binary("1Gi", Some(1_073_741_824_000_000_000))]
-    #[case::exponent("1e3", Some(1_000_000_000_000))]
-    #[case::negative("-1m", Some(-1_000_000))]
-    #[case::zero_huge_exponent("0e999999", Some(0))]
-    #[case::finer_than_nano("0.1n", None)]
+    #[case::whole("2", Some((2_000_000_000, Format::DecimalSi)))]
+    #[case::milli("100m", Some((100_000_000, Format::DecimalSi)))]
+    #[case::fraction("0.1", Some((100_000_000, Format::DecimalSi)))]
+    #[case::nano("1n", Some((1, Format::DecimalSi)))]
+    #[case::micro("1.5u", Some((1_500, Format::DecimalSi)))]
+    #[case::kilo("1k", Some((1_000_000_000_000, Format::DecimalSi)))]
+    #[case::binary("1Gi", Some((1_073_741_824_000_000_000, Format::BinarySi)))]
+    #[case::exponent("1e3", Some((1_000_000_000_000, Format::DecimalExponent)))]
+    #[case::negative("-1m", Some((-1_000_000, Format::DecimalSi)))]
+    #[case::zero_huge_exponent("0e999999", Some((0, Format::DecimalExponent)))]
+    #[case::finer_than_nano_rounded_up("0.1n", Some((1, Format::DecimalSi)))]
     #[case::beyond_i128("1e40", None)]
+    #[case::too_long(&["1", &"0".repeat(64)].concat(), None)]
     #[case::not_a_quantity("lots", None)]
     #[case::unknown_unit("1Kb", None)]
-    fn nanos_are_exact(#[case] text: &str, #[case] expected: Option<i128>) {
-        assert_eq!(nanos(text), expected);
+    #[case::exa("1E", Some((1_000_000_000_000_000_000_000_000_000, Format::DecimalSi)))]
+    fn amounts_are_exact(#[case] text: &str, #[case] expected: Option<(i128, Format)>) {
+        assert_eq!(amount(text).map(|a| (a.nanos, a.format)), expected);
     }
 
     #[rstest]

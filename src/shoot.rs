@@ -98,44 +98,109 @@ pub struct Kubernetes<'a> {
 pub struct Kubelet<'a> {
     #[serde(default)]
     pub pod_pids_limit: Option<i64>,
+    /// The blocks below as written, decoded by the rule that reads them
+    /// (staged-rollout), so that the others skip them as cheaply as unknown keys.
     #[serde(default, borrow)]
-    pub kube_reserved: Option<Reserved<'a>>,
+    kube_reserved: Option<&'a RawValue>,
     #[serde(default, borrow)]
-    pub system_reserved: Option<Reserved<'a>>,
+    system_reserved: Option<&'a RawValue>,
     #[serde(default, borrow)]
-    pub eviction_hard: Option<EvictionHard<'a>>,
+    eviction_hard: Option<&'a RawValue>,
     #[serde(default, borrow)]
     pub cpu_manager_policy: Option<Cow<'a, str>>,
 }
 
-/// Resources set aside from pods (`kubeReserved`, `systemReserved`).
-#[derive(Debug, Default, Deserialize)]
+impl<'a> Kubelet<'a> {
+    /// `kubeReserved`'s cpu, memory, pid and ephemeralStorage.
+    pub fn kube_reserved(&self) -> Option<[Option<&'a str>; 4]> {
+        self.kube_reserved.map(reserved_fields)
+    }
+
+    /// `systemReserved`'s cpu, memory, pid and ephemeralStorage.
+    pub fn system_reserved(&self) -> Option<[Option<&'a str>; 4]> {
+        self.system_reserved.map(reserved_fields)
+    }
+
+    /// `evictionHard`'s memoryAvailable, imageFSAvailable, imageFSInodesFree,
+    /// nodeFSAvailable and nodeFSInodesFree.
+    pub fn eviction_hard(&self) -> Option<[Option<&'a str>; 5]> {
+        self.eviction_hard.map(|raw| {
+            block_fields(raw, |e: &EvictionHard<'a>| {
+                [
+                    e.memory_available,
+                    e.image_fs_available,
+                    e.image_fs_inodes_free,
+                    e.node_fs_available,
+                    e.node_fs_inodes_free,
+                ]
+            })
+        })
+    }
+}
+
+fn reserved_fields(raw: &RawValue) -> [Option<&str>; 4] {
+    block_fields(raw, |r: &Reserved| {
+        [r.cpu, r.memory, r.pid, r.ephemeral_storage]
+    })
+}
+
+/// Resources set aside from pods (`kubeReserved`, `systemReserved`): each a
+/// quantity, which Kubernetes reads from a string or a number.
+#[derive(Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Reserved<'a> {
+struct Reserved<'a> {
     #[serde(default, borrow)]
-    pub cpu: Option<Cow<'a, str>>,
+    cpu: Option<&'a RawValue>,
     #[serde(default, borrow)]
-    pub memory: Option<Cow<'a, str>>,
+    memory: Option<&'a RawValue>,
     #[serde(default, borrow)]
-    pub pid: Option<Cow<'a, str>>,
+    pid: Option<&'a RawValue>,
     #[serde(default, borrow)]
-    pub ephemeral_storage: Option<Cow<'a, str>>,
+    ephemeral_storage: Option<&'a RawValue>,
 }
 
 /// `evictionHard`: the thresholds at which the kubelet evicts pods.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct EvictionHard<'a> {
+struct EvictionHard<'a> {
     #[serde(default, borrow)]
-    pub memory_available: Option<Cow<'a, str>>,
+    memory_available: Option<&'a RawValue>,
     #[serde(default, borrow, rename = "imageFSAvailable")]
-    pub image_fs_available: Option<Cow<'a, str>>,
+    image_fs_available: Option<&'a RawValue>,
     #[serde(default, borrow, rename = "imageFSInodesFree")]
-    pub image_fs_inodes_free: Option<Cow<'a, str>>,
+    image_fs_inodes_free: Option<&'a RawValue>,
     #[serde(default, borrow, rename = "nodeFSAvailable")]
-    pub node_fs_available: Option<Cow<'a, str>>,
+    node_fs_available: Option<&'a RawValue>,
     #[serde(default, borrow, rename = "nodeFSInodesFree")]
-    pub node_fs_inodes_free: Option<Cow<'a, str>>,
+    node_fs_inodes_free: Option<&'a RawValue>,
+}
+
+/// A string's text (when it needs no unescaping), else the value as written.
+fn value_text(raw: &RawValue) -> &str {
+    let text = raw.get();
+    text.strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .filter(|t| !t.contains('\\'))
+        .unwrap_or(text)
+}
+
+/// The fields of a settings block, as texts; a block the API server would not
+/// have admitted (not an object) reads as its text in the first field, so
+/// that a change to it still counts.
+fn block_fields<'a, T: Deserialize<'a> + Default, const N: usize>(
+    raw: &'a RawValue,
+    fields: impl Fn(&T) -> [Option<&'a RawValue>; N],
+) -> [Option<&'a str>; N] {
+    match serde_json::from_str::<T>(raw.get()) {
+        Ok(block) => fields(&block).map(|f| f.map(value_text)),
+        Err(_) => {
+            let mut texts = [None; N];
+            if let Some(first) = texts.first_mut() {
+                *first = Some(raw.get());
+            }
+            texts
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -503,11 +568,6 @@ impl<'a> Worker<'a> {
     /// (not merged with) `spec.kubernetes.kubelet`.
     pub fn kubelet(&self) -> Option<&Kubelet<'a>> {
         self.kubernetes.as_ref().and_then(|k| k.kubelet.as_ref())
-    }
-
-    /// The kubelet settings the pool's nodes run: its own block, else the Shoot's.
-    pub fn effective_kubelet<'s>(&'s self, shoot: &'s Shoot<'a>) -> Option<&'s Kubelet<'a>> {
-        self.kubelet().or_else(|| shoot.kubelet())
     }
 
     /// `kubernetes.version` of the pool, if it overrides the Shoot's.

@@ -16,7 +16,7 @@ use crate::canonical_json::{canonical, cut, first_difference, readable, Differen
 use crate::exemptions::Exemptions;
 use crate::host::{Host, ListResources, OnLookupFailure};
 use crate::policy::Rule;
-use crate::quantity::nanos;
+use crate::quantity::{amount, Amount, Format};
 use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
 use crate::response::{count, decimal, signed};
 use crate::selector::{LabelSelector, Operator, Requirement};
@@ -349,7 +349,7 @@ impl<'s> PoolChange<'s> {
             parts.push(change("CRI ", from, to));
         }
         if was.kubelet != is.kubelet {
-            let mut text = kubelet_change(&was.kubelet, &is.kubelet);
+            let mut text = kubelet_change(&was.kubelet.0, &is.kubelet.0);
             if *via_shoot_kubelet {
                 text.push_str(" via spec.kubernetes.kubelet");
             }
@@ -445,7 +445,8 @@ fn data_volumes_change(was: &[VolumeSetup], is: &[VolumeSetup]) -> String {
 struct KubeletSetup<'s> {
     /// Per resource of [`RESERVED`]; `None` when neither block is set.
     reserved: Option<[Option<Reservation<'s>>; 4]>,
-    /// Per threshold of [`EVICTION_HARD`].
+    /// Per threshold of [`EVICTION_HARD`] (an empty one is unset, as Gardener
+    /// reads it).
     eviction_hard: Option<[Option<&'s str>; 5]>,
     cpu_manager_policy: Option<&'s str>,
 }
@@ -464,18 +465,13 @@ impl<'s> KubeletSetup<'s> {
         let Some(kubelet) = kubelet else {
             return Self::default();
         };
-        let amounts = |reserved: Option<&'s shoot::Reserved<'s>>| {
-            reserved.map_or([None; 4], |r| {
-                [&r.cpu, &r.memory, &r.pid, &r.ephemeral_storage].map(|q| q.as_deref())
-            })
-        };
-        let (kube, system) = (
-            kubelet.kube_reserved.as_ref(),
-            kubelet.system_reserved.as_ref(),
-        );
+        let (kube, system) = (kubelet.kube_reserved(), kubelet.system_reserved());
         let reserved = (kube.is_some() || system.is_some()).then(|| {
             let mut sums = <[Option<Reservation>; 4]>::default();
-            let pairs = amounts(kube).into_iter().zip(amounts(system));
+            let pairs = kube
+                .unwrap_or_default()
+                .into_iter()
+                .zip(system.unwrap_or_default());
             for (sum, (kube, system)) in sums.iter_mut().zip(pairs) {
                 *sum = Reservation::of(kube, system);
             }
@@ -483,47 +479,103 @@ impl<'s> KubeletSetup<'s> {
         });
         Self {
             reserved,
-            eviction_hard: kubelet.eviction_hard.as_ref().map(|e| {
-                [
-                    &e.memory_available,
-                    &e.image_fs_available,
-                    &e.image_fs_inodes_free,
-                    &e.node_fs_available,
-                    &e.node_fs_inodes_free,
-                ]
-                .map(|t| t.as_deref())
-            }),
+            eviction_hard: kubelet
+                .eviction_hard()
+                .map(|e| e.map(|t| t.filter(|t| !t.is_empty()))),
             cpu_manager_policy: kubelet.cpu_manager_policy.as_deref(),
         }
     }
 }
 
-/// One resource's kubeReserved + systemReserved: compared by value (`1Gi` +
-/// `512Mi` = `1536Mi`), shown as written.
+/// A Shoot's kubelet settings, shared by its pools without their own (and by
+/// both sides of an update that leaves them as they are): comparing a
+/// setting with itself takes no reading.
+#[derive(Clone, Default)]
+struct SharedKubelet<'s>(Rc<KubeletSetup<'s>>);
+
+impl<'s> SharedKubelet<'s> {
+    fn of(shoot: &'s Shoot<'s>, same_as: Option<&Self>) -> Self {
+        let setup = KubeletSetup::of(shoot.kubelet());
+        match same_as {
+            Some(other) if *other.0 == setup => other.clone(),
+            _ => Self(Rc::new(setup)),
+        }
+    }
+
+    /// The settings a pool runs: its own block, else the Shoot's (`self`).
+    fn for_pool(&self, worker: &'s shoot::Worker<'s>) -> Self {
+        match worker.kubelet() {
+            Some(own) => Self(Rc::new(KubeletSetup::of(Some(own)))),
+            None => self.clone(),
+        }
+    }
+}
+
+impl PartialEq for SharedKubelet<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl Eq for SharedKubelet<'_> {}
+
+impl PartialOrd for SharedKubelet<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SharedKubelet<'_> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        if Rc::ptr_eq(&self.0, &other.0) {
+            std::cmp::Ordering::Equal
+        } else {
+            self.0.cmp(&other.0)
+        }
+    }
+}
+
+/// One resource's kubeReserved + systemReserved, as Gardener hashes it: the
+/// sum printed by Kubernetes, which depends on its value and on its format
+/// (`1Gi` + `512Mi` is `1536Mi`, but `1Gi` and `1073741824` print apart).
 #[derive(Clone)]
 struct Reservation<'s> {
-    nanos: Option<i128>,
-    written: (Option<&'s str>, Option<&'s str>),
+    /// `None` where a side is not a quantity: then compared as written.
+    printed: Option<(i128, Format)>,
+    written: Written<'s>,
 }
+
+/// kubeReserved's and systemReserved's texts.
+type Written<'s> = (Option<&'s str>, Option<&'s str>);
 
 impl<'s> Reservation<'s> {
     fn of(kube: Option<&'s str>, system: Option<&'s str>) -> Option<Self> {
-        if kube.is_none() && system.is_none() {
-            return None;
-        }
-        let nanos = [kube, system]
-            .into_iter()
-            .flatten()
-            .try_fold(0i128, |sum, amount| sum.checked_add(nanos(amount)?));
+        let read = |text: Option<&str>| text.map(amount);
+        let printed = match (read(kube), read(system)) {
+            (None, None) => return None,
+            (Some(Some(one)), None) | (None, Some(Some(one))) => Some(one),
+            // The sum keeps kubeReserved's format, unless it is zero.
+            (Some(Some(left)), Some(Some(right))) => {
+                left.nanos.checked_add(right.nanos).map(|nanos| Amount {
+                    nanos,
+                    format: if left.nanos == 0 {
+                        right.format
+                    } else {
+                        left.format
+                    },
+                })
+            }
+            _ => None,
+        };
         Some(Self {
-            nanos,
+            printed: printed.map(|a| (a.nanos, printed_format(a))),
             written: (kube, system),
         })
     }
 
-    /// The value, or the texts where one is not a quantity.
-    fn key(&self) -> Result<i128, (Option<&'s str>, Option<&'s str>)> {
-        self.nanos.ok_or(self.written)
+    /// How it prints, or the texts where one is not a quantity.
+    fn key(&self) -> Result<(i128, Format), Written<'s>> {
+        self.printed.ok_or(self.written)
     }
 
     fn text(&self) -> String {
@@ -532,6 +584,18 @@ impl<'s> Reservation<'s> {
             (Some(one), None) | (None, Some(one)) => one.to_string(),
             (None, None) => NOT_SET.to_string(),
         }
+    }
+}
+
+/// Kubernetes prints zero as `0`, and a binary amount under 1024 or with a
+/// fraction as a decimal one.
+fn printed_format(amount: Amount) -> Format {
+    const NANOS: i128 = 1_000_000_000;
+    let whole = amount.nanos % NANOS == 0;
+    match amount.format {
+        _ if amount.nanos == 0 => Format::DecimalSi,
+        Format::BinarySi if !whole || amount.nanos.abs() < 1024 * NANOS => Format::DecimalSi,
+        format => format,
     }
 }
 
@@ -558,7 +622,11 @@ impl Ord for Reservation<'_> {
 /// Each kubelet setting that differs, with both values.
 fn kubelet_change(was: &KubeletSetup, is: &KubeletSetup) -> String {
     let mut parts = Vec::new();
-    let reservation = |r: Option<&Reservation>| r.map_or(NOT_SET.to_string(), Reservation::text);
+    let reservation = |r: Option<&Reservation>| {
+        r.map_or(NOT_SET.to_string(), |r| {
+            cut(&r.text(), MAX_VALUE_SHOWN).into_owned()
+        })
+    };
     push_field_changes(
         &mut parts,
         "kubeReserved + systemReserved",
@@ -571,13 +639,14 @@ fn kubelet_change(was: &KubeletSetup, is: &KubeletSetup) -> String {
         "evictionHard",
         &EVICTION_HARD,
         (was.eviction_hard.as_ref(), is.eviction_hard.as_ref()),
-        |t| t.unwrap_or(NOT_SET).to_string(),
+        |t| cut(t.unwrap_or(NOT_SET), MAX_VALUE_SHOWN).into_owned(),
     );
     if was.cpu_manager_policy != is.cpu_manager_policy {
+        let policy = |p: Option<&str>| cut(p.unwrap_or(NOT_SET), MAX_VALUE_SHOWN).into_owned();
         parts.push(change(
             "cpuManagerPolicy ",
-            was.cpu_manager_policy.unwrap_or(NOT_SET),
-            is.cpu_manager_policy.unwrap_or(NOT_SET),
+            &policy(was.cpu_manager_policy),
+            &policy(is.cpu_manager_policy),
         ));
     }
     ["kubelet ", &parts.join(", ")].concat()
@@ -664,7 +733,7 @@ struct NodeSetup<'s> {
     /// In order: the hash reads them so. Shared by the changes naming it.
     data_volumes: Rc<[VolumeSetup<'s>]>,
     cri: Option<&'s str>,
-    kubelet: KubeletSetup<'s>,
+    kubelet: SharedKubelet<'s>,
     /// In canonical form (see [`canonical`]), shared by the changes naming it.
     provider_config: Option<Rc<str>>,
 }
@@ -672,12 +741,12 @@ struct NodeSetup<'s> {
 impl<'s> NodeSetup<'s> {
     /// The setup; `providerConfig` only `with_config`, as canonicalising it
     /// costs a pass over it.
-    fn of(worker: &'s shoot::Worker<'s>, shoot: &'s Shoot<'s>, with_config: bool) -> Self {
+    fn of(worker: &'s shoot::Worker<'s>, side: &Side<'s>, with_config: bool) -> Self {
         Self {
             machine_type: worker.machine.as_ref().map_or("", |m| &m.machine_type),
             image: worker.image().map(image_key),
             kubernetes: worker
-                .effective_kubernetes_version(shoot)
+                .effective_kubernetes_version(side.shoot)
                 .map(shoot::minor_version),
             volume: worker.volume.as_ref().map(volume_setup),
             data_volumes: worker
@@ -688,7 +757,7 @@ impl<'s> NodeSetup<'s> {
                 .map(volume_setup)
                 .collect(),
             cri: worker.cri.as_ref().map(|c| c.name.as_ref()),
-            kubelet: KubeletSetup::of(worker.effective_kubelet(shoot)),
+            kubelet: side.kubelet.for_pool(worker),
             provider_config: if with_config {
                 canonical_config(worker)
             } else {
@@ -706,8 +775,8 @@ fn canonical_config(worker: &shoot::Worker) -> Option<Rc<str>> {
 
 /// Both setups of a kept pool when the update replaces its nodes.
 fn kept_pool_change<'s>(
-    (before, old): (&'s shoot::Worker<'s>, &'s Shoot<'s>),
-    (after, new): (&'s shoot::Worker<'s>, &'s Shoot<'s>),
+    (before, old): (&'s shoot::Worker<'s>, &Side<'s>),
+    (after, new): (&'s shoot::Worker<'s>, &Side<'s>),
 ) -> Option<(NodeSetup<'s>, NodeSetup<'s>)> {
     let (mut was, mut is) = (
         NodeSetup::of(before, old, false),
@@ -721,7 +790,21 @@ fn kept_pool_change<'s>(
     (was != is).then_some((was, is))
 }
 
+/// A Shoot with its kubelet settings, read once for all its pools.
+struct Side<'s> {
+    shoot: &'s Shoot<'s>,
+    kubelet: SharedKubelet<'s>,
+}
+
 fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'s>> {
+    let old_side = Side {
+        shoot: old,
+        kubelet: SharedKubelet::of(old, None),
+    };
+    let new_side = Side {
+        shoot: new,
+        kubelet: SharedKubelet::of(new, Some(&old_side.kubelet)),
+    };
     // Old pools by name (the first of a name, as `Shoot::worker` finds it): a
     // lookup per new pool by scan is quadratic in the pools.
     let mut old_pools: BTreeMap<&str, &shoot::Worker> = BTreeMap::new();
@@ -740,12 +823,12 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
         .filter(|w| new_names.insert(w.name.as_ref()))
     {
         let Some(&before) = old_pools.get(worker.name.as_ref()) else {
-            let setup = NodeSetup::of(worker, new, true);
+            let setup = NodeSetup::of(worker, &new_side, true);
             let (_, unmatched) = added.entry(setup).or_insert((worker, 0));
             *unmatched = unmatched.saturating_add(1);
             continue;
         };
-        if let Some(setups) = kept_pool_change((before, old), (worker, new)) {
+        if let Some(setups) = kept_pool_change((before, &old_side), (worker, &new_side)) {
             changes.push(PoolChange::setup(
                 (before, old),
                 (worker, new),
@@ -764,7 +847,7 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
         if !first || new_names.contains(name) {
             continue;
         }
-        let was = NodeSetup::of(worker, old, true);
+        let was = NodeSetup::of(worker, &old_side, true);
         // Each pool added with a removed one's setup can take its workloads
         // (a scale-in under a new name); one such pool stands for one.
         if let Some((_, unmatched)) = added.get_mut(&was).filter(|(_, n)| *n > 0) {
@@ -780,7 +863,7 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
             volume: None,
             data_volumes: Rc::from([]),
             cri: None,
-            kubelet: KubeletSetup::default(),
+            kubelet: SharedKubelet::default(),
             provider_config: None,
         };
         let Some((is, &(to, _))) = added
@@ -1716,6 +1799,10 @@ mod tests {
     #[case::reserved_block_added(&["kubernetes", "kubelet"], json!({"podPidsLimit": 100}), json!({"kubeReserved": {}}), "kubelet kubeReserved + systemReserved (not set) -> {}")]
     #[case::eviction_hard(&["kubernetes", "kubelet"], json!({"evictionHard": {"memoryAvailable": "100Mi"}}), json!({"evictionHard": {"memoryAvailable": "5%", "nodeFSAvailable": "10%"}}), "kubelet evictionHard.memoryAvailable 100Mi -> 5%, evictionHard.nodeFSAvailable (not set) -> 10%")]
     #[case::cpu_manager_policy(&["kubernetes", "kubelet"], json!({}), json!({"cpuManagerPolicy": "static"}), "kubelet cpuManagerPolicy (not set) -> static")]
+    #[case::reserved_printed_otherwise(&["kubernetes", "kubelet"], json!({"kubeReserved": {"memory": "1Gi"}}), json!({"kubeReserved": {"memory": "1073741824"}}), "kubelet kubeReserved + systemReserved.memory 1Gi -> 1073741824")]
+    #[case::sum_printed_in_the_first_format(&["kubernetes", "kubelet"], json!({"kubeReserved": {"memory": "1Gi"}}), json!({"kubeReserved": {"memory": "536870912"}, "systemReserved": {"memory": "512Mi"}}), "kubelet kubeReserved + systemReserved.memory 1Gi -> 536870912 + 512Mi")]
+    #[case::reserved_as_a_number(&["kubernetes", "kubelet"], json!({"kubeReserved": {"pid": 100}}), json!({"kubeReserved": {"pid": 200}}), "kubelet kubeReserved + systemReserved.pid 100 -> 200")]
+    #[case::unreadable_block(&["kubernetes", "kubelet"], json!({"evictionHard": 1}), json!({"evictionHard": 2}), "kubelet evictionHard.memoryAvailable 1 -> 2")]
     fn other_pool_fields_roll_nodes(
         #[case] path: &[&str],
         #[case] was: Value,
@@ -1738,11 +1825,30 @@ mod tests {
     #[case::reservation_moved(json!({"kubeReserved": {"cpu": "100m", "memory": "1Gi"}}), json!({"kubeReserved": {"cpu": "60m", "memory": "1Gi"}, "systemReserved": {"cpu": "40m"}}))]
     #[case::same_amount_spelled_otherwise(json!({"kubeReserved": {"cpu": "1", "memory": "1024Mi"}}), json!({"kubeReserved": {"cpu": "1000m", "memory": "1Gi"}}))]
     #[case::not_hashed(json!({"podPidsLimit": 100, "evictionHard": {"memoryAvailable": "100Mi"}}), json!({"podPidsLimit": 200, "evictionHard": {"memoryAvailable": "100Mi"}}))]
+    #[case::binary_spellings(json!({"kubeReserved": {"memory": "1Gi"}}), json!({"kubeReserved": {"memory": "1024Mi"}}))]
+    #[case::sum_in_the_first_format(json!({"kubeReserved": {"memory": "1536Mi"}}), json!({"kubeReserved": {"memory": "1Gi"}, "systemReserved": {"memory": "524288Ki"}}))]
+    #[case::zero_first(json!({"kubeReserved": {"cpu": "0"}, "systemReserved": {"cpu": "100m"}}), json!({"systemReserved": {"cpu": "0.1"}}))]
+    #[case::number_as_string(json!({"kubeReserved": {"pid": 100}}), json!({"kubeReserved": {"pid": "100"}}))]
+    #[case::empty_threshold(json!({"evictionHard": {"memoryAvailable": ""}}), json!({"evictionHard": {}}))]
     fn kubelet_settings_outside_the_key_roll_nothing(#[case] was: Value, #[case] is: Value) {
         let path = &["kubernetes", "kubelet"];
         let old = set_in_pools(shoot("web", "prod", [V1, V1, V1]), 3, path, &was);
         let new = set_in_pools(old.clone(), 3, path, &is);
         assert_eq!(pool_change_message(&old, &new), None);
+    }
+
+    /// Review regression: the Shoot's kubelet settings were read once per pool.
+    #[test]
+    fn a_wide_shoot_reads_its_kubelet_once() {
+        let long = ["0".repeat(40_000), "1".to_string()].concat();
+        let mut old = wide_shoot("prod", 5_000, "1");
+        old["spec"]["kubernetes"]["kubelet"] = json!({
+            "kubeReserved": {"cpu": long, "memory": long, "pid": long, "ephemeralStorage": long},
+            "evictionHard": {"memoryAvailable": long}
+        });
+        let new = old.clone();
+        let verdict = judge(&request("UPDATE", &new, &old), &FakeHost::new(Ok(vec![])));
+        assert!(verdict.is_accepted(), "{verdict:?}");
     }
 
     #[test]
