@@ -349,7 +349,7 @@ impl<'s> PoolChange<'s> {
             parts.push(change("CRI ", from, to));
         }
         if was.kubelet != is.kubelet {
-            let mut text = kubelet_change(&was.kubelet.0, &is.kubelet.0);
+            let mut text = kubelet_change(&was.kubelet.setup, &is.kubelet.setup);
             if *via_shoot_kubelet {
                 text.push_str(" via spec.kubernetes.kubelet");
             }
@@ -488,24 +488,43 @@ impl<'s> KubeletSetup<'s> {
 }
 
 /// A Shoot's kubelet settings, shared by its pools without their own (and by
-/// both sides of an update that leaves them as they are): comparing a
-/// setting with itself takes no reading.
+/// both sides of an update that leaves them as they are). The two Shoots'
+/// settings are compared once, and their order kept (`shoot_rank`), so that
+/// comparing pools that use them takes no reading.
 #[derive(Clone, Default)]
-struct SharedKubelet<'s>(Rc<KubeletSetup<'s>>);
+struct SharedKubelet<'s> {
+    setup: Rc<KubeletSetup<'s>>,
+    shoot_rank: Option<u8>,
+}
 
 impl<'s> SharedKubelet<'s> {
-    fn of(shoot: &'s Shoot<'s>, same_as: Option<&Self>) -> Self {
+    /// The old Shoot's settings, or the new one's (`old` given).
+    fn of(shoot: &'s Shoot<'s>, old: Option<&Self>) -> Self {
         let setup = KubeletSetup::of(shoot.kubelet());
-        match same_as {
-            Some(other) if *other.0 == setup => other.clone(),
-            _ => Self(Rc::new(setup)),
+        let Some(old) = old else {
+            return Self {
+                setup: Rc::new(setup),
+                shoot_rank: Some(1),
+            };
+        };
+        let rank = match setup.cmp(&old.setup) {
+            std::cmp::Ordering::Equal => return old.clone(),
+            std::cmp::Ordering::Less => 0,
+            std::cmp::Ordering::Greater => 2,
+        };
+        Self {
+            setup: Rc::new(setup),
+            shoot_rank: Some(rank),
         }
     }
 
     /// The settings a pool runs: its own block, else the Shoot's (`self`).
     fn for_pool(&self, worker: &'s shoot::Worker<'s>) -> Self {
         match worker.kubelet() {
-            Some(own) => Self(Rc::new(KubeletSetup::of(Some(own)))),
+            Some(own) => Self {
+                setup: Rc::new(KubeletSetup::of(Some(own))),
+                shoot_rank: None,
+            },
             None => self.clone(),
         }
     }
@@ -513,7 +532,7 @@ impl<'s> SharedKubelet<'s> {
 
 impl PartialEq for SharedKubelet<'_> {
     fn eq(&self, other: &Self) -> bool {
-        Rc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+        self.cmp(other) == std::cmp::Ordering::Equal
     }
 }
 
@@ -527,10 +546,12 @@ impl PartialOrd for SharedKubelet<'_> {
 
 impl Ord for SharedKubelet<'_> {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        if Rc::ptr_eq(&self.0, &other.0) {
-            std::cmp::Ordering::Equal
-        } else {
-            self.0.cmp(&other.0)
+        if Rc::ptr_eq(&self.setup, &other.setup) {
+            return std::cmp::Ordering::Equal;
+        }
+        match (self.shoot_rank, other.shoot_rank) {
+            (Some(a), Some(b)) => a.cmp(&b),
+            _ => self.setup.cmp(&other.setup),
         }
     }
 }
@@ -541,7 +562,7 @@ impl Ord for SharedKubelet<'_> {
 #[derive(Clone)]
 struct Reservation<'s> {
     /// `None` where a side is not a quantity: then compared as written.
-    printed: Option<(i128, Format)>,
+    printed: Option<(i128, Option<Format>)>,
     written: Written<'s>,
 }
 
@@ -574,7 +595,7 @@ impl<'s> Reservation<'s> {
     }
 
     /// How it prints, or the texts where one is not a quantity.
-    fn key(&self) -> Result<(i128, Format), Written<'s>> {
+    fn key(&self) -> Result<(i128, Option<Format>), Written<'s>> {
         self.printed.ok_or(self.written)
     }
 
@@ -587,16 +608,23 @@ impl<'s> Reservation<'s> {
     }
 }
 
-/// Kubernetes prints zero as `0`, and a binary amount under 1024 or with a
-/// fraction as a decimal one.
-fn printed_format(amount: Amount) -> Format {
+/// How Kubernetes prints an amount: `None` for a plain integer (`1025`,
+/// whatever its format), else in its format. Zero prints as `0`, and a binary
+/// amount under 1024 or with a fraction as a decimal one.
+fn printed_format(amount: Amount) -> Option<Format> {
     const NANOS: i128 = 1_000_000_000;
-    let whole = amount.nanos % NANOS == 0;
-    match amount.format {
-        _ if amount.nanos == 0 => Format::DecimalSi,
-        Format::BinarySi if !whole || amount.nanos.abs() < 1024 * NANOS => Format::DecimalSi,
+    let units = (amount.nanos % NANOS == 0).then_some(amount.nanos / NANOS);
+    let format = match amount.format {
+        Format::BinarySi if units.is_none_or(|u| u.unsigned_abs() < 1024) => Format::DecimalSi,
         format => format,
-    }
+    };
+    let plain = match (units, format) {
+        (Some(0), _) => true,
+        (Some(u), Format::BinarySi) => u % 1024 != 0,
+        (Some(u), _) => u % 1000 != 0,
+        (None, _) => false,
+    };
+    (!plain).then_some(format)
 }
 
 impl PartialEq for Reservation<'_> {
@@ -1801,6 +1829,7 @@ mod tests {
     #[case::cpu_manager_policy(&["kubernetes", "kubelet"], json!({}), json!({"cpuManagerPolicy": "static"}), "kubelet cpuManagerPolicy (not set) -> static")]
     #[case::reserved_printed_otherwise(&["kubernetes", "kubelet"], json!({"kubeReserved": {"memory": "1Gi"}}), json!({"kubeReserved": {"memory": "1073741824"}}), "kubelet kubeReserved + systemReserved.memory 1Gi -> 1073741824")]
     #[case::sum_printed_in_the_first_format(&["kubernetes", "kubelet"], json!({"kubeReserved": {"memory": "1Gi"}}), json!({"kubeReserved": {"memory": "536870912"}, "systemReserved": {"memory": "512Mi"}}), "kubelet kubeReserved + systemReserved.memory 1Gi -> 536870912 + 512Mi")]
+    #[case::binary_sum_printed_plain(&["kubernetes", "kubelet"], json!({"kubeReserved": {"pid": "2000"}}), json!({"kubeReserved": {"pid": "1Ki"}, "systemReserved": {"pid": "976"}}), "kubelet kubeReserved + systemReserved.pid 2000 -> 1Ki + 976")]
     #[case::reserved_as_a_number(&["kubernetes", "kubelet"], json!({"kubeReserved": {"pid": 100}}), json!({"kubeReserved": {"pid": 200}}), "kubelet kubeReserved + systemReserved.pid 100 -> 200")]
     #[case::unreadable_block(&["kubernetes", "kubelet"], json!({"evictionHard": 1}), json!({"evictionHard": 2}), "kubelet evictionHard.memoryAvailable 1 -> 2")]
     fn other_pool_fields_roll_nodes(
@@ -1830,6 +1859,8 @@ mod tests {
     #[case::zero_first(json!({"kubeReserved": {"cpu": "0"}, "systemReserved": {"cpu": "100m"}}), json!({"systemReserved": {"cpu": "0.1"}}))]
     #[case::number_as_string(json!({"kubeReserved": {"pid": 100}}), json!({"kubeReserved": {"pid": "100"}}))]
     #[case::empty_threshold(json!({"evictionHard": {"memoryAvailable": ""}}), json!({"evictionHard": {}}))]
+    #[case::plain_integer_as_exponent(json!({"kubeReserved": {"pid": "1500"}}), json!({"kubeReserved": {"pid": "1.5e3"}}))]
+    #[case::plain_integer_from_binary(json!({"kubeReserved": {"pid": "1025"}}), json!({"kubeReserved": {"pid": "1Ki"}, "systemReserved": {"pid": "1"}}))]
     fn kubelet_settings_outside_the_key_roll_nothing(#[case] was: Value, #[case] is: Value) {
         let path = &["kubernetes", "kubelet"];
         let old = set_in_pools(shoot("web", "prod", [V1, V1, V1]), 3, path, &was);
@@ -1849,6 +1880,19 @@ mod tests {
         let new = old.clone();
         let verdict = judge(&request("UPDATE", &new, &old), &FakeHost::new(Ok(vec![])));
         assert!(verdict.is_accepted(), "{verdict:?}");
+    }
+
+    /// Review regression: a changed Shoot kubelet was compared once per pool.
+    #[test]
+    fn a_wide_shoot_compares_its_changed_kubelet_once() {
+        let long = "5".repeat(400_000);
+        let (before, after) = ([&long, "0"].concat(), [&long, "1"].concat());
+        let mut old = wide_shoot("prod", 5_000, "1");
+        old["spec"]["kubernetes"]["kubelet"] = json!({"evictionHard": {"memoryAvailable": before}});
+        let mut new = old.clone();
+        new["spec"]["kubernetes"]["kubelet"] = json!({"evictionHard": {"memoryAvailable": after}});
+        let verdict = judge(&request("UPDATE", &new, &old), &FakeHost::new(Ok(vec![])));
+        assert!(!verdict.is_accepted(), "{verdict:?}");
     }
 
     #[test]
