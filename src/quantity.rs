@@ -150,7 +150,7 @@ fn parts(text: &str) -> Result<Parts, Unreadable> {
     if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
         return Err(Unreadable::NotANumber);
     }
-    let exponent_written = suffix.len() > 1 && suffix.starts_with(['e', 'E']);
+    let mut exponent_written = false;
     let (exp10, exp2): (i64, u32) = match suffix {
         "" => (0, 0),
         "n" => (-9, 0),
@@ -169,7 +169,10 @@ fn parts(text: &str) -> Result<Parts, Unreadable> {
         "Pi" => (0, 50),
         "Ei" => (0, 60),
         _ => match suffix.strip_prefix(['e', 'E']).map(exponent) {
-            Some(Some(exp10)) => (exp10, 0),
+            Some(Some(exp10)) => {
+                exponent_written = true;
+                (exp10, 0)
+            }
             Some(None) => return Err(Unreadable::NotANumber),
             None => return Err(Unreadable::UnknownUnit),
         },

@@ -146,7 +146,7 @@ fn reserved_fields(raw: &RawValue) -> [Option<&str>; 4] {
 
 /// Resources set aside from pods (`kubeReserved`, `systemReserved`): each a
 /// quantity, which Kubernetes reads from a string or a number.
-#[derive(Default, Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Reserved<'a> {
     #[serde(default, borrow)]
@@ -160,7 +160,7 @@ struct Reserved<'a> {
 }
 
 /// `evictionHard`: the thresholds at which the kubelet evicts pods.
-#[derive(Default, Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct EvictionHard<'a> {
     #[serde(default, borrow)]
@@ -187,7 +187,7 @@ fn value_text(raw: &RawValue) -> &str {
 /// The fields of a settings block, as texts; a block the API server would not
 /// have admitted (not an object) reads as its text in the first field, so
 /// that a change to it still counts.
-fn block_fields<'a, T: Deserialize<'a> + Default, const N: usize>(
+fn block_fields<'a, T: Deserialize<'a>, const N: usize>(
     raw: &'a RawValue,
     fields: impl Fn(&T) -> [Option<&'a RawValue>; N],
 ) -> [Option<&'a str>; N] {

@@ -650,31 +650,25 @@ impl Ord for Reservation<'_> {
 /// Each kubelet setting that differs, with both values.
 fn kubelet_change(was: &KubeletSetup, is: &KubeletSetup) -> String {
     let mut parts = Vec::new();
-    let reservation = |r: Option<&Reservation>| {
-        r.map_or(NOT_SET.to_string(), |r| {
-            cut(&r.text(), MAX_VALUE_SHOWN).into_owned()
-        })
-    };
     push_field_changes(
         &mut parts,
         "kubeReserved + systemReserved",
         &RESERVED,
         (was.reserved.as_ref(), is.reserved.as_ref()),
-        |r| reservation(r.as_ref()),
+        |r| shown(r.as_ref().map(Reservation::text).as_deref()),
     );
     push_field_changes(
         &mut parts,
         "evictionHard",
         &EVICTION_HARD,
         (was.eviction_hard.as_ref(), is.eviction_hard.as_ref()),
-        |t| cut(t.unwrap_or(NOT_SET), MAX_VALUE_SHOWN).into_owned(),
+        |t| shown(*t),
     );
     if was.cpu_manager_policy != is.cpu_manager_policy {
-        let policy = |p: Option<&str>| cut(p.unwrap_or(NOT_SET), MAX_VALUE_SHOWN).into_owned();
         parts.push(change(
             "cpuManagerPolicy ",
-            &policy(was.cpu_manager_policy),
-            &policy(is.cpu_manager_policy),
+            &shown(was.cpu_manager_policy),
+            &shown(is.cpu_manager_policy),
         ));
     }
     ["kubelet ", &parts.join(", ")].concat()
@@ -714,6 +708,14 @@ fn push_field_changes<T: PartialEq + Default, const N: usize>(
 /// Values are cut to this many characters in messages.
 const MAX_VALUE_SHOWN: usize = 60;
 
+/// A value for a message: cut, or `(not set)`.
+fn shown(value: Option<&str>) -> String {
+    value.map_or_else(
+        || NOT_SET.to_string(),
+        |value| cut(value, MAX_VALUE_SHOWN).into_owned(),
+    )
+}
+
 /// Where two providerConfigs (canonical) first differ, and the values there.
 fn provider_config_change(was: Option<&str>, is: Option<&str>) -> String {
     let Difference { path, was, is } = match (was, is) {
@@ -724,16 +726,11 @@ fn provider_config_change(was: Option<&str>, is: Option<&str>) -> String {
             is,
         },
     };
-    let shown = |value: Option<&str>| {
-        value.map_or_else(
-            || NOT_SET.to_string(),
-            |value| cut(&readable(value), MAX_VALUE_SHOWN).into_owned(),
-        )
-    };
+    let readable_shown = |value: Option<&str>| shown(value.map(readable).as_deref());
     change(
         &["providerConfig", &path, " "].concat(),
-        &shown(was),
-        &shown(is),
+        &readable_shown(was),
+        &readable_shown(is),
     )
 }
 
