@@ -601,6 +601,9 @@ fn message_names_webhook_problem_and_fix() {
 #[case::triple_quoted("request.namespace != 'a' && '''x' || true''' != ''", vec![])]
 #[case::comment_hides_the_rest("request.namespace != 'a'\n// && request.namespace != 'kube-system'", vec![])]
 #[case::optional_field_is_no_conditional("request.namespace != 'a' && object.?metadata.?labels.orValue({}) != {}", vec!["a"])]
+#[case::disjunction_in_parentheses("(request.namespace != 'a' || true) && request.namespace != 'b'", vec!["b"])]
+#[case::over_lines("request.namespace != 'a'\n  && request.namespace != 'b'", vec!["a", "b"])]
+#[case::conditional_inside_brackets("request.namespace != 'a' && [true ? 1 : 2][0] == 1", vec!["a"])]
 #[case::question_mark_in_string_is_text("request.namespace != 'a' && object.metadata.name != '?'", vec!["a"])]
 fn match_conditions(#[case] expression: &str, #[case] expected: Vec<&str>) {
     assert_eq!(skipped_namespaces(expression), expected);

@@ -489,27 +489,92 @@ pub fn is_cluster_scoped(group: &str, resource: &str) -> bool {
 /// Escapes, triple-quoted strings, comments, `||` and a conditional `? :`
 /// (which binds looser than `&&`) leave the expression not understood.
 pub fn skipped_namespaces(expression: &str) -> Vec<String> {
-    let compact: String = expression.chars().filter(|c| !c.is_whitespace()).collect();
-    if ["\\", "'''", "\"\"\"", "//"]
-        .iter()
-        .any(|token| compact.contains(token))
-    {
-        return vec![];
+    if !expression.is_ascii() {
+        let compact: String = expression.chars().filter(|c| !c.is_whitespace()).collect();
+        return skipped_by_conjuncts(&compact);
     }
-    let conjuncts = split_top_level(&compact, "&&");
-    // `.?` and `[?` select optional fields; any other `?` starts a conditional.
-    let questions = split_top_level(&compact, "?");
-    let conditional = questions
-        .iter()
-        .take(questions.len().saturating_sub(1))
-        .any(|before| !before.ends_with(['.', '[']));
-    if conditional || split_top_level(&compact, "||").len() > 1 {
+    skipped_by_conjuncts(expression)
+}
+
+fn skipped_by_conjuncts(expression: &str) -> Vec<String> {
+    let Some(conjuncts) = top_level_conjuncts(expression) else {
         return vec![];
-    }
+    };
     conjuncts
         .into_iter()
-        .flat_map(skipped_by_conjunct)
+        .flat_map(|conjunct| {
+            let compact: String = conjunct.chars().filter(|c| !is_space(*c)).collect();
+            skipped_by_conjunct(&compact)
+        })
         .collect()
+}
+
+/// `char::is_whitespace` on ASCII.
+fn is_space(c: char) -> bool {
+    matches!(c, ' ' | '\t'..='\r')
+}
+
+/// The `&&` conjuncts of an expression outside brackets and quotes, read in
+/// one pass as if its ASCII whitespace were not there; `None` for what is not
+/// understood: a backslash, `'''`, `"""` or `//` anywhere, `||` or a
+/// conditional `?` outside them (`.?` and `[?` select optional fields).
+fn top_level_conjuncts(text: &str) -> Option<Vec<&str>> {
+    let bytes = text.as_bytes();
+    // The next byte from `i` on that is not whitespace, and its index.
+    let significant = |mut i: usize| {
+        while let Some(&b) = bytes.get(i) {
+            if !is_space(char::from(b)) {
+                return Some((i, b));
+            }
+            i += 1;
+        }
+        None
+    };
+    let mut parts = Vec::new();
+    let mut depth = 0i32;
+    let mut quote: Option<u8> = None;
+    let mut start = 0;
+    let mut previous: Option<u8> = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        if is_space(char::from(b)) {
+            continue;
+        }
+        let before = previous.replace(b);
+        if !matches!(
+            b,
+            b'&' | b'|' | b'?' | b'\'' | b'"' | b'\\' | b'/' | b'(' | b')' | b'[' | b']'
+        ) {
+            continue;
+        }
+        let next = significant(i + 1);
+        let next_byte = next.map(|(_, n)| n);
+        let tripled = matches!(b, b'\'' | b'"')
+            && next_byte == Some(b)
+            && next.and_then(|(j, _)| significant(j + 1)).map(|(_, n)| n) == Some(b);
+        if b == b'\\' || (b == b'/' && next_byte == Some(b'/')) || tripled {
+            return None;
+        }
+        match (quote, b) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'"' | b'\'') => quote = Some(b),
+            (None, b'(' | b'[') => depth = depth.saturating_add(1),
+            (None, b')' | b']') => depth = depth.saturating_sub(1),
+            (None, b'|') if depth == 0 && next_byte == Some(b'|') => return None,
+            (None, b'?') if depth == 0 && !matches!(before, Some(b'.' | b'[')) => return None,
+            (None, b'&') if depth == 0 && next_byte == Some(b'&') => {
+                if let Some(part) = text.get(start..i) {
+                    parts.push(part);
+                }
+                start = next.map_or(i + 2, |(j, _)| j + 1);
+            }
+            _ => {}
+        }
+    }
+    if let Some(rest) = text.get(start..) {
+        parts.push(rest);
+    }
+    Some(parts)
 }
 
 fn skipped_by_conjunct(conjunct: &str) -> Vec<String> {
@@ -554,32 +619,4 @@ fn quoted(text: &str) -> Option<String> {
         .find_map(|q| text.strip_prefix(*q).and_then(|t| t.strip_suffix(*q)))
         .filter(|v| !v.contains(['"', '\'', '\\']))
         .map(String::from)
-}
-
-/// Splits on `separator` outside brackets and quotes.
-fn split_top_level<'t>(text: &'t str, separator: &str) -> Vec<&'t str> {
-    let mut parts = Vec::new();
-    let mut depth = 0i32;
-    let mut quote: Option<char> = None;
-    let mut start = 0;
-    for (i, c) in text.char_indices() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '"' | '\'') => quote = Some(c),
-            (None, '(' | '[') => depth = depth.saturating_add(1),
-            (None, ')' | ']') => depth = depth.saturating_sub(1),
-            (None, _) if depth == 0 && text.get(i..).is_some_and(|t| t.starts_with(separator)) => {
-                if let Some(part) = text.get(start..i) {
-                    parts.push(part);
-                }
-                start = i + separator.len();
-            }
-            _ => {}
-        }
-    }
-    if let Some(rest) = text.get(start..) {
-        parts.push(rest);
-    }
-    parts
 }
