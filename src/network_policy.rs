@@ -475,6 +475,20 @@ impl Cidr {
         Err(bad())
     }
 
+    /// Every address of `family` (`0.0.0.0/0` or `::/0`).
+    pub fn whole(family: Family) -> Self {
+        let last = match family {
+            Family::V4 => u128::from(u32::MAX),
+            Family::V6 => u128::MAX,
+        };
+        Self {
+            family,
+            first: 0,
+            last,
+            prefix: 0,
+        }
+    }
+
     pub fn contains(&self, other: &Cidr) -> bool {
         self.family == other.family && self.first <= other.first && other.last <= self.last
     }

@@ -17,8 +17,8 @@ use crate::btree;
 use crate::exemptions::Exemptions;
 use crate::host::{list_items, GetResource, Host, ListResources, OnLookupFailure};
 use crate::network_policy::{
-    allowed_by, is_isolated, isolating, nullable, Cidr, Direction, IntOrString, NetworkPolicy,
-    Peer, Pod, PolicyRule, PortRef, Remote, NAMESPACE_NAME_LABEL,
+    allowed_by, is_isolated, isolating, nullable, Cidr, Direction, Family, IntOrString,
+    NetworkPolicy, Peer, Pod, PolicyRule, PortRef, Remote, NAMESPACE_NAME_LABEL,
 };
 use crate::policy::Rule;
 use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
@@ -421,20 +421,63 @@ struct ApiTargets {
     ports: Vec<u16>,
 }
 
+/// Either lookup's answer, read by one decoder: a list of EndpointSlices
+/// (`items`) or the Endpoints object (`subsets`).
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct EndpointSlice {
+struct EndpointsAnswer {
     #[serde(deserialize_with = "nullable")]
-    endpoints: Vec<SliceEndpoint>,
+    items: Vec<EndpointGroup>,
+    #[serde(deserialize_with = "nullable")]
+    subsets: Vec<EndpointGroup>,
+}
+
+/// An EndpointSlice (`endpoints`, each with `addresses`), one of its
+/// endpoints, or an Endpoints subset (`addresses`).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct EndpointGroup {
+    #[serde(deserialize_with = "nullable")]
+    endpoints: Vec<EndpointGroup>,
+    #[serde(deserialize_with = "nullable")]
+    addresses: Vec<EndpointAddress>,
     #[serde(deserialize_with = "nullable")]
     ports: Vec<EndpointPort>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct SliceEndpoint {
-    #[serde(deserialize_with = "nullable")]
-    addresses: Vec<String>,
+/// An address as an EndpointSlice lists it (`"10.0.0.1"`) or as an
+/// Endpoints subset does (`{"ip": "10.0.0.1"}`).
+#[derive(Default)]
+struct EndpointAddress(String);
+
+impl<'de> Deserialize<'de> for EndpointAddress {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AddressVisitor;
+        impl<'de> serde::de::Visitor<'de> for AddressVisitor {
+            type Value = EndpointAddress;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an address or an object with `ip`")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(EndpointAddress(text.to_string()))
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<Self::Value, M::Error> {
+                let mut ip = String::new();
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == "ip" {
+                        ip = map.next_value::<Option<String>>()?.unwrap_or_default();
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(EndpointAddress(ip))
+            }
+        }
+        deserializer.deserialize_any(AddressVisitor)
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -442,29 +485,6 @@ struct SliceEndpoint {
 struct EndpointPort {
     port: Option<u16>,
     protocol: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Endpoints {
-    #[serde(deserialize_with = "nullable")]
-    subsets: Vec<Subset>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Subset {
-    #[serde(deserialize_with = "nullable")]
-    addresses: Vec<Address>,
-    #[serde(deserialize_with = "nullable")]
-    ports: Vec<EndpointPort>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Address {
-    #[serde(deserialize_with = "nullable")]
-    ip: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -491,16 +511,17 @@ struct PodSpec {
 }
 
 /// Addresses and TCP ports of discovered endpoints.
-fn endpoint_targets(addresses: Vec<String>, ports: Vec<EndpointPort>) -> (Vec<Cidr>, Vec<u16>) {
-    let cidrs = addresses
-        .iter()
-        .filter_map(|a| Cidr::parse(a).ok())
-        .collect();
-    let ports = ports
-        .into_iter()
-        .filter(|p| p.protocol.as_deref().unwrap_or("TCP") == "TCP")
-        .filter_map(|p| p.port)
-        .collect();
+fn endpoint_targets(groups: Vec<EndpointGroup>) -> (Vec<Cidr>, Vec<u16>) {
+    let mut cidrs = Vec::new();
+    let mut ports = Vec::new();
+    for group in groups {
+        let addresses = group.endpoints.iter().flat_map(|e| &e.addresses);
+        for address in group.addresses.iter().chain(addresses) {
+            cidrs.extend(Cidr::parse(&address.0).ok());
+        }
+        let tcp = |p: &EndpointPort| p.protocol.as_deref().unwrap_or("TCP") == "TCP";
+        ports.extend(group.ports.iter().filter(|p| tcp(p)).filter_map(|p| p.port));
+    }
     (cidrs, ports)
 }
 
@@ -514,14 +535,9 @@ fn discover_slices(host: &dyn Host) -> Result<(Vec<Cidr>, Vec<u16>), String> {
         field_masks: Some(vec!["endpoints.addresses", "ports"]),
     }
     .call(host)?;
-    let slices: Vec<EndpointSlice> = list_items(&body)?;
-    let mut addresses = Vec::new();
-    let mut ports = Vec::new();
-    for slice in slices {
-        addresses.extend(slice.endpoints.into_iter().flat_map(|e| e.addresses));
-        ports.extend(slice.ports);
-    }
-    Ok(endpoint_targets(addresses, ports))
+    let answer: EndpointsAnswer =
+        crate::request::from_slice(&body, "the lookup answer").map_err(|e| e.to_string())?;
+    Ok(endpoint_targets(answer.items))
 }
 
 fn discover_endpoints(host: &dyn Host) -> Result<(Vec<Cidr>, Vec<u16>), String> {
@@ -534,17 +550,14 @@ fn discover_endpoints(host: &dyn Host) -> Result<(Vec<Cidr>, Vec<u16>), String> 
         field_masks: Some(vec!["subsets"]),
     }
     .call(host)?;
-    let endpoints: Endpoints =
+    let answer: EndpointsAnswer =
         crate::request::from_slice(&body, "the Endpoints default/kubernetes")
             .map_err(|e| e.to_string())?;
-    let mut addresses = Vec::new();
-    let mut ports = Vec::new();
-    for subset in endpoints.subsets {
-        addresses.extend(subset.addresses.into_iter().map(|a| a.ip));
-        ports.extend(subset.ports);
-    }
-    Ok(endpoint_targets(addresses, ports))
+    Ok(endpoint_targets(answer.subsets))
 }
+
+const API_FALLBACK: &str = "flows to the API server were checked against apiServer.cidrs, \
+    and flows to or from every address (a /0) in their address families";
 
 /// Evaluation state shared by all checks of one request.
 struct Context<'a> {
@@ -572,6 +585,7 @@ impl Context<'_> {
         }
     }
 
+    #[inline(never)]
     fn api(&self) -> ApiTargets {
         if let Some(api) = self.api.borrow().as_ref() {
             return api.clone();
@@ -605,10 +619,10 @@ impl Context<'_> {
                     }
                 }
                 Ok(_) => self.warn(format!(
-                    "crash-guard/{NAME}: the endpoints of Service default/kubernetes list no address; flows to the API server were checked against apiServer.cidrs"
+                    "crash-guard/{NAME}: the endpoints of Service default/kubernetes list no address; {API_FALLBACK}"
                 )),
                 Err(error) => self.warn(format!(
-                    "crash-guard/{NAME}: could not read the endpoints of Service default/kubernetes ({error}); flows to the API server were checked against apiServer.cidrs"
+                    "crash-guard/{NAME}: could not read the endpoints of Service default/kubernetes ({error}); {API_FALLBACK}"
                 )),
             }
         }
@@ -1085,10 +1099,24 @@ fn checks<'s>(
     for flow in &component.flows {
         let inbound = flow.direction == Direction::Ingress;
         let own_destination = if inbound { Some(component) } else { None };
+        let cidrs: Vec<Cidr> = flow
+            .cidrs
+            .iter()
+            .filter_map(|c| Cidr::parse(c).ok())
+            .collect();
+        let uses_api = match flow.peer {
+            PeerKind::ApiServer => true,
+            PeerKind::Cidrs => cidrs.iter().any(|c| c.prefix == 0),
+            _ => false,
+        };
+        let api = if uses_api && isolated(component, flow.direction) {
+            Some(context.api())
+        } else {
+            None
+        };
         match flow.peer {
-            PeerKind::ApiServer if !isolated(component, flow.direction) => {}
             PeerKind::ApiServer => {
-                let api = context.api();
+                let Some(api) = api else { continue };
                 let ports = flow.ports(&api.ports);
                 checks.push(Check {
                     owner: component,
@@ -1114,11 +1142,10 @@ fn checks<'s>(
             }
             PeerKind::Cidrs => {
                 let ports = flow.ports(&[]);
-                let cidrs: Vec<Cidr> = flow
-                    .cidrs
-                    .iter()
-                    .filter_map(|c| Cidr::parse(c).ok())
-                    .collect();
+                let cidrs = match api {
+                    Some(api) => every_address_in_api_families(cidrs, &api.cidrs),
+                    None => cidrs,
+                };
                 checks.push(Check {
                     owner: component,
                     owner_labels: owner_labels.clone(),
@@ -1170,6 +1197,28 @@ fn checks<'s>(
         }
     }
     checks
+}
+
+/// A /0 of either family stands for every address the cluster uses: the /0
+/// of each family the API server has addresses in (IPv4 when none).
+fn every_address_in_api_families(cidrs: Vec<Cidr>, api: &[Cidr]) -> Vec<Cidr> {
+    let in_family = |family| api.iter().any(|c| c.family == family);
+    let v6 = in_family(Family::V6);
+    let wholes = [(!v6 || in_family(Family::V4), Family::V4), (v6, Family::V6)];
+    let mut every = Vec::with_capacity(cidrs.len() + 1);
+    for cidr in cidrs {
+        if cidr.prefix != 0 {
+            every.push(cidr);
+            continue;
+        }
+        for (_, family) in wholes.iter().filter(|(needed, _)| *needed) {
+            let whole = Cidr::whole(*family);
+            if !every.contains(&whole) {
+                every.push(whole);
+            }
+        }
+    }
+    every
 }
 
 fn push_selector(text: &mut String, selector: &LabelSelector) {
@@ -1961,19 +2010,93 @@ mod tests {
         r#"[{"from":[{"ipBlock":{"cidr":"0.0.0.0/0"}}],"ports":[{"port":"https"}]}]"#,
         true
     )]
+    #[case::from_every_ipv6_address_on_ipv4(
+        r#"[{"from":[{"ipBlock":{"cidr":"::/0"}}],"ports":[{"port":10250}]}]"#,
+        false
+    )]
     fn metrics_server_ingress_is_from_unknown_addresses(
         #[case] ingress: &str,
         #[case] accepted: bool,
     ) {
+        assert_eq!(
+            metrics_server_ingress_accepted(ingress, &["10.0.0.1"]),
+            accepted
+        );
+    }
+
+    #[rstest]
+    #[case::ipv6_from_every_ipv6_address(&["fd00::1"], &["::/0"], true)]
+    #[case::ipv6_from_every_ipv4_address(&["fd00::1"], &["0.0.0.0/0"], false)]
+    #[case::ipv6_from_half_the_ipv6_addresses(&["fd00::1"], &["::/1"], false)]
+    #[case::dual_stack_from_both(&["10.0.0.1", "fd00::1"], &["::/0", "0.0.0.0/0"], true)]
+    #[case::dual_stack_from_ipv4_only(&["10.0.0.1", "fd00::1"], &["0.0.0.0/0"], false)]
+    #[case::dual_stack_from_ipv6_only(&["fd00::1", "10.0.0.1"], &["::/0"], false)]
+    fn every_address_is_in_the_api_servers_families(
+        #[case] api_addresses: &[&str],
+        #[case] allowed_from: &[&str],
+        #[case] accepted: bool,
+    ) {
+        let peers: Vec<Value> = allowed_from
+            .iter()
+            .map(|cidr| json!({"ipBlock":{"cidr":cidr}}))
+            .collect();
+        let ingress = json!([{"from":peers,"ports":[{"port":10250}]}]).to_string();
+        assert_eq!(
+            metrics_server_ingress_accepted(&ingress, api_addresses),
+            accepted
+        );
+    }
+
+    fn metrics_server_ingress_accepted(ingress: &str, api_addresses: &[&str]) -> bool {
         let policy = format!(
             r#"{{"metadata":{{"name":"ms"}},"spec":{{"podSelector":{{"matchLabels":{{"k8s-app":"metrics-server"}}}},"policyTypes":["Ingress"],"ingress":{ingress}}}}}"#
         );
+        let mut host = FakeHost::new(json!([]));
+        host.slices = json!([{"endpoints":[{"addresses":api_addresses}],"ports":[{"port":6443}]}]);
         let verdict = judge(
             &request("CREATE", "kube-system", &policy, "null"),
             &Settings::default(),
-            &FakeHost::new(json!([])),
+            &host,
         );
-        assert_eq!(verdict.is_accepted(), accepted, "{verdict:?}");
+        verdict.is_accepted()
+    }
+
+    #[rstest]
+    #[case::slices(
+        r#"{"items":[{"endpoints":[{"addresses":["10.0.0.1","fd00::1"]},{"addresses":null}],"ports":[{"port":6443},{"port":53,"protocol":"UDP"}]},{"endpoints":null,"ports":null}]}"#,
+        true,
+        "10.0.0.1/32 fd00::1/128",
+        &[6443]
+    )]
+    #[case::endpoints(
+        r#"{"subsets":[{"addresses":[{"ip":"10.0.0.1","nodeName":"a"},{"ip":null}],"ports":[{"port":443,"protocol":"TCP"},{"port":null}]}]}"#,
+        false,
+        "10.0.0.1/32",
+        &[443]
+    )]
+    #[case::nothing(r#"{"items":null,"subsets":null}"#, true, "", &[])]
+    fn endpoint_answers_are_read_in_both_shapes(
+        #[case] answer: &str,
+        #[case] slices: bool,
+        #[case] cidrs: &str,
+        #[case] ports: &[u16],
+    ) {
+        let answer: EndpointsAnswer =
+            crate::request::from_slice(answer.as_bytes(), "answer").expect("decodes");
+        let groups = if slices { answer.items } else { answer.subsets };
+        let (found, found_ports) = endpoint_targets(groups);
+        let found: Vec<String> = found.iter().map(Cidr::to_string).collect();
+        assert_eq!(found.join(" "), cidrs);
+        assert_eq!(found_ports, ports);
+    }
+
+    #[rstest]
+    #[case::not_an_address(r#"{"items":[{"endpoints":[{"addresses":[7]}]}]}"#)]
+    #[case::null_address(r#"{"items":[{"endpoints":[{"addresses":[null]}]}]}"#)]
+    fn endpoint_answers_with_wrong_types_are_errors(#[case] answer: &str) {
+        assert!(
+            crate::request::from_slice::<EndpointsAnswer>(answer.as_bytes(), "answer").is_err()
+        );
     }
 
     #[test]
