@@ -103,8 +103,11 @@ pub enum PeerKind {
     AllPods,
     /// The pods of another critical component (`component`).
     Component,
-    /// Fixed address ranges (`cidrs`).
+    /// Fixed address ranges (`cidrs`), as written.
     Cidrs,
+    /// Every address the cluster uses (`everyAddress`): `0.0.0.0/0`, `::/0`
+    /// or both, as the API server's addresses are IPv4, IPv6 or both.
+    EveryAddress,
     /// The DNS component (`dnsComponent`); ports default to 53/UDP and 53/TCP.
     Dns,
 }
@@ -195,10 +198,8 @@ impl Default for Settings {
         };
         // Neither the kubelets' addresses nor the one the API server's calls
         // come from (its node's, a tunnel's, a konnectivity agent's) are known.
-        let any_address_on_10250 = |direction| RequiredFlow {
-            cidrs: vec!["0.0.0.0/0".to_string()],
-            ..flow(direction, PeerKind::Cidrs, &[(10250, "TCP")])
-        };
+        let any_address_on_10250 =
+            |direction| flow(direction, PeerKind::EveryAddress, &[(10250, "TCP")]);
         let kubelets = any_address_on_10250(Direction::Egress);
         let api_calls = any_address_on_10250(Direction::Ingress);
         let metrics_server = Component {
@@ -326,7 +327,7 @@ impl RequiredFlow {
                     ));
                 }
             }
-            PeerKind::ApiServer | PeerKind::AllPods => {}
+            PeerKind::ApiServer | PeerKind::AllPods | PeerKind::EveryAddress => {}
         }
         if self.peer != PeerKind::Component && !self.component.is_empty() {
             return Err(SettingsError::new(
@@ -557,7 +558,7 @@ fn discover_endpoints(host: &dyn Host) -> Result<(Vec<Cidr>, Vec<u16>), String> 
 }
 
 const API_FALLBACK: &str = "flows to the API server were checked against apiServer.cidrs, \
-    and flows to or from every address (a /0) in their address families";
+    and flows to or from every address against its address families";
 
 /// Evaluation state shared by all checks of one request.
 struct Context<'a> {
@@ -712,6 +713,7 @@ enum Target<'s> {
 enum AddressPeer {
     ApiServer,
     Cidrs,
+    EveryAddress,
 }
 
 impl AddressPeer {
@@ -720,6 +722,7 @@ impl AddressPeer {
         match self {
             Self::ApiServer => "apiserver",
             Self::Cidrs => "cidrs",
+            Self::EveryAddress => "every-address",
         }
     }
 }
@@ -816,6 +819,11 @@ impl Check<'_> {
             Target::Addresses(cidrs, AddressPeer::Cidrs) => {
                 text.push(' ');
                 push_cidrs(&mut text, cidrs);
+            }
+            Target::Addresses(cidrs, AddressPeer::EveryAddress) => {
+                text.push_str(" every address (");
+                push_cidrs(&mut text, cidrs);
+                text.push(')');
             }
             Target::AllPods => text.push_str(" all pods in all namespaces"),
             Target::Component(peer, _) => {
@@ -1099,31 +1107,27 @@ fn checks<'s>(
     for flow in &component.flows {
         let inbound = flow.direction == Direction::Ingress;
         let own_destination = if inbound { Some(component) } else { None };
-        let cidrs: Vec<Cidr> = flow
-            .cidrs
-            .iter()
-            .filter_map(|c| Cidr::parse(c).ok())
-            .collect();
-        let uses_api = match flow.peer {
-            PeerKind::ApiServer => true,
-            PeerKind::Cidrs => cidrs.iter().any(|c| c.prefix == 0),
-            _ => false,
-        };
+        let uses_api = matches!(flow.peer, PeerKind::ApiServer | PeerKind::EveryAddress);
         let api = if uses_api && isolated(component, flow.direction) {
             Some(context.api())
         } else {
             None
         };
         match flow.peer {
-            PeerKind::ApiServer => {
+            PeerKind::ApiServer | PeerKind::EveryAddress => {
                 let Some(api) = api else { continue };
+                let target = if flow.peer == PeerKind::ApiServer {
+                    Target::Addresses(api.cidrs, AddressPeer::ApiServer)
+                } else {
+                    Target::Addresses(every_address(&api.cidrs), AddressPeer::EveryAddress)
+                };
                 let ports = flow.ports(&api.ports);
                 checks.push(Check {
                     owner: component,
                     owner_labels: owner_labels.clone(),
                     direction: flow.direction,
                     other_end: false,
-                    target: Target::Addresses(api.cidrs, AddressPeer::ApiServer),
+                    target,
                     ports,
                     destination: own_destination,
                 });
@@ -1142,10 +1146,11 @@ fn checks<'s>(
             }
             PeerKind::Cidrs => {
                 let ports = flow.ports(&[]);
-                let cidrs = match api {
-                    Some(api) => every_address_in_api_families(cidrs, &api.cidrs),
-                    None => cidrs,
-                };
+                let cidrs: Vec<Cidr> = flow
+                    .cidrs
+                    .iter()
+                    .filter_map(|c| Cidr::parse(c).ok())
+                    .collect();
                 checks.push(Check {
                     owner: component,
                     owner_labels: owner_labels.clone(),
@@ -1199,24 +1204,16 @@ fn checks<'s>(
     checks
 }
 
-/// A /0 of either family stands for every address the cluster uses: the /0
-/// of each family the API server has addresses in (IPv4 when none).
-fn every_address_in_api_families(cidrs: Vec<Cidr>, api: &[Cidr]) -> Vec<Cidr> {
+/// The /0 of each family the API server has addresses in (IPv4 when none).
+fn every_address(api: &[Cidr]) -> Vec<Cidr> {
     let in_family = |family| api.iter().any(|c| c.family == family);
     let v6 = in_family(Family::V6);
-    let wholes = [(!v6 || in_family(Family::V4), Family::V4), (v6, Family::V6)];
-    let mut every = Vec::with_capacity(cidrs.len() + 1);
-    for cidr in cidrs {
-        if cidr.prefix != 0 {
-            every.push(cidr);
-            continue;
-        }
-        for (_, family) in wholes.iter().filter(|(needed, _)| *needed) {
-            let whole = Cidr::whole(*family);
-            if !every.contains(&whole) {
-                every.push(whole);
-            }
-        }
+    let mut every = Vec::with_capacity(2);
+    if !v6 || in_family(Family::V4) {
+        every.push(Cidr::whole(Family::V4));
+    }
+    if v6 {
+        every.push(Cidr::whole(Family::V6));
     }
     every
 }
@@ -2028,9 +2025,11 @@ mod tests {
     #[case::ipv6_from_every_ipv6_address(&["fd00::1"], &["::/0"], true)]
     #[case::ipv6_from_every_ipv4_address(&["fd00::1"], &["0.0.0.0/0"], false)]
     #[case::ipv6_from_half_the_ipv6_addresses(&["fd00::1"], &["::/1"], false)]
-    #[case::dual_stack_from_both(&["10.0.0.1", "fd00::1"], &["::/0", "0.0.0.0/0"], true)]
-    #[case::dual_stack_from_ipv4_only(&["10.0.0.1", "fd00::1"], &["0.0.0.0/0"], false)]
-    #[case::dual_stack_from_ipv6_only(&["fd00::1", "10.0.0.1"], &["::/0"], false)]
+    // Discovery finds one family (default/kubernetes is single-stack); both
+    // come from apiServer.cidrs on dual-stack clusters. The logic is the same.
+    #[case::both_families_from_both(&["10.0.0.1", "fd00::1"], &["::/0", "0.0.0.0/0"], true)]
+    #[case::both_families_from_ipv4_only(&["10.0.0.1", "fd00::1"], &["0.0.0.0/0"], false)]
+    #[case::both_families_from_ipv6_only(&["fd00::1", "10.0.0.1"], &["::/0"], false)]
     fn every_address_is_in_the_api_servers_families(
         #[case] api_addresses: &[&str],
         #[case] allowed_from: &[&str],
@@ -2045,6 +2044,58 @@ mod tests {
             metrics_server_ingress_accepted(&ingress, api_addresses),
             accepted
         );
+    }
+
+    #[rstest]
+    #[case::none(&[], "0.0.0.0/0")]
+    #[case::ipv4(&["10.0.0.1/32", "10.0.0.0/8"], "0.0.0.0/0")]
+    #[case::ipv6(&["fd00::1/128"], "::/0")]
+    #[case::both(&["fd00::1/128", "10.0.0.1/32"], "0.0.0.0/0 ::/0")]
+    fn every_address_is_each_api_family_whole(#[case] api: &[&str], #[case] expected: &str) {
+        let api: Vec<Cidr> = api.iter().filter_map(|c| Cidr::parse(c).ok()).collect();
+        let every: Vec<String> = every_address(&api).iter().map(Cidr::to_string).collect();
+        assert_eq!(every.join(" "), expected);
+    }
+
+    #[rstest]
+    #[case::both_written_ipv4_only_allowed(&["0.0.0.0/0"], false)]
+    #[case::both_written_both_allowed(&["0.0.0.0/0", "::/0"], true)]
+    fn cidrs_flows_are_checked_as_written(#[case] allowed_from: &[&str], #[case] accepted: bool) {
+        let settings: Settings = serde_json::from_value(json!({"criticalComponents":[{
+            "name":"agent","podLabels":{"app":"agent"},
+            "flows":[{"direction":"Ingress","peer":"cidrs","cidrs":["0.0.0.0/0","::/0"],"ports":[{"port":9000}]}]}]}))
+        .expect("settings");
+        let peers: Vec<Value> = allowed_from
+            .iter()
+            .map(|cidr| json!({"ipBlock":{"cidr":cidr}}))
+            .collect();
+        let policy = json!({"metadata":{"name":"agent"},"spec":{"podSelector":{},"policyTypes":["Ingress"],
+            "ingress":[{"from":peers,"ports":[{"port":9000}]}]}});
+        let host = FakeHost::new(json!([]));
+        let verdict = judge(
+            &request("CREATE", "kube-system", &policy.to_string(), "null"),
+            &settings,
+            &host,
+        );
+        assert_eq!(verdict.is_accepted(), accepted, "{verdict:?}");
+        assert!(!host
+            .calls
+            .borrow()
+            .iter()
+            .any(|kind| kind == "EndpointSlice"));
+    }
+
+    #[test]
+    fn every_address_is_looked_up_only_when_isolated() {
+        let host = FakeHost::new(json!([]));
+        let allow_dns = allow_dns().to_string();
+        let verdict = judge(
+            &request("CREATE", "kube-system", &allow_dns, "null"),
+            &Settings::default(),
+            &host,
+        );
+        assert!(verdict.is_accepted(), "{verdict:?}");
+        assert_eq!(*host.calls.borrow(), ["NetworkPolicy", "Pod", "Pod"]);
     }
 
     fn metrics_server_ingress_accepted(ingress: &str, api_addresses: &[&str]) -> bool {
@@ -2154,6 +2205,14 @@ mod tests {
     )]
     #[case::cidrs_on_other_peer(
         r#"{"criticalComponents":[{"name":"x","podLabels":{"a":"b"},"flows":[{"direction":"Egress","peer":"apiServer","cidrs":["10.0.0.0/8"]}]}]}"#,
+        "criticalComponents[0].flows[0].cidrs"
+    )]
+    #[case::every_address_without_ports(
+        r#"{"criticalComponents":[{"name":"x","podLabels":{"a":"b"},"flows":[{"direction":"Ingress","peer":"everyAddress"}]}]}"#,
+        "criticalComponents[0].flows[0].ports"
+    )]
+    #[case::cidrs_on_every_address(
+        r#"{"criticalComponents":[{"name":"x","podLabels":{"a":"b"},"flows":[{"direction":"Ingress","peer":"everyAddress","cidrs":["::/0"],"ports":[{"port":1}]}]}]}"#,
         "criticalComponents[0].flows[0].cidrs"
     )]
     #[case::unknown_direction(
