@@ -586,7 +586,6 @@ impl Context<'_> {
         }
     }
 
-    #[inline(never)]
     fn api(&self) -> ApiTargets {
         if let Some(api) = self.api.borrow().as_ref() {
             return api.clone();
@@ -1107,15 +1106,12 @@ fn checks<'s>(
     for flow in &component.flows {
         let inbound = flow.direction == Direction::Ingress;
         let own_destination = if inbound { Some(component) } else { None };
-        let uses_api = matches!(flow.peer, PeerKind::ApiServer | PeerKind::EveryAddress);
-        let api = if uses_api && isolated(component, flow.direction) {
-            Some(context.api())
-        } else {
-            None
-        };
         match flow.peer {
             PeerKind::ApiServer | PeerKind::EveryAddress => {
-                let Some(api) = api else { continue };
+                if !isolated(component, flow.direction) {
+                    continue;
+                }
+                let api = context.api();
                 let target = if flow.peer == PeerKind::ApiServer {
                     Target::Addresses(api.cidrs, AddressPeer::ApiServer)
                 } else {
