@@ -146,8 +146,8 @@ pub fn admission_request(
         "oldObject": old_object,
         "dryRun": false,
     });
-    if !namespace.is_empty() {
-        request["namespace"] = json!(namespace);
+    if let (false, Some(fields)) = (namespace.is_empty(), request.as_object_mut()) {
+        fields.insert("namespace".to_string(), json!(namespace));
     }
     request
 }

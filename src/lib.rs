@@ -3,6 +3,23 @@
 //! Each rule is a pure function from a decoded request and its settings to a
 //! [`violation::Verdict`]; [`policy`] turns that into the Kubewarden protocol,
 //! and [`export_policy!`] wires a rule to the waPC entry points of a module.
+//!
+//! A policy must never panic on any input (a trap is a 500, and with
+//! `failurePolicy: Fail` it blocks the cluster), so outside tests the crate
+//! refuses the constructs that can: unwraps, indexing, explicit panics.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
 
 pub mod apiserver;
 pub mod arena;

@@ -187,6 +187,7 @@ fn quotes(word: u64) -> u64 {
 
 /// How serde_json writes each byte in a string: 0 as it is, otherwise a
 /// backslash and this letter (`u` for `\u00XX`).
+#[allow(clippy::indexing_slicing)] // constant indices: a bad one fails the build
 static ESCAPES: [u8; 256] = {
     let mut table = [0u8; 256];
     let mut byte = 0;

@@ -294,13 +294,13 @@ fn split_terms(text: &str) -> Vec<&str> {
             '(' => depth += 1,
             ')' => depth = depth.saturating_sub(1),
             ',' if depth == 0 => {
-                terms.push(&text[start..i]);
+                terms.extend(text.get(start..i));
                 start = i + 1;
             }
             _ => {}
         }
     }
-    terms.push(&text[start..]);
+    terms.extend(text.get(start..));
     terms
 }
 
