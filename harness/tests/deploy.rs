@@ -13,7 +13,12 @@ use serde_json::{json, Value};
 const KUBEWARDEN_NAMESPACE: &str = "kubewarden";
 const NAME_LABEL: &str = "kubernetes.io/metadata.name";
 /// Rules that must see kube-system (it is what they protect).
-const NEED_KUBE_SYSTEM: [&str; 3] = ["system-networkpolicy", "webhook-safety", "crash-guard"];
+const NEED_KUBE_SYSTEM: [&str; 4] = [
+    "object-count",
+    "system-networkpolicy",
+    "webhook-safety",
+    "crash-guard",
+];
 const RULES: [&str; 9] = [
     "object-size",
     "object-count",
