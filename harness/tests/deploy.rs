@@ -394,16 +394,14 @@ fn plural(kind: &str) -> String {
     }
 }
 
-#[test]
-fn policy_server_can_read_every_context_aware_resource() {
+/// (group, resource) pairs that the ClusterRole `name` of deploy/ can get and list.
+fn readable_by(name: &str) -> BTreeSet<(String, String)> {
     let docs = manifests();
     let role = docs
         .iter()
-        .find(|(_, d)| {
-            d["kind"] == "ClusterRole" && d["metadata"]["name"] == "crash-guard-policy-server"
-        })
+        .find(|(_, d)| d["kind"] == "ClusterRole" && d["metadata"]["name"] == name)
         .map(|(_, d)| d)
-        .expect("the policy server's ClusterRole");
+        .unwrap_or_else(|| panic!("no ClusterRole {name} in deploy/"));
     let mut granted = BTreeSet::new();
     for rule in role["rules"].as_array().into_iter().flatten() {
         let verbs: BTreeSet<&str> = rule["verbs"]
@@ -424,6 +422,12 @@ fn policy_server_can_read_every_context_aware_resource() {
             }
         }
     }
+    granted
+}
+
+#[test]
+fn policy_server_can_read_every_context_aware_resource() {
+    let granted = readable_by("crash-guard-policy-server");
     let needed: BTreeSet<(String, String)> =
         resources(&load_yaml(&root().join("metadata.yml"))[0]["contextAwareResources"])
             .into_iter()
@@ -470,4 +474,67 @@ fn webhook_safety_suite_covers_every_policy() {
             path.display()
         );
     }
+}
+
+/// What Kubernetes' `view` ClusterRole reads, of the kinds policies audit.
+const VIEW: &[(&str, &str)] = &[
+    ("", "configmaps"),
+    ("", "pods"),
+    ("", "replicationcontrollers"),
+    ("", "services"),
+    ("", "endpoints"),
+    ("", "namespaces"),
+    ("apps", "daemonsets"),
+    ("apps", "deployments"),
+    ("apps", "replicasets"),
+    ("apps", "statefulsets"),
+    ("batch", "cronjobs"),
+    ("batch", "jobs"),
+    ("networking.k8s.io", "networkpolicies"),
+    ("discovery.k8s.io", "endpointslices"),
+];
+
+/// Kubewarden's audit scanner reads with `view` plus crash-guard's
+/// audit-scanner-rbac.yaml: every resource an audited policy matches must be
+/// readable, or the audit silently reports nothing about it.
+#[test]
+fn audit_scanner_can_read_every_audited_resource() {
+    let mut readable = readable_by("crash-guard-audit-scanner");
+    readable.extend(VIEW.iter().map(|(g, r)| (g.to_string(), r.to_string())));
+    let mut missing = BTreeSet::new();
+    for (path, doc) in policies() {
+        let spec = &doc["spec"];
+        if spec["backgroundAudit"] == false {
+            continue;
+        }
+        for [group, _, resource, _, _] in normalized_rules(&spec["rules"]) {
+            // The scanner lists objects, never subresources.
+            if resource.contains('/') {
+                continue;
+            }
+            if !readable.contains(&(group.clone(), resource.clone())) {
+                missing.insert(format!(
+                    "{} ({}): {group}/{resource}",
+                    path.display(),
+                    spec["module"]
+                ));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "the audit scanner cannot read what these audited policies match (add it to deploy/policy-server/audit-scanner-rbac.yaml):\n{}",
+        missing.into_iter().collect::<Vec<_>>().join("\n")
+    );
+    let binding = manifests()
+        .into_iter()
+        .map(|(_, d)| d)
+        .find(|d| {
+            d["kind"] == "ClusterRoleBinding" && d["roleRef"]["name"] == "crash-guard-audit-scanner"
+        })
+        .expect("a ClusterRoleBinding of crash-guard-audit-scanner");
+    assert_eq!(
+        binding["subjects"],
+        json!([{"kind": "ServiceAccount", "name": "audit-scanner", "namespace": KUBEWARDEN_NAMESPACE}])
+    );
 }
