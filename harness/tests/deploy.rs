@@ -12,13 +12,17 @@ use serde_json::{json, Value};
 
 const KUBEWARDEN_NAMESPACE: &str = "kubewarden";
 const NAME_LABEL: &str = "kubernetes.io/metadata.name";
-/// Rules that must see kube-system (it is what they protect).
-const NEED_KUBE_SYSTEM: [&str; 4] = [
-    "object-count",
-    "system-networkpolicy",
-    "webhook-safety",
+/// Policies that must see kube-system (it is what they protect).
+const NEED_KUBE_SYSTEM: [&str; 5] = [
+    "crash-guard-object-count",
+    "crash-guard-system-networkpolicy",
+    "crash-guard-webhook-safety",
     "crash-guard",
+    "crash-guard-daemonset-guard-kube-system",
 ];
+/// Second policies of a rule that fails closed elsewhere: kube-system only,
+/// failing open, with a subset of the rule's `rules`.
+const KUBE_SYSTEM_COMPANIONS: [&str; 1] = ["crash-guard-daemonset-guard-kube-system"];
 const RULES: [&str; 9] = [
     "object-size",
     "object-count",
@@ -153,15 +157,30 @@ fn resources(list: &Value) -> BTreeSet<(String, String)> {
         .collect()
 }
 
-fn excluded_namespaces(spec: &Value) -> BTreeSet<String> {
+fn is_companion(doc: &Value) -> bool {
+    KUBE_SYSTEM_COMPANIONS.contains(&doc["metadata"]["name"].as_str().unwrap_or_default())
+}
+
+/// Whether the policy's namespaceSelector can match `namespace`, judged by its
+/// `In` and `NotIn` terms on the name label (other terms may match anything).
+fn reaches(spec: &Value, namespace: &str) -> bool {
     spec["namespaceSelector"]["matchExpressions"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|e| e["key"] == NAME_LABEL && e["operator"] == "NotIn")
-        .flat_map(|e| e["values"].as_array().cloned().unwrap_or_default())
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect()
+        .filter(|e| e["key"] == NAME_LABEL)
+        .all(|e| {
+            let listed = e["values"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|v| v == namespace);
+            match e["operator"].as_str() {
+                Some("NotIn") => !listed,
+                Some("In") => listed,
+                _ => true,
+            }
+        })
 }
 
 #[test]
@@ -172,7 +191,13 @@ fn every_rule_has_one_cluster_admission_policy() {
         .collect();
     let expected: BTreeSet<String> = RULES.iter().map(|r| r.to_string()).collect();
     assert_eq!(found, expected);
-    assert_eq!(policies().len(), RULES.len(), "one policy per rule");
+    let companions = policies().iter().filter(|(_, d)| is_companion(d)).count();
+    assert_eq!(companions, KUBE_SYSTEM_COMPANIONS.len());
+    assert_eq!(
+        policies().len(),
+        RULES.len() + companions,
+        "one policy per rule, and the kube-system companions"
+    );
 }
 
 #[test]
@@ -194,7 +219,18 @@ fn rules_and_context_aware_resources_match_metadata() {
             .next()
             .unwrap_or_default();
         let mut problems = Vec::new();
-        if normalized_rules(&spec["rules"]) != normalized_rules(&metadata["rules"]) {
+        let (rules, declared) = (
+            normalized_rules(&spec["rules"]),
+            normalized_rules(&metadata["rules"]),
+        );
+        if is_companion(&doc) {
+            if rules.is_empty() || !rules.is_subset(&declared) {
+                problems.push(format!(
+                    "rules {} must be some of metadata's {}",
+                    spec["rules"], metadata["rules"]
+                ));
+            }
+        } else if rules != declared {
             problems.push(format!(
                 "rules {} != metadata {}",
                 spec["rules"], metadata["rules"]
@@ -236,7 +272,7 @@ fn rules_and_context_aware_resources_match_metadata() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert_eq!(
         checked,
-        RULES.len(),
+        RULES.len() + KUBE_SYSTEM_COMPANIONS.len(),
         "every ClusterAdmissionPolicy is checked"
     );
     println!("{checked} policies match their metadata");
@@ -247,29 +283,33 @@ fn policies_are_safe_to_deploy() {
     let mut failures = Vec::new();
     for (path, doc) in policies() {
         let spec = &doc["spec"];
-        let (rule, _) = module_rule(spec["module"].as_str().unwrap_or_default());
-        let excluded = excluded_namespaces(spec);
+        let name = doc["metadata"]["name"].as_str().unwrap_or_default();
         let mut problems = Vec::new();
-        if !excluded.contains(KUBEWARDEN_NAMESPACE) {
+        if reaches(spec, KUBEWARDEN_NAMESPACE) || reaches(spec, "cattle-kubewarden-system") {
             problems.push(format!(
-                "namespaceSelector must exclude the Kubewarden namespace ({NAME_LABEL} NotIn [{KUBEWARDEN_NAMESPACE}])"
+                "namespaceSelector must exclude the Kubewarden namespace ({NAME_LABEL} NotIn [{KUBEWARDEN_NAMESPACE}, cattle-kubewarden-system])"
             ));
         }
-        let needs_kube_system = NEED_KUBE_SYSTEM.contains(&rule.as_str());
-        if excluded.contains("kube-system") == needs_kube_system {
+        let needs_kube_system = NEED_KUBE_SYSTEM.contains(&name);
+        if reaches(spec, "kube-system") != needs_kube_system {
             problems.push(if needs_kube_system {
                 "must not exclude kube-system: the rule protects it".to_string()
             } else {
                 "must exclude kube-system".to_string()
             });
         }
-        // webhook-safety's other protected namespaces, by default.
-        if !needs_kube_system
-            && !["kube-public", "kube-node-lease"]
-                .iter()
-                .all(|n| excluded.contains(*n))
-        {
+        // webhook-safety's other protected namespaces.
+        if reaches(spec, "kube-public") || reaches(spec, "kube-node-lease") {
             problems.push("must exclude kube-public and kube-node-lease".to_string());
+        }
+        if is_companion(&doc) {
+            if spec["failurePolicy"] != "Ignore" {
+                problems
+                    .push("a kube-system companion must fail open (failurePolicy Ignore)".into());
+            }
+            if reaches(spec, "default") {
+                problems.push("a kube-system companion must select kube-system only".into());
+            }
         }
         if spec["policyServer"] != "crash-guard" {
             problems.push("policyServer must be crash-guard".into());
@@ -537,4 +577,27 @@ fn audit_scanner_can_read_every_audited_resource() {
         binding["subjects"],
         json!([{"kind": "ServiceAccount", "name": "audit-scanner", "namespace": KUBEWARDEN_NAMESPACE}])
     );
+}
+
+/// The settings each ClusterAdmissionPolicy of deploy/ ships are accepted by
+/// its rule's `validate_settings` (natively, the same code the module runs).
+#[test]
+fn shipped_settings_are_valid() {
+    let mut failures = Vec::new();
+    for (path, doc) in policies() {
+        let spec = &doc["spec"];
+        let (rule, _) = module_rule(spec["module"].as_str().unwrap_or_default());
+        let settings = serde_json::to_vec(&spec["settings"]).unwrap_or_default();
+        let response = if rule == "crash-guard" {
+            crash_guard::bundle::validate_settings(&settings)
+        } else {
+            let entry = crash_guard::registry::find(&rule)
+                .unwrap_or_else(|| panic!("{}: no rule {rule}", path.display()));
+            (entry.validate_settings)(&settings)
+        };
+        if !response.valid {
+            failures.push(format!("{}: {:?}", path.display(), response.message));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
