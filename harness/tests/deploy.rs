@@ -162,9 +162,16 @@ fn is_companion(doc: &Value) -> bool {
 }
 
 /// Whether the policy's namespaceSelector can match `namespace`, judged by its
-/// `In` and `NotIn` terms on the name label (other terms may match anything).
+/// terms on the name label (other terms may match anything).
 fn reaches(spec: &Value, namespace: &str) -> bool {
-    spec["namespaceSelector"]["matchExpressions"]
+    let selector = &spec["namespaceSelector"];
+    if selector["matchLabels"]
+        .get(NAME_LABEL)
+        .is_some_and(|name| name != namespace)
+    {
+        return false;
+    }
+    selector["matchExpressions"]
         .as_array()
         .into_iter()
         .flatten()
@@ -307,8 +314,13 @@ fn policies_are_safe_to_deploy() {
                 problems
                     .push("a kube-system companion must fail open (failurePolicy Ignore)".into());
             }
-            if reaches(spec, "default") {
-                problems.push("a kube-system companion must select kube-system only".into());
+            let kube_system_only = json!({"matchExpressions": [
+                {"key": NAME_LABEL, "operator": "In", "values": ["kube-system"]}
+            ]});
+            if spec["namespaceSelector"] != kube_system_only {
+                problems.push(format!(
+                    "a kube-system companion's namespaceSelector must be {kube_system_only}"
+                ));
             }
         }
         if spec["policyServer"] != "crash-guard" {
@@ -396,6 +408,14 @@ fn kustomizations_list_existing_files_and_every_policy() {
         }
     }
     stack.push(deploy.join("bundle"));
+    // Opt-in extras, each applied on its own (kubectl apply -k deploy/opt-in/<name>).
+    stack.extend(
+        std::fs::read_dir(deploy.join("opt-in"))
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir()),
+    );
     while let Some(dir) = stack.pop() {
         let doc = load_yaml(&dir.join("kustomization.yaml"))
             .into_iter()
@@ -535,11 +555,13 @@ const VIEW: &[(&str, &str)] = &[
 ];
 
 /// Kubewarden's audit scanner reads with `view` plus crash-guard's
-/// audit-scanner-rbac.yaml: every resource an audited policy matches must be
-/// readable, or the audit silently reports nothing about it.
+/// audit-scanner-rbac.yaml (and, opted in, Secrets): every resource an audited
+/// policy matches must be readable, or the audit silently reports nothing about it.
 #[test]
 fn audit_scanner_can_read_every_audited_resource() {
     let mut readable = readable_by("crash-guard-audit-scanner");
+    // Secrets only by opt-in (deploy/opt-in/audit-scanner-secrets), as Kubewarden.
+    readable.extend(readable_by("crash-guard-audit-scanner-secrets"));
     readable.extend(VIEW.iter().map(|(g, r)| (g.to_string(), r.to_string())));
     let mut missing = BTreeSet::new();
     for (path, doc) in policies() {
@@ -566,17 +588,21 @@ fn audit_scanner_can_read_every_audited_resource() {
         "the audit scanner cannot read what these audited policies match (add it to deploy/policy-server/audit-scanner-rbac.yaml):\n{}",
         missing.into_iter().collect::<Vec<_>>().join("\n")
     );
-    let binding = manifests()
-        .into_iter()
-        .map(|(_, d)| d)
-        .find(|d| {
-            d["kind"] == "ClusterRoleBinding" && d["roleRef"]["name"] == "crash-guard-audit-scanner"
-        })
-        .expect("a ClusterRoleBinding of crash-guard-audit-scanner");
-    assert_eq!(
-        binding["subjects"],
-        json!([{"kind": "ServiceAccount", "name": "audit-scanner", "namespace": KUBEWARDEN_NAMESPACE}])
-    );
+    for role in [
+        "crash-guard-audit-scanner",
+        "crash-guard-audit-scanner-secrets",
+    ] {
+        let binding = manifests()
+            .into_iter()
+            .map(|(_, d)| d)
+            .find(|d| d["kind"] == "ClusterRoleBinding" && d["roleRef"]["name"] == role)
+            .unwrap_or_else(|| panic!("no ClusterRoleBinding of {role}"));
+        assert_eq!(
+            binding["subjects"],
+            json!([{"kind": "ServiceAccount", "name": "audit-scanner", "namespace": KUBEWARDEN_NAMESPACE}]),
+            "{role}"
+        );
+    }
 }
 
 /// The settings each ClusterAdmissionPolicy of deploy/ ships are accepted by
