@@ -330,11 +330,20 @@ pub fn from_str<'a, T: Deserialize<'a>>(json: &'a str, what: &str) -> Result<T, 
     objects_only::from_str(json).map_err(|e| path_error(what, json.as_bytes(), e))
 }
 
-/// Deserialises owned JSON from bytes, naming the path of the offending field on error.
+/// Deserialises JSON from bytes, naming the path of the offending field on error.
 /// Read as text, like requests, so a type decoded from both keeps one decoder.
 pub fn from_slice<T: DeserializeOwned>(json: &[u8], what: &str) -> Result<T, DecodeError> {
+    from_slice_seed(json, what, std::marker::PhantomData::<T>)
+}
+
+/// [`from_slice`] with a seed.
+pub fn from_slice_seed<'a, S: DeserializeSeed<'a>>(
+    json: &'a [u8],
+    what: &str,
+    seed: S,
+) -> Result<S::Value, DecodeError> {
     match crate::utf8::from_utf8(json) {
-        Ok(text) => from_str(text, what),
+        Ok(text) => from_str_seed(text, seed).map_err(|e| path_error(what, json, e)),
         Err(e) => Err(DecodeError {
             what: what.to_string(),
             detail: format!("invalid UTF-8 at byte {}", e.valid_up_to()),

@@ -7,7 +7,7 @@ mod settings;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use serde::de::IgnoredAny;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 pub use settings::{
@@ -85,6 +85,112 @@ pub struct StoredObject<'a> {
     metadata: ObjectMeta<'a>,
 }
 
+/// Whether a list answer (`{items: [{metadata: {name}}]}`) names `name`; read
+/// only at the limit, keeping nothing.
+fn lists_name(body: &[u8], name: &str) -> bool {
+    // Object names ([a-z0-9.-]) need no escaping in JSON: an answer that lists
+    // one holds it quoted as it is, so one that does not is not read again.
+    let plain = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    let quoted = ["\"", name, "\""].concat();
+    let absent = crate::utf8::from_utf8(body).map_or(true, |text| !text.contains(&quoted));
+    if name.is_empty() || (plain && absent) {
+        return false;
+    }
+    crate::request::from_slice_seed(body, "the lookup answer", Names::List(name)).unwrap_or(false)
+}
+
+/// One level of a list answer, looking for an item named by the `&str`.
+#[derive(Clone, Copy)]
+enum Names<'n> {
+    List(&'n str),
+    Items(&'n str),
+    Item(&'n str),
+    Metadata(&'n str),
+}
+
+impl<'de> DeserializeSeed<'de> for Names<'_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<bool, D::Error> {
+        match self {
+            Names::Items(_) => de.deserialize_seq(self),
+            _ => de.deserialize_map(self),
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for Names<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(match self {
+            Names::Items(_) => "a list of objects",
+            _ => "an object",
+        })
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<bool, A::Error> {
+        let mut found = false;
+        while let Some(named) = items.next_element_seed(Names::Item(self.name()))? {
+            found |= named;
+        }
+        Ok(found)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let (key, inner) = match self {
+            Names::List(name) => ("items", Some(Names::Items(name))),
+            Names::Item(name) => ("metadata", Some(Names::Metadata(name))),
+            Names::Metadata(_) | Names::Items(_) => ("name", None),
+        };
+        let mut found = false;
+        while let Some(wanted) = map.next_key_seed(Equals(key))? {
+            found = match (wanted, inner) {
+                (false, _) => map.next_value::<IgnoredAny>().map(|_| found)?,
+                (true, Some(inner)) => map.next_value_seed(inner)?,
+                (true, None) => map.next_value_seed(Equals(self.name()))?,
+            };
+        }
+        Ok(found)
+    }
+}
+
+impl<'n> Names<'n> {
+    fn name(self) -> &'n str {
+        match self {
+            Names::List(name) | Names::Items(name) | Names::Item(name) | Names::Metadata(name) => {
+                name
+            }
+        }
+    }
+}
+
+/// Whether a string equals this one, read without copying it.
+#[derive(Clone, Copy)]
+struct Equals<'w>(&'w str);
+
+impl<'de> DeserializeSeed<'de> for Equals<'_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<bool, D::Error> {
+        de.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Equals<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<bool, E> {
+        Ok(text == self.0)
+    }
+}
+
 /// The limit that applies in one namespace, and the setting that holds it.
 struct AppliedLimit {
     max: u32,
@@ -125,11 +231,16 @@ fn check_count(
         field_selector: None,
         field_masks: Some(NAME_ONLY.to_vec()),
     };
-    let count = match list
+    let listed = list
         .call(host)
-        .and_then(|body| host::list_items::<IgnoredAny>(&body))
-    {
-        Ok(items) => items.len(),
+        .and_then(|body| host::list_items::<IgnoredAny>(&body).map(|items| (items.len(), body)));
+    let count = match listed {
+        Ok((count, _)) if count < applied.max as usize => return,
+        // A CREATE of a name the namespace already holds adds nothing: the API
+        // server answers AlreadyExists, on which create-then-update clients
+        // (kubeadm) update instead. Refusing it would break them at the limit.
+        Ok((_, body)) if lists_name(&body, &request.name) => return,
+        Ok((count, _)) => count,
         Err(error) => {
             settings.on_lookup_failure.record(
                 verdict,
@@ -141,9 +252,6 @@ fn check_count(
             return;
         }
     };
-    if count < applied.max as usize {
-        return;
-    }
     let raise = if applied.overridden {
         format!("raise `{}`", applied.setting)
     } else {

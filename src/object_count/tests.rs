@@ -172,6 +172,9 @@ fn cluster() -> Vec<Value> {
 #[case::under_limit(object("ConfigMap", "team", "new", json!({})), "CREATE", true, 2)]
 #[case::at_limit(object("ConfigMap", "apps", "new", json!({})), "CREATE", false, 2)]
 #[case::update_at_limit(object("ConfigMap", "apps", "apps-0", json!({})), "UPDATE", true, 0)]
+#[case::create_of_an_existing_name_at_limit(object("ConfigMap", "apps", "apps-0", json!({})), "CREATE", true, 2)]
+#[case::create_of_a_new_name_like_an_existing_one_at_limit(object("ConfigMap", "apps", "apps-00", json!({})), "CREATE", false, 2)]
+#[case::job_of_an_existing_name_at_limit(object("Job", "apps", "apps-1", json!({})), "CREATE", true, 1)]
 #[case::delete_at_limit(object("ConfigMap", "apps", "apps-0", json!({})), "DELETE", true, 0)]
 #[case::override_by_name(object("ConfigMap", "ci", "new", json!({})), "CREATE", true, 1)]
 #[case::override_by_label(object("ConfigMap", "bulk", "new", json!({})), "CREATE", true, 2)]
@@ -592,4 +595,35 @@ fn deep_uncounted_object_is_accepted(#[case] depth: usize) {
         .expect("thread")
         .join();
     assert_eq!(accepted.ok(), Some(true));
+}
+
+#[rstest]
+#[case::listed(
+    r#"{"items":[{"metadata":{"name":"a"}},{"metadata":{"name":"cm-1"}}]}"#,
+    "cm-1",
+    true
+)]
+#[case::not_listed(r#"{"items":[{"metadata":{"name":"cm-10"}}]}"#, "cm-1", false)]
+#[case::only_elsewhere(
+    r#"{"metadata":{"name":"cm-1"},"items":[{"metadata":{"labels":{"x":"cm-1"},"name":"b"}}]}"#,
+    "cm-1",
+    false
+)]
+#[case::owner_of_the_same_name(
+    r#"{"items":[{"metadata":{"name":"b","ownerReferences":[{"name":"cm-1"}]}}]}"#,
+    "cm-1",
+    false
+)]
+#[case::escaped_in_the_answer(r#"{"items":[{"metadata":{"name":"a\"b"}}]}"#, "a\"b", true)]
+#[case::keys_in_any_order(r#"{"items":[{"kind":"ConfigMap","metadata":{"namespace":"x","name":"cm-1"}}],"kind":"ConfigMapList"}"#, "cm-1", true)]
+#[case::empty_name(r#"{"items":[{"metadata":{"name":""}}]}"#, "", false)]
+#[case::no_items(r#"{"kind":"ConfigMapList"}"#, "cm-1", false)]
+#[case::items_not_objects(r#"{"items":[1,"cm-1"]}"#, "cm-1", false)]
+#[case::not_json(r#"{"items":[{"metadata":{"name":"cm-1"}}"#, "cm-1", false)]
+fn a_name_is_listed_only_as_an_items_name(
+    #[case] body: &str,
+    #[case] name: &str,
+    #[case] listed: bool,
+) {
+    assert_eq!(lists_name(body.as_bytes(), name), listed);
 }
