@@ -527,7 +527,7 @@ impl<'de> DeserializeSeed<'de> for KindSeed {
 
 /// A string borrowed from the document where it has no escapes, as
 /// `#[serde(borrow)]` reads a `Cow<str>`.
-struct BorrowedStr;
+pub(crate) struct BorrowedStr;
 
 impl<'de> DeserializeSeed<'de> for BorrowedStr {
     type Value = Cow<'de, str>;

@@ -19,7 +19,7 @@ use crate::exemptions::Exemptions;
 use crate::host::{self, GetResource, Host, ListResources};
 use crate::policy::Rule;
 use crate::request::{
-    DecodeError, GroupVersionKind, ObjectMeta, Objects, Operation, Prefetch, Request,
+    BorrowedStr, DecodeError, GroupVersionKind, ObjectMeta, Objects, Operation, Prefetch, Request,
 };
 use crate::selector::LabelSelector;
 use crate::violation::{Verdict, Violation};
@@ -88,15 +88,19 @@ pub struct StoredObject<'a> {
 /// Whether a list answer (`{items: [{metadata: {name}}]}`) names `name`; read
 /// only at the limit, keeping nothing.
 fn lists_name(body: &[u8], name: &str) -> bool {
+    if name.is_empty() {
+        return false;
+    }
     // Object names ([a-z0-9.-]) need no escaping in JSON: an answer that lists
     // one holds it quoted as it is, so one that does not is not read again.
     let plain = name
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
-    let quoted = ["\"", name, "\""].concat();
-    let absent = crate::utf8::from_utf8(body).map_or(true, |text| !text.contains(&quoted));
-    if name.is_empty() || (plain && absent) {
-        return false;
+    if plain {
+        let quoted = ["\"", name, "\""].concat();
+        if !crate::utf8::from_utf8(body).is_ok_and(|text| text.contains(&quoted)) {
+            return false;
+        }
     }
     crate::request::from_slice_seed(body, "the lookup answer", Names::List(name)).unwrap_or(false)
 }
@@ -146,11 +150,11 @@ impl<'de> Visitor<'de> for Names<'_> {
             Names::Metadata(_) | Names::Items(_) => ("name", None),
         };
         let mut found = false;
-        while let Some(wanted) = map.next_key_seed(Equals(key))? {
-            found = match (wanted, inner) {
-                (false, _) => map.next_value::<IgnoredAny>().map(|_| found)?,
-                (true, Some(inner)) => map.next_value_seed(inner)?,
-                (true, None) => map.next_value_seed(Equals(self.name()))?,
+        while let Some(read) = map.next_key_seed(BorrowedStr)? {
+            found = match inner {
+                _ if read != key => map.next_value::<IgnoredAny>().map(|_| found)?,
+                Some(inner) => map.next_value_seed(inner)?,
+                None => map.next_value_seed(BorrowedStr)? == self.name(),
             };
         }
         Ok(found)
@@ -164,30 +168,6 @@ impl<'n> Names<'n> {
                 name
             }
         }
-    }
-}
-
-/// Whether a string equals this one, read without copying it.
-#[derive(Clone, Copy)]
-struct Equals<'w>(&'w str);
-
-impl<'de> DeserializeSeed<'de> for Equals<'_> {
-    type Value = bool;
-
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<bool, D::Error> {
-        de.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Equals<'_> {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a string")
-    }
-
-    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<bool, E> {
-        Ok(text == self.0)
     }
 }
 
