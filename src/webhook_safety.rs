@@ -281,6 +281,7 @@ enum Basis {
     AdmissionPolicy,
     NoSelector,
     EmptySelector,
+    LabelsLeftOut,
     Labels(NamespaceLabels),
 }
 
@@ -293,6 +294,10 @@ impl Basis {
             }
             Basis::EmptySelector => {
                 " (its namespaceSelector is empty, so it matches every namespace)".to_string()
+            }
+            Basis::LabelsLeftOut => {
+                " (without its matchLabels, its namespaceSelector matches every namespace)"
+                    .to_string()
             }
             Basis::Labels(known) => {
                 let labels = labels_text(&known.labels);
@@ -403,16 +408,15 @@ impl Judge<'_, '_> {
     }
 
     fn complete_selector_fixes(&mut self, webhook: &Webhook) {
-        let Scope::Selector(selector) = &webhook.scope else {
+        if !matches!(webhook.scope, Scope::Selector(_)) {
             return;
-        };
+        }
         if self.selector_fixes.is_empty() {
             return;
         }
         let names: Vec<&str> = self.exclusions.iter().map(String::as_str).collect();
-        let snippet = selector
-            .clone()
-            .unwrap_or_default()
+        let snippet = webhook
+            .fixable_selector()
             .excluding(NAMESPACE_NAME_LABEL, &names)
             .to_flow_yaml();
         for pending in self.selector_fixes.drain(..) {
@@ -439,9 +443,12 @@ impl Judge<'_, '_> {
                 }
             }
             Scope::Selector(Some(selector)) if selector.is_empty() => {
-                return Reach::Reached {
-                    basis: Basis::EmptySelector,
-                }
+                let basis = if webhook.labels_left_out.is_empty() {
+                    Basis::EmptySelector
+                } else {
+                    Basis::LabelsLeftOut
+                };
+                return Reach::Reached { basis };
             }
             Scope::Selector(Some(selector)) => selector,
         };
@@ -499,6 +506,7 @@ impl Judge<'_, '_> {
                 ") in the protected namespaces ",
                 &names.join(", "),
                 &why,
+                &labels_left_out(webhook),
                 ". What it does there, or fails to do while it is down, hits kube-proxy, the CNI, DNS and the control plane \
                  (Istio's sidecar injector without a namespaceSelector put Envoy into every kube-system pod and the cluster slowly died).",
             ]
@@ -534,10 +542,10 @@ impl Judge<'_, '_> {
                     ),
                     findings,
                 ),
-                Scope::Selector(selector) => self.selector_violation(
+                Scope::Selector(_) => self.selector_violation(
                     Violation::new(
                         [&webhook.path, ".namespaceSelector"].concat(),
-                        selector_value(selector.as_ref()),
+                        selector_value(webhook.written_selector().as_deref()),
                         problem,
                         ["set `", &webhook.path, ".namespaceSelector: "].concat(),
                     ),
@@ -645,6 +653,7 @@ impl Judge<'_, '_> {
             ".failurePolicy: Ignore`, or take these resources out of its rules (a separate webhook with failurePolicy Ignore, if it must see them)",
         ]
         .concat();
+        let note = labels_left_out(webhook);
         let by_selector =
             !namespaced_hits.is_empty() && matches!(webhook.scope, Scope::Selector(_));
         let names: Vec<&str> = namespaced_hits.iter().map(String::as_str).collect();
@@ -668,6 +677,7 @@ impl Judge<'_, '_> {
                 webhook.label.as_str(),
                 " intercepts what the control plane writes to heal itself: ",
                 &hits.join(", "),
+                if namespaced_hits.is_empty() { "" } else { &note },
                 ". While its backend is down (its only pod evicted, as in crash 7) \
                  these writes are refused: kube-controller-manager cannot renew its leader-election lease and loses leadership, \
                  nodes stop reporting and go NotReady, and nothing recreates the webhook's pods: a deadlock.",
@@ -753,9 +763,9 @@ impl Judge<'_, '_> {
             return;
         };
         let basis = basis.text(namespace);
-        let Scope::Selector(selector) = &webhook.scope else {
+        if !matches!(webhook.scope, Scope::Selector(_)) {
             return;
-        };
+        }
         let (step, needs) = if webhook.covers("", "pods", &[""], &["CREATE"]) {
             ("pod creation", "creating")
         } else {
@@ -763,7 +773,7 @@ impl Judge<'_, '_> {
         };
         let violation = Violation::new(
             [&webhook.path, ".namespaceSelector"].concat(),
-            selector_value(selector.as_ref()),
+            selector_value(webhook.written_selector().as_deref()),
             [
                 webhook.label.as_str(),
                 " is served by Service ",
@@ -933,6 +943,24 @@ fn healing_writes(group: &str, resource: &str) -> &'static [&'static str] {
 const POD_START: [&str; 2] = ["", "binding"];
 
 const SELECTOR_FIX_END: &str = "` (kubernetes.io/metadata.name is set by the API server on every namespace and cannot be changed).";
+
+/// Why the `matchLabels` of a cluster-wide Kubewarden policy select nothing, if it has any.
+fn labels_left_out(webhook: &Webhook) -> String {
+    if webhook.labels_left_out.is_empty() {
+        return String::new();
+    }
+    let labels = LabelSelector {
+        match_labels: webhook.labels_left_out.clone(),
+        ..LabelSelector::default()
+    };
+    [
+        "; its matchLabels ",
+        &labels.to_flow_yaml(),
+        " narrow nothing: the Kubewarden controller copies only the matchExpressions of a cluster-wide policy's \
+         namespaceSelector into its webhook, unless allowInsideAdmissionControllerNamespace is true",
+    ]
+    .concat()
+}
 
 fn selector_value(selector: Option<&LabelSelector>) -> String {
     match selector {

@@ -162,16 +162,11 @@ fn is_companion(doc: &Value) -> bool {
 }
 
 /// Whether the policy's namespaceSelector can match `namespace`, judged by its
-/// terms on the name label (other terms may match anything).
+/// terms on the name label (other terms may match anything). Only
+/// `matchExpressions`: the Kubewarden controller leaves `matchLabels` out of the
+/// webhook (`selectors_are_match_expressions`).
 fn reaches(spec: &Value, namespace: &str) -> bool {
-    let selector = &spec["namespaceSelector"];
-    if selector["matchLabels"]
-        .get(NAME_LABEL)
-        .is_some_and(|name| name != namespace)
-    {
-        return false;
-    }
-    selector["matchExpressions"]
+    spec["namespaceSelector"]["matchExpressions"]
         .as_array()
         .into_iter()
         .flatten()
@@ -188,6 +183,22 @@ fn reaches(spec: &Value, namespace: &str) -> bool {
                 _ => true,
             }
         })
+}
+
+/// The Kubewarden controller copies only `matchExpressions` of a cluster-wide
+/// policy's namespaceSelector into its webhook (adm-controller PR #883), so a
+/// `matchLabels` term would silently select nothing.
+#[test]
+fn selectors_are_match_expressions() {
+    for (path, doc) in policies() {
+        let labels = &doc["spec"]["namespaceSelector"]["matchLabels"];
+        assert!(
+            labels.is_null(),
+            "{}: {}: write namespaceSelector.matchLabels {labels} as matchExpressions",
+            path.display(),
+            doc["metadata"]["name"]
+        );
+    }
 }
 
 #[test]

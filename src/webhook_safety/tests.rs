@@ -408,6 +408,41 @@ fn istio_backend(replicas: i64) -> Vec<Value> {
     vec![],
     vec![]
 )]
+#[case::cluster_admission_policy_match_labels_left_out(
+    json!({"apiVersion": "policies.kubewarden.io/v1", "kind": "ClusterAdmissionPolicy", "metadata": {"name": "inject"},
+           "spec": {"rules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"], "operations": ["CREATE"]}], "namespaceSelector": {"matchLabels": {"istio-injection": "enabled"}}, "mutating": true}}),
+    vec![],
+    vec!["spec.namespaceSelector"]
+)]
+#[case::cluster_admission_policy_match_labels_kept_inside(
+    json!({"apiVersion": "policies.kubewarden.io/v1", "kind": "ClusterAdmissionPolicy", "metadata": {"name": "inject"},
+           "spec": {"rules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"], "operations": ["CREATE"]}], "namespaceSelector": {"matchLabels": {"istio-injection": "enabled"}}, "allowInsideAdmissionControllerNamespace": true, "mutating": true}}),
+    vec![],
+    vec![]
+)]
+#[case::cluster_admission_policy_match_labels_as_expression(
+    json!({"apiVersion": "policies.kubewarden.io/v1", "kind": "ClusterAdmissionPolicy", "metadata": {"name": "inject"},
+           "spec": {"rules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"], "operations": ["CREATE"]}], "namespaceSelector": {"matchExpressions": [{"key": "istio-injection", "operator": "In", "values": ["enabled"]}]}, "mutating": true}}),
+    vec![],
+    vec![]
+)]
+#[case::cluster_admission_policy_group_match_labels_and_exclusion(
+    json!({"apiVersion": "policies.kubewarden.io/v1", "kind": "ClusterAdmissionPolicyGroup", "metadata": {"name": "pods"},
+           "spec": {"rules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"], "operations": ["CREATE"]}], "namespaceSelector": {"matchLabels": {"team": "a"}, "matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "kube-public", "kube-node-lease"]}]}}}),
+    vec![],
+    vec![]
+)]
+#[case::admission_policy_with_match_labels(
+    json!({"apiVersion": "policies.kubewarden.io/v1", "kind": "AdmissionPolicy", "metadata": {"name": "p", "namespace": "apps"},
+           "spec": {"rules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"], "operations": ["CREATE"]}], "namespaceSelector": {"matchLabels": {"team": "a"}}}}),
+    vec![],
+    vec![]
+)]
+#[case::webhook_configuration_keeps_match_labels(
+    configuration("MutatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": [""], "operations": ["CREATE"], "resources": ["pods"]}], "namespaceSelector": {"matchLabels": {"istio-injection": "enabled"}}, "failurePolicy": "Ignore"}))]),
+    healthy_backend(),
+    vec![]
+)]
 #[case::admission_policy_elsewhere(
     json!({"apiVersion": "policies.kubewarden.io/v1", "kind": "AdmissionPolicy", "metadata": {"name": "p", "namespace": "apps"},
            "spec": {"rules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"], "operations": ["CREATE"]}]}}),
@@ -431,6 +466,31 @@ fn istio_backend(replicas: i64) -> Vec<Value> {
 fn judges(#[case] object: Value, #[case] cluster: Vec<Value>, #[case] expected: Vec<&str>) {
     let verdict = judge(&object, cluster);
     assert_eq!(fields(&verdict), expected, "{verdict:#?}");
+}
+
+#[test]
+fn match_labels_left_out_are_explained_and_kept_in_the_fix() {
+    let object = json!({"apiVersion": "policies.kubewarden.io/v1", "kind": "ClusterAdmissionPolicy", "metadata": {"name": "inject"},
+        "spec": {"rules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"], "operations": ["CREATE"]}],
+                 "namespaceSelector": {"matchLabels": {"istio-injection": "enabled"}}, "mutating": true}});
+    let verdict = judge(&object, vec![]);
+    let [violation] = verdict.violations.as_slice() else {
+        panic!("{verdict:#?}");
+    };
+    assert_eq!(violation.value, "{matchLabels: {istio-injection: enabled}}");
+    for part in [
+        "without its matchLabels, its namespaceSelector matches every namespace",
+        "its matchLabels {matchLabels: {istio-injection: enabled}} narrow nothing",
+        "copies only the matchExpressions",
+    ] {
+        assert!(violation.problem.contains(part), "{part}: {violation:#?}");
+    }
+    assert_eq!(
+        violation.fix,
+        "set `spec.namespaceSelector: {matchExpressions: [{key: istio-injection, operator: In, values: [enabled]}, \
+         {key: kubernetes.io/metadata.name, operator: NotIn, values: [kube-system, kube-public, kube-node-lease]}]}` \
+         (kubernetes.io/metadata.name is set by the API server on every namespace and cannot be changed)."
+    );
 }
 
 #[rstest]

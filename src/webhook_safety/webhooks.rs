@@ -2,6 +2,7 @@
 //! Kubewarden policy, and what their rules reach.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
@@ -9,7 +10,7 @@ use crate::request::{
     DecodeError, GroupVersionKind, Object, ObjectMeta, Operation, Prefetch, Request,
 };
 use crate::response::{count, signed};
-use crate::selector::LabelSelector;
+use crate::selector::{LabelSelector, Operator, Requirement};
 
 /// `rules[]` of a webhook or Kubewarden policy (apiVersions are not read:
 /// any version of a resource is the same data).
@@ -64,6 +65,9 @@ struct WebhookSpec<'a> {
     namespace_selector: Option<LabelSelector>,
     #[serde(default, borrow)]
     match_conditions: Option<Vec<MatchCondition<'a>>>,
+    /// Kubewarden cluster-wide policies only.
+    #[serde(default)]
+    allow_inside_admission_controller_namespace: Option<bool>,
 }
 
 /// A webhook configuration or a Kubewarden policy, decoded before the kind
@@ -129,6 +133,10 @@ pub struct Webhook<'a> {
     pub service: Option<(String, String)>,
     /// Kubewarden's policy-server always accepts requests in its own namespace.
     pub kubewarden: bool,
+    /// The `matchLabels` the Kubewarden controller leaves out of a cluster-wide
+    /// policy's webhook: it copies only `matchExpressions` (since adm-controller
+    /// PR #883) unless `allowInsideAdmissionControllerNamespace` is true.
+    pub labels_left_out: BTreeMap<String, String>,
 }
 
 /// What a request is about.
@@ -258,6 +266,17 @@ impl<'a> Webhook<'a> {
             .client_config
             .and_then(|c| c.service)
             .map(|s| (s.namespace.to_string(), s.name.to_string()));
+        let mut selector = spec.namespace_selector;
+        let labels_left_out = match selector.as_mut() {
+            Some(s)
+                if kubewarden
+                    && only.is_none()
+                    && spec.allow_inside_admission_controller_namespace != Some(true) =>
+            {
+                std::mem::take(&mut s.match_labels)
+            }
+            _ => BTreeMap::new(),
+        };
         Self {
             name: if kubewarden {
                 Cow::Borrowed("")
@@ -273,12 +292,49 @@ impl<'a> Webhook<'a> {
             timeout_set: spec.timeout_seconds.is_some(),
             scope: match only {
                 Some(namespace) => Scope::Only(namespace),
-                None => Scope::Selector(spec.namespace_selector),
+                None => Scope::Selector(selector),
             },
             skipped_by_conditions,
             service,
             kubewarden,
+            labels_left_out,
         }
+    }
+
+    /// The namespaceSelector as written, `matchLabels` the controller leaves out included.
+    pub fn written_selector(&self) -> Option<Cow<'_, LabelSelector>> {
+        let Scope::Selector(Some(selector)) = &self.scope else {
+            return None;
+        };
+        if self.labels_left_out.is_empty() {
+            return Some(Cow::Borrowed(selector));
+        }
+        let mut written = selector.clone();
+        written.match_labels.clone_from(&self.labels_left_out);
+        Some(Cow::Owned(written))
+    }
+
+    /// The selector to start a fix from: the written one, with `matchLabels`
+    /// the controller leaves out turned into `In` expressions, which it keeps.
+    pub fn fixable_selector(&self) -> LabelSelector {
+        let Scope::Selector(selector) = &self.scope else {
+            return LabelSelector::default();
+        };
+        let mut fixable = selector.clone().unwrap_or_default();
+        if !self.labels_left_out.is_empty() {
+            let mut expressions: Vec<Requirement> = self
+                .labels_left_out
+                .iter()
+                .map(|(key, value)| Requirement {
+                    key: key.clone(),
+                    operator: Operator::In,
+                    values: vec![value.clone()],
+                })
+                .collect();
+            expressions.append(&mut fixable.match_expressions);
+            fixable.match_expressions = expressions;
+        }
+        fixable
     }
 
     /// `failurePolicy` as found, for messages.
