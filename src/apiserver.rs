@@ -1,13 +1,14 @@
 //! What the harness and the playground do in the API server's place: build
 //! the AdmissionReview request for an object, and answer Kubewarden's
-//! `kubernetes/*` lookups from a list of objects with the API server's
-//! semantics (label selectors, `metadata.name` and `metadata.namespace` field
-//! selectors, field masks). Policy modules never call it.
+//! `kubernetes/*` lookups from a list of objects as policy-server does
+//! (policy-evaluator's callback handler: label selectors, `metadata.name` and
+//! `metadata.namespace` field selectors, field masks, its error texts).
+//! Policy modules never call it.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::selector::LabelSelector;
 
@@ -51,23 +52,29 @@ impl Lookup {
             .any(|r| r.api_version == lookup.api_version && r.kind == lookup.kind)
         {
             return Err(format!(
-                "{}/{} is not among the policy's contextAwareResources",
+                "Policy has not been granted access to Kubernetes {}/{} resources. The violation has been reported.",
                 lookup.api_version, lookup.kind
             ));
         }
         Ok(lookup)
     }
 
-    /// The answer the API server would give, from `objects`.
+    /// The answer policy-server would give, from `objects`.
     pub fn answer<'v>(
         &self,
         operation: &str,
         objects: impl IntoIterator<Item = &'v Value>,
     ) -> Result<Vec<u8>, String> {
-        let masks = self.field_masks.as_deref().unwrap_or_default();
+        let cluster_scoped = is_cluster_scoped(&self.kind);
         match operation {
             "list_resources_by_namespace" | "list_resources_all" => {
                 let namespace = match operation {
+                    "list_resources_by_namespace" if cluster_scoped => {
+                        return Err(format!(
+                            "resource {}/{} is cluster wide. Cannot search for it inside of a namespace",
+                            self.api_version, self.kind
+                        ))
+                    }
                     "list_resources_by_namespace" => Some(
                         self.namespace
                             .as_deref()
@@ -85,19 +92,29 @@ impl Lookup {
                     })
                     .filter(|o| labels.matches(&labels_of(o)))
                     .filter(|o| fields.iter().all(|f| f.matches(o)))
-                    .map(|o| mask(o, masks))
+                    .map(|o| listed(o, self.field_masks.as_deref()))
                     .collect();
                 let list = json!({
                     "apiVersion": self.api_version,
                     "kind": format!("{}List", self.kind),
-                    "metadata": {"resourceVersion": "1"},
+                    "metadata": {},
                     "items": items,
                 });
                 serde_json::to_vec(&list).map_err(|e| e.to_string())
             }
             "get_resource" => {
                 let name = self.name.as_deref().unwrap_or("");
-                let namespace = self.namespace.as_deref().unwrap_or("");
+                let namespace = match self.namespace.as_deref() {
+                    _ if cluster_scoped => "",
+                    Some(namespace) => namespace,
+                    None => {
+                        return Err(format!(
+                            "Resource {}/{} is namespaced, but no namespace was provided",
+                            self.api_version, self.kind
+                        ))
+                    }
+                };
+                // A direct GET: the object as stored, without field masks.
                 objects
                     .into_iter()
                     .find(|o| {
@@ -105,9 +122,14 @@ impl Lookup {
                             && str_at(o, &["metadata", "name"]) == name
                             && str_at(o, &["metadata", "namespace"]) == namespace
                     })
-                    .map(|o| serde_json::to_vec(&mask(o, masks)).map_err(|e| e.to_string()))
+                    .map(|o| serde_json::to_vec(o).map_err(|e| e.to_string()))
                     .unwrap_or_else(|| {
-                        Err(format!("{} \"{name}\" not found", self.kind.to_lowercase()))
+                        Err(format!(
+                            "Cannot find {}/{} named '{name}' inside of namespace '{:?}'",
+                            self.api_version,
+                            self.kind,
+                            self.namespace.as_deref()
+                        ))
                     })
             }
             other => Err(format!(
@@ -235,45 +257,204 @@ fn parse_field_selector(text: &str) -> Result<Vec<FieldRequirement>, String> {
     Ok(requirements)
 }
 
-/// Keeps only the masked paths (dot notation, arrays traversed); no masks keeps everything.
-fn mask(object: &Value, masks: &[String]) -> Value {
-    if masks.is_empty() {
-        return object.clone();
+/// A listed object as policy-server's watch cache holds it
+/// (policy-evaluator's `modify_object`): `managedFields` emptied, the
+/// last-applied-configuration annotation dropped, and field masks applied to
+/// everything but `apiVersion`, `kind` and `metadata`.
+fn listed(object: &Value, masks: Option<&[String]>) -> Value {
+    let mut served = object.clone();
+    let Some(fields) = served.as_object_mut() else {
+        return served;
+    };
+    let mut metadata = fields.remove("metadata").unwrap_or_else(|| json!({}));
+    if let Some(meta) = metadata.as_object_mut() {
+        meta.insert("managedFields".into(), json!([]));
+        let annotations = meta.entry("annotations").or_insert_with(|| json!({}));
+        if let Some(annotations) = annotations.as_object_mut() {
+            annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+        }
     }
-    let mut out = Value::Object(Map::new());
-    for path in masks {
-        let parts: Vec<&str> = path.split('.').collect();
-        copy_path(object, &mut out, &parts);
+    let api_version = fields.remove("apiVersion");
+    let kind = fields.remove("kind");
+    if let Some(masks) = masks {
+        prune(&mut served, &MaskNode::new(masks));
     }
-    out
+    if let Some(fields) = served.as_object_mut() {
+        fields.extend(api_version.map(|v| ("apiVersion".to_string(), v)));
+        fields.extend(kind.map(|v| ("kind".to_string(), v)));
+        fields.insert("metadata".into(), metadata);
+    }
+    served
 }
 
-fn copy_path(from: &Value, to: &mut Value, path: &[&str]) {
-    let Some((first, rest)) = path.split_first() else {
-        *to = from.clone();
+/// Field masks as a tree of keys; a node without children keeps all below it.
+#[derive(Default)]
+struct MaskNode(BTreeMap<String, MaskNode>);
+
+impl MaskNode {
+    fn new(masks: &[String]) -> Self {
+        let mut root = MaskNode::default();
+        for mask in masks {
+            let mut node = &mut root;
+            for part in mask.split('.') {
+                node = node.0.entry(part.to_string()).or_default();
+            }
+        }
+        root
+    }
+}
+
+/// Keeps the masked keys; arrays take the mask of their parent, plain values
+/// under a masked key stay whole.
+fn prune(value: &mut Value, node: &MaskNode) {
+    if node.0.is_empty() {
         return;
-    };
-    match from {
-        Value::Object(map) => {
-            let Some(child) = map.get(*first) else { return };
-            if !to.is_object() {
-                *to = Value::Object(Map::new());
+    }
+    match value {
+        Value::Object(fields) => fields.retain(|key, child| match node.0.get(key) {
+            Some(below) => {
+                prune(child, below);
+                true
             }
-            if let Value::Object(out) = to {
-                let slot = out.entry(first.to_string()).or_insert(Value::Null);
-                copy_path(child, slot, rest);
-            }
-        }
-        Value::Array(items) => {
-            if !to.is_array() {
-                *to = Value::Array(vec![Value::Null; items.len()]);
-            }
-            if let Value::Array(out) = to {
-                for (item, slot) in items.iter().zip(out.iter_mut()) {
-                    copy_path(item, slot, path);
-                }
-            }
-        }
+            None => false,
+        }),
+        Value::Array(items) => items.iter_mut().for_each(|item| prune(item, node)),
         _ => {}
+    }
+}
+
+/// Kinds the API server keeps outside namespaces.
+const CLUSTER_SCOPED: &[&str] = &[
+    "APIService",
+    "CertificateSigningRequest",
+    "ClusterAdmissionPolicy",
+    "ClusterAdmissionPolicyGroup",
+    "ClusterIssuer",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CloudProfile",
+    "ComponentStatus",
+    "CSIDriver",
+    "CSINode",
+    "CustomResourceDefinition",
+    "FlowSchema",
+    "IngressClass",
+    "MutatingAdmissionPolicy",
+    "MutatingAdmissionPolicyBinding",
+    "MutatingWebhookConfiguration",
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "PodSecurityPolicy",
+    "PolicyServer",
+    "PriorityClass",
+    "PriorityLevelConfiguration",
+    "Project",
+    "RuntimeClass",
+    "Seed",
+    "StorageClass",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "ValidatingWebhookConfiguration",
+    "VolumeAttachment",
+];
+
+pub fn is_cluster_scoped(kind: &str) -> bool {
+    CLUSTER_SCOPED.contains(&kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn service() -> Value {
+        json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {
+                "name": "web", "namespace": "apps", "labels": {"app": "web"},
+                "managedFields": [{"manager": "kubectl"}],
+                "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}", "team": "a"}
+            },
+            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "name": "http"}], "type": "ClusterIP"},
+            "status": {"loadBalancer": {}}
+        })
+    }
+
+    fn lookup(operation: &str, request: Value) -> Result<Value, String> {
+        let allowed = [
+            ResourceType {
+                api_version: "v1".into(),
+                kind: "Service".into(),
+            },
+            ResourceType {
+                api_version: "v1".into(),
+                kind: "Namespace".into(),
+            },
+        ];
+        let objects = [
+            service(),
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}}),
+        ];
+        let payload = request.to_string();
+        let body =
+            Lookup::decode(operation, payload.as_bytes(), &allowed)?.answer(operation, &objects)?;
+        serde_json::from_slice(&body).map_err(|e| e.to_string())
+    }
+
+    #[rstest]
+    #[case::no_masks(None, json!({"selector": {"app": "web"}, "ports": [{"port": 80, "name": "http"}], "type": "ClusterIP"}), true)]
+    #[case::empty_masks(Some(json!([])), json!({"selector": {"app": "web"}, "ports": [{"port": 80, "name": "http"}], "type": "ClusterIP"}), true)]
+    #[case::through_arrays(Some(json!(["spec.ports.port", "metadata.name"])), json!({"ports": [{"port": 80}]}), false)]
+    #[case::whole_value_below(Some(json!(["spec.selector", "spec.type.deeper"])), json!({"selector": {"app": "web"}, "type": "ClusterIP"}), false)]
+    fn lists_serve_masked_objects_with_whole_metadata(
+        #[case] masks: Option<Value>,
+        #[case] spec: Value,
+        #[case] status_kept: bool,
+    ) {
+        let mut request = json!({"api_version": "v1", "kind": "Service", "namespace": "apps"});
+        if let Some(masks) = masks {
+            request["field_masks"] = masks;
+        }
+        let list = lookup("list_resources_by_namespace", request).unwrap();
+        let item = &list["items"][0];
+        assert_eq!(item["spec"], spec);
+        assert_eq!(item["status"].is_object(), status_kept);
+        assert_eq!(
+            (item["apiVersion"].as_str(), item["kind"].as_str()),
+            (Some("v1"), Some("Service"))
+        );
+        assert_eq!(item["metadata"]["managedFields"], json!([]));
+        assert_eq!(item["metadata"]["annotations"], json!({"team": "a"}));
+        assert_eq!(item["metadata"]["labels"], json!({"app": "web"}));
+        assert_eq!(list["metadata"], json!({}));
+    }
+
+    #[rstest]
+    #[case::not_granted("list_resources_all", json!({"api_version": "v1", "kind": "Secret"}),
+        "Policy has not been granted access to Kubernetes v1/Secret resources. The violation has been reported.")]
+    #[case::cluster_wide_by_namespace("list_resources_by_namespace", json!({"api_version": "v1", "kind": "Namespace", "namespace": "apps"}),
+        "resource v1/Namespace is cluster wide. Cannot search for it inside of a namespace")]
+    #[case::namespaced_without_namespace("get_resource", json!({"api_version": "v1", "kind": "Service", "name": "web"}),
+        "Resource v1/Service is namespaced, but no namespace was provided")]
+    #[case::not_found("get_resource", json!({"api_version": "v1", "kind": "Service", "name": "db", "namespace": "apps"}),
+        "Cannot find v1/Service named 'db' inside of namespace 'Some(\"apps\")'")]
+    fn errors_read_as_policy_servers(
+        #[case] operation: &str,
+        #[case] request: Value,
+        #[case] error: &str,
+    ) {
+        assert_eq!(lookup(operation, request), Err(error.to_string()));
+    }
+
+    #[test]
+    fn get_resource_serves_the_stored_object() {
+        let request = json!({"api_version": "v1", "kind": "Service", "name": "web", "namespace": "apps", "field_masks": ["spec.type"]});
+        assert_eq!(lookup("get_resource", request), Ok(service()));
+        let namespace = json!({"api_version": "v1", "kind": "Namespace", "name": "apps", "namespace": "ignored"});
+        assert_eq!(
+            lookup("get_resource", namespace).unwrap()["metadata"]["name"],
+            "apps"
+        );
     }
 }

@@ -189,8 +189,8 @@ struct SuiteBench {
     native: Option<&'static crash_guard::registry::RuleEntry>,
     /// The smallest accepted case: what a fresh instance is given.
     smallest: Prepared,
-    /// One warm instance serves every case of the module, as a policy-server
-    /// worker's does; `slot` holds the host of the case being timed.
+    /// One warm instance serves every case of the module (the rule's own
+    /// latency); `slot` holds the host of the case being timed.
     slot: Arc<HostSlot>,
     warm: crate::engine::Instance,
     cases: Vec<CaseBench>,
@@ -605,10 +605,10 @@ fn render(rows: &[ModuleRow], hub: Option<&reference::Reference>, options: &Opti
          unevenly between runs, and machines of this kind differ by about 2x, so compare wasm / native ratios \
          (instruction counts for changes, see the README). \
          The harness is built optimised (`--profile bench-host`), as policy-server is. \
-         Evaluation latency is one `validate` call on a warm instance (one per module serves every case, \
-         as a policy-server worker's does; policy-server's deadline and memory guards on; lookups answered from the host's cache, as policy-server caches them); \
+         Evaluation latency is one `validate` call on a warm instance (one per module serves every case: \
+         the rule's own cost; policy-server's deadline and memory guards on; lookups answered from the host's cache, as policy-server caches them); \
          *per request* (and, per case, *fresh instance + validate*, timed for half as long) is a fresh \
-         instance plus one `validate`, which is what policy-server pays per request; the waPC round trip is a `protocol_version` call, the floor of any call. Native is \
+         instance plus one `validate`, which is what policy-server pays per request, since it rehydrates a fresh instance for every evaluation; the waPC round trip is a `protocol_version` call, the floor of any call. Native is \
          the same rule called in-process on the same payload, at the same opt-level but without the \
          modules' LTO (callgrind: about 8% more instructions for a staged-rollout case); parse is \
          `serde_json::from_slice::<Value>` of the payload, what a policy that decodes whole requests \

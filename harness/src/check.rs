@@ -93,45 +93,7 @@ impl Route {
     }
 }
 
-/// Kinds the API server keeps outside namespaces.
-const CLUSTER_SCOPED: &[&str] = &[
-    "APIService",
-    "CertificateSigningRequest",
-    "ClusterAdmissionPolicy",
-    "ClusterAdmissionPolicyGroup",
-    "ClusterIssuer",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "CloudProfile",
-    "ComponentStatus",
-    "CSIDriver",
-    "CSINode",
-    "CustomResourceDefinition",
-    "FlowSchema",
-    "IngressClass",
-    "MutatingAdmissionPolicy",
-    "MutatingAdmissionPolicyBinding",
-    "MutatingWebhookConfiguration",
-    "Namespace",
-    "Node",
-    "PersistentVolume",
-    "PodSecurityPolicy",
-    "PolicyServer",
-    "PriorityClass",
-    "PriorityLevelConfiguration",
-    "Project",
-    "RuntimeClass",
-    "Seed",
-    "StorageClass",
-    "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding",
-    "ValidatingWebhookConfiguration",
-    "VolumeAttachment",
-];
-
-pub fn is_cluster_scoped(kind: &str) -> bool {
-    CLUSTER_SCOPED.contains(&kind)
-}
+pub use crash_guard::apiserver::is_cluster_scoped;
 
 /// Runs the check; `Ok(false)` when anything is refused or the input is bad.
 pub fn run(engine: &Engine, args: &CheckArgs) -> Result<bool> {

@@ -15,6 +15,10 @@ pub struct Exchange {
     pub operation: String,
     pub request: Value,
     pub response: Result<Vec<u8>, String>,
+    /// False when the host refused it (a resource the policy's metadata does
+    /// not list): the engine answers such calls itself, before any cluster
+    /// or kwctl's session replay sees them.
+    pub granted: bool,
 }
 
 /// A lookup's answer: the body, or the error the host reports.
@@ -117,11 +121,13 @@ impl CaseHost {
                 let request: Value = serde_json::from_slice(payload)
                     .map_err(|e| format!("cannot decode request: {e}"))?;
                 let response = self.kubernetes(operation, payload);
+                let granted = Lookup::decode(operation, payload, &self.allowed).is_ok();
                 if let Ok(mut exchanges) = self.exchanges.lock() {
                     exchanges.push(Exchange {
                         operation: operation.to_string(),
                         request,
                         response: response.clone(),
+                        granted,
                     });
                 }
                 response
@@ -196,7 +202,13 @@ mod tests {
             json!({"api_version":"v1","kind":"ConfigMap","namespace":"a","label_selector":"OWNER=TILLER","field_masks":["metadata.name"]}),
         );
         assert_eq!(answer["kind"], "ConfigMapList");
-        assert_eq!(answer["items"], json!([{"metadata":{"name":"one"}}]));
+        // Masks prune the data, never metadata (policy-evaluator's `modify_object`).
+        assert_eq!(
+            answer["items"],
+            json!([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+                "name": "one", "namespace": "a", "labels": {"OWNER": "TILLER"},
+                "annotations": {}, "managedFields": []}}])
+        );
         assert_eq!(host.exchanges().len(), 1);
     }
 
@@ -211,7 +223,7 @@ mod tests {
                 br#"{"api_version":"v1","kind":"Secret"}"#,
             )
             .unwrap_err();
-        assert!(error.contains("contextAwareResources"));
+        assert!(error.contains("Policy has not been granted access to Kubernetes v1/Secret"));
     }
 
     #[test]
@@ -252,6 +264,8 @@ mod tests {
             "get_resource",
             br#"{"api_version":"v1","kind":"ConfigMap","name":"two","namespace":"a","disable_cache":false}"#,
         );
-        assert!(missing.unwrap_err().contains("not found"));
+        assert!(missing
+            .unwrap_err()
+            .contains("Cannot find v1/ConfigMap named 'two'"));
     }
 }

@@ -28,7 +28,11 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            deadline: Duration::from_secs(2),
+            // policy-server advances its epoch once a second and stops a call
+            // at the `policy-timeout`-th tick (default 2) after it started: a
+            // call that starts just before a tick has only 1 s.
+            deadline: Duration::from_secs(1),
+            // policy-server's cap on what a policy may allocate (since v1.38).
             max_memory_bytes: 256 * 1024 * 1024,
         }
     }
@@ -153,7 +157,8 @@ impl Module {
 }
 
 /// The host behind an instance; replaced between cases when one warm
-/// instance serves many, as a policy-server worker's instance does.
+/// instance serves many (policy-server rehydrates a fresh instance per
+/// request; the warm replay checks that a module keeps no state between calls).
 pub struct HostSlot(Mutex<Arc<CaseHost>>);
 
 impl HostSlot {

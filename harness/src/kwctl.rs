@@ -7,12 +7,12 @@ use anyhow::{Context, Result};
 use serde_json::Value;
 
 use crate::cluster::Exchange;
-use crate::suite::{admission_response, Outcome, Prepared};
+use crate::suite::{admission_response, Outcome, Prepared, SETTINGS_NOT_AN_OBJECT};
 
 /// kwctl's `--replay-host-capabilities-interactions` session file.
 pub fn session_yaml(exchanges: &[Exchange]) -> Result<String> {
     let mut entries = Vec::new();
-    for exchange in exchanges {
+    for exchange in exchanges.iter().filter(|e| e.granted) {
         let tag = match exchange.operation.as_str() {
             "list_resources_by_namespace" => "!KubernetesListResourceNamespace",
             "list_resources_all" => "!KubernetesListResourceAll",
@@ -45,7 +45,7 @@ pub fn write_case_files(
     std::fs::write(&request, serde_json::to_vec_pretty(&prepared.request)?)?;
     let settings = dir.join("settings.json");
     std::fs::write(&settings, serde_json::to_vec_pretty(&prepared.settings)?)?;
-    let session = if exchanges.is_empty() {
+    let session = if !exchanges.iter().any(|e| e.granted) {
         None
     } else {
         let path = dir.join("session.yml");
@@ -69,6 +69,10 @@ pub fn run(
     prepared: &Prepared,
     exchanges: &[Exchange],
 ) -> Result<Outcome> {
+    if !prepared.settings.is_object() {
+        // kwctl refuses these itself, in words of its own, before loading the module.
+        return Ok(Outcome::SettingsInvalid(SETTINGS_NOT_AN_OBJECT.to_string()));
+    }
     let (request, settings, session) = write_case_files(dir, prepared, exchanges)?;
     let mut command = Command::new("kwctl");
     command
@@ -87,8 +91,21 @@ pub fn run(
     let output = command.output().context("cannot run kwctl")?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        return Ok(Outcome::SettingsInvalid(format!("{stderr}{stdout}")));
+        // On invalid settings kwctl prints the SettingsValidationResponse as a
+        // JSON line, then fails with the message in Rust's debug quoting.
+        let refusal = stdout
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find(|answer| answer.get("valid") == Some(&Value::Bool(false)));
+        let message = match refusal {
+            Some(answer) => answer
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            None => format!("{}{stdout}", String::from_utf8_lossy(&output.stderr)),
+        };
+        return Ok(Outcome::SettingsInvalid(message));
     }
     let response: Value =
         serde_json::from_str(stdout.trim()).with_context(|| format!("kwctl printed {stdout}"))?;
@@ -103,4 +120,36 @@ pub fn run(
         response.get("uid").and_then(Value::as_str).unwrap_or(""),
         &validation,
     )?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn exchange(kind: &str, granted: bool) -> Exchange {
+        Exchange {
+            operation: "list_resources_all".into(),
+            request: json!({"api_version": "v1", "kind": kind}),
+            response: if granted {
+                Ok(b"{}".to_vec())
+            } else {
+                Err("Policy has not been granted access".into())
+            },
+            granted,
+        }
+    }
+
+    #[test]
+    fn sessions_hold_only_the_lookups_the_host_lets_through() {
+        let yaml = session_yaml(&[exchange("Secret", false), exchange("ConfigMap", true)])
+            .expect("session");
+        let entries: Vec<Value> = serde_yaml::from_str(&yaml).expect("yaml");
+        assert_eq!(entries.len(), 1, "{yaml}");
+        assert!(
+            yaml.contains("ConfigMap") && !yaml.contains("Secret"),
+            "{yaml}"
+        );
+        assert!(yaml.contains("!KubernetesListResourceAll"), "{yaml}");
+    }
 }

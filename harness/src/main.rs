@@ -27,10 +27,11 @@ use crate::suite::{Outcome, Source};
 #[derive(Parser)]
 #[command(about = "Runs crash-guard policy modules as policy-server does")]
 struct Cli {
-    /// Execution deadline per call, in milliseconds (policy-server's policy timeout).
-    #[arg(long, global = true, default_value_t = 2000)]
+    /// Execution deadline per call, in milliseconds: what policy-server's default
+    /// timeout (2 ticks of 1 s) leaves a call that starts just before a tick.
+    #[arg(long, global = true, default_value_t = 1000)]
     deadline_ms: u64,
-    /// Memory cap per instance, in MiB.
+    /// Memory cap per instance, in MiB (policy-server's since v1.38).
     #[arg(long, global = true, default_value_t = 256)]
     max_memory_mib: usize,
     #[command(subcommand)]
@@ -209,6 +210,7 @@ fn run_one(
         (None, Some(path)) => suite::load_document(&path)?,
         (None, None) => json!({}),
     };
+    let settings = suite::host_settings(settings);
     let document = suite::load_document(request_path)?;
     let request = match document.get("kind").and_then(Value::as_str) {
         Some("AdmissionReview") => document.get("request").cloned().unwrap_or(Value::Null),

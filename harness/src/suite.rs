@@ -233,10 +233,11 @@ impl Suite {
         id: String,
         module: &str,
     ) -> Result<Prepared> {
-        let mut settings = case
-            .settings
-            .clone()
-            .unwrap_or_else(|| self.settings.clone());
+        let mut settings = host_settings(
+            case.settings
+                .clone()
+                .unwrap_or_else(|| self.settings.clone()),
+        );
         if module == BUNDLE && self.module != "*" && self.module != BUNDLE {
             let mut sections = serde_json::Map::new();
             for rule in crash_guard::registry::RULES {
@@ -339,20 +340,45 @@ pub fn validate_payload(request: &Value, settings: &Value) -> Result<Vec<u8>> {
     Ok(crash_guard::request::write_payload(request, settings)?)
 }
 
+/// Settings as policy-server and kwctl hand them on: `null` becomes `{}`
+/// (policy-evaluator's `PolicySettings`); anything else but an object they
+/// refuse themselves ([`SETTINGS_NOT_AN_OBJECT`]).
+pub fn host_settings(settings: Value) -> Value {
+    if settings.is_null() {
+        json!({})
+    } else {
+        settings
+    }
+}
+
+/// Why policy-server and kwctl refuse settings that are not an object, before
+/// any module is called.
+pub const SETTINGS_NOT_AN_OBJECT: &str =
+    "settings must be an object: policy-server and kwctl take only an object (or null, as {}) and refuse anything else before calling the policy";
+
 pub fn run(module: &Module, prepared: &Prepared) -> Result<Outcome> {
+    if !prepared.settings.is_object() {
+        return Ok(Outcome::SettingsInvalid(SETTINGS_NOT_AN_OBJECT.to_string()));
+    }
     let instance = module.instantiate(prepared.host.clone())?;
     let version = instance.protocol_version().map_err(|e| anyhow!("{e}"))?;
     if version != "v1" {
         bail!("protocol_version answered {version}, expected v1");
     }
-    let answer = instance
-        .call(
-            "validate_settings",
-            &serde_json::to_vec(&prepared.settings)?,
-        )
-        .map_err(|e| anyhow!("{e}"))?;
-    let answer: Value =
-        serde_json::from_slice(&answer).context("validate_settings answered non-JSON")?;
+    // As policy-evaluator: a guest error or an answer that is not a
+    // SettingsValidationResponse makes the settings invalid.
+    let answer = match instance.call(
+        "validate_settings",
+        &serde_json::to_vec(&prepared.settings)?,
+    ) {
+        Ok(answer) => serde_json::from_slice::<Value>(&answer).unwrap_or_else(
+            |e| json!({"valid": false, "message": format!("error: cannot convert response: {e}")}),
+        ),
+        Err(e) => json!({
+            "valid": false,
+            "message": format!("Error invoking settings validation callback: {e}"),
+        }),
+    };
     if answer.get("valid") != Some(&Value::Bool(true)) {
         let message = answer
             .get("message")
@@ -362,19 +388,58 @@ pub fn run(module: &Module, prepared: &Prepared) -> Result<Outcome> {
         return Ok(Outcome::SettingsInvalid(message));
     }
     let instance = module.instantiate(prepared.host.clone())?;
-    let raw = instance
-        .call("validate", &prepared.payload)
-        .map_err(|e| anyhow!("{e}"))?;
-    let response: Value = serde_json::from_slice(&raw).context("validate answered non-JSON")?;
-    Ok(Outcome::Response(admission_response(
-        str_at(&prepared.request, &["uid"]),
-        &response,
-    )?))
+    let uid = str_at(&prepared.request, &["uid"]);
+    // As policy-evaluator: a guest error, a trap or a timeout is a 500.
+    let raw = match instance.call("validate", &prepared.payload) {
+        Ok(raw) => raw,
+        Err(e) => {
+            return Ok(Outcome::Response(internal_server_error(
+                uid,
+                &e.to_string(),
+            )))
+        }
+    };
+    let response = match serde_json::from_slice::<Value>(&raw) {
+        Ok(response) if response.get("accepted").is_some_and(Value::is_boolean) => response,
+        _ => {
+            let text = String::from_utf8_lossy(&raw);
+            let message = format!("cannot deserialize the policy's answer: {text}");
+            return Ok(Outcome::Response(internal_server_error(uid, &message)));
+        }
+    };
+    if response.get("mutated_object").is_some_and(|m| !m.is_null()) {
+        bail!("validate answered with a mutated_object, but crash-guard's policies are not mutating: policy-server would refuse the request");
+    }
+    Ok(Outcome::Response(admission_response(uid, &response)?))
+}
+
+/// policy-evaluator's answer when evaluation fails.
+fn internal_server_error(uid: &str, message: &str) -> Value {
+    json!({
+        "uid": uid,
+        "allowed": false,
+        "status": {"message": format!("internal server error: {message}"), "code": 500},
+    })
+}
+
+/// Whether `response` is [`internal_server_error`]'s: the module trapped, ran
+/// out of time or answered nonsense, which no crash-guard policy may do.
+pub fn is_internal_server_error(response: &Value) -> bool {
+    response.pointer("/status/code") == Some(&json!(500))
+        && response
+            .pointer("/status/message")
+            .and_then(Value::as_str)
+            .is_some_and(|m| m.starts_with("internal server error: "))
+}
+
+/// Whether a settings refusal is policy-evaluator's for a failed call.
+pub fn is_settings_call_failure(message: &str) -> bool {
+    message.starts_with("Error invoking settings validation callback: ")
+        || message.starts_with("error: cannot convert response: ")
 }
 
 /// Evaluates the case again on `warm`, an instance that has already served
-/// other cases (as a policy-server worker's instance has), and checks that it
-/// answers exactly as the fresh instance did.
+/// other cases, and checks that it answers exactly as the fresh instance did.
 pub fn run_warm(
     warm: &Instance,
     slot: &HostSlot,
@@ -442,6 +507,12 @@ pub fn check(
         Ok(())
     };
     match outcome {
+        Outcome::SettingsInvalid(message) if is_settings_call_failure(message) => Err(format!(
+            "validate_settings failed (policy-server would not start): {message}"
+        )),
+        Outcome::Response(response) if is_internal_server_error(response) => Err(format!(
+            "the module failed, a 500 that blocks the cluster under failurePolicy Fail: {response}"
+        )),
         Outcome::SettingsInvalid(message) => {
             if expect.settings_valid {
                 return Err(format!("settings refused: {message}"));
@@ -654,5 +725,31 @@ mod tests {
             &[]
         )
         .is_err());
+    }
+
+    #[test]
+    fn a_failed_call_fails_whatever_the_expectation() {
+        let trap = Outcome::Response(internal_server_error(
+            "u",
+            "trap in `validate`: unreachable",
+        ));
+        assert!(is_internal_server_error(match &trap {
+            Outcome::Response(r) => r,
+            Outcome::SettingsInvalid(_) => unreachable!(),
+        }));
+        let expected = expect("{allowed: false, message: internal server error, code: 500}");
+        assert!(check(&expected, &trap, &[]).is_err());
+        let settings = Outcome::SettingsInvalid(
+            "Error invoking settings validation callback: guest error".into(),
+        );
+        let expected = expect("{settingsValid: false, message: Error}");
+        assert!(check(&expected, &settings, &[]).is_err());
+    }
+
+    #[test]
+    fn settings_as_the_host_hands_them_on() {
+        assert_eq!(host_settings(json!(null)), json!({}));
+        assert_eq!(host_settings(json!({"a": 1})), json!({"a": 1}));
+        assert_eq!(host_settings(json!(42)), json!(42));
     }
 }

@@ -101,13 +101,16 @@ fn harness_request(case: &Value, dir: &Path, id: &str) -> Value {
 /// A recorded host call: operation, request, answer.
 type Exchange = (String, Value, Result<Vec<u8>, String>);
 
-/// Serves lookups by replaying the harness's recorded exchanges, strictly in order.
+/// Serves lookups by replaying the harness's recorded exchanges, strictly in
+/// order, after refusing those the policy's metadata does not grant, as
+/// kwctl's engine does before its replay.
 struct SessionHost {
     exchanges: RefCell<std::collections::VecDeque<Exchange>>,
+    allowed: Vec<playground::metadata::ResourceType>,
 }
 
 impl SessionHost {
-    fn load(path: &Path) -> Self {
+    fn load(path: &Path, allowed: &[playground::metadata::ResourceType]) -> Self {
         let mut exchanges = std::collections::VecDeque::new();
         if path.is_file() {
             let entries = load_document(path);
@@ -137,12 +140,14 @@ impl SessionHost {
         }
         Self {
             exchanges: RefCell::new(exchanges),
+            allowed: allowed.to_vec(),
         }
     }
 }
 
 impl Host for SessionHost {
     fn call(&self, namespace: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+        crash_guard::apiserver::Lookup::decode(operation, payload, &self.allowed)?;
         let sent: Value = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
         let Some((recorded_operation, recorded, response)) =
             self.exchanges.borrow_mut().pop_front()
@@ -326,7 +331,8 @@ fn run_case(
     let metadata = Metadata::of(rule.name);
     let module = match &session_dir {
         Some(dir) => {
-            let host = SessionHost::load(&dir.join("session.yml"));
+            let host =
+                SessionHost::load(&dir.join("session.yml"), &metadata.context_aware_resources);
             let response = (rule.validate)(payload.as_bytes(), &host);
             let left = host.exchanges.borrow().len();
             if left > 0 {
@@ -506,7 +512,16 @@ fn session_replay_answers_in_order_and_refuses_other_calls() {
   response: {type: Error, message: namespace "a" not found}
 "#;
     std::fs::write(&path, session).expect("session file");
-    let host = SessionHost::load(&path);
+    let granted = |kind: &str| playground::metadata::ResourceType {
+        api_version: "v1".into(),
+        kind: kind.into(),
+    };
+    let host = SessionHost::load(&path, &[granted("ConfigMap"), granted("Namespace")]);
+    let secrets = br#"{"api_version":"v1","kind":"Secret"}"#;
+    assert!(host
+        .call("kubernetes", "list_resources_all", secrets)
+        .unwrap_err()
+        .contains("Policy has not been granted access to Kubernetes v1/Secret"));
     let list = br#"{"api_version":"v1","kind":"ConfigMap","namespace":"a","label_selector":null,"field_selector":null}"#;
     assert_eq!(
         host.call("kubernetes", "list_resources_by_namespace", list),
