@@ -257,6 +257,12 @@ fn parse_field_selector(text: &str) -> Result<Vec<FieldRequirement>, String> {
     Ok(requirements)
 }
 
+/// How policy-evaluator hands the error of a granted lookup to the policy
+/// (refusals of resources not granted come without it).
+pub fn callback_failure(error: String) -> String {
+    ["Callback evaluation failure: ", &error].concat()
+}
+
 /// A listed object as policy-server's watch cache holds it
 /// (policy-evaluator's `modify_object`): `managedFields` emptied, the
 /// last-applied-configuration annotation dropped, and field masks applied to

@@ -949,13 +949,18 @@ fn labels_left_out(webhook: &Webhook) -> String {
     if webhook.labels_left_out.is_empty() {
         return String::new();
     }
-    let labels = LabelSelector {
+    let selector = LabelSelector {
         match_labels: webhook.labels_left_out.clone(),
         ..LabelSelector::default()
-    };
+    }
+    .to_flow_yaml();
+    let labels = selector
+        .strip_prefix("{matchLabels: ")
+        .and_then(|rest| rest.strip_suffix('}'))
+        .unwrap_or(&selector);
     [
         "; its matchLabels ",
-        &labels.to_flow_yaml(),
+        labels,
         " narrow nothing: the Kubewarden controller copies only the matchExpressions of a cluster-wide policy's \
          namespaceSelector into its webhook, unless allowInsideAdmissionControllerNamespace is true",
     ]

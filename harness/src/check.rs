@@ -265,7 +265,7 @@ fn load_rules(
         }
         let module = suite::load_module(engine, root, &name)
             .with_context(|| format!("rule {name}: run `make policies` first"))?;
-        let settings = sections.remove(&name).unwrap_or_else(|| json!({}));
+        let settings = suite::host_settings(sections.remove(&name).unwrap_or_else(|| json!({})));
         validate_settings(&module, &settings).with_context(|| format!("settings of {name}"))?;
         rules.push(RuleModule {
             allowed: suite::context_aware_resources(root, &name)?,
@@ -279,6 +279,9 @@ fn load_rules(
 }
 
 fn validate_settings(module: &Module, settings: &Value) -> Result<()> {
+    if !settings.is_object() {
+        bail!("not valid: {}", suite::SETTINGS_NOT_AN_OBJECT);
+    }
     let instance = module.instantiate(Arc::new(CaseHost::default()))?;
     let answer = instance
         .call("validate_settings", &serde_json::to_vec(settings)?)
@@ -351,6 +354,11 @@ fn evaluate(
         )),
     };
     let (allowed, message, warnings) = match suite::run(&rule.module, &prepared) {
+        Ok(Outcome::Response(response)) if suite::is_internal_server_error(&response) => (
+            false,
+            format!("the module failed (policy-server answers 500): {response}"),
+            vec![],
+        ),
         Ok(Outcome::Response(response)) => (
             response.get("allowed").and_then(Value::as_bool) == Some(true),
             response

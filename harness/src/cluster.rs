@@ -104,6 +104,7 @@ impl CaseHost {
                 Ok(Vec::new())
             }
             ("kubewarden", "kubernetes") if self.quiet.load(Ordering::Relaxed) => {
+                let granted = self.granted(operation, payload);
                 let key = (operation.to_string(), payload.to_vec());
                 let cached = self.answers.lock().ok().and_then(|a| a.get(&key).cloned());
                 let answer = cached.unwrap_or_else(|| {
@@ -115,13 +116,13 @@ impl CaseHost {
                 });
                 let size = answer.as_ref().map_or(0, Vec::len);
                 self.served.fetch_add(size, Ordering::Relaxed);
-                answer
+                to_policy(answer, granted)
             }
             ("kubewarden", "kubernetes") => {
                 let request: Value = serde_json::from_slice(payload)
                     .map_err(|e| format!("cannot decode request: {e}"))?;
                 let response = self.kubernetes(operation, payload);
-                let granted = Lookup::decode(operation, payload, &self.allowed).is_ok();
+                let granted = self.granted(operation, payload);
                 if let Ok(mut exchanges) = self.exchanges.lock() {
                     exchanges.push(Exchange {
                         operation: operation.to_string(),
@@ -130,7 +131,7 @@ impl CaseHost {
                         granted,
                     });
                 }
-                response
+                to_policy(response, granted)
             }
             _ => Err(format!(
                 "unknown host capability {binding}/{namespace}/{operation}"
@@ -138,6 +139,11 @@ impl CaseHost {
         }
     }
 
+    fn granted(&self, operation: &str, payload: &[u8]) -> bool {
+        Lookup::decode(operation, payload, &self.allowed).is_ok()
+    }
+
+    /// The answer as the cluster gives it (and a kwctl session records it).
     fn kubernetes(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
         let lookup = Lookup::decode(operation, payload, &self.allowed)?;
         if let Some(message) = &self.lookup_error {
@@ -147,6 +153,15 @@ impl CaseHost {
             return Ok(body.clone().into_bytes());
         }
         lookup.answer(operation, &self.objects)
+    }
+}
+
+/// A lookup's answer as the policy sees it: the engine wraps the errors of
+/// granted lookups.
+fn to_policy(answer: Answer, granted: bool) -> Answer {
+    match answer {
+        Err(error) if granted => Err(crash_guard::apiserver::callback_failure(error)),
+        other => other,
     }
 }
 

@@ -1,5 +1,6 @@
-//! `harness soak`: each built module, on one warm instance as a policy-server
-//! worker holds it, fed mutations of its fixture payloads and settings.
+//! `harness soak`: each built module, on one warm instance (so that state one
+//! input leaves behind meets the next), fed mutations of its fixture payloads
+//! and settings.
 //!
 //! The native fuzzer (`fuzz/`) runs the rules' Rust. This runs what ships:
 //! the arena allocator, the in-place response writers and `wasm-opt`'s

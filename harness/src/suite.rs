@@ -449,6 +449,11 @@ pub fn run_warm(
     let Outcome::Response(expected) = fresh else {
         return Ok(());
     };
+    if is_internal_server_error(expected) {
+        // The fresh instance failed (the case fails on it); a warm one would
+        // only be left poisoned for the next cases.
+        return Ok(());
+    }
     slot.set(prepared.host.clone());
     let raw = warm
         .call("validate", &prepared.payload)

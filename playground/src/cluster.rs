@@ -35,6 +35,7 @@ impl<'a> ClusterHost<'a> {
     fn kubernetes(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
         Lookup::decode(operation, payload, self.allowed)?
             .answer(operation, self.objects.iter().copied())
+            .map_err(crash_guard::apiserver::callback_failure)
     }
 }
 

@@ -161,7 +161,7 @@ impl Host for SessionHost {
                 "session replay: expected {recorded_operation} {recorded}, got {namespace}/{operation} {sent}"
             ));
         }
-        response
+        response.map_err(crash_guard::apiserver::callback_failure)
     }
 }
 

@@ -432,11 +432,11 @@ fn istio_backend(replicas: i64) -> Vec<Value> {
     vec![],
     vec![]
 )]
-#[case::admission_policy_with_match_labels(
-    json!({"apiVersion": "policies.kubewarden.io/v1", "kind": "AdmissionPolicy", "metadata": {"name": "p", "namespace": "apps"},
+#[case::cluster_admission_policy_group_match_labels_left_out(
+    json!({"apiVersion": "policies.kubewarden.io/v1", "kind": "ClusterAdmissionPolicyGroup", "metadata": {"name": "pods"},
            "spec": {"rules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"], "operations": ["CREATE"]}], "namespaceSelector": {"matchLabels": {"team": "a"}}}}),
     vec![],
-    vec![]
+    vec!["spec.namespaceSelector"]
 )]
 #[case::webhook_configuration_keeps_match_labels(
     configuration("MutatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": [""], "operations": ["CREATE"], "resources": ["pods"]}], "namespaceSelector": {"matchLabels": {"istio-injection": "enabled"}}, "failurePolicy": "Ignore"}))]),
@@ -480,7 +480,7 @@ fn match_labels_left_out_are_explained_and_kept_in_the_fix() {
     assert_eq!(violation.value, "{matchLabels: {istio-injection: enabled}}");
     for part in [
         "without its matchLabels, its namespaceSelector matches every namespace",
-        "its matchLabels {matchLabels: {istio-injection: enabled}} narrow nothing",
+        "its matchLabels {istio-injection: enabled} narrow nothing",
         "copies only the matchExpressions",
     ] {
         assert!(violation.problem.contains(part), "{part}: {violation:#?}");

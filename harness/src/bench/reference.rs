@@ -144,7 +144,9 @@ fn expect_verdict(
     let Outcome::Response(response) = &fresh else {
         return Err(anyhow!("hub reference, {}: settings refused", prepared.id));
     };
-    if response.get("allowed") != Some(&Value::Bool(allowed)) {
+    if suite::is_internal_server_error(response)
+        || response.get("allowed") != Some(&Value::Bool(allowed))
+    {
         return Err(anyhow!(
             "hub reference, {}: answered {response}, expected allowed = {allowed}",
             prepared.id
