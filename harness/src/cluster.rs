@@ -60,6 +60,12 @@ impl CaseHost {
         }
     }
 
+    /// How much cluster state a lookup could be answered from, in bytes.
+    pub fn cluster_bytes(&self) -> usize {
+        let state: usize = self.objects.iter().map(|o| o.to_string().len()).sum();
+        state + self.lookup_body.as_ref().map_or(0, String::len)
+    }
+
     pub fn set_quiet(&self, quiet: bool) {
         self.quiet.store(quiet, Ordering::Relaxed);
     }
