@@ -427,12 +427,20 @@ fn plurals(#[case] kind: &str, #[case] expected: &str) {
 #[ignore]
 fn lookup_cost_at_scale() {
     for count in [100usize, 1_000, 10_000] {
+        // Masked as policy-server masks: `data` pruned, metadata whole but for
+        // managedFields (emptied) and the last-applied annotation.
         let items: Vec<Value> = (0..count)
-            .map(|i| json!({"metadata": {"name": format!("cm-{i:05}")}}))
+            .map(|i| {
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("cm-{i:05}"),
+                "namespace": "scale", "uid": "6f1c1e8a-3b7e-4d2a-9c55-0a6f4f2b9d10",
+                "resourceVersion": "123456789", "creationTimestamp": "2026-11-26T10:00:00Z",
+                "labels": {"app": "build"}, "annotations": {}, "managedFields": []}})
+            })
             .collect();
-        let body = json!({"apiVersion": "v1", "kind": "ConfigMapList", "metadata": {"resourceVersion": "1"}, "items": items})
-            .to_string()
-            .into_bytes();
+        let body =
+            json!({"apiVersion": "v1", "kind": "ConfigMapList", "metadata": {}, "items": items})
+                .to_string()
+                .into_bytes();
         // The same list unmasked, each item as the API server returns a small ConfigMap.
         let full: Vec<Value> = (0..count)
             .map(|i| {
