@@ -193,16 +193,8 @@ impl LabelSelector {
     pub fn to_flow_yaml(&self) -> String {
         let mut out = String::from("{");
         if !self.match_labels.is_empty() {
-            out.push_str("matchLabels: {");
-            for (index, (key, value)) in self.match_labels.iter().enumerate() {
-                if index > 0 {
-                    out.push_str(", ");
-                }
-                push_yaml_scalar(&mut out, key);
-                out.push_str(": ");
-                push_yaml_scalar(&mut out, value);
-            }
-            out.push('}');
+            out.push_str("matchLabels: ");
+            push_flow_map(&mut out, &self.match_labels);
         }
         if !self.match_expressions.is_empty() {
             if !self.match_labels.is_empty() {
@@ -234,6 +226,26 @@ impl LabelSelector {
         out.push('}');
         out
     }
+}
+
+/// Labels in YAML flow form: `{app: web, tier: "1"}`.
+pub fn labels_flow_yaml(labels: &BTreeMap<String, String>) -> String {
+    let mut out = String::new();
+    push_flow_map(&mut out, labels);
+    out
+}
+
+fn push_flow_map(out: &mut String, labels: &BTreeMap<String, String>) {
+    out.push('{');
+    for (index, (key, value)) in labels.iter().enumerate() {
+        if index > 0 {
+            out.push_str(", ");
+        }
+        push_yaml_scalar(out, key);
+        out.push_str(": ");
+        push_yaml_scalar(out, value);
+    }
+    out.push('}');
 }
 
 /// Appends a label key or value as a YAML scalar, quoted when YAML would read

@@ -13,7 +13,7 @@ use crate::host::{Host, OnLookupFailure};
 use crate::policy::Rule;
 use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
 use crate::response::{count, decimal, signed};
-use crate::selector::{LabelSelector, NAMESPACE_NAME_LABEL};
+use crate::selector::{labels_flow_yaml, LabelSelector, NAMESPACE_NAME_LABEL};
 use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
 use crate::violation::{Verdict, Violation};
 use std::collections::BTreeMap;
@@ -949,18 +949,9 @@ fn labels_left_out(webhook: &Webhook) -> String {
     if webhook.labels_left_out.is_empty() {
         return String::new();
     }
-    let selector = LabelSelector {
-        match_labels: webhook.labels_left_out.clone(),
-        ..LabelSelector::default()
-    }
-    .to_flow_yaml();
-    let labels = selector
-        .strip_prefix("{matchLabels: ")
-        .and_then(|rest| rest.strip_suffix('}'))
-        .unwrap_or(&selector);
     [
         "; its matchLabels ",
-        labels,
+        &labels_flow_yaml(&webhook.labels_left_out),
         " narrow nothing: the Kubewarden controller copies only the matchExpressions of a cluster-wide policy's \
          namespaceSelector into its webhook, unless allowInsideAdmissionControllerNamespace is true",
     ]

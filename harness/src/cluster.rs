@@ -110,11 +110,11 @@ impl CaseHost {
                 Ok(Vec::new())
             }
             ("kubewarden", "kubernetes") if self.quiet.load(Ordering::Relaxed) => {
-                let granted = self.granted(operation, payload);
                 let key = (operation.to_string(), payload.to_vec());
                 let cached = self.answers.lock().ok().and_then(|a| a.get(&key).cloned());
                 let answer = cached.unwrap_or_else(|| {
-                    let answer = self.kubernetes(operation, payload);
+                    let (granted, answer) = self.kubernetes(operation, payload);
+                    let answer = to_policy(answer, granted);
                     if let Ok(mut answers) = self.answers.lock() {
                         answers.insert(key, answer.clone());
                     }
@@ -122,13 +122,12 @@ impl CaseHost {
                 });
                 let size = answer.as_ref().map_or(0, Vec::len);
                 self.served.fetch_add(size, Ordering::Relaxed);
-                to_policy(answer, granted)
+                answer
             }
             ("kubewarden", "kubernetes") => {
                 let request: Value = serde_json::from_slice(payload)
                     .map_err(|e| format!("cannot decode request: {e}"))?;
-                let response = self.kubernetes(operation, payload);
-                let granted = self.granted(operation, payload);
+                let (granted, response) = self.kubernetes(operation, payload);
                 if let Ok(mut exchanges) = self.exchanges.lock() {
                     exchanges.push(Exchange {
                         operation: operation.to_string(),
@@ -145,20 +144,21 @@ impl CaseHost {
         }
     }
 
-    fn granted(&self, operation: &str, payload: &[u8]) -> bool {
-        Lookup::decode(operation, payload, &self.allowed).is_ok()
-    }
-
-    /// The answer as the cluster gives it (and a kwctl session records it).
-    fn kubernetes(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
-        let lookup = Lookup::decode(operation, payload, &self.allowed)?;
-        if let Some(message) = &self.lookup_error {
-            return Err(message.clone());
-        }
-        if let Some(body) = &self.lookup_body {
-            return Ok(body.clone().into_bytes());
-        }
-        lookup.answer(operation, &self.objects)
+    /// Whether the engine lets the lookup through, and the answer as the
+    /// cluster gives it (and a kwctl session records it).
+    fn kubernetes(&self, operation: &str, payload: &[u8]) -> (bool, Answer) {
+        let lookup = match Lookup::decode(operation, payload, &self.allowed) {
+            Ok(lookup) => lookup,
+            Err(refused) => return (false, Err(refused)),
+        };
+        let answer = if let Some(message) = &self.lookup_error {
+            Err(message.clone())
+        } else if let Some(body) = &self.lookup_body {
+            Ok(body.clone().into_bytes())
+        } else {
+            lookup.answer(operation, &self.objects)
+        };
+        (true, answer)
     }
 }
 

@@ -372,11 +372,11 @@ pub fn run(module: &Module, prepared: &Prepared) -> Result<Outcome> {
         &serde_json::to_vec(&prepared.settings)?,
     ) {
         Ok(answer) => serde_json::from_slice::<Value>(&answer).unwrap_or_else(
-            |e| json!({"valid": false, "message": format!("error: cannot convert response: {e}")}),
+            |e| json!({"valid": false, "message": format!("{SETTINGS_ANSWER_UNREADABLE}{e}")}),
         ),
         Err(e) => json!({
             "valid": false,
-            "message": format!("Error invoking settings validation callback: {e}"),
+            "message": format!("{SETTINGS_CALL_FAILED}{e}"),
         }),
     };
     if answer.get("valid") != Some(&Value::Bool(true)) {
@@ -432,10 +432,14 @@ pub fn is_internal_server_error(response: &Value) -> bool {
             .is_some_and(|m| m.starts_with("internal server error: "))
 }
 
+/// policy-evaluator's words for a `validate_settings` call that failed, and
+/// for one whose answer it could not read.
+const SETTINGS_CALL_FAILED: &str = "Error invoking settings validation callback: ";
+const SETTINGS_ANSWER_UNREADABLE: &str = "error: cannot convert response: ";
+
 /// Whether a settings refusal is policy-evaluator's for a failed call.
 pub fn is_settings_call_failure(message: &str) -> bool {
-    message.starts_with("Error invoking settings validation callback: ")
-        || message.starts_with("error: cannot convert response: ")
+    message.starts_with(SETTINGS_CALL_FAILED) || message.starts_with(SETTINGS_ANSWER_UNREADABLE)
 }
 
 /// Evaluates the case again on `warm`, an instance that has already served
