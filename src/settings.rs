@@ -148,6 +148,16 @@ fn preview(json: &str) -> String {
     text
 }
 
+/// An RFC 1123 DNS label: at most 63 of `a-z`, `0-9`, `-`, alphanumeric at both ends.
+pub fn is_dns_label(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    text.len() <= 63
+        && bytes.first().is_some_and(alnum)
+        && bytes.last().is_some_and(alnum)
+        && bytes.iter().all(|b| alnum(b) || *b == b'-')
+}
+
 /// Refuses an empty entry in a list of names.
 pub fn non_empty_entries(field: &str, entries: &[String]) -> Result<(), SettingsError> {
     match entries.iter().position(|e| e.trim().is_empty()) {

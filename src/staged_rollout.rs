@@ -20,7 +20,7 @@ use crate::quantity::{amount, Amount, Format};
 use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
 use crate::response::{count, decimal, signed};
 use crate::selector::{LabelSelector, Operator, Requirement};
-use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
+use crate::settings::{is_dns_label, non_empty_entries, validate_section, SettingsError, Validate};
 use crate::shoot::{self, is_shoot, list_shoots, MachineImage, Shoot};
 use crate::violation::{Verdict, Violation};
 
@@ -91,16 +91,6 @@ fn is_label_segment(text: &str) -> bool {
         && bytes
             .iter()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
-
-/// An RFC 1123 DNS label: at most 63 of `a-z`, `0-9`, `-`, alphanumeric at both ends.
-fn is_dns_label(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    text.len() <= 63
-        && bytes.first().is_some_and(alnum)
-        && bytes.last().is_some_and(alnum)
-        && bytes.iter().all(|b| alnum(b) || *b == b'-')
 }
 
 /// Why `text` is not a label key (`[prefix/]name`), if it is not.

@@ -14,7 +14,7 @@ use crate::policy::Rule;
 use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
 use crate::response::{count, decimal, signed};
 use crate::selector::{labels_flow_yaml, LabelSelector, NAMESPACE_NAME_LABEL};
-use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
+use crate::settings::{is_dns_label, non_empty_entries, validate_section, SettingsError, Validate};
 use crate::violation::{Verdict, Violation};
 use std::collections::BTreeMap;
 
@@ -44,6 +44,8 @@ pub struct Settings {
     /// Look up the workload behind a webhook's Service and count its replicas.
     pub check_backend_replicas: bool,
     pub min_backend_replicas: u32,
+    /// Where Kubewarden runs its controller and PolicyServers.
+    pub kubewarden_namespace: String,
     pub on_lookup_failure: OnLookupFailure,
     pub exemptions: Exemptions,
 }
@@ -96,6 +98,7 @@ impl Default for Settings {
             lookup_namespace_labels: true,
             check_backend_replicas: true,
             min_backend_replicas: 2,
+            kubewarden_namespace: "kubewarden".to_string(),
             on_lookup_failure: OnLookupFailure::default(),
             exemptions: Exemptions::default(),
         }
@@ -152,6 +155,15 @@ impl Validate for Settings {
             return Err(SettingsError::new(
                 "minBackendReplicas",
                 "must be at least 1; set `checkBackendReplicas: false` to switch the check off",
+            ));
+        }
+        if !is_dns_label(&self.kubewarden_namespace) {
+            return Err(SettingsError::new(
+                "kubewardenNamespace",
+                format!(
+                    "`{}` is not a namespace name (at most 63 of a-z, 0-9 and `-`, starting and ending alphanumeric)",
+                    self.kubewarden_namespace
+                ),
             ));
         }
         validate_section("exemptions", &self.exemptions)
@@ -750,11 +762,27 @@ impl Judge<'_, '_> {
     }
 
     fn own_pods(&mut self, webhook: &Webhook) {
-        if !webhook.fails_closed || webhook.kubewarden {
+        if !webhook.fails_closed {
             return;
         }
-        let Some((namespace, name)) = &webhook.service else {
-            return;
+        let settings = self.settings;
+        let (namespace, server) = match (&webhook.inside_kubewarden, &webhook.service) {
+            (Some(policy_server), _) => (
+                settings.kubewarden_namespace.as_str(),
+                [
+                    "PolicyServer ",
+                    policy_server,
+                    ", whose pods run in ",
+                    &settings.kubewarden_namespace,
+                    " (Kubewarden's namespace, per the kubewardenNamespace setting),",
+                ]
+                .concat(),
+            ),
+            (None, Some((namespace, name))) if !webhook.kubewarden => (
+                namespace.as_str(),
+                ["Service ", namespace, "/", name].concat(),
+            ),
+            _ => return,
         };
         if !webhook.covers("", "pods", &POD_START, &["CREATE"]) {
             return;
@@ -762,43 +790,89 @@ impl Judge<'_, '_> {
         let Reach::Reached { basis } = self.reach(webhook, namespace) else {
             return;
         };
-        let basis = basis.text(namespace);
-        if !matches!(webhook.scope, Scope::Selector(_)) {
-            return;
-        }
         let (step, needs) = if webhook.covers("", "pods", &[""], &["CREATE"]) {
             ("pod creation", "creating")
         } else {
             ("the scheduling of pods (pods/binding)", "scheduling")
         };
-        let violation = Violation::new(
-            [&webhook.path, ".namespaceSelector"].concat(),
-            selector_value(webhook.written_selector().as_deref()),
-            [
-                webhook.label.as_str(),
-                " is served by Service ",
-                namespace,
-                "/",
-                name,
-                " and intercepts ",
-                step,
-                " in ",
-                namespace,
-                " with failurePolicy ",
-                webhook.failure_policy(),
-                &basis,
-                ": once its pods are gone (evicted, rescheduled, crashed) the API server refuses their replacements, because ",
-                needs,
-                " them needs this very webhook, so it can never come back.",
-            ]
-            .concat(),
-            ["set `", &webhook.path, ".namespaceSelector: "].concat(),
-        );
+        let kubewarden = webhook.inside_kubewarden.is_some();
+        let problem = [
+            webhook.label.as_str(),
+            " is served by ",
+            &server,
+            " and intercepts ",
+            step,
+            " in ",
+            namespace,
+            " with failurePolicy ",
+            webhook.failure_policy(),
+            &basis.text(namespace),
+            if kubewarden && matches!(webhook.scope, Scope::Selector(_)) {
+                "; allowInsideAdmissionControllerNamespace: true keeps the Kubewarden controller from leaving that namespace out of its webhook"
+            } else {
+                ""
+            },
+            ": once its pods are gone (evicted, rescheduled, crashed) the API server refuses their replacements, because ",
+            needs,
+            " them needs this very webhook, so it can never come back.",
+            if kubewarden {
+                " Until then every policy it serves with failurePolicy Fail refuses what it guards."
+            } else {
+                ""
+            },
+        ]
+        .concat();
         let findings = self
             .finding(webhook, "own-pods", &[namespace], 0)
             .into_iter()
             .collect();
-        self.selector_violation(violation, findings, SELECTOR_FIX_END, &[namespace.as_str()]);
+        match (&webhook.scope, kubewarden) {
+            (Scope::Only(own), _) => self.record(
+                Violation::new(
+                    "metadata.namespace",
+                    own.clone(),
+                    problem,
+                    [
+                        "create this policy in a namespace other than ",
+                        own,
+                        ", or set `spec.failurePolicy: Ignore`.",
+                    ]
+                    .concat(),
+                ),
+                findings,
+            ),
+            (Scope::Selector(_), true) => self.selector_violation(
+                Violation::new(
+                    [&webhook.path, ".allowInsideAdmissionControllerNamespace"].concat(),
+                    "true",
+                    problem,
+                    [
+                        "remove `",
+                        &webhook.path,
+                        ".allowInsideAdmissionControllerNamespace: true` (the controller then leaves ",
+                        namespace,
+                        " out), or set `",
+                        &webhook.path,
+                        ".namespaceSelector: ",
+                    ]
+                    .concat(),
+                ),
+                findings,
+                SELECTOR_FIX_END,
+                &[namespace],
+            ),
+            (Scope::Selector(_), false) => self.selector_violation(
+                Violation::new(
+                    [&webhook.path, ".namespaceSelector"].concat(),
+                    selector_value(webhook.written_selector().as_deref()),
+                    problem,
+                    ["set `", &webhook.path, ".namespaceSelector: "].concat(),
+                ),
+                findings,
+                SELECTOR_FIX_END,
+                &[namespace],
+            ),
+        }
     }
 
     fn backend_replicas(&mut self, webhook: &Webhook) {

@@ -461,11 +461,133 @@ fn istio_backend(replicas: i64) -> Vec<Value> {
     vec![],
     vec!["spec.failurePolicy"]
 )]
+#[case::cluster_admission_policy_allowed_inside_own_pods(
+    kubewarden_pods("ClusterAdmissionPolicy", None, json!({"allowInsideAdmissionControllerNamespace": true})),
+    vec![],
+    vec!["spec.allowInsideAdmissionControllerNamespace"]
+)]
+#[case::cluster_admission_policy_kept_out_by_the_controller(
+    kubewarden_pods("ClusterAdmissionPolicy", None, json!({})),
+    vec![],
+    vec![]
+)]
+#[case::cluster_admission_policy_allowed_inside_fails_open(
+    kubewarden_pods("ClusterAdmissionPolicy", None, json!({"allowInsideAdmissionControllerNamespace": true, "failurePolicy": "Ignore"})),
+    vec![],
+    vec![]
+)]
+#[case::cluster_admission_policy_allowed_inside_excluding_kubewarden(
+    kubewarden_pods("ClusterAdmissionPolicy", None, json!({"allowInsideAdmissionControllerNamespace": true,
+        "namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "kube-public", "kube-node-lease", "kubewarden"]}]}})),
+    vec![],
+    vec![]
+)]
+#[case::cluster_admission_policy_allowed_inside_opt_in_by_labels(
+    kubewarden_pods("ClusterAdmissionPolicy", None, json!({"allowInsideAdmissionControllerNamespace": true,
+        "namespaceSelector": {"matchLabels": {"istio-injection": "enabled"}}})),
+    vec![namespace("kubewarden", json!({"kubernetes.io/metadata.name": "kubewarden"}))],
+    vec![]
+)]
+#[case::cluster_admission_policy_allowed_inside_labelled_kubewarden(
+    kubewarden_pods("ClusterAdmissionPolicy", None, json!({"allowInsideAdmissionControllerNamespace": true,
+        "namespaceSelector": {"matchLabels": {"istio-injection": "enabled"}}})),
+    vec![namespace("kubewarden", json!({"kubernetes.io/metadata.name": "kubewarden", "istio-injection": "enabled"}))],
+    vec!["spec.allowInsideAdmissionControllerNamespace"]
+)]
+#[case::cluster_admission_policy_group_allowed_inside_binding(
+    kubewarden_pods("ClusterAdmissionPolicyGroup", None, json!({"allowInsideAdmissionControllerNamespace": true,
+        "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods/binding"], "operations": ["CREATE"]}]})),
+    vec![],
+    vec!["spec.allowInsideAdmissionControllerNamespace"]
+)]
+#[case::cluster_admission_policy_allowed_inside_evictions(
+    kubewarden_pods("ClusterAdmissionPolicy", None, json!({"allowInsideAdmissionControllerNamespace": true,
+        "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods/eviction"], "operations": ["CREATE"]}]})),
+    vec![],
+    vec![]
+)]
+#[case::admission_policy_in_kubewarden(
+    kubewarden_pods("AdmissionPolicy", Some("kubewarden"), json!({})),
+    vec![],
+    vec!["metadata.namespace"]
+)]
+#[case::admission_policy_group_in_kubewarden_fails_open(
+    kubewarden_pods("AdmissionPolicyGroup", Some("kubewarden"), json!({"failurePolicy": "Ignore"})),
+    vec![],
+    vec![]
+)]
 #[case::other_kind(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "apps"}, "webhooks": 7}), vec![], vec![])]
 #[case::no_webhooks(json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration", "metadata": {"name": "empty"}, "webhooks": null}), vec![], vec![])]
 fn judges(#[case] object: Value, #[case] cluster: Vec<Value>, #[case] expected: Vec<&str>) {
     let verdict = judge(&object, cluster);
     assert_eq!(fields(&verdict), expected, "{verdict:#?}");
+}
+
+/// A Kubewarden policy on pod creation that skips the protected namespaces;
+/// `spec` entries are merged over it.
+fn kubewarden_pods(kind: &str, namespace: Option<&str>, spec: Value) -> Value {
+    let mut policy = json!({"apiVersion": "policies.kubewarden.io/v1", "kind": kind, "metadata": {"name": "pods"},
+        "spec": {"module": "registry://ghcr.io/example/pods:v1", "mutating": true,
+                 "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"], "operations": ["CREATE"]}]}});
+    if let Some(namespace) = namespace {
+        policy["metadata"]["namespace"] = json!(namespace);
+    } else {
+        policy["spec"]["namespaceSelector"] = json!({"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "kube-public", "kube-node-lease"]}]});
+    }
+    for (key, value) in spec.as_object().into_iter().flatten() {
+        policy["spec"][key] = value.clone();
+    }
+    policy
+}
+
+#[test]
+fn kubewarden_policy_inside_its_own_namespace_is_explained() {
+    let object = kubewarden_pods(
+        "ClusterAdmissionPolicy",
+        None,
+        json!({"allowInsideAdmissionControllerNamespace": true, "policyServer": "reserved"}),
+    );
+    let verdict = judge(&object, vec![]);
+    let [violation] = verdict.violations.as_slice() else {
+        panic!("{verdict:#?}");
+    };
+    assert_eq!(violation.value, "true");
+    assert_eq!(
+        violation.problem,
+        "the webhook of ClusterAdmissionPolicy pods is served by PolicyServer reserved, whose pods run in kubewarden \
+         (Kubewarden's namespace, per the kubewardenNamespace setting), and intercepts pod creation in kubewarden with \
+         failurePolicy Fail (the default) \
+         (its namespaceSelector matches kubewarden if, as assumed without a lookup, it carries only \
+         kubernetes.io/metadata.name=kubewarden); allowInsideAdmissionControllerNamespace: true keeps the Kubewarden \
+         controller from leaving that namespace out of its webhook: once its pods are gone (evicted, rescheduled, crashed) \
+         the API server refuses their replacements, because creating them needs this very webhook, so it can never come \
+         back. Until then every policy it serves with failurePolicy Fail refuses what it guards."
+    );
+    assert_eq!(
+        violation.fix,
+        "remove `spec.allowInsideAdmissionControllerNamespace: true` (the controller then leaves kubewarden out), \
+         or set `spec.namespaceSelector: {matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, \
+         values: [kube-system, kube-public, kube-node-lease, kubewarden]}]}` \
+         (kubernetes.io/metadata.name is set by the API server on every namespace and cannot be changed)."
+    );
+}
+
+#[rstest]
+#[case::default_namespace("kubewarden", "kubewarden", false)]
+#[case::moved_namespace("kubewarden", "kw-system", true)]
+#[case::policy_in_the_moved_namespace("kw-system", "kw-system", false)]
+fn kubewarden_namespace_follows_settings(
+    #[case] policy_namespace: &str,
+    #[case] kubewarden_namespace: &str,
+    #[case] accepted: bool,
+) {
+    let object = kubewarden_pods("AdmissionPolicy", Some(policy_namespace), json!({}));
+    let settings = Settings {
+        kubewarden_namespace: kubewarden_namespace.to_string(),
+        ..Settings::default()
+    };
+    let verdict = judge_with(&object, &settings, &host(vec![]), "CREATE");
+    assert_eq!(verdict.is_accepted(), accepted, "{verdict:#?}");
 }
 
 #[test]
@@ -694,6 +816,11 @@ fn match_conditions(#[case] expression: &str, #[case] expected: Vec<&str>) {
 )]
 #[case::bad_lookup_failure(r#"{"onLookupFailure": "maybe"}"#, "onLookupFailure")]
 #[case::unknown_key(r#"{"protectedNamespace": []}"#, "unknown field `protectedNamespace`")]
+#[case::kubewarden_namespace_not_a_name(
+    r#"{"kubewardenNamespace": "Kubewarden"}"#,
+    "kubewardenNamespace: `Kubewarden` is not a namespace name"
+)]
+#[case::kubewarden_namespace_empty(r#"{"kubewardenNamespace": ""}"#, "kubewardenNamespace")]
 #[case::bad_exemption(
     r#"{"exemptions": {"serviceAccounts": ["x"]}}"#,
     "exemptions.serviceAccounts[0]"

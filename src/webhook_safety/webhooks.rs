@@ -68,6 +68,9 @@ struct WebhookSpec<'a> {
     /// Kubewarden cluster-wide policies only.
     #[serde(default)]
     allow_inside_admission_controller_namespace: Option<bool>,
+    /// Kubewarden policies only.
+    #[serde(default, borrow)]
+    policy_server: Option<Cow<'a, str>>,
 }
 
 /// A webhook configuration or a Kubewarden policy, decoded before the kind
@@ -102,6 +105,9 @@ struct KubewardenPolicy<'a> {
 /// which Kubewarden uses as well.
 pub const DEFAULT_TIMEOUT_SECONDS: i64 = 10;
 
+/// The PolicyServer a Kubewarden policy runs on when `spec.policyServer` is unset.
+const DEFAULT_POLICY_SERVER: &str = "default";
+
 /// Where a webhook may be called, as far as namespaces go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
@@ -131,8 +137,13 @@ pub struct Webhook<'a> {
     pub skipped_by_conditions: Vec<String>,
     /// `namespace/name` of the in-cluster Service serving it.
     pub service: Option<(String, String)>,
-    /// Kubewarden's policy-server always accepts requests in its own namespace.
+    /// A Kubewarden policy: the controller writes its webhook, served by a PolicyServer.
     pub kubewarden: bool,
+    /// The PolicyServer serving a Kubewarden policy whose webhook may reach
+    /// Kubewarden's own namespace: a namespaced policy, or a cluster-wide one
+    /// with `allowInsideAdmissionControllerNamespace: true` (otherwise the
+    /// controller excludes that namespace).
+    pub inside_kubewarden: Option<String>,
     /// The `matchLabels` the Kubewarden controller leaves out of a cluster-wide
     /// policy's webhook: it copies only `matchExpressions` (since adm-controller
     /// PR #883) unless `allowInsideAdmissionControllerNamespace` is true.
@@ -266,15 +277,18 @@ impl<'a> Webhook<'a> {
             .client_config
             .and_then(|c| c.service)
             .map(|s| (s.namespace.to_string(), s.name.to_string()));
+        let allowed_inside =
+            only.is_some() || spec.allow_inside_admission_controller_namespace == Some(true);
+        let inside_kubewarden = (kubewarden && allowed_inside).then(|| {
+            spec.policy_server
+                .as_deref()
+                .filter(|name| !name.is_empty())
+                .unwrap_or(DEFAULT_POLICY_SERVER)
+                .to_string()
+        });
         let mut selector = spec.namespace_selector;
         let labels_left_out = match selector.as_mut() {
-            Some(s)
-                if kubewarden
-                    && only.is_none()
-                    && spec.allow_inside_admission_controller_namespace != Some(true) =>
-            {
-                std::mem::take(&mut s.match_labels)
-            }
+            Some(s) if kubewarden && !allowed_inside => std::mem::take(&mut s.match_labels),
             _ => BTreeMap::new(),
         };
         Self {
@@ -297,6 +311,7 @@ impl<'a> Webhook<'a> {
             skipped_by_conditions,
             service,
             kubewarden,
+            inside_kubewarden,
             labels_left_out,
         }
     }
