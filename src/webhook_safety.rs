@@ -300,7 +300,7 @@ enum Basis {
 impl Basis {
     fn text(&self, namespace: &str) -> String {
         match self {
-            Basis::AdmissionPolicy => [" (it is an AdmissionPolicy in ", namespace, ")"].concat(),
+            Basis::AdmissionPolicy => [" (it is a namespaced policy in ", namespace, ")"].concat(),
             Basis::NoSelector => {
                 " (it has no namespaceSelector, so it matches every namespace)".to_string()
             }
@@ -833,7 +833,7 @@ impl Judge<'_, '_> {
                     own.clone(),
                     problem,
                     [
-                        "create this policy in a namespace other than ",
+                        "delete this policy and create it in a namespace other than ",
                         own,
                         ", or set `spec.failurePolicy: Ignore`.",
                     ]
@@ -841,21 +841,26 @@ impl Judge<'_, '_> {
                 ),
                 findings,
             ),
-            (Scope::Selector(_), true) => self.selector_violation(
+            (Scope::Selector(selector), true) => self.selector_violation(
                 Violation::new(
                     [&webhook.path, ".allowInsideAdmissionControllerNamespace"].concat(),
                     "true",
                     problem,
-                    [
-                        "remove `",
-                        &webhook.path,
-                        ".allowInsideAdmissionControllerNamespace: true` (the controller then leaves ",
-                        namespace,
-                        " out), or set `",
-                        &webhook.path,
-                        ".namespaceSelector: ",
-                    ]
-                    .concat(),
+                    // Without it the controller would drop matchLabels too.
+                    if selector.as_ref().is_some_and(|s| !s.match_labels.is_empty()) {
+                        ["set `", &webhook.path, ".namespaceSelector: "].concat()
+                    } else {
+                        [
+                            "remove `",
+                            &webhook.path,
+                            ".allowInsideAdmissionControllerNamespace: true` (the controller then leaves ",
+                            namespace,
+                            " out), or set `",
+                            &webhook.path,
+                            ".namespaceSelector: ",
+                        ]
+                        .concat()
+                    },
                 ),
                 findings,
                 SELECTOR_FIX_END,

@@ -188,6 +188,24 @@ fn review_update(object: &Value, old: &Value) -> String {
     false,
     0
 )]
+#[case::kubewarden_allowed_inside_introduced(
+    kubewarden_pods("ClusterAdmissionPolicy", None, json!({})),
+    kubewarden_pods("ClusterAdmissionPolicy", None, json!({"allowInsideAdmissionControllerNamespace": true})),
+    false,
+    0
+)]
+#[case::kubewarden_allowed_inside_now_failing_closed(
+    kubewarden_pods("ClusterAdmissionPolicy", None, json!({"allowInsideAdmissionControllerNamespace": true, "failurePolicy": "Ignore"})),
+    kubewarden_pods("ClusterAdmissionPolicy", None, json!({"allowInsideAdmissionControllerNamespace": true})),
+    false,
+    0
+)]
+#[case::kubewarden_allowed_inside_kept(
+    kubewarden_pods("ClusterAdmissionPolicy", None, json!({"allowInsideAdmissionControllerNamespace": true})),
+    kubewarden_pods("ClusterAdmissionPolicy", None, json!({"allowInsideAdmissionControllerNamespace": true, "module": "registry://ghcr.io/example/pods:v2"})),
+    true,
+    1
+)]
 fn updates_are_refused_only_for_what_they_introduce(
     #[case] old: Value,
     #[case] new: Value,
@@ -506,6 +524,22 @@ fn istio_backend(replicas: i64) -> Vec<Value> {
     vec![],
     vec![]
 )]
+#[case::cluster_admission_policy_allowed_inside_in_monitor_mode(
+    kubewarden_pods("ClusterAdmissionPolicy", None, json!({"allowInsideAdmissionControllerNamespace": true, "mode": "monitor"})),
+    vec![],
+    vec!["spec.allowInsideAdmissionControllerNamespace"]
+)]
+#[case::cluster_admission_policy_allowed_inside_skipping_kubewarden_by_condition(
+    kubewarden_pods("ClusterAdmissionPolicy", None, json!({"allowInsideAdmissionControllerNamespace": true,
+        "matchConditions": [{"name": "not-kubewarden", "expression": "request.namespace != 'kubewarden'"}]})),
+    vec![],
+    vec![]
+)]
+#[case::cluster_admission_policy_allowed_inside_without_selector(
+    kubewarden_pods("ClusterAdmissionPolicy", None, json!({"allowInsideAdmissionControllerNamespace": true, "namespaceSelector": null})),
+    vec![],
+    vec!["spec.namespaceSelector", "spec.allowInsideAdmissionControllerNamespace"]
+)]
 #[case::admission_policy_in_kubewarden(
     kubewarden_pods("AdmissionPolicy", Some("kubewarden"), json!({})),
     vec![],
@@ -569,6 +603,74 @@ fn kubewarden_policy_inside_its_own_namespace_is_explained() {
          or set `spec.namespaceSelector: {matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, \
          values: [kube-system, kube-public, kube-node-lease, kubewarden]}]}` \
          (kubernetes.io/metadata.name is set by the API server on every namespace and cannot be changed)."
+    );
+}
+
+#[rstest]
+#[case::no_selector(
+    json!({"namespaceSelector": null}),
+    "remove `spec.allowInsideAdmissionControllerNamespace: true` (the controller then leaves kubewarden out), or ",
+    "{matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, values: [kube-system, kube-public, kube-node-lease, kubewarden]}]}"
+)]
+#[case::match_labels_are_kept_only_inside(
+    json!({"namespaceSelector": {"matchLabels": {"tier": "platform"}}}),
+    "",
+    "{matchLabels: {tier: platform}, matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, values: [kubewarden]}]}"
+)]
+fn kubewarden_policy_inside_fixes(
+    #[case] spec: Value,
+    #[case] removal: &str,
+    #[case] selector: &str,
+) {
+    let mut spec = spec;
+    spec["allowInsideAdmissionControllerNamespace"] = json!(true);
+    spec["policyServer"] = json!("");
+    let object = kubewarden_pods("ClusterAdmissionPolicy", None, spec);
+    let cluster = vec![namespace(
+        "kubewarden",
+        json!({"kubernetes.io/metadata.name": "kubewarden", "tier": "platform"}),
+    )];
+    let verdict = judge(&object, cluster);
+    let own = verdict
+        .violations
+        .iter()
+        .find(|v| v.field == "spec.allowInsideAdmissionControllerNamespace")
+        .unwrap_or_else(|| panic!("{verdict:#?}"));
+    assert!(
+        own.problem.contains("served by PolicyServer default,"),
+        "{own:#?}"
+    );
+    let set = ["set `spec.namespaceSelector: ", selector, "`"].concat();
+    assert!(own.fix.starts_with(&[removal, &set].concat()), "{own:#?}");
+    // One snippet fixes every violation of the webhook.
+    assert!(
+        verdict.violations.iter().all(|v| v.fix.contains(&set)),
+        "{verdict:#?}"
+    );
+}
+
+#[test]
+fn kubewarden_namespace_lookup_failure_follows_on_lookup_failure() {
+    let object = kubewarden_pods(
+        "ClusterAdmissionPolicy",
+        None,
+        json!({"allowInsideAdmissionControllerNamespace": true,
+               "namespaceSelector": {"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["system"]}]}}),
+    );
+    let failing = FakeHost {
+        error: Some("connection refused"),
+        ..host(vec![])
+    };
+    let settings = Settings {
+        protected_namespaces: vec![],
+        on_lookup_failure: OnLookupFailure::Deny,
+        ..Settings::default()
+    };
+    let verdict = judge_with(&object, &settings, &failing, "CREATE");
+    assert_eq!(
+        fields(&verdict),
+        vec!["spec.allowInsideAdmissionControllerNamespace", "lookup"],
+        "{verdict:#?}"
     );
 }
 
