@@ -419,6 +419,27 @@ impl Judge<'_, '_> {
         self.record(violation, findings);
     }
 
+    /// A violation of the webhook's namespaceSelector, fixed by narrowing it.
+    fn namespace_selector_violation(
+        &mut self,
+        webhook: &Webhook,
+        problem: String,
+        findings: Vec<Finding>,
+        exclude: &[&str],
+    ) {
+        self.selector_violation(
+            Violation::new(
+                [&webhook.path, ".namespaceSelector"].concat(),
+                selector_value(webhook.written_selector().as_deref()),
+                problem,
+                ["set `", &webhook.path, ".namespaceSelector: "].concat(),
+            ),
+            findings,
+            SELECTOR_FIX_END,
+            exclude,
+        );
+    }
+
     fn complete_selector_fixes(&mut self, webhook: &Webhook) {
         if !matches!(webhook.scope, Scope::Selector(_)) {
             return;
@@ -554,17 +575,9 @@ impl Judge<'_, '_> {
                     ),
                     findings,
                 ),
-                Scope::Selector(_) => self.selector_violation(
-                    Violation::new(
-                        [&webhook.path, ".namespaceSelector"].concat(),
-                        selector_value(webhook.written_selector().as_deref()),
-                        problem,
-                        ["set `", &webhook.path, ".namespaceSelector: "].concat(),
-                    ),
-                    findings,
-                    SELECTOR_FIX_END,
-                    &names,
-                ),
+                Scope::Selector(_) => {
+                    self.namespace_selector_violation(webhook, problem, findings, &names)
+                }
             }
         }
         self.wildcard(webhook, &by_labels);
@@ -866,17 +879,7 @@ impl Judge<'_, '_> {
                 SELECTOR_FIX_END,
                 &[namespace],
             ),
-            (Scope::Selector(_), false) => self.selector_violation(
-                Violation::new(
-                    [&webhook.path, ".namespaceSelector"].concat(),
-                    selector_value(webhook.written_selector().as_deref()),
-                    problem,
-                    ["set `", &webhook.path, ".namespaceSelector: "].concat(),
-                ),
-                findings,
-                SELECTOR_FIX_END,
-                &[namespace],
-            ),
+            (Scope::Selector(_), false) => self.namespace_selector_violation(webhook, problem, findings, &[namespace]),
         }
     }
 
