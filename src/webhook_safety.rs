@@ -780,21 +780,8 @@ impl Judge<'_, '_> {
         }
         let settings = self.settings;
         let (namespace, server) = match (&webhook.inside_kubewarden, &webhook.service) {
-            (Some(policy_server), _) => (
-                settings.kubewarden_namespace.as_str(),
-                [
-                    "PolicyServer ",
-                    policy_server,
-                    ", whose pods run in ",
-                    &settings.kubewarden_namespace,
-                    " (Kubewarden's namespace, per the kubewardenNamespace setting),",
-                ]
-                .concat(),
-            ),
-            (None, Some((namespace, name))) if !webhook.kubewarden => (
-                namespace.as_str(),
-                ["Service ", namespace, "/", name].concat(),
-            ),
+            (Some(policy_server), _) => (settings.kubewarden_namespace.as_str(), policy_server),
+            (None, Some((namespace, name))) if !webhook.kubewarden => (namespace.as_str(), name),
             _ => return,
         };
         if !webhook.covers("", "pods", &POD_START, &["CREATE"]) {
@@ -808,11 +795,23 @@ impl Judge<'_, '_> {
         } else {
             ("the scheduling of pods (pods/binding)", "scheduling")
         };
-        let kubewarden = webhook.inside_kubewarden.is_some();
+        let by_policy_server = webhook.inside_kubewarden.is_some();
+        let served_by = if by_policy_server {
+            [
+                "PolicyServer ",
+                server,
+                ", whose pods run in ",
+                namespace,
+                " (Kubewarden's namespace, per the kubewardenNamespace setting),",
+            ]
+            .concat()
+        } else {
+            ["Service ", namespace, "/", server].concat()
+        };
         let problem = [
             webhook.label.as_str(),
             " is served by ",
-            &server,
+            &served_by,
             " and intercepts ",
             step,
             " in ",
@@ -820,7 +819,7 @@ impl Judge<'_, '_> {
             " with failurePolicy ",
             webhook.failure_policy(),
             &basis.text(namespace),
-            if kubewarden && matches!(webhook.scope, Scope::Selector(_)) {
+            if by_policy_server && matches!(webhook.scope, Scope::Selector(_)) {
                 "; allowInsideAdmissionControllerNamespace: true keeps the Kubewarden controller from leaving that namespace out of its webhook"
             } else {
                 ""
@@ -828,7 +827,7 @@ impl Judge<'_, '_> {
             ": once its pods are gone (evicted, rescheduled, crashed) the API server refuses their replacements, because ",
             needs,
             " them needs this very webhook, so it can never come back.",
-            if kubewarden {
+            if by_policy_server {
                 " Until then every policy it serves with failurePolicy Fail refuses what it guards."
             } else {
                 ""
@@ -839,48 +838,41 @@ impl Judge<'_, '_> {
             .finding(webhook, "own-pods", &[namespace], 0)
             .into_iter()
             .collect();
-        match (&webhook.scope, kubewarden) {
-            (Scope::Only(own), _) => self.record(
-                Violation::new(
-                    "metadata.namespace",
-                    own.clone(),
-                    problem,
-                    [
-                        "delete this policy and create it in a namespace other than ",
-                        own,
-                        ", or set `spec.failurePolicy: Ignore`.",
-                    ]
-                    .concat(),
-                ),
-                findings,
-            ),
-            (Scope::Selector(selector), true) => self.selector_violation(
-                Violation::new(
-                    [&webhook.path, ".allowInsideAdmissionControllerNamespace"].concat(),
-                    "true",
-                    problem,
-                    // Without it the controller would drop matchLabels too.
-                    if selector.as_ref().is_some_and(|s| !s.match_labels.is_empty()) {
-                        ["set `", &webhook.path, ".namespaceSelector: "].concat()
-                    } else {
-                        [
-                            "remove `",
-                            &webhook.path,
-                            ".allowInsideAdmissionControllerNamespace: true` (the controller then leaves ",
-                            namespace,
-                            " out), or set `",
-                            &webhook.path,
-                            ".namespaceSelector: ",
-                        ]
-                        .concat()
-                    },
-                ),
-                findings,
-                SELECTOR_FIX_END,
-                &[namespace],
-            ),
-            (Scope::Selector(_), false) => self.namespace_selector_violation(webhook, problem, findings, &[namespace]),
+        let selector = match &webhook.scope {
+            Scope::Only(own) => {
+                let fix = [
+                    "delete this policy and create it in a namespace other than ",
+                    own,
+                    ", or set `spec.failurePolicy: Ignore`.",
+                ]
+                .concat();
+                let violation = Violation::new("metadata.namespace", own.clone(), problem, fix);
+                return self.record(violation, findings);
+            }
+            Scope::Selector(_) if !by_policy_server => {
+                return self.namespace_selector_violation(webhook, problem, findings, &[namespace]);
+            }
+            Scope::Selector(selector) => selector,
+        };
+        let flag = [&webhook.path, ".allowInsideAdmissionControllerNamespace"].concat();
+        let mut fix = String::new();
+        // Without the flag the controller would drop matchLabels too.
+        if selector.as_ref().is_none_or(|s| s.match_labels.is_empty()) {
+            for part in [
+                "remove `",
+                &flag,
+                ": true` (the controller then leaves ",
+                namespace,
+                " out), or ",
+            ] {
+                fix.push_str(part);
+            }
         }
+        for part in ["set `", &webhook.path, ".namespaceSelector: "] {
+            fix.push_str(part);
+        }
+        let violation = Violation::new(flag, "true", problem, fix);
+        self.selector_violation(violation, findings, SELECTOR_FIX_END, &[namespace]);
     }
 
     fn backend_replicas(&mut self, webhook: &Webhook) {
