@@ -280,9 +280,9 @@ const MAX_NESTING: usize = 4;
 type Assigned = BTreeMap<String, String>;
 
 /// A shell reference (`$NAME`, `${NAME}`, `${NAME:-default}`,
-/// `${NAME-default}`) resolved from the scripts' assignments, then the
-/// container's env; a default applies when neither defines the name and
-/// no `envFrom` may.
+/// `${NAME-default}`, and `:=`/`=`, which also assign the default) resolved
+/// from the scripts' assignments, then the container's env; a default
+/// applies when neither defines the name and no `envFrom` may.
 fn resolve<'s>(value: &'s str, assigned: &'s Assigned, env: &'s Env) -> Cow<'s, str> {
     let Some(reference) = value
         .strip_prefix("${")
@@ -291,9 +291,15 @@ fn resolve<'s>(value: &'s str, assigned: &'s Assigned, env: &'s Env) -> Cow<'s, 
     else {
         return Cow::Borrowed(value);
     };
-    let (name, default, unless_empty) = match reference.split_once(":-") {
+    let operator =
+        |at: usize, width: usize| Some((reference.get(..at)?, reference.get(at + width..)?));
+    let with_colon = [":-", ":="]
+        .iter()
+        .filter_map(|op| reference.find(op))
+        .min();
+    let (name, default, unless_empty) = match with_colon.and_then(|at| operator(at, 2)) {
         Some((name, default)) => (name, Some(default), true),
-        None => match reference.split_once('-') {
+        None => match reference.find(['-', '=']).and_then(|at| operator(at, 1)) {
             Some((name, default)) => (name, Some(default), false),
             None => (reference, None, false),
         },
@@ -818,6 +824,10 @@ mod tests {
     #[case::go_octal_burst_within(r#"{"name":"c","args":["--kube-api-burst=0144","--kube-api-qps=050"]}"#, &[])]
     #[case::go_binary(r#"{"name":"c","args":["--kube-api-burst=0b11111111111"]}"#, &["spec.template.spec.containers[0].args[0] = --kube-api-burst=0b11111111111"])]
     #[case::shell_default(r#"{"name":"c","command":["sh","-c","exec /manager --kube-api-qps=${QPS:-3000}"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=${QPS:-3000}"])]
+    #[case::shell_assign_default(r#"{"name":"c","command":["sh","-c","exec /manager --kube-api-qps=${QPS:=3000}"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=${QPS:=3000}"])]
+    #[case::shell_assign_default_unset_only(r#"{"name":"c","command":["sh","-c","exec /manager --kube-api-qps=${QPS=3000}"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=${QPS=3000}"])]
+    #[case::shell_assign_default_overridden(r#"{"name":"c","command":["sh","-c","exec /manager --kube-api-qps=${QPS:=3000}"],"env":[{"name":"QPS","value":"20"}]}"#, &[])]
+    #[case::relaxed_env_name(r#"{"name":"c","command":["/manager","--kube-api-qps=$(API QPS)"],"env":[{"name":"API QPS","value":"3000"}]}"#, &["spec.template.spec.containers[0].command[1] = --kube-api-qps=3000"])]
     #[case::shell_default_overridden(r#"{"name":"c","command":["sh","-c","exec /manager --kube-api-qps=${QPS:-3000}"],"env":[{"name":"QPS","value":"20"}]}"#, &[])]
     #[case::shell_default_env_from(r#"{"name":"c","command":["sh","-c","exec /manager --kube-api-qps=${QPS:-3000}"],"envFrom":[{"configMapRef":{"name":"manager"}}]}"#, &[])]
     #[case::shell_default_value_from(r#"{"name":"c","command":["sh","-c","exec /manager --kube-api-qps=${QPS:-3000}"],"env":[{"name":"QPS","valueFrom":{"configMapKeyRef":{"name":"x","key":"y"}}}]}"#, &[])]

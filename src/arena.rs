@@ -94,6 +94,30 @@ impl<A: GlobalAlloc> Arena<A> {
         result
     }
 
+    /// Runs `f`, then gives back every chunk it added and rewinds to where
+    /// it started.
+    ///
+    /// # Safety
+    /// As for [`reclaiming`]: nothing `f` allocates in the arena may outlive it.
+    pub unsafe fn reclaiming<T>(&self, f: impl FnOnce() -> T) -> T {
+        let state = self.state.get();
+        if !(*state).active {
+            return f();
+        }
+        let (newest, next, end) = ((*state).newest, (*state).next, (*state).end);
+        let result = f();
+        let state = &mut *state;
+        while !state.newest.is_null() && state.newest != newest {
+            let chunk = state.newest;
+            state.newest = (*chunk).prev;
+            self.free_chunk(chunk);
+        }
+        state.next = next;
+        state.end = end;
+        state.last = None;
+        result
+    }
+
     /// Bytes the arena holds from the backing allocator.
     pub fn held(&self) -> usize {
         let mut total = 0;
@@ -171,13 +195,24 @@ impl<A: GlobalAlloc> Arena<A> {
     #[inline(never)]
     unsafe fn bump_new_chunk(&self, layout: Layout) -> *mut u8 {
         let state = &mut *self.state.get();
-        let Some(size) = chunk_size(state.newest, layout) else {
+        let Some((size, smallest)) = chunk_size(state.newest, layout) else {
             return ptr::null_mut();
         };
-        let chunk: *mut Chunk = self
+        let mut chunk: *mut Chunk = self
             .backing
             .alloc(Layout::from_size_align_unchecked(size, CHUNK_ALIGN))
             .cast();
+        // Near the memory cap, a doubled chunk may not fit where the
+        // allocation itself does.
+        let size = if chunk.is_null() && smallest < size {
+            chunk = self
+                .backing
+                .alloc(Layout::from_size_align_unchecked(smallest, CHUNK_ALIGN))
+                .cast();
+            smallest
+        } else {
+            size
+        };
         if chunk.is_null() {
             return ptr::null_mut();
         }
@@ -212,6 +247,25 @@ pub fn lasting<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
+/// Runs `f` and frees everything it allocated in the arena at once, so that
+/// passes over a large input one after another do not add up. Natively no
+/// arena is installed and this just runs `f`.
+///
+/// # Safety
+/// Nothing `f` allocates in the arena may outlive it: its result must own no
+/// arena memory (build what it returns inside [`lasting`]), and it must not
+/// grow or keep values that were made before it.
+pub unsafe fn reclaiming<T>(f: impl FnOnce() -> T) -> T {
+    #[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
+    {
+        crate::wapc::ALLOCATOR.reclaiming(f)
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_os = "wasi")))]
+    {
+        f()
+    }
+}
+
 /// Start and end of a block for `layout` between `next` and `end`, if it fits.
 fn fit(next: usize, end: usize, layout: Layout) -> Option<(usize, usize)> {
     let start = next.checked_add(layout.align() - 1)? & !(layout.align() - 1);
@@ -219,16 +273,18 @@ fn fit(next: usize, end: usize, layout: Layout) -> Option<(usize, usize)> {
     (next != 0 && stop <= end).then_some((start, stop))
 }
 
-/// Size of the chunk to add for `layout`: at least double the newest one.
-unsafe fn chunk_size(newest: *mut Chunk, layout: Layout) -> Option<usize> {
+/// Size of the chunk to add for `layout`: at least double the newest one;
+/// and the smallest that holds it, for when that fails.
+unsafe fn chunk_size(newest: *mut Chunk, layout: Layout) -> Option<(usize, usize)> {
     let previous = if newest.is_null() { 0 } else { (*newest).size };
     let needed = layout
         .size()
         .checked_add(layout.align())?
         .checked_add(HEADER)?;
-    let size = needed.max(previous.saturating_mul(2)).max(MIN_CHUNK);
-    let size = size.checked_add(CHUNK_ALIGN - 1)? & !(CHUNK_ALIGN - 1);
-    (size <= isize::MAX as usize).then_some(size)
+    let round = |size: usize| Some(size.checked_add(CHUNK_ALIGN - 1)? & !(CHUNK_ALIGN - 1));
+    let size = round(needed.max(previous.saturating_mul(2)).max(MIN_CHUNK))?;
+    let smallest = round(needed.max(MIN_CHUNK))?;
+    (size <= isize::MAX as usize).then_some((size, smallest))
 }
 
 /// Paths taken outside a scope or when memory moves, kept out of line.
@@ -392,6 +448,56 @@ mod tests {
             assert!(!arena.alloc(layout(8, 8)).is_null());
         });
         assert_eq!(arena.held(), MIN_CHUNK);
+    }
+
+    /// A backing allocator that refuses blocks over a size.
+    struct Capped(usize);
+
+    unsafe impl GlobalAlloc for Capped {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            if layout.size() > self.0 {
+                return ptr::null_mut();
+            }
+            System.alloc(layout)
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            System.dealloc(ptr, layout)
+        }
+    }
+
+    #[test]
+    fn near_the_cap_a_chunk_just_large_enough_is_taken_instead_of_a_doubled_one() {
+        let arena = Arena::new(Capped(4 * MIN_CHUNK));
+        arena.scope(|| unsafe {
+            assert!(!arena.alloc(layout(3 * MIN_CHUNK, 8)).is_null());
+            // Doubling would ask for 8 chunks' worth; 2 are enough.
+            assert!(!arena.alloc(layout(MIN_CHUNK + 1, 8)).is_null());
+            assert!(arena.alloc(layout(5 * MIN_CHUNK, 8)).is_null());
+        });
+    }
+
+    #[test]
+    fn reclaiming_gives_back_what_a_pass_allocated_and_keeps_what_was_there() {
+        let arena = Arena::new(System);
+        arena.scope(|| unsafe {
+            let before = arena.alloc(layout(16, 8));
+            ptr::write_bytes(before, 1, 16);
+            let held = arena.held();
+            let kept = arena.reclaiming(|| {
+                let big = arena.alloc(layout(4 * MIN_CHUNK, 8));
+                ptr::write_bytes(big, 2, 4 * MIN_CHUNK);
+                arena.outside(|| vec![3u8; 8])
+            });
+            assert_eq!(arena.held(), held);
+            assert_eq!(kept, vec![3u8; 8]);
+            assert_eq!(*before.add(15), 1);
+            let after = arena.alloc(layout(16, 8));
+            assert_eq!(
+                after as usize,
+                before as usize + 16,
+                "rewound to where it started"
+            );
+        });
     }
 
     #[test]

@@ -3,12 +3,13 @@
 //! limit, but it can refuse fork bombs, keep DaemonSets to admin namespaces,
 //! and require resource limits.
 
-pub mod fork_bomb;
+mod fork_bomb;
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
 
+use crate::arena;
 use crate::exemptions::Exemptions;
 use crate::host::Host;
 use crate::policy::Rule;
@@ -288,7 +289,7 @@ fn find_in_argv(argv: &[(Element, Cow<str>)]) -> Option<(Option<Element>, ForkBo
         return None;
     }
     for (element, arg) in argv {
-        if let Some(bomb) = fork_bomb::find(arg) {
+        if let Some(bomb) = find_reclaiming(arg) {
             return Some((Some(*element), bomb));
         }
     }
@@ -297,7 +298,19 @@ fn find_in_argv(argv: &[(Element, Cow<str>)]) -> Option<(Option<Element>, ForkBo
         .map(|(_, arg)| arg.as_ref())
         .collect::<Vec<_>>()
         .join(" ");
-    fork_bomb::find(&joined).map(|bomb| (None, bomb))
+    find_reclaiming(&joined).map(|bomb| (None, bomb))
+}
+
+/// `fork_bomb::find`, whose working memory (tokens and their indexes, some
+/// hundred bytes per byte of script) is given back when it returns, so that
+/// scanning a large script twice (alone, then in its command line) fits the
+/// memory cap.
+fn find_reclaiming(script: &str) -> Option<ForkBomb> {
+    // SAFETY: `find` keeps nothing it allocates; the bomb it returns is
+    // copied out of the arena before its memory is given back.
+    unsafe {
+        arena::reclaiming(|| fork_bomb::find(script).map(|bomb| arena::lasting(|| bomb.clone())))
+    }
 }
 
 fn describe_subject(request: &Request) -> String {

@@ -429,16 +429,6 @@ impl<'w, 'a> Env<'w, 'a> {
     }
 }
 
-/// The name of a reference and the text after its `)`: env var names are
-/// letters, digits, `_`, `-` and `.`, so the search for `)` stops at the
-/// first other character (a scan per `$(` to the end would be quadratic).
-fn reference(inner: &str) -> Option<(&str, &str)> {
-    let end = inner
-        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
-        .filter(|&end| inner.as_bytes().get(end) == Some(&b')'))?;
-    Some((inner.get(..end)?, inner.get(end + 1..)?))
-}
-
 /// `text` with its `$(VAR)` references replaced by `lookup`, until the
 /// result is `budget` bytes long.
 fn expand_with<'s, 'v>(
@@ -458,12 +448,23 @@ fn expand_with<'s, 'v>(
         if let Some(tail) = after.strip_prefix('$') {
             out.push('$');
             rest = tail;
-        } else if let Some((value, tail)) = after
-            .strip_prefix('(')
-            .and_then(reference)
-            .and_then(|(name, tail)| Some((lookup(name)?, tail)))
-        {
-            out.push_str(value);
+        } else if let Some(inner) = after.strip_prefix('(') {
+            // As the kubelet reads it: the name runs to the first `)`, whatever
+            // it holds (env names may hold any printable character but `=`);
+            // without one, the rest is text as written.
+            let Some((name, tail)) = inner.split_once(')') else {
+                out.push('$');
+                rest = after;
+                break;
+            };
+            match lookup(name) {
+                Some(value) => out.push_str(value),
+                None => {
+                    for part in ["$(", name, ")"] {
+                        out.push_str(part);
+                    }
+                }
+            }
             rest = tail;
         } else {
             out.push('$');
@@ -951,12 +952,17 @@ mod tests {
     }
 
     #[rstest]
-    #[case::name("A)", Some(("A", "")))]
-    #[case::dotted("a.b-c_1) x", Some(("a.b-c_1", " x")))]
-    #[case::unclosed("A", None)]
-    #[case::space_in_name("A B)", None)]
-    #[case::empty(")", Some(("", "")))]
-    fn references(#[case] inner: &str, #[case] expected: Option<(&str, &str)>) {
-        assert_eq!(reference(inner), expected);
+    #[case::name("$(A)", "1")]
+    #[case::relaxed_name_with_space("--qps=$(API QPS)", "--qps=3000")]
+    #[case::relaxed_name_with_bang("$(BOMB!)", ":(){ :|:& };:")]
+    #[case::unknown_kept("$(B) $(A)", "$(B) 1")]
+    #[case::name_runs_to_the_first_closer("$(A$(A)", "$(A$(A)")]
+    #[case::unclosed_rest_as_written("$(A) $(A", "1 $(A")]
+    #[case::empty_name("$()", "$()")]
+    fn references_as_the_kubelet_reads_them(#[case] text: &str, #[case] expected: &str) {
+        let container = container(
+            r#"[{"name":"A","value":"1"},{"name":"API QPS","value":"3000"},{"name":"BOMB!","value":":(){ :|:& };:"}]"#,
+        );
+        assert_eq!(Env::new(&container).expand(text), expected);
     }
 }

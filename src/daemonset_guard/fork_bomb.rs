@@ -82,9 +82,14 @@ fn count(prefix: &[usize], range: &Range<usize>) -> usize {
 fn matching_closes(tokens: &[Token]) -> Vec<Option<usize>> {
     let mut closes = vec![None; tokens.len()];
     let mut open: Vec<(usize, Op)> = Vec::new();
+    // Open braces on the stack; the rest are parentheses. A closer without
+    // an opener of its kind is skipped at once, and a search down the stack
+    // drops what it passes, so the whole pass stays linear.
+    let mut braces = 0usize;
     for (index, token) in tokens.iter().enumerate() {
         let opener = match token.op() {
             Some(op @ (Op::LBrace | Op::LParen)) => {
+                braces += usize::from(op == Op::LBrace);
                 open.push((index, op));
                 continue;
             }
@@ -92,9 +97,18 @@ fn matching_closes(tokens: &[Token]) -> Vec<Option<usize>> {
             Some(Op::RParen) => Op::LParen,
             _ => continue,
         };
+        let available = if opener == Op::LBrace {
+            braces
+        } else {
+            open.len() - braces
+        };
         // Unmatched closers (e.g. `a)` in case patterns) are skipped.
+        if available == 0 {
+            continue;
+        }
         if let Some(depth) = open.iter().rposition(|(_, op)| *op == opener) {
             let rest = open.split_off(depth);
+            braces -= rest.iter().filter(|(_, op)| *op == Op::LBrace).count();
             if let Some(slot) = rest.first().and_then(|(o, _)| closes.get_mut(*o)) {
                 *slot = Some(index);
             }
@@ -198,22 +212,33 @@ impl<'s> Script<'s> {
     }
 
     /// The operator ending the pipeline that the command at `index` belongs
-    /// to, and the first `|` after the command, if any.
-    fn pipeline_end(&self, index: usize) -> (Option<Op>, Option<usize>) {
+    /// to, and the first `|` after the command, if any; looked for up to
+    /// `last` (the body's closer). Balanced groups are stepped over whole,
+    /// so a scan reads only its own level and the pass stays linear.
+    fn pipeline_end(&self, index: usize, last: usize) -> (Option<Op>, Option<usize>) {
         let mut depth = 0usize;
         let mut first_pipe = None;
         let mut continued = false;
-        for (i, token) in self.tokens.iter().enumerate().skip(index.saturating_add(1)) {
+        let mut i = index.saturating_add(1);
+        while i <= last {
+            let Some(token) = self.tokens.get(i) else {
+                break;
+            };
+            let at = i;
+            i = i.saturating_add(1);
             let Some(op) = token.op() else {
                 continued = false;
                 continue;
             };
             match op {
                 Op::Redirect | Op::Backtick => {}
-                Op::LParen | Op::LBrace => depth = depth.saturating_add(1),
+                Op::LParen | Op::LBrace => match self.closes.get(at).copied().flatten() {
+                    Some(close) if close > at => i = close.saturating_add(1),
+                    _ => depth = depth.saturating_add(1),
+                },
                 Op::RParen | Op::RBrace if depth > 0 => depth -= 1,
                 Op::Pipe | Op::PipeAmp if depth == 0 => {
-                    first_pipe.get_or_insert(i);
+                    first_pipe.get_or_insert(at);
                     continued = true;
                     continue;
                 }
@@ -231,14 +256,22 @@ impl<'s> Script<'s> {
         let calls = self.calls_of(&definition.name);
         // `calls` is in order: skip to the body by binary search, not by a
         // scan per definition (quadratic with many definitions).
-        let first = calls.partition_point(|i| *i < body.start);
-        let self_calls: Vec<usize> = calls
-            .iter()
-            .skip(first)
-            .copied()
-            .take_while(|i| body.contains(i))
-            .take(MAX_SELF_CALLS)
-            .collect();
+        // A nested definition of the same name is judged on its own: the
+        // calls in its body are its own, so each call is examined once.
+        let mut self_calls = Vec::new();
+        let mut next = calls.partition_point(|i| *i < body.start);
+        while let Some(&call) = calls.get(next) {
+            if !body.contains(&call) || self_calls.len() >= MAX_SELF_CALLS {
+                break;
+            }
+            next = match self.definition_at(call) {
+                Some(inner) => calls.partition_point(|i| *i <= inner.end),
+                None => {
+                    self_calls.push(call);
+                    next.saturating_add(1)
+                }
+            };
+        }
         if self_calls.is_empty() || count(&self.guards_before, body) > 0 {
             return None;
         }
@@ -251,10 +284,10 @@ impl<'s> Script<'s> {
         let mut backgrounded = false;
         let mut in_loop = false;
         for &call in &self_calls {
-            let (end, first_pipe) = self.pipeline_end(call);
+            let (end, first_pipe) = self.pipeline_end(call, definition.end);
             if let Some(pipe) = first_pipe {
                 let next = calls.get(calls.partition_point(|i| *i <= pipe));
-                let next_head = (pipe..self.tokens.len()).find(|i| self.is_head(*i));
+                let next_head = (pipe..=definition.end).find(|i| self.is_head(*i));
                 if next.is_some() && next == next_head.as_ref() {
                     return Some("pipes a call of itself into itself");
                 }

@@ -102,6 +102,8 @@ struct Lexer<'s> {
     word: Option<Word>,
     /// Here-documents opened on the current line: strip leading tabs, delimiter.
     here_docs: Vec<(bool, Option<String>)>,
+    /// How many of them have their delimiter (they get it in order).
+    here_docs_named: usize,
 }
 
 impl<'s> Lexer<'s> {
@@ -116,8 +118,9 @@ impl<'s> Lexer<'s> {
                 Text::Plain(range) => Cow::Borrowed(self.source.get(range).unwrap_or_default()),
                 Text::Owned(text) => Cow::Owned(text),
             };
-            if let Some(slot) = self.here_docs.iter_mut().find(|(_, d)| d.is_none()) {
+            if let Some(slot) = self.here_docs.get_mut(self.here_docs_named) {
                 slot.1 = Some(text.to_string());
+                self.here_docs_named += 1;
             }
             self.tokens.push(Token {
                 kind: TokenKind::Word(text),
@@ -163,6 +166,7 @@ impl<'s> Lexer<'s> {
 
     /// Reads the bodies of the here-documents opened on the line just ended.
     fn read_here_docs(&mut self) {
+        self.here_docs_named = 0;
         for (strip_tabs, delimiter) in std::mem::take(&mut self.here_docs) {
             let Some(delimiter) = delimiter else { continue };
             let start = self.end();
@@ -357,6 +361,7 @@ pub fn tokenize(source: &str) -> Vec<Token<'_>> {
         tokens: Vec::with_capacity(source.len().min(TOKENS_RESERVED_FOR)),
         word: None,
         here_docs: Vec::new(),
+        here_docs_named: 0,
     }
     .run()
 }
