@@ -489,6 +489,20 @@ impl Cidr {
         }
     }
 
+    /// The IPv4 range of an IPv4-mapped IPv6 CIDR within `::ffff:0:0/96`.
+    pub fn unmapped(&self) -> Option<Self> {
+        const MAPPED: u128 = 0xffff << 32;
+        if self.family != Family::V6 || self.prefix < 96 || self.first >> 32 != MAPPED >> 32 {
+            return None;
+        }
+        Some(Self {
+            family: Family::V4,
+            first: self.first & u128::from(u32::MAX),
+            last: self.last & u128::from(u32::MAX),
+            prefix: self.prefix - 96,
+        })
+    }
+
     pub fn contains(&self, other: &Cidr) -> bool {
         self.family == other.family && self.first <= other.first && other.last <= self.last
     }
@@ -533,24 +547,44 @@ pub struct AddressSet {
 }
 
 impl AddressSet {
-    /// Adds an ipBlock: its CIDR minus its `except` ranges. Unparsable CIDRs
-    /// add nothing (conservative; the API server refuses them anyway).
+    /// Adds an ipBlock: its CIDR minus its `except` ranges, in one sweep.
+    /// Conservative where plugins may differ: an unparsable CIDR adds
+    /// nothing (the API server refuses it anyway); so does a block with an
+    /// `except` this model cannot read (the API server reads `010.0.0.1`,
+    /// plugins may not), since dropping the except would widen the block;
+    /// and an IPv4-mapped IPv6 except (`::ffff:10.0.0.1`) cuts its IPv4
+    /// address as well, as Go's parser makes it.
     pub fn add_block(&mut self, block: &IpBlock) {
         let Ok(cidr) = Cidr::parse(&block.cidr) else {
             return;
         };
-        let mut pieces = vec![(cidr.first, cidr.last)];
-        for except in block.except.iter().filter_map(|e| Cidr::parse(e).ok()) {
-            if except.family != cidr.family {
-                continue;
+        self.ranges.reserve(block.except.len() + 1);
+        let mut cuts: Vec<(u128, u128)> = Vec::with_capacity(block.except.len());
+        for text in &block.except {
+            let Ok(except) = Cidr::parse(text) else {
+                return;
+            };
+            for cut in [Some(except), except.unmapped()].into_iter().flatten() {
+                if cut.family == cidr.family {
+                    cuts.push((cut.first.max(cidr.first), cut.last.min(cidr.last)));
+                }
             }
-            pieces = pieces
-                .into_iter()
-                .flat_map(|(first, last)| subtract(first, last, except.first, except.last))
-                .collect();
         }
-        self.ranges
-            .extend(pieces.into_iter().map(|(a, b)| (cidr.family, a, b)));
+        cuts.retain(|(first, last)| first <= last);
+        cuts.sort_unstable();
+        let mut next = Some(cidr.first);
+        for (first, last) in cuts {
+            let Some(from) = next else { break };
+            if first > from {
+                self.ranges.push((cidr.family, from, first - 1));
+            }
+            if last >= from {
+                next = last.checked_add(1);
+            }
+        }
+        if let Some(from) = next.filter(|from| *from <= cidr.last) {
+            self.ranges.push((cidr.family, from, cidr.last));
+        }
     }
 
     /// True if every address of `cidr` is in the set.
@@ -579,21 +613,6 @@ impl AddressSet {
         }
         next > cidr.last
     }
-}
-
-/// `[first, last]` minus `[cut_first, cut_last]`: zero, one or two ranges.
-fn subtract(first: u128, last: u128, cut_first: u128, cut_last: u128) -> Vec<(u128, u128)> {
-    if cut_last < first || cut_first > last {
-        return vec![(first, last)];
-    }
-    let mut kept = Vec::new();
-    if cut_first > first {
-        kept.push((first, cut_first - 1));
-    }
-    if cut_last < last {
-        kept.push((cut_last + 1, last));
-    }
-    kept
 }
 
 #[cfg(test)]
@@ -830,6 +849,21 @@ mod tests {
     #[case::families_apart(&["0.0.0.0/0"], &[], "fd00::1", false)]
     #[case::v6_block_does_not_cover_v4(&["::/0"], &[], "10.0.0.1", false)]
     #[case::host_bits_cleared(&["10.1.2.3/8"], &[], "10.200.0.1", true)]
+    #[case::except_mapped_v6_cuts_v4(&["0.0.0.0/0"], &["::ffff:10.0.0.1/128"], "10.0.0.1/32", false)]
+    #[case::except_mapped_v6_elsewhere(&["0.0.0.0/0"], &["::ffff:10.0.0.1/128"], "10.0.0.2", true)]
+    #[case::except_mapped_v6_range(&["10.0.0.0/8"], &["::ffff:10.1.0.0/112"], "10.1.2.3", false)]
+    #[case::except_unreadable_drops_block(&["0.0.0.0/0"], &["010.0.0.1/32"], "192.168.0.1", false)]
+    #[case::except_unreadable_other_block_stays(&["0.0.0.0/0", "192.168.0.0/16"], &["x"], "192.168.0.1", true)]
+    #[case::excepts_overlapping(&["10.0.0.0/8"], &["10.0.0.0/16", "10.0.0.0/24", "10.1.0.0/16"], "10.2.0.0/16", true)]
+    #[case::excepts_overlapping_cut(&["10.0.0.0/8"], &["10.0.0.0/16", "10.0.0.0/24", "10.1.0.0/16"], "10.0.255.0/24", false)]
+    #[case::except_whole_block(&["10.0.0.0/8"], &["10.0.0.0/8"], "10.0.0.1", false)]
+    #[case::except_wider_than_block(&["10.0.0.0/8"], &["0.0.0.0/0"], "10.0.0.1", false)]
+    #[case::except_outside_block(&["10.0.0.0/8"], &["192.168.0.0/16"], "10.255.255.255", true)]
+    #[case::except_at_the_top_v4(&["0.0.0.0/0"], &["255.255.255.255/32"], "255.255.255.254", true)]
+    #[case::except_at_the_top_v4_cut(&["0.0.0.0/0"], &["255.255.255.255/32"], "255.255.255.255", false)]
+    #[case::except_at_the_top_v6(&["::/0"], &["ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128"], "::1", true)]
+    #[case::except_at_the_top_v6_cut(&["::/0"], &["ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128"], "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", false)]
+    #[case::except_at_the_bottom(&["0.0.0.0/0"], &["0.0.0.0/32"], "0.0.0.1", true)]
     fn ip_blocks(
         #[case] cidrs: &[&str],
         #[case] except: &[&str],
@@ -848,6 +882,44 @@ mod tests {
             });
         }
         assert_eq!(set.covers(&cidr(target)), covered);
+    }
+
+    #[test]
+    fn thousands_of_excepts_are_swept_once() {
+        let except: Vec<String> = (0..5000u32)
+            .map(|i| format!("10.{}.{}.{}/32", i >> 16 & 255, i >> 8 & 255, i & 255))
+            .rev()
+            .collect();
+        let mut set = AddressSet::default();
+        set.add_block(&IpBlock {
+            cidr: "10.0.0.0/8".to_string(),
+            except,
+        });
+        assert_eq!(set.ranges.len(), 1);
+        assert!(!set.covers(&cidr("10.0.19.135")));
+        assert!(set.covers(&cidr("10.0.19.136")));
+        assert!(set.covers(&cidr("10.128.0.0/9")));
+        let mut set = AddressSet::default();
+        set.add_block(&IpBlock {
+            cidr: "10.0.0.0/8".to_string(),
+            except: (0..5000u32)
+                .map(|i| format!("10.0.{}.{}/32", i / 128, i % 128 * 2))
+                .collect(),
+        });
+        assert_eq!(set.ranges.len(), 5000);
+        assert!(set.covers(&cidr("10.0.0.1")));
+        assert!(!set.covers(&cidr("10.0.0.2")));
+    }
+
+    #[rstest]
+    #[case::mapped_host("::ffff:10.0.0.1/128", Some("10.0.0.1/32"))]
+    #[case::mapped_range("::ffff:10.0.0.0/104", Some("10.0.0.0/8"))]
+    #[case::mapped_all("::ffff:0.0.0.0/96", Some("0.0.0.0/0"))]
+    #[case::wider_than_mapped("::ffff:0.0.0.0/95", None)]
+    #[case::plain_v6("fd00::1/128", None)]
+    #[case::v4("10.0.0.1/32", None)]
+    fn unmaps_ipv4_mapped_cidrs(#[case] text: &str, #[case] v4: Option<&str>) {
+        assert_eq!(cidr(text).unmapped().map(|c| c.to_string()).as_deref(), v4);
     }
 
     #[rstest]

@@ -690,12 +690,36 @@ fn list_pod_labels(host: &dyn Host, component: &Component) -> Option<Vec<Labels>
     Some(sets.into_iter().collect())
 }
 
-/// One port (and address range) of a check, and whether it is let through.
+/// One port (and address range) of a check, and whether it is let through:
+/// for each pod of the owner and each far end (`pairs`), and for all.
 struct Unit<'c> {
     protocol: &'c str,
     port: u16,
     cidr: Option<&'c Cidr>,
+    pairs: Vec<bool>,
     allowed: bool,
+}
+
+impl<'c> Unit<'c> {
+    fn new(protocol: &'c str, port: u16, cidr: Option<&'c Cidr>, pairs: Vec<bool>) -> Self {
+        let allowed = pairs.iter().all(|allowed| *allowed);
+        Self {
+            protocol,
+            port,
+            cidr,
+            pairs,
+            allowed,
+        }
+    }
+
+    /// True if some pod let through `before` is not any more: a rollout
+    /// half cut already must not hide the cut of its other half.
+    fn newly_cut(&self, before: &Unit) -> bool {
+        self.pairs
+            .iter()
+            .zip(&before.pairs)
+            .any(|(now, was)| *was && !*now)
+    }
 }
 
 /// The other end of a check, owning what it needs.
@@ -713,17 +737,6 @@ enum AddressPeer {
     ApiServer,
     Cidrs,
     EveryAddress,
-}
-
-impl AddressPeer {
-    /// The name part of the allow policy a message proposes.
-    fn slug(self) -> &'static str {
-        match self {
-            Self::ApiServer => "apiserver",
-            Self::Cidrs => "cidrs",
-            Self::EveryAddress => "every-address",
-        }
-    }
 }
 
 /// One side of a required flow: the pods of `owner` must be let through for
@@ -872,15 +885,15 @@ impl Check<'_> {
             .collect()
     }
 
-    /// True if the isolating policies of `pods` allow the flow for every one of them.
-    fn allowed(
-        &self,
-        pods: &[(Pod, Vec<&NetworkPolicy>)],
-        remote: &Remote,
-        port: &PortRef,
-    ) -> bool {
+    /// For each of `pods`, whether its isolating policies allow the flow.
+    fn allowed<'r>(
+        &'r self,
+        pods: &'r [(Pod, Vec<&NetworkPolicy>)],
+        remote: &'r Remote,
+        port: &'r PortRef,
+    ) -> impl Iterator<Item = bool> + 'r {
         pods.iter()
-            .all(|(pod, by)| allowed_by(by, pod, self.direction, remote, port))
+            .map(move |(pod, by)| allowed_by(by, pod, self.direction, remote, port))
     }
 
     /// Names of the policies that isolate some pod of the owner, in order.
@@ -916,32 +929,25 @@ impl Check<'_> {
                 Target::Addresses(cidrs, _) => {
                     for cidr in cidrs {
                         let remote = Remote::Addresses(std::slice::from_ref(cidr));
-                        units.push(Unit {
-                            protocol,
-                            port: *port,
-                            cidr: Some(cidr),
-                            allowed: self.allowed(&pods, &remote, &port_ref),
-                        });
+                        let pairs = self.allowed(&pods, &remote, &port_ref).collect();
+                        units.push(Unit::new(protocol, *port, Some(cidr), pairs));
                     }
                 }
-                Target::AllPods => units.push(Unit {
-                    protocol,
-                    port: *port,
-                    cidr: None,
-                    allowed: self.allowed(&pods, &Remote::AllPods, &port_ref),
-                }),
-                Target::Component(other, sets) => units.push(Unit {
-                    protocol,
-                    port: *port,
-                    cidr: None,
-                    allowed: sets.iter().all(|labels| {
+                Target::AllPods => {
+                    let pairs = self.allowed(&pods, &Remote::AllPods, &port_ref).collect();
+                    units.push(Unit::new(protocol, *port, None, pairs));
+                }
+                Target::Component(other, sets) => {
+                    let mut pairs = Vec::new();
+                    for labels in sets.iter() {
                         let pod = Pod {
                             namespace: &other.namespace,
                             labels,
                         };
-                        self.allowed(&pods, &Remote::Pods(pod), &port_ref)
-                    }),
-                }),
+                        pairs.extend(self.allowed(&pods, &Remote::Pods(pod), &port_ref));
+                    }
+                    units.push(Unit::new(protocol, *port, None, pairs));
+                }
             }
         }
         units
@@ -953,13 +959,11 @@ impl Check<'_> {
     }
 
     /// A NetworkPolicy that would allow this check, ready to apply: compact
-    /// JSON with keys in sorted order, as `serde_json::Value` prints it.
-    fn snippet(&self) -> String {
-        let slug = match &self.target {
-            Target::AllPods => "all-pods",
-            Target::Component(other, _) => other.name.as_str(),
-            Target::Addresses(_, peer) => peer.slug(),
-        };
+    /// JSON with keys in sorted order, as `serde_json::Value` prints it. It
+    /// isolates the owner for the check's direction, so it holds a rule for
+    /// every flow of `checks` the owner needs that way: applied first, it
+    /// cuts none of them. One name per owner and direction.
+    fn snippet(&self, checks: &[Check]) -> String {
         let direction = match self.direction {
             Direction::Ingress => "ingress",
             Direction::Egress => "egress",
@@ -969,7 +973,7 @@ impl Check<'_> {
             br#"{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":""#,
         );
         let start = out.len();
-        for part in ["allow-", &self.owner.name, "-", direction, "-", slug] {
+        for part in ["allow-", &self.owner.name, "-", direction] {
             for c in part.chars() {
                 push_name_char(&mut out, start, c);
             }
@@ -982,7 +986,38 @@ impl Check<'_> {
         write_str(&mut out, &self.owner.namespace);
         out.extend_from_slice(br#"},"spec":{"#);
         write_str(&mut out, direction);
-        out.extend_from_slice(b":[{");
+        out.extend_from_slice(b":[");
+        let mut rules: Vec<Vec<u8>> = Vec::new();
+        let same_way =
+            |c: &&Check| c.owner.name == self.owner.name && c.direction == self.direction;
+        for check in checks.iter().filter(same_way) {
+            let rule = check.rule();
+            if !rules.contains(&rule) {
+                rules.push(rule);
+            }
+        }
+        if rules.is_empty() {
+            rules.push(self.rule());
+        }
+        for (i, rule) in rules.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(rule);
+        }
+        out.extend_from_slice(br#"],"podSelector":{"matchLabels":"#);
+        write_labels(&mut out, self.owner.pod_labels.iter());
+        out.extend_from_slice(br#"},"policyTypes":["#);
+        write_str(&mut out, self.direction.as_str());
+        out.extend_from_slice(b"]}}");
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+
+    /// The rule of an allow policy that lets this check's flow through.
+    fn rule(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(128);
+        out.push(b'{');
         match self.direction {
             Direction::Ingress => {
                 out.extend_from_slice(br#""from":"#);
@@ -997,13 +1032,8 @@ impl Check<'_> {
                 self.write_peers(&mut out);
             }
         }
-        out.extend_from_slice(br#"}],"podSelector":{"matchLabels":"#);
-        write_labels(&mut out, self.owner.pod_labels.iter());
-        out.extend_from_slice(br#"},"policyTypes":["#);
-        write_str(&mut out, self.direction.as_str());
-        out.extend_from_slice(b"]}}");
-        String::from_utf8(out)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        out.push(b'}');
+        out
     }
 
     fn write_peers(&self, out: &mut Vec<u8>) {
@@ -1471,69 +1501,71 @@ impl Rule for SystemNetworkPolicy {
                 })
             })
         };
-        for component in components {
-            for check in checks(component, settings, &context, &isolated) {
-                if !check.is_isolated(&before) && !check.is_isolated(&after) {
-                    continue;
-                }
-                let units_before = check.units(&before);
-                let units_after = check.units(&after);
-                let cut = |allowed_before: bool| -> Vec<String> {
-                    units_after
-                        .iter()
-                        .zip(&units_before)
-                        .filter(|(now, was)| !now.allowed && was.allowed == allowed_before)
-                        .map(|(now, _)| check.unit_label(now))
-                        .collect()
-                };
-                let newly_cut = cut(true);
-                let still_cut = cut(false);
-                if newly_cut.is_empty() && still_cut.is_empty() {
-                    continue;
-                }
-                if !newly_cut.is_empty() && alone {
-                    findings.push(Err([
+        let all_checks: Vec<Check> = components
+            .into_iter()
+            .flat_map(|component| checks(component, settings, &context, &isolated))
+            .collect();
+        for check in &all_checks {
+            if !check.is_isolated(&before) && !check.is_isolated(&after) {
+                continue;
+            }
+            let units_before = check.units(&before);
+            let units_after = check.units(&after);
+            let cut = |newly: bool| -> Vec<String> {
+                units_after
+                    .iter()
+                    .zip(&units_before)
+                    .filter(|(now, was)| !now.allowed && now.newly_cut(was) == newly)
+                    .map(|(now, _)| check.unit_label(now))
+                    .collect()
+            };
+            let newly_cut = cut(true);
+            let still_cut = cut(false);
+            if newly_cut.is_empty() && still_cut.is_empty() {
+                continue;
+            }
+            if !newly_cut.is_empty() && alone {
+                findings.push(Err([
+                    "crash-guard/",
+                    NAME,
+                    ": on its own, ",
+                    &request.object_ref(),
+                    " cuts ",
+                    &describe_component(check.owner),
+                    " from ",
+                    &check.flow(),
+                    " (",
+                    &newly_cut.join(", "),
+                    "); unless an existing policy allows it, apply first: ",
+                    &check.snippet(&all_checks),
+                ]
+                .concat()));
+            } else if !newly_cut.is_empty() {
+                findings.push(Ok(cut_violation(
+                    check,
+                    &all_checks,
+                    &newly_cut,
+                    &after,
+                    new.as_ref(),
+                    &name,
+                    request.operation,
+                )));
+            } else {
+                already_cut.push(
+                    [
                         "crash-guard/",
                         NAME,
-                        ": on its own, ",
-                        &request.object_ref(),
-                        " cuts ",
+                        ": ",
                         &describe_component(check.owner),
-                        " from ",
+                        " already has no ",
                         &check.flow(),
                         " (",
-                        &newly_cut.join(", "),
-                        "); unless an existing policy allows it, apply first: ",
-                        &check.snippet(),
+                        &still_cut.join(", "),
+                        " cut before this change); add this allow policy: ",
+                        &check.snippet(&all_checks),
                     ]
-                    .concat()));
-                } else if !newly_cut.is_empty() {
-                    findings.push(Ok(cut_violation(
-                        &check,
-                        &newly_cut,
-                        &after,
-                        new.as_ref(),
-                        &name,
-                        namespace,
-                        request.operation,
-                    )));
-                } else {
-                    already_cut.push(
-                        [
-                            "crash-guard/",
-                            NAME,
-                            ": ",
-                            &describe_component(check.owner),
-                            " already has no ",
-                            &check.flow(),
-                            " (",
-                            &still_cut.join(", "),
-                            " cut before this change); add this allow policy: ",
-                            &check.snippet(),
-                        ]
-                        .concat(),
-                    );
-                }
+                    .concat(),
+                );
             }
         }
         for warning in context.warnings.into_inner() {
@@ -1554,13 +1586,14 @@ impl Rule for SystemNetworkPolicy {
 
 fn cut_violation(
     check: &Check,
+    all_checks: &[Check],
     cut: &[String],
     after: &[&NetworkPolicy],
     object: Option<&NetworkPolicy>,
     name: &str,
-    namespace: &str,
     operation: Operation,
 ) -> Violation {
+    let namespace = check.owner.namespace.as_str();
     let mut isolators = String::new();
     for (i, name) in check.isolators(after).iter().enumerate() {
         let separator = if i > 0 { ", " } else { "" };
@@ -1598,7 +1631,7 @@ fn cut_violation(
         "first create this allow policy",
         &keep.concat(),
         ", then retry: ",
-        &check.snippet(),
+        &check.snippet(all_checks),
     ]
     .concat();
     Violation::new(field, value, problem, fix)
@@ -1783,7 +1816,7 @@ mod tests {
             "isolated for Egress by NetworkPolicy kube-system/deny-all",
             "allows 6443/TCP to 10.0.0.1/32.",
             "ingress from all pods in all namespaces on 53/UDP, 53/TCP",
-            r#""name":"allow-coredns-egress-apiserver""#,
+            r#""name":"allow-coredns-egress""#,
             r#""egress":[{"ports":[{"port":6443,"protocol":"TCP"}],"to":[{"ipBlock":{"cidr":"10.0.0.1/32"}}]}]"#,
             r#""ingress":[{"from":[{"namespaceSelector":{}}]"#,
         ] {
@@ -2234,34 +2267,40 @@ mod tests {
         assert_eq!(Settings::default().validate(), Ok(()));
     }
 
-    /// The snippet as it was built before: through `serde_json::Value`.
-    fn snippet_via_value(check: &Check) -> String {
-        let peers: Vec<Value> = match &check.target {
-            Target::AllPods => vec![json!({"namespaceSelector": {}})],
-            Target::Component(other, _) => vec![json!({
-                "namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: other.namespace}},
-                "podSelector": {"matchLabels": other.pod_labels},
-            })],
-            Target::Addresses(cidrs, _) => cidrs
-                .iter()
-                .map(|c| json!({"ipBlock": {"cidr": c.to_string()}}))
-                .collect(),
-        };
-        let ports: Vec<Value> = check
-            .ports
-            .iter()
-            .map(|(protocol, port)| json!({"protocol": protocol, "port": port}))
-            .collect();
-        let slug = match &check.target {
-            Target::AllPods => "all-pods".to_string(),
-            Target::Component(other, _) => other.name.clone(),
-            Target::Addresses(_, peer) => peer.slug().to_string(),
-        };
+    /// The snippet built through `serde_json::Value`: one rule per distinct
+    /// flow of `checks` with the owner and direction of `check`.
+    fn snippet_via_value(check: &Check, checks: &[Check]) -> String {
         let (direction, peers_key) = match check.direction {
             Direction::Ingress => ("ingress", "from"),
             Direction::Egress => ("egress", "to"),
         };
-        let name: String = format!("allow-{}-{direction}-{slug}", check.owner.name)
+        let mut rules: Vec<Value> = Vec::new();
+        for sibling in checks
+            .iter()
+            .filter(|c| c.owner.name == check.owner.name && c.direction == check.direction)
+        {
+            let peers: Vec<Value> = match &sibling.target {
+                Target::AllPods => vec![json!({"namespaceSelector": {}})],
+                Target::Component(other, _) => vec![json!({
+                    "namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: other.namespace}},
+                    "podSelector": {"matchLabels": other.pod_labels},
+                })],
+                Target::Addresses(cidrs, _) => cidrs
+                    .iter()
+                    .map(|c| json!({"ipBlock": {"cidr": c.to_string()}}))
+                    .collect(),
+            };
+            let ports: Vec<Value> = sibling
+                .ports
+                .iter()
+                .map(|(protocol, port)| json!({"protocol": protocol, "port": port}))
+                .collect();
+            let rule = json!({peers_key: peers, "ports": ports});
+            if !rules.contains(&rule) {
+                rules.push(rule);
+            }
+        }
+        let name: String = format!("allow-{}-{direction}", check.owner.name)
             .to_lowercase()
             .chars()
             .map(|c| {
@@ -2280,7 +2319,7 @@ mod tests {
             "spec": {
                 "podSelector": {"matchLabels": check.owner.pod_labels},
                 "policyTypes": [check.direction.to_string()],
-                direction: [{peers_key: peers, "ports": ports}],
+                direction: rules,
             },
         });
         policy.to_string()
@@ -2324,11 +2363,62 @@ mod tests {
                         destination: None,
                         other_end: false,
                     };
-                    assert_eq!(check.snippet(), snippet_via_value(&check));
+                    let alone = std::slice::from_ref(&check);
+                    assert_eq!(check.snippet(alone), snippet_via_value(&check, alone));
                     compared += 1;
                 }
             }
         }
         assert_eq!(compared, 16);
+    }
+
+    #[test]
+    fn a_snippet_holds_every_flow_of_its_owner_and_direction_once() {
+        let settings = Settings::default();
+        let coredns = &settings.critical_components[0];
+        let metrics = &settings.critical_components[1];
+        let api = vec![Cidr::parse("10.0.0.1/32").expect("cidr")];
+        let check = |owner, direction, target| Check {
+            owner,
+            owner_labels: Rc::new(vec![]),
+            direction,
+            target,
+            ports: vec![("TCP".to_string(), 443)],
+            destination: None,
+            other_end: false,
+        };
+        let checks = [
+            check(
+                metrics,
+                Direction::Egress,
+                Target::Addresses(api.clone(), AddressPeer::ApiServer),
+            ),
+            check(metrics, Direction::Ingress, Target::AllPods),
+            check(coredns, Direction::Egress, Target::AllPods),
+            check(
+                metrics,
+                Direction::Egress,
+                Target::Addresses(vec![Cidr::whole(Family::V4)], AddressPeer::EveryAddress),
+            ),
+            check(
+                metrics,
+                Direction::Egress,
+                Target::Addresses(api, AddressPeer::ApiServer),
+            ),
+        ];
+        let snippet = checks[0].snippet(&checks);
+        assert_eq!(snippet, snippet_via_value(&checks[0], &checks));
+        assert_eq!(
+            snippet,
+            checks[3].snippet(&checks),
+            "one policy per owner and direction"
+        );
+        assert!(
+            snippet.contains(r#""name":"allow-metrics-server-egress""#),
+            "{snippet}"
+        );
+        assert!(snippet.contains(
+            r#""egress":[{"ports":[{"port":443,"protocol":"TCP"}],"to":[{"ipBlock":{"cidr":"10.0.0.1/32"}}]},{"ports":[{"port":443,"protocol":"TCP"}],"to":[{"ipBlock":{"cidr":"0.0.0.0/0"}}]}],"podSelector""#
+        ), "{snippet}");
     }
 }
