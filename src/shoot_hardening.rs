@@ -234,7 +234,11 @@ fn pool_field(index: usize, worker: &Worker, rest: &str) -> String {
 
 /// The texts of one podPidsLimit check, built only when it finds something.
 struct PidsSite {
-    key: String,
+    /// What identifies the finding across an update: the Shoot-level limit
+    /// has one key for the pools added later and one per pool inheriting it,
+    /// so a pool that starts inheriting a bad or missing limit is a new
+    /// finding, not the one the Shoot already had.
+    keys: Vec<String>,
     field: String,
     missing_problem: String,
     fix: String,
@@ -292,8 +296,10 @@ fn shoot_pids_site(workers: &[Worker], bounds: &PidsLimitBounds) -> PidsSite {
     } else {
         ["pools ", &inheriting.join(", ")].concat()
     };
+    let mut keys = vec!["pids/shoot".to_string()];
+    keys.extend(inheriting.iter().map(|name| ["pids/shoot/", name].concat()));
     PidsSite {
-        key: "pids/shoot".to_string(),
+        keys,
         field: "spec.kubernetes.kubelet.podPidsLimit".to_string(),
         missing_problem: [
             "without it the kubelets of ",
@@ -328,7 +334,7 @@ fn pool_pids_site(
         .concat()
     });
     PidsSite {
-        key: ["pids/pool/", worker.name.as_ref()].concat(),
+        keys: vec![["pids/pool/", worker.name.as_ref()].concat()],
         field: pool_field(index, worker, "kubernetes.kubelet.podPidsLimit"),
         missing_problem: [
             "the pool has its own kubernetes.kubelet block, which Gardener uses instead of spec.kubernetes.kubelet (it is not merged), so without podPidsLimit there its nodes put no PID limit on pods: ",
@@ -395,12 +401,14 @@ fn check_pids_value(
         || NOT_SET.to_string(),
         |v| signed(v, &mut [0; 20]).to_string(),
     );
-    findings.push(found(
-        [site.key.as_str(), "/", suffix].concat(),
-        excess,
-        Violation::new(site.field, rendered, problem, site.fix),
-        false,
-    ));
+    let about = site.keys.iter().map(|key| Finding {
+        key: [key.as_str(), "/", suffix].concat(),
+        extent: excess,
+    });
+    findings.push(Found {
+        violation: Violation::new(site.field, rendered, problem, site.fix).about(about.collect()),
+        advisory: false,
+    });
 }
 
 fn check_inflight(shoot: &Shoot, bounds: &InflightBounds, findings: &mut Vec<Found>) {

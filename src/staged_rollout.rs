@@ -1014,6 +1014,33 @@ fn image_key<'i>(image: &'i MachineImage) -> (&'i str, Option<&'i str>) {
     (&image.name, image.version.as_deref())
 }
 
+/// For each adopted image, the canaries (indexes into `canaries`) that run
+/// it, in one pass over their pools: not a scan of every canary per image,
+/// which is quadratic with thousands of both.
+#[inline(never)]
+fn canary_runners(
+    adopted: &[(&MachineImage, Vec<(usize, &str)>)],
+    canaries: &[(String, &Shoot)],
+) -> Vec<Vec<usize>> {
+    let mut wanted: BTreeMap<(&str, Option<&str>), usize> = BTreeMap::new();
+    let mut runners: Vec<Vec<usize>> = Vec::with_capacity(adopted.len());
+    for (image, _) in adopted {
+        wanted.insert(image_key(image), runners.len());
+        runners.push(Vec::new());
+    }
+    for (at, (_, canary)) in canaries.iter().enumerate() {
+        for image in canary.workers().iter().filter_map(|w| w.image()) {
+            let slot = wanted
+                .get(&image_key(image))
+                .and_then(|i| runners.get_mut(*i));
+            if let Some(runs_it) = slot.filter(|c| c.last() != Some(&at)) {
+                runs_it.push(at);
+            }
+        }
+    }
+    runners
+}
+
 /// Whether a canary that runs the image counts, and why not.
 fn canary_health(canary: &Shoot) -> Result<(), String> {
     if canary.hibernated() {
@@ -1253,13 +1280,11 @@ fn canary_check(
         .map(|c| (c.reference(), c))
         .filter(|(reference, _)| *reference != me)
         .collect();
-    for (image, pools) in adopted {
+    let runners = canary_runners(&adopted, &others);
+    for ((image, pools), runners) in adopted.into_iter().zip(runners) {
         let mut counted = Vec::new();
         let mut not_counted = Vec::new();
-        for (reference, canary) in &others {
-            if !canary.workers().iter().any(|w| w.image() == Some(image)) {
-                continue;
-            }
+        for (reference, canary) in runners.iter().filter_map(|at| others.get(*at)) {
             match canary_health(canary) {
                 Ok(()) => counted.push(reference.as_str()),
                 Err(reason) => not_counted.push([reference, " (", &reason, ")"].concat()),
@@ -1393,6 +1418,28 @@ mod tests {
             "status": {"lastOperation": {"type": "Reconcile", "state": "Succeeded"},
                        "conditions": [{"type": "EveryNodeReady", "status": "True"}]}
         })
+    }
+
+    #[test]
+    fn canary_runners_index_each_adopted_image_once_per_canary() {
+        let decode = |value: Value| -> Shoot<'static> {
+            let text: &'static str = Box::leak(value.to_string().into_boxed_str());
+            serde_json::from_str(text).expect("shoot")
+        };
+        let old = decode(shoot("checkout", "prod", [V1, V1, V1]));
+        let new = decode(shoot("checkout", "prod", [V2, "1592.3.0", V2]));
+        let adopted = adopted_images(&old, &new);
+        let canaries = [
+            decode(canary("a", V2, "Succeeded")),
+            decode(shoot("b", "canary", [V1, "1592.3.0", V2])),
+            decode(canary("c", V1, "Succeeded")),
+            decode(shoot("d", "canary", ["1592.3.0", "1592.3.0", V2])),
+        ];
+        let others: Vec<(String, &Shoot)> = canaries.iter().map(|c| (c.reference(), c)).collect();
+        let runners = canary_runners(&adopted, &others);
+        let images: Vec<String> = adopted.iter().map(|(image, _)| image.text()).collect();
+        assert_eq!(images, ["gardenlinux 1592.2.0", "gardenlinux 1592.3.0"]);
+        assert_eq!(runners, [vec![0, 1, 3], vec![1, 3]]);
     }
 
     fn canary(name: &str, version: &str, state: &str) -> Value {
