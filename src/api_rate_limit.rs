@@ -349,14 +349,31 @@ fn words<'s>(at: &'s ContainerAt, env: &'s Env) -> (Vec<(ArgField, Cow<'s, str>)
     for (field, arg) in at.container.argv() {
         push_words(field, env.expand(arg), 0, &mut words);
     }
+    let identifier = |name: &str| {
+        name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
     let mut assigned = Assigned::new();
+    let mut defaults = Vec::new();
     for (_, word) in &words {
-        if let Some((name, value)) = word.split_once('=') {
-            let identifier = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if identifier {
+        // `${NAME:=default}` (as in `: ${QPS:=3000}`) assigns when nothing set NAME.
+        let assigning_default = word
+            .trim_end_matches(';')
+            .strip_prefix("${")
+            .and_then(|w| w.strip_suffix('}'))
+            .and_then(|w| w.split_once('='))
+            .map(|(name, value)| (name.strip_suffix(':').unwrap_or(name), value));
+        if let Some((name, value)) = assigning_default.filter(|(name, _)| identifier(name)) {
+            defaults.push((name, value));
+        } else if let Some((name, value)) = word.split_once('=') {
+            if identifier(name) {
                 assigned.insert(name.to_string(), value.to_string());
             }
+        }
+    }
+    for (name, value) in defaults {
+        if !assigned.contains_key(name) && !env.defines(name) && !env.has_env_from() {
+            assigned.insert(name.to_string(), value.to_string());
         }
     }
     (words, assigned)
@@ -826,6 +843,8 @@ mod tests {
     #[case::shell_default(r#"{"name":"c","command":["sh","-c","exec /manager --kube-api-qps=${QPS:-3000}"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=${QPS:-3000}"])]
     #[case::shell_assign_default(r#"{"name":"c","command":["sh","-c","exec /manager --kube-api-qps=${QPS:=3000}"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=${QPS:=3000}"])]
     #[case::shell_assign_default_unset_only(r#"{"name":"c","command":["sh","-c","exec /manager --kube-api-qps=${QPS=3000}"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=${QPS=3000}"])]
+    #[case::shell_assign_default_then_used(r#"{"name":"c","command":["sh","-c",": ${QPS:=3000}; exec /manager --kube-api-qps=$QPS"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=$QPS"])]
+    #[case::shell_assign_default_then_used_env_set(r#"{"name":"c","command":["sh","-c",": ${QPS:=3000}; exec /manager --kube-api-qps=$QPS"],"env":[{"name":"QPS","value":"20"}]}"#, &[])]
     #[case::shell_assign_default_overridden(r#"{"name":"c","command":["sh","-c","exec /manager --kube-api-qps=${QPS:=3000}"],"env":[{"name":"QPS","value":"20"}]}"#, &[])]
     #[case::relaxed_env_name(r#"{"name":"c","command":["/manager","--kube-api-qps=$(API QPS)"],"env":[{"name":"API QPS","value":"3000"}]}"#, &["spec.template.spec.containers[0].command[1] = --kube-api-qps=3000"])]
     #[case::shell_default_overridden(r#"{"name":"c","command":["sh","-c","exec /manager --kube-api-qps=${QPS:-3000}"],"env":[{"name":"QPS","value":"20"}]}"#, &[])]

@@ -436,7 +436,8 @@ pub struct Cidr {
 
 impl Cidr {
     /// Parses `a.b.c.d/n`, `x::y/n`, or a bare address (a /32 or /128).
-    /// Host bits are cleared, as the API server's parser does.
+    /// Host bits are cleared, and IPv4 octets may have leading zeros (read
+    /// as decimal), as the API server's parser (`ParseCIDRSloppy`) does.
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
         let (address, prefix) = match text.split_once('/') {
@@ -450,7 +451,11 @@ impl Cidr {
                 Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad),
             }
         };
-        if let Ok(v4) = address.parse::<Ipv4Addr>() {
+        if let Some(v4) = address
+            .parse::<Ipv4Addr>()
+            .ok()
+            .or_else(|| sloppy_ipv4(address))
+        {
             let prefix = prefix(32)?;
             let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
             let first = u32::from(v4) & mask;
@@ -540,6 +545,25 @@ impl fmt::Display for Cidr {
     }
 }
 
+/// An IPv4 address whose octets have leading zeros (`010.0.0.1`), read as
+/// decimal: what the API server accepts beside the canonical form.
+fn sloppy_ipv4(text: &str) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = text.split('.');
+    for octet in &mut octets {
+        let part = parts.next().filter(|p| !p.is_empty())?;
+        let mut value = 0u32;
+        for digit in part.bytes() {
+            value = value * 10 + u32::from(digit.is_ascii_digit().then(|| digit - b'0')?);
+            if value > 255 {
+                return None;
+            }
+        }
+        *octet = u8::try_from(value).ok()?;
+    }
+    parts.next().is_none().then_some(Ipv4Addr::from(octets))
+}
+
 /// A union of address ranges.
 #[derive(Debug, Clone, Default)]
 pub struct AddressSet {
@@ -547,13 +571,12 @@ pub struct AddressSet {
 }
 
 impl AddressSet {
-    /// Adds an ipBlock: its CIDR minus its `except` ranges, in one sweep.
-    /// Conservative where plugins may differ: an unparsable CIDR adds
-    /// nothing (the API server refuses it anyway); so does a block with an
-    /// `except` this model cannot read (the API server reads `010.0.0.1`,
-    /// plugins may not), since dropping the except would widen the block;
-    /// and an IPv4-mapped IPv6 except (`::ffff:10.0.0.1`) cuts its IPv4
-    /// address as well, as Go's parser makes it.
+    /// Adds an ipBlock: its CIDR minus its `except` ranges, in one sweep,
+    /// read as the API server reads them. An unparsable CIDR adds nothing,
+    /// and so does a block with an unparsable `except`, since dropping the
+    /// except would widen the block (the API server refuses both anyway); an
+    /// IPv4-mapped IPv6 except (`::ffff:10.0.0.1`) cuts its IPv4 address as
+    /// well, as Go's parser makes it.
     pub fn add_block(&mut self, block: &IpBlock) {
         let Ok(cidr) = Cidr::parse(&block.cidr) else {
             return;
@@ -852,7 +875,10 @@ mod tests {
     #[case::except_mapped_v6_cuts_v4(&["0.0.0.0/0"], &["::ffff:10.0.0.1/128"], "10.0.0.1/32", false)]
     #[case::except_mapped_v6_elsewhere(&["0.0.0.0/0"], &["::ffff:10.0.0.1/128"], "10.0.0.2", true)]
     #[case::except_mapped_v6_range(&["10.0.0.0/8"], &["::ffff:10.1.0.0/112"], "10.1.2.3", false)]
-    #[case::except_unreadable_drops_block(&["0.0.0.0/0"], &["010.0.0.1/32"], "192.168.0.1", false)]
+    #[case::except_leading_zeros_read_as_decimal(&["0.0.0.0/0"], &["010.0.0.1/32"], "10.0.0.1", false)]
+    #[case::except_leading_zeros_elsewhere(&["0.0.0.0/0"], &["010.0.0.1/32"], "8.0.0.1", true)]
+    #[case::cidr_leading_zeros(&["010.000.0.0/16"], &[], "10.0.200.1", true)]
+    #[case::except_unreadable_drops_block(&["0.0.0.0/0"], &["10.0.0.256/32"], "192.168.0.1", false)]
     #[case::except_unreadable_other_block_stays(&["0.0.0.0/0", "192.168.0.0/16"], &["x"], "192.168.0.1", true)]
     #[case::excepts_overlapping(&["10.0.0.0/8"], &["10.0.0.0/16", "10.0.0.0/24", "10.1.0.0/16"], "10.2.0.0/16", true)]
     #[case::excepts_overlapping_cut(&["10.0.0.0/8"], &["10.0.0.0/16", "10.0.0.0/24", "10.1.0.0/16"], "10.0.255.0/24", false)]
@@ -909,6 +935,18 @@ mod tests {
         assert_eq!(set.ranges.len(), 5000);
         assert!(set.covers(&cidr("10.0.0.1")));
         assert!(!set.covers(&cidr("10.0.0.2")));
+    }
+
+    #[rstest]
+    #[case::leading_zeros("010.001.000.099", Some([10, 1, 0, 99]))]
+    #[case::many_zeros("0000000010.0.0.1", Some([10, 0, 0, 1]))]
+    #[case::over_255("10.0.0.256", None)]
+    #[case::too_few("10.0.1", None)]
+    #[case::too_many("10.0.0.1.2", None)]
+    #[case::empty_octet("10..0.1", None)]
+    #[case::sign("+10.0.0.1", None)]
+    fn reads_ipv4_as_the_api_server(#[case] text: &str, #[case] octets: Option<[u8; 4]>) {
+        assert_eq!(sloppy_ipv4(text), octets.map(Ipv4Addr::from));
     }
 
     #[rstest]

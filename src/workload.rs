@@ -438,6 +438,8 @@ fn expand_with<'s, 'v>(
 ) -> Cow<'s, str> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
+    // Once a `$(` finds no `)`, none after it can: they are text.
+    let mut closers_left = true;
     while let Some(position) = rest.find('$') {
         if out.len() > budget {
             break;
@@ -451,11 +453,12 @@ fn expand_with<'s, 'v>(
         } else if let Some(inner) = after.strip_prefix('(') {
             // As the kubelet reads it: the name runs to the first `)`, whatever
             // it holds (env names may hold any printable character but `=`);
-            // without one, the rest is text as written.
-            let Some((name, tail)) = inner.split_once(')') else {
-                out.push('$');
-                rest = after;
-                break;
+            // without one, `$(` is text and reading goes on after it.
+            let Some((name, tail)) = inner.split_once(')').filter(|_| closers_left) else {
+                closers_left = false;
+                out.push_str("$(");
+                rest = inner;
+                continue;
             };
             match lookup(name) {
                 Some(value) => out.push_str(value),
@@ -957,7 +960,9 @@ mod tests {
     #[case::relaxed_name_with_bang("$(BOMB!)", ":(){ :|:& };:")]
     #[case::unknown_kept("$(B) $(A)", "$(B) 1")]
     #[case::name_runs_to_the_first_closer("$(A$(A)", "$(A$(A)")]
-    #[case::unclosed_rest_as_written("$(A) $(A", "1 $(A")]
+    #[case::unclosed_is_text("$(A) $(A", "1 $(A")]
+    #[case::name_spans_an_escape("$( $$(A) $(A)", "$( $$(A) 1")]
+    #[case::unclosed_then_escape("x $( $$ y", "x $( $ y")]
     #[case::empty_name("$()", "$()")]
     fn references_as_the_kubelet_reads_them(#[case] text: &str, #[case] expected: &str) {
         let container = container(
