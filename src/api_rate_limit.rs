@@ -17,8 +17,8 @@ use crate::settings::{non_empty_entries, validate_section, SettingsError, Valida
 use crate::violation::{Verdict, Violation};
 use crate::workload::shell::tokenize;
 use crate::workload::{
-    container_finding, judge_change, ArgField, ContainerAt, Env, Workload, WorkloadKind,
-    WorkloadObject,
+    container_finding, expansion_violation, judge_change, ArgField, ContainerAt, Env, Expansions,
+    Workload, WorkloadKind, WorkloadObject,
 };
 
 pub struct ApiRateLimit;
@@ -449,14 +449,21 @@ fn env_settings(settings: &Settings, at: &ContainerAt, env: &Env) -> Vec<Setting
 
 fn judge_workload(settings: &Settings, workload: &Workload) -> Verdict {
     let mut verdict = Verdict::accept();
+    let expansions = Expansions::default();
     for at in workload.containers() {
-        let env = Env::new(at.container);
+        let env = Env::new(at.container, &expansions);
         let mut found = flag_settings(settings, &at, &env);
         found.extend(env_settings(settings, &at, &env));
         for setting in found {
             if let Some(violation) = judge_setting(settings, &at, &setting) {
                 verdict.violation(violation);
             }
+        }
+        if env.cut_short() {
+            verdict.violation(expansion_violation(
+                &at,
+                "it sets a client QPS or burst above the limits",
+            ));
         }
     }
     verdict

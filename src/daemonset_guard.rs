@@ -17,8 +17,8 @@ use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch
 use crate::settings::{validate_section, SettingsError, Validate};
 use crate::violation::{Verdict, Violation};
 use crate::workload::{
-    container_finding, judge_change, ArgField, ContainerAt, ContainerList, Env, Workload,
-    WorkloadKind, WorkloadObject,
+    container_finding, expansion_violation, judge_change, ArgField, ContainerAt, ContainerList,
+    Env, Expansions, Workload, WorkloadKind, WorkloadObject,
 };
 
 use fork_bomb::ForkBomb;
@@ -200,10 +200,14 @@ fn judge(request: &Request, settings: &Settings, workload: &Workload) -> Verdict
         LimitScope::DaemonSets => daemon_set,
         LimitScope::None => false,
     };
+    let expansions = Expansions::default();
     for at in workload.containers() {
         if settings.detect_fork_bombs {
-            if let Some((field, bomb)) = find_fork_bomb(&at) {
+            let env = Env::new(at.container, &expansions);
+            if let Some((field, bomb)) = find_fork_bomb(&at, &env) {
                 verdict.violation(fork_bomb_violation(&at, field, bomb, daemon_set));
+            } else if env.cut_short() {
+                verdict.violation(expansion_violation(&at, "it runs a fork bomb"));
             }
         }
         // Ephemeral containers cannot declare resources.
@@ -241,8 +245,7 @@ enum Element {
 /// A fork bomb in the container's entrypoint (command and args) or in an
 /// `exec` hook or probe, after the kubelet's `$(VAR)` expansion where it
 /// expands.
-fn find_fork_bomb(at: &ContainerAt) -> Option<(String, ForkBomb)> {
-    let env = Env::new(at.container);
+fn find_fork_bomb(at: &ContainerAt, env: &Env) -> Option<(String, ForkBomb)> {
     let entrypoint: Vec<(Element, Cow<str>)> = at
         .container
         .argv()

@@ -324,9 +324,17 @@ impl<'a> Container<'a> {
     }
 }
 
-/// Bytes the `$(VAR)` expansions of one container may build in all; past
-/// that, text stays as written (each entry can double a value).
-const MAX_EXPANDED: usize = 256 * 1024;
+/// Bytes the `$(VAR)` references of one workload's containers may add in
+/// all (each can double what it names); past that, a container's text stays
+/// as written and the container is refused ([`expansion_violation`]).
+pub const MAX_EXPANDED: usize = 1024 * 1024;
+
+/// What the `$(VAR)` references of one workload have added so far, against
+/// [`MAX_EXPANDED`]: shared by its containers' [`Env`]s.
+#[derive(Default)]
+pub struct Expansions {
+    added: std::cell::Cell<usize>,
+}
 
 /// A container's literal env as the kubelet resolves it: each value's
 /// `$(VAR)` references expanded from the entries before it (`$$` escapes a
@@ -335,66 +343,93 @@ const MAX_EXPANDED: usize = 256 * 1024;
 pub struct Env<'w, 'a> {
     container: &'w Container<'a>,
     table: std::cell::OnceCell<EnvTable<'w>>,
-    /// What expansions have built so far, against [`MAX_EXPANDED`].
-    built: std::cell::Cell<usize>,
+    expansions: &'w Expansions,
+    /// Whether something read was left partly unexpanded for want of budget.
+    cut_short: std::cell::Cell<bool>,
 }
 
 struct EnvTable<'w> {
     /// The last entry of each name.
     latest: BTreeMap<&'w str, usize>,
-    /// Per entry: its expanded value, `None` for `valueFrom`.
-    values: Vec<Option<Cow<'w, str>>>,
+    /// Per entry: its expanded value (`None` for `valueFrom`), and whether
+    /// some of it stayed unexpanded for want of budget.
+    values: Vec<(Option<Cow<'w, str>>, bool)>,
+}
+
+impl<'w> EnvTable<'w> {
+    /// The value of the entry that sets `name`, and whether it is cut short.
+    fn lookup(&self, name: &str) -> Option<(&str, bool)> {
+        let (value, cut_short) = self.values.get(*self.latest.get(name)?)?;
+        Some((value.as_deref()?, *cut_short))
+    }
 }
 
 impl<'w, 'a> Env<'w, 'a> {
-    pub fn new(container: &'w Container<'a>) -> Self {
+    pub fn new(container: &'w Container<'a>, expansions: &'w Expansions) -> Self {
         Self {
             container,
             table: std::cell::OnceCell::new(),
-            built: std::cell::Cell::new(0),
+            expansions,
+            cut_short: std::cell::Cell::new(false),
         }
     }
 
-    /// `text` expanded with `lookup` while the budget lasts.
+    /// Whether some value or text read through this env stayed partly
+    /// unexpanded because the workload's references had added
+    /// [`MAX_EXPANDED`] bytes already.
+    pub fn cut_short(&self) -> bool {
+        self.cut_short.get()
+    }
+
+    /// `text` expanded with `lookup` while the budget lasts, and whether
+    /// some of it stayed unexpanded.
     fn expand_within<'s, 'v>(
         &self,
         text: &'s str,
-        lookup: impl Fn(&str) -> Option<&'v str>,
-    ) -> Cow<'s, str> {
-        let budget = MAX_EXPANDED.saturating_sub(self.built.get());
-        if budget == 0 || !text.contains('$') {
-            return Cow::Borrowed(text);
+        lookup: impl Fn(&str) -> Option<(&'v str, bool)>,
+    ) -> (Cow<'s, str>, bool) {
+        if !text.contains('$') {
+            return (Cow::Borrowed(text), false);
         }
-        let expanded = expand_with(text, budget, lookup);
-        self.built
-            .set(self.built.get().saturating_add(expanded.len()));
-        expanded
+        let added = self.expansions.added.get();
+        let budget = MAX_EXPANDED.saturating_sub(added);
+        let expansion = expand_with(text, budget, lookup);
+        self.expansions
+            .added
+            .set(added.saturating_add(expansion.added));
+        (expansion.text, expansion.cut_short)
     }
 
     fn table(&self) -> &EnvTable<'w> {
         self.table.get_or_init(|| {
             let env = &self.container.env;
-            let mut latest: BTreeMap<&'w str, usize> = BTreeMap::new();
-            let mut values: Vec<Option<Cow<'w, str>>> = Vec::with_capacity(env.len());
+            let mut table = EnvTable {
+                latest: BTreeMap::new(),
+                values: Vec::with_capacity(env.len()),
+            };
             for (index, entry) in env.iter().enumerate() {
-                let value = entry.value.as_deref().map(|value| {
-                    self.expand_within(value, |name| {
-                        let at = *latest.get(name)?;
-                        values.get(at)?.as_deref()
-                    })
-                });
-                values.push(value);
-                latest.insert(entry.name.as_ref(), index);
+                let (value, cut_short) = match entry.value.as_deref() {
+                    Some(value) => {
+                        let (value, cut_short) =
+                            self.expand_within(value, |name| table.lookup(name));
+                        (Some(value), cut_short)
+                    }
+                    None => (None, false),
+                };
+                table.values.push((value, cut_short));
+                table.latest.insert(entry.name.as_ref(), index);
             }
-            EnvTable { latest, values }
+            table
         })
     }
 
     /// The value of `name`, when the entry that sets it is literal.
     pub fn value(&self, name: &str) -> Option<&str> {
-        let table = self.table();
-        let at = *table.latest.get(name)?;
-        table.values.get(at)?.as_deref()
+        let (value, cut_short) = self.table().lookup(name)?;
+        if cut_short {
+            self.cut_short.set(true);
+        }
+        Some(value)
     }
 
     /// Whether some entry sets `name`, literally or from `valueFrom`.
@@ -424,26 +459,38 @@ impl<'w, 'a> Env<'w, 'a> {
         if !text.contains('$') {
             return Cow::Borrowed(text);
         }
-        self.table();
-        self.expand_within(text, |name| self.value(name))
+        let table = self.table();
+        let (text, cut_short) = self.expand_within(text, |name| table.lookup(name));
+        if cut_short {
+            self.cut_short.set(true);
+        }
+        text
     }
 }
 
-/// `text` with its `$(VAR)` references replaced by `lookup`, until the
-/// result is `budget` bytes long.
+struct Expansion<'s> {
+    text: Cow<'s, str>,
+    /// Bytes the references added.
+    added: usize,
+    /// Whether a reference stayed as written because its value did not
+    /// fit, or named a value that is itself cut short.
+    cut_short: bool,
+}
+
+/// `text` with its `$(VAR)` references replaced by `lookup`, as long as
+/// the values add up to `budget` bytes at most.
 fn expand_with<'s, 'v>(
     text: &'s str,
     budget: usize,
-    lookup: impl Fn(&str) -> Option<&'v str>,
-) -> Cow<'s, str> {
+    lookup: impl Fn(&str) -> Option<(&'v str, bool)>,
+) -> Expansion<'s> {
     let mut out = String::with_capacity(text.len());
+    let mut added = 0usize;
+    let mut cut_short = false;
     let mut rest = text;
     // Once a `$(` finds no `)`, none after it can: they are text.
     let mut closers_left = true;
     while let Some(position) = rest.find('$') {
-        if out.len() > budget {
-            break;
-        }
         let (before, after) = rest.split_at(position);
         out.push_str(before);
         let after = after.get(1..).unwrap_or("");
@@ -454,14 +501,22 @@ fn expand_with<'s, 'v>(
             // As the kubelet reads it: the name runs to the first `)`, whatever
             // it holds (env names may hold any printable character but `=`);
             // without one, `$(` is text and reading goes on after it.
-            let Some((name, tail)) = inner.split_once(')').filter(|_| closers_left) else {
+            let Some((name, tail)) = closers_left.then(|| inner.split_once(')')).flatten() else {
                 closers_left = false;
                 out.push_str("$(");
                 rest = inner;
                 continue;
             };
-            match lookup(name) {
-                Some(value) => out.push_str(value),
+            match lookup(name).filter(|(value, _)| {
+                let fits = added.saturating_add(value.len()) <= budget;
+                cut_short |= !fits;
+                fits
+            }) {
+                Some((value, value_cut_short)) => {
+                    out.push_str(value);
+                    added = added.saturating_add(value.len());
+                    cut_short |= value_cut_short;
+                }
                 None => {
                     for part in ["$(", name, ")"] {
                         out.push_str(part);
@@ -475,7 +530,31 @@ fn expand_with<'s, 'v>(
         }
     }
     out.push_str(rest);
-    Cow::Owned(out)
+    Expansion {
+        text: Cow::Owned(out),
+        added,
+        cut_short,
+    }
+}
+
+/// The violation for a container some of whose text stayed unexpanded
+/// ([`Env::cut_short`]): the rule cannot tell whether `unseen` holds, so
+/// it refuses rather than let the container through unread.
+pub fn expansion_violation(at: &ContainerAt, unseen: &str) -> Violation {
+    Violation::new(
+        format!("{}.env", at.path),
+        format!(
+            "`$(VAR)` references adding over {} MiB",
+            MAX_EXPANDED / (1024 * 1024)
+        ),
+        format!(
+            "{}'s `$(VAR)` references (in env, command, args or probes) multiply one another past the {} MiB that crash-guard expands per object, so it cannot tell whether {unseen}; what it cannot read it refuses.",
+            at.describe(),
+            MAX_EXPANDED / (1024 * 1024)
+        ),
+        "set the values the container needs directly instead of building them from nested `$(VAR)` references.",
+    )
+    .about(vec![container_finding(at, "unexpandable", 0)])
 }
 
 /// A workload's pod template.
@@ -737,7 +816,8 @@ mod tests {
                 ("args[0]".to_string(), "y"),
             ]
         );
-        let env = Env::new(first.container);
+        let expansions = Expansions::default();
+        let env = Env::new(first.container, &expansions);
         assert_eq!(env.value("E"), Some("1"));
         assert_eq!(env.value("F"), None);
         assert!(first.container.resources.has_limit("cpu"));
@@ -919,7 +999,8 @@ mod tests {
         #[case] expected: Option<&str>,
     ) {
         let container = container(env);
-        assert_eq!(Env::new(&container).value(name), expected);
+        let expansions = Expansions::default();
+        assert_eq!(Env::new(&container, &expansions).value(name), expected);
     }
 
     #[test]
@@ -933,22 +1014,87 @@ mod tests {
             ));
         }
         let container = container(&format!("[{}]", env.join(",")));
-        let env = Env::new(&container);
-        let value = env.value("E39").map_or(0, str::len);
-        assert!(value < 2 * MAX_EXPANDED, "{value}");
+        let expansions = Expansions::default();
+        let env = Env::new(&container, &expansions);
         let built: usize = (0..40)
             .filter_map(|i| env.value(&format!("E{i}")))
             .map(str::len)
             .sum();
-        assert!(built < 3 * MAX_EXPANDED, "{built}");
+        assert!(built < MAX_EXPANDED + 40 * 16, "{built}");
+        assert!(env.cut_short());
         assert_eq!(env.expand("$(E39)"), "$(E39)", "the budget is spent");
+    }
+
+    /// Review regression: each container had a budget of its own, so a
+    /// thousand of them ran out of memory.
+    #[test]
+    fn the_budget_is_shared_by_the_workload() {
+        let mut env = vec![r#"{"name":"E0","value":"xxxxxxxxxxxxxxxx"}"#.to_string()];
+        for i in 1..14 {
+            env.push(format!(
+                r#"{{"name":"E{i}","value":"$(E{})$(E{})"}}"#,
+                i - 1,
+                i - 1
+            ));
+        }
+        let container = container(&format!("[{}]", env.join(",")));
+        let expansions = Expansions::default();
+        let cut: Vec<bool> = (0..10)
+            .map(|_| {
+                let env = Env::new(&container, &expansions);
+                assert!(env.value("E13").is_some());
+                env.cut_short()
+            })
+            .collect();
+        assert_eq!(
+            cut,
+            [false, false, false, false, true, true, true, true, true, true]
+        );
+        assert!(expansions.added.get() <= MAX_EXPANDED);
+    }
+
+    #[rstest]
+    #[case::literal_read("Q", false)]
+    #[case::literal_referenced("$(Q)", false)]
+    #[case::expanded_that_fit("$(F)", false)]
+    #[case::expanded_that_did_not_fit("R", true)]
+    #[case::reference_to_it("--qps=$(R)", true)]
+    #[case::reference_that_does_not_fit("$(F)$(F)", true)]
+    fn only_what_is_read_counts_as_cut_short(#[case] read: &str, #[case] cut: bool) {
+        let container = container(
+            r#"[{"name":"Q","value":"50"},{"name":"L","value":"0123456789"},{"name":"F","value":"$(Q)1"},{"name":"R","value":"$(L)"}]"#,
+        );
+        // F takes 2 of the 6 bytes left; R's 10 do not fit in the other 4.
+        let expansions = Expansions::default();
+        expansions.added.set(MAX_EXPANDED - 6);
+        let env = Env::new(&container, &expansions);
+        if read.contains('$') {
+            env.expand(read);
+        } else {
+            assert!(env.value(read).is_some());
+        }
+        assert_eq!(env.cut_short(), cut);
+    }
+
+    #[rstest]
+    #[case::literal_text_is_free("$schema ".repeat(200_000), false)]
+    #[case::escapes_are_free("$$(A)".repeat(300_000), false)]
+    #[case::references_add("$(A)".repeat(300_000), true)]
+    fn only_what_references_add_counts(#[case] text: String, #[case] cut: bool) {
+        let container = container(r#"[{"name":"A","value":"1234"}]"#);
+        let expansions = Expansions::default();
+        let env = Env::new(&container, &expansions);
+        let expanded = env.expand(&text);
+        assert_eq!(env.cut_short(), cut);
+        assert!(expanded.len() <= text.len() + MAX_EXPANDED);
     }
 
     /// Review regression: each `$(` searched for `)` to the end of the text.
     #[test]
     fn unclosed_references_are_scanned_once() {
         let container = container(r#"[{"name":"A","value":"1"}]"#);
-        let env = Env::new(&container);
+        let expansions = Expansions::default();
+        let env = Env::new(&container, &expansions);
         let text = "$(A$(".repeat(400_000);
         let expanded = env.expand(&text);
         assert_eq!(expanded.len(), text.len());
@@ -968,6 +1114,7 @@ mod tests {
         let container = container(
             r#"[{"name":"A","value":"1"},{"name":"API QPS","value":"3000"},{"name":"BOMB!","value":":(){ :|:& };:"}]"#,
         );
-        assert_eq!(Env::new(&container).expand(text), expected);
+        let expansions = Expansions::default();
+        assert_eq!(Env::new(&container, &expansions).expand(text), expected);
     }
 }
