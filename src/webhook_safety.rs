@@ -16,10 +16,11 @@ use crate::response::{count, decimal, signed};
 use crate::selector::{labels_flow_yaml, LabelSelector, NAMESPACE_NAME_LABEL};
 use crate::settings::{is_dns_label, non_empty_entries, validate_section, SettingsError, Validate};
 use crate::violation::{Verdict, Violation};
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 
-use lookups::{Backend, Lookups, NamespaceLabels};
-use webhooks::{base, is_cluster_scoped, Scope, Subject, Webhook, WebhookObject, WRITES};
+use lookups::{Backend, Failure, Lookups, NamespaceLabels};
+use webhooks::{is_cluster_scoped, Scope, Subject, Webhook, WebhookObject, WRITES};
 
 pub use webhooks::{skipped_namespaces, DEFAULT_TIMEOUT_SECONDS};
 
@@ -219,7 +220,12 @@ impl Rule for WebhookSafety {
             for webhook in webhooks_of(objects.old_object)?.iter().flatten() {
                 judge.webhook(webhook);
             }
-            judge.verdict.violations.clear();
+            // Only the findings are the old object's to keep.
+            judge.verdict = Verdict::accept();
+            judge.lookups.new_pass();
+            for (.., reported) in &mut judge.backends {
+                *reported = false;
+            }
             for finding in judge.findings.drain(..).flatten() {
                 if let Some(own) = finding.keys.into_iter().next() {
                     let worst = before.entry(own).or_insert(finding.extent);
@@ -339,8 +345,9 @@ struct Judge<'s, 'h> {
     /// for an UPDATE (`track_findings`), which compares them with the old object's.
     findings: Vec<Vec<Finding>>,
     track_findings: bool,
-    /// Backends already looked up, by `namespace/name`.
-    backends: Vec<(String, Option<Backend>)>,
+    /// Backends already looked up, by `namespace/name`, and whether this
+    /// pass has reported what it found wrong with them.
+    backends: Vec<(String, Result<Backend, Failure>, bool)>,
     /// Namespaces the current webhook's selector must exclude, and the
     /// violations whose fix shows that selector: one snippet fixes them all.
     exclusions: Vec<String>,
@@ -544,15 +551,19 @@ impl Judge<'_, '_> {
                  (Istio's sidecar injector without a namespaceSelector put Envoy into every kube-system pod and the cluster slowly died).",
             ]
             .concat();
-            // Per namespace and resource: new resources or failing closed are worse.
+            // Per namespace, resource and operation: new ones or failing closed are worse.
             let mut findings = Vec::new();
             if self.track_findings {
-                for namespace in &names {
-                    let any = [namespace, "/*"].concat();
-                    for resource in &resources {
-                        let own = [namespace, "/", base(resource)].concat();
-                        let extent = i64::from(webhook.fails_closed);
-                        findings.extend(self.finding(webhook, "protected", &[&own, &any], extent));
+                let extent = i64::from(webhook.fails_closed);
+                for (resource, operation) in namespaced_operations(webhook) {
+                    let covering = covering(resource, operation);
+                    for namespace in &names {
+                        let keys: Vec<String> = covering
+                            .iter()
+                            .map(|subject| [namespace, "/", subject].concat())
+                            .collect();
+                        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+                        findings.extend(self.finding(webhook, "protected", &keys, extent));
                     }
                 }
             }
@@ -646,7 +657,11 @@ impl Judge<'_, '_> {
                 hits.push([name.as_str(), " (cluster-scoped)"].concat());
                 findings.extend(self.finding(webhook, "self-healing", &[&name], 0));
             } else if entry.namespaces.is_empty() {
-                hits.push([name.as_str(), " (in every namespace)"].concat());
+                let where_ = match &webhook.scope {
+                    Scope::Only(own) => [" (in ", own, ")"].concat(),
+                    Scope::Selector(_) => " (in every namespace)".to_string(),
+                };
+                hits.push([name.as_str(), &where_].concat());
                 findings.extend(self.finding(webhook, "self-healing", &[&name], 0));
             } else {
                 let mut reached = Vec::new();
@@ -784,16 +799,15 @@ impl Judge<'_, '_> {
             (None, Some((namespace, name))) if !webhook.kubewarden => (namespace.as_str(), name),
             _ => return,
         };
-        if !webhook.covers("", "pods", &POD_START, &["CREATE"]) {
-            return;
-        }
-        let Reach::Reached { basis } = self.reach(webhook, namespace) else {
+        let Some((.., step, consequence)) =
+            POD_START.iter().find(|(subresource, operation, ..)| {
+                webhook.covers("", "pods", &[subresource], &[operation])
+            })
+        else {
             return;
         };
-        let (step, needs) = if webhook.covers("", "pods", &[""], &["CREATE"]) {
-            ("pod creation", "creating")
-        } else {
-            ("the scheduling of pods (pods/binding)", "scheduling")
+        let Reach::Reached { basis } = self.reach(webhook, namespace) else {
+            return;
         };
         let by_policy_server = webhook.inside_kubewarden.is_some();
         let served_by = if by_policy_server {
@@ -824,9 +838,9 @@ impl Judge<'_, '_> {
             } else {
                 ""
             },
-            ": once its pods are gone (evicted, rescheduled, crashed) the API server refuses their replacements, because ",
-            needs,
-            " them needs this very webhook, so it can never come back.",
+            ": once its pods are gone (evicted, rescheduled, crashed) ",
+            consequence,
+            " needs this very webhook, so it can never come back.",
             if by_policy_server {
                 " Until then every policy it serves with failurePolicy Fail refuses what it guards."
             } else {
@@ -883,46 +897,56 @@ impl Judge<'_, '_> {
             return;
         };
         let key = [namespace, "/", name].concat();
-        let backend = match self.backends.iter().find(|(k, _)| *k == key) {
-            Some((_, known)) => known.clone(),
+        let at = match self.backends.iter().position(|(k, ..)| *k == key) {
+            Some(at) => at,
             None => {
                 let found = self.lookups.backend(namespace, name);
-                if let Some(backend) = &found {
-                    if backend.selector.is_empty() {
-                        self.verdict.warning(
-                            [
-                                "crash-guard/webhook-safety: Service ",
-                                &key,
-                                " selects no pods, so the replicas behind ",
-                                webhook.label.as_str(),
-                                " were not checked.",
-                            ]
-                            .concat(),
-                        );
-                    } else if backend.workloads.is_empty() {
-                        self.verdict.warning(
-                            [
-                                "crash-guard/webhook-safety: no Deployment or StatefulSet in ",
-                                namespace,
-                                " runs the pods Service ",
-                                &key,
-                                " selects (",
-                                &labels_text(&backend.selector),
-                                "), so the replicas behind ",
-                                webhook.label.as_str(),
-                                " were not checked.",
-                            ]
-                            .concat(),
-                        );
-                    }
-                }
-                self.backends.push((key.clone(), found.clone()));
-                found
+                self.backends.push((key.clone(), found, false));
+                self.backends.len() - 1
             }
         };
-        let Some(backend) = backend.filter(|b| !b.workloads.is_empty()) else {
+        let Some((_, found, reported)) = self.backends.get_mut(at) else {
             return;
         };
+        let found = found.clone();
+        let first_use = !std::mem::replace(reported, true);
+        let backend = match found {
+            Ok(backend) => backend,
+            Err(failure) => {
+                self.lookups.report(&failure);
+                return;
+            }
+        };
+        if first_use && backend.selector.is_empty() {
+            self.verdict.warning(
+                [
+                    "crash-guard/webhook-safety: Service ",
+                    &key,
+                    " selects no pods, so the replicas behind ",
+                    webhook.label.as_str(),
+                    " were not checked.",
+                ]
+                .concat(),
+            );
+        } else if first_use && backend.workloads.is_empty() {
+            self.verdict.warning(
+                [
+                    "crash-guard/webhook-safety: no Deployment or StatefulSet in ",
+                    namespace,
+                    " runs the pods Service ",
+                    &key,
+                    " selects (",
+                    &labels_text(&backend.selector),
+                    "), so the replicas behind ",
+                    webhook.label.as_str(),
+                    " were not checked.",
+                ]
+                .concat(),
+            );
+        }
+        if backend.workloads.is_empty() {
+            return;
+        }
         let min = i64::from(self.settings.min_backend_replicas);
         let replicas = backend.replicas();
         if replicas >= min {
@@ -1013,8 +1037,29 @@ fn healing_writes(group: &str, resource: &str) -> &'static [&'static str] {
     }
 }
 
-/// What starting a pod takes: creating it, then the scheduler's binding.
-const POD_START: [&str; 2] = ["", "binding"];
+/// What starting a pod takes, each step a subresource and operation: creating
+/// it, the scheduler's binding, the kubelet's status (Ready, which gives the
+/// pod its endpoints); how it is named, and what the webhook then blocks.
+const POD_START: [(&str, &str, &str, &str); 3] = [
+    (
+        "",
+        "CREATE",
+        "pod creation",
+        "the API server refuses their replacements, because creating them",
+    ),
+    (
+        "binding",
+        "CREATE",
+        "the scheduling of pods (pods/binding)",
+        "the API server refuses their replacements, because scheduling them",
+    ),
+    (
+        "status",
+        "UPDATE",
+        "the kubelet's pod status updates (pods/status)",
+        "their replacements never become Ready and so never serve it, because reporting their status",
+    ),
+];
 
 const SELECTOR_FIX_END: &str = "` (kubernetes.io/metadata.name is set by the API server on every namespace and cannot be changed).";
 
@@ -1047,17 +1092,62 @@ fn resource_name(group: &str, resource: &str) -> String {
     }
 }
 
-/// The resources of the rules that reach namespaced ones, as written.
-fn namespaced_resources(webhook: &Webhook) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
+/// The resources of the rules that reach namespaced ones, as written, each once.
+fn namespaced_resources<'w>(webhook: &'w Webhook) -> Vec<&'w str> {
+    let mut seen = BTreeSet::new();
+    let rules = webhook.rules.iter().filter(|r| r.reaches_namespaced());
+    rules
+        .flat_map(|rule| rule.resources.iter().flatten())
+        .map(|resource| resource.as_ref())
+        .filter(|resource| seen.insert(*resource))
+        .collect()
+}
+
+/// Each resource and operation the rules that reach namespaced resources
+/// intercept, as written.
+fn namespaced_operations<'w>(webhook: &'w Webhook) -> BTreeSet<(&'w str, &'w str)> {
+    let mut pairs = BTreeSet::new();
     for rule in webhook.rules.iter().filter(|r| r.reaches_namespaced()) {
+        let operations = rule.operations.as_deref().unwrap_or_default();
         for resource in rule.resources.iter().flatten() {
-            if !names.iter().any(|n| n == resource.as_ref()) {
-                names.push(resource.to_string());
+            for operation in operations {
+                pairs.insert((resource.as_ref(), operation.as_ref()));
             }
         }
     }
-    names
+    pairs
+}
+
+/// The rule entries (`resource operation`) that intercept all that
+/// `resource` and `operation` do, the pair itself first. As the API server
+/// matches them: `*` takes every resource but no subresource, `pods/*` pods
+/// and all its subresources, `*/status` every status, `*/*` all.
+fn covering(resource: &str, operation: &str) -> Vec<String> {
+    let mut resources = vec![Cow::Borrowed(resource)];
+    match resource.split_once('/') {
+        None if resource == "*" => resources.push("*/*".into()),
+        None => resources.extend([[resource, "/*"].concat().into(), "*".into(), "*/*".into()]),
+        Some(("*", "*")) => {}
+        Some(("*", _) | (_, "*")) => resources.push("*/*".into()),
+        Some((main, sub)) => resources.extend([
+            [main, "/*"].concat().into(),
+            ["*/", sub].concat().into(),
+            "*/*".into(),
+        ]),
+    }
+    let operations: &[&str] = if operation == "*" {
+        &["*"]
+    } else {
+        &[operation, "*"]
+    };
+    resources
+        .iter()
+        .flat_map(|r| {
+            operations
+                .iter()
+                .map(move |o| [r.as_ref(), " ", o].concat())
+        })
+        .collect()
 }
 
 fn labels_text(labels: &std::collections::BTreeMap<String, String>) -> String {

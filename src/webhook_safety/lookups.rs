@@ -36,11 +36,12 @@ pub struct Failure {
     pub error: String,
 }
 
-/// Lookups of one evaluation, each made at most once.
+/// Lookups of one evaluation, each made at most once; a failure is
+/// reported once per pass (old object, new object) that meets it.
 pub struct Lookups<'h> {
     host: &'h dyn Host,
     lookup_namespaces: bool,
-    namespaces: BTreeMap<String, NamespaceLabels>,
+    namespaces: BTreeMap<String, (NamespaceLabels, Option<Failure>)>,
     pub failures: Vec<Failure>,
 }
 
@@ -66,6 +67,18 @@ impl<'h> Lookups<'h> {
         }
     }
 
+    /// Starts judging another object: what the last one met is not its.
+    pub fn new_pass(&mut self) {
+        self.failures.clear();
+    }
+
+    /// Reports `failure` unless this pass has already.
+    pub fn report(&mut self, failure: &Failure) {
+        if !self.failures.iter().any(|f| f.what == failure.what) {
+            self.failures.push(failure.clone());
+        }
+    }
+
     /// The labels of namespace `name`: looked up when allowed and `needed`
     /// (the selector reads labels other than the name), assumed otherwise or
     /// when the lookup fails.
@@ -73,8 +86,12 @@ impl<'h> Lookups<'h> {
         if !(needed && self.lookup_namespaces) {
             return NamespaceLabels::assumed(name);
         }
-        if let Some(known) = self.namespaces.get(name) {
-            return known.clone();
+        if let Some((known, failure)) = self.namespaces.get(name) {
+            let known = known.clone();
+            if let Some(failure) = failure.clone() {
+                self.report(&failure);
+            }
+            return known;
         }
         let answer = GetResource {
             api_version: "v1",
@@ -89,20 +106,21 @@ impl<'h> Lookups<'h> {
             from_slice::<LabelsOnly>(&body, "the Namespace lookup answer")
                 .map_err(|e| e.to_string())
         });
-        let known = match answer {
+        let (known, failure) = match answer {
             Ok(namespace) => {
                 let mut labels = namespace.metadata.labels.unwrap_or_default();
                 // The API server sets it on every Namespace.
                 labels
                     .entry(NAMESPACE_NAME_LABEL.to_string())
                     .or_insert_with(|| name.to_string());
-                NamespaceLabels {
+                let known = NamespaceLabels {
                     labels,
                     looked_up: true,
-                }
+                };
+                (known, None)
             }
             Err(error) => {
-                self.failures.push(Failure {
+                let failure = Failure {
                     what: ["Namespace ", name].concat(),
                     unchecked: [
                         "whether the webhooks' namespaceSelectors match its real labels (assumed it carries only ",
@@ -113,29 +131,25 @@ impl<'h> Lookups<'h> {
                     ]
                     .concat(),
                     error,
-                });
-                NamespaceLabels::assumed(name)
+                };
+                self.report(&failure);
+                (NamespaceLabels::assumed(name), Some(failure))
             }
         };
-        self.namespaces.insert(name.to_string(), known.clone());
+        self.namespaces
+            .insert(name.to_string(), (known.clone(), failure));
         known
     }
 
     /// The Deployments and StatefulSets whose pods Service `namespace/name`
-    /// selects, with their replicas; `None` after a failure (recorded) or when
-    /// the Service selects no pods.
-    pub fn backend(&mut self, namespace: &str, name: &str) -> Option<Backend> {
-        match self.backend_lookup(namespace, name) {
-            Ok(backend) => Some(backend),
-            Err(error) => {
-                self.failures.push(Failure {
-                    what: ["the backend of Service ", namespace, "/", name].concat(),
-                    unchecked: "the replica count of the webhook's backend".to_string(),
-                    error,
-                });
-                None
-            }
-        }
+    /// selects, with their replicas, or why they are unknown (not reported).
+    pub fn backend(&self, namespace: &str, name: &str) -> Result<Backend, Failure> {
+        self.backend_lookup(namespace, name)
+            .map_err(|error| Failure {
+                what: ["the backend of Service ", namespace, "/", name].concat(),
+                unchecked: "the replica count of the webhook's backend".to_string(),
+                error,
+            })
     }
 
     fn backend_lookup(&self, namespace: &str, name: &str) -> Result<Backend, String> {

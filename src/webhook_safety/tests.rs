@@ -889,6 +889,9 @@ fn message_names_webhook_problem_and_fix() {
 #[case::over_lines("request.namespace != 'a'\n  && request.namespace != 'b'", vec!["a", "b"])]
 #[case::conditional_inside_brackets("request.namespace != 'a' && [true ? 1 : 2][0] == 1", vec!["a"])]
 #[case::question_mark_in_string_is_text("request.namespace != 'a' && object.metadata.name != '?'", vec!["a"])]
+#[case::space_in_a_literal_is_its_value("!(request.namespace in [\"kube-system \", ' a'])", vec!["kube-system ", " a"])]
+#[case::space_in_a_literal_non_ascii("request.namespace != 'kube-system ' && object.metadata.name != 'é'", vec!["kube-system "])]
+#[case::conjuncts_in_a_map_are_nested("{'k': request.namespace != 'a' && false}.size() == 1", vec![])]
 fn match_conditions(#[case] expression: &str, #[case] expected: Vec<&str>) {
     assert_eq!(skipped_namespaces(expression), expected);
 }
@@ -954,4 +957,18 @@ fn wrong_types_are_decode_errors() {
         error.to_string().contains("webhooks[0].timeoutSeconds"),
         "{error}"
     );
+}
+
+#[rstest]
+#[case::resource("pods", "CREATE", &["pods CREATE", "pods *", "pods/* CREATE", "pods/* *", "* CREATE", "* *", "*/* CREATE", "*/* *"])]
+#[case::subresource("pods/status", "*", &["pods/status *", "pods/* *", "*/status *", "*/* *"])]
+#[case::all_resources("*", "UPDATE", &["* UPDATE", "* *", "*/* UPDATE", "*/* *"])]
+#[case::all_subresources("pods/*", "*", &["pods/* *", "*/* *"])]
+#[case::everything("*/*", "*", &["*/* *"])]
+fn broader_rule_entries_as_the_api_server_matches(
+    #[case] resource: &str,
+    #[case] operation: &str,
+    #[case] expected: &[&str],
+) {
+    assert_eq!(super::covering(resource, operation), expected);
 }

@@ -299,7 +299,16 @@ impl<'a> Webhook<'a> {
             },
             label,
             path,
-            rules: spec.rules.unwrap_or_default(),
+            rules: match (spec.rules, only.is_some()) {
+                // The controller sets `scope: Namespaced` on every rule of a namespaced policy.
+                (Some(mut rules), true) => {
+                    for rule in &mut rules {
+                        rule.scope = Some(Cow::Borrowed("Namespaced"));
+                    }
+                    rules
+                }
+                (rules, _) => rules.unwrap_or_default(),
+            },
             fails_closed: spec.failure_policy.as_deref() != Some("Ignore"),
             failure_policy_set: spec.failure_policy.is_some(),
             timeout_seconds: spec.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
@@ -561,7 +570,7 @@ pub fn is_cluster_scoped(group: &str, resource: &str) -> bool {
 /// (which binds looser than `&&`) leave the expression not understood.
 pub fn skipped_namespaces(expression: &str) -> Vec<String> {
     if !expression.is_ascii() {
-        let compact: String = expression.chars().filter(|c| !c.is_whitespace()).collect();
+        let compact = without_spaces(expression, char::is_whitespace);
         return skipped_by_conjuncts(&compact);
     }
     skipped_by_conjuncts(expression)
@@ -574,8 +583,24 @@ fn skipped_by_conjuncts(expression: &str) -> Vec<String> {
     conjuncts
         .into_iter()
         .flat_map(|conjunct| {
-            let compact: String = conjunct.chars().filter(|c| !is_space(*c)).collect();
+            let compact = without_spaces(conjunct, is_space);
             skipped_by_conjunct(&compact)
+        })
+        .collect()
+}
+
+/// `text` without the whitespace outside its string literals (within them
+/// it is part of the value: `"kube-system "` never names a namespace).
+fn without_spaces(text: &str, space: impl Fn(char) -> bool) -> String {
+    let mut quote = None;
+    text.chars()
+        .filter(|&c| {
+            match quote {
+                Some(q) if c == q => quote = None,
+                None if c == '"' || c == '\'' => quote = Some(c),
+                _ => {}
+            }
+            quote.is_some() || !space(c)
         })
         .collect()
 }
@@ -585,7 +610,7 @@ fn is_space(c: char) -> bool {
     matches!(c, ' ' | '\t'..='\r')
 }
 
-/// The `&&` conjuncts of an expression outside brackets and quotes, read in
+/// The `&&` conjuncts of an expression outside brackets, braces and quotes, read in
 /// one pass as if its ASCII whitespace were not there; `None` for what is not
 /// understood: a backslash, `'''`, `"""` or `//` anywhere, `||` or a
 /// conditional `?` outside them (`.?` and `[?` select optional fields).
@@ -613,7 +638,18 @@ fn top_level_conjuncts(text: &str) -> Option<Vec<&str>> {
         let before = previous.replace(b);
         if !matches!(
             b,
-            b'&' | b'|' | b'?' | b'\'' | b'"' | b'\\' | b'/' | b'(' | b')' | b'[' | b']'
+            b'&' | b'|'
+                | b'?'
+                | b'\''
+                | b'"'
+                | b'\\'
+                | b'/'
+                | b'('
+                | b')'
+                | b'['
+                | b']'
+                | b'{'
+                | b'}'
         ) {
             continue;
         }
@@ -629,8 +665,8 @@ fn top_level_conjuncts(text: &str) -> Option<Vec<&str>> {
             (Some(q), c) if c == q => quote = None,
             (Some(_), _) => {}
             (None, b'"' | b'\'') => quote = Some(b),
-            (None, b'(' | b'[') => depth = depth.saturating_add(1),
-            (None, b')' | b']') => depth = depth.saturating_sub(1),
+            (None, b'(' | b'[' | b'{') => depth = depth.saturating_add(1),
+            (None, b')' | b']' | b'}') => depth = depth.saturating_sub(1),
             (None, b'|') if depth == 0 && next_byte == Some(b'|') => return None,
             (None, b'?') if depth == 0 && !matches!(before, Some(b'.' | b'[')) => return None,
             (None, b'&') if depth == 0 && next_byte == Some(b'&') => {
