@@ -24,7 +24,8 @@ use std::ptr;
 /// The smallest chunk taken from the backing allocator.
 const MIN_CHUNK: usize = 64 * 1024;
 /// A chunk larger than this is returned to the backing allocator at the
-/// next scope instead of being kept for reuse.
+/// next scope instead of being kept for reuse; an allocation larger than
+/// this is not served from a chunk at all.
 const MAX_KEPT: usize = 8 * 1024 * 1024;
 const CHUNK_ALIGN: usize = 16;
 
@@ -194,6 +195,12 @@ impl<A: GlobalAlloc> Arena<A> {
     #[cold]
     #[inline(never)]
     unsafe fn bump_new_chunk(&self, layout: Layout) -> *mut u8 {
+        // Served apart and freed when dropped: a chunk this large would be
+        // freed only at the next scope, after waPC has put that call's
+        // payload above it, and a larger answer could then not reuse it.
+        if layout.size() > MAX_KEPT {
+            return self.backing.alloc(layout);
+        }
         let state = &mut *self.state.get();
         let Some((size, smallest)) = chunk_size(state.newest, layout) else {
             return ptr::null_mut();
@@ -432,16 +439,34 @@ mod tests {
     }
 
     #[test]
-    fn large_requests_get_their_own_chunk_and_oversized_chunks_are_released() {
+    fn large_requests_are_served_apart_and_freed_when_dropped() {
         let arena = Arena::new(System);
         arena.scope(|| unsafe {
             let small = arena.alloc(layout(100, 8));
             let big = arena.alloc(layout(MAX_KEPT + 1, 8));
             assert!(!small.is_null() && !big.is_null());
             ptr::write_bytes(big, 0, MAX_KEPT + 1);
-            assert!(arena.owns(small) && arena.owns(big));
+            assert!(arena.owns(small) && !arena.owns(big));
+            let bigger = arena.realloc(big, layout(MAX_KEPT + 1, 8), 2 * MAX_KEPT);
+            assert!(!bigger.is_null() && !arena.owns(bigger));
+            arena.dealloc(bigger, layout(2 * MAX_KEPT, 8));
+            // Growing a small one past the size moves it out too.
+            let grown = arena.realloc(small, layout(100, 8), MAX_KEPT + 1);
+            assert!(!grown.is_null() && !arena.owns(grown));
+            arena.dealloc(grown, layout(MAX_KEPT + 1, 8));
         });
-        assert!(arena.held() > MAX_KEPT + MIN_CHUNK);
+        assert_eq!(arena.held(), MIN_CHUNK);
+    }
+
+    #[test]
+    fn oversized_chunks_are_released() {
+        let arena = Arena::new(System);
+        arena.scope(|| unsafe {
+            for _ in 0..24 {
+                assert!(!arena.alloc(layout(1024 * 1024, 8)).is_null());
+            }
+        });
+        assert!(arena.held() > MAX_KEPT);
         arena.scope(|| ());
         assert_eq!(arena.held(), 0);
         arena.scope(|| unsafe {
