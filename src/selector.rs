@@ -272,15 +272,38 @@ fn push_yaml_scalar(out: &mut String, text: &str) {
     }
 }
 
+/// Why `value` is not a label value (empty, or a [`is_label_segment`]), if it is not.
+fn label_value_problem(value: &str) -> Option<String> {
+    (!value.is_empty() && !is_label_segment(value)).then(|| {
+        format!("`{value}` is not a label value (at most 63 characters of A-Z, a-z, 0-9, `-`, `_` and `.`, starting and ending alphanumeric), so it matches no object")
+    })
+}
+
 impl Validate for LabelSelector {
     fn validate(&self) -> Result<(), SettingsError> {
+        for (key, value) in &self.match_labels {
+            let field = format!("matchLabels.{key}");
+            if let Some(problem) = label_key_problem(key) {
+                let problem = format!("`{key}` is not a label key: {problem}");
+                return Err(SettingsError::new(field, problem));
+            }
+            if let Some(problem) = label_value_problem(value) {
+                return Err(SettingsError::new(field, problem));
+            }
+        }
         for (index, r) in self.match_expressions.iter().enumerate() {
             let field = format!("matchExpressions[{index}]");
-            if r.key.is_empty() {
-                return Err(SettingsError::new(
-                    format!("{field}.key"),
-                    "must not be empty",
-                ));
+            if let Some(problem) = label_key_problem(&r.key) {
+                let problem = format!("`{}` is not a label key: {problem}", r.key);
+                return Err(SettingsError::new(format!("{field}.key"), problem));
+            }
+            if let Some((at, problem)) = r
+                .values
+                .iter()
+                .enumerate()
+                .find_map(|(at, v)| Some((at, label_value_problem(v)?)))
+            {
+                return Err(SettingsError::new(format!("{field}.values[{at}]"), problem));
             }
             let needs_values = matches!(r.operator, Operator::In | Operator::NotIn);
             if needs_values == r.values.is_empty() {
@@ -294,6 +317,33 @@ impl Validate for LabelSelector {
         }
         Ok(())
     }
+}
+
+/// A label name or value segment: at most 63 alphanumerics, `-`, `_`, `.`,
+/// starting and ending alphanumeric.
+pub fn is_label_segment(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let edge_ok = |b: Option<&u8>| b.is_some_and(u8::is_ascii_alphanumeric);
+    text.len() <= 63
+        && edge_ok(bytes.first())
+        && edge_ok(bytes.last())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Why `text` is not a label key (`[prefix/]name`), if it is not.
+pub fn label_key_problem(text: &str) -> Option<&'static str> {
+    let name = match text.split_once('/') {
+        Some((prefix, name)) => {
+            if prefix.len() > 253 || !prefix.split('.').all(crate::settings::is_dns_label) {
+                return Some("the prefix before `/` must be a lowercase DNS subdomain (RFC 1123: at most 253 characters, dot-separated parts of a-z, 0-9 and `-`, each starting and ending alphanumeric)");
+            }
+            name
+        }
+        None => text,
+    };
+    (!is_label_segment(name)).then_some("the name must be 1 to 63 characters of A-Z, a-z, 0-9, `-`, `_` and `.`, starting and ending alphanumeric")
 }
 
 /// Splits on commas outside parentheses.

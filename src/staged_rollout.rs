@@ -19,8 +19,9 @@ use crate::policy::Rule;
 use crate::quantity::{amount, Amount, Format};
 use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
 use crate::response::{count, decimal, signed};
+use crate::selector::{is_label_segment, label_key_problem};
 use crate::selector::{LabelSelector, Operator, Requirement};
-use crate::settings::{is_dns_label, non_empty_entries, validate_section, SettingsError, Validate};
+use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
 use crate::shoot::{self, is_shoot, list_shoots, MachineImage, Shoot};
 use crate::violation::{Verdict, Violation};
 
@@ -78,33 +79,6 @@ impl Default for Settings {
             exemptions: Exemptions::default(),
         }
     }
-}
-
-/// A label name or value segment: at most 63 alphanumerics, `-`, `_`, `.`,
-/// starting and ending alphanumeric.
-fn is_label_segment(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    let edge_ok = |b: Option<&u8>| b.is_some_and(u8::is_ascii_alphanumeric);
-    text.len() <= 63
-        && edge_ok(bytes.first())
-        && edge_ok(bytes.last())
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
-
-/// Why `text` is not a label key (`[prefix/]name`), if it is not.
-fn label_key_problem(text: &str) -> Option<&'static str> {
-    let name = match text.split_once('/') {
-        Some((prefix, name)) => {
-            if prefix.len() > 253 || !prefix.split('.').all(is_dns_label) {
-                return Some("the prefix before `/` must be a lowercase DNS subdomain (RFC 1123: at most 253 characters, dot-separated parts of a-z, 0-9 and `-`, each starting and ending alphanumeric)");
-            }
-            name
-        }
-        None => text,
-    };
-    (!is_label_segment(name)).then_some("the name must be 1 to 63 characters of A-Z, a-z, 0-9, `-`, `_` and `.`, starting and ending alphanumeric")
 }
 
 fn check_stages(field: &str, stages: &[String]) -> Result<(), SettingsError> {

@@ -172,10 +172,13 @@ impl<'n> Names<'n> {
 }
 
 /// The limit that applies in one namespace, and the setting that holds it.
+#[derive(Clone)]
 struct AppliedLimit {
     max: u32,
     setting: String,
     overridden: bool,
+    /// Why this limit, when not certain.
+    basis: &'static str,
 }
 
 fn check_count(
@@ -188,21 +191,6 @@ fn check_count(
 ) {
     let namespace = request.namespace.as_ref();
     let plural = plural(&limit.kind);
-    let applied = match applied_limit(settings, index, limit, namespace, host) {
-        Ok(applied) => applied,
-        Err(error) => {
-            settings.on_lookup_failure.record(
-                verdict,
-                ObjectCount::NAME,
-                &format!("Namespace {namespace}"),
-                &format!(
-                    "the limit on {plural} in namespace {namespace} (its namespaceOverrides select namespaces by label)"
-                ),
-                &error,
-            );
-            return;
-        }
-    };
     let list = ListResources {
         api_version: &limit.api_version,
         kind: &limit.kind,
@@ -214,8 +202,11 @@ fn check_count(
     let listed = list
         .call(host)
         .and_then(|body| host::list_items::<IgnoredAny>(&body).map(|items| (items.len(), body)));
+    // Every limit that may apply here: which one does may take a Namespace
+    // lookup, needed only when the count lies between them.
+    let (lowest, highest) = candidate_limits(settings, index, limit, namespace);
     let count = match listed {
-        Ok((count, _)) if count < applied.max as usize => return,
+        Ok((count, _)) if count < lowest.max as usize => return,
         // A CREATE of a name the namespace already holds adds nothing: the API
         // server answers AlreadyExists, on which create-then-update clients
         // (kubeadm) update instead. Refusing it would break them at the limit.
@@ -226,7 +217,36 @@ fn check_count(
                 verdict,
                 ObjectCount::NAME,
                 &format!("the {plural} in namespace {namespace}"),
-                &format!("the limit of {} {plural} per namespace", applied.max),
+                &if lowest.max == highest.max {
+                    format!("the limit of {} {plural} per namespace", lowest.max)
+                } else {
+                    format!(
+                        "the limit on {plural} per namespace ({} to {})",
+                        lowest.max, highest.max
+                    )
+                },
+                &error,
+            );
+            return;
+        }
+    };
+    let applied = match applied_limit(settings, index, limit, namespace, host) {
+        Ok(applied) if count < applied.max as usize => return,
+        Ok(applied) => applied,
+        // Over every limit that may apply: which one does not matter.
+        Err(_) if count >= highest.max as usize => AppliedLimit {
+            basis: ", the highest that may apply here: its Namespace could not be read to tell which does",
+            ..highest
+        },
+        Err(error) => {
+            settings.on_lookup_failure.record(
+                verdict,
+                ObjectCount::NAME,
+                &format!("Namespace {namespace}"),
+                &format!(
+                    "the limit on {plural} in namespace {namespace} (its namespaceOverrides select namespaces by label; it holds {count}, between their limits {} and {})",
+                    lowest.max, highest.max
+                ),
                 &error,
             );
             return;
@@ -241,12 +261,13 @@ fn check_count(
         "metadata.namespace",
         namespace,
         format!(
-            "namespace {namespace} already holds {count} {plural}, and its limit is {max} (`{setting}`). \
+            "namespace {namespace} already holds {count} {plural}, and its limit is {max} (`{setting}`{basis}). \
              Every object is stored in etcd and cached by kube-apiserver; objects that pile up without cleanup \
              (a CI pipeline running Helm v2 wrote one ConfigMap per build) grow etcd until it runs out of space and \
              the API server stops answering.",
             max = applied.max,
             setting = applied.setting,
+            basis = applied.basis,
         ),
         format!(
             "delete the {plural} in {namespace} that are no longer used (`kubectl get {resource} -n {namespace}`) and fix \
@@ -254,6 +275,71 @@ fn check_count(
             resource = plural.to_lowercase(),
         ),
     ));
+}
+
+/// The lowest and the highest limit on `limit`'s kind that may apply in
+/// `namespace` whatever its labels: the entries that select by label, up to
+/// the first that names it, else the default.
+fn candidate_limits(
+    settings: &Settings,
+    index: usize,
+    limit: &KindLimit,
+    namespace: &str,
+) -> (AppliedLimit, AppliedLimit) {
+    let mut candidates = Vec::new();
+    let mut named = false;
+    for (entry_index, entry) in settings.namespace_overrides.iter().enumerate() {
+        let own = entry
+            .limits
+            .iter()
+            .enumerate()
+            .find(|(_, l)| l.same_kind(limit));
+        let Some((limit_index, own)) = own else {
+            continue;
+        };
+        let by_name = entry.namespace_selector.is_none();
+        if by_name && !entry.namespaces.iter().any(|n| n == namespace) {
+            continue;
+        }
+        candidates.push(AppliedLimit {
+            max: own.max,
+            setting: format!("namespaceOverrides[{entry_index}].limits[{limit_index}].max"),
+            overridden: true,
+            basis: "",
+        });
+        if by_name {
+            named = true;
+            break;
+        }
+    }
+    if !named {
+        candidates.push(AppliedLimit {
+            max: limit.max,
+            setting: format!("limits[{index}].max"),
+            overridden: false,
+            basis: "",
+        });
+    }
+    let mut lowest: Option<AppliedLimit> = None;
+    let mut highest: Option<AppliedLimit> = None;
+    for candidate in candidates {
+        if lowest.as_ref().is_none_or(|l| candidate.max < l.max) {
+            lowest = Some(candidate.clone());
+        }
+        if highest.as_ref().is_none_or(|h| candidate.max > h.max) {
+            highest = Some(candidate);
+        }
+    }
+    let default = || AppliedLimit {
+        max: limit.max,
+        setting: format!("limits[{index}].max"),
+        overridden: false,
+        basis: "",
+    };
+    (
+        lowest.unwrap_or_else(default),
+        highest.unwrap_or_else(default),
+    )
 }
 
 /// The first `namespaceOverrides` entry that matches `namespace` and limits
@@ -290,6 +376,7 @@ fn applied_limit(
                 max: own.max,
                 setting: format!("namespaceOverrides[{entry_index}].limits[{limit_index}].max"),
                 overridden: true,
+                basis: "",
             });
         }
     }
@@ -297,6 +384,7 @@ fn applied_limit(
         max: limit.max,
         setting: format!("limits[{index}].max"),
         overridden: false,
+        basis: "",
     })
 }
 
@@ -494,13 +582,21 @@ fn check_history(
             HelmStorage::V3 => "status=superseded",
         },
     );
+    // Helm prunes to one below the history before it writes a revision, so
+    // any history up to `max` + 1 passes; Helm's default 10 when it does.
+    let history = max.min(10);
+    let which = if history == 10 {
+        "Helm's default"
+    } else {
+        "at most `helm.maxStoredRevisions`"
+    };
     let history_fix = match storage {
         HelmStorage::Tiller => format!(
-            "start Tiller with `--history-max 10` (`helm init --upgrade --history-max 10`), better move to Helm v3; \
+            "start Tiller with `--history-max {history}` (`helm init --upgrade --history-max {history}`), better move to Helm v3; \
              then delete old revisions (`{cleanup}`)"
         ),
         HelmStorage::V3 => format!(
-            "upgrade with `--history-max 10` (Helm's default; 0 means no limit) or set HELM_MAX_HISTORY \
+            "upgrade with `--history-max {history}` ({which}; 0 means no limit) or set HELM_MAX_HISTORY \
              (Flux: `spec.maxHistory`); then delete old revisions (`{cleanup}`)"
         ),
     };
@@ -510,8 +606,8 @@ fn check_history(
         format!(
             "Helm release {release} already stores {stored} revisions in namespace {namespace} ({kind}s labelled {selector}), \
              more than `helm.maxStoredRevisions` = {max}, and this {kind} would add revision {revision}. Helm keeps one \
-             {kind} per revision, each up to 1 MiB, and prunes them only when `--history-max` is above 0: a release \
-             upgraded on every build grows etcd without bound."
+             {kind} per revision, each up to 1 MiB, and prunes them only down to `--history-max` (never at 0): a release \
+             upgraded on every build with a long or unlimited history grows etcd with each build."
         ),
         format!(
             "{history_fix}. If this release really needs a longer history, raise `helm.maxStoredRevisions`."

@@ -1,13 +1,13 @@
 //! Settings of object-count: per-kind limits, namespace overrides, Helm storage.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Deserializer};
 
 use crate::exemptions::Exemptions;
 use crate::host::OnLookupFailure;
 use crate::selector::{LabelSelector, Operator, Requirement};
-use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
+use crate::settings::{is_dns_label, non_empty_entries, validate_section, SettingsError, Validate};
 
 /// Default per-namespace ceiling for ConfigMaps and Secrets (README: "Why these defaults").
 pub const DEFAULT_KIND_LIMIT: u32 = 1000;
@@ -17,19 +17,58 @@ pub const DEFAULT_MAX_STORED_REVISIONS: u32 = 20;
 /// Helm pruned just before writing: fewer would refuse ordinary upgrades.
 const MIN_STORED_REVISIONS: u32 = 2;
 
-/// Kinds that are cluster-scoped, which a per-namespace count cannot apply to.
-const CLUSTER_SCOPED: &[&str] = &[
-    "Namespace",
-    "Node",
-    "PersistentVolume",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "CustomResourceDefinition",
-    "StorageClass",
-    "PriorityClass",
-    "ValidatingWebhookConfiguration",
-    "MutatingWebhookConfiguration",
+/// Built-in (and Kubewarden's) cluster-scoped kinds by group, which a
+/// per-namespace count cannot apply to.
+const CLUSTER_SCOPED: &[(&str, &str)] = &[
+    ("", "Namespace"),
+    ("", "Node"),
+    ("", "PersistentVolume"),
+    ("", "ComponentStatus"),
+    ("rbac.authorization.k8s.io", "ClusterRole"),
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+    ("apiextensions.k8s.io", "CustomResourceDefinition"),
+    ("apiregistration.k8s.io", "APIService"),
+    ("storage.k8s.io", "StorageClass"),
+    ("storage.k8s.io", "CSIDriver"),
+    ("storage.k8s.io", "CSINode"),
+    ("storage.k8s.io", "VolumeAttachment"),
+    ("storage.k8s.io", "VolumeAttributesClass"),
+    ("scheduling.k8s.io", "PriorityClass"),
+    ("node.k8s.io", "RuntimeClass"),
+    ("networking.k8s.io", "IngressClass"),
+    ("networking.k8s.io", "IPAddress"),
+    ("networking.k8s.io", "ServiceCIDR"),
+    ("certificates.k8s.io", "CertificateSigningRequest"),
+    ("certificates.k8s.io", "ClusterTrustBundle"),
+    ("flowcontrol.apiserver.k8s.io", "FlowSchema"),
+    ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"),
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingWebhookConfiguration",
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "MutatingWebhookConfiguration",
+    ),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingAdmissionPolicyBinding",
+    ),
+    ("admissionregistration.k8s.io", "MutatingAdmissionPolicy"),
+    (
+        "admissionregistration.k8s.io",
+        "MutatingAdmissionPolicyBinding",
+    ),
+    ("resource.k8s.io", "DeviceClass"),
+    ("policies.kubewarden.io", "ClusterAdmissionPolicy"),
+    ("policies.kubewarden.io", "ClusterAdmissionPolicyGroup"),
+    ("policies.kubewarden.io", "PolicyServer"),
 ];
+
+/// Groups the API server no longer serves: their kinds moved (Deployment to
+/// `apps/v1`, Ingress and NetworkPolicy to `networking.k8s.io/v1`).
+const RETIRED_GROUPS: &[&str] = &["extensions"];
 
 /// The namespaced kinds of built-in groups whose kinds are fixed (no
 /// CustomResource can join them), so a kind paired with the wrong one is certain.
@@ -128,7 +167,7 @@ impl KindLimit {
 impl Validate for KindLimit {
     fn validate(&self) -> Result<(), SettingsError> {
         check_api_version(&self.api_version)?;
-        check_kind(&self.kind)?;
+        check_kind(self.group(), &self.kind)?;
         check_group(self.group(), &self.api_version, &self.kind)?;
         if self.max == 0 {
             return Err(SettingsError::new(
@@ -186,6 +225,12 @@ fn is_version(text: &str) -> bool {
 
 /// A kind of a fixed built-in group paired with another group never counts.
 fn check_group(group: &str, api_version: &str, kind: &str) -> Result<(), SettingsError> {
+    if RETIRED_GROUPS.contains(&group) {
+        return Err(SettingsError::new(
+            "apiVersion",
+            format!("the API server no longer serves `{api_version}`, so this limit would never apply; write the apiVersion {kind} has today (apps/v1 for Deployment, DaemonSet and ReplicaSet, networking.k8s.io/v1 for Ingress and NetworkPolicy)"),
+        ));
+    }
     let home = FIXED_GROUPS
         .iter()
         .find(|(_, _, kinds)| kinds.contains(&kind));
@@ -202,7 +247,7 @@ fn check_group(group: &str, api_version: &str, kind: &str) -> Result<(), Setting
     Err(SettingsError::new("apiVersion", problem))
 }
 
-fn check_kind(kind: &str) -> Result<(), SettingsError> {
+fn check_kind(group: &str, kind: &str) -> Result<(), SettingsError> {
     let camel = kind.chars().next().is_some_and(|c| c.is_ascii_uppercase())
         && kind.chars().all(|c| c.is_ascii_alphanumeric());
     if !camel {
@@ -211,7 +256,7 @@ fn check_kind(kind: &str) -> Result<(), SettingsError> {
             format!("`{kind}` is not a kind (kinds are singular CamelCase, e.g. ConfigMap, not configmaps)"),
         ));
     }
-    if CLUSTER_SCOPED.contains(&kind) {
+    if CLUSTER_SCOPED.contains(&(group, kind)) {
         return Err(SettingsError::new(
             "kind",
             format!("{kind} is cluster-scoped; this rule counts objects per namespace"),
@@ -270,7 +315,7 @@ fn strict_selector<'de, D: Deserializer<'de>>(
 }
 
 impl NamespaceOverride {
-    fn validate_in(&self, counted: &[KindLimit]) -> Result<(), SettingsError> {
+    fn validate_in(&self, counted: &BTreeSet<(&str, &str)>) -> Result<(), SettingsError> {
         match (&self.namespace_selector, self.namespaces.is_empty()) {
             (Some(_), false) | (None, true) => {
                 return Err(SettingsError::new(
@@ -287,14 +332,27 @@ impl NamespaceOverride {
                     ));
                 }
             }
-            (None, false) => non_empty_entries("namespaces", &self.namespaces)?,
+            (None, false) => {
+                non_empty_entries("namespaces", &self.namespaces)?;
+                if let Some((index, name)) = self
+                    .namespaces
+                    .iter()
+                    .enumerate()
+                    .find(|(_, n)| !is_dns_label(n))
+                {
+                    return Err(SettingsError::new(
+                        format!("namespaces[{index}]"),
+                        format!("`{name}` is not a namespace name (lowercase a-z, 0-9 and `-`, at most 63, starting and ending alphanumeric), so this entry would never apply"),
+                    ));
+                }
+            }
         }
         if self.limits.is_empty() {
             return Err(SettingsError::new("limits", "must list at least one kind"));
         }
         check_limits(&self.limits).map_err(|e| e.within("limits"))?;
         for (index, limit) in self.limits.iter().enumerate() {
-            if !counted.iter().any(|c| c.same_kind(limit)) {
+            if !counted.contains(&(limit.group(), limit.kind.as_str())) {
                 return Err(SettingsError::new(
                     format!("limits[{index}]"),
                     format!(
@@ -309,13 +367,10 @@ impl NamespaceOverride {
 }
 
 fn check_limits(limits: &[KindLimit]) -> Result<(), SettingsError> {
+    let mut seen = BTreeSet::new();
     for (index, limit) in limits.iter().enumerate() {
         validate_section(&format!("[{index}]"), limit)?;
-        if limits
-            .iter()
-            .take(index)
-            .any(|earlier| earlier.same_kind(limit))
-        {
+        if !seen.insert((limit.group(), limit.kind.as_str())) {
             return Err(SettingsError::new(
                 format!("[{index}]"),
                 format!("{} is listed twice", limit.kind),
@@ -367,9 +422,14 @@ impl Validate for Settings {
             ));
         }
         check_limits(&self.limits).map_err(|e| e.within("limits"))?;
+        let counted: BTreeSet<(&str, &str)> = self
+            .limits
+            .iter()
+            .map(|l| (l.group(), l.kind.as_str()))
+            .collect();
         for (index, entry) in self.namespace_overrides.iter().enumerate() {
             entry
-                .validate_in(&self.limits)
+                .validate_in(&counted)
                 .map_err(|e| e.within(&format!("namespaceOverrides[{index}]")))?;
         }
         validate_section("helm", &self.helm)?;

@@ -162,6 +162,9 @@ fn cluster() -> Vec<Value> {
     objects.extend(many("ConfigMap", "ci", 4));
     objects.extend(many("ConfigMap", "bulk", 5));
     objects.extend(many("Job", "apps", 2));
+    // No Namespace objects: their lookups fail.
+    objects.extend(many("ConfigMap", "fresh4", 4));
+    objects.extend(many("ConfigMap", "fresh6", 6));
     objects.extend((1..=3).map(|v| release_secret("web", "shop", v)));
     objects.extend((1..=4).map(|v| release_secret("web", "blog", v)));
     objects.extend((1..=2).map(|v| tiller_config_map("kube-system", "legacy", v)));
@@ -169,10 +172,10 @@ fn cluster() -> Vec<Value> {
 }
 
 #[rstest]
-#[case::under_limit(object("ConfigMap", "team", "new", json!({})), "CREATE", true, 2)]
+#[case::under_every_limit_needs_no_namespace(object("ConfigMap", "team", "new", json!({})), "CREATE", true, 1)]
 #[case::at_limit(object("ConfigMap", "apps", "new", json!({})), "CREATE", false, 2)]
 #[case::update_at_limit(object("ConfigMap", "apps", "apps-0", json!({})), "UPDATE", true, 0)]
-#[case::create_of_an_existing_name_at_limit(object("ConfigMap", "apps", "apps-0", json!({})), "CREATE", true, 2)]
+#[case::create_of_an_existing_name_at_limit(object("ConfigMap", "apps", "apps-0", json!({})), "CREATE", true, 1)]
 #[case::create_of_a_new_name_like_an_existing_one_at_limit(object("ConfigMap", "apps", "apps-00", json!({})), "CREATE", false, 2)]
 #[case::job_of_an_existing_name_at_limit(object("Job", "apps", "apps-1", json!({})), "CREATE", true, 1)]
 #[case::delete_at_limit(object("ConfigMap", "apps", "apps-0", json!({})), "DELETE", true, 0)]
@@ -183,7 +186,9 @@ fn cluster() -> Vec<Value> {
 #[case::uncounted_kind(object("Pod", "apps", "new", json!({})), "CREATE", true, 0)]
 #[case::release_within_history(release_secret("web", "shop", 4), "CREATE", true, 2)]
 #[case::release_beyond_history(release_secret("web", "blog", 5), "CREATE", false, 2)]
-#[case::tiller_refused(tiller_config_map("kube-system", "legacy", 3), "CREATE", false, 3)]
+#[case::tiller_refused(tiller_config_map("kube-system", "legacy", 3), "CREATE", false, 2)]
+#[case::unread_namespace_between_limits(object("ConfigMap", "fresh4", "new", json!({})), "CREATE", true, 2)]
+#[case::unread_namespace_over_every_limit(object("ConfigMap", "fresh6", "new", json!({})), "CREATE", false, 2)]
 #[case::helm_v3_config_map_driver(object("ConfigMap", "ci", "sh.helm.release.v1.shop.v2", json!({"owner": "helm", "name": "shop", "version": "2"})), "CREATE", true, 2)]
 #[case::opaque_secret_labelled_helm(object("Secret", "web", "not-a-release", json!({"owner": "helm", "name": "blog"})), "CREATE", true, 1)]
 fn judges(
@@ -329,8 +334,8 @@ fn lookup_failure(#[case] policy: OnLookupFailure, #[case] accepted: bool) {
 }
 
 #[test]
-fn namespace_lookup_failure_skips_the_count() {
-    let host = FakeHost::new(many("ConfigMap", "gone", 9));
+fn namespace_lookup_failure_skips_a_count_between_the_limits() {
+    let host = FakeHost::new(many("ConfigMap", "gone", 4));
     let verdict = judge(
         &host,
         &request("CREATE", &object("ConfigMap", "gone", "n", json!({}))),
@@ -338,7 +343,8 @@ fn namespace_lookup_failure_skips_the_count() {
     );
     assert!(verdict.is_accepted());
     assert!(
-        verdict.warnings[0].contains("Namespace gone"),
+        verdict.warnings[0].contains("Namespace gone")
+            && verdict.warnings[0].contains("it holds 4, between their limits 3 and 6"),
         "{verdict:?}"
     );
 }
@@ -400,10 +406,39 @@ fn defaults_count_config_maps_and_secrets() {
 #[case::selector_misspelt_key(json!({"namespaceOverrides": [{"namespaceSelector": {"matchLabels": {"team": "ci"}, "matchExpresions": [{"key": "env", "operator": "NotIn", "values": ["prod"]}]}, "limits": [{"apiVersion": "v1", "kind": "ConfigMap", "max": 5000}]}]}), "namespaceOverrides[0].namespaceSelector: unknown field `matchExpresions`")]
 #[case::requirement_misspelt_key(json!({"namespaceOverrides": [{"namespaceSelector": {"matchExpressions": [{"key": "env", "operator": "Exists", "value": ["prod"]}]}, "limits": [{"apiVersion": "v1", "kind": "ConfigMap", "max": 5000}]}]}), "namespaceOverrides[0].namespaceSelector.matchExpressions[0]: unknown field `value`")]
 #[case::empty_limits(json!({"limits": []}), "limits: an empty list counts no kind")]
+#[case::csr_cluster_scoped(json!({"limits": [{"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest", "max": 5}]}), "limits[0].kind: CertificateSigningRequest is cluster-scoped")]
+#[case::ingress_class_cluster_scoped(json!({"limits": [{"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "max": 5}]}), "IngressClass is cluster-scoped")]
+#[case::retired_extensions_group(json!({"limits": [{"apiVersion": "extensions/v1beta1", "kind": "Deployment", "max": 5}]}), "limits[0].apiVersion: the API server no longer serves `extensions/v1beta1`")]
+#[case::override_name_not_a_namespace(json!({"namespaceOverrides": [{"namespaces": ["Apps"], "limits": [{"apiVersion": "v1", "kind": "Secret", "max": 5}]}]}), "namespaceOverrides[0].namespaces[0]: `Apps` is not a namespace name")]
+#[case::selector_label_key(json!({"namespaceOverrides": [{"namespaceSelector": {"matchLabels": {"crash guard/budget": "bulk"}}, "limits": [{"apiVersion": "v1", "kind": "Secret", "max": 5}]}]}), "namespaceOverrides[0].namespaceSelector.matchLabels.crash guard/budget: `crash guard/budget` is not a label key")]
+#[case::selector_label_value(json!({"namespaceOverrides": [{"namespaceSelector": {"matchLabels": {"budget": "bulk!"}}, "limits": [{"apiVersion": "v1", "kind": "Secret", "max": 5}]}]}), "matchLabels.budget: `bulk!` is not a label value")]
+#[case::selector_expression_value(json!({"namespaceOverrides": [{"namespaceSelector": {"matchExpressions": [{"key": "env", "operator": "In", "values": ["ok", "not ok"]}]}, "limits": [{"apiVersion": "v1", "kind": "Secret", "max": 5}]}]}), "matchExpressions[0].values[1]: `not ok` is not a label value")]
 fn refuses_invalid_settings(#[case] json: Value, #[case] expected: &str) {
     let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
     let error = crate::settings::parse::<Settings>(Some(&raw)).unwrap_err();
     assert!(error.to_string().contains(expected), "{error}");
+}
+
+/// Review regression: each limit was compared with every earlier one.
+#[test]
+fn ten_thousand_limits_are_validated_in_linear_time() {
+    let limits: Vec<Value> = (0..10_000)
+        .map(|i| json!({"apiVersion": "example.com/v1", "kind": format!("Widget{i}"), "max": 5}))
+        .collect();
+    let raw = serde_json::value::RawValue::from_string(json!({ "limits": limits }).to_string())
+        .expect("json");
+    assert!(crate::settings::parse::<Settings>(Some(&raw)).is_ok());
+}
+
+/// A CustomResource may share a built-in cluster-scoped kind's name.
+#[test]
+fn cluster_scoped_kinds_are_known_by_group() {
+    let raw = serde_json::value::RawValue::from_string(
+        json!({"limits": [{"apiVersion": "example.com/v1", "kind": "IngressClass", "max": 5}]})
+            .to_string(),
+    )
+    .expect("json");
+    assert!(crate::settings::parse::<Settings>(Some(&raw)).is_ok());
 }
 
 #[rstest]
