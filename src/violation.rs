@@ -152,8 +152,16 @@ impl Verdict {
     /// in document order, so the order is stable); duplicates are dropped.
     /// The first [`MAX_LISTED`] distinct ones are listed, the rest counted.
     pub fn into_response(self, rule: &str, object: &str) -> ValidationResponse {
+        let warnings = self
+            .warnings
+            .into_iter()
+            .map(|w| match clipped(&w, MAX_WARNING) {
+                std::borrow::Cow::Borrowed(_) => w,
+                std::borrow::Cow::Owned(short) => short,
+            })
+            .collect();
         if self.violations.is_empty() {
-            return ValidationResponse::accept(self.warnings);
+            return ValidationResponse::accept(warnings);
         }
         let mut listed: Vec<Violation> = Vec::with_capacity(self.violations.len().min(MAX_LISTED));
         let mut unlisted = 0usize;
@@ -168,13 +176,35 @@ impl Verdict {
             }
         }
         let message = render(rule, object, &listed, unlisted);
-        ValidationResponse::reject(message, None, self.warnings)
+        ValidationResponse::reject(message, None, warnings)
     }
 }
 
 /// Violations listed in one message: more than any real object has, and a
 /// bound on the message (and the duplicate check) for adversarial ones.
 pub const MAX_LISTED: usize = 100;
+
+/// Bytes of one field, value, problem or fix in a message, of one warning,
+/// and of the listed violations in all: an object's own text (a selector of
+/// 100,000 values) must not make a response of megabytes.
+const MAX_PART: usize = 4 * 1024;
+const MAX_WARNING: usize = 2 * MAX_PART;
+const MAX_MESSAGE: usize = 64 * 1024;
+
+/// `text`, cut at `max` bytes with a note of how much was left out.
+fn clipped(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= max {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let kept = text.get(..end).unwrap_or_default();
+    let mut digits = [0; 20];
+    let left = count(text.len() - end, &mut digits);
+    std::borrow::Cow::Owned([kept, "… (", left, " more bytes)"].concat())
+}
 
 fn render(rule: &str, object: &str, violations: &[Violation], unlisted: usize) -> String {
     let mut digits = [0; 20];
@@ -183,7 +213,8 @@ fn render(rule: &str, object: &str, violations: &[Violation], unlisted: usize) -
         64 + violations
             .iter()
             .map(|v| 24 + v.field.len() + v.value.len() + v.problem.len() + v.fix.len())
-            .sum::<usize>(),
+            .sum::<usize>()
+            .min(MAX_MESSAGE + 4 * MAX_PART),
     );
     for part in ["crash-guard/", rule, " refused ", object, ": ", total] {
         message.push_str(part);
@@ -193,11 +224,18 @@ fn render(rule: &str, object: &str, violations: &[Violation], unlisted: usize) -
     } else {
         " violations."
     });
+    let mut unlisted = unlisted;
     for (index, v) in violations.iter().enumerate() {
+        if message.len() >= MAX_MESSAGE {
+            unlisted = unlisted.saturating_add(violations.len() - index);
+            break;
+        }
         let mut digits = [0; 20];
         let number = count(index + 1, &mut digits);
+        let [field, value, problem, fix] =
+            [&v.field, &v.value, &v.problem, &v.fix].map(|part| clipped(part, MAX_PART));
         for part in [
-            " [", number, "] ", &v.field, " = ", &v.value, ": ", &v.problem, " Fix: ", &v.fix,
+            " [", number, "] ", &field, " = ", &value, ": ", &problem, " Fix: ", &fix,
         ] {
             message.push_str(part);
         }
@@ -274,5 +312,36 @@ mod tests {
             message.ends_with("Fix: change it. And 3 more, not listed."),
             "{message}"
         );
+    }
+
+    /// Review regression: a selector of 120,000 values, repeated in the value
+    /// and fix of each violation, made a response of 4.85 MB.
+    #[test]
+    fn long_texts_are_clipped_and_the_message_bounded() {
+        let huge = "é".repeat(300_000);
+        let mut verdict = Verdict::accept();
+        for i in 0..40 {
+            verdict.violation(Violation::new(
+                format!("f{i}"),
+                huge.clone(),
+                "bad.",
+                huge.clone(),
+            ));
+        }
+        verdict.warning(huge.clone());
+        let response = verdict.into_response("rule", "Kind ns/name");
+        let message = response.message.unwrap_or_default();
+        assert!(
+            message.len() < MAX_MESSAGE + 4 * MAX_PART + 100,
+            "{}",
+            message.len()
+        );
+        assert!(
+            message.contains("… (595904 more bytes)"),
+            "clipped at a char boundary"
+        );
+        assert!(message.ends_with(" more, not listed."));
+        let warning = response.warnings.unwrap_or_default();
+        assert!(warning.iter().all(|w| w.len() < MAX_WARNING + 40));
     }
 }
