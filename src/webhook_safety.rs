@@ -1097,8 +1097,10 @@ fn namespaced_resources<'w>(webhook: &'w Webhook) -> Vec<&'w str> {
     let mut seen = BTreeSet::new();
     let rules = webhook.rules.iter().filter(|r| r.reaches_namespaced());
     rules
-        .flat_map(|rule| rule.resources.iter().flatten())
-        .map(|resource| resource.as_ref())
+        .flat_map(|rule| {
+            let resources = rule.resources.iter().flatten().map(|r| r.as_ref());
+            resources.filter(|r| rule.is_namespaced(r))
+        })
         .filter(|resource| seen.insert(*resource))
         .collect()
 }
@@ -1109,9 +1111,10 @@ fn namespaced_operations<'w>(webhook: &'w Webhook) -> BTreeSet<(&'w str, &'w str
     let mut pairs = BTreeSet::new();
     for rule in webhook.rules.iter().filter(|r| r.reaches_namespaced()) {
         let operations = rule.operations.as_deref().unwrap_or_default();
-        for resource in rule.resources.iter().flatten() {
+        let resources = rule.resources.iter().flatten().map(|r| r.as_ref());
+        for resource in resources.filter(|r| rule.is_namespaced(r)) {
             for operation in operations {
-                pairs.insert((resource.as_ref(), operation.as_ref()));
+                pairs.insert((resource, operation.as_ref()));
             }
         }
     }

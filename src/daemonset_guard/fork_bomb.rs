@@ -135,6 +135,16 @@ impl<'s> Script<'s> {
                 TokenKind::Word(word) => {
                     if head {
                         heads.entry(word.clone()).or_default().push(index);
+                        // `$(f)` as a command runs `f` (in a subshell) first.
+                        let inner = match word {
+                            Cow::Borrowed(word) => substituted_name(word).map(Cow::Borrowed),
+                            Cow::Owned(word) => {
+                                substituted_name(word).map(|n| Cow::Owned(n.to_string()))
+                            }
+                        };
+                        if let Some(inner) = inner {
+                            heads.entry(inner).or_default().push(index);
+                        }
                     }
                     if starts {
                         let word = word.as_ref();
@@ -237,6 +247,9 @@ impl<'s> Script<'s> {
                     _ => depth = depth.saturating_add(1),
                 },
                 Op::RParen | Op::RBrace if depth > 0 => depth -= 1,
+                // The end of a group the call ends (`(f) | (f) &`): the
+                // group's pipeline is the call's.
+                Op::RParen | Op::RBrace => {}
                 Op::Pipe | Op::PipeAmp if depth == 0 => {
                     first_pipe.get_or_insert(at);
                     continued = true;
@@ -385,6 +398,14 @@ impl<'s> Script<'s> {
 }
 
 /// `-s`, or a cluster of short options with `s` and without `c`, such as `-es`.
+/// `f` of a word that is only a command substitution `$(f)`.
+fn substituted_name(word: &str) -> Option<&str> {
+    let inner = word.strip_prefix("$(")?.strip_suffix(')')?.trim();
+    let simple = !inner.is_empty()
+        && !inner.contains(|c: char| c.is_whitespace() || "$()`;&|<>\"'".contains(c));
+    simple.then_some(inner)
+}
+
 fn is_s_option(word: &str) -> bool {
     word.strip_prefix('-').is_some_and(|flags| {
         flags.contains('s')
@@ -484,6 +505,9 @@ mod tests {
     #[case::here_doc_to_shell("/bin/sh <<'EOF'\n:(){ :|:& };:\nEOF\n", ":")]
     #[case::here_doc_to_bash_s("bash -s -- arg <<-EOF\n\tf(){ f|f& };f\n\tEOF\n", "f")]
     #[case::here_string_to_bash("bash <<< ':(){ :|:& };:'", ":")]
+    #[case::subshell_calls("f(){ (f) | (f) & }; f", "f")]
+    #[case::subshell_calls_classic(":(){ (:)|(:)& };:", ":")]
+    #[case::substituted_calls("f(){ $(f) | $(f) & }; f", "f")]
     fn finds_fork_bombs(#[case] script: &str, #[case] function: &str) {
         let bomb = find(script).unwrap_or_else(|| panic!("no bomb found in {script}"));
         assert_eq!(bomb.function, function);
@@ -544,6 +568,8 @@ fib 10
     #[case::brace_expansion("cp file{,.bak} && mkdir -p a/{b,c} &")]
     #[case::heredoc_like("cat <<EOF | sh &\necho hi\nEOF")]
     #[case::here_string_to_cat("cat <<< ':(){ :|:& };:'")]
+    #[case::subshell_call_then_more("f() { (f; echo) | cat & }; f")]
+    #[case::substitution_with_arguments("f() { $(f 1) | g & }; f")]
     #[case::unbalanced_quotes("echo \"unterminated | f & ")]
     #[case::here_doc_to_file(
         "cat <<'EOF' > /usr/share/doc/bomb.txt\n:(){ :|:& };:\nEOF\necho done"

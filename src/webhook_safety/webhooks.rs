@@ -460,17 +460,22 @@ impl RuleSpec<'_> {
         {
             return false;
         }
-        list(&self.resources).any(|r| {
-            let b = base(r);
-            b == "*"
-                || list(&self.api_groups).any(|g| {
-                    if g == "*" {
-                        !CLUSTER_SCOPED.iter().any(|(_, known)| *known == b)
-                    } else {
-                        !is_cluster_scoped(g, b)
-                    }
-                })
-        })
+        list(&self.resources).any(|r| self.is_namespaced(r))
+    }
+
+    /// Whether resource entry `resource` names a namespaced resource in some
+    /// group of the rule. The API server pairs every group with every
+    /// resource; a pair of a built-in group with a resource known as
+    /// cluster-scoped (`""` with `clusterroles`) exists in none.
+    pub fn is_namespaced(&self, resource: &str) -> bool {
+        let b = base(resource);
+        let known_cluster_scoped = CLUSTER_SCOPED.iter().any(|(_, known)| *known == b);
+        b == "*"
+            || list(&self.api_groups).any(|g| match g {
+                "*" => !known_cluster_scoped,
+                _ if is_built_in_group(g) => !known_cluster_scoped,
+                _ => !is_cluster_scoped(g, b),
+            })
     }
 
     /// The rule as people write it, e.g. `apiGroups: [*], resources: [*/*]`.
@@ -557,6 +562,15 @@ const CLUSTER_SCOPED: &[(&str, &str)] = &[
     ("policies.kubewarden.io", "clusteradmissionpolicygroups"),
     ("policies.kubewarden.io", "policyservers"),
 ];
+
+/// The core group and the groups Kubernetes serves itself (CustomResources
+/// under `*.k8s.io` need an API review).
+fn is_built_in_group(group: &str) -> bool {
+    matches!(
+        group,
+        "" | "apps" | "batch" | "autoscaling" | "policy" | "extensions"
+    ) || group.ends_with(".k8s.io")
+}
 
 pub fn is_cluster_scoped(group: &str, resource: &str) -> bool {
     CLUSTER_SCOPED.contains(&(group, resource))
