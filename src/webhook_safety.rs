@@ -18,6 +18,7 @@ use crate::settings::{is_dns_label, non_empty_entries, validate_section, Setting
 use crate::violation::{Verdict, Violation};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 use lookups::{Backend, Failure, Lookups, NamespaceLabels};
 use webhooks::{is_cluster_scoped, Scope, Subject, Webhook, WebhookObject, WRITES};
@@ -227,10 +228,8 @@ impl Rule for WebhookSafety {
                 *reported = false;
             }
             for finding in judge.findings.drain(..).flatten() {
-                if let Some(own) = finding.keys.into_iter().next() {
-                    let worst = before.entry(own).or_insert(finding.extent);
-                    *worst = (*worst).max(finding.extent);
-                }
+                let worst = before.entry(finding.own_key()).or_insert(finding.extent);
+                *worst = (*worst).max(finding.extent);
             }
         }
         for webhook in &found {
@@ -240,12 +239,7 @@ impl Rule for WebhookSafety {
         let findings = std::mem::take(&mut judge.findings);
         for (index, violation) in kept.into_iter().enumerate() {
             let about = findings.get(index).map_or(&[][..], Vec::as_slice);
-            let old = !about.is_empty()
-                && about.iter().all(|f| {
-                    f.keys
-                        .iter()
-                        .any(|k| before.get(k).is_some_and(|&worst| worst >= f.extent))
-                });
+            let old = !about.is_empty() && about.iter().all(|f| f.was_before(&before));
             if old {
                 judge.verdict.warning(
                     [
@@ -364,11 +358,52 @@ struct SelectorFix {
 /// One thing a violation is about, named so that it survives rewording,
 /// reordering and renumbering: the webhook's name, the check and its
 /// subject. An UPDATE keeps a violation as old only if each of its findings
-/// was there before, under its own key or a broader one (`keys`, its own
-/// first), with at least this `extent` (failing closed, a timeout's seconds).
+/// was there before, under its own key or a broader one (its own first),
+/// with at least this `extent` (failing closed, a timeout's seconds).
 struct Finding {
-    keys: Vec<String>,
+    webhook: Rc<str>,
+    check: &'static str,
+    subject: About,
     extent: i64,
+}
+
+enum About {
+    /// Its own name, then broader ones.
+    Named(Vec<String>),
+    /// A rule entry (group, resource, operation), covered by the entries
+    /// [`covering`] lists; built into keys only when compared.
+    Entry(String, String, String),
+}
+
+impl Finding {
+    fn key(&self, subject: &str) -> String {
+        [&self.webhook, "\0", self.check, "\0", subject].concat()
+    }
+
+    fn own_key(&self) -> String {
+        match &self.subject {
+            About::Named(names) => self.key(names.first().map_or("", String::as_str)),
+            About::Entry(group, resource, operation) => {
+                self.key(&[group.as_str(), " ", resource, " ", operation].concat())
+            }
+        }
+    }
+
+    /// Whether `before` holds this finding, or a broader one, as far.
+    fn was_before(&self, before: &BTreeMap<String, i64>) -> bool {
+        let held = |key: String| before.get(&key).is_some_and(|&worst| worst >= self.extent);
+        match &self.subject {
+            About::Named(names) => names.iter().any(|n| held(self.key(n))),
+            About::Entry(group, resource, operation) => {
+                let groups: &[&str] = if group == "*" { &["*"] } else { &[group, "*"] };
+                covering(resource).iter().any(|resource| {
+                    groups.iter().any(|group| {
+                        held(self.key(&[group, " ", resource, " ", operation].concat()))
+                    })
+                })
+            }
+        }
+    }
 }
 
 impl Judge<'_, '_> {
@@ -387,15 +422,14 @@ impl Judge<'_, '_> {
     fn finding(
         &self,
         webhook: &Webhook,
-        check: &str,
+        check: &'static str,
         subjects: &[&str],
         extent: i64,
     ) -> Option<Finding> {
         self.track_findings.then(|| Finding {
-            keys: subjects
-                .iter()
-                .map(|subject| [&webhook.name, "\0", check, "\0", subject].concat())
-                .collect(),
+            webhook: webhook.name.as_ref().into(),
+            check,
+            subject: About::Named(subjects.iter().map(|s| s.to_string()).collect()),
             extent,
         })
     }
@@ -551,20 +585,22 @@ impl Judge<'_, '_> {
                  (Istio's sidecar injector without a namespaceSelector put Envoy into every kube-system pod and the cluster slowly died).",
             ]
             .concat();
-            // Per namespace, resource and operation: new ones or failing closed are worse.
+            // The webhook reaches every namespace with every rule entry: new
+            // namespaces, new entries or failing closed are worse.
             let mut findings = Vec::new();
             if self.track_findings {
                 let extent = i64::from(webhook.fails_closed);
-                for (resource, operation) in namespaced_operations(webhook) {
-                    let covering = covering(resource, operation);
-                    for namespace in &names {
-                        let keys: Vec<String> = covering
-                            .iter()
-                            .map(|subject| [namespace, "/", subject].concat())
-                            .collect();
-                        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-                        findings.extend(self.finding(webhook, "protected", &keys, extent));
-                    }
+                let name: Rc<str> = webhook.name.as_ref().into();
+                for namespace in &names {
+                    findings.extend(self.finding(webhook, "protected", &[namespace], extent));
+                }
+                for (group, resource, operation) in namespaced_entries(webhook) {
+                    findings.push(Finding {
+                        webhook: name.clone(),
+                        check: "protected-entry",
+                        subject: About::Entry(group.into(), resource.into(), operation.into()),
+                        extent,
+                    });
                 }
             }
             match &webhook.scope {
@@ -1105,27 +1141,40 @@ fn namespaced_resources<'w>(webhook: &'w Webhook) -> Vec<&'w str> {
         .collect()
 }
 
-/// Each resource and operation the rules that reach namespaced resources
-/// intercept, as written.
-fn namespaced_operations<'w>(webhook: &'w Webhook) -> BTreeSet<(&'w str, &'w str)> {
-    let mut pairs = BTreeSet::new();
+/// Each group, resource and operation of the rules that reach a namespaced
+/// resource, as written (`*` operations spelt out, so that they compare
+/// with the same operations listed).
+fn namespaced_entries<'w>(webhook: &'w Webhook) -> BTreeSet<(&'w str, &'w str, &'w str)> {
+    const OPERATIONS: [&str; 4] = ["CREATE", "UPDATE", "DELETE", "CONNECT"];
+    let mut entries = BTreeSet::new();
     for rule in webhook.rules.iter().filter(|r| r.reaches_namespaced()) {
-        let operations = rule.operations.as_deref().unwrap_or_default();
-        let resources = rule.resources.iter().flatten().map(|r| r.as_ref());
-        for resource in resources.filter(|r| rule.is_namespaced(r)) {
-            for operation in operations {
-                pairs.insert((resource, operation.as_ref()));
+        let operations = rule.operations.iter().flatten().flat_map(|o| {
+            let all = o.as_ref() == "*";
+            let listed = [o.as_ref()];
+            let spelt: &[&str] = if all { &OPERATIONS } else { &[] };
+            listed
+                .into_iter()
+                .filter(move |_| !all)
+                .chain(spelt.iter().copied())
+        });
+        let operations: Vec<&str> = operations.collect();
+        for group in rule.api_groups.iter().flatten() {
+            let resources = rule.resources.iter().flatten().map(|r| r.as_ref());
+            for resource in resources.filter(|r| rule.is_namespaced_in(group, r)) {
+                for operation in &operations {
+                    entries.insert((group.as_ref(), resource, *operation));
+                }
             }
         }
     }
-    pairs
+    entries
 }
 
-/// The rule entries (`resource operation`) that intercept all that
-/// `resource` and `operation` do, the pair itself first. As the API server
-/// matches them: `*` takes every resource but no subresource, `pods/*` pods
-/// and all its subresources, `*/status` every status, `*/*` all.
-fn covering(resource: &str, operation: &str) -> Vec<String> {
+/// The resource entries of a rule that intercept all that `resource` does,
+/// itself first. As the API server matches them: `*` takes every resource
+/// but no subresource, `pods/*` pods and all its subresources, `*/status`
+/// every status, `*/*` all.
+fn covering(resource: &str) -> Vec<Cow<'_, str>> {
     let mut resources = vec![Cow::Borrowed(resource)];
     match resource.split_once('/') {
         None if resource == "*" => resources.push("*/*".into()),
@@ -1138,19 +1187,7 @@ fn covering(resource: &str, operation: &str) -> Vec<String> {
             "*/*".into(),
         ]),
     }
-    let operations: &[&str] = if operation == "*" {
-        &["*"]
-    } else {
-        &[operation, "*"]
-    };
     resources
-        .iter()
-        .flat_map(|r| {
-            operations
-                .iter()
-                .map(move |o| [r.as_ref(), " ", o].concat())
-        })
-        .collect()
 }
 
 fn labels_text(labels: &std::collections::BTreeMap<String, String>) -> String {

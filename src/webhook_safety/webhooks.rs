@@ -468,14 +468,19 @@ impl RuleSpec<'_> {
     /// resource; a pair of a built-in group with a resource known as
     /// cluster-scoped (`""` with `clusterroles`) exists in none.
     pub fn is_namespaced(&self, resource: &str) -> bool {
+        list(&self.api_groups).any(|g| self.is_namespaced_in(g, resource))
+    }
+
+    /// Whether `resource` of `group` is namespaced (or may be).
+    pub fn is_namespaced_in(&self, group: &str, resource: &str) -> bool {
         let b = base(resource);
-        let known_cluster_scoped = CLUSTER_SCOPED.iter().any(|(_, known)| *known == b);
-        b == "*"
-            || list(&self.api_groups).any(|g| match g {
-                "*" => !known_cluster_scoped,
-                _ if is_built_in_group(g) => !known_cluster_scoped,
-                _ => !is_cluster_scoped(g, b),
-            })
+        let known_cluster_scoped = || CLUSTER_SCOPED.iter().any(|(_, known)| *known == b);
+        match group {
+            _ if b == "*" => true,
+            "*" => !known_cluster_scoped(),
+            _ if is_built_in_group(group) => !known_cluster_scoped(),
+            _ => !is_cluster_scoped(group, b),
+        }
     }
 
     /// The rule as people write it, e.g. `apiGroups: [*], resources: [*/*]`.
