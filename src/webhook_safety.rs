@@ -576,7 +576,7 @@ impl Judge<'_, '_> {
             let problem = [
                 webhook.label.as_str(),
                 " can intercept namespaced resources (",
-                &resources.join(", "),
+                &listed(&resources, 20),
                 ") in the protected namespaces ",
                 &names.join(", "),
                 &why,
@@ -1188,6 +1188,15 @@ fn covering(resource: &str) -> Vec<Cow<'_, str>> {
         ]),
     }
     resources
+}
+
+/// The first `max` of `items`, then how many more there are.
+fn listed(items: &[&str], max: usize) -> String {
+    let shown = items.get(..max).unwrap_or(items).join(", ");
+    match items.len().checked_sub(max) {
+        Some(more) if more > 0 => format!("{shown} and {more} more"),
+        _ => shown,
+    }
 }
 
 fn labels_text(labels: &std::collections::BTreeMap<String, String>) -> String {
