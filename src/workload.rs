@@ -294,6 +294,33 @@ impl<'a> Container<'a> {
         command.chain(args)
     }
 
+    /// A digest (FNV-1a) of what the kubelet expands and runs: command,
+    /// args, env and `exec` commands.
+    pub fn run_digest(&self) -> u64 {
+        let mut hash = 0xcbf2_9ce4_8422_2325_u64;
+        let mut add = |text: &str| {
+            // 0xff never occurs in UTF-8: it separates the texts.
+            for byte in text.bytes().chain([0xff]) {
+                hash ^= u64::from(byte);
+                hash = hash.wrapping_mul(0x0100_0000_01b3);
+            }
+        };
+        for arg in self.command.iter().chain(&self.args) {
+            add(arg);
+        }
+        for entry in &self.env {
+            add(&entry.name);
+            add(entry.value.as_deref().unwrap_or("\0valueFrom"));
+        }
+        for (field, _, command) in self.exec_commands() {
+            add(field);
+            for arg in command {
+                add(arg);
+            }
+        }
+        hash
+    }
+
     /// Every `exec` command the kubelet runs in the container besides its
     /// entrypoint, with its field path and whether the kubelet expands its
     /// `$(VAR)` references first: it does for probes, not for lifecycle hooks.
@@ -548,13 +575,18 @@ pub fn expansion_violation(at: &ContainerAt, unseen: &str) -> Violation {
             MAX_EXPANDED / (1024 * 1024)
         ),
         format!(
-            "{}'s `$(VAR)` references (in env, command, args or probes) multiply one another past the {} MiB that crash-guard expands per object, so it cannot tell whether {unseen}; what it cannot read it refuses.",
+            "{} is read through `$(VAR)` references (in env, command, args or probes) that could not all be expanded: the object's references, in all its containers, add more than the {} MiB that crash-guard expands per object, so it cannot tell whether {unseen}; what it cannot read it refuses.",
             at.describe(),
             MAX_EXPANDED / (1024 * 1024)
         ),
-        "set the values the container needs directly instead of building them from nested `$(VAR)` references.",
+        "set the values the containers need directly instead of building them from nested `$(VAR)` references that multiply one another.",
     )
-    .about(vec![container_finding(at, "unexpandable", 0)])
+    // Keyed by what it runs: an UPDATE that changes what hides there is new.
+    .about(vec![container_finding(
+        at,
+        &format!("unexpandable/{:016x}", at.container.run_digest()),
+        0,
+    )])
 }
 
 /// A workload's pod template.

@@ -230,14 +230,20 @@ fn check_count(
             return;
         }
     };
+    if count >= highest.max as usize && lowest.max != highest.max {
+        return verdict.violation(count_violation(
+            namespace,
+            &plural,
+            count,
+            &AppliedLimit {
+                basis: ", the highest that may apply here, so which one does was not read",
+                ..highest
+            },
+        ));
+    }
     let applied = match applied_limit(settings, index, limit, namespace, host) {
         Ok(applied) if count < applied.max as usize => return,
         Ok(applied) => applied,
-        // Over every limit that may apply: which one does not matter.
-        Err(_) if count >= highest.max as usize => AppliedLimit {
-            basis: ", the highest that may apply here: its Namespace could not be read to tell which does",
-            ..highest
-        },
         Err(error) => {
             settings.on_lookup_failure.record(
                 verdict,
@@ -252,12 +258,21 @@ fn check_count(
             return;
         }
     };
+    verdict.violation(count_violation(namespace, &plural, count, &applied));
+}
+
+fn count_violation(
+    namespace: &str,
+    plural: &str,
+    count: usize,
+    applied: &AppliedLimit,
+) -> Violation {
     let raise = if applied.overridden {
         format!("raise `{}`", applied.setting)
     } else {
         format!("give it its own limit in `namespaceOverrides` (by name or by namespace label) rather than raising `{}` for every namespace", applied.setting)
     };
-    verdict.violation(Violation::new(
+    Violation::new(
         "metadata.namespace",
         namespace,
         format!(
@@ -274,7 +289,7 @@ fn check_count(
              whatever creates them without cleaning up. If {namespace} really needs more, {raise}.",
             resource = plural.to_lowercase(),
         ),
-    ));
+    )
 }
 
 /// The lowest and the highest limit on `limit`'s kind that may apply in

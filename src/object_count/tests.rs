@@ -188,7 +188,7 @@ fn cluster() -> Vec<Value> {
 #[case::release_beyond_history(release_secret("web", "blog", 5), "CREATE", false, 2)]
 #[case::tiller_refused(tiller_config_map("kube-system", "legacy", 3), "CREATE", false, 2)]
 #[case::unread_namespace_between_limits(object("ConfigMap", "fresh4", "new", json!({})), "CREATE", true, 2)]
-#[case::unread_namespace_over_every_limit(object("ConfigMap", "fresh6", "new", json!({})), "CREATE", false, 2)]
+#[case::over_every_limit_needs_no_namespace(object("ConfigMap", "fresh6", "new", json!({})), "CREATE", false, 1)]
 #[case::helm_v3_config_map_driver(object("ConfigMap", "ci", "sh.helm.release.v1.shop.v2", json!({"owner": "helm", "name": "shop", "version": "2"})), "CREATE", true, 2)]
 #[case::opaque_secret_labelled_helm(object("Secret", "web", "not-a-release", json!({"owner": "helm", "name": "blog"})), "CREATE", true, 1)]
 fn judges(
