@@ -1035,17 +1035,22 @@ mod tests {
         assert_eq!(Env::new(&container, &expansions).value(name), expected);
     }
 
-    #[test]
-    fn doubling_references_stop_growing() {
+    /// An env of 16 bytes in E0, each further entry doubling the one before.
+    fn doubling(entries: usize) -> Container<'static> {
         let mut env = vec![r#"{"name":"E0","value":"xxxxxxxxxxxxxxxx"}"#.to_string()];
-        for i in 1..40 {
+        for i in 1..entries {
             env.push(format!(
                 r#"{{"name":"E{i}","value":"$(E{})$(E{})"}}"#,
                 i - 1,
                 i - 1
             ));
         }
-        let container = container(&format!("[{}]", env.join(",")));
+        container(&format!("[{}]", env.join(",")))
+    }
+
+    #[test]
+    fn doubling_references_stop_growing() {
+        let container = doubling(40);
         let expansions = Expansions::default();
         let env = Env::new(&container, &expansions);
         let built: usize = (0..40)
@@ -1061,15 +1066,7 @@ mod tests {
     /// thousand of them ran out of memory.
     #[test]
     fn the_budget_is_shared_by_the_workload() {
-        let mut env = vec![r#"{"name":"E0","value":"xxxxxxxxxxxxxxxx"}"#.to_string()];
-        for i in 1..14 {
-            env.push(format!(
-                r#"{{"name":"E{i}","value":"$(E{})$(E{})"}}"#,
-                i - 1,
-                i - 1
-            ));
-        }
-        let container = container(&format!("[{}]", env.join(",")));
+        let container = doubling(14);
         let expansions = Expansions::default();
         let cut: Vec<bool> = (0..10)
             .map(|_| {
