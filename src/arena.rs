@@ -195,6 +195,13 @@ impl<A: GlobalAlloc> Arena<A> {
     #[cold]
     #[inline(never)]
     unsafe fn bump_new_chunk(&self, layout: Layout) -> *mut u8 {
+        // Served apart and freed when dropped: in a chunk it would be freed
+        // only at the next scope, after waPC has put that call's payload
+        // above it, and a larger answer could not reuse it. Chunks stop
+        // doubling at this size, so no chunk has room for such a block.
+        if layout.size() > MAX_KEPT {
+            return self.backing.alloc(layout);
+        }
         let state = &mut *self.state.get();
         let Some((size, smallest)) = chunk_size(state.newest, layout) else {
             return ptr::null_mut();
@@ -274,8 +281,8 @@ fn fit(next: usize, end: usize, layout: Layout) -> Option<(usize, usize)> {
     (next != 0 && stop <= end).then_some((start, stop))
 }
 
-/// Size of the chunk to add for `layout`: at least double the newest one;
-/// and the smallest that holds it, for when that fails.
+/// Size of the chunk to add for `layout`: at least double the newest one
+/// (up to [`MAX_KEPT`]); and the smallest that holds it, for when that fails.
 unsafe fn chunk_size(newest: *mut Chunk, layout: Layout) -> Option<(usize, usize)> {
     let previous = if newest.is_null() { 0 } else { (*newest).size };
     let needed = layout
@@ -283,7 +290,8 @@ unsafe fn chunk_size(newest: *mut Chunk, layout: Layout) -> Option<(usize, usize
         .checked_add(layout.align())?
         .checked_add(HEADER)?;
     let round = |size: usize| Some(size.checked_add(CHUNK_ALIGN - 1)? & !(CHUNK_ALIGN - 1));
-    let size = round(needed.max(previous.saturating_mul(2)).max(MIN_CHUNK))?;
+    let doubled = previous.saturating_mul(2).min(MAX_KEPT);
+    let size = round(needed.max(doubled).max(MIN_CHUNK))?;
     let smallest = round(needed.max(MIN_CHUNK))?;
     (size <= isize::MAX as usize).then_some((size, smallest))
 }
@@ -332,10 +340,7 @@ impl<A: GlobalAlloc> Arena<A> {
 // inlined, modules are 4.7-7.8% smaller for it).
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Arena<A> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // Larger blocks are served apart and freed when dropped: in a chunk
-        // they would be freed only at the next scope, after waPC has put that
-        // call's payload above them, and a larger answer could not reuse them.
-        if (*self.state.get()).active && layout.size() <= MAX_KEPT {
+        if (*self.state.get()).active {
             self.bump(layout)
         } else {
             self.backing_alloc(layout)
@@ -456,7 +461,7 @@ mod tests {
     }
 
     #[test]
-    fn oversized_chunks_are_released() {
+    fn chunks_stop_doubling_and_oversized_ones_are_released() {
         let arena = Arena::new(System);
         arena.scope(|| unsafe {
             for _ in 0..24 {
@@ -469,11 +474,18 @@ mod tests {
         });
         assert!(arena.held() > MAX_KEPT);
         arena.scope(|| ());
-        assert_eq!(arena.held(), 0);
+        assert_eq!(
+            arena.held(),
+            MAX_KEPT,
+            "chunks stop doubling at the kept size"
+        );
         arena.scope(|| unsafe {
-            assert!(!arena.alloc(layout(8, 8)).is_null());
+            // A chunk just over the size, for one block of it, is released.
+            assert!(!arena.alloc(layout(MAX_KEPT, 8)).is_null());
         });
-        assert_eq!(arena.held(), MIN_CHUNK);
+        assert!(arena.held() > 2 * MAX_KEPT);
+        arena.scope(|| ());
+        assert_eq!(arena.held(), 0);
     }
 
     /// A backing allocator that refuses blocks over a size.

@@ -152,14 +152,12 @@ impl Verdict {
     /// in document order, so the order is stable); duplicates are dropped.
     /// The first [`MAX_LISTED`] distinct ones are listed, the rest counted.
     pub fn into_response(self, rule: &str, object: &str) -> ValidationResponse {
-        let warnings = self
-            .warnings
-            .into_iter()
-            .map(|w| match clipped(&w, MAX_WARNING) {
-                std::borrow::Cow::Borrowed(_) => w,
-                std::borrow::Cow::Owned(short) => short,
-            })
-            .collect();
+        let mut warnings = self.warnings;
+        for warning in warnings.iter_mut().filter(|w| w.len() > MAX_WARNING) {
+            let mut clipped = String::with_capacity(MAX_WARNING + 32);
+            push_clipped(&mut clipped, warning, MAX_WARNING);
+            *warning = clipped;
+        }
         if self.violations.is_empty() {
             return ValidationResponse::accept(warnings);
         }
@@ -191,19 +189,21 @@ const MAX_PART: usize = 4 * 1024;
 const MAX_WARNING: usize = 2 * MAX_PART;
 const MAX_MESSAGE: usize = 64 * 1024;
 
-/// `text`, cut at `max` bytes with a note of how much was left out.
-fn clipped(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
-    if text.len() <= max {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut end = max;
+/// Appends `text` to `out`, cut at `max` bytes (at a character's start)
+/// with a note of how much was left out.
+#[inline(never)]
+fn push_clipped(out: &mut String, text: &str, max: usize) {
+    let mut end = text.len().min(max);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    let kept = text.get(..end).unwrap_or_default();
-    let mut digits = [0; 20];
-    let left = count(text.len() - end, &mut digits);
-    std::borrow::Cow::Owned([kept, "… (", left, " more bytes)"].concat())
+    out.push_str(text.get(..end).unwrap_or_default());
+    if end < text.len() {
+        let mut digits = [0; 20];
+        for part in ["… (", count(text.len() - end, &mut digits), " more bytes)"] {
+            out.push_str(part);
+        }
+    }
 }
 
 fn render(rule: &str, object: &str, violations: &[Violation], unlisted: usize) -> String {
@@ -232,12 +232,17 @@ fn render(rule: &str, object: &str, violations: &[Violation], unlisted: usize) -
         }
         let mut digits = [0; 20];
         let number = count(index + 1, &mut digits);
-        let [field, value, problem, fix] =
-            [&v.field, &v.value, &v.problem, &v.fix].map(|part| clipped(part, MAX_PART));
-        for part in [
-            " [", number, "] ", &field, " = ", &value, ": ", &problem, " Fix: ", &fix,
+        for start in [" [", number] {
+            message.push_str(start);
+        }
+        for (separator, part) in [
+            ("] ", &v.field),
+            (" = ", &v.value),
+            (": ", &v.problem),
+            (" Fix: ", &v.fix),
         ] {
-            message.push_str(part);
+            message.push_str(separator);
+            push_clipped(&mut message, part, MAX_PART);
         }
     }
     if unlisted > 0 {
