@@ -204,7 +204,7 @@ fn check_count(
         .and_then(|body| host::list_items::<IgnoredAny>(&body).map(|items| (items.len(), body)));
     // Every limit that may apply here: which one does may take a Namespace
     // lookup, needed only when the count lies between them.
-    let (lowest, highest) = candidate_limits(settings, index, limit, namespace);
+    let (lowest, highest, certain) = candidate_limits(settings, index, limit, namespace);
     let count = match listed {
         Ok((count, _)) if count < lowest.max as usize => return,
         // A CREATE of a name the namespace already holds adds nothing: the API
@@ -230,16 +230,14 @@ fn check_count(
             return;
         }
     };
-    if count >= highest.max as usize && lowest.max != highest.max {
-        return verdict.violation(count_violation(
-            namespace,
-            &plural,
-            count,
-            &AppliedLimit {
-                basis: ", the highest that may apply here, so which one does was not read",
-                ..highest
-            },
-        ));
+    if count >= highest.max as usize {
+        let basis = if certain {
+            ""
+        } else {
+            ", the highest that may apply here, so which one does was not read"
+        };
+        let applied = AppliedLimit { basis, ..highest };
+        return verdict.violation(count_violation(namespace, &plural, count, &applied));
     }
     let applied = match applied_limit(settings, index, limit, namespace, host) {
         Ok(applied) if count < applied.max as usize => return,
@@ -293,14 +291,14 @@ fn count_violation(
 }
 
 /// The lowest and the highest limit on `limit`'s kind that may apply in
-/// `namespace` whatever its labels: the entries that select by label, up to
-/// the first that names it, else the default.
+/// `namespace` whatever its labels (the entries that select by label, up to
+/// the first that names it, else the default), and whether only one may.
 fn candidate_limits(
     settings: &Settings,
     index: usize,
     limit: &KindLimit,
     namespace: &str,
-) -> (AppliedLimit, AppliedLimit) {
+) -> (AppliedLimit, AppliedLimit, bool) {
     let mut candidates = Vec::new();
     let mut named = false;
     for (entry_index, entry) in settings.namespace_overrides.iter().enumerate() {
@@ -335,6 +333,7 @@ fn candidate_limits(
             basis: "",
         });
     }
+    let certain = candidates.len() == 1;
     let mut lowest: Option<AppliedLimit> = None;
     let mut highest: Option<AppliedLimit> = None;
     for candidate in candidates {
@@ -354,6 +353,7 @@ fn candidate_limits(
     (
         lowest.unwrap_or_else(default),
         highest.unwrap_or_else(default),
+        certain,
     )
 }
 
