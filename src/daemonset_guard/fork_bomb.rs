@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use crate::workload::shell::{command_positions, tokenize, Op, Token, TokenKind};
+use crate::workload::shell::{command_positions, is_assignment, tokenize, Op, Token, TokenKind};
 
 /// How deep `sh -c` / `eval` nesting is followed.
 const MAX_NESTING: usize = 4;
@@ -256,12 +256,28 @@ impl<'s> Script<'s> {
                     continue;
                 }
                 Op::Newline if continued || depth > 0 => continue,
+                // `{ f; } | { f; } &`: the call ends its group, whose
+                // pipeline is the call's.
+                Op::Semi | Op::Newline if depth == 0 && self.group_closes_after(at, last) => {}
                 _ if depth == 0 => return (Some(op), first_pipe),
                 _ => {}
             }
             continued = false;
         }
         (None, first_pipe)
+    }
+
+    /// Whether only `;` and newlines stand between `at` and a group's closer.
+    fn group_closes_after(&self, at: usize, last: usize) -> bool {
+        let mut i = at.saturating_add(1);
+        while i <= last {
+            match self.token(i).and_then(Token::op) {
+                Some(Op::Semi | Op::Newline) => i = i.saturating_add(1),
+                Some(Op::RBrace | Op::RParen) => return true,
+                _ => return false,
+            }
+        }
+        false
     }
 
     fn judge(&self, definition: &Definition) -> Option<&'static str> {
@@ -344,6 +360,7 @@ impl<'s> Script<'s> {
         let mut stdin_forced = false;
         let mut after_redirect = false;
         let mut here_string = false;
+        let mut assigned: BTreeMap<&str, &str> = BTreeMap::new();
         for (index, token) in self.tokens.iter().enumerate() {
             if let Some(body) = token.here_doc() {
                 if shell_reads_stdin {
@@ -365,6 +382,9 @@ impl<'s> Script<'s> {
                 }
                 continue;
             };
+            if let Some((name, value)) = word.split_once('=').filter(|_| is_assignment(word)) {
+                assigned.insert(name, value);
+            }
             if std::mem::take(&mut after_redirect) {
                 // `bash <<< 'script'`: the word is the shell's script.
                 if std::mem::take(&mut here_string) && shell_reads_stdin {
@@ -390,11 +410,23 @@ impl<'s> Script<'s> {
                 .and_then(|p| self.word(p))
                 .is_some_and(is_c_option);
             if in_eval || after_c {
-                nested.push(word);
+                // `eval "$B"`: the script assigned to `B` earlier.
+                let value = variable_name(word).and_then(|name| assigned.get(name));
+                nested.push(value.copied().unwrap_or(word));
             }
         }
         nested
     }
+}
+
+/// `B` of a word that is only a reference `$B` or `${B}`.
+fn variable_name(word: &str) -> Option<&str> {
+    let reference = word.strip_prefix('$')?;
+    let name = match reference.strip_prefix('{') {
+        Some(braced) => braced.strip_suffix('}')?,
+        None => reference,
+    };
+    is_assignment(&[name, "="].concat()).then_some(name)
 }
 
 /// `-s`, or a cluster of short options with `s` and without `c`, such as `-es`.
@@ -508,6 +540,10 @@ mod tests {
     #[case::subshell_calls("f(){ (f) | (f) & }; f", "f")]
     #[case::subshell_calls_classic(":(){ (:)|(:)& };:", ":")]
     #[case::substituted_calls("f(){ $(f) | $(f) & }; f", "f")]
+    #[case::group_calls("f(){ { f; } | { f; } & }; f", "f")]
+    #[case::group_calls_on_lines("f() {\n  { echo; f\n  } | { f; } &\n}\nf", "f")]
+    #[case::eval_of_variable("B=':(){ :|:& };:'; eval \"$B\"", ":")]
+    #[case::sh_c_of_braced_variable("export B='x(){ x|x& };x'\nsh -c \"${B}\"", "x")]
     fn finds_fork_bombs(#[case] script: &str, #[case] function: &str) {
         let bomb = find(script).unwrap_or_else(|| panic!("no bomb found in {script}"));
         assert_eq!(bomb.function, function);
@@ -570,6 +606,10 @@ fib 10
     #[case::here_string_to_cat("cat <<< ':(){ :|:& };:'")]
     #[case::subshell_call_then_more("f() { (f; echo) | cat & }; f")]
     #[case::substitution_with_arguments("f() { $(f 1) | g & }; f")]
+    #[case::group_call_then_more("f() { { f; echo; } | cat & }; f")]
+    #[case::sequential_recursion_in_group("f() { { f; }; }; f")]
+    #[case::eval_of_unassigned_variable("eval \"$B\" | cat &")]
+    #[case::eval_of_harmless_variable("B='f(){ echo; }; f'; eval \"$B\" &")]
     #[case::unbalanced_quotes("echo \"unterminated | f & ")]
     #[case::here_doc_to_file(
         "cat <<'EOF' > /usr/share/doc/bomb.txt\n:(){ :|:& };:\nEOF\necho done"

@@ -371,7 +371,7 @@ const PREFIX_WORDS: &[&str] = &[
     "!", "time", "then", "do", "else", "elif", "if", "while", "until",
 ];
 
-fn is_assignment(word: &str) -> bool {
+pub fn is_assignment(word: &str) -> bool {
     match word.split_once('=') {
         Some((name, _)) => {
             !name.is_empty()
