@@ -252,76 +252,58 @@ impl<'de: 'a, 'a, E: Encoding> Deserialize<'de> for Entries<'a, E> {
     }
 }
 
-/// `metadata.annotations` as sizes (keys and values), and the part of them
-/// that is kubectl's last-applied copy of the object.
-#[derive(Debug, Default, Clone, Copy)]
-struct Annotations {
+/// `metadata.annotations` or `metadata.labels` as sizes: keys and values in
+/// all, the largest entry, and kubectl's last-applied copy of the object.
+#[derive(Debug, Default)]
+struct MetadataMap<'a> {
     bytes: u64,
+    largest: Option<(Cow<'a, str>, u64)>,
     last_applied: u64,
 }
 
-/// An annotation key's length, and whether it is [`LAST_APPLIED`].
-struct AnnotationKey(u64, bool);
-
-impl<'de> Deserialize<'de> for AnnotationKey {
+impl<'de: 'a, 'a> Deserialize<'de> for MetadataMap<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
+        struct MapVisitor<'a>(PhantomData<&'a ()>);
 
-        impl Visitor<'_> for KeyVisitor {
-            type Value = AnnotationKey;
-
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
-            }
-
-            fn visit_str<Er>(self, key: &str) -> Result<Self::Value, Er> {
-                Ok(AnnotationKey(key.len() as u64, key == LAST_APPLIED))
-            }
-        }
-
-        deserializer.deserialize_str(KeyVisitor)
-    }
-}
-
-impl<'de> Deserialize<'de> for Annotations {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct AnnotationsVisitor;
-
-        impl<'de> Visitor<'de> for AnnotationsVisitor {
-            type Value = Annotations;
+        impl<'de: 'a, 'a> Visitor<'de> for MapVisitor<'a> {
+            type Value = MetadataMap<'a>;
 
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a map of strings")
             }
 
             fn visit_unit<Er>(self) -> Result<Self::Value, Er> {
-                Ok(Annotations::default())
+                Ok(MetadataMap::default())
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut sizes = Annotations::default();
-                while let Some((key, value)) =
-                    map.next_entry::<AnnotationKey, Option<Len<Plain>>>()?
-                {
-                    let entry = key.0.saturating_add(value.map_or(0, |v| v.0));
+                let mut sizes = MetadataMap::default();
+                while let Some((key, value)) = map.next_entry::<Text, Option<Len<Plain>>>()? {
+                    let key = key.0;
+                    let entry = (key.len() as u64).saturating_add(value.map_or(0, |v| v.0));
                     sizes.bytes = sizes.bytes.saturating_add(entry);
-                    if key.1 {
+                    if key == LAST_APPLIED {
                         sizes.last_applied = entry;
+                    }
+                    if sizes.largest.as_ref().is_none_or(|(_, most)| entry > *most) {
+                        sizes.largest = Some((key, entry));
                     }
                 }
                 Ok(sizes)
             }
         }
 
-        deserializer.deserialize_any(AnnotationsVisitor)
+        deserializer.deserialize_any(MapVisitor(PhantomData))
     }
 }
 
 /// The part of `metadata` the rule reads; the rest is skipped unread.
 #[derive(Default, Deserialize)]
-struct Metadata {
-    #[serde(default)]
-    annotations: Annotations,
+struct Metadata<'a> {
+    #[serde(default, borrow)]
+    annotations: MetadataMap<'a>,
+    #[serde(default, borrow)]
+    labels: MetadataMap<'a>,
 }
 
 /// What the rule reads of a Secret; decoded in the request's pass
@@ -335,8 +317,8 @@ pub struct SecretPayload<'a> {
     data: Entries<'a, Base64>,
     #[serde(default, borrow)]
     string_data: Entries<'a, Plain>,
-    #[serde(default)]
-    metadata: Option<Metadata>,
+    #[serde(default, borrow)]
+    metadata: Option<Metadata<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -346,23 +328,44 @@ struct ConfigMapPayload<'a> {
     data: Entries<'a, Plain>,
     #[serde(default, borrow)]
     binary_data: Entries<'a, Base64>,
-    #[serde(default)]
-    metadata: Option<Metadata>,
+    #[serde(default, borrow)]
+    metadata: Option<Metadata<'a>>,
 }
 
-/// The size of one object: its keys and values, and its annotations.
+/// The size of one object: its keys and values, annotations and labels.
 #[derive(Debug, PartialEq, Eq)]
 struct Measurement {
-    /// `payload` + `annotations.bytes`, what the limit applies to.
+    /// `payload` + `annotations` + `labels`, what the limit applies to.
     bytes: u64,
     /// Keys and decoded values.
     payload: u64,
     keys: usize,
     annotations: u64,
     last_applied: u64,
+    /// Key and size (key + value) of the largest annotation.
+    largest_annotation: Option<(String, u64)>,
+    labels: u64,
     secret_type: String,
     /// Key and size (key + value) of the largest entries.
     largest: Vec<(String, u64)>,
+}
+
+/// Labels up to this size are ignored when an update is checked for growth,
+/// so relabelling an oversized object is not refused; real label sets are far
+/// smaller, and a larger one counts in full.
+const LABELS_ALLOWANCE: u64 = 4 * 1024;
+
+impl Measurement {
+    fn grows_from(&self, old: &Measurement) -> bool {
+        let ignored = |m: &Measurement| {
+            if self.labels <= LABELS_ALLOWANCE {
+                m.labels
+            } else {
+                0
+            }
+        };
+        self.bytes.saturating_sub(ignored(self)) > old.bytes.saturating_sub(ignored(old))
+    }
 }
 
 fn measure_entries<'a>(
@@ -386,13 +389,23 @@ fn measure_entries<'a>(
             largest.truncate(LARGEST_KEYS_SHOWN);
         }
     }
-    let annotations = metadata.map(|m| m.annotations).unwrap_or_default();
+    let (annotations, labels) = match metadata {
+        Some(metadata) => (&metadata.annotations, metadata.labels.bytes),
+        None => (&NO_ANNOTATIONS, 0),
+    };
     Measurement {
-        bytes: payload.saturating_add(annotations.bytes),
+        bytes: payload
+            .saturating_add(annotations.bytes)
+            .saturating_add(labels),
         payload,
         keys,
         annotations: annotations.bytes,
         last_applied: annotations.last_applied,
+        largest_annotation: annotations
+            .largest
+            .as_ref()
+            .map(|(key, bytes)| (key.to_string(), *bytes)),
+        labels,
         secret_type,
         largest: largest
             .into_iter()
@@ -400,6 +413,12 @@ fn measure_entries<'a>(
             .collect(),
     }
 }
+
+static NO_ANNOTATIONS: MetadataMap<'static> = MetadataMap {
+    bytes: 0,
+    largest: None,
+    last_applied: 0,
+};
 
 fn measure_secret(secret: &SecretPayload) -> Measurement {
     // stringData keys replace data keys of the same name.
@@ -486,7 +505,7 @@ impl Rule for ObjectSize {
             _ => None,
         };
         if let Some(old) = &old {
-            if old.bytes >= new.bytes {
+            if !new.grows_from(old) {
                 return Ok(Verdict::accept().with_warning(format!(
                     "crash-guard/object-size: {} holds {}, over the {} limit; allowed because this update does not grow it. Shrink it: kube-apiserver caches every {}.",
                     request.object_ref(),
@@ -546,35 +565,68 @@ fn violation(
         plural(new.keys, "key")
     );
     let mut field = payload_field.to_string();
+    let custom_annotation = new
+        .largest_annotation
+        .as_ref()
+        .filter(|(key, _)| key != LAST_APPLIED);
     if new.annotations > 0 {
         field.push_str("+metadata.annotations");
         parts.push_str(&format!(
             " and {} of metadata.annotations",
             size(new.annotations)
         ));
-        if new.last_applied > 0 {
-            parts.push_str(&format!(" ({} in {LAST_APPLIED})", size(new.last_applied)));
+        let mut details = Vec::new();
+        if let Some((key, bytes)) = custom_annotation {
+            details.push(format!("the largest, {key}: {}", size(*bytes)));
         }
+        if new.last_applied > 0 {
+            details.push(format!("{} in {LAST_APPLIED}", size(new.last_applied)));
+        }
+        parts.push_str(&[" (", &details.join("; "), ")"].concat());
     }
-    let largest = new
-        .largest
-        .iter()
-        .map(|(key, bytes)| format!("{key}: {}", size(*bytes)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    // kubectl's last-applied copy as the larger half: server-side apply keeps none.
-    let server_side = if new.last_applied > 0 && new.last_applied.saturating_mul(2) >= new.bytes {
+    if new.labels > 0 {
+        field.push_str("+metadata.labels");
+        parts.push_str(&format!(" and {} of metadata.labels", size(new.labels)));
+    }
+    let largest = if new.largest.is_empty() {
+        String::new()
+    } else {
+        let keys = new
+            .largest
+            .iter()
+            .map(|(key, bytes)| format!("{key}: {}", size(*bytes)))
+            .collect::<Vec<_>>();
+        ["; largest keys: ", &keys.join(", ")].concat()
+    };
+    let most = |bytes: u64| bytes > 0 && bytes.saturating_mul(2) >= new.bytes;
+    let resource = match kind {
+        Kind::Secret => "secret",
+        Kind::ConfigMap => "configmap",
+    };
+    // The larger half of the size, when it is not keys and values, has its own fix.
+    let metadata_fix = if most(new.last_applied) {
+        // Server-side apply keeps no copy of the object.
+        let remove = if request.name.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (on an existing {kind_name}, first remove it: `kubectl annotate {resource} -n {} {} {LAST_APPLIED}-`)",
+                request.namespace, request.name
+            )
+        };
         format!(
             "most of the size is the copy of the object that client-side `kubectl apply` keeps in the annotation {LAST_APPLIED}: \
-             apply with `kubectl apply --server-side`, which keeps no such copy (on an existing {kind_name}, first remove it: \
-             `kubectl annotate {resource} -n {namespace} {name} {LAST_APPLIED}-`). Otherwise ",
-            resource = match kind {
-                Kind::Secret => "secret",
-                Kind::ConfigMap => "configmap",
-            },
-            namespace = request.namespace,
-            name = request.name,
+             apply with `kubectl apply --server-side`, which keeps no such copy{remove}. Otherwise "
         )
+    } else if let Some((key, bytes)) = custom_annotation.filter(|(_, bytes)| most(*bytes)) {
+        format!(
+            "most of the size is the annotation {key} ({}): annotations are stored and cached with the object, \
+             so move that data out of it as below, or drop the annotation. Otherwise ",
+            size(*bytes)
+        )
+    } else if most(new.labels) {
+        "most of the size is metadata.labels: labels are stored and cached with the object; keep data out of them. Otherwise "
+            .to_string()
     } else {
         String::new()
     };
@@ -583,11 +635,11 @@ fn violation(
         field,
         size(new.bytes),
         format!(
-            "the object is over the {limit} limit for {scope}{growth}: {parts}; largest keys: {largest}. \
+            "the object is over the {limit} limit for {scope}{growth}: {parts}{largest}. \
              kube-apiserver keeps every {kind_name} in memory (its watch cache), so many large ones, up to the 1 MiB cap each, get it OOM-killed.",
         ),
         format!(
-            "{server_side}keep large data out of {kind_name}s: in a dedicated secret store (e.g. Vault) or a CustomResource, \
+            "{metadata_fix}keep large data out of {kind_name}s: in a dedicated secret store (e.g. Vault) or a CustomResource, \
              and reference it from here; or split the object. If it must be this large, raise `{limit_setting}` in the policy settings.",
         ),
     ));
@@ -617,6 +669,18 @@ mod tests {
 
     fn secret(bytes: usize) -> String {
         format!(r#"{{"data":{{"blob":"{}"}}}}"#, b64(bytes))
+    }
+
+    /// A Secret of `bytes` of data and `count` labels of 79 bytes each.
+    fn labelled_secret(bytes: usize, count: usize) -> String {
+        let labels: Vec<String> = (0..count)
+            .map(|i| format!(r#""example.com/l{i:06}":"{}""#, "v".repeat(60)))
+            .collect();
+        format!(
+            r#"{{"metadata":{{"labels":{{{}}}}},"data":{{"blob":"{}"}}}}"#,
+            labels.join(","),
+            b64(bytes)
+        )
     }
 
     /// `count` keys of 250 characters with empty values.
@@ -695,6 +759,11 @@ mod tests {
     #[case::update_crossing_limit(request("UPDATE", "Secret", &secret(300_000), &secret(1_000)), false)]
     #[case::delete(request("DELETE", "Secret", "null", &secret(900_000)), true)]
     #[case::other_kind(request("CREATE", "Pod", &secret(900_000), "null"), true)]
+    #[case::labels_counted(request("CREATE", "Secret", &labelled_secret(10, 3400), "null"), false)]
+    #[case::few_labels(request("CREATE", "Secret", &labelled_secret(200_000, 10), "null"), true)]
+    #[case::update_relabelling_within_allowance(request("UPDATE", "Secret", &labelled_secret(600_000, 51), &secret(600_000)), true)]
+    #[case::update_labels_beyond_allowance(request("UPDATE", "Secret", &labelled_secret(600_000, 52), &secret(600_000)), false)]
+    #[case::update_labels_beyond_allowance_unchanged(request("UPDATE", "Secret", &labelled_secret(600_000, 60), &labelled_secret(600_000, 60)), true)]
     #[case::null_values(
         request(
             "CREATE",
