@@ -578,6 +578,8 @@ fn discover_endpoints(host: &dyn Host) -> Result<(Vec<Cidr>, Vec<u16>), String> 
     Ok(endpoint_targets(answer.subsets))
 }
 
+const POD_SETS: &str = "the flows of each label set of its running pods (its podLabels stood in)";
+
 const API_FALLBACK: &str = "flows to the API server were checked against apiServer.cidrs, \
     and flows to or from every address against its address families";
 
@@ -591,8 +593,8 @@ struct Context<'a> {
     /// Label sets of each component's pod-network pods; `None`: not known.
     pods: RefCell<BTreeMap<String, Option<Rc<Vec<Labels>>>>>,
     warnings: RefCell<Vec<String>>,
-    /// Components whose pods could not be listed, with the error.
-    unlisted: RefCell<Vec<(String, String)>>,
+    /// Failed lookups for `onLookupFailure`: what, what went unchecked, the error.
+    failed: RefCell<Vec<(String, &'static str, String)>>,
 }
 
 impl Context<'_> {
@@ -660,7 +662,7 @@ impl Context<'_> {
     /// The label sets policies are evaluated against for `component`: those
     /// of its running pod-network pods (policies may select them by any of
     /// their labels), or `podLabels` when they cannot be listed (a failed
-    /// lookup is kept in `unlisted`, for `onLookupFailure`). `None` when it
+    /// lookup is kept in `failed`, for `onLookupFailure`). `None` when it
     /// has no such pods: NetworkPolicies never apply to host-network pods.
     fn owner_labels(&self, component: &Component) -> Option<Rc<Vec<Labels>>> {
         let cached = self.pods.borrow().get(&component.name).cloned();
@@ -674,7 +676,7 @@ impl Context<'_> {
                         Ok(sets) => Some(Rc::new(sets)),
                         Err(error) => {
                             let pods = ["the Pods of ", &describe_component(component)].concat();
-                            self.unlisted.borrow_mut().push((pods, error));
+                            self.failed.borrow_mut().push((pods, POD_SETS, error));
                             None
                         }
                     }
@@ -960,35 +962,34 @@ impl Check<'_> {
                     // Per pod, whether each range is let through: one address
                     // set per distinct list of isolating policies, freed at once.
                     let mut rows: Vec<(&[&NetworkPolicy], Vec<bool>)> = Vec::new();
+                    let mut row_of = Vec::with_capacity(pods.len());
                     for (_, by) in &pods {
-                        let same = |(other, _): &&(&[&NetworkPolicy], Vec<bool>)| {
+                        let same = |(other, _): &(&[&NetworkPolicy], Vec<bool>)| {
                             other.len() == by.len()
                                 && other.iter().zip(by).all(|(a, b)| std::ptr::eq(*a, *b))
                         };
-                        let row = match rows.iter().find(same) {
-                            Some((_, row)) => row.clone(),
-                            None => {
-                                let mut row = vec![false; cidrs.len()];
-                                // SAFETY: the set lives and dies inside; `row` is only written.
-                                unsafe {
-                                    arena::reclaiming(|| {
-                                        let set = allowed_addresses(by, self.direction, &port_ref);
-                                        for (slot, cidr) in row.iter_mut().zip(cidrs) {
-                                            *slot = set.covers(cidr);
-                                        }
-                                    })
-                                };
-                                row
-                            }
+                        if let Some(at) = rows.iter().position(same) {
+                            row_of.push(at);
+                            continue;
+                        }
+                        let mut row = vec![false; cidrs.len()];
+                        // SAFETY: the set lives and dies inside; `row` is only written.
+                        unsafe {
+                            arena::reclaiming(|| {
+                                let set = allowed_addresses(by, self.direction, &port_ref);
+                                for (slot, cidr) in row.iter_mut().zip(cidrs) {
+                                    *slot = set.covers(cidr);
+                                }
+                            })
                         };
-                        rows.push((by.as_slice(), row));
+                        row_of.push(rows.len());
+                        rows.push((by, row));
                     }
                     for (index, cidr) in cidrs.iter().enumerate() {
-                        let pairs = rows
-                            .iter()
-                            .map(|(_, row)| row.get(index).copied().unwrap_or(false))
-                            .collect();
-                        units.push(Unit::new(protocol, *port, Some(cidr), pairs));
+                        let allowed =
+                            |at: &usize| rows.get(*at).and_then(|(_, row)| row.get(index).copied());
+                        let pairs = row_of.iter().map(|at| allowed(at).unwrap_or(false));
+                        units.push(Unit::new(protocol, *port, Some(cidr), pairs.collect()));
                     }
                 }
                 Target::AllPods => {
@@ -1512,6 +1513,7 @@ impl Rule for SystemNetworkPolicy {
         }
         .call(host)
         .and_then(|body| list_items::<NetworkPolicy>(&body));
+        let mut failed = Vec::new();
         let (existing, alone) = match listed {
             Ok(mut existing) => {
                 if let Some(old) = old {
@@ -1521,13 +1523,11 @@ impl Rule for SystemNetworkPolicy {
                 (existing, false)
             }
             Err(error) => {
-                settings.on_lookup_failure.record(
-                    &mut verdict,
-                    NAME,
-                    &format!("the NetworkPolicies in namespace {namespace}"),
+                failed.push((
+                    ["the NetworkPolicies in namespace ", namespace].concat(),
                     "the effective policy set after this change (only this policy was judged, on its own)",
-                    &error,
-                );
+                    error,
+                ));
                 (old.into_iter().collect(), true)
             }
         };
@@ -1545,7 +1545,7 @@ impl Rule for SystemNetworkPolicy {
             api: RefCell::new(None),
             pods: RefCell::new(BTreeMap::new()),
             warnings: RefCell::new(Vec::new()),
-            unlisted: RefCell::new(Vec::new()),
+            failed: RefCell::new(failed),
         };
         let mut findings = Vec::new();
         let mut already_cut = Vec::new();
@@ -1627,14 +1627,10 @@ impl Rule for SystemNetworkPolicy {
                 );
             }
         }
-        for (pods, error) in context.unlisted.into_inner() {
-            settings.on_lookup_failure.record(
-                &mut verdict,
-                NAME,
-                &pods,
-                "the flows of each label set of its running pods (its podLabels stood in)",
-                &error,
-            );
+        for (what, unchecked, error) in context.failed.into_inner() {
+            settings
+                .on_lookup_failure
+                .record(&mut verdict, NAME, &what, unchecked, &error);
         }
         for warning in context.warnings.into_inner() {
             verdict.warning(warning);
