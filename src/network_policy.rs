@@ -466,6 +466,18 @@ impl Cidr {
     /// Host bits are cleared, and IPv4 octets may have leading zeros (read
     /// as decimal), as the API server's parser (`ParseCIDRSloppy`) does.
     pub fn parse(text: &str) -> Result<Self, String> {
+        Self::read(text, true)
+    }
+
+    /// [`Cidr::parse`], for ipBlocks as network plugins read them: an IPv4
+    /// octet with a leading zero (`010.0.0.1`), which Go's parsers since 1.17
+    /// (Calico, Cilium) refuse and iptables reads as octal, is unreadable.
+    pub fn parse_canonical(text: &str) -> Option<Self> {
+        Self::read(text, false).ok()
+    }
+
+    #[inline(never)]
+    fn read(text: &str, sloppy: bool) -> Result<Self, String> {
         let text = text.trim();
         let (address, prefix) = match text.split_once('/') {
             Some((a, p)) => (a, Some(p)),
@@ -481,7 +493,7 @@ impl Cidr {
         if let Some(v4) = address
             .parse::<Ipv4Addr>()
             .ok()
-            .or_else(|| sloppy_ipv4(address))
+            .or_else(|| sloppy_ipv4(address).filter(|_| sloppy))
         {
             let prefix = prefix(32)?;
             let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
@@ -591,18 +603,6 @@ fn sloppy_ipv4(text: &str) -> Option<Ipv4Addr> {
     parts.next().is_none().then_some(Ipv4Addr::from(octets))
 }
 
-/// An ipBlock CIDR or except as network plugins read it: an IPv4 octet
-/// with a leading zero (`010.0.0.1`), which Go's parsers since 1.17 (Calico,
-/// Cilium) refuse and iptables reads as octal, makes it unreadable.
-fn canonical(text: &str) -> Option<Cidr> {
-    let address = text.trim().split('/').next().unwrap_or_default();
-    let zero_led = |octet: &str| octet.len() > 1 && octet.starts_with('0');
-    if !address.contains(':') && address.split('.').any(zero_led) {
-        return None;
-    }
-    Cidr::parse(text).ok()
-}
-
 /// A union of address ranges.
 #[derive(Debug, Clone, Default)]
 pub struct AddressSet {
@@ -619,13 +619,13 @@ impl AddressSet {
     /// IPv4-mapped IPv6 except (`::ffff:10.0.0.1`) cuts its IPv4 address as
     /// well, as Go's parser makes it.
     pub fn add_block(&mut self, block: &IpBlock) {
-        let Some(cidr) = canonical(&block.cidr) else {
+        let Some(cidr) = Cidr::parse_canonical(&block.cidr) else {
             return;
         };
         self.ranges.reserve(block.except.len() + 1);
         let mut cuts: Vec<(u128, u128)> = Vec::with_capacity(block.except.len());
         for text in &block.except {
-            let Some(except) = canonical(text) else {
+            let Some(except) = Cidr::parse_canonical(text) else {
                 return;
             };
             for cut in [Some(except), except.unmapped()].into_iter().flatten() {
