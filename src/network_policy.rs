@@ -374,24 +374,10 @@ pub fn allowed_by(
     if isolating.is_empty() {
         return true;
     }
-    let rules = || {
-        isolating
-            .iter()
-            .flat_map(|p| p.rules(direction))
-            .filter(|r| r.allows_port(port))
-    };
+    let rules = || rules_for(isolating, direction, port);
     match remote {
         Remote::Addresses(ranges) => {
-            let mut allowed = AddressSet::default();
-            for rule in rules() {
-                let peers = rule.peers(direction);
-                if peers.is_empty() {
-                    return true;
-                }
-                for block in peers.iter().filter_map(|p| p.ip_block.as_ref()) {
-                    allowed.add_block(block);
-                }
-            }
+            let allowed = allowed_addresses(isolating, direction, port);
             ranges.iter().all(|range| allowed.covers(range))
         }
         _ => rules().any(|rule| {
@@ -399,6 +385,47 @@ pub fn allowed_by(
             peers.is_empty() || peers.iter().any(|p| p.covers_pods(pod.namespace, remote))
         }),
     }
+}
+
+fn rules_for<'p>(
+    isolating: &'p [&'p NetworkPolicy],
+    direction: Direction,
+    port: &'p PortRef,
+) -> impl Iterator<Item = &'p PolicyRule> + 'p {
+    isolating
+        .iter()
+        .flat_map(move |p| p.rules(direction))
+        .filter(move |r| r.allows_port(port))
+}
+
+/// The addresses the rules of `isolating` (from [`isolating`]) let through
+/// for `direction` on `port`: every address when none isolates or a
+/// rule names no peer. Built once, it answers for any number of ranges.
+#[inline(never)]
+pub fn allowed_addresses(
+    isolating: &[&NetworkPolicy],
+    direction: Direction,
+    port: &PortRef,
+) -> AddressSet {
+    let mut allowed = AddressSet::default();
+    let mut rules = rules_for(isolating, direction, port);
+    if isolating.is_empty() || rules.any(|rule| rule.peers(direction).is_empty()) {
+        for family in [Family::V4, Family::V6] {
+            let whole = Cidr::whole(family);
+            allowed.ranges.push((family, whole.first, whole.last));
+        }
+        return allowed;
+    }
+    for rule in rules_for(isolating, direction, port) {
+        for block in rule
+            .peers(direction)
+            .iter()
+            .filter_map(|p| p.ip_block.as_ref())
+        {
+            allowed.add_block(block);
+        }
+    }
+    allowed
 }
 
 /// The policies that isolate `pod` for `direction`, in the order given.
@@ -439,6 +466,18 @@ impl Cidr {
     /// Host bits are cleared, and IPv4 octets may have leading zeros (read
     /// as decimal), as the API server's parser (`ParseCIDRSloppy`) does.
     pub fn parse(text: &str) -> Result<Self, String> {
+        Self::read(text, true)
+    }
+
+    /// [`Cidr::parse`], for ipBlocks as network plugins read them: an IPv4
+    /// octet with a leading zero (`010.0.0.1`), which Go's parsers since 1.17
+    /// (Calico, Cilium) refuse and iptables reads as octal, is unreadable.
+    pub fn parse_canonical(text: &str) -> Option<Self> {
+        Self::read(text, false).ok()
+    }
+
+    #[inline(never)]
+    fn read(text: &str, sloppy: bool) -> Result<Self, String> {
         let text = text.trim();
         let (address, prefix) = match text.split_once('/') {
             Some((a, p)) => (a, Some(p)),
@@ -454,7 +493,7 @@ impl Cidr {
         if let Some(v4) = address
             .parse::<Ipv4Addr>()
             .ok()
-            .or_else(|| sloppy_ipv4(address))
+            .or_else(|| sloppy_ipv4(address).filter(|_| sloppy))
         {
             let prefix = prefix(32)?;
             let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
@@ -574,17 +613,19 @@ impl AddressSet {
     /// Adds an ipBlock: its CIDR minus its `except` ranges, in one sweep,
     /// read as the API server reads them. An unparsable CIDR adds nothing,
     /// and so does a block with an unparsable `except`, since dropping the
-    /// except would widen the block (the API server refuses both anyway); an
+    /// except would widen the block (the API server refuses both anyway),
+    /// or with an octet led by a zero, which network plugins refuse or read
+    /// as octal (the API server accepts it); an
     /// IPv4-mapped IPv6 except (`::ffff:10.0.0.1`) cuts its IPv4 address as
     /// well, as Go's parser makes it.
     pub fn add_block(&mut self, block: &IpBlock) {
-        let Ok(cidr) = Cidr::parse(&block.cidr) else {
+        let Some(cidr) = Cidr::parse_canonical(&block.cidr) else {
             return;
         };
         self.ranges.reserve(block.except.len() + 1);
         let mut cuts: Vec<(u128, u128)> = Vec::with_capacity(block.except.len());
         for text in &block.except {
-            let Ok(except) = Cidr::parse(text) else {
+            let Some(except) = Cidr::parse_canonical(text) else {
                 return;
             };
             for cut in [Some(except), except.unmapped()].into_iter().flatten() {
@@ -875,9 +916,11 @@ mod tests {
     #[case::except_mapped_v6_cuts_v4(&["0.0.0.0/0"], &["::ffff:10.0.0.1/128"], "10.0.0.1/32", false)]
     #[case::except_mapped_v6_elsewhere(&["0.0.0.0/0"], &["::ffff:10.0.0.1/128"], "10.0.0.2", true)]
     #[case::except_mapped_v6_range(&["10.0.0.0/8"], &["::ffff:10.1.0.0/112"], "10.1.2.3", false)]
-    #[case::except_leading_zeros_read_as_decimal(&["0.0.0.0/0"], &["010.0.0.1/32"], "10.0.0.1", false)]
-    #[case::except_leading_zeros_elsewhere(&["0.0.0.0/0"], &["010.0.0.1/32"], "8.0.0.1", true)]
-    #[case::cidr_leading_zeros(&["010.000.0.0/16"], &[], "10.0.200.1", true)]
+    #[case::except_leading_zeros_drops_block(&["0.0.0.0/0"], &["010.0.0.1/32"], "8.0.0.1", false)]
+    #[case::cidr_leading_zeros_allows_nothing(&["010.000.0.0/16"], &[], "10.0.200.1", false)]
+    #[case::cidr_zero_led_octets_allow_nothing(&["172.018.000.002/32"], &[], "172.18.0.2", false)]
+    #[case::cidr_leading_zero_other_block_stays(&["172.018.0.2/32", "172.18.0.0/16"], &[], "172.18.0.2", true)]
+    #[case::cidr_zero_octets_are_canonical(&["10.0.0.0/8"], &["10.0.0.0/32"], "10.0.0.1", true)]
     #[case::except_unreadable_drops_block(&["0.0.0.0/0"], &["10.0.0.256/32"], "192.168.0.1", false)]
     #[case::except_unreadable_other_block_stays(&["0.0.0.0/0", "192.168.0.0/16"], &["x"], "192.168.0.1", true)]
     #[case::excepts_overlapping(&["10.0.0.0/8"], &["10.0.0.0/16", "10.0.0.0/24", "10.1.0.0/16"], "10.2.0.0/16", true)]
@@ -908,6 +951,32 @@ mod tests {
             });
         }
         assert_eq!(set.covers(&cidr(target)), covered);
+    }
+
+    #[rstest]
+    #[case::rules_add_up(r#"[{"to":[{"ipBlock":{"cidr":"10.0.0.0/25"}}]},{"to":[{"ipBlock":{"cidr":"10.0.0.128/25"}}]}]"#, "10.0.0.0/24", true)]
+    #[case::other_port_ignored(
+        r#"[{"to":[{"ipBlock":{"cidr":"0.0.0.0/0"}}],"ports":[{"port":53}]}]"#,
+        "10.0.0.1",
+        false
+    )]
+    #[case::no_peers_is_everything(
+        r#"[{"to":[{"podSelector":{}}]},{"ports":[{"port":443}]}]"#,
+        "fd00::1",
+        true
+    )]
+    #[case::pods_are_no_addresses(r#"[{"to":[{"podSelector":{}}]}]"#, "10.0.0.1", false)]
+    fn allowed_addresses_read_every_rule_once(
+        #[case] egress: &str,
+        #[case] target: &str,
+        #[case] covered: bool,
+    ) {
+        let p = policy(&format!(
+            r#"{{"spec":{{"podSelector":{{}},"policyTypes":["Egress"],"egress":{egress}}}}}"#
+        ));
+        let set = allowed_addresses(&[&p], Direction::Egress, &HTTPS);
+        assert_eq!(set.covers(&cidr(target)), covered);
+        assert!(allowed_addresses(&[], Direction::Egress, &HTTPS).covers(&cidr("::/0")));
     }
 
     #[test]

@@ -13,17 +13,18 @@ use std::rc::Rc;
 
 use serde::Deserialize;
 
+use crate::arena;
 use crate::btree;
 use crate::exemptions::Exemptions;
 use crate::host::{list_items, GetResource, Host, ListResources, OnLookupFailure};
 use crate::network_policy::{
-    allowed_by, is_isolated, isolating, nullable, Cidr, Direction, Family, IntOrString,
-    NetworkPolicy, Peer, Pod, PolicyRule, PortRef, Remote, NAMESPACE_NAME_LABEL,
+    allowed_addresses, allowed_by, is_isolated, isolating, nullable, Cidr, Direction, Family,
+    IntOrString, NetworkPolicy, Peer, Pod, PolicyRule, PortRef, Remote, NAMESPACE_NAME_LABEL,
 };
 use crate::policy::Rule;
 use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
 use crate::response::{decimal, signed, write_str};
-use crate::selector::LabelSelector;
+use crate::selector::{is_label_segment, label_key_problem, LabelSelector};
 use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
 use crate::violation::{Verdict, Violation};
 
@@ -365,6 +366,20 @@ impl Component {
                 "must name at least one label that selects the component's pods",
             ));
         }
+        // A key or value no label can have selects no pod, and so checks nothing.
+        for (key, value) in &self.pod_labels {
+            let problem = match label_key_problem(key) {
+                Some(problem) => ["`", key, "` is not a label key: ", problem].concat(),
+                None if !value.is_empty() && !is_label_segment(value) => [
+                    "`",
+                    value,
+                    "` is not a label value (at most 63 characters of A-Z, a-z, 0-9, `-`, `_` and `.`, starting and ending alphanumeric), so it selects no pod",
+                ]
+                .concat(),
+                None => continue,
+            };
+            return Err(SettingsError::new(["podLabels.", key].concat(), problem));
+        }
         for (index, port) in self.named_ports.iter().enumerate() {
             let field = format!("namedPorts[{index}]");
             if port.name.trim().is_empty() {
@@ -397,6 +412,12 @@ impl Validate for Settings {
             return Err(SettingsError::new(
                 "protectedNamespaces",
                 "must name at least one namespace",
+            ));
+        }
+        if self.critical_components.is_empty() {
+            return Err(SettingsError::new(
+                "criticalComponents",
+                "must name at least one component, or nothing is checked (leave it out for the defaults, coredns and metrics-server)",
             ));
         }
         let mut names = BTreeSet::new();
@@ -557,6 +578,8 @@ fn discover_endpoints(host: &dyn Host) -> Result<(Vec<Cidr>, Vec<u16>), String> 
     Ok(endpoint_targets(answer.subsets))
 }
 
+const POD_SETS: &str = "the flows of each label set of its running pods (its podLabels stood in)";
+
 const API_FALLBACK: &str = "flows to the API server were checked against apiServer.cidrs, \
     and flows to or from every address against its address families";
 
@@ -570,6 +593,8 @@ struct Context<'a> {
     /// Label sets of each component's pod-network pods; `None`: not known.
     pods: RefCell<BTreeMap<String, Option<Rc<Vec<Labels>>>>>,
     warnings: RefCell<Vec<String>>,
+    /// Failed lookups for `onLookupFailure`: what, what went unchecked, the error.
+    failed: RefCell<Vec<(String, &'static str, String)>>,
 }
 
 impl Context<'_> {
@@ -636,8 +661,9 @@ impl Context<'_> {
 
     /// The label sets policies are evaluated against for `component`: those
     /// of its running pod-network pods (policies may select them by any of
-    /// their labels), or `podLabels` when they cannot be listed. `None` when
-    /// it has no such pods: NetworkPolicies never apply to host-network pods.
+    /// their labels), or `podLabels` when they cannot be listed (a failed
+    /// lookup is kept in `failed`, for `onLookupFailure`). `None` when it
+    /// has no such pods: NetworkPolicies never apply to host-network pods.
     fn owner_labels(&self, component: &Component) -> Option<Rc<Vec<Labels>>> {
         let cached = self.pods.borrow().get(&component.name).cloned();
         let known = match cached {
@@ -646,7 +672,14 @@ impl Context<'_> {
                 let listed = if self.alone {
                     None
                 } else {
-                    list_pod_labels(self.host, component).map(Rc::new)
+                    match list_pod_labels(self.host, component) {
+                        Ok(sets) => Some(Rc::new(sets)),
+                        Err(error) => {
+                            let pods = ["the Pods of ", &describe_component(component)].concat();
+                            self.failed.borrow_mut().push((pods, POD_SETS, error));
+                            None
+                        }
+                    }
                 };
                 self.pods
                     .borrow_mut()
@@ -664,9 +697,9 @@ impl Context<'_> {
 
 type Labels = BTreeMap<String, String>;
 
-/// Distinct label sets of the component's pod-network pods; `None` if the
-/// lookup fails.
-fn list_pod_labels(host: &dyn Host, component: &Component) -> Option<Vec<Labels>> {
+/// Distinct label sets of the component's pod-network pods, or why the
+/// lookup failed.
+fn list_pod_labels(host: &dyn Host, component: &Component) -> Result<Vec<Labels>, String> {
     let selector = LabelSelector {
         match_labels: component.pod_labels.clone(),
         match_expressions: vec![],
@@ -680,14 +713,13 @@ fn list_pod_labels(host: &dyn Host, component: &Component) -> Option<Vec<Labels>
         field_masks: Some(vec!["metadata.labels", "spec.hostNetwork"]),
     }
     .call(host)
-    .and_then(|body| list_items::<PodItem>(&body))
-    .ok()?;
+    .and_then(|body| list_items::<PodItem>(&body))?;
     let sets = btree::set(
         pods.into_iter()
             .filter(|p| !p.spec.host_network)
             .map(|p| p.metadata.labels),
     );
-    Some(sets.into_iter().collect())
+    Ok(sets.into_iter().collect())
 }
 
 /// One port (and address range) of a check, and whether it is let through:
@@ -927,10 +959,37 @@ impl Check<'_> {
             };
             match &self.target {
                 Target::Addresses(cidrs, _) => {
-                    for cidr in cidrs {
-                        let remote = Remote::Addresses(std::slice::from_ref(cidr));
-                        let pairs = self.allowed(&pods, &remote, &port_ref).collect();
-                        units.push(Unit::new(protocol, *port, Some(cidr), pairs));
+                    // Per pod, whether each range is let through: one address
+                    // set per distinct list of isolating policies, freed at once.
+                    let mut rows: Vec<(&[&NetworkPolicy], Vec<bool>)> = Vec::new();
+                    let mut row_of = Vec::with_capacity(pods.len());
+                    for (_, by) in &pods {
+                        let same = |(other, _): &(&[&NetworkPolicy], Vec<bool>)| {
+                            other.len() == by.len()
+                                && other.iter().zip(by).all(|(a, b)| std::ptr::eq(*a, *b))
+                        };
+                        if let Some(at) = rows.iter().position(same) {
+                            row_of.push(at);
+                            continue;
+                        }
+                        let mut row = vec![false; cidrs.len()];
+                        // SAFETY: the set lives and dies inside; `row` is only written.
+                        unsafe {
+                            arena::reclaiming(|| {
+                                let set = allowed_addresses(by, self.direction, &port_ref);
+                                for (slot, cidr) in row.iter_mut().zip(cidrs) {
+                                    *slot = set.covers(cidr);
+                                }
+                            })
+                        };
+                        row_of.push(rows.len());
+                        rows.push((by, row));
+                    }
+                    for (index, cidr) in cidrs.iter().enumerate() {
+                        let allowed =
+                            |at: &usize| rows.get(*at).and_then(|(_, row)| row.get(index).copied());
+                        let pairs = row_of.iter().map(|at| allowed(at).unwrap_or(false));
+                        units.push(Unit::new(protocol, *port, Some(cidr), pairs.collect()));
                     }
                 }
                 Target::AllPods => {
@@ -1454,6 +1513,7 @@ impl Rule for SystemNetworkPolicy {
         }
         .call(host)
         .and_then(|body| list_items::<NetworkPolicy>(&body));
+        let mut failed = Vec::new();
         let (existing, alone) = match listed {
             Ok(mut existing) => {
                 if let Some(old) = old {
@@ -1463,13 +1523,11 @@ impl Rule for SystemNetworkPolicy {
                 (existing, false)
             }
             Err(error) => {
-                settings.on_lookup_failure.record(
-                    &mut verdict,
-                    NAME,
-                    &format!("the NetworkPolicies in namespace {namespace}"),
+                failed.push((
+                    ["the NetworkPolicies in namespace ", namespace].concat(),
                     "the effective policy set after this change (only this policy was judged, on its own)",
-                    &error,
-                );
+                    error,
+                ));
                 (old.into_iter().collect(), true)
             }
         };
@@ -1487,6 +1545,7 @@ impl Rule for SystemNetworkPolicy {
             api: RefCell::new(None),
             pods: RefCell::new(BTreeMap::new()),
             warnings: RefCell::new(Vec::new()),
+            failed: RefCell::new(failed),
         };
         let mut findings = Vec::new();
         let mut already_cut = Vec::new();
@@ -1567,6 +1626,11 @@ impl Rule for SystemNetworkPolicy {
                     .concat(),
                 );
             }
+        }
+        for (what, unchecked, error) in context.failed.into_inner() {
+            settings
+                .on_lookup_failure
+                .record(&mut verdict, NAME, &what, unchecked, &error);
         }
         for warning in context.warnings.into_inner() {
             verdict.warning(warning);
@@ -1899,6 +1963,36 @@ mod tests {
         assert!(!verdict.is_accepted());
     }
 
+    #[rstest]
+    #[case::allow_warns(OnLookupFailure::Allow, true)]
+    #[case::deny_refuses(OnLookupFailure::Deny, false)]
+    fn unlisted_pods_follow_on_lookup_failure(
+        #[case] on_lookup_failure: OnLookupFailure,
+        #[case] accepted: bool,
+    ) {
+        let mut host = FakeHost::new(json!([allow_dns(), allow_apiserver()]));
+        host.pods = json!("unreadable");
+        let settings = Settings {
+            on_lookup_failure,
+            ..coredns_only()
+        };
+        let verdict = judge(
+            &request("CREATE", "kube-system", DENY_ALL, "null"),
+            &settings,
+            &host,
+        );
+        assert_eq!(verdict.is_accepted(), accepted, "{verdict:?}");
+        let told = verdict.warnings.iter().any(|w| {
+            w.contains(
+                "could not look up the Pods of coredns (pods k8s-app=kube-dns in kube-system)",
+            )
+        }) || verdict
+            .violations
+            .iter()
+            .any(|v| v.field == "lookup" && v.value.contains("the Pods of coredns"));
+        assert!(told, "{verdict:?}");
+    }
+
     #[test]
     fn component_to_component_checks_both_ends() {
         let mut settings = coredns_only();
@@ -2215,6 +2309,18 @@ mod tests {
     #[case::component_without_labels(
         r#"{"criticalComponents":[{"name":"x","flows":[{"direction":"Egress","peer":"apiServer"}]}]}"#,
         "criticalComponents[0].podLabels"
+    )]
+    #[case::no_components(
+        r#"{"criticalComponents":[]}"#,
+        "criticalComponents: must name at least one"
+    )]
+    #[case::pod_label_value_with_comma(
+        r#"{"criticalComponents":[{"name":"x","podLabels":{"k8s-app":"kube-dns,app=x"},"flows":[{"direction":"Egress","peer":"apiServer"}]}]}"#,
+        "criticalComponents[0].podLabels.k8s-app: `kube-dns,app=x` is not a label value"
+    )]
+    #[case::pod_label_bad_key(
+        r#"{"criticalComponents":[{"name":"x","podLabels":{"a b":"c"},"flows":[{"direction":"Egress","peer":"apiServer"}]}]}"#,
+        "criticalComponents[0].podLabels.a b: `a b` is not a label key"
     )]
     #[case::flow_without_ports(
         r#"{"criticalComponents":[{"name":"x","podLabels":{"a":"b"},"flows":[{"direction":"Ingress","peer":"allPods"}]}]}"#,

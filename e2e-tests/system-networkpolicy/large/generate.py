@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Writes the system-networkpolicy large fixture: a kube-system egress policy
-to 0.0.0.0/0 except 2,000 single addresses, none of them the API server's.
-Subtracting them one at a time once ran out of memory.
+"""Writes the system-networkpolicy large fixtures: a kube-system egress policy
+to 0.0.0.0/0 except 2,000 single addresses, none of them the API server's
+(subtracting them one at a time once ran out of memory); and a cluster of 64
+CoreDNS pods with distinct labels, three API server endpoints and four such
+policies of 6,000 excepts each (rebuilding the address set for every pod,
+endpoint and side of the change once ran past the deadline).
 
     python3 e2e-tests/system-networkpolicy/large/generate.py
 """
@@ -10,6 +13,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 EXCEPTS = 2_000
+PODS = 64
+BLOCKLISTS = 4
+BLOCKLIST_EXCEPTS = 6_000
 
 
 def main() -> None:
@@ -26,6 +32,40 @@ def main() -> None:
     }
     path = HERE / "thousands-of-excepts.json"
     path.write_text(json.dumps(policy) + "\n")
+    print(f"{path.relative_to(HERE.parent)}: {path.stat().st_size} bytes")
+    cluster = [{
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {"name": "kubernetes", "namespace": "default",
+                     "labels": {"kubernetes.io/service-name": "kubernetes"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [f"172.18.0.{i}"]} for i in (2, 3, 4)],
+        "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}],
+    }]
+    for i in range(PODS):
+        cluster.append({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": f"coredns-{i}", "namespace": "kube-system",
+                         "labels": {"k8s-app": "kube-dns", "pod-index": str(i)}},
+            "spec": {},
+        })
+    for p in range(BLOCKLISTS):
+        excepts = [f"10.{p}.{i >> 8 & 255}.{i & 255}/32" for i in range(BLOCKLIST_EXCEPTS)]
+        cluster.append({
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": f"blocklist-{p}", "namespace": "kube-system"},
+            "spec": {
+                "podSelector": {},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{"from": [{"namespaceSelector": {}}],
+                             "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}],
+                "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": excepts}}]}],
+            },
+        })
+    path = HERE / "many-pods-many-excepts-cluster.json"
+    path.write_text(json.dumps(cluster) + "\n")
     print(f"{path.relative_to(HERE.parent)}: {path.stat().st_size} bytes")
 
 
