@@ -219,6 +219,15 @@ fn found(key: String, excess: u64, violation: Violation, advisory: bool) -> Foun
 
 const NOT_SET: &str = "(not set)";
 
+/// The key suffixes of a value out of bounds, by direction. No limit at all
+/// (a missing or negative `podPidsLimit`, an in-flight limit of 0) is out as
+/// far as it goes in both directions, so an UPDATE from it to any limit, too
+/// low or too high, keeps the finding (a warning), and one from a limit to
+/// none is refused.
+const BELOW: &[&str] = &["/below"];
+const ABOVE: &[&str] = &["/above"];
+const NO_LIMIT: &[&str] = &["/below", "/above"];
+
 fn pool_field(index: usize, worker: &Worker, rest: &str) -> String {
     [
         "spec.provider.workers[",
@@ -364,10 +373,11 @@ fn check_pids_value(
 ) {
     let minimum = i64::try_from(bounds.minimum).unwrap_or(i64::MAX);
     let maximum = i64::try_from(bounds.maximum).unwrap_or(i64::MAX);
-    let (suffix, excess) = match value {
-        None if bounds.required => ("missing", 0),
-        Some(v) if v < minimum => ("below", v.abs_diff(minimum)),
-        Some(v) if v > maximum => ("above", v.abs_diff(maximum)),
+    let (directions, excess) = match value {
+        None if bounds.required => (NO_LIMIT, u64::MAX),
+        Some(v) if v < 0 => (NO_LIMIT, u64::MAX),
+        Some(v) if v < minimum => (BELOW, v.abs_diff(minimum)),
+        Some(v) if v > maximum => (ABOVE, v.abs_diff(maximum)),
         _ => return,
     };
     let site = site();
@@ -401,9 +411,11 @@ fn check_pids_value(
         || NOT_SET.to_string(),
         |v| signed(v, &mut [0; 20]).to_string(),
     );
-    let about = site.keys.iter().map(|key| Finding {
-        key: [key.as_str(), "/", suffix].concat(),
-        extent: excess,
+    let about = site.keys.iter().flat_map(|key| {
+        directions.iter().map(move |direction| Finding {
+            key: [key.as_str(), direction].concat(),
+            extent: excess,
+        })
     });
     findings.push(Found {
         violation: Violation::new(site.field, rendered, problem, site.fix).about(about.collect()),
@@ -436,9 +448,9 @@ fn check_inflight(shoot: &Shoot, bounds: &InflightBounds, findings: &mut Vec<Fou
         let minimum = i64::try_from(range.minimum).unwrap_or(i64::MAX);
         let maximum = i64::try_from(range.maximum).unwrap_or(i64::MAX);
         let flood = "each request in flight holds kube-apiserver memory (a LIST of a large collection can hold hundreds of MiB), so a flood of clients OOM-kills kube-apiserver instead of being answered with 429 Too Many Requests (crash 4)";
-        let (suffix, excess, problem) = if value <= 0 {
+        let (directions, excess, problem) = if value <= 0 {
             (
-                "off",
+                NO_LIMIT,
                 u64::MAX,
                 [
                     "under API Priority and Fairness (on by default) kube-apiserver's total concurrency is the sum of maxNonMutatingInflight and maxMutatingInflight, so ",
@@ -455,7 +467,7 @@ fn check_inflight(shoot: &Shoot, bounds: &InflightBounds, findings: &mut Vec<Fou
             )
         } else if value < minimum {
             (
-                "below",
+                BELOW,
                 value.abs_diff(minimum),
                 [
                     "below the minimum of ",
@@ -468,7 +480,7 @@ fn check_inflight(shoot: &Shoot, bounds: &InflightBounds, findings: &mut Vec<Fou
             )
         } else if value > maximum {
             (
-                "above",
+                ABOVE,
                 value.abs_diff(maximum),
                 [
                     "above the maximum of ",
@@ -482,10 +494,12 @@ fn check_inflight(shoot: &Shoot, bounds: &InflightBounds, findings: &mut Vec<Fou
         } else {
             continue;
         };
-        findings.push(found(
-            ["inflight/", name, "/", suffix].concat(),
-            excess,
-            Violation::new(
+        let about = directions.iter().map(|direction| Finding {
+            key: ["inflight/", name, direction].concat(),
+            extent: excess,
+        });
+        findings.push(Found {
+            violation: Violation::new(
                 ["spec.kubernetes.kubeAPIServer.requests.", name].concat(),
                 signed(value, &mut [0; 20]),
                 problem,
@@ -499,9 +513,10 @@ fn check_inflight(shoot: &Shoot, bounds: &InflightBounds, findings: &mut Vec<Fou
                     " (Gardener applies 400 read / 200 write when unset).",
                 ]
                 .concat(),
-            ),
-            false,
-        ));
+            )
+            .about(about.collect()),
+            advisory: false,
+        });
     }
 }
 
@@ -579,11 +594,13 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
             .as_ref()
             .unwrap_or(&DEFAULT_MAX_UNAVAILABLE);
         let surge = worker.max_surge.as_ref().unwrap_or(&DEFAULT_MAX_SURGE);
-        let key = || ["maxUnavailable/", worker.name.as_ref()].concat();
-        let maximum = worker
-            .maximum
-            .and_then(|m| u64::try_from(m).ok())
-            .filter(|m| *m > 0);
+        // The excess is in nodes with a maximum, in percentage points or
+        // nodes over `alwaysAllowedNodes` without one: each measure has its
+        // own key, so an UPDATE compares it only with the same measure.
+        let key = |unit: &str| ["maxUnavailable/", worker.name.as_ref(), unit].concat();
+        // `maximum: 0` is a pool without nodes (Gardener requires
+        // maximum >= minimum >= 0): nothing to take down, no finding.
+        let maximum = worker.maximum.and_then(|m| u64::try_from(m).ok());
         let pct = bound.percent_of_pool_maximum;
         let always = bound.always_allowed_nodes;
         let fix_suffix = "and roll faster with maxSurge instead: surge nodes add capacity during the update rather than removing it.";
@@ -591,7 +608,7 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
             |limit: &str| ["set maxUnavailable to at most ", limit, ", ", fix_suffix].concat();
         let outcome = match (value, maximum) {
             (IntOrPercent::Invalid(_), _) => Some((
-                [key().as_str(), "/invalid"].concat(),
+                key("/invalid"),
                 0,
                 "is neither a whole number nor a percentage such as 25%, so the rolling update's limit is undefined.".to_string(),
                 ["set maxUnavailable to a whole number or a percentage, ", fix_suffix].concat(),
@@ -630,7 +647,7 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
                         fix(&allowed_text)
                     };
                     (
-                        key(),
+                        key(""),
                         nodes.saturating_sub(allowed),
                         [
                             "lets up to ",
@@ -655,7 +672,7 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
             }
             (IntOrPercent::Percent(p), None) => (*p > pct).then(|| {
                 (
-                    key(),
+                    key("/percent"),
                     p.saturating_sub(pct),
                     [
                         "lets ",
@@ -671,7 +688,7 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
             }),
             (IntOrPercent::Count(n), None) => (*n > always).then(|| {
                 (
-                    key(),
+                    key("/unsized"),
                     n.saturating_sub(always),
                     [
                         "lets ",
@@ -831,6 +848,23 @@ mod tests {
         verdict.violations.iter().map(|v| v.field.clone()).collect()
     }
 
+    /// Pool gpu with this `maximum` (removed when null) and `maxUnavailable`.
+    fn gpu_pool(maximum: Value, unavailable: Value) -> Value {
+        with(
+            with(shoot(), "/spec/provider/workers/1/maximum", maximum),
+            "/spec/provider/workers/1/maxUnavailable",
+            unavailable,
+        )
+    }
+
+    fn inflight(mutating: i64) -> Value {
+        with(
+            shoot(),
+            "/spec/kubernetes/kubeAPIServer",
+            json!({"requests": {"maxMutatingInflight": mutating}}),
+        )
+    }
+
     const SHOOT_PIDS: &str = "/spec/kubernetes/kubelet/podPidsLimit";
     const GPU_PIDS: &str = "/spec/provider/workers/1/kubernetes/kubelet/podPidsLimit";
 
@@ -857,6 +891,9 @@ mod tests {
     #[case::small_pool_all_nodes(with(shoot(), "/spec/provider/workers/1/maxUnavailable", json!("100%")), &["spec.provider.workers[1].maxUnavailable (pool gpu)"])]
     #[case::max_unavailable_invalid(with(shoot(), "/spec/provider/workers/0/maxUnavailable", json!("2")), &["spec.provider.workers[0].maxUnavailable (pool general)"])]
     #[case::no_maximum_percent(with(with(shoot(), "/spec/provider/workers/0/maximum", Value::Null), "/spec/provider/workers/0/maxUnavailable", json!("30%")), &["spec.provider.workers[0].maxUnavailable (pool general)"])]
+    #[case::parked_pool_percent(gpu_pool(json!(0), json!("50%")), &[])]
+    #[case::parked_pool_count(gpu_pool(json!(0), json!(5)), &[])]
+    #[case::parked_pool_invalid(gpu_pool(json!(0), json!("2")), &["spec.provider.workers[1].maxUnavailable (pool gpu)"])]
     fn judges_creates(#[case] object: Value, #[case] expected: &[&str]) {
         let verdict = judge(&request("CREATE", &object, &Value::Null));
         assert_eq!(fields(&verdict), expected);
@@ -874,6 +911,23 @@ mod tests {
     #[case::worsening_violation_refused(with(shoot(), SHOOT_PIDS, json!(90_000)), with(shoot(), SHOOT_PIDS, json!(50_000)), 1, 0)]
     #[case::new_violation_refused(with(shoot(), SHOOT_PIDS, Value::Null), shoot(), 1, 0)]
     #[case::fix_accepted(shoot(), with(shoot(), SHOOT_PIDS, Value::Null), 0, 0)]
+    #[case::pids_missing_to_low_warns(with(shoot(), SHOOT_PIDS, json!(512)), with(shoot(), SHOOT_PIDS, Value::Null), 0, 1)]
+    #[case::pids_unlimited_to_low_warns(with(shoot(), SHOOT_PIDS, json!(512)), with(shoot(), SHOOT_PIDS, json!(-1)), 0, 1)]
+    #[case::pids_missing_to_high_warns(with(shoot(), SHOOT_PIDS, json!(100_000)), with(shoot(), SHOOT_PIDS, Value::Null), 0, 1)]
+    #[case::pids_unlimited_to_missing_warns(with(shoot(), SHOOT_PIDS, Value::Null), with(shoot(), SHOOT_PIDS, json!(-1)), 0, 1)]
+    #[case::pids_low_to_missing_refused(with(shoot(), SHOOT_PIDS, Value::Null), with(shoot(), SHOOT_PIDS, json!(512)), 1, 0)]
+    #[case::pids_high_to_unlimited_refused(with(shoot(), SHOOT_PIDS, json!(-1)), with(shoot(), SHOOT_PIDS, json!(100_000)), 1, 0)]
+    #[case::pids_lower_refused(with(shoot(), SHOOT_PIDS, json!(256)), with(shoot(), SHOOT_PIDS, json!(512)), 1, 0)]
+    #[case::pool_pids_missing_to_low_warns(with(shoot(), GPU_PIDS, json!(512)), with(shoot(), GPU_PIDS, Value::Null), 0, 1)]
+    #[case::inflight_off_to_low_warns(inflight(40), inflight(0), 0, 1)]
+    #[case::inflight_off_to_high_warns(inflight(600), inflight(0), 0, 1)]
+    #[case::inflight_low_to_off_refused(inflight(0), inflight(40), 1, 0)]
+    #[case::inflight_lower_refused(inflight(30), inflight(40), 1, 0)]
+    #[case::parked_pool_unchanged_accepted(gpu_pool(json!(0), json!("100%")), gpu_pool(json!(0), json!("100%")), 0, 0)]
+    #[case::parked_pool_grown_refused(gpu_pool(json!(100), json!("100%")), gpu_pool(json!(0), json!("100%")), 1, 0)]
+    #[case::percent_without_maximum_to_nodes_refused(gpu_pool(json!(100), json!("100%")), gpu_pool(Value::Null, json!("100%")), 1, 0)]
+    #[case::count_without_maximum_to_nodes_refused(gpu_pool(json!(100), json!(100)), gpu_pool(Value::Null, json!(100)), 1, 0)]
+    #[case::nodes_kept_warns(gpu_pool(json!(8), json!("100%")), gpu_pool(json!(8), json!("100%")), 0, 1)]
     fn judges_updates(
         #[case] object: Value,
         #[case] old: Value,
