@@ -122,10 +122,17 @@ impl Validate for Settings {
             }
         }
         if let Some(stage) = &self.unlabeled_stage {
-            if !is_label_segment(stage) {
+            let problem = if !is_label_segment(stage) {
+                "is not a valid label value"
+            } else if self.canary_stages.contains(stage) {
+                "is a canary stage, but the canary lookup selects Shoots by their stageLabel, so an unlabeled Shoot never counts as a canary; label canary Shoots instead"
+            } else {
+                ""
+            };
+            if !problem.is_empty() {
                 return Err(SettingsError::new(
                     "unlabeledStage",
-                    format!("`{stage}` is not a valid label value"),
+                    ["`", stage, "` ", problem].concat(),
                 ));
             }
         }
@@ -990,25 +997,33 @@ fn image_key<'i>(image: &'i MachineImage) -> (&'i str, Option<&'i str>) {
 
 /// For each adopted image, the canaries (indexes into `canaries`) that run
 /// it, in one pass over their pools: not a scan of every canary per image,
-/// which is quadratic with thousands of both.
+/// which is quadratic with thousands of both. Each comes with a pool of
+/// `maximum: 0` where only such pools name the image: no node runs it there.
 #[inline(never)]
-fn canary_runners(
+fn canary_runners<'c>(
     adopted: &[(&MachineImage, Vec<(usize, &str)>)],
-    canaries: &[(String, &Shoot)],
-) -> Vec<Vec<usize>> {
+    canaries: &'c [(String, &'c Shoot<'c>)],
+) -> Vec<Vec<(usize, Option<&'c str>)>> {
     let mut wanted: BTreeMap<(&str, Option<&str>), usize> = BTreeMap::new();
-    let mut runners: Vec<Vec<usize>> = Vec::with_capacity(adopted.len());
+    let mut runners: Vec<Vec<(usize, Option<&str>)>> = Vec::with_capacity(adopted.len());
     for (image, _) in adopted {
         wanted.insert(image_key(image), runners.len());
         runners.push(Vec::new());
     }
     for (at, (_, canary)) in canaries.iter().enumerate() {
-        for image in canary.workers().iter().filter_map(|w| w.image()) {
-            let slot = wanted
-                .get(&image_key(image))
-                .and_then(|i| runners.get_mut(*i));
-            if let Some(runs_it) = slot.filter(|c| c.last() != Some(&at)) {
-                runs_it.push(at);
+        for worker in canary.workers() {
+            let Some(runs_it) = worker
+                .image()
+                .and_then(|image| wanted.get(&image_key(image)))
+                .and_then(|i| runners.get_mut(*i))
+            else {
+                continue;
+            };
+            let empty = (worker.maximum == Some(0)).then_some(worker.name.as_ref());
+            match runs_it.last_mut() {
+                Some((last, only_empty)) if *last == at && empty.is_none() => *only_empty = None,
+                Some((last, _)) if *last == at => {}
+                _ => runs_it.push((at, empty)),
             }
         }
     }
@@ -1032,7 +1047,7 @@ fn canary_health(canary: &Shoot) -> Result<(), String> {
     match canary.last_operation_state() {
         Some("Succeeded") => {}
         Some("") => return Err("its last operation reports no state".to_string()),
-        Some(state) => return Err(["its last operation is ", state].concat()),
+        Some(state) => return Err(["its last operation is ", &shown(Some(state))].concat()),
         None => return Err("it reports no last operation".to_string()),
     }
     if canary.condition("EveryNodeReady") == Some("False") {
@@ -1081,8 +1096,20 @@ fn auto_update_check(
     }
 }
 
-/// Pools named in one refusal; the rest are counted.
-const MAX_POOLS_LISTED: usize = 20;
+/// Pools, canaries or machine image versions named in one refusal; the
+/// rest are counted.
+const MAX_LISTED: usize = 20;
+
+/// `texts` (the first [`MAX_LISTED`] of `total`) joined by `separator`, then
+/// how many more there are.
+#[inline(never)]
+fn listing(mut texts: Vec<String>, total: usize, separator: &str) -> String {
+    texts.truncate(MAX_LISTED);
+    if let Some(more) = total.checked_sub(texts.len()).filter(|&n| n > 0) {
+        texts.push(["and ", count(more, &mut [0; 20]), " more"].concat());
+    }
+    texts.join(separator)
+}
 
 fn pool_count_check(
     request: &Request,
@@ -1100,18 +1127,11 @@ fn pool_count_check(
     if u64::try_from(changes.len()).unwrap_or(u64::MAX) <= limit {
         return;
     }
-    let mut listed: Vec<String> = changes
+    let listed: Vec<String> = changes
         .iter()
-        .take(MAX_POOLS_LISTED)
+        .take(MAX_LISTED)
         .map(PoolChange::description)
         .collect();
-    if let Some(more) = changes
-        .len()
-        .checked_sub(MAX_POOLS_LISTED)
-        .filter(|&n| n > 0)
-    {
-        listed.push(["and ", count(more, &mut [0; 20]), " more"].concat());
-    }
     let operation = changes.iter().find_map(|c| match c.cause {
         Cause::Operation(operation) => Some(operation),
         Cause::Setup { .. } => None,
@@ -1126,6 +1146,18 @@ fn pool_count_check(
         Some(_) => " Name one pool per rollout-workers or rotate-rollout-workers annotation.".to_string(),
         None => String::new(),
     };
+    // With no early stage, no label lets a Shoot roll every pool at once.
+    let relabel = match settings.early_stages.first() {
+        Some(stage) => [
+            " If this is a development Shoot, label it ",
+            &settings.stage_label,
+            "=",
+            stage,
+            " in a separate update first (the stage is read from the Shoot before and after the update, so relabelling in this one does not help), then roll.",
+        ]
+        .concat(),
+        None => String::new(),
+    };
     verdict.violation(Violation::new(
         "spec.provider.workers",
         [
@@ -1133,7 +1165,7 @@ fn pool_count_check(
             " of ",
             count(old.workers().len(), &mut [0; 20]),
             " pools rolled at once: ",
-            &listed.join("; "),
+            &listing(listed, changes.len(), "; "),
         ]
         .concat(),
         [
@@ -1148,11 +1180,7 @@ fn pool_count_check(
             decimal(limit, &mut [0; 20]),
             " pool(s) per update: roll one pool first, watch it for days (node memory, journald), then the next; keep the other pools as they are meanwhile (their machine image, machine type, volumes, CRI, kubelet settings and providerConfig; to pin a pool to the Shoot's current kubernetes.version or kubelet settings, set them in the pool's own kubernetes block); replace pools one at a time too.",
             &operation_fix,
-            " If this is a development Shoot, label it ",
-            &settings.stage_label,
-            "=",
-            settings.early_stages.first().map_or("dev", String::as_str),
-            " in a separate update first (the stage is read from the Shoot before and after the update, so relabelling in this one does not help), then roll.",
+            &relabel,
         ]
         .concat(),
     ));
@@ -1255,27 +1283,58 @@ fn canary_check(
         .filter(|(reference, _)| *reference != me)
         .collect();
     let runners = canary_runners(&adopted, &others);
+    let mut refused = 0usize;
     for ((image, pools), runners) in adopted.into_iter().zip(runners) {
-        let mut counted = Vec::new();
-        let mut not_counted = Vec::new();
-        for (reference, canary) in runners.iter().filter_map(|at| others.get(*at)) {
-            match canary_health(canary) {
-                Ok(()) => counted.push(reference.as_str()),
-                Err(reason) => not_counted.push([reference, " (", &reason, ")"].concat()),
+        let (mut counted, mut not_counted) = (Vec::new(), Vec::new());
+        let (mut healthy, mut not_counted_total) = (0usize, 0usize);
+        for (at, empty) in runners {
+            let Some((reference, canary)) = others.get(at) else {
+                continue;
+            };
+            let health = match empty {
+                Some(pool) => Err([
+                    "its pool ",
+                    &shown(Some(pool)),
+                    " that runs the image has maximum 0: no node runs it",
+                ]
+                .concat()),
+                None => canary_health(canary),
+            };
+            match health {
+                Ok(()) => {
+                    healthy += 1;
+                    if counted.len() < MAX_LISTED {
+                        counted.push(reference.clone());
+                    }
+                }
+                Err(reason) => {
+                    not_counted_total += 1;
+                    if not_counted.len() < MAX_LISTED {
+                        not_counted.push([reference, " (", &reason, ")"].concat());
+                    }
+                }
             }
         }
-        if u64::try_from(counted.len()).unwrap_or(u64::MAX) >= settings.min_canaries {
+        if u64::try_from(healthy).unwrap_or(u64::MAX) >= settings.min_canaries {
+            continue;
+        }
+        refused += 1;
+        if refused > MAX_LISTED {
             continue;
         }
         let found = if counted.is_empty() {
             "none".to_string()
         } else {
-            counted.join(", ")
+            listing(counted, healthy, ", ")
         };
         let ignored = if not_counted.is_empty() {
             String::new()
         } else {
-            ["; running it but not counted: ", &not_counted.join(", ")].concat()
+            [
+                "; running it but not counted: ",
+                &listing(not_counted, not_counted_total, ", "),
+            ]
+            .concat()
         };
         let image_name = image.text();
         let fix = [
@@ -1287,17 +1346,21 @@ fn canary_check(
         ]
         .concat();
         let (first_index, _) = pools.first().copied().unwrap_or((0, ""));
-        let pool_names: Vec<&str> = pools.iter().map(|(_, name)| *name).collect();
+        let pool_names: Vec<String> = pools
+            .iter()
+            .take(MAX_LISTED)
+            .map(|(_, name)| name.to_string())
+            .collect();
         verdict.violation(Violation::new(
             [
                 "spec.provider.workers[",
                 count(first_index, &mut [0; 20]),
-                if pool_names.len() == 1 {
+                if pools.len() == 1 {
                     "].machine.image (pool "
                 } else {
                     "].machine.image (pools "
                 },
-                &pool_names.join(", "),
+                &listing(pool_names, pools.len(), ", "),
                 ")",
             ]
             .concat(),
@@ -1305,7 +1368,7 @@ fn canary_check(
             [
                 &settings.stage_text(new),
                 " (a prod stage) and adopts this machine image version, but it runs on ",
-                count(counted.len(), &mut [0; 20]),
+                count(healthy, &mut [0; 20]),
                 " healthy canary Shoot(s) (label selector `",
                 &selector,
                 "`): ",
@@ -1317,6 +1380,25 @@ fn canary_check(
             ]
             .concat(),
             fix,
+        ));
+    }
+    // Each refused version is listed above up to a bound; the rest counted.
+    if refused > MAX_LISTED {
+        verdict.violation(Violation::new(
+            "spec.provider.workers[*].machine.image",
+            [
+                &listing(Vec::new(), refused - MAX_LISTED, ""),
+                " machine image versions",
+            ]
+            .concat(),
+            [
+                &settings.stage_text(new),
+                " (a prod stage) and adopts these versions too, each on fewer than ",
+                decimal(settings.min_canaries, &mut [0; 20]),
+                " healthy canary Shoots (crash 5).",
+            ]
+            .concat(),
+            "roll each out to canary Shoots first, as above.",
         ));
     }
 }
@@ -1405,15 +1487,25 @@ mod tests {
         let adopted = adopted_images(&old, &new);
         let canaries = [
             decode(canary("a", V2, "Succeeded")),
-            decode(shoot("b", "canary", [V1, "1592.3.0", V2])),
+            decode(zero_size(shoot("b", "canary", [V1, "1592.3.0", V2]), 2)),
             decode(canary("c", V1, "Succeeded")),
-            decode(shoot("d", "canary", ["1592.3.0", "1592.3.0", V2])),
+            decode(zero_size(
+                shoot("d", "canary", ["1592.3.0", "1592.3.0", V2]),
+                1,
+            )),
         ];
         let others: Vec<(String, &Shoot)> = canaries.iter().map(|c| (c.reference(), c)).collect();
         let runners = canary_runners(&adopted, &others);
         let images: Vec<String> = adopted.iter().map(|(image, _)| image.text()).collect();
         assert_eq!(images, ["gardenlinux 1592.2.0", "gardenlinux 1592.3.0"]);
-        assert_eq!(runners, [vec![0, 1, 3], vec![1, 3]]);
+        // b runs 1592.3.0 only in its pool of maximum 0; d in another pool too.
+        assert_eq!(
+            runners,
+            [
+                vec![(0, None), (1, None), (3, None)],
+                vec![(1, Some("b")), (3, None)]
+            ]
+        );
     }
 
     fn canary(name: &str, version: &str, state: &str) -> Value {
@@ -1435,6 +1527,14 @@ mod tests {
     fn generations(mut object: Value, generation: i64, observed: i64) -> Value {
         object["metadata"]["generation"] = json!(generation);
         object["status"]["observedGeneration"] = json!(observed);
+        object
+    }
+
+    /// The first `pools` pools scaled to `maximum: 0`.
+    fn zero_size(mut object: Value, pools: usize) -> Value {
+        for i in 0..pools {
+            object["spec"]["provider"]["workers"][i]["maximum"] = json!(0);
+        }
         object
     }
 
@@ -1521,6 +1621,8 @@ mod tests {
     #[case::prod_no_image_change("prod", [V1, V1, V1], Ok(vec![]), true, 0)]
     #[case::prod_hibernated_canaries_not_counted("prod", [V2, V1, V1], Ok(vec![hibernated(canary("canary-eu", V2, "Succeeded")), hibernated(canary("canary-us", V2, "Succeeded"))]), false, 1)]
     #[case::prod_unreconciled_canaries_not_counted("prod", [V2, V1, V1], Ok(vec![generations(canary("canary-eu", V2, "Succeeded"), 8, 7), generations(canary("canary-us", V2, "Succeeded"), 8, 7)]), false, 1)]
+    #[case::prod_zero_size_canary_not_counted("prod", [V2, V1, V1], Ok(vec![canary("canary-eu", V2, "Succeeded"), zero_size(canary("canary-us", V2, "Succeeded"), 3)]), false, 1)]
+    #[case::prod_canary_with_one_sized_pool_counted("prod", [V2, V1, V1], Ok(vec![canary("canary-eu", V2, "Succeeded"), zero_size(canary("canary-us", V2, "Succeeded"), 2)]), true, 1)]
     #[case::prod_reconciled_canaries_counted("prod", [V2, V1, V1], Ok(vec![generations(canary("canary-eu", V2, "Succeeded"), 8, 8), generations(canary("canary-us", V2, "Succeeded"), 8, 8)]), true, 1)]
     fn judges_updates(
         #[case] stage: &str,
@@ -1686,6 +1788,10 @@ mod tests {
     )]
     #[case::zero_pools(r#"{"maxPoolsChangedAtOnce":0}"#, "maxPoolsChangedAtOnce")]
     #[case::no_canary_stage(r#"{"canaryStages":[]}"#, "canaryStages: must name at least one stage")]
+    #[case::unlabeled_canary(
+        r#"{"unlabeledStage":"canary"}"#,
+        "unlabeledStage: `canary` is a canary stage, but the canary lookup selects Shoots by their stageLabel"
+    )]
     #[case::bad_lookup_failure(r#"{"onLookupFailure":"ignore"}"#, "onLookupFailure")]
     #[case::unknown_key(r#"{"stages":[]}"#, "unknown field `stages`")]
     fn refuses_invalid_settings(#[case] json: &str, #[case] expected: &str) {
@@ -2167,7 +2273,7 @@ mod tests {
             "{message}"
         );
         assert!(message.ends_with("; and 10 more"), "{message}");
-        assert_eq!(message.matches("machine image").count(), MAX_POOLS_LISTED);
+        assert_eq!(message.matches("machine image").count(), MAX_LISTED);
     }
 
     #[test]
@@ -2267,6 +2373,14 @@ mod tests {
         without_state(canary("canary-us", V2, "")),
         "garden-qa/canary-us (its last operation reports no state)"
     )]
+    #[case::long_state_cut(
+        canary("canary-us", V2, &"x".repeat(100_000)),
+        &["garden-qa/canary-us (its last operation is ", &"x".repeat(60), "…)"].concat()
+    )]
+    #[case::zero_size_pools(
+        zero_size(canary("canary-us", V2, "Succeeded"), 3),
+        "garden-qa/canary-us (its pool a that runs the image has maximum 0: no node runs it)"
+    )]
     fn canary_reasons_name_why_not_counted(#[case] other: Value, #[case] needle: &str) {
         let old = shoot("web", "prod", [V1, V1, V1]);
         let new = shoot("web", "prod", [V2, V1, V1]);
@@ -2275,5 +2389,65 @@ mod tests {
             .into_response("staged-rollout", "Shoot garden-shop/web");
         let message = response.message.unwrap_or_default();
         assert!(message.contains(needle), "{needle} missing from {message}");
+    }
+
+    /// Review regression: every canary not counted was listed for every
+    /// adopted version, one violation per version, without a bound.
+    #[test]
+    fn canary_lists_and_refused_versions_are_bounded() {
+        let (old, new) = (wide_shoot("prod", 30, "1"), wide_shoot("prod", 30, "2"));
+        let mut failed = wide_shoot("prod", 30, "2");
+        failed["metadata"]["labels"]["crash-guard.io/stage"] = json!("canary");
+        failed["status"] = json!({"lastOperation": {"state": "Failed"}});
+        let cluster = (0..25)
+            .map(|i| {
+                let mut canary = failed.clone();
+                canary["metadata"]["name"] = json!(format!("c{i}"));
+                canary
+            })
+            .collect();
+        let verdict = judge(&request("UPDATE", &new, &old), &FakeHost::new(Ok(cluster)));
+        let canary: Vec<&Violation> = verdict
+            .violations
+            .iter()
+            .filter(|v| v.field.contains("machine.image"))
+            .collect();
+        assert_eq!(canary.len(), MAX_LISTED + 1, "{verdict:?}");
+        let first = &canary[0].problem;
+        assert!(
+            first
+                .contains("garden-shop/c19 (its last operation is Failed), and 5 more; at least 2"),
+            "{first}"
+        );
+        let last = canary[MAX_LISTED];
+        assert_eq!(last.value, "and 10 more machine image versions");
+        assert!(last
+            .problem
+            .contains("each on fewer than 2 healthy canary Shoots"));
+    }
+
+    #[rstest]
+    #[case::default_early_stage(r#"{}"#, true)]
+    #[case::no_early_stage(r#"{"earlyStages":[],"prodStages":["prod","dev"]}"#, false)]
+    fn pool_count_fix_names_an_early_stage_only_when_there_is_one(
+        #[case] settings: &str,
+        #[case] relabel: bool,
+    ) {
+        let raw = serde_json::value::RawValue::from_string(settings.to_string()).expect("json");
+        let settings = crate::settings::parse::<Settings>(Some(&raw)).expect("valid");
+        let old = shoot("web", "staging", [V1, V1, V1]);
+        let new = shoot("web", "staging", [V2, V2, V2]);
+        let verdict = crate::policy::evaluate::<StagedRollout>(
+            &request("UPDATE", &new, &old),
+            &settings,
+            &FakeHost::new(Ok(vec![])),
+        )
+        .expect("decodes");
+        let fix = verdict.violations.first().map_or("", |v| v.fix.as_str());
+        assert!(
+            fix.starts_with("change at most 1 pool(s) per update"),
+            "{fix}"
+        );
+        assert_eq!(fix.contains("label it"), relabel, "{fix}");
     }
 }
