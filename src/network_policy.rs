@@ -26,7 +26,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use serde::{Deserialize, Deserializer};
 
 use crate::response::decimal;
-use crate::selector::{LabelSelector, Labels};
+use crate::selector::{LabelSelector, Labels, Operator};
 
 /// Label every namespace carries with its own name (Kubernetes >= 1.21).
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
@@ -316,6 +316,16 @@ fn surely_selects_namespace(selector: &LabelSelector, name: &str) -> bool {
         && selector.matches(&NamespaceLabels(name))
 }
 
+/// Whether `selector` matches every namespace: it is empty, or it only asks
+/// for the name label, which the API server sets on every namespace.
+fn selects_every_namespace(selector: &LabelSelector) -> bool {
+    selector.match_labels.is_empty()
+        && selector
+            .match_expressions
+            .iter()
+            .all(|r| r.key == NAMESPACE_NAME_LABEL && r.operator == Operator::Exists)
+}
+
 impl Peer {
     /// True if this peer covers every pod of `remote` (a pod remote only).
     /// `policy_namespace` is where the policy lives.
@@ -326,7 +336,8 @@ impl Peer {
         match (remote, &self.pod_selector, &self.namespace_selector) {
             (_, None, None) => false,
             (Remote::AllPods, pods, Some(namespaces)) => {
-                namespaces.is_empty() && pods.as_ref().is_none_or(LabelSelector::is_empty)
+                selects_every_namespace(namespaces)
+                    && pods.as_ref().is_none_or(LabelSelector::is_empty)
             }
             (Remote::AllPods, Some(_), None) => false,
             (Remote::Pods(pod), pods, namespaces) => {
@@ -817,6 +828,21 @@ mod tests {
     #[rstest]
     #[case::empty_namespace_selector_all_pods(r#"{"namespaceSelector":{}}"#, "all", true)]
     #[case::empty_selectors_all_pods(r#"{"namespaceSelector":{},"podSelector":{}}"#, "all", true)]
+    #[case::namespace_name_exists_all_pods(
+        r#"{"namespaceSelector":{"matchExpressions":[{"key":"kubernetes.io/metadata.name","operator":"Exists"}]}}"#,
+        "all",
+        true
+    )]
+    #[case::namespace_name_in_not_all(
+        r#"{"namespaceSelector":{"matchExpressions":[{"key":"kubernetes.io/metadata.name","operator":"In","values":["a"]}]}}"#,
+        "all",
+        false
+    )]
+    #[case::other_label_exists_not_all(
+        r#"{"namespaceSelector":{"matchExpressions":[{"key":"team","operator":"Exists"}]}}"#,
+        "all",
+        false
+    )]
     #[case::pod_selector_alone_not_all(r#"{"podSelector":{}}"#, "all", false)]
     #[case::labelled_namespaces_not_all(
         r#"{"namespaceSelector":{"matchLabels":{"team":"a"}}}"#,
