@@ -15,7 +15,7 @@ use crate::policy::Rule;
 use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
 use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
 use crate::violation::{Verdict, Violation};
-use crate::workload::shell::tokenize;
+use crate::workload::shell::{is_variable_name, tokenize};
 use crate::workload::{
     container_finding, expansion_violation, judge_change, ArgField, ContainerAt, Env, Expansions,
     Workload, WorkloadKind, WorkloadObject,
@@ -349,10 +349,6 @@ fn words<'s>(at: &'s ContainerAt, env: &'s Env) -> (Vec<(ArgField, Cow<'s, str>)
     for (field, arg) in at.container.argv() {
         push_words(field, env.expand(arg), 0, &mut words);
     }
-    let identifier = |name: &str| {
-        name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    };
     let mut assigned = Assigned::new();
     let mut defaults = Vec::new();
     for (_, word) in &words {
@@ -363,10 +359,10 @@ fn words<'s>(at: &'s ContainerAt, env: &'s Env) -> (Vec<(ArgField, Cow<'s, str>)
             .and_then(|w| w.strip_suffix('}'))
             .and_then(|w| w.split_once('='))
             .map(|(name, value)| (name.strip_suffix(':').unwrap_or(name), value));
-        if let Some((name, value)) = assigning_default.filter(|(name, _)| identifier(name)) {
+        if let Some((name, value)) = assigning_default.filter(|(name, _)| is_variable_name(name)) {
             defaults.push((name, value));
         } else if let Some((name, value)) = word.split_once('=') {
-            if identifier(name) {
+            if is_variable_name(name) {
                 assigned.insert(name.to_string(), value.to_string());
             }
         }

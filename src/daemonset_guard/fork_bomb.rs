@@ -7,7 +7,9 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use crate::workload::shell::{command_positions, is_assignment, tokenize, Op, Token, TokenKind};
+use crate::workload::shell::{
+    command_positions, is_assignment, is_variable_name, tokenize, Op, Token, TokenKind,
+};
 
 /// How deep `sh -c` / `eval` nesting is followed.
 const MAX_NESTING: usize = 4;
@@ -426,7 +428,7 @@ fn variable_name(word: &str) -> Option<&str> {
         Some(braced) => braced.strip_suffix('}')?,
         None => reference,
     };
-    is_assignment(&[name, "="].concat()).then_some(name)
+    is_variable_name(name).then_some(name)
 }
 
 /// `-s`, or a cluster of short options with `s` and without `c`, such as `-es`.

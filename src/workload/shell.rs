@@ -372,14 +372,15 @@ const PREFIX_WORDS: &[&str] = &[
 ];
 
 pub fn is_assignment(word: &str) -> bool {
-    match word.split_once('=') {
-        Some((name, _)) => {
-            !name.is_empty()
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                && !name.starts_with(|c: char| c.is_ascii_digit())
-        }
-        None => false,
-    }
+    word.split_once('=')
+        .is_some_and(|(name, _)| is_variable_name(name))
+}
+
+/// A shell variable name: letters, digits and `_`, not starting with a digit.
+pub fn is_variable_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit())
 }
 
 /// For each token: whether it is the name of a command (the first word of a
