@@ -665,7 +665,6 @@ mod tests {
     #[case::groups_keep_the_default_namespace(r#"{"daemonSets":{"allowed":{"groups":["admins"]}}}"#, &["kube-system"], &["admins"])]
     #[case::namespaces_replace_the_default(r#"{"daemonSets":{"allowed":{"namespaces":["monitoring"]}}}"#, &["monitoring"], &[])]
     #[case::empty_namespaces_given(r#"{"daemonSets":{"allowed":{"namespaces":[],"groups":["admins"]}}}"#, &[], &["admins"])]
-    #[case::null_section(r#"{"daemonSets":{"allowed":null}}"#, &["kube-system"], &[])]
     fn allowed_lists_left_out_keep_their_defaults(
         #[case] settings: &str,
         #[case] namespaces: &[&str],

@@ -42,22 +42,32 @@ impl Validate for Exemptions {
 }
 
 /// Reads an `exemptions`-shaped section over `defaults`: each list the
-/// settings leave out keeps its default, as the READMEs' tables say.
+/// settings leave out keeps its default, as the READMEs' tables say. A
+/// `null` section or list is refused, as every other section is.
 pub fn deserialize_over<'de, D: Deserializer<'de>>(
     deserializer: D,
     defaults: Exemptions,
 ) -> Result<Exemptions, D::Error> {
+    fn given<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<String>>, D::Error> {
+        Vec::deserialize(deserializer).map(Some)
+    }
     #[derive(Deserialize)]
-    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    #[serde(
+        expecting = "struct Exemptions",
+        deny_unknown_fields,
+        rename_all = "camelCase"
+    )]
     struct Given {
+        #[serde(default, deserialize_with = "given")]
         namespaces: Option<Vec<String>>,
+        #[serde(default, deserialize_with = "given")]
         users: Option<Vec<String>>,
+        #[serde(default, deserialize_with = "given")]
         groups: Option<Vec<String>>,
+        #[serde(default, deserialize_with = "given")]
         service_accounts: Option<Vec<String>>,
     }
-    let Some(given) = Option::<Given>::deserialize(deserializer)? else {
-        return Ok(defaults);
-    };
+    let given = Given::deserialize(deserializer)?;
     Ok(Exemptions {
         namespaces: given.namespaces.unwrap_or(defaults.namespaces),
         users: given.users.unwrap_or(defaults.users),
@@ -181,5 +191,32 @@ mod tests {
             ..Exemptions::default()
         };
         assert_eq!(e.validate().unwrap_err().field, field);
+    }
+
+    #[rstest]
+    #[case::left_out(r#"{}"#, Ok(vec!["kube-system"]))]
+    #[case::given(r#"{"namespaces":["apps"]}"#, Ok(vec!["apps"]))]
+    #[case::emptied(r#"{"namespaces":[]}"#, Ok(vec![]))]
+    #[case::null_list(
+        r#"{"namespaces":null}"#,
+        Err("invalid type: null, expected a sequence")
+    )]
+    #[case::null_section(r#"null"#, Err("invalid type: null, expected struct Exemptions"))]
+    fn reads_over_defaults(#[case] json: &str, #[case] expected: Result<Vec<&str>, &str>) {
+        let defaults = Exemptions {
+            namespaces: vec!["kube-system".into()],
+            ..Exemptions::default()
+        };
+        let mut deserializer = serde_json::Deserializer::from_str(json);
+        let read = deserialize_over(&mut deserializer, defaults).map(|e| e.namespaces);
+        match expected {
+            Ok(namespaces) => assert_eq!(read.expect("reads"), namespaces),
+            Err(problem) => assert!(
+                read.as_ref()
+                    .is_err_and(|e| e.to_string().starts_with(problem)),
+                "{json}: {:?}",
+                read.err()
+            ),
+        }
     }
 }

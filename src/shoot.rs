@@ -251,6 +251,8 @@ pub struct Worker<'a> {
     pub provider_config: Option<&'a RawValue>,
     #[serde(default, borrow)]
     pub data_volumes: Option<Vec<Volume<'a>>>,
+    #[serde(default, borrow)]
+    pub update_strategy: Option<Cow<'a, str>>,
 }
 
 /// A pool's `volume`, and each of its `dataVolumes` (whose `name` is not read).

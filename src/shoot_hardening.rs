@@ -588,6 +588,11 @@ fn unavailable_nodes(
 
 fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &mut Vec<Found>) {
     for (index, worker) in shoot.workers().iter().enumerate() {
+        // Operators pick the nodes of a manual in-place update themselves;
+        // Gardener fixes such a pool's maxSurge 0 and maxUnavailable 1.
+        if worker.update_strategy.as_deref() == Some("ManualInPlaceUpdate") {
+            continue;
+        }
         // The API server defaults both before admission; unset is the default.
         let value = worker
             .max_unavailable
@@ -1148,6 +1153,9 @@ mod tests {
     #[case::percent_weighted_by_minimum(zoned_pool(1, 11, json!(3), json!("25%"), 3), Some((true, "lets up to 3 of the pool's maximum 11 nodes", "set maxUnavailable to at most 2, and roll faster")))]
     #[case::unavailable_below_zones(zoned_pool(3, 12, json!(1), json!(4), 3), Some((true, "lets up to 4 of the pool's maximum 12 nodes", "set maxUnavailable to at most 3, and roll faster")))]
     #[case::unavailable_and_surge_short(zoned_pool(3, 8, json!(1), json!(3), 3), Some((true, "lets up to 3 of the pool's maximum 8 nodes", "set maxUnavailable to at most 2 and maxSurge to at least 3")))]
+    #[case::manual_in_place(with(zoned_pool(3, 4, json!(0), json!(1), 3), "/spec/provider/workers/1/updateStrategy", json!("ManualInPlaceUpdate")), None)]
+    #[case::manual_in_place_any_value(with(zoned_pool(3, 4, json!(0), json!("100%"), 1), "/spec/provider/workers/1/updateStrategy", json!("ManualInPlaceUpdate")), None)]
+    #[case::auto_in_place(with(zoned_pool(3, 4, json!(0), json!(4), 1), "/spec/provider/workers/1/updateStrategy", json!("AutoInPlaceUpdate")), Some((true, "lets up to 4 of the pool's maximum 4 nodes", "set maxUnavailable to at most")))]
     fn multi_zone_pools(#[case] object: Value, #[case] expected: Option<(bool, &str, &str)>) {
         let verdict = judge(&request("CREATE", &object, &Value::Null));
         let refused = verdict
