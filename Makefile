@@ -10,8 +10,10 @@ WASM_OPT_FEATURES := --strip-debug --enable-bulk-memory --enable-sign-ext \
 	--enable-nontrapping-float-to-int --enable-mutable-globals --enable-multivalue
 ## Policy modules are optimised by wasm-opt for speed (-Oz ran 1.8-3.0% more instructions
 ## per evaluation than -O3, for 0.5% less size); the browser playground for size.
-WASM_OPT_POLICY := -O3 $(WASM_OPT_FEATURES)
-WASM_OPT_PLAYGROUND := -Oz $(WASM_OPT_FEATURES)
+## --low-memory-unused: Rust's stack sits below its data, and no pointer arithmetic wraps
+## into the low 1 KiB, so constant offsets fold into loads and stores (0.6-0.7% smaller).
+WASM_OPT_POLICY := -O3 --low-memory-unused $(WASM_OPT_FEATURES)
+WASM_OPT_PLAYGROUND := -Oz --low-memory-unused $(WASM_OPT_FEATURES)
 REGISTRY ?= ghcr.io/crash-guard
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 

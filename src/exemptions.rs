@@ -3,7 +3,7 @@
 use serde::{Deserialize, Deserializer};
 
 use crate::request::Request;
-use crate::settings::{non_empty_entries, SettingsError, Validate};
+use crate::settings::{is_dns_label, non_empty_entries, SettingsError, Validate};
 
 const SERVICE_ACCOUNT_PREFIX: &str = "system:serviceaccount:";
 
@@ -26,9 +26,21 @@ impl Validate for Exemptions {
         non_empty_entries("namespaces", &self.namespaces)?;
         non_empty_entries("users", &self.users)?;
         non_empty_entries("groups", &self.groups)?;
+        if let Some((index, entry)) = self
+            .namespaces
+            .iter()
+            .enumerate()
+            .find(|(_, n)| !is_dns_label(n))
+        {
+            return Err(SettingsError::new(
+                format!("namespaces[{index}]"),
+                format!("`{entry}` is not a namespace name (lowercase letters, digits and `-`; no wildcards), so it would never match"),
+            ));
+        }
         for (index, entry) in self.service_accounts.iter().enumerate() {
             match entry.split_once('/') {
-                Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {}
+                Some((ns, name)) if is_dns_label(ns) && !name.is_empty() && !name.contains('/') => {
+                }
                 _ => {
                     return Err(SettingsError::new(
                         format!("serviceAccounts[{index}]"),
@@ -185,6 +197,8 @@ mod tests {
     #[rstest]
     #[case::no_slash(vec!["flux"], "serviceAccounts[0]")]
     #[case::empty_name(vec!["ok/a", "flux/"], "serviceAccounts[1]")]
+    #[case::wildcard_namespace(vec!["*/*"], "serviceAccounts[0]")]
+    #[case::capital_namespace(vec!["Flux/helm"], "serviceAccounts[0]")]
     fn refuses_bad_service_accounts(#[case] entries: Vec<&str>, #[case] field: &str) {
         let e = Exemptions {
             service_accounts: entries.into_iter().map(String::from).collect(),
@@ -218,5 +232,19 @@ mod tests {
                 read.err()
             ),
         }
+    }
+
+    #[rstest]
+    #[case::wildcard(vec!["*"], Some("namespaces[0]"))]
+    #[case::leading_space(vec!["apps", " kube-system"], Some("namespaces[1]"))]
+    #[case::capitals(vec!["Kube-System"], Some("namespaces[0]"))]
+    #[case::empty(vec![""], Some("namespaces[0]"))]
+    #[case::names(vec!["kube-system", "team-1"], None)]
+    fn namespaces_must_be_names(#[case] entries: Vec<&str>, #[case] field: Option<&str>) {
+        let e = Exemptions {
+            namespaces: entries.into_iter().map(String::from).collect(),
+            ..Exemptions::default()
+        };
+        assert_eq!(e.validate().err().map(|e| e.field), field.map(String::from));
     }
 }
