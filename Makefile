@@ -13,7 +13,7 @@ WASM_OPT_FEATURES := --strip-debug --enable-bulk-memory --enable-sign-ext \
 ## --low-memory-unused: Rust's stack sits below its data, and no pointer arithmetic wraps
 ## into the low 1 KiB, so constant offsets fold into loads and stores (0.6-0.7% smaller).
 WASM_OPT_POLICY := -O3 --low-memory-unused $(WASM_OPT_FEATURES)
-WASM_OPT_PLAYGROUND := -Oz --low-memory-unused $(WASM_OPT_FEATURES)
+WASM_OPT_PLAYGROUND := -Oz $(WASM_OPT_FEATURES)
 REGISTRY ?= ghcr.io/crash-guard
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
