@@ -227,8 +227,8 @@ enum ShootOperation<'s> {
     Listed(&'s str),
 }
 
-/// The pool's setup changes. A removed pool is compared with an added pool
-/// (`removed_to`), which takes its workloads.
+/// The pool's setup changes. A removed pool is compared with a pool that
+/// takes its workloads (`removed_to`: which pools, and one of them).
 struct SetupChange<'s> {
     was: NodeSetup<'s>,
     is: NodeSetup<'s>,
@@ -236,7 +236,7 @@ struct SetupChange<'s> {
     images: (Option<&'s MachineImage<'s>>, Option<&'s MachineImage<'s>>),
     via_shoot_version: bool,
     via_shoot_kubelet: bool,
-    removed_to: Option<&'s str>,
+    removed_to: Option<(&'static str, &'s str)>,
 }
 
 impl<'s> PoolChange<'s> {
@@ -244,8 +244,9 @@ impl<'s> PoolChange<'s> {
         before: (&'s shoot::Worker<'s>, &'s Shoot<'s>),
         after: (&'s shoot::Worker<'s>, &'s Shoot<'s>),
         (was, is): (NodeSetup<'s>, NodeSetup<'s>),
-        removed: bool,
+        removed_to: Option<&'static str>,
     ) -> Self {
+        let removed = removed_to.is_some();
         let ((from, old), (to, new)) = (before, after);
         Self {
             name: &from.name,
@@ -259,7 +260,7 @@ impl<'s> PoolChange<'s> {
                 images: (from.image(), to.image()),
                 via_shoot_version: !removed && to.kubernetes_version().is_none(),
                 via_shoot_kubelet: !removed && to.kubelet().is_none(),
-                removed_to: removed.then_some(to.name.as_ref()),
+                removed_to: removed_to.map(|pools| (pools, to.name.as_ref())),
             })),
         }
     }
@@ -333,8 +334,10 @@ impl<'s> PoolChange<'s> {
             ));
         }
         let opening = match removed_to {
-            Some(to) => [
-                " (removed: its machines are deleted at once and its workloads move to added pools such as ",
+            Some((pools, to)) => [
+                " (removed: its machines are deleted at once and its workloads move to ",
+                pools,
+                " such as ",
                 to,
                 ": ",
             ]
@@ -812,6 +815,8 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
     let mut added: BTreeMap<NodeSetup, (&shoot::Worker, usize)> = BTreeMap::new();
     let mut changes = Vec::new();
     let mut new_names = BTreeSet::new();
+    // Kept pools, and those whose setup this update changes.
+    let (mut kept, mut rolled_kept) = (0usize, Vec::new());
     // A name the API server would refuse twice counts once.
     for worker in new
         .workers()
@@ -824,15 +829,22 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
             *unmatched = unmatched.saturating_add(1);
             continue;
         };
+        kept += 1;
         if let Some(setups) = kept_pool_change((before, &old_side), (worker, &new_side)) {
+            rolled_kept.push(worker);
             changes.push(PoolChange::setup(
                 (before, old),
                 (worker, new),
                 setups,
-                false,
+                None,
             ));
         }
     }
+    // When every kept pool rolls, a removed pool's workloads land on rolled
+    // pools even with none added (keeping one pool's name is no way around):
+    // their setups, read when first needed.
+    let every_kept_rolled = kept > 0 && rolled_kept.len() == kept;
+    let mut rolled_setups: Option<Vec<(&shoot::Worker, NodeSetup)>> = None;
     // Gardener deletes a removed pool's machines at once: its workloads move
     // to the added pools, so it rolls when they are set up otherwise.
     for worker in old.workers() {
@@ -862,16 +874,34 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
             kubelet: SharedKubelet::default(),
             provider_config: None,
         };
-        let Some((is, &(to, _))) = added
+        let to_added = added
             .range(same_type..)
             .take_while(|(is, _)| is.machine_type == was.machine_type)
             .find(|(is, _)| **is != was)
             .or_else(|| added.iter().find(|(is, _)| **is != was))
-        else {
+            .map(|(is, &(to, _))| (to, is.clone(), "added pools"));
+        let target = match to_added {
+            Some(target) => Some(target),
+            None => rolled_setups
+                .get_or_insert_with(|| {
+                    let rolled = rolled_kept.iter().filter(|_| every_kept_rolled);
+                    rolled
+                        .map(|&w| (w, NodeSetup::of(w, &new_side, true)))
+                        .collect()
+                })
+                .iter()
+                .find(|(_, is)| *is != was)
+                .map(|(to, is)| (*to, is.clone(), "the kept pools, all rolled,")),
+        };
+        let Some((to, is, pools)) = target else {
             continue;
         };
-        let is = is.clone();
-        changes.push(PoolChange::setup((worker, old), (to, new), (was, is), true));
+        changes.push(PoolChange::setup(
+            (worker, old),
+            (to, new),
+            (was, is),
+            Some(pools),
+        ));
     }
     changes
 }
@@ -1880,6 +1910,9 @@ mod tests {
     #[case::replaced_alongside_another_image("none", &[("a", V1), ("b2", V1), ("c2", V1), ("gpu", V2)], true)]
     #[case::one_kept_image_pool_stands_for_one("none", &[("a2", V2), ("b2", V2), ("c2", V2), ("tiny", V1)], false)]
     #[case::dev_renamed_to_new_image("dev", &[("a2", V2), ("b2", V2), ("c2", V2)], true)]
+    #[case::merged_into_one_kept_rolled_pool("none", &[("a", V2)], false)]
+    #[case::merged_into_one_kept_pool_as_it_was("none", &[("a", V1)], true)]
+    #[case::removed_beside_a_kept_pool_as_it_was("none", &[("a", V2), ("b", V1)], true)]
     fn removed_pools_roll_onto_added_pools(
         #[case] stage: &str,
         #[case] pools: &[(&str, &str)],
@@ -2256,8 +2289,9 @@ mod tests {
     fn repeated_new_pool_names_count_once() {
         let old = shoot("web", "none", [V1, V1, V1]);
         let mut new = old.clone();
-        let pool = new["spec"]["provider"]["workers"][0].clone();
-        new["spec"]["provider"]["workers"] = json!([pool, pool, pool]);
+        let workers = new["spec"]["provider"]["workers"].clone();
+        let (pool, b, c) = (&workers[0], &workers[1], &workers[2]);
+        new["spec"]["provider"]["workers"] = json!([pool, pool, pool, b, c]);
         new["spec"]["provider"]["workers"][0]["machine"]["image"]["version"] = json!(V2);
         new["spec"]["provider"]["workers"][1]["machine"]["image"]["version"] = json!(V2);
         assert_eq!(pool_change_message(&old, &new), None);
