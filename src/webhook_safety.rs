@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use lookups::{Backend, Failure, Lookups, NamespaceLabels};
-use webhooks::{is_cluster_scoped, Scope, Subject, Webhook, WebhookObject, WRITES};
+use webhooks::{is_cluster_scoped, RuleSpec, Scope, Subject, Webhook, WebhookObject, WRITES};
 
 pub use webhooks::{skipped_namespaces, DEFAULT_TIMEOUT_SECONDS};
 
@@ -38,8 +38,9 @@ pub struct Settings {
     /// What the control plane writes to heal itself; never behind `failurePolicy: Fail`.
     pub self_healing_resources: Vec<SelfHealingResource>,
     pub max_timeout_seconds: u32,
-    /// The tighter maximum for webhooks that intercept leases.
-    pub lease_max_timeout_seconds: u32,
+    /// The tighter maximum for webhooks that intercept leases; unset, 3 or
+    /// `max_timeout_seconds` if lower ([`Settings::lease_limit`]).
+    pub lease_max_timeout_seconds: Option<u32>,
     /// Look up Namespaces for their real labels (otherwise assume only
     /// `kubernetes.io/metadata.name`).
     pub lookup_namespace_labels: bool,
@@ -96,7 +97,7 @@ impl Default for Settings {
                 SelfHealingResource::new("certificates.k8s.io", "certificatesigningrequests", &[]),
             ],
             max_timeout_seconds: 10,
-            lease_max_timeout_seconds: 3,
+            lease_max_timeout_seconds: None,
             lookup_namespace_labels: true,
             check_backend_replicas: true,
             min_backend_replicas: 2,
@@ -107,31 +108,72 @@ impl Default for Settings {
     }
 }
 
+/// The lease timeout limit when `leaseMaxTimeoutSeconds` is unset.
+const DEFAULT_LEASE_MAX_TIMEOUT_SECONDS: u32 = 3;
+
+impl Settings {
+    /// `leaseMaxTimeoutSeconds`, by default 3, or `maxTimeoutSeconds` if lower.
+    pub fn lease_limit(&self) -> u32 {
+        self.lease_max_timeout_seconds
+            .unwrap_or(DEFAULT_LEASE_MAX_TIMEOUT_SECONDS.min(self.max_timeout_seconds))
+    }
+}
+
+/// An RFC 1123 DNS subdomain: dot-separated DNS labels, at most 253 bytes.
+fn is_dns_subdomain(text: &str) -> bool {
+    text.len() <= 253 && text.split('.').all(is_dns_label)
+}
+
+/// Refuses an entry that is not a namespace name.
+fn namespace_names(field: &str, entries: &[String]) -> Result<(), SettingsError> {
+    non_empty_entries(field, entries)?;
+    match entries.iter().enumerate().find(|(_, n)| !is_dns_label(n)) {
+        Some((index, name)) => Err(SettingsError::new(
+            format!("{field}[{index}]"),
+            format!("`{name}` is not a namespace name: {NAMESPACE_NAME_RULE}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+const NAMESPACE_NAME_RULE: &str =
+    "at most 63 of a-z, 0-9 and `-`, starting and ending alphanumeric; no wildcards";
+
 impl Validate for SelfHealingResource {
     fn validate(&self) -> Result<(), SettingsError> {
-        let resource = self.resource.trim();
-        if resource.is_empty() || resource.contains(['*', '/']) {
+        let resource = &self.resource;
+        if !is_dns_label(resource) {
+            let hint = if resource.contains('/') {
+                "name the resource alone, e.g. `nodes`, not `nodes/status`: the status and the other subresources the control plane writes are checked with it"
+            } else if resource.contains('*') {
+                "name one resource, not a wildcard"
+            } else {
+                "use the lowercase plural resource, e.g. `leases`, not the kind `Lease`"
+            };
             return Err(SettingsError::new(
                 "resource",
-                format!(
-                    "`{}` is not a plural resource name such as `leases`",
-                    self.resource
-                ),
+                format!("`{resource}` is not a resource name: {hint}"),
             ));
         }
-        if self.api_group.contains('*') {
+        let group = &self.api_group;
+        if !group.is_empty() && !is_dns_subdomain(group) {
+            let hint = if group.contains('/') {
+                "name the group without a version, e.g. `coordination.k8s.io`, not `coordination.k8s.io/v1`"
+            } else {
+                "use `\"\"` for the core group, or one lowercase group such as `coordination.k8s.io`, not a wildcard"
+            };
             return Err(SettingsError::new(
                 "apiGroup",
-                "must name one group, not `*`",
+                format!("`{group}` is not an API group: {hint}"),
             ));
         }
-        non_empty_entries("namespaces", &self.namespaces)
+        namespace_names("namespaces", &self.namespaces)
     }
 }
 
 impl Validate for Settings {
     fn validate(&self) -> Result<(), SettingsError> {
-        non_empty_entries("protectedNamespaces", &self.protected_namespaces)?;
+        namespace_names("protectedNamespaces", &self.protected_namespaces)?;
         for (index, entry) in self.self_healing_resources.iter().enumerate() {
             validate_section(&format!("selfHealingResources[{index}]"), entry)?;
         }
@@ -142,13 +184,12 @@ impl Validate for Settings {
                 format!("must be between 1 and {max} (the API server's own range)"),
             ));
         }
-        if self.lease_max_timeout_seconds == 0
-            || self.lease_max_timeout_seconds > self.max_timeout_seconds
-        {
+        let lease = self.lease_limit();
+        if lease == 0 || lease > self.max_timeout_seconds {
             return Err(SettingsError::new(
                 "leaseMaxTimeoutSeconds",
                 format!(
-                    "must be between 1 and maxTimeoutSeconds ({})",
+                    "must be between 1 and maxTimeoutSeconds ({}); leave it unset to follow a maxTimeoutSeconds below 3",
                     self.max_timeout_seconds
                 ),
             ));
@@ -204,6 +245,10 @@ impl Rule for WebhookSafety {
         let Some(found) = webhooks_of(objects.object)? else {
             return Ok(Verdict::accept());
         };
+        let old_found = match request.operation {
+            Operation::Update => webhooks_of(objects.old_object)?,
+            _ => None,
+        };
         let mut judge = Judge {
             settings,
             lookups: Lookups::new(host, settings.lookup_namespace_labels),
@@ -217,8 +262,9 @@ impl Rule for WebhookSafety {
         // An UPDATE is refused only for what it introduces: never block the
         // remediation of a webhook that was already unsafe.
         let mut before = BTreeMap::new();
+        let mut before_entries = Vec::new();
         if request.operation == Operation::Update {
-            for webhook in webhooks_of(objects.old_object)?.iter().flatten() {
+            for webhook in old_found.iter().flatten() {
                 judge.webhook(webhook);
             }
             // Only the findings are the old object's to keep.
@@ -228,6 +274,10 @@ impl Rule for WebhookSafety {
                 *reported = false;
             }
             for finding in judge.findings.drain(..).flatten() {
+                if let About::Entries(_) = finding.subject {
+                    before_entries.push(finding);
+                    continue;
+                }
                 let worst = before.entry(finding.own_key()).or_insert(finding.extent);
                 *worst = (*worst).max(finding.extent);
             }
@@ -239,7 +289,8 @@ impl Rule for WebhookSafety {
         let findings = std::mem::take(&mut judge.findings);
         for (index, violation) in kept.into_iter().enumerate() {
             let about = findings.get(index).map_or(&[][..], Vec::as_slice);
-            let old = !about.is_empty() && about.iter().all(|f| f.was_before(&before));
+            let old =
+                !about.is_empty() && about.iter().all(|f| f.was_before(&before, &before_entries));
             if old {
                 judge.verdict.warning(
                     [
@@ -331,13 +382,13 @@ impl Basis {
     }
 }
 
-struct Judge<'s, 'h> {
+struct Judge<'s, 'h, 'w> {
     settings: &'s Settings,
     lookups: Lookups<'h>,
     verdict: Verdict,
     /// What each violation of `verdict` is about, in the same order: only
     /// for an UPDATE (`track_findings`), which compares them with the old object's.
-    findings: Vec<Vec<Finding>>,
+    findings: Vec<Vec<Finding<'w>>>,
     track_findings: bool,
     /// Backends already looked up, by `namespace/name`, and whether this
     /// pass has reported what it found wrong with them.
@@ -360,22 +411,22 @@ struct SelectorFix {
 /// subject. An UPDATE keeps a violation as old only if each of its findings
 /// was there before, under its own key or a broader one (its own first),
 /// with at least this `extent` (failing closed, a timeout's seconds).
-struct Finding {
+struct Finding<'w> {
     webhook: Rc<str>,
     check: &'static str,
-    subject: About,
+    subject: About<'w>,
     extent: i64,
 }
 
-enum About {
+enum About<'w> {
     /// Its own name, then broader ones.
     Named(Vec<String>),
-    /// A rule entry (group, resource, operation), covered by the entries
-    /// [`covering`] lists; built into keys only when compared.
-    Entry(String, String, String),
+    /// The rules' entries (group, resource, operation) that reach namespaced
+    /// resources; each must be covered by an old one ([`entries_held`]).
+    Entries(&'w [RuleSpec<'w>]),
 }
 
-impl Finding {
+impl Finding<'_> {
     fn key(&self, subject: &str) -> String {
         [&self.webhook, "\0", self.check, "\0", subject].concat()
     }
@@ -383,31 +434,33 @@ impl Finding {
     fn own_key(&self) -> String {
         match &self.subject {
             About::Named(names) => self.key(names.first().map_or("", String::as_str)),
-            About::Entry(group, resource, operation) => {
-                self.key(&[group.as_str(), " ", resource, " ", operation].concat())
-            }
+            About::Entries(_) => self.key(""),
         }
     }
 
-    /// Whether `before` holds this finding, or a broader one, as far.
-    fn was_before(&self, before: &BTreeMap<String, i64>) -> bool {
+    /// Whether `before` (or, for rule entries, `entries`) holds this
+    /// finding, or a broader one, as far.
+    fn was_before(&self, before: &BTreeMap<String, i64>, entries: &[Finding]) -> bool {
         let held = |key: String| before.get(&key).is_some_and(|&worst| worst >= self.extent);
         match &self.subject {
             About::Named(names) => names.iter().any(|n| held(self.key(n))),
-            About::Entry(group, resource, operation) => {
-                let groups: &[&str] = if group == "*" { &["*"] } else { &[group, "*"] };
-                covering(resource).iter().any(|resource| {
-                    groups.iter().any(|group| {
-                        held(self.key(&[group, " ", resource, " ", operation].concat()))
+            About::Entries(rules) => {
+                let old: Vec<&[RuleSpec]> = entries
+                    .iter()
+                    .filter(|f| f.webhook == self.webhook && f.extent >= self.extent)
+                    .filter_map(|f| match f.subject {
+                        About::Entries(old) => Some(old),
+                        About::Named(_) => None,
                     })
-                })
+                    .collect();
+                entries_held(rules, &old)
             }
         }
     }
 }
 
-impl Judge<'_, '_> {
-    fn webhook(&mut self, webhook: &Webhook) {
+impl<'w> Judge<'_, '_, 'w> {
+    fn webhook(&mut self, webhook: &'w Webhook<'w>) {
         self.exclusions.clear();
         self.selector_fixes.clear();
         self.protected_namespaces(webhook);
@@ -425,7 +478,7 @@ impl Judge<'_, '_> {
         check: &'static str,
         subjects: &[&str],
         extent: i64,
-    ) -> Option<Finding> {
+    ) -> Option<Finding<'w>> {
         self.track_findings.then(|| Finding {
             webhook: webhook.name.as_ref().into(),
             check,
@@ -434,7 +487,7 @@ impl Judge<'_, '_> {
         })
     }
 
-    fn record(&mut self, violation: Violation, findings: Vec<Finding>) {
+    fn record(&mut self, violation: Violation, findings: Vec<Finding<'w>>) {
         self.verdict.violation(violation);
         self.findings.push(findings);
     }
@@ -443,7 +496,7 @@ impl Judge<'_, '_> {
     fn selector_violation(
         &mut self,
         violation: Violation,
-        findings: Vec<Finding>,
+        findings: Vec<Finding<'w>>,
         after: &str,
         exclude: &[&str],
     ) {
@@ -465,7 +518,7 @@ impl Judge<'_, '_> {
         &mut self,
         webhook: &Webhook,
         problem: String,
-        findings: Vec<Finding>,
+        findings: Vec<Finding<'w>>,
         exclude: &[&str],
     ) {
         self.selector_violation(
@@ -555,7 +608,7 @@ impl Judge<'_, '_> {
         (reached, by_labels)
     }
 
-    fn protected_namespaces(&mut self, webhook: &Webhook) {
+    fn protected_namespaces(&mut self, webhook: &'w Webhook<'w>) {
         if !webhook.reaches_namespaced() {
             return;
         }
@@ -590,18 +643,15 @@ impl Judge<'_, '_> {
             let mut findings = Vec::new();
             if self.track_findings {
                 let extent = i64::from(webhook.fails_closed);
-                let name: Rc<str> = webhook.name.as_ref().into();
                 for namespace in &names {
                     findings.extend(self.finding(webhook, "protected", &[namespace], extent));
                 }
-                for (group, resource, operation) in namespaced_entries(webhook) {
-                    findings.push(Finding {
-                        webhook: name.clone(),
-                        check: "protected-entry",
-                        subject: About::Entry(group.into(), resource.into(), operation.into()),
-                        extent,
-                    });
-                }
+                findings.push(Finding {
+                    webhook: webhook.name.as_ref().into(),
+                    check: "protected-entry",
+                    subject: About::Entries(&webhook.rules),
+                    extent,
+                });
             }
             match &webhook.scope {
                 Scope::Only(own) => self.record(
@@ -769,10 +819,16 @@ impl Judge<'_, '_> {
     }
 
     fn timeout(&mut self, webhook: &Webhook) {
-        let leases = webhook.covers("coordination.k8s.io", "leases", &[""], &WRITES);
+        // Acquiring and renewing a lease; a webhook on DELETE alone never delays them.
+        let leases = webhook.covers(
+            "coordination.k8s.io",
+            "leases",
+            &[""],
+            &["CREATE", "UPDATE"],
+        );
         let (limit, setting, why) = if leases {
             (
-                self.settings.lease_max_timeout_seconds,
+                self.settings.lease_limit(),
                 "leaseMaxTimeoutSeconds",
                 "it intercepts leases: kube-controller-manager and kube-scheduler must renew their leader-election lease within 10 s, \
                  and a renewal that waits this long on an unavailable webhook loses leadership even with failurePolicy Ignore",
@@ -836,9 +892,11 @@ impl Judge<'_, '_> {
             _ => return,
         };
         let Some((.., step, consequence)) =
-            POD_START.iter().find(|(subresource, operation, ..)| {
-                webhook.covers("", "pods", &[subresource], &[operation])
-            })
+            POD_START
+                .iter()
+                .find(|(group, resource, subresource, operation, ..)| {
+                    webhook.covers(group, resource, &[subresource], &[operation])
+                })
         else {
             return;
         };
@@ -1073,29 +1131,71 @@ fn healing_writes(group: &str, resource: &str) -> &'static [&'static str] {
     }
 }
 
-/// What starting a pod takes, each step a subresource and operation: creating
-/// it, the scheduler's binding, the kubelet's status (Ready, which gives the
-/// pod its endpoints); how it is named, and what the webhook then blocks.
-const POD_START: [(&str, &str, &str, &str); 3] = [
+/// What starting a pod takes, each step a resource, subresource and
+/// operation: creating it, the scheduler's binding, the kubelet's status
+/// (Ready), publishing its address (EndpointSlices, and the Endpoints
+/// mirrored from them), without which no request reaches it; how it is
+/// named, and what the webhook then blocks.
+const POD_START: [(&str, &str, &str, &str, &str, &str); 7] = [
     (
+        "",
+        "pods",
         "",
         "CREATE",
         "pod creation",
         "the API server refuses their replacements, because creating them",
     ),
     (
+        "",
+        "pods",
         "binding",
         "CREATE",
         "the scheduling of pods (pods/binding)",
         "the API server refuses their replacements, because scheduling them",
     ),
     (
+        "",
+        "pods",
         "status",
         "UPDATE",
         "the kubelet's pod status updates (pods/status)",
         "their replacements never become Ready and so never serve it, because reporting their status",
     ),
+    (
+        "discovery.k8s.io",
+        "endpointslices",
+        "",
+        "CREATE",
+        "EndpointSlice creation",
+        ENDPOINTS_CONSEQUENCE,
+    ),
+    (
+        "discovery.k8s.io",
+        "endpointslices",
+        "",
+        "UPDATE",
+        "EndpointSlice updates",
+        ENDPOINTS_CONSEQUENCE,
+    ),
+    (
+        "",
+        "endpoints",
+        "",
+        "CREATE",
+        "Endpoints creation",
+        ENDPOINTS_CONSEQUENCE,
+    ),
+    (
+        "",
+        "endpoints",
+        "",
+        "UPDATE",
+        "Endpoints updates",
+        ENDPOINTS_CONSEQUENCE,
+    ),
 ];
+
+const ENDPOINTS_CONSEQUENCE: &str = "their replacements never receive its requests, because publishing their new addresses (the endpoint controllers' EndpointSlice and Endpoints writes)";
 
 const SELECTOR_FIX_END: &str = "` (kubernetes.io/metadata.name is set by the API server on every namespace and cannot be changed).";
 
@@ -1131,43 +1231,149 @@ fn resource_name(group: &str, resource: &str) -> String {
 /// The resources of the rules that reach namespaced ones, as written, each once.
 fn namespaced_resources<'w>(webhook: &'w Webhook) -> Vec<&'w str> {
     let mut seen = BTreeSet::new();
-    let rules = webhook.rules.iter().filter(|r| r.reaches_namespaced());
-    rules
-        .flat_map(|rule| {
-            let resources = rule.resources.iter().flatten().map(|r| r.as_ref());
-            resources.filter(|r| rule.is_namespaced(r))
-        })
-        .filter(|resource| seen.insert(*resource))
-        .collect()
+    let mut found = Vec::new();
+    for rule in webhook.rules.iter().filter(|r| r.reaches_namespaced()) {
+        let groups = rule.namespacing();
+        for resource in rule.resources.iter().flatten() {
+            if groups.is_namespaced(resource) && seen.insert(resource.as_ref()) {
+                found.push(resource.as_ref());
+            }
+        }
+    }
+    found
 }
 
-/// Each group, resource and operation of the rules that reach a namespaced
-/// resource, as written (`*` operations spelt out, so that they compare
-/// with the same operations listed).
-fn namespaced_entries<'w>(webhook: &'w Webhook) -> BTreeSet<(&'w str, &'w str, &'w str)> {
-    const OPERATIONS: [&str; 4] = ["CREATE", "UPDATE", "DELETE", "CONNECT"];
-    let mut entries = BTreeSet::new();
-    for rule in webhook.rules.iter().filter(|r| r.reaches_namespaced()) {
-        let operations = rule.operations.iter().flatten().flat_map(|o| {
-            let all = o.as_ref() == "*";
-            let listed = [o.as_ref()];
-            let spelt: &[&str] = if all { &OPERATIONS } else { &[] };
-            listed
-                .into_iter()
-                .filter(move |_| !all)
-                .chain(spelt.iter().copied())
+/// Above this many (group, resource) pairs, entries are compared rule by rule.
+const ENTRY_PAIRS_CAP: usize = 50_000;
+
+/// Lookups a rule-by-rule comparison may make before it gives up (not held).
+const RULE_LOOKUPS_BUDGET: usize = 200_000;
+
+/// Whether each entry (group, resource, operation) of `new` rules that
+/// reaches a namespaced resource is covered by one of the `old` rules' (with
+/// `*` groups, or [`covering`] resources). The same rules hold; few pairs are
+/// compared one by one; many, rule by rule: each new rule within a single
+/// old one (a new rule only the union of old ones covers counts as new).
+fn entries_held(new: &[RuleSpec], old: &[&[RuleSpec]]) -> bool {
+    if old.contains(&new) {
+        return true;
+    }
+    let new: Vec<&RuleSpec> = new.iter().filter(|r| r.reaches_namespaced()).collect();
+    let old: Vec<&RuleSpec> = old
+        .iter()
+        .flat_map(|rules| rules.iter())
+        .filter(|r| r.reaches_namespaced())
+        .collect();
+    if let (Some(new), Some(old)) = (entry_pairs(&new), entry_pairs(&old)) {
+        return new.iter().all(|(&(group, resource), &operations)| {
+            let groups: &[&str] = if group == "*" { &["*"] } else { &[group, "*"] };
+            let mut covered = 0;
+            for resource in covering(resource) {
+                for group in groups {
+                    covered |= old.get(&(*group, resource.as_ref())).copied().unwrap_or(0);
+                }
+            }
+            operations & !covered == 0
         });
-        let operations: Vec<&str> = operations.collect();
+    }
+    let old: Vec<RuleSets> = old.into_iter().map(RuleSets::new).collect();
+    let mut budget = RULE_LOOKUPS_BUDGET;
+    new.iter()
+        .all(|n| old.iter().any(|o| o.holds(n, &mut budget)))
+}
+
+/// The operations of a rule as bits (`*` all four; others match nothing).
+fn operation_bits(rule: &RuleSpec) -> u8 {
+    let bit = |operation: &str| match operation {
+        "*" => 0b1111,
+        "CREATE" => 1,
+        "UPDATE" => 2,
+        "DELETE" => 4,
+        "CONNECT" => 8,
+        _ => 0,
+    };
+    rule.operations
+        .iter()
+        .flatten()
+        .fold(0, |bits, o| bits | bit(o))
+}
+
+/// Each namespaced (group, resource) pair of `rules`, as written, with its
+/// operations; `None` above [`ENTRY_PAIRS_CAP`].
+fn entry_pairs<'r>(rules: &[&'r RuleSpec]) -> Option<BTreeMap<(&'r str, &'r str), u8>> {
+    let size = |items: &Option<Vec<Cow<str>>>| items.as_ref().map_or(0, Vec::len);
+    let pairs = rules.iter().fold(0usize, |pairs, rule| {
+        pairs.saturating_add(size(&rule.api_groups).saturating_mul(size(&rule.resources)))
+    });
+    if pairs > ENTRY_PAIRS_CAP {
+        return None;
+    }
+    let mut entries = BTreeMap::new();
+    for rule in rules {
+        let operations = operation_bits(rule);
         for group in rule.api_groups.iter().flatten() {
-            let resources = rule.resources.iter().flatten().map(|r| r.as_ref());
-            for resource in resources.filter(|r| rule.is_namespaced_in(group, r)) {
-                for operation in &operations {
-                    entries.insert((group.as_ref(), resource, *operation));
+            for resource in rule.resources.iter().flatten() {
+                if RuleSpec::is_namespaced_in(group, resource) {
+                    *entries
+                        .entry((group.as_ref(), resource.as_ref()))
+                        .or_insert(0) |= operations;
                 }
             }
         }
     }
-    entries
+    Some(entries)
+}
+
+/// An old rule, read for [`RuleSets::holds`].
+struct RuleSets<'r> {
+    operations: u8,
+    groups: BTreeSet<&'r str>,
+    resources: BTreeSet<&'r str>,
+}
+
+impl<'r> RuleSets<'r> {
+    fn new(rule: &'r RuleSpec) -> Self {
+        let set =
+            |items: &'r Option<Vec<Cow<str>>>| items.iter().flatten().map(|i| i.as_ref()).collect();
+        Self {
+            operations: operation_bits(rule),
+            groups: set(&rule.api_groups),
+            resources: set(&rule.resources),
+        }
+    }
+
+    /// Whether every namespaced entry of rule `new` is one of this rule's,
+    /// read group by group and resource by resource; false once `budget`
+    /// lookups are spent.
+    fn holds(&self, new: &RuleSpec, budget: &mut usize) -> bool {
+        let mut spend = || {
+            *budget = budget.saturating_sub(1);
+            *budget > 0
+        };
+        if !spend() || operation_bits(new) & !self.operations != 0 {
+            return false;
+        }
+        let mut exact = true;
+        for group in new.api_groups.iter().flatten() {
+            if !spend() {
+                return false;
+            }
+            exact &= self.groups.contains(group.as_ref());
+        }
+        // A group only `*` takes has only the resources `*` pairs with.
+        if !exact && !self.groups.contains("*") {
+            return false;
+        }
+        let groups = new.namespacing();
+        new.resources.iter().flatten().all(|resource| {
+            spend()
+                && (!groups.is_namespaced(resource)
+                    || covering(resource).iter().any(|c| {
+                        self.resources.contains(c.as_ref())
+                            && (exact || RuleSpec::is_namespaced_in("*", c))
+                    }))
+        })
+    }
 }
 
 /// The resource entries of a rule that intercept all that `resource` does,

@@ -299,7 +299,23 @@ fn istio_backend(replicas: i64) -> Vec<Value> {
 #[case::endpoints_validator(
     configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": [""], "operations": ["CREATE", "UPDATE"], "resources": ["endpoints"]}], "namespaceSelector": null}))]),
     healthy_backend(),
-    vec!["webhooks[0].namespaceSelector", "webhooks[0].failurePolicy"]
+    // Its own Service's Endpoints, too: replacement pods are never published.
+    vec!["webhooks[0].namespaceSelector", "webhooks[0].failurePolicy", "webhooks[0].namespaceSelector"]
+)]
+#[case::own_endpointslices(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["discovery.k8s.io"], "operations": ["UPDATE"], "resources": ["endpointslices"]}], "namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "kube-public", "kube-node-lease"]}]}}))]),
+    healthy_backend(),
+    vec!["webhooks[0].namespaceSelector"]
+)]
+#[case::own_endpoints_left_out(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["", "discovery.k8s.io"], "operations": ["CREATE", "UPDATE"], "resources": ["endpoints", "endpointslices"]}]}))]),
+    healthy_backend(),
+    vec![]
+)]
+#[case::lease_deletes_only(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["coordination.k8s.io"], "operations": ["DELETE"], "resources": ["leases"]}], "failurePolicy": "Ignore", "timeoutSeconds": 10}))]),
+    healthy_backend(),
+    vec![]
 )]
 #[case::endpoints_validator_ignore(
     configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": [""], "operations": ["CREATE", "UPDATE"], "resources": ["endpoints"]}], "failurePolicy": "Ignore"}))]),
@@ -725,7 +741,11 @@ fn talk_endpoints_fix_needs_the_real_labels(#[case] cluster: Vec<Value>, #[case]
         "ValidatingWebhookConfiguration",
         vec![webhook(json!({
             "rules": [{"apiGroups": [""], "operations": ["CREATE", "UPDATE"], "resources": ["endpoints"]}],
-            "namespaceSelector": {"matchExpressions": [{"key": "name", "operator": "NotIn", "values": ["kube-system"]}]},
+            // Its own namespace left out by name: its Endpoints never wait on it.
+            "namespaceSelector": {"matchExpressions": [
+                {"key": "name", "operator": "NotIn", "values": ["kube-system"]},
+                {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["webhooks"]},
+            ]},
         }))],
     );
     let settings = Settings {
@@ -930,6 +950,35 @@ fn match_conditions(#[case] expression: &str, #[case] expected: Vec<&str>) {
     r#"{"exemptions": {"serviceAccounts": ["x"]}}"#,
     "exemptions.serviceAccounts[0]"
 )]
+#[case::kind_as_resource(
+    r#"{"selfHealingResources": [{"apiGroup": "coordination.k8s.io", "resource": "Lease"}]}"#,
+    "selfHealingResources[0].resource: `Lease` is not a resource name: use the lowercase plural resource, e.g. `leases`, not the kind `Lease`"
+)]
+#[case::resource_with_space(
+    r#"{"selfHealingResources": [{"resource": " leases"}]}"#,
+    "selfHealingResources[0].resource"
+)]
+#[case::subresource(
+    r#"{"selfHealingResources": [{"resource": "nodes/status"}]}"#,
+    "not `nodes/status`"
+)]
+#[case::group_with_version(
+    r#"{"selfHealingResources": [{"apiGroup": "coordination.k8s.io/v1", "resource": "leases"}]}"#,
+    "selfHealingResources[0].apiGroup: `coordination.k8s.io/v1` is not an API group: name the group without a version"
+)]
+#[case::wildcard_group(
+    r#"{"selfHealingResources": [{"apiGroup": "*", "resource": "leases"}]}"#,
+    "selfHealingResources[0].apiGroup"
+)]
+#[case::namespace_wildcard(
+    r#"{"selfHealingResources": [{"resource": "configmaps", "namespaces": ["*"]}]}"#,
+    "selfHealingResources[0].namespaces[0]: `*` is not a namespace name"
+)]
+#[case::protected_capitalised(
+    r#"{"protectedNamespaces": ["Kube-System"]}"#,
+    "protectedNamespaces[0]: `Kube-System` is not a namespace name"
+)]
+#[case::protected_wildcard(r#"{"protectedNamespaces": ["*"]}"#, "protectedNamespaces[0]")]
 fn refuses_invalid_settings(#[case] json: &str, #[case] expected: &str) {
     let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
     let error = crate::settings::parse::<Settings>(Some(&raw)).unwrap_err();
@@ -939,6 +988,94 @@ fn refuses_invalid_settings(#[case] json: &str, #[case] expected: &str) {
 #[test]
 fn defaults_are_valid() {
     assert_eq!(Settings::default().validate(), Ok(()));
+}
+
+#[rstest]
+#[case::core_resource(
+    r#"{"selfHealingResources": [{"resource": "configmaps", "namespaces": ["kube-system"]}]}"#
+)]
+#[case::grouped_resource(
+    r#"{"selfHealingResources": [{"apiGroup": "coordination.k8s.io", "resource": "leases"}]}"#
+)]
+#[case::max_timeout_below_lease_default(r#"{"maxTimeoutSeconds": 2}"#)]
+fn accepts_valid_settings(#[case] json: &str) {
+    let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
+    crate::settings::parse::<Settings>(Some(&raw)).expect("valid");
+}
+
+#[rstest]
+#[case::defaults(10, None, 3)]
+#[case::max_below_default(2, None, 2)]
+#[case::set(10, Some(5), 5)]
+fn lease_limit(#[case] max: u32, #[case] lease: Option<u32>, #[case] expected: u32) {
+    let settings = Settings {
+        max_timeout_seconds: max,
+        lease_max_timeout_seconds: lease,
+        ..Settings::default()
+    };
+    assert_eq!(settings.lease_limit(), expected);
+}
+
+fn rules(value: Value) -> Vec<webhooks::RuleSpec<'static>> {
+    let text: &'static str = Box::leak(value.to_string().into_boxed_str());
+    serde_json::from_str(text).expect("rules")
+}
+
+#[rstest]
+#[case::same(json!([{"apiGroups": ["g"], "resources": ["a", "b"], "operations": ["CREATE"]}]), json!([{"apiGroups": ["g"], "resources": ["a", "b"], "operations": ["CREATE"]}]), true)]
+#[case::union_of_old_rules(json!([{"apiGroups": ["g"], "resources": ["a", "b"], "operations": ["CREATE"]}]), json!([{"apiGroups": ["g"], "resources": ["a"], "operations": ["CREATE"]}, {"apiGroups": ["g"], "resources": ["b"], "operations": ["*"]}]), true)]
+#[case::new_operation(json!([{"apiGroups": ["g"], "resources": ["a"], "operations": ["CREATE", "DELETE"]}]), json!([{"apiGroups": ["g"], "resources": ["a"], "operations": ["CREATE"]}]), false)]
+#[case::new_group(json!([{"apiGroups": ["g", "h"], "resources": ["a"], "operations": ["CREATE"]}]), json!([{"apiGroups": ["g"], "resources": ["a"], "operations": ["CREATE"]}]), false)]
+#[case::within_wildcards(json!([{"apiGroups": ["g"], "resources": ["a/status"], "operations": ["UPDATE"]}]), json!([{"apiGroups": ["*"], "resources": ["*/*"], "operations": ["*"]}]), true)]
+#[case::cluster_scoped_entry_left_out(json!([{"apiGroups": [""], "resources": ["pods", "nodes"], "operations": ["CREATE"]}]), json!([{"apiGroups": [""], "resources": ["pods"], "operations": ["CREATE"]}]), true)]
+fn entries_held_pair_by_pair(#[case] new: Value, #[case] old: Value, #[case] held: bool) {
+    let (new, old) = (rules(new), rules(old));
+    assert_eq!(super::entries_held(&new, &[&old]), held);
+}
+
+/// Above the pair cap: 300 groups x 1,000 resources, compared rule by rule.
+#[rstest]
+#[case::fewer_resources(999, 300, &["CREATE"], true)]
+#[case::more_resources(1001, 300, &["CREATE"], false)]
+#[case::more_groups(1000, 301, &["CREATE"], false)]
+#[case::more_operations(1000, 300, &["CREATE", "UPDATE"], false)]
+fn entries_held_rule_by_rule(
+    #[case] resources: usize,
+    #[case] groups: usize,
+    #[case] operations: &[&str],
+    #[case] held: bool,
+) {
+    let rule = |groups: usize, resources: usize, operations: &[&str]| {
+        let groups: Vec<String> = (0..groups).map(|i| format!("g{i}.example.com")).collect();
+        let resources: Vec<String> = (0..resources).map(|i| format!("r{i}")).collect();
+        rules(json!([{"apiGroups": groups, "resources": resources, "operations": operations}]))
+    };
+    let old = rule(300, 1000, &["CREATE"]);
+    let new = rule(groups, resources, operations);
+    assert_eq!(super::entries_held(&new, &[&old]), held);
+}
+
+#[rstest]
+#[case::built_in_cluster_scoped(json!([""]), "nodes", false)]
+#[case::built_in_namespaced(json!(["", "apps"]), "pods", true)]
+#[case::custom_group(json!(["example.com"]), "nodes", true)]
+#[case::kubewarden_cluster_scoped(json!(["policies.kubewarden.io"]), "clusteradmissionpolicies", false)]
+#[case::kubewarden_namespaced(json!(["policies.kubewarden.io"]), "admissionpolicies", true)]
+#[case::wildcard_resource(json!(["storage.k8s.io"]), "*", true)]
+#[case::no_groups(json!([]), "*", false)]
+#[case::resource_slices(json!(["resource.k8s.io"]), "resourceslices", false)]
+#[case::volume_attributes_classes(json!(["storage.k8s.io"]), "volumeattributesclasses", false)]
+#[case::storage_version_migrations(json!(["storagemigration.k8s.io"]), "storageversionmigrations", false)]
+#[case::storage_versions(json!(["internal.apiserver.k8s.io"]), "storageversions/status", false)]
+fn namespaced_once_per_rule(#[case] groups: Value, #[case] resource: &str, #[case] expected: bool) {
+    let [rule] = <[_; 1]>::try_from(rules(json!([{"apiGroups": groups}]))).expect("one rule");
+    assert_eq!(rule.namespacing().is_namespaced(resource), expected);
+    let pairwise = rule
+        .api_groups
+        .iter()
+        .flatten()
+        .any(|g| webhooks::RuleSpec::is_namespaced_in(g, resource));
+    assert_eq!(pairwise, expected);
 }
 
 #[test]

@@ -14,7 +14,7 @@ use crate::selector::{LabelSelector, Operator, Requirement};
 
 /// `rules[]` of a webhook or Kubewarden policy (apiVersions are not read:
 /// any version of a resource is the same data).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RuleSpec<'a> {
     #[serde(default, borrow)]
@@ -460,25 +460,34 @@ impl RuleSpec<'_> {
         {
             return false;
         }
-        list(&self.resources).any(|r| self.is_namespaced(r))
+        let groups = self.namespacing();
+        list(&self.resources).any(|r| groups.is_namespaced(r))
     }
 
-    /// Whether resource entry `resource` names a namespaced resource in some
-    /// group of the rule. The API server pairs every group with every
-    /// resource; a pair of a built-in group with a resource known as
-    /// cluster-scoped (`""` with `clusterroles`) exists in none.
-    pub fn is_namespaced(&self, resource: &str) -> bool {
-        list(&self.api_groups).any(|g| self.is_namespaced_in(g, resource))
+    /// What the rule's groups make of a resource's scope, read once: a
+    /// resource is then judged in constant time, not once per group.
+    pub fn namespacing(&self) -> Namespacing<'_> {
+        let mut groups = Namespacing::default();
+        for group in list(&self.api_groups) {
+            groups.any = true;
+            if group == "*" || is_built_in_group(group) {
+                groups.built_in = true;
+            } else if !CLUSTER_SCOPED.iter().any(|(g, _)| *g == group) {
+                groups.custom = true;
+            } else if !groups.listed.contains(&group) {
+                groups.listed.push(group);
+            }
+        }
+        groups
     }
 
     /// Whether `resource` of `group` is namespaced (or may be).
-    pub fn is_namespaced_in(&self, group: &str, resource: &str) -> bool {
+    pub fn is_namespaced_in(group: &str, resource: &str) -> bool {
         let b = base(resource);
-        let known_cluster_scoped = || CLUSTER_SCOPED.iter().any(|(_, known)| *known == b);
         match group {
             _ if b == "*" => true,
-            "*" => !known_cluster_scoped(),
-            _ if is_built_in_group(group) => !known_cluster_scoped(),
+            "*" => !known_cluster_scoped(b),
+            _ if is_built_in_group(group) => !known_cluster_scoped(b),
             _ => !is_cluster_scoped(group, b),
         }
     }
@@ -502,6 +511,37 @@ impl RuleSpec<'_> {
         ]
         .concat()
     }
+}
+
+/// The groups of a rule, as far as scope goes (see [`RuleSpec::namespacing`]).
+#[derive(Default)]
+pub struct Namespacing<'r> {
+    any: bool,
+    /// `*` or a built-in group: namespaced unless known as cluster-scoped.
+    built_in: bool,
+    /// A custom group with no cluster-scoped resource listed: all namespaced.
+    custom: bool,
+    /// The custom groups that do list some, each once.
+    listed: Vec<&'r str>,
+}
+
+impl Namespacing<'_> {
+    /// Whether resource entry `resource` names a namespaced resource in some
+    /// group of the rule. The API server pairs every group with every
+    /// resource; a pair of a built-in group with a resource known as
+    /// cluster-scoped (`""` with `clusterroles`) exists in none.
+    pub fn is_namespaced(&self, resource: &str) -> bool {
+        let b = base(resource);
+        self.any
+            && (b == "*"
+                || self.custom
+                || (self.built_in && !known_cluster_scoped(b))
+                || self.listed.iter().any(|g| !is_cluster_scoped(g, b)))
+    }
+}
+
+fn known_cluster_scoped(resource: &str) -> bool {
+    CLUSTER_SCOPED.iter().any(|(_, known)| *known == resource)
 }
 
 /// The resource of a rule entry without its subresource: `pods` of `pods/status`.
@@ -563,6 +603,10 @@ const CLUSTER_SCOPED: &[(&str, &str)] = &[
     ("authorization.k8s.io", "selfsubjectaccessreviews"),
     ("authorization.k8s.io", "selfsubjectrulesreviews"),
     ("resource.k8s.io", "deviceclasses"),
+    ("resource.k8s.io", "resourceslices"),
+    ("storage.k8s.io", "volumeattributesclasses"),
+    ("storagemigration.k8s.io", "storageversionmigrations"),
+    ("internal.apiserver.k8s.io", "storageversions"),
     ("policies.kubewarden.io", "clusteradmissionpolicies"),
     ("policies.kubewarden.io", "clusteradmissionpolicygroups"),
     ("policies.kubewarden.io", "policyservers"),
