@@ -177,8 +177,6 @@ struct AppliedLimit {
     max: u32,
     setting: String,
     overridden: bool,
-    /// Why this limit, when not certain.
-    basis: &'static str,
 }
 
 fn check_count(
@@ -204,7 +202,7 @@ fn check_count(
         .and_then(|body| host::list_items::<IgnoredAny>(&body).map(|items| (items.len(), body)));
     // Every limit that may apply here: which one does may take a Namespace
     // lookup, needed only when the count lies between them.
-    let (lowest, highest, certain) = candidate_limits(settings, index, limit, namespace);
+    let (lowest, highest, by_label) = candidate_limits(settings, index, limit, namespace);
     let count = match listed {
         Ok((count, _)) if count < lowest.max as usize => return,
         // A CREATE of a name the namespace already holds adds nothing: the API
@@ -230,18 +228,27 @@ fn check_count(
             return;
         }
     };
-    if count >= highest.max as usize {
-        let basis = if certain {
-            ""
-        } else {
-            ", the highest that may apply here, so which one does was not read"
-        };
-        let applied = AppliedLimit { basis, ..highest };
-        return verdict.violation(count_violation(namespace, &plural, count, &applied));
-    }
+    let Some(first_by_label) = by_label else {
+        if count >= highest.max as usize {
+            verdict.violation(count_violation(namespace, &plural, count, &highest));
+        }
+        return;
+    };
+    // Several limits may apply: the labels decide. Over every one of them the
+    // object is refused anyway; they are read only to name the right limit.
     let applied = match applied_limit(settings, index, limit, namespace, host) {
         Ok(applied) if count < applied.max as usize => return,
         Ok(applied) => applied,
+        Err(error) if count >= highest.max as usize => {
+            let unread = Unread {
+                highest: &highest,
+                first_by_label,
+                api_version: &limit.api_version,
+                kind: &limit.kind,
+                error: &error,
+            };
+            return verdict.violation(unread_count_violation(namespace, &plural, count, &unread));
+        }
         Err(error) => {
             settings.on_lookup_failure.record(
                 verdict,
@@ -259,6 +266,10 @@ fn check_count(
     verdict.violation(count_violation(namespace, &plural, count, &applied));
 }
 
+const COUNT_RISK: &str = "Every object is stored in etcd and cached by kube-apiserver; objects that pile up without cleanup \
+     (a CI pipeline running Helm v2 wrote one ConfigMap per build) grow etcd until it runs out of space and \
+     the API server stops answering.";
+
 fn count_violation(
     namespace: &str,
     plural: &str,
@@ -274,33 +285,81 @@ fn count_violation(
         "metadata.namespace",
         namespace,
         format!(
-            "namespace {namespace} already holds {count} {plural}, and its limit is {max} (`{setting}`{basis}). \
-             Every object is stored in etcd and cached by kube-apiserver; objects that pile up without cleanup \
-             (a CI pipeline running Helm v2 wrote one ConfigMap per build) grow etcd until it runs out of space and \
-             the API server stops answering.",
+            "namespace {namespace} already holds {count} {plural}, and its limit is {max} (`{setting}`). {COUNT_RISK}",
             max = applied.max,
             setting = applied.setting,
-            basis = applied.basis,
         ),
         format!(
-            "delete the {plural} in {namespace} that are no longer used (`kubectl get {resource} -n {namespace}`) and fix \
-             whatever creates them without cleaning up. If {namespace} really needs more, {raise}.",
-            resource = plural.to_lowercase(),
+            "{cleanup} If {namespace} really needs more, {raise}.",
+            cleanup = cleanup(namespace, plural),
+        ),
+    )
+}
+
+fn cleanup(namespace: &str, plural: &str) -> String {
+    format!(
+        "delete the {plural} in {namespace} that are no longer used (`kubectl get {resource} -n {namespace}`) and fix \
+         whatever creates them without cleaning up.",
+        resource = plural.to_lowercase(),
+    )
+}
+
+/// A count over every limit that may apply, in a namespace whose labels,
+/// which pick the one that does, could not be read.
+struct Unread<'a> {
+    highest: &'a AppliedLimit,
+    /// The first `namespaceOverrides` entry that selects by label and may apply.
+    first_by_label: usize,
+    api_version: &'a str,
+    kind: &'a str,
+    error: &'a str,
+}
+
+fn unread_count_violation(
+    namespace: &str,
+    plural: &str,
+    count: usize,
+    unread: &Unread,
+) -> Violation {
+    let Unread {
+        highest,
+        first_by_label,
+        api_version,
+        kind,
+        error,
+    } = unread;
+    Violation::new(
+        "metadata.namespace",
+        namespace,
+        format!(
+            "namespace {namespace} already holds {count} {plural}, at or over every limit that may apply to it: the highest is {max} \
+             (`{setting}`), and which one applies depends on its labels, which could not be read ({error}). {COUNT_RISK}",
+            max = highest.max,
+            setting = highest.setting,
+        ),
+        format!(
+            "{cleanup} If {namespace} really needs more: if it carries the labels of a `namespaceOverrides` entry's \
+             `namespaceSelector`, raise the {kind} limit of the first such entry; if not, give it its own entry \
+             `{{namespaces: [{namespace}], limits: [{{apiVersion: {api_version}, kind: {kind}, max: ...}}]}}` placed before \
+             `namespaceOverrides[{first_by_label}]` (the first matching entry wins).",
+            cleanup = cleanup(namespace, plural),
         ),
     )
 }
 
 /// The lowest and the highest limit on `limit`'s kind that may apply in
 /// `namespace` whatever its labels (the entries that select by label, up to
-/// the first that names it, else the default), and whether only one may.
+/// the first that names it, else the default), and, when more than one may,
+/// the index of the first entry that selects by label.
 fn candidate_limits(
     settings: &Settings,
     index: usize,
     limit: &KindLimit,
     namespace: &str,
-) -> (AppliedLimit, AppliedLimit, bool) {
+) -> (AppliedLimit, AppliedLimit, Option<usize>) {
     let mut candidates = Vec::new();
     let mut named = false;
+    let mut first_by_label = None;
     for (entry_index, entry) in settings.namespace_overrides.iter().enumerate() {
         let own = entry
             .limits
@@ -314,11 +373,13 @@ fn candidate_limits(
         if by_name && !entry.namespaces.iter().any(|n| n == namespace) {
             continue;
         }
+        if !by_name && first_by_label.is_none() {
+            first_by_label = Some(entry_index);
+        }
         candidates.push(AppliedLimit {
             max: own.max,
             setting: format!("namespaceOverrides[{entry_index}].limits[{limit_index}].max"),
             overridden: true,
-            basis: "",
         });
         if by_name {
             named = true;
@@ -330,10 +391,8 @@ fn candidate_limits(
             max: limit.max,
             setting: format!("limits[{index}].max"),
             overridden: false,
-            basis: "",
         });
     }
-    let certain = candidates.len() == 1;
     let mut lowest: Option<AppliedLimit> = None;
     let mut highest: Option<AppliedLimit> = None;
     for candidate in candidates {
@@ -348,12 +407,11 @@ fn candidate_limits(
         max: limit.max,
         setting: format!("limits[{index}].max"),
         overridden: false,
-        basis: "",
     };
     (
         lowest.unwrap_or_else(default),
         highest.unwrap_or_else(default),
-        certain,
+        first_by_label,
     )
 }
 
@@ -391,7 +449,6 @@ fn applied_limit(
                 max: own.max,
                 setting: format!("namespaceOverrides[{entry_index}].limits[{limit_index}].max"),
                 overridden: true,
-                basis: "",
             });
         }
     }
@@ -399,7 +456,6 @@ fn applied_limit(
         max: limit.max,
         setting: format!("limits[{index}].max"),
         overridden: false,
-        basis: "",
     })
 }
 
@@ -494,7 +550,7 @@ fn check_helm_storage(
                 request.object_ref()
             ));
         } else {
-            verdict.violation(tiller_violation(kind, release));
+            verdict.violation(tiller_violation(kind, release, request.namespace.as_ref()));
         }
     }
     if release.is_empty() {
@@ -519,11 +575,18 @@ struct Release<'a> {
     revision: &'a str,
 }
 
-fn tiller_violation(kind: &str, release: &str) -> Violation {
+fn tiller_violation(kind: &str, release: &str, namespace: &str) -> Violation {
     let release = if release.is_empty() {
         "<release>"
     } else {
         release
+    };
+    // Tiller keeps its releases in its own namespace, where helm-2to3 looks
+    // (kube-system unless told otherwise).
+    let tiller_ns = if namespace == "kube-system" {
+        String::new()
+    } else {
+        format!("--tiller-ns {namespace} ")
     };
     Violation::new(
         "metadata.labels.OWNER",
@@ -534,9 +597,11 @@ fn tiller_violation(kind: &str, release: &str) -> Violation {
              build filled etcd with them until it crashed. Helm v2 has been unsupported since November 2020."
         ),
         format!(
-            "move to Helm v3: convert the release with the helm-2to3 plugin (`helm 2to3 convert {release}`); Helm v3 \
+            "move to Helm v3: convert the release with the helm-2to3 plugin (`helm 2to3 convert {tiller_ns}{release}`; \
+             without Tiller in the cluster (Tillerless), add `--tiller-out-cluster --release-storage {storage}`); Helm v3 \
              stores each release in its own namespace and keeps 10 revisions by default (`--history-max`). While \
-             migrating, set `helm.tillerMigration: true` in the policy settings."
+             migrating, set `helm.tillerMigration: true` in the policy settings.",
+            storage = plural(kind).to_lowercase(),
         ),
     )
 }

@@ -226,7 +226,8 @@ fn is_version(text: &str) -> bool {
         .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
 }
 
-/// A kind of a fixed built-in group paired with another group never counts.
+/// A kind of a fixed built-in group paired with another group, or with a
+/// version the group no longer serves, never counts.
 fn check_group(group: &str, api_version: &str, kind: &str) -> Result<(), SettingsError> {
     if RETIRED_GROUPS.contains(&group) {
         return Err(SettingsError::new(
@@ -244,6 +245,10 @@ fn check_group(group: &str, api_version: &str, kind: &str) -> Result<(), Setting
         }
         (None, Some((_, written, _))) => format!(
             "the API group of `{written}` has no kind {kind}, so this limit would never apply; write the apiVersion of {kind} as in its manifests"
+        ),
+        // The count lists the kind at the version written, which must be served.
+        (_, Some((_, written, _))) if api_version != *written => format!(
+            "the API server serves {kind} only as `{written}`, so the count's lookups of `{api_version}` would fail and this limit would never apply; write `apiVersion: {written}`"
         ),
         _ => return Ok(()),
     };
@@ -271,12 +276,35 @@ fn check_kind(group: &str, kind: &str) -> Result<(), SettingsError> {
 /// Other limits for the namespaces named in `namespaces`, or selected by
 /// their labels with `namespaceSelector` (exactly one of the two).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
+#[serde(from = "OverrideFields")]
 pub struct NamespaceOverride {
     pub namespaces: Vec<String>,
-    #[serde(deserialize_with = "strict_selector")]
     pub namespace_selector: Option<LabelSelector>,
     pub limits: Vec<KindLimit>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
+struct OverrideFields {
+    namespaces: Vec<String>,
+    #[serde(deserialize_with = "strict_selector")]
+    namespace_selector: Option<LabelSelector>,
+    limits: Vec<KindLimit>,
+}
+
+impl From<OverrideFields> for NamespaceOverride {
+    fn from(fields: OverrideFields) -> Self {
+        // Beside names, an empty selector (the Kubewarden UI's blank field)
+        // is no selector; alone, it is refused as matching every namespace.
+        let selector = fields
+            .namespace_selector
+            .filter(|s| fields.namespaces.is_empty() || !s.is_empty());
+        Self {
+            namespaces: fields.namespaces,
+            namespace_selector: selector,
+            limits: fields.limits,
+        }
+    }
 }
 
 /// A `LabelSelector` in settings, whose unknown keys are refused: a misspelt

@@ -188,7 +188,7 @@ fn cluster() -> Vec<Value> {
 #[case::release_beyond_history(release_secret("web", "blog", 5), "CREATE", false, 2)]
 #[case::tiller_refused(tiller_config_map("kube-system", "legacy", 3), "CREATE", false, 2)]
 #[case::unread_namespace_between_limits(object("ConfigMap", "fresh4", "new", json!({})), "CREATE", true, 2)]
-#[case::over_every_limit_needs_no_namespace(object("ConfigMap", "fresh6", "new", json!({})), "CREATE", false, 1)]
+#[case::over_every_limit_reads_the_namespace_to_name_the_limit(object("ConfigMap", "fresh6", "new", json!({})), "CREATE", false, 2)]
 #[case::helm_v3_config_map_driver(object("ConfigMap", "ci", "sh.helm.release.v1.shop.v2", json!({"owner": "helm", "name": "shop", "version": "2"})), "CREATE", true, 2)]
 #[case::opaque_secret_labelled_helm(object("Secret", "web", "not-a-release", json!({"owner": "helm", "name": "blog"})), "CREATE", true, 1)]
 fn judges(
@@ -385,7 +385,12 @@ fn defaults_count_config_maps_and_secrets() {
 #[case::resource_not_kind(json!({"limits": [{"apiVersion": "v1", "kind": "configmaps", "max": 5}]}), "limits[0].kind")]
 #[case::bad_api_version(json!({"limits": [{"apiVersion": "apps", "kind": "ReplicaSet", "max": 5}]}), "limits[0].apiVersion")]
 #[case::cluster_scoped(json!({"limits": [{"apiVersion": "v1", "kind": "Namespace", "max": 5}]}), "cluster-scoped")]
-#[case::duplicate(json!({"limits": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "max": 5}, {"apiVersion": "apps/v1beta2", "kind": "ReplicaSet", "max": 6}]}), "limits[1]: ReplicaSet is listed twice")]
+#[case::duplicate(json!({"limits": [{"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "max": 5}, {"apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget", "max": 6}]}), "limits[1]: PodDisruptionBudget is listed twice")]
+#[case::older_apps_version(json!({"limits": [{"apiVersion": "apps/v1beta2", "kind": "Deployment", "max": 5}]}), "limits[0].apiVersion: the API server serves Deployment only as `apps/v1`, so the count's lookups of `apps/v1beta2` would fail")]
+#[case::beta_core_version(json!({"limits": [{"apiVersion": "v1beta1", "kind": "ConfigMap", "max": 5}]}), "limits[0].apiVersion: the API server serves ConfigMap only as `v1`")]
+#[case::beta_batch_version(json!({"limits": [{"apiVersion": "batch/v1beta1", "kind": "Job", "max": 5}]}), "write `apiVersion: batch/v1`")]
+#[case::old_version_in_override(json!({"limits": [{"apiVersion": "apps/v1", "kind": "Deployment", "max": 5}], "namespaceOverrides": [{"namespaces": ["a"], "limits": [{"apiVersion": "apps/v1beta1", "kind": "Deployment", "max": 9}]}]}), "namespaceOverrides[0].limits[0].apiVersion: the API server serves Deployment only as `apps/v1`")]
+#[case::override_neither_with_empty_selector(json!({"namespaceOverrides": [{"namespaces": [], "namespaceSelector": {"matchLabels": {}}, "limits": [{"apiVersion": "v1", "kind": "Secret", "max": 5}]}]}), "namespaceOverrides[0].namespaceSelector: an empty selector matches every namespace")]
 #[case::override_both(json!({"namespaceOverrides": [{"namespaces": ["a"], "namespaceSelector": {"matchLabels": {"a": "b"}}, "limits": [{"apiVersion": "v1", "kind": "Secret", "max": 5}]}]}), "namespaceOverrides[0]: set exactly one")]
 #[case::override_neither(json!({"namespaceOverrides": [{"limits": [{"apiVersion": "v1", "kind": "Secret", "max": 5}]}]}), "namespaceOverrides[0]: set exactly one")]
 #[case::override_empty_selector(json!({"namespaceOverrides": [{"namespaceSelector": {}, "limits": [{"apiVersion": "v1", "kind": "Secret", "max": 5}]}]}), "namespaceOverrides[0].namespaceSelector")]
@@ -531,6 +536,55 @@ fn malformed_object_is_a_decode_error_before_any_lookup() {
     assert!(host.calls.borrow().is_empty());
 }
 
+#[rstest]
+#[case::kube_system("kube-system", "ConfigMap", "`helm 2to3 convert legacy`")]
+#[case::own_namespace("team-a", "Secret", "`helm 2to3 convert --tiller-ns team-a legacy`")]
+fn tiller_fix_names_tillers_namespace(
+    #[case] namespace: &str,
+    #[case] kind: &str,
+    #[case] command: &str,
+) {
+    let host = FakeHost::new(cluster());
+    let mut stored = tiller_config_map(namespace, "legacy", 3);
+    stored["kind"] = json!(kind);
+    let verdict = judge(&host, &request("CREATE", &stored), &small());
+    let fix = &verdict.violations[0].fix;
+    let storage = format!("--release-storage {}s", kind.to_lowercase());
+    for needle in [command, "--tiller-out-cluster", &storage] {
+        assert!(fix.contains(needle), "{needle} missing from {fix}");
+    }
+}
+
+/// Over every limit that may apply the object is refused whatever the
+/// labels; they are read to name the limit that applies, else the fix says
+/// where a by-name entry must go.
+#[rstest]
+#[case::labelled(Some(json!({"tier": "bulk"})), "its limit is 6 (`namespaceOverrides[1].limits[0].max`)", "raise `namespaceOverrides[1].limits[0].max`")]
+#[case::not_labelled(Some(json!({})), "its limit is 3 (`limits[0].max`)", "rather than raising `limits[0].max`")]
+#[case::unread(
+    None,
+    "the highest is 6 (`namespaceOverrides[1].limits[0].max`)",
+    "placed before `namespaceOverrides[1]` (the first matching entry wins)"
+)]
+fn over_every_limit_names_the_limit_that_applies(
+    #[case] labels: Option<Value>,
+    #[case] statement: &str,
+    #[case] fix: &str,
+) {
+    let mut objects = many("ConfigMap", "legacy", 6);
+    objects.extend(labels.map(|l| namespace("legacy", l)));
+    let host = FakeHost::new(objects);
+    let verdict = judge(
+        &host,
+        &request("CREATE", &object("ConfigMap", "legacy", "new", json!({}))),
+        &small(),
+    );
+    assert_eq!(host.calls.borrow().len(), 2);
+    let violation = &verdict.violations[0];
+    assert!(violation.problem.contains(statement), "{violation:?}");
+    assert!(violation.fix.contains(fix), "{violation:?}");
+}
+
 #[test]
 fn tiller_secret_driver_is_tiller_storage() {
     let host = FakeHost::new(cluster());
@@ -544,13 +598,34 @@ fn tiller_secret_driver_is_tiller_storage() {
 #[rstest]
 #[case::volcano_job(json!({"limits": [{"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job", "max": 5}]}))]
 #[case::endpoints(json!({"limits": [{"apiVersion": "v1", "kind": "Endpoints", "max": 5}]}))]
-#[case::older_apps_version(json!({"limits": [{"apiVersion": "apps/v1beta2", "kind": "Deployment", "max": 5}]}))]
+#[case::other_group_beta(json!({"limits": [{"apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget", "max": 5}]}))]
 #[case::other_group(json!({"limits": [{"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "max": 5}]}))]
 #[case::full_selector(json!({"namespaceOverrides": [{"namespaceSelector": {"matchLabels": {"team": "ci"}, "matchExpressions": [{"key": "env", "operator": "NotIn", "values": ["prod"]}]}, "limits": [{"apiVersion": "v1", "kind": "ConfigMap", "max": 5000}]}]}))]
 fn accepts_valid_settings(#[case] json: Value) {
     let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
     let parsed = crate::settings::parse::<Settings>(Some(&raw));
     assert!(parsed.is_ok(), "{parsed:?}");
+}
+
+/// The Kubewarden UI sends `namespaceSelector: {}` beside the names of a
+/// by-name entry: an empty selector there is no selector.
+#[rstest]
+#[case::empty_map(json!({}))]
+#[case::empty_parts(json!({"matchLabels": {}, "matchExpressions": []}))]
+fn empty_selector_beside_names_is_by_name(#[case] selector: Value) {
+    let parsed = settings(json!({"namespaceOverrides": [{
+        "namespaces": ["ci"], "namespaceSelector": selector,
+        "limits": [{"apiVersion": "v1", "kind": "ConfigMap", "max": 5}],
+    }]}));
+    assert_eq!(parsed.namespace_overrides[0].namespace_selector, None);
+    let mut objects = many("ConfigMap", "ci", 4);
+    objects.extend(many("ConfigMap", "apps", 1000));
+    let host = FakeHost::new(objects);
+    let ci = request("CREATE", &object("ConfigMap", "ci", "new", json!({})));
+    assert!(judge(&host, &ci, &parsed).is_accepted());
+    assert_eq!(host.calls.borrow().len(), 1, "no Namespace lookup");
+    let apps = request("CREATE", &object("ConfigMap", "apps", "new", json!({})));
+    assert!(!judge(&host, &apps, &parsed).is_accepted());
 }
 
 /// A section given in part keeps the defaults of the fields left out
