@@ -21,7 +21,7 @@ use crate::workload::{
     Env, Expansions, Workload, WorkloadKind, WorkloadObject,
 };
 
-use fork_bomb::ForkBomb;
+use fork_bomb::{ForkBomb, NestedTooLarge};
 
 pub struct DaemonSetGuard;
 
@@ -204,25 +204,30 @@ fn judge(request: &Request, settings: &Settings, workload: &Workload) -> Verdict
     for at in workload.containers() {
         if settings.detect_fork_bombs {
             let env = Env::new(at.container, &expansions);
-            if let Some((field, bomb)) = find_fork_bomb(&at, &env) {
-                verdict.violation(fork_bomb_violation(&at, field, bomb, daemon_set));
+            if let Some((field, found)) = find_fork_bomb(&at, &env) {
+                verdict.violation(match found {
+                    Found::Bomb(bomb) => fork_bomb_violation(&at, field, bomb, daemon_set),
+                    Found::TooLong => nested_violation(&at, field),
+                });
             } else if env.cut_short() {
                 verdict.violation(expansion_violation(&at, "it runs a fork bomb"));
             }
         }
         // Ephemeral containers cannot declare resources.
+        // A pod-level limit caps every container of the pod.
         if limits_apply && at.path.list != ContainerList::EphemeralContainers {
+            let pod = &workload.spec.resources;
             let missing: Vec<&str> = settings
                 .resource_limits
                 .resources
                 .iter()
                 .map(String::as_str)
-                .filter(|r| !at.container.resources.has_limit(r))
+                .filter(|r| !at.container.resources.has_limit(r) && !pod.has_limit(r))
                 .collect();
             if !missing.is_empty() {
                 let zero = missing
                     .iter()
-                    .any(|r| at.container.resources.has_zero_limit(r));
+                    .any(|r| at.container.resources.has_zero_limit(r) || pod.has_zero_limit(r));
                 verdict.violation(limits_violation(&at, &missing, zero, daemon_set));
             }
         }
@@ -242,17 +247,25 @@ enum Element {
     Exec(&'static str, usize),
 }
 
+/// What the search of a command found.
+enum Found {
+    Bomb(ForkBomb),
+    /// Scripts nested over [`fork_bomb::MAX_NESTED_BYTES`], not all read.
+    TooLong,
+}
+
 /// A fork bomb in the container's entrypoint (command and args) or in an
 /// `exec` hook or probe, after the kubelet's `$(VAR)` expansion where it
-/// expands.
-fn find_fork_bomb(at: &ContainerAt, env: &Env) -> Option<(String, ForkBomb)> {
+/// expands; or nested scripts too long to read.
+fn find_fork_bomb(at: &ContainerAt, env: &Env) -> Option<(String, Found)> {
     let entrypoint: Vec<(Element, Cow<str>)> = at
         .container
         .argv()
         .map(|(field, arg)| (Element::Arg(field), env.expand(arg)))
         .collect();
-    let found = find_in_argv(&entrypoint).map(|(element, bomb)| (element, "command+args", bomb));
-    let (element, line, bomb) = found.or_else(|| {
+    let found =
+        find_in_argv(&entrypoint, env).map(|(element, found)| (element, "command+args", found));
+    let (element, line, found) = found.or_else(|| {
         at.container
             .exec_commands()
             .find_map(|(handler, expanded, command)| {
@@ -268,7 +281,7 @@ fn find_fork_bomb(at: &ContainerAt, env: &Env) -> Option<(String, ForkBomb)> {
                         (Element::Exec(handler, index), arg)
                     })
                     .collect();
-                find_in_argv(&argv).map(|(element, bomb)| (element, handler, bomb))
+                find_in_argv(&argv, env).map(|(element, found)| (element, handler, found))
             })
     })?;
     let field = match element {
@@ -279,21 +292,24 @@ fn find_fork_bomb(at: &ContainerAt, env: &Env) -> Option<(String, ForkBomb)> {
         None if line == "command+args" => format!("{}.{line}", at.path),
         None => format!("{}.{line}.exec.command", at.path),
     };
-    Some((field, bomb))
+    Some((field, found))
 }
 
 /// A fork bomb in one element of `argv`, or (`None`) in the whole command
 /// line; none when the program only prints or searches its arguments.
-fn find_in_argv(argv: &[(Element, Cow<str>)]) -> Option<(Option<Element>, ForkBomb)> {
+fn find_in_argv(argv: &[(Element, Cow<str>)], env: &Env) -> Option<(Option<Element>, Found)> {
     let program = argv
         .first()
         .map_or("", |(_, arg)| arg.rsplit('/').next().unwrap_or(arg));
     if TEXT_PROGRAMS.contains(&program) {
         return None;
     }
+    let mut too_long = None;
     for (element, arg) in argv {
-        if let Some(bomb) = find_reclaiming(arg) {
-            return Some((Some(*element), bomb));
+        match find_reclaiming(arg, env) {
+            Ok(Some(bomb)) => return Some((Some(*element), Found::Bomb(bomb))),
+            Ok(None) => {}
+            Err(NestedTooLarge) => too_long = too_long.or(Some(Some(*element))),
         }
     }
     let joined = argv
@@ -301,18 +317,30 @@ fn find_in_argv(argv: &[(Element, Cow<str>)]) -> Option<(Option<Element>, ForkBo
         .map(|(_, arg)| arg.as_ref())
         .collect::<Vec<_>>()
         .join(" ");
-    find_reclaiming(&joined).map(|bomb| (None, bomb))
+    match find_reclaiming(&joined, env) {
+        Ok(Some(bomb)) => Some((None, Found::Bomb(bomb))),
+        Ok(None) => too_long.map(|element| (element, Found::TooLong)),
+        Err(NestedTooLarge) => Some((too_long.flatten(), Found::TooLong)),
+    }
 }
 
 /// `fork_bomb::find`, whose working memory (tokens and their indexes, some
 /// hundred bytes per byte of script) is given back when it returns, so that
 /// scanning a large script twice (alone, then in its command line) fits the
 /// memory cap.
-fn find_reclaiming(script: &str) -> Option<ForkBomb> {
+fn find_reclaiming(script: &str, env: &Env) -> Result<Option<ForkBomb>, NestedTooLarge> {
+    // `eval "$B"` reads the env (built here, outside the scan, by `values`)
+    // when some value may hold a bomb.
+    let lookup = |name: &str| env.value(name);
+    let read_env = script.contains('$') && env.values().any(fork_bomb::may_hold_fork_bomb);
+    let lookup = read_env.then_some(&lookup as fork_bomb::Lookup);
     // SAFETY: `find` keeps nothing it allocates; the bomb it returns is
     // copied out of the arena before its memory is given back.
     unsafe {
-        arena::reclaiming(|| fork_bomb::find(script).map(|bomb| arena::lasting(|| bomb.clone())))
+        arena::reclaiming(|| {
+            fork_bomb::find(script, lookup)
+                .map(|found| found.map(|bomb| arena::lasting(|| bomb.clone())))
+        })
     }
 }
 
@@ -398,6 +426,26 @@ fn fork_bomb_violation(
     .about(vec![container_finding(at, "fork-bomb", 0)])
 }
 
+fn nested_violation(at: &ContainerAt, field: String) -> Violation {
+    let max = fork_bomb::MAX_NESTED_BYTES / (1024 * 1024);
+    Violation::new(
+        field,
+        format!("scripts nested over {max} MiB"),
+        format!(
+            "{} runs scripts nested in `sh -c`, `eval` or here-documents that add up to more than crash-guard reads per script ({max} MiB or {} scripts, at every depth), so it cannot tell whether they run a fork bomb; what it cannot read it refuses.",
+            at.describe(),
+            fork_bomb::MAX_NESTED_SCRIPTS,
+        ),
+        "run the script from a file (a ConfigMap mounted as a volume: `sh /scripts/run.sh`), or pass it to the shell once instead of evaluating many or long texts.",
+    )
+    // Keyed by what it runs: an UPDATE that changes what hides there is new.
+    .about(vec![container_finding(
+        at,
+        &format!("unreadable/{:016x}", at.container.run_digest()),
+        0,
+    )])
+}
+
 fn limits_violation(at: &ContainerAt, missing: &[&str], zero: bool, daemon_set: bool) -> Violation {
     let findings = missing
         .iter()
@@ -413,12 +461,13 @@ fn limits_violation(at: &ContainerAt, missing: &[&str], zero: bool, daemon_set: 
         format!("{}.resources.limits", at.path),
         format!("missing {missing}"),
         format!(
-            "{} declares no {missing} limit{}, so it can take all of its node's {missing}{reach}, starving the kubelet and the container runtime until the node stops working.",
+            "{} declares no {missing} limit{}, nor does its pod, so it can take all of its node's {missing}{reach}, starving the kubelet and the container runtime until the node stops working.",
             at.describe(),
             if zero { " (a limit of 0 is no limit: the kubelet sets none)" } else { "" },
         ),
         format!(
-            "set `resources.limits` for {missing} on the container, above 0 (required by the policy's `resourceLimits` setting); and {PID_FIX}."
+            "set `resources.limits` for {missing} on the container, or on the whole pod in `{}.resources.limits` (pod-level resources, Kubernetes 1.34 and later), above 0 (required by the policy's `resourceLimits` setting); and {PID_FIX}.",
+            at.path.pod_spec
         ),
     )
     .about(findings)
@@ -586,6 +635,34 @@ mod tests {
         request(DS, "CREATE", "kube-system", "alice", &daemon_set("kube-system", r#"{"name":"c","resources":{"limits":{"cpu":1,"memory":"0.5Gi"}}}"#), "null"),
         &[]
     )]
+    #[case::pod_level_limits(
+        request(DS, "CREATE", "kube-system", "alice", r#"{"spec":{"template":{"spec":{"resources":{"limits":{"cpu":"1","memory":"1Gi"}},"containers":[{"name":"c"}],"initContainers":[{"name":"i"}]}}}}"#, "null"),
+        &[]
+    )]
+    #[case::pod_level_cpu_limit_only(
+        request(DS, "CREATE", "kube-system", "alice", r#"{"spec":{"template":{"spec":{"resources":{"limits":{"cpu":"1","memory":"0"}},"containers":[{"name":"c"},{"name":"d","resources":{"limits":{"memory":"1Gi"}}}]}}}}"#, "null"),
+        &["spec.template.spec.containers[0].resources.limits"]
+    )]
+    #[case::pod_level_limits_of_a_pod(
+        request(("", "Pod"), "CREATE", "apps", "alice", r#"{"spec":{"resources":{"limits":{"cpu":"1","memory":"1Gi"}},"containers":[{"name":"c"}]}}"#, "null"),
+        &[]
+    )]
+    #[case::bomb_in_env_run_by_eval(
+        request(("", "Pod"), "CREATE", "apps", "alice", r#"{"spec":{"containers":[{"name":"c","command":["sh","-c","eval \"$LOAD\""],"env":[{"name":"LOAD","value":":(){ :|:& };:"}]}]}}"#, "null"),
+        &["spec.containers[0].command[2]"]
+    )]
+    #[case::bomb_in_env_run_by_a_hook(
+        request(("", "Pod"), "CREATE", "apps", "alice", r#"{"spec":{"containers":[{"name":"c","lifecycle":{"postStart":{"exec":{"command":["bash","-c","bash -c \"$LOAD\""]}}},"env":[{"name":"LOAD","value":":(){ :|:& };:"}]}]}}"#, "null"),
+        &["spec.containers[0].lifecycle.postStart.exec.command[2]"]
+    )]
+    #[case::harmless_env_run_by_eval(
+        request(("", "Pod"), "CREATE", "apps", "alice", r#"{"spec":{"containers":[{"name":"c","command":["sh","-c","eval \"$LOAD\""],"env":[{"name":"LOAD","value":"a | b &"},{"name":"X","valueFrom":{}}]}]}}"#, "null"),
+        &[]
+    )]
+    #[case::nested_scripts_over_the_budget(
+        request(("", "Pod"), "CREATE", "apps", "alice", &format!(r#"{{"spec":{{"containers":[{{"name":"c","command":["sh","-c","eval {}"]}}]}}}}"#, "'a|{' ".repeat(fork_bomb::MAX_NESTED_SCRIPTS + 1)), "null"),
+        &["spec.containers[0].command[2]"]
+    )]
     fn judges(#[case] json: String, #[case] expected: &[&str]) {
         assert_eq!(fields(&judge_json(&json, &Settings::default())), expected);
     }
@@ -699,6 +776,7 @@ mod tests {
             "--pod-max-pids",
             "podPidsLimit",
             "missing cpu, memory",
+            "or on the whole pod in `spec.template.spec.resources.limits`",
             "daemonSets.allowed",
         ] {
             assert!(message.contains(needle), "{needle} missing from {message}");

@@ -85,6 +85,9 @@ pub struct PodSpec<'a> {
     pub init_containers: Vec<Container<'a>>,
     #[serde(default, borrow, deserialize_with = "nullable")]
     pub ephemeral_containers: Vec<Container<'a>>,
+    /// Pod-level resources (PodLevelResources): limits the pod as a whole.
+    #[serde(default, borrow, deserialize_with = "nullable")]
+    pub resources: Resources<'a>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -459,6 +462,16 @@ impl<'w, 'a> Env<'w, 'a> {
         Some(value)
     }
 
+    /// The literal values of the entries that set their names.
+    pub fn values(&self) -> impl Iterator<Item = &str> {
+        let table = self.table();
+        let values = &table.values;
+        table
+            .latest
+            .values()
+            .filter_map(|index| values.get(*index)?.0.as_deref())
+    }
+
     /// Whether some entry sets `name`, literally or from `valueFrom`.
     pub fn defines(&self, name: &str) -> bool {
         self.table().latest.contains_key(name)
@@ -633,6 +646,8 @@ struct AnyWorkloadSpec<'a> {
     #[serde(default, borrow, deserialize_with = "nullable")]
     ephemeral_containers: Vec<Container<'a>>,
     #[serde(default, borrow, deserialize_with = "nullable")]
+    resources: Resources<'a>,
+    #[serde(default, borrow, deserialize_with = "nullable")]
     template: Template<'a>,
     #[serde(default, borrow, deserialize_with = "nullable")]
     job_template: JobTemplate<'a>,
@@ -646,6 +661,7 @@ impl<'a> WorkloadObject<'a> {
                 containers: any.containers,
                 init_containers: any.init_containers,
                 ephemeral_containers: any.ephemeral_containers,
+                resources: any.resources,
             },
             WorkloadKind::CronJob => any.job_template.spec.template.spec,
             _ => any.template.spec,

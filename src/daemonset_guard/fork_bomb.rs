@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
+use crate::arena;
 use crate::workload::shell::{
     command_positions, is_assignment, is_variable_name, tokenize, Op, Token, TokenKind,
 };
@@ -25,18 +26,57 @@ pub struct ForkBomb {
     pub excerpt: String,
 }
 
-/// Searches `script` for a fork bomb.
-pub fn find(script: &str) -> Option<ForkBomb> {
-    if !may_hold_fork_bomb(script) {
-        return None;
+/// A variable's value in the container's env, for `eval "$B"`.
+pub type Lookup<'e> = &'e dyn Fn(&str) -> Option<&'e str>;
+
+/// Bytes of nested scripts, and how many, read per script at every depth:
+/// bounds the work of scripts that evaluate many or long texts.
+pub const MAX_NESTED_BYTES: usize = 1024 * 1024;
+pub const MAX_NESTED_SCRIPTS: usize = 10_000;
+
+/// The nested scripts were more or longer than the budget allows: what
+/// was left unread may hold a bomb.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NestedTooLarge;
+
+/// What is left of the nested scripts' budget.
+struct Budget {
+    bytes: usize,
+    scripts: usize,
+}
+
+impl Budget {
+    fn take(&mut self, script: &str) -> Result<(), NestedTooLarge> {
+        self.bytes = self.bytes.checked_sub(script.len()).ok_or(NestedTooLarge)?;
+        self.scripts = self.scripts.checked_sub(1).ok_or(NestedTooLarge)?;
+        Ok(())
     }
-    find_nested(script, 0)
+}
+
+/// Searches `script` for a fork bomb; `env`, when some variable of the
+/// container's env may hold one, has the values the script does not assign.
+pub fn find(script: &str, env: Option<Lookup>) -> Result<Option<ForkBomb>, NestedTooLarge> {
+    if !worth_reading(script, env.is_some()) {
+        return Ok(None);
+    }
+    let mut budget = Budget {
+        bytes: MAX_NESTED_BYTES,
+        scripts: MAX_NESTED_SCRIPTS,
+    };
+    find_nested(script, 0, &mut budget, env)
+}
+
+/// Whether `script` may hold a bomb, itself or (`$B`) in variables read
+/// from an env that may.
+fn worth_reading(script: &str, env: bool) -> bool {
+    may_hold_fork_bomb(script) || (env && script.contains('$'))
 }
 
 /// A fork bomb needs a function body (`{` or `(`) and `|` or `&` to
 /// multiply. Quote removal only drops characters, so scripts nested in this
-/// one hold a bomb only if this one has those characters too.
-fn may_hold_fork_bomb(script: &str) -> bool {
+/// one hold a bomb only if this one (or a variable it reads) has those
+/// characters too.
+pub fn may_hold_fork_bomb(script: &str) -> bool {
     let has = |set: &[u8]| script.bytes().any(|b| set.contains(&b));
     has(b"|&") && has(b"{(")
 }
@@ -259,8 +299,11 @@ impl<'s> Script<'s> {
                 }
                 Op::Newline if continued || depth > 0 => continue,
                 // `{ f; } | { f; } &`: the call ends its group, whose
-                // pipeline is the call's.
-                Op::Semi | Op::Newline if depth == 0 && self.group_closes_after(at, last) => {}
+                // pipeline is the call's; the scan goes on at the closer.
+                Op::Semi | Op::Newline if depth == 0 => match self.group_closer_after(at, last) {
+                    Some(close) => i = close,
+                    None => return (Some(op), first_pipe),
+                },
                 _ if depth == 0 => return (Some(op), first_pipe),
                 _ => {}
             }
@@ -269,17 +312,17 @@ impl<'s> Script<'s> {
         (None, first_pipe)
     }
 
-    /// Whether only `;` and newlines stand between `at` and a group's closer.
-    fn group_closes_after(&self, at: usize, last: usize) -> bool {
+    /// The group closer after `at`, if only `;` and newlines stand between.
+    fn group_closer_after(&self, at: usize, last: usize) -> Option<usize> {
         let mut i = at.saturating_add(1);
         while i <= last {
             match self.token(i).and_then(Token::op) {
                 Some(Op::Semi | Op::Newline) => i = i.saturating_add(1),
-                Some(Op::RBrace | Op::RParen) => return true,
-                _ => return false,
+                Some(Op::RBrace | Op::RParen) => return Some(i),
+                _ => return None,
             }
         }
-        false
+        None
     }
 
     fn judge(&self, definition: &Definition) -> Option<&'static str> {
@@ -352,9 +395,12 @@ impl<'s> Script<'s> {
         shorten(collapse_whitespace(text), EXCERPT_CHARS)
     }
 
-    /// Nested scripts: the argument of `-c` (also `-ec`, `-lc`), the
-    /// arguments of `eval`, and here-documents and here-strings fed to a shell.
-    fn nested_scripts(&self) -> Vec<&str> {
+    /// Nested scripts: the script of a shell's `-c` (also `-ec`, `-ce`,
+    /// `-c -x`) or of another program's (`su -c`), the arguments of `eval`,
+    /// and here-documents and here-strings fed to a shell. A `$B` argument
+    /// stands for the value assigned to `B` earlier, or else `B`'s value in
+    /// `env`; each value is read once. Only texts that may hold a bomb.
+    fn nested_scripts<'a, 'e: 'a>(&'a self, env: Option<Lookup<'e>>) -> Vec<&'a str> {
         let mut nested = Vec::new();
         let mut in_eval = false;
         // A shell without `-c` or a script file reads its script from stdin.
@@ -362,11 +408,18 @@ impl<'s> Script<'s> {
         let mut stdin_forced = false;
         let mut after_redirect = false;
         let mut here_string = false;
-        let mut assigned: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut shell = ShellArgs::default();
+        // Values assigned (or read from `env`), and whether one was taken.
+        let mut assigned: BTreeMap<&str, (&str, bool)> = BTreeMap::new();
+        let mut push = |text: &'a str| {
+            if worth_reading(text, env.is_some()) {
+                nested.push(text);
+            }
+        };
         for (index, token) in self.tokens.iter().enumerate() {
             if let Some(body) = token.here_doc() {
                 if shell_reads_stdin {
-                    nested.push(body);
+                    push(body);
                 }
                 continue;
             }
@@ -378,46 +431,118 @@ impl<'s> Script<'s> {
                         .source
                         .get(token.span.clone())
                         .is_some_and(|op| op.starts_with("<<<"));
-                if !after_redirect && !token.is_op(Op::Newline) {
-                    shell_reads_stdin = false;
-                    stdin_forced = false;
+                if !after_redirect {
+                    shell = ShellArgs::default();
+                    if !token.is_op(Op::Newline) {
+                        shell_reads_stdin = false;
+                        stdin_forced = false;
+                    }
                 }
                 continue;
             };
             if let Some((name, value)) = word.split_once('=').filter(|_| is_assignment(word)) {
-                assigned.insert(name, value);
+                assigned.insert(name, (value, false));
             }
             if std::mem::take(&mut after_redirect) {
                 // `bash <<< 'script'`: the word is the shell's script.
                 if std::mem::take(&mut here_string) && shell_reads_stdin {
-                    nested.push(word);
+                    push(word);
                 }
                 continue;
             }
+            let program = word.rsplit('/').next().unwrap_or(word);
             if self.is_head(index) {
                 in_eval = word == "eval";
-                let program = word.rsplit('/').next().unwrap_or(word);
                 shell_reads_stdin = SHELLS.contains(&program);
                 stdin_forced = false;
+                shell = ShellArgs::default();
+            }
+            let script = shell.is_script(word);
+            if !script && !shell.active && SHELLS.contains(&program) {
+                // `exec bash -c`, `timeout 5 sh -c`: a shell's options follow.
+                shell.active = true;
+                continue;
+            }
+            if self.is_head(index) {
                 continue;
             }
             if shell_reads_stdin && is_s_option(word) {
                 // `-s`: the script is stdin, the remaining words are its arguments.
                 stdin_forced = true;
-            } else if !stdin_forced && (!word.starts_with('-') || is_c_option(word)) {
+            } else if !stdin_forced && (!word.starts_with('-') || shell.c) {
                 shell_reads_stdin = false;
             }
             let after_c = index
                 .checked_sub(1)
                 .and_then(|p| self.word(p))
                 .is_some_and(is_c_option);
-            if in_eval || after_c {
-                // `eval "$B"`: the script assigned to `B` earlier.
-                let value = variable_name(word).and_then(|name| assigned.get(name));
-                nested.push(value.copied().unwrap_or(word));
+            if !(in_eval || after_c || script) {
+                continue;
+            }
+            // `eval "$B"`: the script assigned to `B` earlier, or in the env.
+            let text = match variable_name(word) {
+                Some(name) => match assigned.get_mut(name) {
+                    Some((_, true)) => None,
+                    Some((value, taken)) => {
+                        *taken = true;
+                        Some(*value)
+                    }
+                    None => env.and_then(|env| env(name)).inspect(|value| {
+                        assigned.insert(name, (value, true));
+                    }),
+                },
+                None => Some(word),
+            };
+            if let Some(text) = text {
+                push(text);
             }
         }
         nested
+    }
+}
+
+/// A shell's arguments as bash reads them: options (clusters such as
+/// `-ce`, `-o name`, `--rcfile file`) up to `--` or the first operand,
+/// which is the script when an option cluster held `c`.
+#[derive(Default)]
+struct ShellArgs {
+    /// After a shell's name, before its first operand.
+    active: bool,
+    /// `c` was among the options.
+    c: bool,
+    /// Words still taken as option arguments (`-o pipefail`).
+    arguments: usize,
+    /// After `--` or `-`: the next word is the operand.
+    ended: bool,
+}
+
+impl ShellArgs {
+    /// Reads `word`; whether it is the `-c` script.
+    fn is_script(&mut self, word: &str) -> bool {
+        if !self.active {
+            return false;
+        }
+        if self.arguments > 0 {
+            self.arguments -= 1;
+            return false;
+        }
+        if !self.ended {
+            if word == "--" || word == "-" {
+                self.ended = true;
+                return false;
+            }
+            if let Some(long) = word.strip_prefix("--") {
+                self.arguments = usize::from(matches!(long, "rcfile" | "init-file"));
+                return false;
+            }
+            if let Some(flags) = word.strip_prefix(['-', '+']).filter(|f| !f.is_empty()) {
+                self.c |= word.starts_with('-') && flags.contains('c');
+                self.arguments = flags.matches(['o', 'O']).count();
+                return false;
+            }
+        }
+        self.active = false;
+        std::mem::take(&mut self.c)
     }
 }
 
@@ -480,7 +605,12 @@ fn shorten(mut text: String, max: usize) -> String {
     text
 }
 
-fn find_nested(source: &str, depth: usize) -> Option<ForkBomb> {
+fn find_nested(
+    source: &str,
+    depth: usize,
+    budget: &mut Budget,
+    env: Option<Lookup>,
+) -> Result<Option<ForkBomb>, NestedTooLarge> {
     let script = Script::new(source);
     for index in 0..script.tokens.len() {
         if !script.is_head(index) {
@@ -490,26 +620,42 @@ fn find_nested(source: &str, depth: usize) -> Option<ForkBomb> {
             continue;
         };
         if let Some(how) = script.judge(&definition) {
-            return Some(ForkBomb {
+            return Ok(Some(ForkBomb {
                 function: definition.name.clone(),
                 how,
                 excerpt: script.excerpt(&definition),
-            });
+            }));
         }
     }
     if depth >= MAX_NESTING {
-        return None;
+        return Ok(None);
     }
-    script
-        .nested_scripts()
-        .into_iter()
-        .find_map(|nested| find_nested(nested, depth.saturating_add(1)))
+    for nested in script.nested_scripts(env) {
+        budget.take(nested)?;
+        // SAFETY: what the scan allocates stays in it; a bomb found is
+        // copied out of the arena before its memory is given back.
+        let found = unsafe {
+            arena::reclaiming(|| {
+                find_nested(nested, depth.saturating_add(1), budget, env)
+                    .map(|found| found.map(|bomb| arena::lasting(|| bomb.clone())))
+            })
+        }?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use rstest::rstest;
+
+    /// `super::find` with an empty env.
+    fn find(script: &str) -> Option<ForkBomb> {
+        super::find(script, None).expect("read")
+    }
 
     #[rstest]
     #[case::classic(":(){ :|:& };:", ":")]
@@ -546,6 +692,13 @@ mod tests {
     #[case::group_calls_on_lines("f() {\n  { echo; f\n  } | { f; } &\n}\nf", "f")]
     #[case::eval_of_variable("B=':(){ :|:& };:'; eval \"$B\"", ":")]
     #[case::sh_c_of_braced_variable("export B='x(){ x|x& };x'\nsh -c \"${B}\"", "x")]
+    #[case::bash_ce("bash -ce ':(){ :|:& };:'", ":")]
+    #[case::bash_cex("exec bash -cex ':(){ :|:& };:'", ":")]
+    #[case::bash_c_then_option("bash -c -x ':(){ :|:& };:'", ":")]
+    #[case::bash_c_then_option_argument("bash -c -o pipefail ':(){ :|:& };:' name", ":")]
+    #[case::bash_c_options_ended("bash -c -- ':(){ :|:& };:'", ":")]
+    #[case::bash_long_option_first("bash --norc --rcfile /x -lc ':(){ :|:& };:'", ":")]
+    #[case::shell_after_other_program("timeout 60 /bin/sh -e -c ':(){ :|:& };:'", ":")]
     fn finds_fork_bombs(#[case] script: &str, #[case] function: &str) {
         let bomb = find(script).unwrap_or_else(|| panic!("no bomb found in {script}"));
         assert_eq!(bomb.function, function);
@@ -612,12 +765,106 @@ fib 10
     #[case::sequential_recursion_in_group("f() { { f; }; }; f")]
     #[case::eval_of_unassigned_variable("eval \"$B\" | cat &")]
     #[case::eval_of_harmless_variable("B='f(){ echo; }; f'; eval \"$B\" &")]
+    #[case::eval_of_harmless_env_variable("eval \"$HARMLESS\" | cat &")]
+    #[case::assignment_hides_env_variable("LOAD='echo hi'; eval \"$LOAD\" &")]
+    #[case::bash_script_file_argument("bash -e ./run.sh ':(){ :|:& };:'")]
+    #[case::bash_option_argument("bash -o ':(){ :|:& };:' -c 'echo hi'")]
     #[case::unbalanced_quotes("echo \"unterminated | f & ")]
     #[case::here_doc_to_file(
         "cat <<'EOF' > /usr/share/doc/bomb.txt\n:(){ :|:& };:\nEOF\necho done"
     )]
     fn accepts_ordinary_scripts(#[case] script: &str) {
         assert_eq!(find(script), None, "{script}");
+    }
+
+    /// What `eval "$LOAD"` finds in the env of the tests below.
+    fn test_env(name: &str) -> Option<&'static str> {
+        match name {
+            "LOAD" => Some("load(){ load|load& }; load"),
+            "HARMLESS" => Some("f(){ echo | cat & }; f"),
+            _ => None,
+        }
+    }
+
+    #[rstest]
+    #[case::eval_of_env_variable("eval \"$LOAD\"", Some("load"))]
+    #[case::bash_c_of_env_variable("echo start; bash -c \"${LOAD}\"", Some("load"))]
+    #[case::sh_c_of_env_variable("sh -c \"$LOAD\"", Some("load"))]
+    #[case::nested_eval_of_env_variable("sh -c 'eval \"$LOAD\"'", Some("load"))]
+    #[case::harmless_env_variable("eval \"$HARMLESS\" | cat &", None)]
+    #[case::assigned_first("LOAD='x | y &'; eval \"$LOAD\"", None)]
+    #[case::unknown_variable("eval \"$OTHER\" | cat &", None)]
+    #[case::only_printed("echo \"$LOAD\" | cat &", None)]
+    fn reads_variables_from_the_env(#[case] script: &str, #[case] function: Option<&str>) {
+        let found = super::find(script, Some(&test_env)).expect("read");
+        assert_eq!(found.map(|b| b.function).as_deref(), function, "{script}");
+    }
+
+    #[rstest]
+    #[case::plain(&["-c", "x", "y"], Some(1))]
+    #[case::cluster_ending_in_c(&["-ec", "x"], Some(1))]
+    #[case::cluster_starting_with_c(&["-ce", "x"], Some(1))]
+    #[case::options_after_c(&["-c", "-x", "+e", "x"], Some(3))]
+    #[case::option_arguments(&["-co", "pipefail", "-O", "extglob", "x"], Some(4))]
+    #[case::two_option_arguments(&["-oOc", "pipefail", "extglob", "x"], Some(3))]
+    #[case::long_options(&["--login", "--init-file", "-c", "-c", "x"], Some(4))]
+    #[case::double_dash(&["-c", "--", "-x"], Some(2))]
+    #[case::single_dash(&["-c", "-", "-x"], Some(2))]
+    #[case::plus_c_is_no_script(&["+c", "x"], None)]
+    #[case::script_file(&["-e", "file", "-c", "x"], None)]
+    #[case::no_operand(&["-c"], None)]
+    fn shell_arguments_as_bash_reads_them(#[case] words: &[&str], #[case] script: Option<usize>) {
+        let mut shell = ShellArgs {
+            active: true,
+            ..ShellArgs::default()
+        };
+        let found: Vec<usize> = (0..words.len())
+            .filter(|i| shell.is_script(words[*i]))
+            .collect();
+        assert_eq!(found, script.into_iter().collect::<Vec<_>>(), "{words:?}");
+    }
+
+    #[test]
+    fn nested_scripts_are_read_once_and_only_if_they_may_hold_a_bomb() {
+        let script = Script::new(
+            "B='x | y &(' ; eval $B; eval \"$B\"; sh -c ${B}; eval 'a b'; eval LOAD; eval $LOAD $LOAD",
+        );
+        let env = |name: &str| (name == "LOAD").then_some("{ a | b; }");
+        assert_eq!(
+            script.nested_scripts(Some(&env)),
+            ["x | y &(", "{ a | b; }"]
+        );
+    }
+
+    /// Review regression: each `$B` (or word) was read again and kept in
+    /// memory, so a long value evaluated many times ran out of memory.
+    #[rstest]
+    #[case::one_value_evaluated_often(format!("B='{}'\n{}", "x|{ ".repeat(25_000), "eval $B\n".repeat(2_000)), Ok(None))]
+    #[case::one_value_run_often(format!("B='{}'\n{}", "x|{ ".repeat(25_000), "sh -c $B\n".repeat(2_000)), Ok(None))]
+    #[case::many_words_without_bombs(format!("eval {} &(", "a ".repeat(700_000)), Ok(None))]
+    #[case::long_words_past_the_budget(format!("eval {}", "'a|{' ".repeat(400_000)), Err(NestedTooLarge))]
+    #[case::many_words_past_the_budget(format!("eval {}", "'a|{' ".repeat(MAX_NESTED_SCRIPTS + 1)), Err(NestedTooLarge))]
+    #[case::bomb_in_the_budget(format!("eval {} ':(){{ :|:& }};:'", "'a|{' ".repeat(MAX_NESTED_SCRIPTS - 1)), Ok(Some(":")))]
+    fn nested_scripts_are_bounded(
+        #[case] script: String,
+        #[case] expected: Result<Option<&str>, NestedTooLarge>,
+    ) {
+        let found = super::find(&script, None);
+        let found = found.map(|bomb| bomb.map(|b| b.function));
+        assert_eq!(
+            found.as_ref().map(Option::as_deref),
+            expected.as_ref().map(|f| *f)
+        );
+    }
+
+    /// Review regression: a run of `;` or newlines before a closer was
+    /// rescanned from each of its separators.
+    #[rstest]
+    #[case::newlines(format!("f(){{ f{}}}\nf &", "\n".repeat(200_000)), None)]
+    #[case::semicolons(format!("f(){{ f{}}}\nf &", " ;".repeat(200_000)), None)]
+    #[case::bomb_after_a_run(format!("f(){{ {{ f{}}} | {{ f; }} & }}; f", ";\n".repeat(100_000)), Some("f"))]
+    fn separator_runs_are_linear(#[case] script: String, #[case] function: Option<&str>) {
+        assert_eq!(find(&script).map(|b| b.function).as_deref(), function);
     }
 
     #[rstest]

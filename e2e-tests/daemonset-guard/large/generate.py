@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the daemonset-guard large fixtures: Pods whose `sh -c` script is
-about 128 KiB (one 256 KiB) of shapes that once made the fork-bomb detector quadratic
-(each took longer than policy-server's deadline), none of them a fork bomb.
+about 128 KiB (two larger) of shapes that once made the fork-bomb detector quadratic
+(each took longer than policy-server's deadline) or run out of memory, none of them a fork bomb;
+and one with more nested scripts than the detector reads.
 
     python3 e2e-tests/daemonset-guard/large/generate.py
 """
@@ -22,10 +23,25 @@ SCRIPTS = {
     "here-documents": lambda n: "<<a " * (n // 6) + "b " * (n // 6) + "&(",
     # `$(` never closed (text to the kubelet): each searched the rest for a `)`.
     "unclosed-references": lambda n: "$(A$(" * (n // 5),
+    # Newlines before a closer: each was followed by a scan of the rest of the run.
+    "blank-lines-before-closer": lambda n: "f(){ f" + "\n" * (n - 12) + "}\nf &",
+    # `;` before a closer, likewise.
+    "semicolons-before-closer": lambda n: "f(){ f" + " ;" * ((n - 12) // 2) + "}\nf &",
+    # One value evaluated many times: each `$B` was read (and kept) again.
+    "eval-of-one-value": lambda n: "B='" + "x|{ " * (n // 8) + "'\n" + "eval $B\n" * (n // 16) + "f(){ :; } &",
+    "sh-c-of-one-value": lambda n: "B='" + "x|{ " * (n // 8) + "'\n" + "sh -c $B\n" * (n // 20) + "f(){ :; } &",
+    # Many words after `eval`: each was read as a script of its own.
+    "eval-of-many-words": lambda n: "eval " + "a " * (n // 2) + "&(",
+    # More scripts than are read (each word may hold a bomb): refused, unread.
+    "eval-of-too-many-scripts": lambda n: "eval " + "'a|{' " * 10_001,
 }
 
 # Sizes other than SIZE: at 128 KiB this one still made the deadline.
-SIZES = {"unclosed-references": 256 * 1024}
+SIZES = {
+    "unclosed-references": 256 * 1024,
+    # As large as the API server admits (1.5 MiB a request).
+    "eval-of-many-words": 1400 * 1000,
+}
 
 
 def pod(name: str, script: str) -> dict:
