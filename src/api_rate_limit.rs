@@ -524,14 +524,20 @@ impl<'w, 'e, 'a> Scripts<'w, 'e, 'a> {
             return;
         }
         let mut texts = Vec::new();
+        let first = !seen.names.contains(reference.name);
+        if first {
+            seen.names.insert(reference.name.to_string());
+        }
         let defaulted = if let Some(values) = self.assigned.get(reference.name) {
-            if seen.names.insert(reference.name.to_string()) {
+            if first {
                 texts.extend(values.iter().copied());
             }
             reference.colon && values.contains("")
         } else if self.env.defines(reference.name) {
             let literal = self.env.value(reference.name);
-            texts.extend(literal);
+            if first {
+                texts.extend(literal);
+            }
             reference.colon && literal == Some("")
         } else {
             !self.env.has_env_from()
@@ -540,9 +546,10 @@ impl<'w, 'e, 'a> Scripts<'w, 'e, 'a> {
             texts.extend(reference.default);
         }
         for text in texts {
-            if text.is_empty() || !seen.texts.insert(text.to_string()) {
+            if text.is_empty() || seen.texts.contains(text) {
                 continue;
             }
+            seen.texts.insert(text.to_string());
             for part in text.split_whitespace() {
                 out.push(part.to_string());
                 self.split(part, depth + 1, seen, out);
@@ -1195,6 +1202,7 @@ mod tests {
     #[case::cycle(r#"{"name":"c","command":["sh","-c","A=$B; B=$A; exec /manager --kube-api-qps=$A"]}"#, &[])]
     #[case::env_args_split(r#"{"name":"c","command":["sh","-c","exec /manager --leader-elect $EXTRA_ARGS"],"env":[{"name":"EXTRA_ARGS","value":"--kube-api-qps=3000 --kube-api-burst 6000"}]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=3000 (from $EXTRA_ARGS)", "spec.template.spec.containers[0].command[2] = --kube-api-burst 6000 (from $EXTRA_ARGS)"])]
     #[case::script_args_split(r#"{"name":"c","command":["sh","-c","ARGS=\"--kube-api-qps=3000 --kube-api-burst=6000\"; exec /manager $ARGS"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-burst=6000", "spec.template.spec.containers[0].command[2] = --kube-api-qps=3000 (from $ARGS)"])]
+    #[case::env_split_once(r#"{"name":"c","command":["sh","-c","/m $A ${A:-1} ${A} $B"],"env":[{"name":"A","value":"--qps=-1 --burst=500"},{"name":"B","value":"--qps=-1"}]}"#, &["spec.template.spec.containers[0].command[2] = --qps=-1 (from $A)", "spec.template.spec.containers[0].command[2] = --burst=500 (from $A)"])]
     #[case::appended_args(r#"{"name":"c","command":["sh","-c","ARGS=\"$ARGS --kube-api-qps=3000\"; exec /manager ${ARGS}"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=3000"])]
     #[case::exported_env(r#"{"name":"c","command":["sh","-c","export KUBE_API_QPS=3000 KUBE_API_BURST=${KUBE_API_BURST:-6000}; exec /manager"]}"#, &["spec.template.spec.containers[0].command[2] = KUBE_API_QPS=3000", "spec.template.spec.containers[0].command[2] = KUBE_API_BURST=${KUBE_API_BURST:-6000}"])]
     #[case::env_command(r#"{"name":"c","command":["env","KUBE_API_QPS=3000","/manager"]}"#, &["spec.template.spec.containers[0].command[1] = KUBE_API_QPS=3000"])]
