@@ -5,7 +5,7 @@
 //! Priority and Fairness.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
@@ -14,7 +14,7 @@ use crate::host::{GetResource, Host, OnLookupFailure};
 use crate::policy::Rule;
 use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
 use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
-use crate::violation::{Verdict, Violation};
+use crate::violation::{Verdict, Violation, MAX_LISTED};
 use crate::workload::shell::{is_variable_name, tokenize};
 use crate::workload::{
     container_finding, expansion_violation, judge_change, ArgField, ContainerAt, Env, Expansions,
@@ -28,12 +28,24 @@ const FLOWCONTROL_GROUP: &str = "flowcontrol.apiserver.k8s.io";
 const EXEMPT_LEVEL: &str = "exempt";
 /// Groups every client (or every service account) is in.
 const EVERYONE_GROUPS: &[&str] = &[
+    "*",
     "system:authenticated",
     "system:unauthenticated",
     "system:serviceaccounts",
 ];
-/// The highest matchingPrecedence of the built-in FlowSchemas of the
-/// system components (kube-system-service-accounts).
+/// The built-in FlowSchemas of the system components after `exempt` and
+/// `probes`, with their matchingPrecedence.
+const SYSTEM_FLOW_SCHEMAS: &[(&str, i64)] = &[
+    ("system-leader-election", 100),
+    ("endpoint-controller", 150),
+    ("workload-leader-election", 200),
+    ("system-node-high", 400),
+    ("system-nodes", 500),
+    ("kube-controller-manager", 800),
+    ("kube-scheduler", 800),
+    ("kube-system-service-accounts", 900),
+];
+/// The highest of them (kube-system-service-accounts).
 const SYSTEM_PRECEDENCE: i64 = 900;
 /// matchingPrecedence the API server gives a FlowSchema that sets none.
 const DEFAULT_PRECEDENCE: i64 = 1000;
@@ -122,6 +134,13 @@ impl Validate for FlowSchemaSettings {
     fn validate(&self) -> Result<(), SettingsError> {
         non_empty_entries("systemUsers", &self.system_users)?;
         non_empty_entries("systemGroups", &self.system_groups)?;
+        // In APF, `*` matches every user (and every group).
+        if let Some(index) = self.system_users.iter().position(|u| u == "*") {
+            return Err(SettingsError::new(
+                format!("systemUsers[{index}]"),
+                "`*` matches every user, so no FlowSchema would be checked; list the users of the system components only",
+            ));
+        }
         for (index, group) in self.system_groups.iter().enumerate() {
             if EVERYONE_GROUPS.contains(&group.as_str()) {
                 return Err(SettingsError::new(
@@ -273,58 +292,282 @@ fn bare_flag(name: &str) -> &str {
     name.trim_start_matches('-')
 }
 
+/// Whether flag names `a` and `b` (without dashes) are one: component-base
+/// reads `_` as `-` (`--kube_api_qps`).
+fn same_flag(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .all(|(x, y)| x == y || matches!((x, y), (b'_', b'-') | (b'-', b'_')))
+}
+
 /// How deep scripts quoted inside scripts (`su -c '...'`) are split.
 const MAX_NESTING: usize = 4;
+/// How deep references are followed (`A=$B`, `${A:-${B:-1}}`, `$ARGS`
+/// holding more references).
+const MAX_DEPTH: usize = 8;
 
-/// Variables a container's scripts assign (`QPS=3000`, `export QPS=3000`).
-type Assigned = BTreeMap<String, String>;
+/// A whole-word shell reference: `$NAME`, `${NAME}`, `${NAME:-default}`,
+/// `${NAME-default}`, and `:=`/`=`, which also assign the default.
+struct Reference<'t> {
+    name: &'t str,
+    default: Option<&'t str>,
+    /// `:-`/`:=`: the default applies to an empty value too.
+    colon: bool,
+    /// `:=`/`=`.
+    assigns: bool,
+}
 
-/// A shell reference (`$NAME`, `${NAME}`, `${NAME:-default}`,
-/// `${NAME-default}`, and `:=`/`=`, which also assign the default) resolved
-/// from the scripts' assignments, then the container's env; a default
-/// applies when neither defines the name and no `envFrom` may.
-fn resolve<'s>(value: &'s str, assigned: &'s Assigned, env: &'s Env) -> Cow<'s, str> {
-    let Some(reference) = value
-        .strip_prefix("${")
-        .and_then(|v| v.strip_suffix('}'))
-        .or_else(|| value.strip_prefix('$'))
-    else {
-        return Cow::Borrowed(value);
-    };
-    let operator =
-        |at: usize, width: usize| Some((reference.get(..at)?, reference.get(at + width..)?));
-    let with_colon = [":-", ":="]
-        .iter()
-        .filter_map(|op| reference.find(op))
-        .min();
-    let (name, default, unless_empty) = match with_colon.and_then(|at| operator(at, 2)) {
-        Some((name, default)) => (name, Some(default), true),
-        None => match reference.find(['-', '=']).and_then(|at| operator(at, 1)) {
-            Some((name, default)) => (name, Some(default), false),
-            None => (reference, None, false),
-        },
-    };
-    let known = match assigned.get(name) {
-        Some(set) => Some(set.as_str()),
-        None if env.defines(name) => match env.value(name) {
-            Some(literal) => Some(literal),
-            // From a ConfigMap or Secret: unknown here.
-            None => return Cow::Borrowed(value),
-        },
-        // `envFrom` may set it.
-        None if env.has_env_from() => return Cow::Borrowed(value),
-        None => None,
-    };
-    match (known, default) {
-        (Some(set), Some(default)) if unless_empty && set.is_empty() => Cow::Borrowed(default),
-        (Some(set), _) => Cow::Borrowed(set),
-        (None, Some(default)) => Cow::Borrowed(default),
-        (None, None) => Cow::Borrowed(value),
+impl<'t> Reference<'t> {
+    fn parse(text: &'t str) -> Option<Self> {
+        let Some(inner) = text.strip_prefix("${").and_then(|t| t.strip_suffix('}')) else {
+            let name = text.strip_prefix('$')?;
+            return Some(Self::plain(name));
+        };
+        let Some(at) = inner.find(['-', '=']) else {
+            return Some(Self::plain(inner));
+        };
+        let head = inner.get(..at)?;
+        let name = head.strip_suffix(':');
+        Some(Self {
+            name: name.unwrap_or(head),
+            default: inner.get(at + 1..),
+            colon: name.is_some(),
+            assigns: inner.get(at..).is_some_and(|op| op.starts_with('=')),
+        })
+    }
+
+    fn plain(name: &'t str) -> Self {
+        Self {
+            name,
+            default: None,
+            colon: false,
+            assigns: false,
+        }
     }
 }
 
+/// What a variable holds, as far as this rule can tell.
+#[derive(Clone, Copy)]
+enum Value<'t> {
+    /// Set, perhaps by several assignments (branches): the worst value
+    /// (`None`: none can be judged), and whether one is empty.
+    Set {
+        worst: Option<&'t str>,
+        empty: bool,
+    },
+    Unset,
+    /// From a ConfigMap or Secret (`valueFrom`, `envFrom`).
+    Unknown,
+}
+
+/// How far a value goes, in thousandths so an UPDATE that lowers it keeps
+/// it; unlimited (a negative QPS) and infinite are farthest.
+fn extent(value: f64, limit: Limit) -> u64 {
+    if (limit == Limit::Qps && value < 0.0) || !value.is_finite() {
+        u64::MAX
+    } else {
+        (value * 1000.0).ceil() as u64
+    }
+}
+
+/// Of two candidate values, the one that goes farther (a number beats text).
+fn worse<'t>(a: Option<&'t str>, b: Option<&'t str>, limit: Limit) -> Option<&'t str> {
+    let rank = |v: Option<&str>| v.map(|t| go_number(t.trim(), limit).map(|n| extent(n, limit)));
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+/// What a container's scripts assign (`QPS=3000`, `export QPS=3000`,
+/// `env QPS=3000 /manager`, `: ${QPS:=3000}`), and references resolved
+/// through it.
+struct Scripts<'w, 'e, 'a> {
+    env: &'w Env<'e, 'a>,
+    /// Every value each name is given. `${QPS:=3000}` gives QPS itself,
+    /// which reads as the env's value or 3000.
+    assigned: BTreeMap<&'w str, BTreeSet<&'w str>>,
+    /// Assignments to `qpsEnvVars` / `burstEnvVars`.
+    client_env: Vec<(ArgField, &'w str, &'w str, Limit)>,
+}
+
+/// Each name's worst value per limit once worked out, and the names being
+/// worked out (a reference to one of those reads the value before the
+/// scripts: `QPS=${QPS:-3000}`).
+#[derive(Default)]
+struct Memo<'w> {
+    qps: BTreeMap<&'w str, Value<'w>>,
+    burst: BTreeMap<&'w str, Value<'w>>,
+    busy: BTreeSet<&'w str>,
+}
+
+impl<'w> Memo<'w> {
+    fn of(&mut self, limit: Limit) -> &mut BTreeMap<&'w str, Value<'w>> {
+        match limit {
+            Limit::Qps => &mut self.qps,
+            Limit::Burst => &mut self.burst,
+        }
+    }
+}
+
+impl<'w, 'e, 'a> Scripts<'w, 'e, 'a> {
+    fn new(
+        words: &'w [(ArgField, Cow<'_, str>)],
+        env: &'w Env<'e, 'a>,
+        client_limit: impl Fn(&str) -> Option<Limit>,
+    ) -> Self {
+        let mut scripts = Self {
+            env,
+            assigned: BTreeMap::new(),
+            client_env: Vec::new(),
+        };
+        for (field, word) in words {
+            let word: &'w str = word;
+            let trimmed = word.trim_end_matches(';');
+            let assignment = match Reference::parse(trimmed) {
+                Some(r) if r.assigns && trimmed.starts_with("${") => Some((r.name, trimmed)),
+                _ => word.split_once('='),
+            };
+            let Some((name, value)) = assignment.filter(|(name, _)| is_variable_name(name)) else {
+                continue;
+            };
+            scripts.assigned.entry(name).or_default().insert(value);
+            if let Some(limit) = client_limit(name) {
+                scripts.client_env.push((*field, name, value, limit));
+            }
+        }
+        scripts
+    }
+
+    /// The value of `name`: the worst of what the scripts assign it, else
+    /// (or while it is being worked out) the env's.
+    fn value_of(&self, memo: &mut Memo<'w>, name: &str, limit: Limit, depth: usize) -> Value<'w> {
+        if let Some((&key, values)) = self.assigned.get_key_value(name) {
+            if !memo.busy.contains(key) {
+                if let Some(known) = memo.of(limit).get(key) {
+                    return *known;
+                }
+                memo.busy.insert(key);
+                let mut worst = None;
+                let mut empty = false;
+                for &value in values {
+                    let resolved = self.resolve(memo, value, limit, depth + 1);
+                    empty |= value.is_empty() || resolved == Some("");
+                    worst = worse(worst, resolved, limit);
+                }
+                memo.busy.remove(key);
+                let value = Value::Set { worst, empty };
+                memo.of(limit).insert(key, value);
+                return value;
+            }
+        }
+        if self.env.defines(name) {
+            match self.env.value(name) {
+                Some(literal) => Value::Set {
+                    worst: Some(literal),
+                    empty: literal.is_empty(),
+                },
+                None => Value::Unknown,
+            }
+        } else if self.env.has_env_from() {
+            // `envFrom` may set it.
+            Value::Unknown
+        } else {
+            Value::Unset
+        }
+    }
+
+    /// `text` with a whole-word reference resolved (a default applies when
+    /// nothing sets the name and no `envFrom` may): the worst value it may
+    /// have, `None` when it cannot be told.
+    fn resolve<'v>(
+        &self,
+        memo: &mut Memo<'w>,
+        text: &'v str,
+        limit: Limit,
+        depth: usize,
+    ) -> Option<&'v str>
+    where
+        'w: 'v,
+    {
+        let Some(reference) = Reference::parse(text) else {
+            return Some(text);
+        };
+        if depth >= MAX_DEPTH {
+            return None;
+        }
+        let default = |memo: &mut Memo<'w>| {
+            reference
+                .default
+                .and_then(|d| self.resolve(memo, d, limit, depth + 1))
+        };
+        match self.value_of(memo, reference.name, limit, depth) {
+            Value::Set { worst, empty } if empty && reference.colon => {
+                worse(worst, default(memo), limit)
+            }
+            Value::Set { worst, .. } => worst,
+            Value::Unset => default(memo),
+            Value::Unknown => None,
+        }
+    }
+
+    /// The words an unquoted whole-word reference (`$EXTRA_ARGS`) may stand
+    /// for, split at whitespace as the shell splits them, followed into the
+    /// references they hold. Each name and text is split once per container.
+    fn split(&self, word: &str, depth: usize, seen: &mut Seen, out: &mut Vec<String>) {
+        let Some(reference) = Reference::parse(word) else {
+            return;
+        };
+        if depth >= MAX_DEPTH {
+            return;
+        }
+        let mut texts = Vec::new();
+        let first = !seen.names.contains(reference.name);
+        if first {
+            seen.names.insert(reference.name.to_string());
+        }
+        let defaulted = if let Some(values) = self.assigned.get(reference.name) {
+            if first {
+                texts.extend(values.iter().copied());
+            }
+            reference.colon && values.contains("")
+        } else if self.env.defines(reference.name) {
+            let literal = self.env.value(reference.name);
+            if first {
+                texts.extend(literal);
+            }
+            reference.colon && literal == Some("")
+        } else {
+            !self.env.has_env_from()
+        };
+        if defaulted {
+            texts.extend(reference.default);
+        }
+        for text in texts {
+            if text.is_empty() || seen.texts.contains(text) {
+                continue;
+            }
+            seen.texts.insert(text.to_string());
+            for part in text.split_whitespace() {
+                out.push(part.to_string());
+                self.split(part, depth + 1, seen, out);
+            }
+        }
+    }
+}
+
+/// Names and texts [`Scripts::split`] has split.
+#[derive(Default)]
+struct Seen {
+    names: BTreeSet<String>,
+    texts: BTreeSet<String>,
+}
+
 /// Splits `text` into words when it is a script (has whitespace, as passed
-/// to `sh -c`), and the scripts quoted in it too.
+/// to `sh -c`), and the scripts quoted in it too. A quoted assignment
+/// (`ARGS="--qps=1 --burst=2"`) is kept whole too, for what `$ARGS` holds.
 fn push_words<'s>(
     field: ArgField,
     text: Cow<'s, str>,
@@ -340,89 +583,121 @@ fn push_words<'s>(
             push_words(field, Cow::Owned(word.to_string()), depth + 1, words);
         }
     }
+    let assignment = text
+        .split_once('=')
+        .is_some_and(|(name, _)| is_variable_name(name));
+    if depth > 0 && assignment {
+        words.push((field, text));
+    }
 }
 
-/// Words of command and args after the kubelet's `$(VAR)` expansion, and
-/// the variables their scripts assign.
-fn words<'s>(at: &'s ContainerAt, env: &'s Env) -> (Vec<(ArgField, Cow<'s, str>)>, Assigned) {
+/// Words of command and args after the kubelet's `$(VAR)` expansion.
+fn words<'s>(at: &'s ContainerAt, env: &'s Env) -> Vec<(ArgField, Cow<'s, str>)> {
     let mut words = Vec::new();
     for (field, arg) in at.container.argv() {
         push_words(field, env.expand(arg), 0, &mut words);
     }
-    let mut assigned = Assigned::new();
-    let mut defaults = Vec::new();
-    for (_, word) in &words {
-        // `${NAME:=default}` (as in `: ${QPS:=3000}`) assigns when nothing set NAME.
-        let assigning_default = word
-            .trim_end_matches(';')
-            .strip_prefix("${")
-            .and_then(|w| w.strip_suffix('}'))
-            .and_then(|w| w.split_once('='))
-            .map(|(name, value)| (name.strip_suffix(':').unwrap_or(name), value));
-        if let Some((name, value)) = assigning_default.filter(|(name, _)| is_variable_name(name)) {
-            defaults.push((name, value));
-        } else if let Some((name, value)) = word.split_once('=') {
-            if is_variable_name(name) {
-                assigned.insert(name.to_string(), value.to_string());
-            }
-        }
-    }
-    for (name, value) in defaults {
-        if !assigned.contains_key(name) && !env.defines(name) && !env.has_env_from() {
-            assigned.insert(name.to_string(), value.to_string());
-        }
-    }
-    (words, assigned)
+    words
 }
 
-fn flag_settings(settings: &Settings, at: &ContainerAt, env: &Env) -> Vec<Setting> {
-    let limit_of = |name: &str| {
-        if settings.qps_flags.iter().any(|f| bare_flag(f) == name) {
+/// Every client rate limit a container sets, each (name, value) once: flags
+/// in its words and in what whole-word references there split into, env
+/// entries, and its scripts' assignments to `qpsEnvVars` / `burstEnvVars`.
+fn container_settings(
+    settings: &Settings,
+    at: &ContainerAt,
+    env: &Env,
+    sink: &mut dyn FnMut(Setting),
+) {
+    let flag_limit = |name: &str| {
+        if settings
+            .qps_flags
+            .iter()
+            .any(|f| same_flag(bare_flag(f), name))
+        {
             Some(Limit::Qps)
-        } else if settings.burst_flags.iter().any(|f| bare_flag(f) == name) {
+        } else if settings
+            .burst_flags
+            .iter()
+            .any(|f| same_flag(bare_flag(f), name))
+        {
             Some(Limit::Burst)
         } else {
             None
         }
     };
-    let (words, assigned) = words(at, env);
-    let mut found = Vec::new();
+    let env_limit = |name: &str| {
+        if settings.qps_env_vars.iter().any(|n| n == name) {
+            Some(Limit::Qps)
+        } else if settings.burst_env_vars.iter().any(|n| n == name) {
+            Some(Limit::Burst)
+        } else {
+            None
+        }
+    };
+    let words = words(at, env);
+    let scripts = Scripts::new(&words, env, env_limit);
+    let mut memo = Memo::default();
+    let mut seen = Seen::default();
+    let mut split = Vec::new();
+    for (index, (_, word)) in words.iter().enumerate() {
+        if word.starts_with('$') {
+            let mut parts = Vec::new();
+            scripts.split(word, 0, &mut seen, &mut parts);
+            split.extend(parts.into_iter().map(|part| (index, part)));
+        }
+    }
+    // What a reference splits into follows it.
+    let mut stream: Vec<(ArgField, &str, Option<&str>)> =
+        Vec::with_capacity(words.len().saturating_add(split.len()));
+    let mut parts = split.iter().peekable();
     for (index, (field, word)) in words.iter().enumerate() {
+        stream.push((*field, word, None));
+        while let Some((_, part)) = parts.next_if(|(at, _)| *at == index) {
+            stream.push((*field, part, Some(word)));
+        }
+    }
+    let mut judged = BTreeSet::new();
+    for (index, &(field, word, origin)) in stream.iter().enumerate() {
         if !word.starts_with('-') {
             continue;
         }
         let (name, inline) = match bare_flag(word).split_once('=') {
-            Some((name, value)) => (name, Some(value.to_string())),
+            Some((name, value)) => (name, Some(value)),
             None => (bare_flag(word), None),
         };
-        let Some(limit) = limit_of(name) else {
+        let Some(limit) = flag_limit(name) else {
             continue;
         };
-        let (value, shown) = match inline {
-            Some(value) => (value, word.to_string()),
-            None => match words.get(index.saturating_add(1)) {
-                Some((_, next)) => (next.to_string(), format!("{word} {next}")),
+        let (value, next) = match inline {
+            Some(value) => (value, None),
+            None => match stream.get(index.saturating_add(1)) {
+                Some(&(_, next, _)) => (next, Some(next)),
                 None => continue,
             },
         };
-        found.push(Setting {
+        let Some(value) = scripts.resolve(&mut memo, value, limit, 0) else {
+            continue;
+        };
+        if !judged.insert((name, value)) {
+            continue;
+        }
+        let mut shown = match next {
+            Some(next) => format!("{word} {next}"),
+            None => word.to_string(),
+        };
+        if let Some(origin) = origin {
+            shown = format!("{shown} (from {origin})");
+        }
+        sink(Setting {
             field: format!("{}.{field}", at.path),
             shown,
             limit,
-            value: resolve(&value, &assigned, env).into_owned(),
+            value: value.to_string(),
         });
     }
-    found
-}
-
-fn env_settings(settings: &Settings, at: &ContainerAt, env: &Env) -> Vec<Setting> {
-    let mut found = Vec::new();
     for (index, entry) in at.container.env.iter().enumerate() {
-        let limit = if settings.qps_env_vars.iter().any(|n| *n == entry.name) {
-            Limit::Qps
-        } else if settings.burst_env_vars.iter().any(|n| *n == entry.name) {
-            Limit::Burst
-        } else {
+        let Some(limit) = env_limit(&entry.name) else {
             continue;
         };
         // A later entry of the same name wins; values from ConfigMaps or
@@ -433,14 +708,38 @@ fn env_settings(settings: &Settings, at: &ContainerAt, env: &Env) -> Vec<Setting
         let Some(value) = env.value(&entry.name) else {
             continue;
         };
-        found.push(Setting {
+        if !judged.insert((&entry.name, value)) {
+            continue;
+        }
+        sink(Setting {
             field: format!("{}.env[{index}]", at.path),
             shown: format!("{}={value}", entry.name),
             limit,
             value: value.to_string(),
         });
     }
-    found
+    for &(field, name, value, limit) in &scripts.client_env {
+        let Some(resolved) = scripts.resolve(&mut memo, value, limit, 0) else {
+            continue;
+        };
+        if !judged.insert((name, resolved)) {
+            continue;
+        }
+        sink(Setting {
+            field: format!("{}.{field}", at.path),
+            shown: format!("{name}={value}"),
+            limit,
+            value: resolved.to_string(),
+        });
+    }
+}
+
+/// A container's farthest QPS or burst: how far the listed violations go,
+/// and the farthest setting past [`MAX_LISTED`] when it goes farther.
+#[derive(Default)]
+struct Farthest {
+    listed: Option<u64>,
+    unlisted: Option<(Setting, Excess)>,
 }
 
 fn judge_workload(settings: &Settings, workload: &Workload) -> Verdict {
@@ -448,12 +747,31 @@ fn judge_workload(settings: &Settings, workload: &Workload) -> Verdict {
     let expansions = Expansions::default();
     for at in workload.containers() {
         let env = Env::new(at.container, &expansions);
-        let mut found = flag_settings(settings, &at, &env);
-        found.extend(env_settings(settings, &at, &env));
-        for setting in found {
-            if let Some(violation) = judge_setting(settings, &at, &setting) {
-                verdict.violation(violation);
+        // Past MAX_LISTED violations (the rest go unlisted) only what an
+        // UPDATE compares is worked out: each limit's farthest.
+        let (mut qps, mut burst) = (Farthest::default(), Farthest::default());
+        container_settings(settings, &at, &env, &mut |setting| {
+            let Some(excess) = excess(settings, &setting) else {
+                return;
+            };
+            let farthest = match setting.limit {
+                Limit::Qps => &mut qps,
+                Limit::Burst => &mut burst,
+            };
+            if verdict.violations.len() < MAX_LISTED {
+                farthest.listed = farthest.listed.max(Some(excess.extent));
+                verdict.violation(setting_violation(settings, &at, &setting, &excess));
+            } else if Some(excess.extent) > farthest.listed
+                && farthest
+                    .unlisted
+                    .as_ref()
+                    .is_none_or(|(_, kept)| excess.extent > kept.extent)
+            {
+                farthest.unlisted = Some((setting, excess));
             }
+        });
+        for (setting, excess) in [qps, burst].into_iter().filter_map(|f| f.unlisted) {
+            verdict.violation(setting_violation(settings, &at, &setting, &excess));
         }
         if env.cut_short() {
             verdict.violation(expansion_violation(
@@ -517,44 +835,59 @@ fn hex_float(text: &str) -> Option<f64> {
     Some(value * 2f64.powi(shift))
 }
 
-fn judge_setting(settings: &Settings, at: &ContainerAt, setting: &Setting) -> Option<Violation> {
+/// A value above its maximum (or a negative QPS), and how far it goes.
+struct Excess {
+    value: f64,
+    extent: u64,
+}
+
+fn excess(settings: &Settings, setting: &Setting) -> Option<Excess> {
     // Not a number (e.g. a reference this rule cannot resolve): the client
     // fails to start rather than flooding the API server.
     let value = go_number(setting.value.trim(), setting.limit)?;
-    let (what, maximum, setting_name, default) = match setting.limit {
+    let maximum = match setting.limit {
+        Limit::Qps => settings.max_qps,
+        Limit::Burst => settings.max_burst,
+    };
+    let unlimited = setting.limit == Limit::Qps && value < 0.0;
+    if value.is_finite() && value <= maximum && !unlimited {
+        return None;
+    }
+    Some(Excess {
+        value,
+        extent: extent(value, setting.limit),
+    })
+}
+
+fn setting_violation(
+    settings: &Settings,
+    at: &ContainerAt,
+    setting: &Setting,
+    excess: &Excess,
+) -> Violation {
+    let value = excess.value;
+    let (what, maximum, setting_name, default, kind) = match setting.limit {
         Limit::Qps => (
             "QPS (queries per second)",
             settings.max_qps,
             "maxQps",
             "client-go's default is 5, kube-controller-manager's 20",
+            "qps",
         ),
         Limit::Burst => (
             "burst",
             settings.max_burst,
             "maxBurst",
             "client-go's default is 10, kube-controller-manager's 30",
+            "burst",
         ),
     };
-    let unlimited = setting.limit == Limit::Qps && value < 0.0;
-    if value.is_finite() && value <= maximum && !unlimited {
-        return None;
-    }
-    let kind = match setting.limit {
-        Limit::Qps => "qps",
-        Limit::Burst => "burst",
-    };
-    // In thousandths, so an UPDATE that lowers it keeps it; unlimited is farthest.
-    let extent = if unlimited || !value.is_finite() {
-        u64::MAX
-    } else {
-        (value * 1000.0).ceil() as u64
-    };
-    let found = if unlimited {
+    let found = if setting.limit == Limit::Qps && value < 0.0 {
         format!("a negative QPS ({value}), which switches client-go's rate limiter off entirely")
     } else {
         format!("{value}, above the maximum of {maximum} ({default})")
     };
-    Some(Violation::new(
+    Violation::new(
         setting.field.clone(),
         setting.shown.clone(),
         format!(
@@ -567,7 +900,7 @@ fn judge_setting(settings: &Settings, at: &ContainerAt, setting: &Setting) -> Op
              If this client really needs more, raise `{setting_name}` in the policy settings or exempt it."
         ),
     )
-    .about(vec![container_finding(at, kind, extent)]))
+    .about(vec![container_finding(at, kind, excess.extent)])
 }
 
 // ---- FlowSchemas ----
@@ -767,14 +1100,19 @@ fn judge_flow_schema(
     let minimum = settings.flow_schemas.min_precedence;
     if precedence < minimum {
         let (ahead, fix) = if precedence < SYSTEM_PRECEDENCE {
+            let behind = SYSTEM_FLOW_SCHEMAS
+                .iter()
+                .filter(|(_, p)| *p > precedence)
+                .map(|(name, p)| format!("{name} {p}"))
+                .collect::<Vec<_>>()
+                .join(", ");
             (
-                "ahead of the built-in FlowSchemas of the system components (system-leader-election 100, workload-leader-election 200, \
-                 system-node-high 400, system-nodes 500, kube-controller-manager and kube-scheduler 800, kube-system-service-accounts 900)",
+                format!("ahead of the built-in FlowSchemas of the system components ({behind})"),
                 "only the system subjects of `flowSchemas.systemUsers`, `systemGroups` and `systemServiceAccounts` in the policy settings may match ahead of them.",
             )
         } else {
             (
-                "within the precedences the policy settings keep for the system components' FlowSchemas",
+                "within the precedences the policy settings keep for the system components' FlowSchemas".to_string(),
                 "or lower `flowSchemas.minPrecedence` in the policy settings.",
             )
         };
@@ -855,9 +1193,88 @@ mod tests {
     #[case::shell_default_value_from(r#"{"name":"c","command":["sh","-c","exec /manager --kube-api-qps=${QPS:-3000}"],"env":[{"name":"QPS","valueFrom":{"configMapKeyRef":{"name":"x","key":"y"}}}]}"#, &[])]
     #[case::shell_assignment(r#"{"name":"c","command":["sh","-c","QPS=3000; exec /manager --kube-api-qps=$QPS"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=$QPS"])]
     #[case::nested_script(r#"{"name":"c","command":["sh","-c","su app -s /bin/sh -c '/manager --kube-api-qps=3000'"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=3000"])]
+    #[case::default_assignment(r#"{"name":"c","command":["sh","-c","QPS=${QPS:-3000}; exec /manager --kube-api-qps=$QPS"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=$QPS"])]
+    #[case::default_assignment_env_set(r#"{"name":"c","command":["sh","-c","QPS=${QPS:-3000}; exec /manager --kube-api-qps=$QPS"],"env":[{"name":"QPS","value":"20"}]}"#, &[])]
+    #[case::largest_branch(r#"{"name":"c","command":["sh","-c","if [ -n \"$BIG\" ]; then QPS=3000; else QPS=20; fi; exec /manager --kube-api-qps=$QPS"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=$QPS"])]
+    #[case::chain(r#"{"name":"c","command":["sh","-c","DEFAULT_QPS=3000; QPS=$DEFAULT_QPS; exec /manager --kube-api-qps=$QPS"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=$QPS"])]
+    #[case::nested_default(r#"{"name":"c","command":["sh","-c","exec /manager --kube-api-qps=${KUBE_API_QPS:-${QPS:-3000}}"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=${KUBE_API_QPS:-${QPS:-3000}}"])]
+    #[case::unset_default_without_colon(r#"{"name":"c","command":["sh","-c","exec /manager --kube-api-qps=${QPS-${B:-3000}}"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=${QPS-${B:-3000}}"])]
+    #[case::cycle(r#"{"name":"c","command":["sh","-c","A=$B; B=$A; exec /manager --kube-api-qps=$A"]}"#, &[])]
+    #[case::env_args_split(r#"{"name":"c","command":["sh","-c","exec /manager --leader-elect $EXTRA_ARGS"],"env":[{"name":"EXTRA_ARGS","value":"--kube-api-qps=3000 --kube-api-burst 6000"}]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=3000 (from $EXTRA_ARGS)", "spec.template.spec.containers[0].command[2] = --kube-api-burst 6000 (from $EXTRA_ARGS)"])]
+    #[case::script_args_split(r#"{"name":"c","command":["sh","-c","ARGS=\"--kube-api-qps=3000 --kube-api-burst=6000\"; exec /manager $ARGS"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-burst=6000", "spec.template.spec.containers[0].command[2] = --kube-api-qps=3000 (from $ARGS)"])]
+    #[case::env_split_once(r#"{"name":"c","command":["sh","-c","/m $A ${A:-1} ${A} $B"],"env":[{"name":"A","value":"--qps=-1 --burst=500"},{"name":"B","value":"--qps=-1"}]}"#, &["spec.template.spec.containers[0].command[2] = --qps=-1 (from $A)", "spec.template.spec.containers[0].command[2] = --burst=500 (from $A)"])]
+    #[case::appended_args(r#"{"name":"c","command":["sh","-c","ARGS=\"$ARGS --kube-api-qps=3000\"; exec /manager ${ARGS}"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=3000"])]
+    #[case::exported_env(r#"{"name":"c","command":["sh","-c","export KUBE_API_QPS=3000 KUBE_API_BURST=${KUBE_API_BURST:-6000}; exec /manager"]}"#, &["spec.template.spec.containers[0].command[2] = KUBE_API_QPS=3000", "spec.template.spec.containers[0].command[2] = KUBE_API_BURST=${KUBE_API_BURST:-6000}"])]
+    #[case::env_command(r#"{"name":"c","command":["env","KUBE_API_QPS=3000","/manager"]}"#, &["spec.template.spec.containers[0].command[1] = KUBE_API_QPS=3000"])]
+    #[case::exported_env_within(r#"{"name":"c","command":["sh","-c","export KUBE_API_QPS=20; exec /manager"]}"#, &[])]
+    #[case::underscores(r#"{"name":"c","args":["--kube_api_qps=3000","-kube_api-burst","6000"]}"#, &["spec.template.spec.containers[0].args[0] = --kube_api_qps=3000", "spec.template.spec.containers[0].args[1] = -kube_api-burst 6000"])]
+    #[case::repeated_once(r#"{"name":"c","args":["--qps=-1","--qps=-1","-qps=-1"],"command":["sh","-c","/m --qps=-1 --qps=-1"]}"#, &["spec.template.spec.containers[0].command[2] = --qps=-1"])]
     fn judges_containers(#[case] container: &str, #[case] expected: &[&str]) {
         let verdict = judge_json(&deployment(container), &Settings::default(), &NoHost);
         assert_eq!(shown(&verdict), expected);
+    }
+
+    fn many(values: impl Iterator<Item = u32>) -> String {
+        let args = values
+            .map(|v| format!(r#""--qps={v}""#))
+            .collect::<Vec<_>>()
+            .join(",");
+        format!(r#"{{"name":"c","args":[{args}]}}"#)
+    }
+
+    #[test]
+    fn past_the_listed_maximum_only_the_farthest_is_kept() {
+        let verdict = judge_json(
+            &deployment(&many(1001..1300)),
+            &Settings::default(),
+            &NoHost,
+        );
+        let values = verdict
+            .violations
+            .iter()
+            .map(|v| v.value.as_str())
+            .collect::<Vec<_>>();
+        assert_eq!(values.len(), MAX_LISTED + 1);
+        assert_eq!(values.first(), Some(&"--qps=1001"));
+        assert_eq!(values.last(), Some(&"--qps=1299"));
+    }
+
+    #[rstest]
+    #[case::same(1001..1300, 0, 1)]
+    #[case::lowered(1001..1200, 0, 1)]
+    #[case::raised_past_the_listed(1001..1400, 1, 0)]
+    fn updates_past_the_listed_maximum(
+        #[case] new: std::ops::Range<u32>,
+        #[case] violations: usize,
+        #[case] unlisted_warnings: usize,
+    ) {
+        let verdict = judge_json(
+            &update(&many(new), &many(1001..1300)),
+            &Settings::default(),
+            &NoHost,
+        );
+        assert_eq!(verdict.violations.len(), violations, "{verdict:?}");
+        assert_eq!(
+            verdict
+                .warnings
+                .iter()
+                .filter(|w| w.contains("more violations"))
+                .count(),
+            unlisted_warnings
+        );
+    }
+
+    #[rstest]
+    #[case::ahead_of_one(850, "(kube-system-service-accounts 900)")]
+    #[case::ahead_of_all(50, "(system-leader-election 100, endpoint-controller 150, workload-leader-election 200, system-node-high 400, system-nodes 500, kube-controller-manager 800, kube-scheduler 800, kube-system-service-accounts 900)")]
+    fn precedence_names_the_built_ins_behind(#[case] precedence: i64, #[case] listed: &str) {
+        let verdict = judge_json(
+            &flow_schema("v1", "workload-low", Some(precedence), USER_SA),
+            &Settings::default(),
+            &host(Ok(r#"{"spec":{"type":"Limited"}}"#)),
+        );
+        let violation = verdict.violations.first().expect("refused");
+        assert!(violation.problem.contains(listed), "{}", violation.problem);
     }
 
     #[test]
@@ -1049,6 +1466,14 @@ mod tests {
     #[case::everyone_is_system(
         r#"{"flowSchemas":{"systemGroups":["system:masters","system:authenticated"]}}"#,
         "flowSchemas.systemGroups[1]: `system:authenticated` holds every client"
+    )]
+    #[case::every_user_is_system(
+        r#"{"flowSchemas":{"systemUsers":["system:apiserver","*"]}}"#,
+        "flowSchemas.systemUsers[1]: `*` matches every user"
+    )]
+    #[case::every_group_is_system(
+        r#"{"flowSchemas":{"systemGroups":["*"]}}"#,
+        "flowSchemas.systemGroups[0]"
     )]
     #[case::unknown_exemption_key(
         r#"{"exemptions":{"namespace":["x"]}}"#,

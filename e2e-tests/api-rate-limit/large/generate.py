@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Writes the api-rate-limit large fixture: a Pod whose one argument is about
+"""Writes the api-rate-limit large fixtures: a Pod whose one argument is about
 128 KiB of here-document openers and words, which once made the shell reader
-quadratic (longer than policy-server's deadline).
+quadratic (longer than policy-server's deadline); and a Deployment whose env A
+holds `-qps=-1` 1,000 times, used by its script 131 times (within the 1 MiB
+`$(VAR)` budget): 131,000 settings, each once made a violation of 1.2 KB
+(over 256 MiB on UPDATE).
 
     python3 e2e-tests/api-rate-limit/large/generate.py
 """
@@ -20,8 +23,24 @@ def main() -> None:
         "metadata": {"name": "here-documents", "namespace": "apps"},
         "spec": {"containers": [{"name": "c", "image": "example/manager", "command": ["/manager", argument]}]},
     }
-    path = HERE / "here-documents.json"
-    path.write_text(json.dumps(pod) + "\n")
+    write("here-documents.json", pod)
+    repeated = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "repeated", "namespace": "apps"},
+        "spec": {"template": {"spec": {"containers": [{
+            "name": "manager",
+            "image": "example/manager",
+            "command": ["sh", "-c", "$(A)" * 131],
+            "env": [{"name": "A", "value": "-qps=-1 " * 1000}],
+        }]}}},
+    }
+    write("repeated-unlimited-qps.json", repeated)
+
+
+def write(name: str, obj: dict) -> None:
+    path = HERE / name
+    path.write_text(json.dumps(obj) + "\n")
     print(f"{path.relative_to(HERE.parent)}: {path.stat().st_size} bytes")
 
 
