@@ -3,7 +3,7 @@
 use serde::{Deserialize, Deserializer};
 
 use crate::request::Request;
-use crate::settings::{is_dns_label, non_empty_entries, SettingsError, Validate};
+use crate::settings::{is_dns_label, namespace_names, non_empty_entries, SettingsError, Validate};
 
 const SERVICE_ACCOUNT_PREFIX: &str = "system:serviceaccount:";
 
@@ -23,20 +23,9 @@ pub struct Exemptions {
 
 impl Validate for Exemptions {
     fn validate(&self) -> Result<(), SettingsError> {
-        non_empty_entries("namespaces", &self.namespaces)?;
+        namespace_names("namespaces", &self.namespaces)?;
         non_empty_entries("users", &self.users)?;
         non_empty_entries("groups", &self.groups)?;
-        if let Some((index, entry)) = self
-            .namespaces
-            .iter()
-            .enumerate()
-            .find(|(_, n)| !is_dns_label(n))
-        {
-            return Err(SettingsError::new(
-                format!("namespaces[{index}]"),
-                format!("`{entry}` is not a namespace name (lowercase letters, digits and `-`; no wildcards), so it would never match"),
-            ));
-        }
         for (index, entry) in self.service_accounts.iter().enumerate() {
             match entry.split_once('/') {
                 Some((ns, name)) if is_dns_label(ns) && !name.is_empty() && !name.contains('/') => {

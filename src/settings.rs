@@ -169,6 +169,18 @@ pub fn non_empty_entries(field: &str, entries: &[String]) -> Result<(), Settings
     }
 }
 
+/// Refuses an empty entry, or one that is not a namespace name (it would never match).
+pub fn namespace_names(field: &str, entries: &[String]) -> Result<(), SettingsError> {
+    non_empty_entries(field, entries)?;
+    match entries.iter().enumerate().find(|(_, n)| !is_dns_label(n)) {
+        Some((index, name)) => Err(SettingsError::new(
+            format!("{field}[{index}]"),
+            format!("`{name}` is not a namespace name: at most 63 of a-z, 0-9 and `-`, starting and ending alphanumeric; no wildcards"),
+        )),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ use crate::policy::Rule;
 use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
 use crate::response::{count, decimal, signed};
 use crate::selector::{labels_flow_yaml, LabelSelector, NAMESPACE_NAME_LABEL};
-use crate::settings::{is_dns_label, non_empty_entries, validate_section, SettingsError, Validate};
+use crate::settings::{is_dns_label, namespace_names, validate_section, SettingsError, Validate};
 use crate::violation::{Verdict, Violation};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -123,21 +123,6 @@ impl Settings {
 fn is_dns_subdomain(text: &str) -> bool {
     text.len() <= 253 && text.split('.').all(is_dns_label)
 }
-
-/// Refuses an entry that is not a namespace name.
-fn namespace_names(field: &str, entries: &[String]) -> Result<(), SettingsError> {
-    non_empty_entries(field, entries)?;
-    match entries.iter().enumerate().find(|(_, n)| !is_dns_label(n)) {
-        Some((index, name)) => Err(SettingsError::new(
-            format!("{field}[{index}]"),
-            format!("`{name}` is not a namespace name: {NAMESPACE_NAME_RULE}"),
-        )),
-        None => Ok(()),
-    }
-}
-
-const NAMESPACE_NAME_RULE: &str =
-    "at most 63 of a-z, 0-9 and `-`, starting and ending alphanumeric; no wildcards";
 
 impl Validate for SelfHealingResource {
     fn validate(&self) -> Result<(), SettingsError> {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Deserializer};
 use crate::exemptions::Exemptions;
 use crate::host::OnLookupFailure;
 use crate::selector::{LabelSelector, Operator, Requirement};
-use crate::settings::{is_dns_label, non_empty_entries, validate_section, SettingsError, Validate};
+use crate::settings::{namespace_names, validate_section, SettingsError, Validate};
 
 /// Default per-namespace ceiling for ConfigMaps and Secrets (README: "Why these defaults").
 pub const DEFAULT_KIND_LIMIT: u32 = 1000;
@@ -363,20 +363,7 @@ impl NamespaceOverride {
                     ));
                 }
             }
-            (None, false) => {
-                non_empty_entries("namespaces", &self.namespaces)?;
-                if let Some((index, name)) = self
-                    .namespaces
-                    .iter()
-                    .enumerate()
-                    .find(|(_, n)| !is_dns_label(n))
-                {
-                    return Err(SettingsError::new(
-                        format!("namespaces[{index}]"),
-                        format!("`{name}` is not a namespace name (lowercase a-z, 0-9 and `-`, at most 63, starting and ending alphanumeric), so this entry would never apply"),
-                    ));
-                }
-            }
+            (None, false) => namespace_names("namespaces", &self.namespaces)?,
         }
         if self.limits.is_empty() {
             return Err(SettingsError::new("limits", "must list at least one kind"));
