@@ -15,7 +15,7 @@ use crate::policy::Rule;
 use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
 use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
 use crate::violation::{Verdict, Violation, MAX_LISTED};
-use crate::workload::shell::{is_variable_name, tokenize};
+use crate::workload::shell::{is_assignment, is_variable_name, tokenize};
 use crate::workload::{
     container_finding, expansion_violation, judge_change, ArgField, ContainerAt, Env, Expansions,
     Workload, WorkloadKind, WorkloadObject,
@@ -583,10 +583,7 @@ fn push_words<'s>(
             push_words(field, Cow::Owned(word.to_string()), depth + 1, words);
         }
     }
-    let assignment = text
-        .split_once('=')
-        .is_some_and(|(name, _)| is_variable_name(name));
-    if depth > 0 && assignment {
+    if depth > 0 && is_assignment(&text) {
         words.push((field, text));
     }
 }
