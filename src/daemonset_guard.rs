@@ -312,6 +312,9 @@ fn find_in_argv(argv: &[(Element, Cow<str>)], env: &Env) -> Option<(Option<Eleme
             Err(NestedTooLarge) => too_long = too_long.or(Some(Some(*element))),
         }
     }
+    if runs_one_script(argv) {
+        return too_long.map(|element| (element, Found::TooLong));
+    }
     let joined = argv
         .iter()
         .map(|(_, arg)| arg.as_ref())
@@ -322,6 +325,19 @@ fn find_in_argv(argv: &[(Element, Cow<str>)], env: &Env) -> Option<(Option<Eleme
         Ok(None) => too_long.map(|element| (element, Found::TooLong)),
         Err(NestedTooLarge) => Some((too_long.flatten(), Found::TooLong)),
     }
+}
+
+/// `[sh, -c, script]`: the command line puts before the script only a
+/// shell and its options, which start none of the script's commands, so
+/// reading it again finds no bomb that runs beyond the script's own.
+fn runs_one_script(argv: &[(Element, Cow<str>)]) -> bool {
+    let [(_, shell), (_, options), _] = argv else {
+        return false;
+    };
+    let c_option = options
+        .strip_prefix('-')
+        .is_some_and(|flags| flags.contains('c') && flags.bytes().all(|b| b.is_ascii_alphabetic()));
+    c_option && fork_bomb::is_shell(shell)
 }
 
 /// `fork_bomb::find`, whose working memory (tokens and their indexes, some
@@ -814,6 +830,27 @@ mod tests {
         let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
         let error = crate::settings::parse::<Settings>(Some(&raw)).unwrap_err();
         assert!(error.to_string().contains(expected), "{error}");
+    }
+
+    #[rstest]
+    #[case::sh_c(&["sh", "-c", "f(){ f|f& }"], true)]
+    #[case::bash_path_ec(&["/bin/bash", "-ec", "x"], true)]
+    #[case::clustered_ce(&["bash", "-ce", "x"], true)]
+    #[case::script_arguments(&["sh", "-c", "f(){ f|f& };", "f"], false)]
+    #[case::not_a_shell(&["python", "-c", "x"], false)]
+    #[case::no_c_option(&["sh", "-x", "x"], false)]
+    #[case::long_option(&["bash", "--norc", "x"], false)]
+    #[case::split_across_elements(&["f()", "{ f|f& };", "f"], false)]
+    fn runs_one_script_only_for_a_shell_and_its_c_script(
+        #[case] argv: &[&str],
+        #[case] expected: bool,
+    ) {
+        let argv: Vec<(Element, Cow<str>)> = argv
+            .iter()
+            .enumerate()
+            .map(|(index, arg)| (Element::Exec("livenessProbe", index), Cow::Borrowed(*arg)))
+            .collect();
+        assert_eq!(runs_one_script(&argv), expected);
     }
 
     #[test]

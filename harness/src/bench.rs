@@ -127,6 +127,7 @@ fn micros(d: Duration) -> f64 {
 
 struct CaseRow {
     case: String,
+    adversarial: bool,
     request_kib: f64,
     /// Lookup answers the rule read, per evaluation.
     lookup_kib: f64,
@@ -199,6 +200,7 @@ struct SuiteBench {
 
 struct CaseBench {
     name: String,
+    adversarial: bool,
     prepared: Prepared,
     lookup_kib: f64,
     /// The bodies of the lookup answers the rule read.
@@ -243,6 +245,7 @@ impl SuiteBench {
             let answers = prepared.host.served_answers();
             cases.push(CaseBench {
                 name: case.name.clone(),
+                adversarial: case.adversarial,
                 prepared,
                 lookup_kib,
                 answers,
@@ -351,6 +354,7 @@ impl SuiteBench {
         for case in &self.cases {
             cases.push(CaseRow {
                 case: case.name.clone(),
+                adversarial: case.adversarial,
                 request_kib: case.prepared.payload.len() as f64 / 1024.0,
                 lookup_kib: case.lookup_kib,
                 wasm: next()?,
@@ -566,11 +570,12 @@ fn min_memory(
     Ok(high * PAGE)
 }
 
-/// A module's cases whose request and lookup answers stay under 16 KiB.
+/// A module's cases whose request and lookup answers stay under 16 KiB,
+/// except those built to exhaust a budget.
 fn typical(row: &ModuleRow) -> Vec<&CaseRow> {
     row.cases
         .iter()
-        .filter(|c| c.request_kib + c.lookup_kib < TYPICAL_KIB)
+        .filter(|c| !c.adversarial && c.request_kib + c.lookup_kib < TYPICAL_KIB)
         .collect()
 }
 
@@ -615,8 +620,8 @@ fn render(rows: &[ModuleRow], hub: Option<&reference::Reference>, options: &Opti
          pays before judging; skip is `serde_json::from_slice::<IgnoredAny>` of the payload and of \
          each lookup answer the rule read, a validating scan that keeps nothing: the floor of any \
          rule that reads them with serde_json, since their fields can come in any order. Typical objects are requests whose size plus the lookup answers the rule \
-         reads stays under 16 KiB; the rest (the 1 MiB Secret, 1,000 and 10,000 listed objects) are \
-         the large inputs. Growth is the extra latency \
+         reads stays under 16 KiB; the rest (the 1 MiB Secret, 1,000 and 10,000 listed objects, and \
+         small requests built to exhaust an expansion budget, marked *adversarial*) are the large inputs. Growth is the extra latency \
          per KiB of request when the object carries a 1 MiB annotation no rule reads; the 1.5 MiB \
          request pads the same object to the largest request the API server admits, and its memory \
          is the smallest linear-memory cap (64 KiB pages, found by bisection) under which it still \
@@ -727,8 +732,9 @@ fn render(rows: &[ModuleRow], hub: Option<&reference::Reference>, options: &Opti
             let native = case.native.map(|n| micros(n.median));
             let _ = writeln!(
                 out,
-                "| {} | {:.1} KiB | {:.1} KiB | {:.1} µs | {:.1} µs | {} | {} | {:.1} µs | {:.1} µs | {} | {:.0} µs | {} |",
+                "| {}{} | {:.1} KiB | {:.1} KiB | {:.1} µs | {:.1} µs | {} | {} | {:.1} µs | {:.1} µs | {} | {:.0} µs | {} |",
                 case.case,
+                if case.adversarial { " (*adversarial*)" } else { "" },
                 case.request_kib,
                 case.lookup_kib,
                 micros(case.wasm.median),

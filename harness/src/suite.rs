@@ -124,6 +124,10 @@ pub struct Case {
     /// Sent verbatim as the `validate` payload (malformed input).
     #[serde(default)]
     pub raw_payload: Option<String>,
+    /// Built to exhaust a bound (an expansion or nesting budget): the
+    /// benchmark reports it with the large inputs, whatever its size.
+    #[serde(default)]
+    pub adversarial: bool,
     pub expect: Expect,
 }
 

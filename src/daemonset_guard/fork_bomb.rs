@@ -84,6 +84,12 @@ pub fn may_hold_fork_bomb(script: &str) -> bool {
 /// Commands that run a here-document as a script.
 const SHELLS: &[&str] = &["sh", "bash", "dash", "ash", "ksh", "zsh", "mksh"];
 
+/// Whether `word` names a shell, with or without its path.
+pub fn is_shell(word: &str) -> bool {
+    // Every shell's name ends in `sh`: most words are ruled out without splitting.
+    word.ends_with("sh") && SHELLS.contains(&word.rsplit('/').next().unwrap_or(word))
+}
+
 /// Words that end a function's recursion: a base case.
 const GUARDS: &[&str] = &["if", "case", "return", "exit", "break"];
 
@@ -450,15 +456,14 @@ impl<'s> Script<'s> {
                 }
                 continue;
             }
-            let program = word.rsplit('/').next().unwrap_or(word);
             if self.is_head(index) {
                 in_eval = word == "eval";
-                shell_reads_stdin = SHELLS.contains(&program);
+                shell_reads_stdin = is_shell(word);
                 stdin_forced = false;
                 shell = ShellArgs::default();
             }
             let script = shell.is_script(word);
-            if !script && !shell.active && SHELLS.contains(&program) {
+            if !script && !shell.active && is_shell(word) {
                 // `exec bash -c`, `timeout 5 sh -c`: a shell's options follow.
                 shell.active = true;
                 continue;
