@@ -498,6 +498,8 @@ impl Cidr {
         let prefix = |max: u8| -> Result<u8, String> {
             match prefix {
                 None => Ok(max),
+                // Digits only, as Go's ParseCIDR reads them: `u8::from_str` takes `+32`.
+                Some(p) if !p.bytes().all(|b| b.is_ascii_digit()) => Err(bad()),
                 Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad),
             }
         };
@@ -1071,6 +1073,7 @@ mod tests {
     #[case::not_an_address("example.com/8")]
     #[case::empty("")]
     #[case::negative_prefix("10.0.0.0/-1")]
+    #[case::plus_prefix("10.0.0.1/+32")]
     fn refuses_bad_cidrs(#[case] text: &str) {
         assert!(Cidr::parse(text).is_err());
     }

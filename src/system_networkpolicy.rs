@@ -25,7 +25,7 @@ use crate::policy::Rule;
 use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
 use crate::response::{decimal, signed, write_str};
 use crate::selector::{is_label_segment, label_key_problem, LabelSelector};
-use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
+use crate::settings::{namespace_names, validate_section, SettingsError, Validate};
 use crate::violation::{Verdict, Violation};
 
 pub struct SystemNetworkPolicy;
@@ -274,7 +274,8 @@ impl Validate for ApiServer {
 }
 
 impl RequiredFlow {
-    /// The ports a flow needs: its own, or the defaults of its peer.
+    /// The ports a flow needs: its own, or the defaults of its peer (egress
+    /// to the API server: always `api_ports`, see `validate`).
     fn ports(&self, api_ports: &[u16]) -> Vec<(String, u16)> {
         if !self.ports.is_empty() {
             return self
@@ -294,6 +295,15 @@ impl RequiredFlow {
 
     fn validate(&self, settings: &Settings) -> Result<(), SettingsError> {
         let components = &settings.critical_components;
+        // Egress to the API server is judged on its endpoints' own ports.
+        if (self.peer, self.direction) == (PeerKind::ApiServer, Direction::Egress)
+            && !self.ports.is_empty()
+        {
+            return Err(SettingsError::new(
+                "ports",
+                "is not read for egress to `apiServer`: the ports of the discovered endpoints of default/kubernetes are checked (else apiServer.ports; set those)",
+            ));
+        }
         for (index, port) in self.ports.iter().enumerate() {
             check_port(&format!("ports[{index}].port"), port.port)?;
             check_protocol(&format!("ports[{index}].protocol"), &port.protocol)?;
@@ -346,6 +356,18 @@ impl RequiredFlow {
     }
 }
 
+/// A container port name (IANA_SVC_NAME), as policies can name it.
+fn is_port_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let alnum = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    bytes.len() <= 15
+        && alnum(bytes.first())
+        && alnum(bytes.last())
+        && bytes.iter().any(u8::is_ascii_lowercase)
+        && bytes.iter().all(|b| alnum(Some(b)) || *b == b'-')
+        && !name.contains("--")
+}
+
 impl Component {
     fn validate(&self, settings: &Settings) -> Result<(), SettingsError> {
         if self.name.trim().is_empty() {
@@ -382,10 +404,10 @@ impl Component {
         }
         for (index, port) in self.named_ports.iter().enumerate() {
             let field = format!("namedPorts[{index}]");
-            if port.name.trim().is_empty() {
+            if !is_port_name(&port.name) {
                 return Err(SettingsError::new(
                     format!("{field}.name"),
-                    "must not be empty",
+                    format!("`{}` is not a port name (at most 15 of a-z, 0-9 and `-`, with a letter, starting and ending alphanumeric, no `--`), so no policy names it", port.name),
                 ));
             }
             check_port(&format!("{field}.port"), port.port)?;
@@ -407,7 +429,7 @@ impl Component {
 
 impl Validate for Settings {
     fn validate(&self) -> Result<(), SettingsError> {
-        non_empty_entries("protectedNamespaces", &self.protected_namespaces)?;
+        namespace_names("protectedNamespaces", &self.protected_namespaces)?;
         if self.protected_namespaces.is_empty() {
             return Err(SettingsError::new(
                 "protectedNamespaces",
@@ -1017,29 +1039,42 @@ impl Check<'_> {
             .any(|pod| is_isolated(policies, &pod, self.direction))
     }
 
+    fn direction_key(&self) -> &'static str {
+        match self.direction {
+            Direction::Ingress => "ingress",
+            Direction::Egress => "egress",
+        }
+    }
+
+    /// The name of the [`Check::snippet`] policy: `allow-<owner>-<direction>`.
+    fn snippet_name(&self) -> String {
+        let mut name = Vec::with_capacity(64);
+        for part in ["allow-", &self.owner.name, "-", self.direction_key()] {
+            for c in part.chars() {
+                push_name_char(&mut name, 0, c);
+            }
+        }
+        while name.last() == Some(&b'-') {
+            name.pop();
+        }
+        // Only ASCII letters, digits and `-` are pushed.
+        String::from_utf8(name).unwrap_or_default()
+    }
+
     /// A NetworkPolicy that would allow this check, ready to apply: compact
     /// JSON with keys in sorted order, as `serde_json::Value` prints it. It
     /// isolates the owner for the check's direction, so it holds a rule for
     /// every flow of `checks` the owner needs that way: applied first, it
-    /// cuts none of them. One name per owner and direction.
-    fn snippet(&self, checks: &[Check]) -> String {
-        let direction = match self.direction {
-            Direction::Ingress => "ingress",
-            Direction::Egress => "egress",
-        };
+    /// cuts none of them. One name per owner and direction. The egress
+    /// policy of `dns_component` also lets DNS out anywhere: CoreDNS
+    /// forwards to upstream resolvers (`forward . /etc/resolv.conf`).
+    fn snippet(&self, checks: &[Check], dns_component: &str) -> String {
+        let direction = self.direction_key();
         let mut out = Vec::with_capacity(512);
         out.extend_from_slice(
             br#"{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":""#,
         );
-        let start = out.len();
-        for part in ["allow-", &self.owner.name, "-", direction] {
-            for c in part.chars() {
-                push_name_char(&mut out, start, c);
-            }
-        }
-        while out.len() > start && out.last() == Some(&b'-') {
-            out.pop();
-        }
+        out.extend_from_slice(self.snippet_name().as_bytes());
         out.push(b'"');
         out.extend_from_slice(br#","namespace":"#);
         write_str(&mut out, &self.owner.namespace);
@@ -1057,6 +1092,12 @@ impl Check<'_> {
         }
         if rules.is_empty() {
             rules.push(self.rule());
+        }
+        if self.direction == Direction::Egress && self.owner.name == dns_component {
+            let dns = br#"{"ports":[{"port":53,"protocol":"UDP"},{"port":53,"protocol":"TCP"}]}"#;
+            if !rules.iter().any(|r| r == dns) {
+                rules.push(dns.to_vec());
+            }
         }
         for (i, rule) in rules.iter().enumerate() {
             if i > 0 {
@@ -1596,13 +1637,13 @@ impl Rule for SystemNetworkPolicy {
                     " (",
                     &newly_cut.join(", "),
                     "); unless an existing policy allows it, apply first: ",
-                    &check.snippet(&all_checks),
+                    &check.snippet(&all_checks, &settings.dns_component),
                 ]
                 .concat()));
             } else if !newly_cut.is_empty() {
                 findings.push(Ok(cut_violation(
                     check,
-                    &all_checks,
+                    check.snippet(&all_checks, &settings.dns_component),
                     &newly_cut,
                     &after,
                     new.as_ref(),
@@ -1621,7 +1662,7 @@ impl Rule for SystemNetworkPolicy {
                         " (",
                         &still_cut.join(", "),
                         " cut before this change); add this allow policy: ",
-                        &check.snippet(&all_checks),
+                        &check.snippet(&all_checks, &settings.dns_component),
                     ]
                     .concat(),
                 );
@@ -1650,7 +1691,7 @@ impl Rule for SystemNetworkPolicy {
 
 fn cut_violation(
     check: &Check,
-    all_checks: &[Check],
+    snippet: String,
     cut: &[String],
     after: &[&NetworkPolicy],
     object: Option<&NetworkPolicy>,
@@ -1671,11 +1712,6 @@ fn cut_violation(
     } else {
         (check.owner.impact.as_str(), "")
     };
-    let keep = if operation == Operation::Delete {
-        [" (or keep NetworkPolicy ", namespace, "/", name, ")"]
-    } else {
-        [""; 5]
-    };
     let problem = [
         &describe_component(check.owner),
         " needs ",
@@ -1691,13 +1727,28 @@ fn cut_violation(
         stops,
     ]
     .concat();
-    let fix = [
-        "first create this allow policy",
-        &keep.concat(),
-        ", then retry: ",
-        &check.snippet(all_checks),
-    ]
-    .concat();
+    let policy = ["NetworkPolicy ", namespace, "/", name].concat();
+    let keep = if check.snippet_name() == name {
+        // The allow policy cannot be created first under the name this change takes or removes.
+        let what = if operation == Operation::Delete {
+            "keep "
+        } else {
+            "keep the rules of this allow policy in "
+        };
+        let other_name =
+            ", whose name it has (or first create it under another name, then retry): ";
+        [what, &policy, other_name].concat()
+    } else if operation == Operation::Delete {
+        [
+            "first create this allow policy (or keep ",
+            &policy,
+            "), then retry: ",
+        ]
+        .concat()
+    } else {
+        "first create this allow policy, then retry: ".to_string()
+    };
+    let fix = keep + &snippet;
     Violation::new(field, value, problem, fix)
 }
 
@@ -1881,11 +1932,90 @@ mod tests {
             "allows 6443/TCP to 10.0.0.1/32.",
             "ingress from all pods in all namespaces on 53/UDP, 53/TCP",
             r#""name":"allow-coredns-egress""#,
-            r#""egress":[{"ports":[{"port":6443,"protocol":"TCP"}],"to":[{"ipBlock":{"cidr":"10.0.0.1/32"}}]}]"#,
+            r#""egress":[{"ports":[{"port":6443,"protocol":"TCP"}],"to":[{"ipBlock":{"cidr":"10.0.0.1/32"}}]},{"ports":[{"port":53,"protocol":"UDP"},{"port":53,"protocol":"TCP"}]}]"#,
             r#""ingress":[{"from":[{"namespaceSelector":{}}]"#,
         ] {
             assert!(message.contains(needle), "{needle} missing from {message}");
         }
+    }
+
+    fn allow_coredns_ingress(ports: Value) -> Value {
+        json!({"metadata":{"name":"allow-coredns-ingress"},"spec":{"podSelector":{"matchLabels":{"k8s-app":"kube-dns"}},"policyTypes":["Ingress"],
+            "ingress":[{"from":[{"namespaceSelector":{}}],"ports":ports}]}})
+    }
+
+    #[rstest]
+    #[case::update_of_the_snippet(
+        "UPDATE",
+        allow_coredns_ingress(json!([{"port":53,"protocol":"UDP"}])),
+        "keep the rules of this allow policy in NetworkPolicy kube-system/allow-coredns-ingress, whose name it has (or first create it under another name, then retry): "
+    )]
+    #[case::delete_of_the_snippet(
+        "DELETE",
+        Value::Null,
+        "keep NetworkPolicy kube-system/allow-coredns-ingress, whose name it has (or first create it under another name, then retry): "
+    )]
+    #[case::delete_of_another_allow(
+        "DELETE",
+        Value::Null,
+        "first create this allow policy (or keep NetworkPolicy kube-system/allow-dns), then retry: "
+    )]
+    fn a_fix_never_asks_to_create_first_the_policy_being_changed(
+        #[case] operation: &str,
+        #[case] object: Value,
+        #[case] fix: &str,
+    ) {
+        let deny: Value = serde_json::from_str(DENY_ALL).unwrap_or_default();
+        let mut old = allow_coredns_ingress(
+            json!([{"port":53,"protocol":"UDP"},{"port":53,"protocol":"TCP"}]),
+        );
+        if fix.contains("allow-dns") {
+            old["metadata"]["name"] = json!("allow-dns");
+        }
+        let host = FakeHost::new(json!([deny, old, allow_apiserver()]));
+        let verdict = judge(
+            &request(
+                operation,
+                "kube-system",
+                &object.to_string(),
+                &old.to_string(),
+            ),
+            &coredns_only(),
+            &host,
+        );
+        assert_eq!(verdict.violations.len(), 1, "{verdict:?}");
+        let violation = &verdict.violations[0];
+        assert!(violation.fix.starts_with(fix), "{}", violation.fix);
+        assert!(
+            violation.fix.ends_with(r#""policyTypes":["Ingress"]}}"#),
+            "{}",
+            violation.fix
+        );
+    }
+
+    #[rstest]
+    #[case::coredns_egress(0, Direction::Egress, true)]
+    #[case::coredns_ingress(0, Direction::Ingress, false)]
+    #[case::metrics_server_egress(1, Direction::Egress, false)]
+    fn only_the_dns_components_egress_snippet_lets_dns_out_anywhere(
+        #[case] component: usize,
+        #[case] direction: Direction,
+        #[case] dns_out: bool,
+    ) {
+        let settings = Settings::default();
+        let owner = &settings.critical_components[component];
+        let check = Check {
+            owner,
+            owner_labels: Rc::new(vec![owner.pod_labels.clone()]),
+            direction,
+            target: Target::Addresses(vec![Cidr::whole(Family::V4)], AddressPeer::ApiServer),
+            ports: vec![("TCP".to_string(), 6443)],
+            destination: None,
+            other_end: false,
+        };
+        let snippet = check.snippet(std::slice::from_ref(&check), &settings.dns_component);
+        let rule = r#"},{"ports":[{"port":53,"protocol":"UDP"},{"port":53,"protocol":"TCP"}]}],"podSelector""#;
+        assert_eq!(snippet.contains(rule), dns_out, "{snippet}");
     }
 
     #[test]
@@ -2297,6 +2427,18 @@ mod tests {
     #[case::port_zero(r#"{"apiServer":{"ports":[0]}}"#, "apiServer.ports[0]")]
     #[case::port_too_big(r#"{"apiServer":{"ports":[70000]}}"#, "apiServer.ports")]
     #[case::no_namespaces(r#"{"protectedNamespaces":[]}"#, "protectedNamespaces")]
+    #[case::namespace_pattern(
+        r#"{"protectedNamespaces":["kube-*"]}"#,
+        "protectedNamespaces[0]: `kube-*` is not a namespace name"
+    )]
+    #[case::bad_named_port(
+        r#"{"criticalComponents":[{"name":"x","podLabels":{"a":"b"},"namedPorts":[{"name":"DNS","port":53}],"flows":[{"direction":"Egress","peer":"apiServer"}]}]}"#,
+        "criticalComponents[0].namedPorts[0].name: `DNS` is not a port name"
+    )]
+    #[case::plus_in_cidr_prefix(
+        r#"{"apiServer":{"cidrs":["10.0.0.1/+32"]}}"#,
+        "apiServer.cidrs[0]"
+    )]
     #[case::unknown_key(r#"{"protectedNamespace":["x"]}"#, "unknown field")]
     #[case::component_without_name(
         r#"{"criticalComponents":[{"podLabels":{"a":"b"},"flows":[{"direction":"Egress","peer":"apiServer"}]}]}"#,
@@ -2342,6 +2484,10 @@ mod tests {
         r#"{"criticalComponents":[{"name":"x","podLabels":{"a":"b"},"flows":[{"direction":"Egress","peer":"apiServer","cidrs":["10.0.0.0/8"]}]}]}"#,
         "criticalComponents[0].flows[0].cidrs"
     )]
+    #[case::ports_on_apiserver_egress(
+        r#"{"criticalComponents":[{"name":"x","podLabels":{"a":"b"},"flows":[{"direction":"Egress","peer":"apiServer","ports":[{"port":443}]}]}]}"#,
+        "criticalComponents[0].flows[0].ports: is not read for egress to `apiServer`"
+    )]
     #[case::every_address_without_ports(
         r#"{"criticalComponents":[{"name":"x","podLabels":{"a":"b"},"flows":[{"direction":"Ingress","peer":"everyAddress"}]}]}"#,
         "criticalComponents[0].flows[0].ports"
@@ -2366,6 +2512,22 @@ mod tests {
         let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
         let error = crate::settings::parse::<Settings>(Some(&raw)).unwrap_err();
         assert!(error.to_string().contains(expected), "{error}");
+    }
+
+    #[rstest]
+    #[case::dns("dns", true)]
+    #[case::dns_tcp("dns-tcp", true)]
+    #[case::fifteen("abcdefghijklmno", true)]
+    #[case::sixteen("abcdefghijklmnop", false)]
+    #[case::empty("", false)]
+    #[case::upper("DNS", false)]
+    #[case::digits_only("53", false)]
+    #[case::leading_dash("-dns", false)]
+    #[case::trailing_dash("dns-", false)]
+    #[case::double_dash("dns--tcp", false)]
+    #[case::underscore("dns_tcp", false)]
+    fn port_names(#[case] name: &str, #[case] valid: bool) {
+        assert_eq!(is_port_name(name), valid);
     }
 
     #[test]
@@ -2470,7 +2632,10 @@ mod tests {
                         other_end: false,
                     };
                     let alone = std::slice::from_ref(&check);
-                    assert_eq!(check.snippet(alone), snippet_via_value(&check, alone));
+                    assert_eq!(
+                        check.snippet(alone, "coredns"),
+                        snippet_via_value(&check, alone)
+                    );
                     compared += 1;
                 }
             }
@@ -2512,11 +2677,11 @@ mod tests {
                 Target::Addresses(api, AddressPeer::ApiServer),
             ),
         ];
-        let snippet = checks[0].snippet(&checks);
+        let snippet = checks[0].snippet(&checks, "coredns");
         assert_eq!(snippet, snippet_via_value(&checks[0], &checks));
         assert_eq!(
             snippet,
-            checks[3].snippet(&checks),
+            checks[3].snippet(&checks, "coredns"),
             "one policy per owner and direction"
         );
         assert!(
