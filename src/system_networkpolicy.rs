@@ -776,6 +776,16 @@ impl<'c> Unit<'c> {
     }
 }
 
+/// A pod of a check's owner, with the policies that isolate it.
+type IsolatedPod<'a, 'p> = (Pod<'a>, Vec<&'p NetworkPolicy>);
+
+/// Owner pods isolated by the same policies: one of them, and the label
+/// keys those policies' podSelectors read.
+type Group<'a, 'p> = (&'a IsolatedPod<'a, 'p>, BTreeSet<&'p str>);
+
+/// Whether a far end is let through, by group and the labels it reads.
+type Answers<'l> = BTreeMap<(usize, Vec<(&'l str, &'l str)>), bool>;
+
 /// The other end of a check, owning what it needs.
 enum Target<'s> {
     AllPods,
@@ -966,6 +976,10 @@ impl Check<'_> {
     /// Each port (and address range) of the check, with whether `policies` allow it.
     fn units(&self, policies: &[&NetworkPolicy]) -> Vec<Unit<'_>> {
         let pods = self.isolated_pods(policies);
+        let (groups, group_of) = match self.target {
+            Target::Component(..) => self.groups(&pods),
+            _ => (vec![], vec![]),
+        };
         let mut units = Vec::new();
         for (protocol, port) in &self.ports {
             let name = self.destination.and_then(|d| {
@@ -1019,19 +1033,65 @@ impl Check<'_> {
                     units.push(Unit::new(protocol, *port, None, pairs));
                 }
                 Target::Component(other, sets) => {
+                    // One answer per distinct list of isolating policies and
+                    // far-end labels those policies' podSelectors read.
+                    let mut known: Answers = BTreeMap::new();
                     let mut pairs = Vec::new();
                     for labels in sets.iter() {
-                        let pod = Pod {
+                        let remote = Remote::Pods(Pod {
                             namespace: &other.namespace,
                             labels,
-                        };
-                        pairs.extend(self.allowed(&pods, &Remote::Pods(pod), &port_ref));
+                        });
+                        for at in &group_of {
+                            let Some(((pod, by), keys)) = groups.get(*at) else {
+                                pairs.push(false);
+                                continue;
+                            };
+                            let read = labels
+                                .iter()
+                                .filter(|(key, _)| keys.contains(key.as_str()))
+                                .map(|(key, value)| (key.as_str(), value.as_str()));
+                            let allowed =
+                                *known.entry((*at, read.collect())).or_insert_with(|| {
+                                    allowed_by(by, pod, self.direction, &remote, &port_ref)
+                                });
+                            pairs.push(allowed);
+                        }
                     }
                     units.push(Unit::new(protocol, *port, None, pairs));
                 }
             }
         }
         units
+    }
+
+    /// The owner's pods grouped by their list of isolating policies (only
+    /// it decides what a pod is let through), each group with the label keys
+    /// its rules' podSelectors read; and each pod's group.
+    fn groups<'a, 'p>(&self, pods: &'a [IsolatedPod<'a, 'p>]) -> (Vec<Group<'a, 'p>>, Vec<usize>) {
+        let mut groups: Vec<Group> = Vec::new();
+        let mut group_of = Vec::with_capacity(pods.len());
+        for entry in pods {
+            let by = &entry.1;
+            let same = |((_, other), _): &Group| {
+                other.len() == by.len() && other.iter().zip(by).all(|(a, b)| std::ptr::eq(*a, *b))
+            };
+            if let Some(at) = groups.iter().position(same) {
+                group_of.push(at);
+                continue;
+            }
+            let mut keys = BTreeSet::new();
+            let rules = by.iter().flat_map(|p| p.rules(self.direction));
+            for peer in rules.flat_map(|r| r.peers(self.direction)) {
+                if let Some(selector) = &peer.pod_selector {
+                    keys.extend(selector.match_labels.keys().map(String::as_str));
+                    keys.extend(selector.match_expressions.iter().map(|e| e.key.as_str()));
+                }
+            }
+            group_of.push(groups.len());
+            groups.push((entry, keys));
+        }
+        (groups, group_of)
     }
 
     fn is_isolated(&self, policies: &[&NetworkPolicy]) -> bool {
@@ -2016,6 +2076,79 @@ mod tests {
         let snippet = check.snippet(std::slice::from_ref(&check), &settings.dns_component);
         let rule = r#"},{"ports":[{"port":53,"protocol":"UDP"},{"port":53,"protocol":"TCP"}]}],"podSelector""#;
         assert_eq!(snippet.contains(rule), dns_out, "{snippet}");
+    }
+
+    #[rstest]
+    #[case::ingress(Direction::Ingress)]
+    #[case::egress(Direction::Egress)]
+    fn grouped_pairs_are_those_of_every_pod_pair(#[case] direction: Direction) {
+        let settings = Settings::default();
+        let owner = &settings.critical_components[0];
+        let other = &settings.critical_components[1];
+        let labels = |pairs: &[(&str, &str)]| -> Labels {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let owners = Rc::new(vec![
+            labels(&[("k8s-app", "kube-dns"), ("hash", "a")]),
+            labels(&[("k8s-app", "kube-dns"), ("hash", "b")]),
+            labels(&[("k8s-app", "kube-dns"), ("hash", "b"), ("locked", "x")]),
+        ]);
+        let far = Rc::new(vec![
+            labels(&[("app", "m"), ("tier", "web"), ("pod", "1")]),
+            labels(&[("app", "m"), ("tier", "web"), ("pod", "2")]),
+            labels(&[("app", "m"), ("tier", "db"), ("pod", "3")]),
+            labels(&[("pod", "4")]),
+        ]);
+        let key = if direction == Direction::Ingress {
+            "from"
+        } else {
+            "to"
+        };
+        let policies: Vec<NetworkPolicy> = serde_json::from_value(json!([
+            {"metadata":{"name":"web"},"spec":{"podSelector":{},"policyTypes":["Ingress","Egress"],
+                "ingress":[{"from":[{"podSelector":{"matchLabels":{"tier":"web"}}}]}],
+                "egress":[{"to":[{"podSelector":{"matchLabels":{"tier":"web"}}}]}]}},
+            {"metadata":{"name":"locked"},"spec":{"podSelector":{"matchLabels":{"locked":"x"}},"policyTypes":["Ingress","Egress"],
+                key:[{key:[{"podSelector":{"matchExpressions":[{"key":"tier","operator":"NotIn","values":["web"]}]}}]}]}}
+        ]))
+        .expect("policies");
+        let policies: Vec<&NetworkPolicy> = policies.iter().collect();
+        let check = Check {
+            owner,
+            owner_labels: owners.clone(),
+            direction,
+            target: Target::Component(other, far.clone()),
+            ports: vec![("TCP".to_string(), 53)],
+            destination: None,
+            other_end: false,
+        };
+        let units = check.units(&policies);
+        let port = PortRef {
+            protocol: "TCP",
+            port: 53,
+            name: None,
+        };
+        let mut every_pair = Vec::new();
+        for far_labels in far.iter() {
+            let remote = Remote::Pods(Pod {
+                namespace: "kube-system",
+                labels: far_labels,
+            });
+            for labels in owners.iter() {
+                let pod = Pod {
+                    namespace: "kube-system",
+                    labels,
+                };
+                let by = isolating(&policies, &pod, direction);
+                every_pair.push(allowed_by(&by, &pod, direction, &remote, &port));
+            }
+        }
+        assert_eq!(units.len(), 1);
+        assert_eq!(units[0].pairs, every_pair);
+        assert!(every_pair.contains(&true) && every_pair.contains(&false));
     }
 
     #[test]

@@ -4,7 +4,10 @@ to 0.0.0.0/0 except 2,000 single addresses, none of them the API server's
 (subtracting them one at a time once ran out of memory); and a cluster of 64
 CoreDNS pods with distinct labels, three API server endpoints and four such
 policies of 6,000 excepts each (rebuilding the address set for every pod,
-endpoint and side of the change once ran past the deadline).
+endpoint and side of the change once ran past the deadline); and 1,000 pods
+of a StatefulSet with distinct labels that need DNS, under a policy of
+3,000 podSelector rules each way (judging every pair of pods at both ends
+against every rule once ran past the deadline).
 
     python3 e2e-tests/system-networkpolicy/large/generate.py
 """
@@ -16,6 +19,8 @@ EXCEPTS = 2_000
 PODS = 64
 BLOCKLISTS = 4
 BLOCKLIST_EXCEPTS = 6_000
+STS_PODS = 1_000
+POD_RULES = 3_000
 
 
 def main() -> None:
@@ -66,6 +71,36 @@ def main() -> None:
         })
     path = HERE / "many-pods-many-excepts-cluster.json"
     path.write_text(json.dumps(cluster) + "\n")
+    print(f"{path.relative_to(HERE.parent)}: {path.stat().st_size} bytes")
+    pods = [{
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": f"coredns-{i}", "namespace": "kube-system",
+                     "labels": {"k8s-app": "kube-dns", "pod-template-hash": f"h{i}"}},
+        "spec": {},
+    } for i in range(2)]
+    pods += [{
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": f"sts-{i}", "namespace": "kube-system",
+                     "labels": {"app": "sts", "statefulset.kubernetes.io/pod-name": f"sts-{i}",
+                                "apps.kubernetes.io/pod-index": str(i)}},
+        "spec": {},
+    } for i in range(STS_PODS)]
+    path = HERE / "many-sts-pods-cluster.json"
+    path.write_text(json.dumps(pods) + "\n")
+    print(f"{path.relative_to(HERE.parent)}: {path.stat().st_size} bytes")
+    egress = [{"to": [{"podSelector": {"matchLabels": {"app": f"x{i}"}}}]} for i in range(POD_RULES)]
+    ingress = [{"from": [{"podSelector": {"matchLabels": {"app": f"x{i}"}}}]} for i in range(POD_RULES)]
+    policy = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "pod-rules", "namespace": "kube-system"},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"],
+                 "egress": egress, "ingress": ingress},
+    }
+    path = HERE / "thousands-of-pod-rules.json"
+    path.write_text(json.dumps(policy, separators=(",", ":")) + "\n")
     print(f"{path.relative_to(HERE.parent)}: {path.stat().st_size} bytes")
 
 
