@@ -12,7 +12,7 @@ use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch
 use crate::response::{count, decimal, signed};
 use crate::settings::{validate_section, SettingsError, Validate};
 use crate::shoot::{is_shoot, IntOrPercent, Shoot, Worker};
-use crate::violation::{Before, Finding, Verdict, Violation};
+use crate::violation::{Before, Finding, Verdict, Violation, MAX_LISTED};
 
 /// Gardener refuses a `podPidsLimit` below 100 (`PodPIDsLimitMinimum`).
 pub const GARDENER_PIDS_MINIMUM: u64 = 100;
@@ -26,6 +26,9 @@ pub const DEFAULT_MUTATING_INFLIGHT: u64 = 200;
 pub const GARDENER_NON_MUTATING_INFLIGHT_MAXIMUM: u64 = 800;
 /// Gardener refuses a higher `maxMutatingInflight` (`ValidateAPIServerRequests`).
 pub const GARDENER_MUTATING_INFLIGHT_MAXIMUM: u64 = 400;
+/// The most nodes a Kubernetes cluster is built for ("Considerations for
+/// large clusters"), so the most any pool takes down at once.
+pub const KUBERNETES_MAX_NODES: u64 = 5000;
 
 pub struct ShootHardening;
 
@@ -184,6 +187,12 @@ impl Validate for MaxUnavailableBound {
                 ),
             ));
         }
+        if self.always_allowed_nodes > KUBERNETES_MAX_NODES {
+            return Err(SettingsError::new(
+                "alwaysAllowedNodes",
+                format!("{} is above {KUBERNETES_MAX_NODES}, the most nodes a Kubernetes cluster is built for, so the bound would never apply", self.always_allowed_nodes),
+            ));
+        }
         Ok(())
     }
 }
@@ -244,9 +253,9 @@ fn pool_field(index: usize, worker: &Worker, rest: &str) -> String {
 /// The texts of one podPidsLimit check, built only when it finds something.
 struct PidsSite {
     /// What identifies the finding across an update: the Shoot-level limit
-    /// has one key for the pools added later and one per pool inheriting it,
-    /// so a pool that starts inheriting a bad or missing limit is a new
-    /// finding, not the one the Shoot already had.
+    /// has one key per pool inheriting it, so a pool that starts inheriting
+    /// a bad or missing limit is a new finding, not the one the Shoot
+    /// already had.
     keys: Vec<String>,
     field: String,
     missing_problem: String,
@@ -263,7 +272,11 @@ fn check_pids(shoot: &Shoot, bounds: &PidsLimitBounds, findings: &mut Vec<Found>
         return;
     }
     let value = shoot.kubelet().and_then(|k| k.pod_pids_limit);
-    check_pids_value(value, bounds, || shoot_pids_site(workers, bounds), findings);
+    // Only pools without a kubelet block get the Shoot's; one added later
+    // without it is judged when it is added.
+    if workers.iter().any(|w| w.kubelet().is_none()) {
+        check_pids_value(value, bounds, || shoot_pids_site(workers, bounds), findings);
+    }
     // Inheriting is a fix only when the Shoot's own limit is in bounds.
     let inheritable = value.filter(|v| {
         u64::try_from(*v).is_ok_and(|v| (bounds.minimum..=bounds.maximum).contains(&v))
@@ -300,15 +313,12 @@ fn shoot_pids_site(workers: &[Worker], bounds: &PidsLimitBounds) -> PidsSite {
         .filter(|w| w.kubelet().is_none())
         .map(|w| w.name.as_ref())
         .collect();
-    let applies_to = if inheriting.is_empty() {
-        "no pool today (each has its own kubelet block), but every pool added later".to_string()
-    } else {
-        ["pools ", &inheriting.join(", ")].concat()
-    };
-    let mut keys = vec!["pids/shoot".to_string()];
-    keys.extend(inheriting.iter().map(|name| ["pids/shoot/", name].concat()));
+    let applies_to = ["pools ", &inheriting.join(", ")].concat();
     PidsSite {
-        keys,
+        keys: inheriting
+            .iter()
+            .map(|name| ["pids/shoot/", name].concat())
+            .collect(),
         field: "spec.kubernetes.kubelet.podPidsLimit".to_string(),
         missing_problem: [
             "without it the kubelets of ",
@@ -384,18 +394,20 @@ fn check_pids_value(
     let scope = &site.scope;
     let problem = match value {
         None => site.missing_problem,
+        Some(v) if v < 0 => [
+            "a negative value means no PID limit at all (",
+            scope,
+            "): ",
+            FORK_BOMB,
+            ".",
+        ]
+        .concat(),
         Some(v) if v < minimum => [
             "below the minimum of ",
             signed(minimum, &mut [0; 20]),
             " (",
             scope,
-            ")",
-            if v < 0 {
-                "; a negative value means no limit at all"
-            } else {
-                ""
-            },
-            ": ordinary pods (JVMs, build jobs, browsers) use hundreds to thousands of threads, and every thread is a PID, so they fail with \"fork: resource temporarily unavailable\".",
+            "): ordinary pods (JVMs, build jobs, browsers) use hundreds to thousands of threads, and every thread is a PID, so they fail with \"fork: resource temporarily unavailable\".",
         ]
         .concat(),
         Some(_) => [
@@ -731,6 +743,35 @@ fn findings(shoot: &Shoot, settings: &Settings) -> Vec<Found> {
     findings
 }
 
+/// The summary of the warnings past [`MAX_LISTED`]: `[advisory, kept]`.
+fn unlisted_warning(object: &str, [advisory, kept]: [usize; 2]) -> String {
+    let (mut total, mut kept_digits, mut advisory_digits) = ([0; 20], [0; 20], [0; 20]);
+    [
+        "crash-guard/shoot-hardening: ",
+        object,
+        ": … ",
+        count(advisory.saturating_add(kept), &mut total),
+        " more findings, not listed:",
+        if kept > 0 { " " } else { "" },
+        if kept > 0 { count(kept, &mut kept_digits) } else { "" },
+        if kept > 0 {
+            " already out of bounds before this update, which does not make them worse, so the update is allowed"
+        } else {
+            ""
+        },
+        if kept > 0 && advisory > 0 { ";" } else { "" },
+        if advisory > 0 { " " } else { "" },
+        if advisory > 0 { count(advisory, &mut advisory_digits) } else { "" },
+        if advisory > 0 {
+            " pools over several zones whose rolling update takes more nodes down than the bound, allowed since maxUnavailable itself stays within it (fix: maxSurge of at least the number of zones)"
+        } else {
+            ""
+        },
+        ".",
+    ]
+    .concat()
+}
+
 impl Rule for ShootHardening {
     const NAME: &'static str = "shoot-hardening";
     type Settings = Settings;
@@ -776,22 +817,29 @@ impl Rule for ShootHardening {
         let old: Vec<Violation> = old.into_iter().map(|f| f.violation).collect();
         let before = Before::new(&old);
         let mut verdict = Verdict::accept();
+        // Warnings past MAX_LISTED are counted (one per pool: thousands).
+        let mut unlisted = [0usize; 2];
+        let object = request.object_ref();
         for finding in new {
-            if finding.advisory {
-                verdict.warning(finding.violation.kept_warning(
-                    Self::NAME,
-                    &request.object_ref(),
+            let (kind, allowed) = if finding.advisory {
+                (
+                    0,
                     " is allowed, since maxUnavailable itself stays within the bound; but note: ",
-                ));
+                )
             } else if before.had(&finding.violation) {
-                verdict.warning(finding.violation.kept_warning(
-                    Self::NAME,
-                    &request.object_ref(),
-                    " was already out of bounds before this update, which does not make it worse, so the update is allowed. ",
-                ));
+                (1, " was already out of bounds before this update, which does not make it worse, so the update is allowed. ")
             } else {
                 verdict.violation(finding.violation);
+                continue;
+            };
+            if verdict.warnings.len() < MAX_LISTED {
+                verdict.warning(finding.violation.kept_warning(Self::NAME, &object, allowed));
+            } else if let Some(n) = unlisted.get_mut(kind) {
+                *n = n.saturating_add(1);
             }
+        }
+        if unlisted != [0, 0] {
+            verdict.warning(unlisted_warning(&object, unlisted));
         }
         Ok(verdict)
     }
@@ -883,6 +931,10 @@ mod tests {
     #[case::pool_override_too_high(with(shoot(), GPU_PIDS, json!(65536)), &["spec.provider.workers[1].kubernetes.kubelet.podPidsLimit (pool gpu)"])]
     #[case::pool_block_without_pids(with(shoot(), GPU_PIDS, Value::Null), &["spec.provider.workers[1].kubernetes.kubelet.podPidsLimit (pool gpu)"])]
     #[case::workerless(with(with(shoot(), SHOOT_PIDS, Value::Null), "/spec/provider/workers", json!([])), &[])]
+    #[case::every_pool_limited_shoot_unset(with(with(shoot(), SHOOT_PIDS, Value::Null), "/spec/provider/workers/0/kubernetes", json!({"kubelet": {"podPidsLimit": 4096}})), &[])]
+    #[case::every_pool_limited_shoot_unlimited(with(with(shoot(), SHOOT_PIDS, json!(-1)), "/spec/provider/workers/0/kubernetes", json!({"kubelet": {"podPidsLimit": 4096}})), &[])]
+    #[case::every_pool_own_block_one_without_pids(with(with(with(shoot(), SHOOT_PIDS, Value::Null), "/spec/provider/workers/0/kubernetes", json!({"kubelet": {}})), GPU_PIDS, json!(4096)), &["spec.provider.workers[0].kubernetes.kubelet.podPidsLimit (pool general)"])]
+    #[case::pool_kubernetes_without_kubelet_inherits(with(with(shoot(), SHOOT_PIDS, Value::Null), "/spec/provider/workers/0/kubernetes", json!({"version": "1.31.2"})), &["spec.kubernetes.kubelet.podPidsLimit"])]
     #[case::inflight_in_bounds(with(shoot(), "/spec/kubernetes/kubeAPIServer", json!({"requests": {"maxNonMutatingInflight": 800, "maxMutatingInflight": 50}})), &[])]
     #[case::inflight_out_of_bounds(
         with(shoot(), "/spec/kubernetes/kubeAPIServer", json!({"requests": {"maxNonMutatingInflight": 3000, "maxMutatingInflight": 0}})),
@@ -924,6 +976,8 @@ mod tests {
     #[case::pids_high_to_unlimited_refused(with(shoot(), SHOOT_PIDS, json!(-1)), with(shoot(), SHOOT_PIDS, json!(100_000)), 1, 0)]
     #[case::pids_lower_refused(with(shoot(), SHOOT_PIDS, json!(256)), with(shoot(), SHOOT_PIDS, json!(512)), 1, 0)]
     #[case::pool_pids_missing_to_low_warns(with(shoot(), GPU_PIDS, json!(512)), with(shoot(), GPU_PIDS, Value::Null), 0, 1)]
+    #[case::pool_added_inheriting_missing_limit_refused(with(shoot(), SHOOT_PIDS, Value::Null), with(with(shoot(), SHOOT_PIDS, Value::Null), "/spec/provider/workers/0/kubernetes", json!({"kubelet": {"podPidsLimit": 4096}})), 1, 0)]
+    #[case::pool_added_inheriting_unlimited_refused(with(shoot(), SHOOT_PIDS, json!(-1)), with(with(shoot(), SHOOT_PIDS, json!(-1)), "/spec/provider/workers/0/kubernetes", json!({"kubelet": {"podPidsLimit": 4096}})), 1, 0)]
     #[case::inflight_off_to_low_warns(inflight(40), inflight(0), 0, 1)]
     #[case::inflight_off_to_high_warns(inflight(600), inflight(0), 0, 1)]
     #[case::inflight_low_to_off_refused(inflight(0), inflight(40), 1, 0)]
@@ -952,20 +1006,68 @@ mod tests {
     }
 
     /// Fuzzing-review regression: old findings were scanned once per new
-    /// finding, quadratic in the worker pools.
+    /// finding, quadratic in the worker pools. Review 45: one warning per
+    /// kept finding made 30 MB responses (and OOM); MAX_LISTED are listed.
     #[rstest]
-    #[case::unchanged_pools(30_000, 30_000, 0, 30_000)]
-    #[case::added_pools(30_000, 15_000, 15_000, 15_000)]
+    #[case::unchanged_pools(
+        30_000,
+        30_000,
+        0,
+        ": … 29900 more findings, not listed: 29900 already out of bounds before this update"
+    )]
+    #[case::added_pools(
+        30_000,
+        15_000,
+        15_000,
+        ": … 14900 more findings, not listed: 14900 already out of bounds before this update"
+    )]
     fn wide_updates_are_linear(
         #[case] pools: usize,
         #[case] old_pools: usize,
         #[case] violations: usize,
-        #[case] warnings: usize,
+        #[case] summary: &str,
     ) {
         let json = request("UPDATE", &wide_shoot(pools), &wide_shoot(old_pools));
         let verdict = judge(&json);
         assert_eq!(verdict.violations.len(), violations);
+        assert_eq!(verdict.warnings.len(), MAX_LISTED + 1);
+        let last = verdict.warnings.last().map_or("", String::as_str);
+        assert!(last.contains(summary), "{last}");
+    }
+
+    /// Pools over three zones with Gardener's defaults (advisory warnings),
+    /// `kept` of them also with an invalid maxUnavailable the old object had.
+    fn zoned_pools(advisory: usize, kept: usize) -> Value {
+        let zoned = (0..advisory)
+            .map(|i| json!({"name": format!("z{i}"), "maximum": 3, "zones": ["a", "b", "c"]}));
+        let invalid = (0..kept).map(|i| json!({"name": format!("i{i}"), "maxUnavailable": "2"}));
+        let workers: Vec<Value> = zoned.chain(invalid).collect();
+        with(shoot(), "/spec/provider/workers", Value::Array(workers))
+    }
+
+    #[rstest]
+    #[case::listed_all("CREATE", zoned_pools(MAX_LISTED, 0), MAX_LISTED, None)]
+    #[case::advisory_on_create("CREATE", zoned_pools(150, 0), MAX_LISTED + 1, Some(": … 50 more findings, not listed: 50 pools over several zones whose rolling update takes more nodes down than the bound, allowed since maxUnavailable itself stays within it (fix: maxSurge of at least the number of zones)."))]
+    #[case::both_on_update("UPDATE", zoned_pools(90, 40), MAX_LISTED + 1, Some(": … 30 more findings, not listed: 30 already out of bounds before this update, which does not make them worse, so the update is allowed."))]
+    #[case::kept_then_advisory("UPDATE", zoned_pools(150, 120).pointer("/spec/provider/workers").map(|w| { let mut w = w.as_array().cloned().unwrap_or_default(); w.rotate_left(150); with(shoot(), "/spec/provider/workers", Value::Array(w)) }).unwrap_or_default(), MAX_LISTED + 1, Some(": … 170 more findings, not listed: 20 already out of bounds before this update, which does not make them worse, so the update is allowed; 150 pools over several zones"))]
+    fn warnings_past_the_listed_maximum_are_counted(
+        #[case] operation: &str,
+        #[case] object: Value,
+        #[case] warnings: usize,
+        #[case] summary: Option<&str>,
+    ) {
+        let verdict = judge(&request(operation, &object, &object));
+        assert!(verdict.violations.is_empty(), "{verdict:?}");
         assert_eq!(verdict.warnings.len(), warnings);
+        let last = verdict.warnings.last().map_or("", String::as_str);
+        match summary {
+            Some(summary) => assert!(
+                last.starts_with("crash-guard/shoot-hardening: Shoot garden-shop/web: … ")
+                    && last.contains(summary),
+                "{last}"
+            ),
+            None => assert!(!last.contains("not listed"), "{last}"),
+        }
     }
 
     #[rstest]
@@ -1041,6 +1143,10 @@ mod tests {
         r#"{"maxUnavailable":{"percentOfPoolMaximum":150}}"#,
         "maxUnavailable.percentOfPoolMaximum"
     )]
+    #[case::always_allowed_above_cluster(
+        r#"{"maxUnavailable":{"alwaysAllowedNodes":5001}}"#,
+        "maxUnavailable.alwaysAllowedNodes: 5001 is above 5000, the most nodes a Kubernetes cluster is built for"
+    )]
     #[case::unknown_key(r#"{"podPidLimit":{}}"#, "unknown field `podPidLimit`")]
     #[case::bad_exemption(
         r#"{"exemptions":{"serviceAccounts":["x"]}}"#,
@@ -1061,6 +1167,7 @@ mod tests {
         r#"{"apiServerInflight":{"maxMutatingInflight":{"minimum":10,"maximum":400}}}"#,
         Settings { api_server_inflight: InflightBounds { max_mutating_inflight: Range { minimum: 10, maximum: 400 }, ..InflightBounds::default() }, ..Settings::default() }
     )]
+    #[case::always_allowed_at_cluster_size(r#"{"maxUnavailable":{"alwaysAllowedNodes":5000}}"#, Settings { max_unavailable: MaxUnavailableBound { always_allowed_nodes: 5000, ..MaxUnavailableBound::default() }, ..Settings::default() })]
     #[case::max_unavailable_percent(r#"{"maxUnavailable":{"percentOfPoolMaximum":50}}"#, Settings { max_unavailable: MaxUnavailableBound { percent_of_pool_maximum: 50, ..MaxUnavailableBound::default() }, ..Settings::default() })]
     fn one_setting_keeps_the_other_defaults(#[case] json: &str, #[case] expected: Settings) {
         let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
@@ -1092,6 +1199,34 @@ mod tests {
             Some(text) => assert!(fix.contains(text), "{fix}"),
             None => assert!(!fix.contains("inherit"), "{fix}"),
         }
+    }
+
+    /// Review 45: -1 (no limit) was explained as a limit too low.
+    #[rstest]
+    #[case::shoot(
+        SHOOT_PIDS,
+        "spec.kubernetes.kubelet.podPidsLimit",
+        "a negative value means no PID limit at all (applies to pools general): one fork bomb"
+    )]
+    #[case::pool(
+        GPU_PIDS,
+        "(pool gpu)",
+        "a negative value means no PID limit at all (pool gpu): one fork bomb"
+    )]
+    fn negative_pids_limit_is_no_limit(
+        #[case] pointer: &str,
+        #[case] field: &str,
+        #[case] expected: &str,
+    ) {
+        let object = with(shoot(), pointer, json!(-1));
+        let verdict = judge(&request("CREATE", &object, &Value::Null));
+        let problem = verdict
+            .violations
+            .iter()
+            .find(|v| v.field.contains(field))
+            .map_or("", |v| v.problem.as_str());
+        assert!(problem.starts_with(expected), "{problem}");
+        assert!(!problem.contains("below the minimum"), "{problem}");
     }
 
     #[rstest]
