@@ -23,6 +23,8 @@ pub const API_SERVER_CAP: ByteSize = ByteSize(ByteSize::MIB);
 const LARGEST_KEYS_SHOWN: usize = 3;
 /// Client-side `kubectl apply` keeps the whole applied object here.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+/// The type of the Secrets in which Helm 3 keeps its release records.
+const HELM_RELEASE: &str = "helm.sh/release.v1";
 
 pub struct ObjectSize;
 
@@ -65,7 +67,7 @@ impl Default for Settings {
                     "kubernetes.io/dockerconfigjson".to_string(),
                     ByteSize::kib(64),
                 ),
-                ("helm.sh/release.v1".to_string(), ByteSize::kib(512)),
+                (HELM_RELEASE.to_string(), ByteSize::kib(512)),
             ]),
             exemptions: Exemptions::default(),
         }
@@ -107,6 +109,30 @@ fn unique_type_limits<'de, D: Deserializer<'de>>(
     deserializer.deserialize_map(UniqueVisitor)
 }
 
+/// The Secret types Kubernetes defines, and Helm's.
+const KNOWN_TYPES: [&str; 9] = [
+    "Opaque",
+    "kubernetes.io/service-account-token",
+    "kubernetes.io/dockercfg",
+    "kubernetes.io/dockerconfigjson",
+    "kubernetes.io/basic-auth",
+    "kubernetes.io/ssh-auth",
+    "kubernetes.io/tls",
+    "bootstrap.kubernetes.io/token",
+    HELM_RELEASE,
+];
+
+/// The intended spelling of a `secretTypeLimits` key that has spaces around
+/// it or spells a known type in other case (`kubernetes.io/TLS`, `opaque`).
+fn misspelt_type(key: &str) -> Option<&str> {
+    let trimmed = key.trim();
+    let intended = KNOWN_TYPES
+        .into_iter()
+        .find(|known| known.eq_ignore_ascii_case(trimmed))
+        .unwrap_or(trimmed);
+    (intended != key).then_some(intended)
+}
+
 fn check_limit(field: &str, limit: ByteSize) -> Result<(), SettingsError> {
     if limit.0 == 0 {
         Err(SettingsError::new(field, "must be greater than 0 bytes"))
@@ -137,7 +163,14 @@ impl Validate for Settings {
                     "a Secret type must not be empty",
                 ));
             }
-            check_limit(&format!("secretTypeLimits[\"{secret_type}\"]"), *limit)?;
+            let field = format!("secretTypeLimits[\"{secret_type}\"]");
+            if let Some(intended) = misspelt_type(secret_type) {
+                return Err(SettingsError::new(
+                    field,
+                    format!("Secret types are matched exactly, case and spaces included, so this entry would not apply to Secrets of type `{intended}`; write `{intended}`"),
+                ));
+            }
+            check_limit(&field, *limit)?;
         }
         validate_section("exemptions", &self.exemptions)
     }
@@ -350,20 +383,22 @@ struct Measurement {
     largest: Vec<(String, u64)>,
 }
 
-/// Labels up to this size are ignored when an update is checked for growth,
-/// so relabelling an oversized object is not refused; real label sets are far
-/// smaller, and a larger one counts in full.
-const LABELS_ALLOWANCE: u64 = 4 * 1024;
+/// Labels and annotations (but kubectl's last-applied copy) up to this size
+/// together are ignored when an update is checked for growth, so relabelling
+/// or annotating an oversized object (Argo CD's tracking-id, Helm's adoption)
+/// is not refused; real sets are far smaller, and a larger one counts in full.
+const METADATA_ALLOWANCE: u64 = 4 * 1024;
 
 impl Measurement {
+    /// Labels and the annotations other than the last-applied copy.
+    fn metadata(&self) -> u64 {
+        self.labels
+            .saturating_add(self.annotations.saturating_sub(self.last_applied))
+    }
+
     fn grows_from(&self, old: &Measurement) -> bool {
-        let ignored = |m: &Measurement| {
-            if self.labels <= LABELS_ALLOWANCE {
-                m.labels
-            } else {
-                0
-            }
-        };
+        let within = self.metadata() <= METADATA_ALLOWANCE;
+        let ignored = |m: &Measurement| if within { m.metadata() } else { 0 };
         self.bytes.saturating_sub(ignored(self)) > old.bytes.saturating_sub(ignored(old))
     }
 }
@@ -638,10 +673,25 @@ fn violation(
             "the object is over the {limit} limit for {scope}{growth}: {parts}{largest}. \
              kube-apiserver keeps every {kind_name} in memory (its watch cache), so many large ones, up to the 1 MiB cap each, get it OOM-killed.",
         ),
-        format!(
-            "{metadata_fix}keep large data out of {kind_name}s: in a dedicated secret store (e.g. Vault) or a CustomResource, \
-             and reference it from here; or split the object. If it must be this large, raise `{limit_setting}` in the policy settings.",
-        ),
+        match (kind, new.secret_type.as_str()) {
+            // Helm writes the release record: its data cannot be moved out or split by hand.
+            (Kind::Secret, HELM_RELEASE) => format!(
+                "{metadata_fix}this Secret is a Helm release record (the chart with its files, the values and the rendered manifest), \
+                 written by Helm, so its data cannot be moved out or split: store releases with Helm's SQL storage driver \
+                 (`HELM_DRIVER=sql`, PostgreSQL), which keeps them out of Secrets, or keep large files out of the chart (`.helmignore`). \
+                 If it must be this large, raise `secretTypeLimits[\"{HELM_RELEASE}\"]` on purpose, and lower `helm upgrade --history-max` \
+                 so that fewer revisions this large are kept.",
+            ),
+            (Kind::Secret, "kubernetes.io/tls") => format!(
+                "{metadata_fix}keep only the certificate chain (`tls.crt`: the leaf and its intermediates) and its key (`tls.key`) here, \
+                 and distribute CA bundles separately, in a ConfigMap (e.g. with trust-manager). \
+                 If it must be this large, raise `{limit_setting}` in the policy settings.",
+            ),
+            _ => format!(
+                "{metadata_fix}keep large data out of {kind_name}s: in a dedicated secret store (e.g. Vault) or a CustomResource, \
+                 and reference it from here; or split the object. If it must be this large, raise `{limit_setting}` in the policy settings.",
+            ),
+        },
     ));
     verdict
 }
@@ -679,6 +729,26 @@ mod tests {
         format!(
             r#"{{"metadata":{{"labels":{{{}}}}},"data":{{"blob":"{}"}}}}"#,
             labels.join(","),
+            b64(bytes)
+        )
+    }
+
+    /// A Secret of `bytes` of data, `labels` labels of 79 bytes each and, unless
+    /// 0, an annotation `example.com/note` (16 bytes) with `annotation` bytes.
+    fn annotated_secret(bytes: usize, labels: usize, annotation: usize) -> String {
+        let labels: Vec<String> = (0..labels)
+            .map(|i| format!(r#""example.com/l{i:06}":"{}""#, "v".repeat(60)))
+            .collect();
+        let mut metadata = vec![format!(r#""labels":{{{}}}"#, labels.join(","))];
+        if annotation > 0 {
+            metadata.push(format!(
+                r#""annotations":{{"example.com/note":"{}"}}"#,
+                "x".repeat(annotation)
+            ));
+        }
+        format!(
+            r#"{{"metadata":{{{}}},"data":{{"blob":"{}"}}}}"#,
+            metadata.join(","),
             b64(bytes)
         )
     }
@@ -763,6 +833,14 @@ mod tests {
     #[case::few_labels(request("CREATE", "Secret", &labelled_secret(200_000, 10), "null"), true)]
     #[case::update_relabelling_within_allowance(request("UPDATE", "Secret", &labelled_secret(600_000, 51), &secret(600_000)), true)]
     #[case::update_labels_beyond_allowance(request("UPDATE", "Secret", &labelled_secret(600_000, 52), &secret(600_000)), false)]
+    #[case::update_annotating_within_allowance(request("UPDATE", "Secret", &annotated_secret(600_000, 0, 4080), &secret(600_000)), true)]
+    #[case::update_annotations_beyond_allowance(request("UPDATE", "Secret", &annotated_secret(600_000, 0, 4081), &secret(600_000)), false)]
+    #[case::update_labels_and_annotations_share_allowance(request("UPDATE", "Secret", &annotated_secret(600_000, 40, 1000), &secret(600_000)), false)]
+    #[case::update_labels_and_annotations_within_allowance(request("UPDATE", "Secret", &annotated_secret(600_000, 40, 900), &secret(600_000)), true)]
+    #[case::update_annotating_again_beyond_allowance(request("UPDATE", "Secret", &annotated_secret(600_000, 0, 4100), &annotated_secret(600_000, 0, 4080)), false)]
+    #[case::update_shrinking_data_while_annotating(request("UPDATE", "Secret", &annotated_secret(599_000, 0, 1000), &secret(600_000)), true)]
+    #[case::update_growing_data_while_annotating(request("UPDATE", "Secret", &annotated_secret(600_001, 0, 10), &annotated_secret(600_000, 0, 10)), false)]
+    #[case::update_growing_last_applied_slightly(request("UPDATE", "ConfigMap", &last_applied(250 * 1024 + 1, 190 * 1024), &last_applied(250 * 1024, 190 * 1024)), false)]
     #[case::update_labels_beyond_allowance_unchanged(request("UPDATE", "Secret", &labelled_secret(600_000, 60), &labelled_secret(600_000, 60)), true)]
     #[case::null_values(
         request(
@@ -797,6 +875,52 @@ mod tests {
             "limits.Secret",
         ] {
             assert!(message.contains(needle), "{needle} missing from {message}");
+        }
+    }
+
+    #[rstest]
+    #[case::helm_release(
+        "helm.sh/release.v1",
+        600_000,
+        &["HELM_DRIVER=sql", ".helmignore", "helm upgrade --history-max", "raise `secretTypeLimits[\"helm.sh/release.v1\"]` on purpose"],
+        &["Vault", "split the object"]
+    )]
+    #[case::tls(
+        "kubernetes.io/tls",
+        70_000,
+        &["`tls.key`", "CA bundles separately, in a ConfigMap (e.g. with trust-manager)", "raise `secretTypeLimits[\"kubernetes.io/tls\"]`"],
+        &["Vault", "split the object"]
+    )]
+    #[case::docker_config_json(
+        "kubernetes.io/dockerconfigjson",
+        70_000,
+        &["Vault", "split the object", "raise `secretTypeLimits[\"kubernetes.io/dockerconfigjson\"]`"],
+        &["HELM_DRIVER", "trust-manager"]
+    )]
+    #[case::opaque("Opaque", 300_000, &["Vault", "split the object", "raise `limits.Secret`"], &["HELM_DRIVER", "trust-manager"])]
+    fn fix_depends_on_secret_type(
+        #[case] secret_type: &str,
+        #[case] bytes: usize,
+        #[case] present: &[&str],
+        #[case] absent: &[&str],
+    ) {
+        let object = format!(
+            r#"{{"type":"{secret_type}","data":{{"a":"{}"}}}}"#,
+            b64(bytes)
+        );
+        let verdict = judge(
+            &request("CREATE", "Secret", &object, "null"),
+            &Settings::default(),
+        );
+        let message = verdict
+            .into_response("object-size", "Secret apps/n")
+            .message
+            .unwrap_or_default();
+        for needle in present {
+            assert!(message.contains(needle), "{needle} missing from {message}");
+        }
+        for needle in absent {
+            assert!(!message.contains(needle), "{needle} in {message}");
         }
     }
 
@@ -890,6 +1014,23 @@ mod tests {
         r#"{"secretTypeLimits":{"kubernetes.io/tls":"1Ki","kubernetes.io/tls":"1Mi"}}"#,
         "secretTypeLimits: Secret type `kubernetes.io/tls` is listed twice"
     )]
+    #[case::type_in_other_case(
+        r#"{"secretTypeLimits":{"kubernetes.io/TLS":"32Ki"}}"#,
+        "secretTypeLimits[\"kubernetes.io/TLS\"]: Secret types are matched exactly, case and spaces included, so this entry would not apply to Secrets of type `kubernetes.io/tls`; write `kubernetes.io/tls`"
+    )]
+    #[case::opaque_lower_case(r#"{"secretTypeLimits":{"opaque":"32Ki"}}"#, "secretTypeLimits[\"opaque\"]: Secret types are matched exactly, case and spaces included, so this entry would not apply to Secrets of type `Opaque`; write `Opaque`")]
+    #[case::leading_space(
+        r#"{"secretTypeLimits":{" kubernetes.io/tls":"32Ki"}}"#,
+        "secretTypeLimits[\" kubernetes.io/tls\"]: Secret types"
+    )]
+    #[case::trailing_space_custom_type(
+        r#"{"secretTypeLimits":{"example.com/bundle ":"32Ki"}}"#,
+        "write `example.com/bundle`"
+    )]
+    #[case::space_and_case(
+        r#"{"secretTypeLimits":{"Helm.sh/Release.v1\t":"768Ki"}}"#,
+        "write `helm.sh/release.v1`"
+    )]
     #[case::tebibyte(
         r#"{"limits":{"Secret":"1Ti"}}"#,
         "limits.Secret: 1099511627776 bytes (1048576.0 MiB) is above the API server's own cap"
@@ -911,6 +1052,15 @@ mod tests {
         let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
         let settings: Settings = crate::settings::parse(Some(&raw)).expect("valid");
         assert_eq!(settings.limits.secret, ByteSize(bytes));
+    }
+
+    #[rstest]
+    #[case::known_type("kubernetes.io/tls")]
+    #[case::helm("helm.sh/release.v1")]
+    #[case::custom_type("example.com/Bundle")]
+    #[case::custom_type_with_inner_space("example.com/my bundle")]
+    fn exact_secret_types_are_accepted(#[case] secret_type: &str) {
+        assert_eq!(misspelt_type(secret_type), None);
     }
 
     /// A section given in part keeps its other fields' defaults.
