@@ -139,16 +139,30 @@ pub struct Difference<'t> {
     pub is: Option<&'t str>,
 }
 
+/// Bytes read below the top level: each level reads its values whole again,
+/// and a message describes up to 20 differences (of one large value, say).
+const MAX_READ_BELOW: usize = 64 * 1024;
+
 pub fn first_difference<'t>(was: &'t str, is: &'t str) -> Difference<'t> {
     let mut path = String::new();
-    let (was, is) = difference(was, is, &mut path, 0);
+    let budget = MAX_READ_BELOW + was.len() + is.len();
+    let (was, is) = difference(was, is, &mut path, 0, budget);
     Difference { path, was, is }
 }
 
 type Sides<'t> = (Option<&'t str>, Option<&'t str>);
 
-fn difference<'t>(was: &'t str, is: &'t str, path: &mut String, depth: u32) -> Sides<'t> {
+fn difference<'t>(
+    was: &'t str,
+    is: &'t str,
+    path: &mut String,
+    depth: u32,
+    budget: usize,
+) -> Sides<'t> {
     let whole = (Some(was), Some(is));
+    let Some(budget) = budget.checked_sub(was.len() + is.len()) else {
+        return whole;
+    };
     if depth >= MAX_DEPTH {
         return whole;
     }
@@ -170,7 +184,7 @@ fn difference<'t>(was: &'t str, is: &'t str, path: &mut String, depth: u32) -> S
                         }
                         std::cmp::Ordering::Equal => {
                             push_key(path, ka);
-                            return difference(va, vb, path, depth + 1);
+                            return difference(va, vb, path, depth + 1, budget);
                         }
                     },
                     (Some((ka, va)), None) => (ka, (Some(*va), None)),
@@ -192,7 +206,7 @@ fn difference<'t>(was: &'t str, is: &'t str, path: &mut String, depth: u32) -> S
                 path.push_str(part);
             }
             match (a.get(index), b.get(index)) {
-                (Some(va), Some(vb)) => difference(va, vb, path, depth + 1),
+                (Some(va), Some(vb)) => difference(va, vb, path, depth + 1, budget),
                 (va, vb) => (va.copied(), vb.copied()),
             }
         }
@@ -570,6 +584,19 @@ mod tests {
         assert_eq!(path, "[0]".repeat(32));
         assert_eq!(was.as_deref(), Some("[1 item(s)]"));
         assert_eq!(is.as_deref(), Some("[1 item(s)]"));
+    }
+
+    #[test]
+    fn large_values_are_followed_one_level_only() {
+        let chain = |leaf: &str| [&r#"{"a":"#.repeat(30), leaf, &"}".repeat(30)].concat();
+        let big = ["[", &"1,".repeat(40_000), "1]"].concat();
+        let at_x = |value: String| [r#"{"x":"#, &value, "}"].concat();
+        let (path, was, is) = difference_of(&at_x(chain("1")), &at_x(chain(&big)));
+        assert_eq!(path, ".x");
+        assert_eq!((was.as_deref(), is.as_deref()), (Some("{a}"), Some("{a}")));
+        let (path, was, is) = difference_of(&chain("1"), &chain("2"));
+        assert_eq!(path, ".a".repeat(30));
+        assert_eq!((was.as_deref(), is.as_deref()), (Some("1"), Some("2")));
     }
 
     #[rstest]
