@@ -139,30 +139,26 @@ pub struct Difference<'t> {
     pub is: Option<&'t str>,
 }
 
-/// Bytes read below the top level: each level reads its values whole again,
-/// and a message describes up to 20 differences (of one large value, say).
-const MAX_READ_BELOW: usize = 64 * 1024;
+/// Values (both sides) larger than this are followed one level down only.
+const MAX_FOLLOWED: usize = 16 * 1024;
 
 pub fn first_difference<'t>(was: &'t str, is: &'t str) -> Difference<'t> {
     let mut path = String::new();
-    let budget = MAX_READ_BELOW + was.len() + is.len();
-    let (was, is) = difference(was, is, &mut path, 0, budget);
+    // Large values are followed one level down: each level reads its values
+    // whole again, and a message describes up to 20 differences.
+    let depth = if was.len() + is.len() > MAX_FOLLOWED {
+        MAX_DEPTH - 1
+    } else {
+        0
+    };
+    let (was, is) = difference(was, is, &mut path, depth);
     Difference { path, was, is }
 }
 
 type Sides<'t> = (Option<&'t str>, Option<&'t str>);
 
-fn difference<'t>(
-    was: &'t str,
-    is: &'t str,
-    path: &mut String,
-    depth: u32,
-    budget: usize,
-) -> Sides<'t> {
+fn difference<'t>(was: &'t str, is: &'t str, path: &mut String, depth: u32) -> Sides<'t> {
     let whole = (Some(was), Some(is));
-    let Some(budget) = budget.checked_sub(was.len() + is.len()) else {
-        return whole;
-    };
     if depth >= MAX_DEPTH {
         return whole;
     }
@@ -184,7 +180,7 @@ fn difference<'t>(
                         }
                         std::cmp::Ordering::Equal => {
                             push_key(path, ka);
-                            return difference(va, vb, path, depth + 1, budget);
+                            return difference(va, vb, path, depth + 1);
                         }
                     },
                     (Some((ka, va)), None) => (ka, (Some(*va), None)),
@@ -206,7 +202,7 @@ fn difference<'t>(
                 path.push_str(part);
             }
             match (a.get(index), b.get(index)) {
-                (Some(va), Some(vb)) => difference(va, vb, path, depth + 1, budget),
+                (Some(va), Some(vb)) => difference(va, vb, path, depth + 1),
                 (va, vb) => (va.copied(), vb.copied()),
             }
         }

@@ -810,10 +810,9 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
     for worker in old.workers() {
         old_pools.entry(worker.name.as_ref()).or_insert(worker);
     }
-    // Added pools per setup: the first (for messages), and of those with
-    // nodes (`maximum` above 0) how many are not yet standing for a removed
-    // pool and their maximums left.
-    let mut added: BTreeMap<NodeSetup, (&shoot::Worker, usize, i64)> = BTreeMap::new();
+    // Added pools per setup: the first (for messages) and how many of those
+    // with nodes (`maximum` above 0) are not yet standing for a removed pool.
+    let mut added: BTreeMap<NodeSetup, (&shoot::Worker, usize)> = BTreeMap::new();
     let mut changes = Vec::new();
     let mut new_names = BTreeSet::new();
     // Kept pools, and those whose setup this update changes.
@@ -826,11 +825,8 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
     {
         let Some(&before) = old_pools.get(worker.name.as_ref()) else {
             let setup = NodeSetup::of(worker, &new_side, true);
-            let (_, unmatched, room) = added.entry(setup).or_insert((worker, 0, 0));
-            if let Some(maximum) = worker.maximum.filter(|&m| m > 0) {
-                *unmatched += 1;
-                *room = room.saturating_add(maximum);
-            }
+            let (_, unmatched) = added.entry(setup).or_insert((worker, 0));
+            *unmatched += usize::from(worker.maximum > Some(0));
             continue;
         };
         kept += 1;
@@ -861,15 +857,9 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
         }
         let was = NodeSetup::of(worker, &old_side, true);
         // Each pool added with a removed one's setup and nodes can take its
-        // workloads (a scale-in under a new name); one such pool stands for
-        // one, and their maximums must cover the removed pools' minimums.
-        let need = worker.minimum.unwrap_or(0).max(0);
-        if let Some((_, unmatched, room)) = added
-            .get_mut(&was)
-            .filter(|(_, n, room)| *n > 0 && *room >= need)
-        {
+        // workloads (a scale-in under a new name); one such pool stands for one.
+        if let Some((_, unmatched)) = added.get_mut(&was).filter(|(_, n)| *n > 0) {
             *unmatched -= 1;
-            *room -= need;
             continue;
         }
         // For the message, the pool taking its workloads: one of its machine
@@ -1949,8 +1939,7 @@ mod tests {
 
     #[rstest]
     #[case::without_nodes(0, false)]
-    #[case::below_the_minimums(1, false)]
-    #[case::at_the_minimums(2, true)]
+    #[case::with_nodes(1, true)]
     fn only_added_pools_with_room_stand_for_removed_ones(
         #[case] maximum: i64,
         #[case] accepted: bool,
