@@ -139,9 +139,19 @@ pub struct Difference<'t> {
     pub is: Option<&'t str>,
 }
 
+/// Values (both sides) larger than this are followed one level down only.
+const MAX_FOLLOWED: usize = 16 * 1024;
+
 pub fn first_difference<'t>(was: &'t str, is: &'t str) -> Difference<'t> {
     let mut path = String::new();
-    let (was, is) = difference(was, is, &mut path, 0);
+    // Large values are followed one level down: each level reads its values
+    // whole again, and a message describes up to 20 differences.
+    let depth = if was.len() + is.len() > MAX_FOLLOWED {
+        MAX_DEPTH - 1
+    } else {
+        0
+    };
+    let (was, is) = difference(was, is, &mut path, depth);
     Difference { path, was, is }
 }
 
@@ -570,6 +580,19 @@ mod tests {
         assert_eq!(path, "[0]".repeat(32));
         assert_eq!(was.as_deref(), Some("[1 item(s)]"));
         assert_eq!(is.as_deref(), Some("[1 item(s)]"));
+    }
+
+    #[test]
+    fn large_values_are_followed_one_level_only() {
+        let chain = |leaf: &str| [&r#"{"a":"#.repeat(30), leaf, &"}".repeat(30)].concat();
+        let big = ["[", &"1,".repeat(40_000), "1]"].concat();
+        let at_x = |value: String| [r#"{"x":"#, &value, "}"].concat();
+        let (path, was, is) = difference_of(&at_x(chain("1")), &at_x(chain(&big)));
+        assert_eq!(path, ".x");
+        assert_eq!((was.as_deref(), is.as_deref()), (Some("{a}"), Some("{a}")));
+        let (path, was, is) = difference_of(&chain("1"), &chain("2"));
+        assert_eq!(path, ".a".repeat(30));
+        assert_eq!((was.as_deref(), is.as_deref()), (Some("1"), Some("2")));
     }
 
     #[rstest]

@@ -810,8 +810,8 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
     for worker in old.workers() {
         old_pools.entry(worker.name.as_ref()).or_insert(worker);
     }
-    // Added pools per setup: the first (for messages) and how many are not
-    // yet standing for a removed pool.
+    // Added pools per setup: the first (for messages) and how many of those
+    // with nodes (`maximum` above 0) are not yet standing for a removed pool.
     let mut added: BTreeMap<NodeSetup, (&shoot::Worker, usize)> = BTreeMap::new();
     let mut changes = Vec::new();
     let mut new_names = BTreeSet::new();
@@ -826,7 +826,7 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
         let Some(&before) = old_pools.get(worker.name.as_ref()) else {
             let setup = NodeSetup::of(worker, &new_side, true);
             let (_, unmatched) = added.entry(setup).or_insert((worker, 0));
-            *unmatched = unmatched.saturating_add(1);
+            *unmatched += usize::from(worker.maximum > Some(0));
             continue;
         };
         kept += 1;
@@ -856,8 +856,8 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
             continue;
         }
         let was = NodeSetup::of(worker, &old_side, true);
-        // Each pool added with a removed one's setup can take its workloads
-        // (a scale-in under a new name); one such pool stands for one.
+        // Each pool added with a removed one's setup and nodes can take its
+        // workloads (a scale-in under a new name); one such pool stands for one.
         if let Some((_, unmatched)) = added.get_mut(&was).filter(|(_, n)| *n > 0) {
             *unmatched -= 1;
             continue;
@@ -879,7 +879,7 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
             .take_while(|(is, _)| is.machine_type == was.machine_type)
             .find(|(is, _)| **is != was)
             .or_else(|| added.iter().find(|(is, _)| **is != was))
-            .map(|(is, &(to, _))| (to, is.clone(), "added pools"));
+            .map(|(is, &(to, ..))| (to, is.clone(), "added pools"));
         let target = match to_added {
             Some(target) => Some(target),
             None => rolled_setups
@@ -917,12 +917,17 @@ const ROLLING_ROTATIONS: [&str; 3] = [
 /// operation annotation, several joined by `;`; one already waiting in the
 /// old value of the same annotation does not count again), each with the
 /// first operation that rolls it.
-fn operation_pools<'s>(old: &Shoot, new: &'s Shoot<'s>) -> BTreeMap<&'s str, ShootOperation<'s>> {
+fn operation_pools<'s>(
+    old: &'s Shoot<'s>,
+    new: &'s Shoot<'s>,
+) -> BTreeMap<&'s str, ShootOperation<'s>> {
     let mut rolled = BTreeMap::new();
     if new.operations().iter().all(Option::is_none) {
         return rolled;
     }
-    let names = btree::set(new.workers().iter().map(|w| w.name.as_ref()));
+    // The old object's pools: an added pool has no node to roll (the caller
+    // skips removed ones).
+    let names = btree::set(old.workers().iter().map(|w| w.name.as_ref()));
     let mut every_pool = None;
     for (value, before) in new.operations().into_iter().zip(old.operations()) {
         let waiting = btree::set(before.unwrap_or("").split(';').map(str::trim));
@@ -1932,6 +1937,22 @@ mod tests {
         assert_eq!(rolled.is_empty(), accepted, "{verdict:?}");
     }
 
+    #[rstest]
+    #[case::without_nodes(0, false)]
+    #[case::with_nodes(1, true)]
+    fn only_added_pools_with_room_stand_for_removed_ones(
+        #[case] maximum: i64,
+        #[case] accepted: bool,
+    ) {
+        let old = shoot("web", "none", [V1, V1, V1]);
+        let mut new = with_pools("none", &[("a", V2), ("b2", V1), ("c2", V1)]);
+        for i in 1..3 {
+            new["spec"]["provider"]["workers"][i]["maximum"] = json!(maximum);
+        }
+        let message = pool_change_message(&old, &new);
+        assert_eq!(message.is_none(), accepted, "{message:?}");
+    }
+
     /// Sets `path` (under each pool) to `value` in the first `pools` pools.
     fn set_in_pools(mut object: Value, pools: usize, path: &[&str], value: &Value) -> Value {
         for i in 0..pools {
@@ -2201,6 +2222,20 @@ mod tests {
         let mut kept = new.clone();
         kept["spec"]["kubernetes"]["version"] = json!("1.31.3");
         assert_eq!(pool_change_message(&new, &kept), None);
+    }
+
+    #[rstest]
+    #[case::rotation("rotate-ca-start", Some("3 of 3 pools rolled at once: a (operation rotate-ca-start); b (operation rotate-ca-start); c (operation rotate-ca-start)"))]
+    #[case::added_pool_listed("rollout-workers=a,d", None)]
+    fn operations_roll_only_the_pools_there_before(
+        #[case] operation: &str,
+        #[case] expected: Option<&str>,
+    ) {
+        let old = shoot("web", "prod", [V1, V1, V1]);
+        let mut new = with_pools("prod", &[("a", V1), ("b", V1), ("c", V1), ("d", V1)]);
+        new["metadata"]["annotations"] = json!({ "gardener.cloud/operation": operation });
+        let message = pool_change_message(&old, &new);
+        assert_eq!(message, expected.map(str::to_string), "{message:?}");
     }
 
     #[rstest]
