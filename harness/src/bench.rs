@@ -621,7 +621,8 @@ fn render(rows: &[ModuleRow], hub: Option<&reference::Reference>, options: &Opti
          each lookup answer the rule read, a validating scan that keeps nothing: the floor of any \
          rule that reads them with serde_json, since their fields can come in any order. Typical objects are requests whose size plus the lookup answers the rule \
          reads stays under 16 KiB; the rest (the 1 MiB Secret, 1,000 and 10,000 listed objects, and \
-         small requests built to exhaust an expansion budget, marked *adversarial*) are the large inputs. Growth is the extra latency \
+         small requests built to exhaust a bound such as an expansion budget or a warning cap, marked \
+         *adversarial*) are the large inputs. Growth is the extra latency \
          per KiB of request when the object carries a 1 MiB annotation no rule reads; the 1.5 MiB \
          request pads the same object to the largest request the API server admits, and its memory \
          is the smallest linear-memory cap (64 KiB pages, found by bisection) under which it still \

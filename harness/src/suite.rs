@@ -124,7 +124,7 @@ pub struct Case {
     /// Sent verbatim as the `validate` payload (malformed input).
     #[serde(default)]
     pub raw_payload: Option<String>,
-    /// Built to exhaust a bound (an expansion or nesting budget): the
+    /// Built to exhaust a bound (an expansion budget, a warning cap): the
     /// benchmark reports it with the large inputs, whatever its size.
     #[serde(default)]
     pub adversarial: bool,
