@@ -415,6 +415,10 @@ impl<'s> Script<'s> {
         let mut after_redirect = false;
         let mut here_string = false;
         let mut shell = ShellArgs::default();
+        // `echo '<script>' | sh`: the operands of the `echo` or `printf` being
+        // read, and the one operand piped into the current command.
+        let mut echoed: Option<(usize, &'a str)> = None;
+        let mut piped: Option<&'a str> = None;
         // Values assigned (or read from `env`), and whether one was taken.
         let mut assigned: BTreeMap<&str, (&str, bool)> = BTreeMap::new();
         let mut push = |text: &'a str| {
@@ -430,6 +434,22 @@ impl<'s> Script<'s> {
                 continue;
             }
             let Some(word) = token.word() else {
+                let is_pipe = |t: &Token| matches!(t.op(), Some(Op::Pipe | Op::PipeAmp));
+                // A newline after `|` continues the pipeline.
+                let continued = token.is_op(Op::Newline)
+                    && index
+                        .checked_sub(1)
+                        .and_then(|p| self.token(p))
+                        .is_some_and(is_pipe);
+                if !token.is_op(Op::Redirect) && !continued {
+                    if let Some(text) = piped.take().filter(|_| shell_reads_stdin) {
+                        push(text);
+                    }
+                    if is_pipe(token) {
+                        piped = echoed.and_then(|(operands, text)| (operands == 1).then_some(text));
+                    }
+                    echoed = None;
+                }
                 in_eval = false;
                 after_redirect = token.is_op(Op::Redirect);
                 here_string = after_redirect
@@ -461,6 +481,13 @@ impl<'s> Script<'s> {
                 shell_reads_stdin = is_shell(word);
                 stdin_forced = false;
                 shell = ShellArgs::default();
+                echoed = is_echo(word).then_some((0, ""));
+            } else if let Some((operands, text)) = &mut echoed {
+                if *operands > 0 || !is_echo_option(word) {
+                    *operands = operands.saturating_add(1);
+                    // `printf '<script>\n'`: the newline it prints ends the script.
+                    *text = word.strip_suffix("\\n").unwrap_or(word);
+                }
             }
             let script = shell.is_script(word);
             if !script && !shell.active && is_shell(word) {
@@ -502,8 +529,23 @@ impl<'s> Script<'s> {
                 push(text);
             }
         }
+        if let Some(text) = piped.filter(|_| shell_reads_stdin) {
+            push(text);
+        }
         nested
     }
+}
+
+/// `echo` or `printf`, with or without its path.
+fn is_echo(word: &str) -> bool {
+    (word.ends_with("echo") || word.ends_with("printf"))
+        && matches!(word.rsplit('/').next(), Some("echo" | "printf"))
+}
+
+/// `-n`, `-e`, `-E` and their clusters, which `echo` reads before its operands.
+fn is_echo_option(word: &str) -> bool {
+    word.strip_prefix('-')
+        .is_some_and(|flags| !flags.is_empty() && flags.bytes().all(|b| b"neE".contains(&b)))
 }
 
 /// A shell's arguments as bash reads them: options (clusters such as
@@ -704,6 +746,10 @@ mod tests {
     #[case::bash_c_options_ended("bash -c -- ':(){ :|:& };:'", ":")]
     #[case::bash_long_option_first("bash --norc --rcfile /x -lc ':(){ :|:& };:'", ":")]
     #[case::shell_after_other_program("timeout 60 /bin/sh -e -c ':(){ :|:& };:'", ":")]
+    #[case::echoed_into_bash("echo ':(){ :|:& };:' | bash", ":")]
+    #[case::echoed_with_option_into_sh("/bin/echo -n 'f(){ f|f& };f' | /bin/sh -s", "f")]
+    #[case::printed_into_sh("printf 'b(){ b|b& };b\\n' |\nsh", "b")]
+    #[case::echoed_into_shell_then_more("echo ':(){ :|:& };:' | sh; echo done", ":")]
     fn finds_fork_bombs(#[case] script: &str, #[case] function: &str) {
         let bomb = find(script).unwrap_or_else(|| panic!("no bomb found in {script}"));
         assert_eq!(bomb.function, function);
@@ -778,6 +824,11 @@ fib 10
     #[case::here_doc_to_file(
         "cat <<'EOF' > /usr/share/doc/bomb.txt\n:(){ :|:& };:\nEOF\necho done"
     )]
+    #[case::echoed_into_a_file("echo ':(){ :|:& };:' > /tmp/bomb.txt")]
+    #[case::echoed_into_other_program("echo ':(){ :|:& };:' | wc -c &")]
+    #[case::echoed_into_shell_script("echo ':(){ :|:& };:' | sh ./count.sh")]
+    #[case::echoed_into_shell_c("echo ':(){ :|:& };:' | sh -c 'wc -c'")]
+    #[case::echo_of_two_operands("echo ':(){ :|:& };:' x | sh")]
     fn accepts_ordinary_scripts(#[case] script: &str) {
         assert_eq!(find(script), None, "{script}");
     }
