@@ -1109,16 +1109,21 @@ impl Check<'_> {
     /// The name of the [`Check::snippet`] policy: `allow-<owner>-<direction>`.
     fn snippet_name(&self) -> String {
         let mut name = Vec::with_capacity(64);
-        for part in ["allow-", &self.owner.name, "-", self.direction_key()] {
-            for c in part.chars() {
-                push_name_char(&mut name, 0, c);
-            }
-        }
-        while name.last() == Some(&b'-') {
-            name.pop();
-        }
+        self.push_snippet_name(&mut name);
         // Only ASCII letters, digits and `-` are pushed.
         String::from_utf8(name).unwrap_or_default()
+    }
+
+    fn push_snippet_name(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        for part in ["allow-", &self.owner.name, "-", self.direction_key()] {
+            for c in part.chars() {
+                push_name_char(out, start, c);
+            }
+        }
+        while out.len() > start && out.last() == Some(&b'-') {
+            out.pop();
+        }
     }
 
     /// A NetworkPolicy that would allow this check, ready to apply: compact
@@ -1134,7 +1139,7 @@ impl Check<'_> {
         out.extend_from_slice(
             br#"{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":""#,
         );
-        out.extend_from_slice(self.snippet_name().as_bytes());
+        self.push_snippet_name(&mut out);
         out.push(b'"');
         out.extend_from_slice(br#","namespace":"#);
         write_str(&mut out, &self.owner.namespace);
