@@ -12,7 +12,7 @@ use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch
 use crate::response::{count, decimal, signed};
 use crate::settings::{validate_section, SettingsError, Validate};
 use crate::shoot::{is_shoot, IntOrPercent, Shoot, Worker};
-use crate::violation::{Before, Finding, Verdict, Violation, MAX_LISTED};
+use crate::violation::{Before, Finding, Verdict, Violation};
 
 /// Gardener refuses a `podPidsLimit` below 100 (`PodPIDsLimitMinimum`).
 pub const GARDENER_PIDS_MINIMUM: u64 = 100;
@@ -743,7 +743,7 @@ fn findings(shoot: &Shoot, settings: &Settings) -> Vec<Found> {
     findings
 }
 
-/// The summary of the warnings past [`MAX_LISTED`]: `[advisory, kept]`.
+/// The summary of the warnings past [`crate::violation::MAX_LISTED`]: `[advisory, kept]`.
 fn unlisted_warning(object: &str, [advisory, kept]: [usize; 2]) -> String {
     let (mut total, mut kept_digits, mut advisory_digits) = ([0; 20], [0; 20], [0; 20]);
     [
@@ -832,9 +832,9 @@ impl Rule for ShootHardening {
                 verdict.violation(finding.violation);
                 continue;
             };
-            if verdict.warnings.len() < MAX_LISTED {
-                verdict.warning(finding.violation.kept_warning(Self::NAME, &object, allowed));
-            } else if let Some(n) = unlisted.get_mut(kind) {
+            let listed = verdict
+                .listed_warning(|| finding.violation.kept_warning(Self::NAME, &object, allowed));
+            if let Some(n) = unlisted.get_mut(kind).filter(|_| !listed) {
                 *n = n.saturating_add(1);
             }
         }
@@ -849,6 +849,7 @@ impl Rule for ShootHardening {
 mod tests {
     use super::*;
     use crate::host::NoHost;
+    use crate::violation::MAX_LISTED;
     use rstest::rstest;
     use serde_json::{json, Value};
 

@@ -137,6 +137,17 @@ impl Verdict {
         self.warnings.push(warning.into());
     }
 
+    /// Adds the warning `text` makes while fewer than [`MAX_LISTED`] are
+    /// listed; once the list is full, makes nothing and returns false, for
+    /// the caller to count what was left out.
+    pub fn listed_warning(&mut self, text: impl FnOnce() -> String) -> bool {
+        let room = self.warnings.len() < MAX_LISTED;
+        if room {
+            self.warnings.push(text());
+        }
+        room
+    }
+
     pub fn with_warning(mut self, warning: impl Into<String>) -> Self {
         self.warning(warning);
         self

@@ -773,16 +773,21 @@ pub fn judge_change<T>(
     let (tolerated, kept): (Vec<Violation>, Vec<Violation>) =
         verdict.violations.drain(..).partition(|v| before.had(v));
     verdict.violations = kept;
-    let unlisted = tolerated.len().saturating_sub(crate::violation::MAX_LISTED);
-    for v in tolerated.into_iter().take(crate::violation::MAX_LISTED) {
-        verdict.warning(format!(
-            "crash-guard/{rule}: {} already has {} = {}, allowed because this update does not introduce it: {} Fix: {}",
-            request.object_ref(),
-            v.field,
-            v.value,
-            v.problem,
-            v.fix
-        ));
+    let mut unlisted = 0usize;
+    for v in tolerated {
+        let listed = verdict.listed_warning(|| {
+            format!(
+                "crash-guard/{rule}: {} already has {} = {}, allowed because this update does not introduce it: {} Fix: {}",
+                request.object_ref(),
+                v.field,
+                v.value,
+                v.problem,
+                v.fix
+            )
+        });
+        if !listed {
+            unlisted += 1;
+        }
     }
     if unlisted > 0 {
         verdict.warning(format!(

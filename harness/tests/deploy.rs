@@ -20,8 +20,16 @@ const NEED_KUBE_SYSTEM: [&str; 5] = [
     "crash-guard",
     "crash-guard-daemonset-guard-kube-system",
 ];
-/// Second policies of a rule that fails closed elsewhere: kube-system only,
-/// failing open, with a subset of the rule's `rules`.
+/// Policies that must also see kube-public and kube-node-lease: an
+/// AdmissionPolicy there can intercept the nodes' heartbeat Leases, and no
+/// namespace may be left where a fork bomb goes unchecked.
+const NEED_EVERY_SYSTEM_NAMESPACE: [&str; 3] = [
+    "crash-guard-webhook-safety",
+    "crash-guard",
+    "crash-guard-daemonset-guard-kube-system",
+];
+/// Second policies of a rule that fails closed elsewhere: the system
+/// namespaces only, failing open, with a subset of the rule's `rules`.
 const KUBE_SYSTEM_COMPANIONS: [&str; 1] = ["crash-guard-daemonset-guard-kube-system"];
 const RULES: [&str; 9] = [
     "object-size",
@@ -317,20 +325,29 @@ fn policies_are_safe_to_deploy() {
             });
         }
         // webhook-safety's other protected namespaces.
-        if reaches(spec, "kube-public") || reaches(spec, "kube-node-lease") {
-            problems.push("must exclude kube-public and kube-node-lease".to_string());
+        let needs_every = NEED_EVERY_SYSTEM_NAMESPACE.contains(&name);
+        for namespace in ["kube-public", "kube-node-lease"] {
+            if reaches(spec, namespace) != needs_every {
+                problems.push(if needs_every {
+                    format!("must not exclude {namespace}")
+                } else {
+                    format!("must exclude {namespace}")
+                });
+            }
+        }
+        if needs_every && spec["failurePolicy"] != "Ignore" {
+            problems.push(
+                "a policy that sees every system namespace must fail open (failurePolicy Ignore)"
+                    .into(),
+            );
         }
         if is_companion(&doc) {
-            if spec["failurePolicy"] != "Ignore" {
-                problems
-                    .push("a kube-system companion must fail open (failurePolicy Ignore)".into());
-            }
-            let kube_system_only = json!({"matchExpressions": [
-                {"key": NAME_LABEL, "operator": "In", "values": ["kube-system"]}
+            let system_only = json!({"matchExpressions": [
+                {"key": NAME_LABEL, "operator": "In", "values": ["kube-system", "kube-public", "kube-node-lease"]}
             ]});
-            if spec["namespaceSelector"] != kube_system_only {
+            if spec["namespaceSelector"] != system_only {
                 problems.push(format!(
-                    "a kube-system companion's namespaceSelector must be {kube_system_only}"
+                    "a kube-system companion's namespaceSelector must be {system_only}"
                 ));
             }
         }
@@ -637,4 +654,49 @@ fn shipped_settings_are_valid() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The bundle sees the system namespaces for the rules that protect them, and
+/// its shipped settings keep the others out of them, as their own policies'
+/// namespaceSelectors do: a kube-controller-manager mirror Pod with
+/// `--kube-api-qps=100` is judged by api-rate-limit only outside them.
+#[test]
+fn bundle_settings_keep_rules_out_of_the_system_namespaces() {
+    let (_, bundle) = policies()
+        .into_iter()
+        .find(|(_, doc)| doc["metadata"]["name"] == "crash-guard")
+        .expect("the bundle's ClusterAdmissionPolicy");
+    let settings = &bundle["spec"]["settings"];
+    let judge = |namespace: &str| {
+        let request = json!({
+            "uid": "kcm", "operation": "CREATE", "name": "kube-controller-manager-cp-1",
+            "namespace": namespace,
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "userInfo": {"username": "system:node:cp-1", "groups": ["system:nodes"]},
+            "object": {"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "kube-controller-manager-cp-1", "namespace": namespace},
+                "spec": {"containers": [{"name": "kube-controller-manager",
+                    "image": "registry.k8s.io/kube-controller-manager:v1.34.0",
+                    "command": ["kube-controller-manager", "--kube-api-qps=100", "--kube-api-burst=200"]}]}}
+        });
+        let payload = crash_guard::request::write_payload(&request, settings).expect("payload");
+        crash_guard::bundle::validate(&payload, &crash_guard::host::NoHost)
+    };
+    for namespace in ["kube-system", "kube-public", "kube-node-lease"] {
+        let response = judge(namespace);
+        assert!(response.accepted, "{namespace}: {:?}", response.message);
+    }
+    let response = judge("team-a");
+    assert!(
+        !response.accepted,
+        "outside the system namespaces it is judged"
+    );
+    assert!(
+        response
+            .message
+            .unwrap_or_default()
+            .contains("api-rate-limit"),
+        "refused by api-rate-limit"
+    );
 }
