@@ -175,7 +175,8 @@ impl OnLookupFailure {
                 "lookup",
                 what,
                 format!("the lookup failed ({error}), so {unchecked} could not be checked, and onLookupFailure is deny."),
-                "grant the policy its contextAwareResources and check the API server's health, or set `onLookupFailure: allow`.",
+                // One text for every cause, an answer too large for memory included.
+                "grant the policy its contextAwareResources, check the API server or have fewer or smaller objects; or set `onLookupFailure: allow`.",
             )),
         }
     }
@@ -273,8 +274,13 @@ mod tests {
             "r",
             "the ConfigMaps in apps",
             "the count",
-            "timeout",
+            "the answer is 300000000 bytes, more than the memory left",
         );
         assert!(!verdict.is_accepted());
+        // The fix covers an answer too large for memory, not only access and health.
+        let fix = &verdict.violations[0].fix;
+        assert!(fix.contains("contextAwareResources"), "{fix}");
+        assert!(fix.contains("have fewer or smaller objects"), "{fix}");
+        assert!(fix.ends_with("or set `onLookupFailure: allow`."), "{fix}");
     }
 }

@@ -66,7 +66,7 @@ fn host_call(namespace: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>
     let mut buffer: Vec<u8> = Vec::new();
     if buffer.try_reserve_exact(len).is_err() {
         return Err(format!(
-            "the host's answer is {len} bytes, more than the policy has memory left for"
+            "the answer is {len} bytes, more than the memory left"
         ));
     }
     // SAFETY: the buffer holds `len` bytes, all of which the host writes.

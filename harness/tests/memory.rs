@@ -1,6 +1,7 @@
 //! A lookup answer larger than the memory a module has left is a lookup
 //! failure (judged by `onLookupFailure`), not a trap: object-count listing
-//! 400 ConfigMaps of 64 KiB each (26 MB) under a 24 MiB cap. Needs
+//! 400 ConfigMaps of 64 KiB each (26 MB) under a 24 MiB cap, accepted with a
+//! warning, or refused with a fix that fits the cause. Needs
 //! dist/object-count.wasm (`make policies`).
 
 use std::path::{Path, PathBuf};
@@ -56,16 +57,40 @@ fn an_answer_too_large_for_memory_is_a_lookup_failure() {
         .arg(&module)
         .output()
         .expect("harness runs");
-    let _ = std::fs::remove_dir_all(&scratch);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let response: Value = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&output.stderr)));
     assert_eq!(response["allowed"], json!(true), "{response}");
     let warning = response["warnings"][0].as_str().unwrap_or_default();
     assert!(
-        warning
-            .contains("could not look up the ConfigMaps in namespace scale (the host's answer is")
-            && warning.contains("bytes, more than the policy has memory left for)"),
+        warning.contains("could not look up the ConfigMaps in namespace scale (the answer is")
+            && warning.contains("bytes, more than the memory left)"),
+        "{response}"
+    );
+    // Refused under `onLookupFailure: deny`, with a fix that can help.
+    let output = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .current_dir(&root)
+        .args(["run", "--max-memory-mib", "24", "--request-path"])
+        .arg(&request_path)
+        .arg("--cluster")
+        .arg(&cluster_path)
+        .args(["--metadata", "policies/object-count/metadata.yml"])
+        .args([
+            "--settings-json",
+            r#"{"limits":[{"apiVersion":"v1","kind":"ConfigMap","max":1000}],"onLookupFailure":"deny"}"#,
+        ])
+        .arg(&module)
+        .output()
+        .expect("harness runs");
+    let _ = std::fs::remove_dir_all(&scratch);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let response: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&output.stderr)));
+    assert_eq!(response["allowed"], json!(false), "{response}");
+    let message = response["status"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("bytes, more than the memory left)")
+            && message.contains("have fewer or smaller objects; or set `onLookupFailure: allow`."),
         "{response}"
     );
 }

@@ -202,7 +202,12 @@ fn check_count(
         .and_then(|body| host::list_items::<IgnoredAny>(&body).map(|items| (items.len(), body)));
     // Every limit that may apply here: which one does may take a Namespace
     // lookup, needed only when the count lies between them.
-    let (lowest, highest, by_label) = candidate_limits(settings, index, limit, namespace);
+    let Candidates {
+        lowest,
+        highest,
+        first_by_label,
+        named,
+    } = candidate_limits(settings, index, limit, namespace);
     let count = match listed {
         Ok((count, _)) if count < lowest.max as usize => return,
         // A CREATE of a name the namespace already holds adds nothing: the API
@@ -228,9 +233,9 @@ fn check_count(
             return;
         }
     };
-    let Some(first_by_label) = by_label else {
+    let Some(first_by_label) = first_by_label else {
         if count >= highest.max as usize {
-            verdict.violation(count_violation(namespace, &plural, count, &highest));
+            verdict.violation(count_violation(namespace, limit, &plural, count, &highest));
         }
         return;
     };
@@ -243,8 +248,8 @@ fn check_count(
             let unread = Unread {
                 highest: &highest,
                 first_by_label,
-                api_version: &limit.api_version,
-                kind: &limit.kind,
+                named,
+                limit,
                 error: &error,
             };
             return verdict.violation(unread_count_violation(namespace, &plural, count, &unread));
@@ -263,7 +268,7 @@ fn check_count(
             return;
         }
     };
-    verdict.violation(count_violation(namespace, &plural, count, &applied));
+    verdict.violation(count_violation(namespace, limit, &plural, count, &applied));
 }
 
 const COUNT_RISK: &str = "Every object is stored in etcd and cached by kube-apiserver; objects that pile up without cleanup \
@@ -272,6 +277,7 @@ const COUNT_RISK: &str = "Every object is stored in etcd and cached by kube-apis
 
 fn count_violation(
     namespace: &str,
+    limit: &KindLimit,
     plural: &str,
     count: usize,
     applied: &AppliedLimit,
@@ -291,16 +297,21 @@ fn count_violation(
         ),
         format!(
             "{cleanup} If {namespace} really needs more, {raise}.",
-            cleanup = cleanup(namespace, plural),
+            cleanup = cleanup(namespace, limit, plural),
         ),
     )
 }
 
-fn cleanup(namespace: &str, plural: &str) -> String {
+fn cleanup(namespace: &str, limit: &KindLimit, plural: &str) -> String {
+    // A custom resource may share a built-in kind's plural (Knative's
+    // Service, Volcano's Job): kubectl takes `kind.group` for it.
+    let resource = match limit.group() {
+        "" | "apps" | "batch" => plural.to_lowercase(),
+        group => format!("{}.{group}", limit.kind.to_lowercase()),
+    };
     format!(
         "delete the {plural} in {namespace} that are no longer used (`kubectl get {resource} -n {namespace}`) and fix \
-         whatever creates them without cleaning up.",
-        resource = plural.to_lowercase(),
+         whatever creates them without cleaning up."
     )
 }
 
@@ -310,8 +321,9 @@ struct Unread<'a> {
     highest: &'a AppliedLimit,
     /// The first `namespaceOverrides` entry that selects by label and may apply.
     first_by_label: usize,
-    api_version: &'a str,
-    kind: &'a str,
+    /// The entry that names the namespace, and its limit's index, if any.
+    named: Option<(usize, usize)>,
+    limit: &'a KindLimit,
     error: &'a str,
 }
 
@@ -324,10 +336,26 @@ fn unread_count_violation(
     let Unread {
         highest,
         first_by_label,
-        api_version,
-        kind,
+        named,
+        limit,
         error,
     } = unread;
+    let raise = match named {
+        // Entries that select by label come first: it applies only if none matches.
+        Some((entry, own)) => format!(
+            "raise `namespaceOverrides[{entry}].limits[{own}].max` (the entry that names {namespace}); it applies only \
+             if {namespace} matches no `namespaceSelector` of the entries before it, so if it may, move that entry \
+             before `namespaceOverrides[{first_by_label}]` (the first matching entry wins)."
+        ),
+        None => format!(
+            "if it carries the labels of a `namespaceOverrides` entry's `namespaceSelector`, raise the {kind} limit of \
+             the first such entry; if not, give it its own entry `{{namespaces: [{namespace}], limits: [{{apiVersion: \
+             {api_version}, kind: {kind}, max: ...}}]}}` placed before `namespaceOverrides[{first_by_label}]` (the \
+             first matching entry wins).",
+            kind = limit.kind,
+            api_version = limit.api_version,
+        ),
+    };
     Violation::new(
         "metadata.namespace",
         namespace,
@@ -338,27 +366,33 @@ fn unread_count_violation(
             setting = highest.setting,
         ),
         format!(
-            "{cleanup} If {namespace} really needs more: if it carries the labels of a `namespaceOverrides` entry's \
-             `namespaceSelector`, raise the {kind} limit of the first such entry; if not, give it its own entry \
-             `{{namespaces: [{namespace}], limits: [{{apiVersion: {api_version}, kind: {kind}, max: ...}}]}}` placed before \
-             `namespaceOverrides[{first_by_label}]` (the first matching entry wins).",
-            cleanup = cleanup(namespace, plural),
+            "{cleanup} If {namespace} really needs more: {raise}",
+            cleanup = cleanup(namespace, limit, plural),
         ),
     )
 }
 
+/// The limits on a kind that may apply in a namespace whatever its labels.
+struct Candidates {
+    lowest: AppliedLimit,
+    highest: AppliedLimit,
+    /// When more than one may apply: the first entry that selects by label.
+    first_by_label: Option<usize>,
+    /// The entry that names the namespace, and its limit's index.
+    named: Option<(usize, usize)>,
+}
+
 /// The lowest and the highest limit on `limit`'s kind that may apply in
 /// `namespace` whatever its labels (the entries that select by label, up to
-/// the first that names it, else the default), and, when more than one may,
-/// the index of the first entry that selects by label.
+/// the first that names it, else the default).
 fn candidate_limits(
     settings: &Settings,
     index: usize,
     limit: &KindLimit,
     namespace: &str,
-) -> (AppliedLimit, AppliedLimit, Option<usize>) {
+) -> Candidates {
     let mut candidates = Vec::new();
-    let mut named = false;
+    let mut named = None;
     let mut first_by_label = None;
     for (entry_index, entry) in settings.namespace_overrides.iter().enumerate() {
         let own = entry
@@ -382,11 +416,11 @@ fn candidate_limits(
             overridden: true,
         });
         if by_name {
-            named = true;
+            named = Some((entry_index, limit_index));
             break;
         }
     }
-    if !named {
+    if named.is_none() {
         candidates.push(AppliedLimit {
             max: limit.max,
             setting: format!("limits[{index}].max"),
@@ -408,11 +442,12 @@ fn candidate_limits(
         setting: format!("limits[{index}].max"),
         overridden: false,
     };
-    (
-        lowest.unwrap_or_else(default),
-        highest.unwrap_or_else(default),
+    Candidates {
+        lowest: lowest.unwrap_or_else(default),
+        highest: highest.unwrap_or_else(default),
         first_by_label,
-    )
+        named,
+    }
 }
 
 /// The first `namespaceOverrides` entry that matches `namespace` and limits
@@ -677,7 +712,8 @@ fn check_history(
         ),
         HelmStorage::V3 => format!(
             "upgrade with `--history-max {history}` ({which}; 0 means no limit) or set HELM_MAX_HISTORY \
-             (Flux: `spec.maxHistory`); then delete old revisions (`{cleanup}`)"
+             (Flux: `spec.maxHistory`; Terraform's `helm_release`: `max_history`, whose default 0 means no limit); \
+             then delete old revisions (`{cleanup}`)"
         ),
     };
     verdict.violation(Violation::new(

@@ -7,7 +7,7 @@ use serde::{Deserialize, Deserializer};
 use crate::exemptions::Exemptions;
 use crate::host::OnLookupFailure;
 use crate::selector::{LabelSelector, Operator, Requirement};
-use crate::settings::{namespace_names, validate_section, SettingsError, Validate};
+use crate::settings::{is_dns_label, namespace_names, validate_section, SettingsError, Validate};
 
 /// Default per-namespace ceiling for ConfigMaps and Secrets (README: "Why these defaults").
 pub const DEFAULT_KIND_LIMIT: u32 = 1000;
@@ -187,18 +187,21 @@ fn check_api_version(api_version: &str) -> Result<(), SettingsError> {
         Some((group, version)) => (Some(group), version),
         None => (None, api_version),
     };
-    let group_ok = group.is_none_or(|g| {
-        !g.is_empty()
-            && g.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-    });
+    // A group is a DNS subdomain: `.`, `-x-` or `a..b` never names one.
+    let group_ok = group.is_none_or(|g| g.len() <= 253 && g.split('.').all(is_dns_label));
     if group == Some("core") {
         return Err(SettingsError::new(
             "apiVersion",
             format!("`{api_version}`: the core group has no name in an apiVersion (its objects carry group \"\"), so this limit would never apply; write `{version}`"),
         ));
     }
-    if !group_ok || !is_version(version) {
+    if !group_ok {
+        return Err(SettingsError::new(
+            "apiVersion",
+            format!("`{api_version}` is not an apiVersion: its API group must be a lowercase DNS subdomain (dot-separated parts of a-z, 0-9 and `-`, each starting and ending alphanumeric), as in apps/v1 or serving.knative.dev/v1"),
+        ));
+    }
+    if !is_version(version) {
         return Err(SettingsError::new(
             "apiVersion",
             format!("`{api_version}` is not an apiVersion such as v1, apps/v1 or batch/v1"),

@@ -277,6 +277,7 @@ fn release_refusal_names_history_max() {
         "`helm.maxStoredRevisions` = 3",
         "revision 5",
         "--history-max",
+        "Terraform's `helm_release`: `max_history`, whose default 0 means no limit",
         "owner=helm",
     ] {
         assert!(message.contains(needle), "{needle} missing from {message}");
@@ -417,6 +418,12 @@ fn defaults_count_config_maps_and_secrets() {
 #[case::override_name_not_a_namespace(json!({"namespaceOverrides": [{"namespaces": ["Apps"], "limits": [{"apiVersion": "v1", "kind": "Secret", "max": 5}]}]}), "namespaceOverrides[0].namespaces[0]: `Apps` is not a namespace name")]
 #[case::selector_label_key(json!({"namespaceOverrides": [{"namespaceSelector": {"matchLabels": {"crash guard/budget": "bulk"}}, "limits": [{"apiVersion": "v1", "kind": "Secret", "max": 5}]}]}), "namespaceOverrides[0].namespaceSelector.matchLabels.crash guard/budget: `crash guard/budget` is not a label key")]
 #[case::selector_label_value(json!({"namespaceOverrides": [{"namespaceSelector": {"matchLabels": {"budget": "bulk!"}}, "limits": [{"apiVersion": "v1", "kind": "Secret", "max": 5}]}]}), "matchLabels.budget: `bulk!` is not a label value")]
+#[case::group_dot(json!({"limits": [{"apiVersion": "./v1", "kind": "Widget", "max": 4}]}), "limits[0].apiVersion: `./v1` is not an apiVersion: its API group must be a lowercase DNS subdomain")]
+#[case::group_dash(json!({"limits": [{"apiVersion": "-/v1", "kind": "Widget", "max": 4}]}), "limits[0].apiVersion: `-/v1` is not an apiVersion: its API group")]
+#[case::group_empty_part(json!({"limits": [{"apiVersion": "a..b/v1", "kind": "Widget", "max": 4}]}), "limits[0].apiVersion: `a..b/v1` is not an apiVersion: its API group")]
+#[case::group_dash_edges(json!({"limits": [{"apiVersion": "-x-/v1", "kind": "Widget", "max": 4}]}), "limits[0].apiVersion: `-x-/v1` is not an apiVersion: its API group")]
+#[case::group_empty(json!({"limits": [{"apiVersion": "/v1", "kind": "Widget", "max": 4}]}), "limits[0].apiVersion: `/v1` is not an apiVersion: its API group")]
+#[case::group_uppercase(json!({"limits": [{"apiVersion": "Serving.knative.dev/v1", "kind": "Service", "max": 4}]}), "its API group must be a lowercase DNS subdomain")]
 #[case::selector_expression_value(json!({"namespaceOverrides": [{"namespaceSelector": {"matchExpressions": [{"key": "env", "operator": "In", "values": ["ok", "not ok"]}]}, "limits": [{"apiVersion": "v1", "kind": "Secret", "max": 5}]}]}), "matchExpressions[0].values[1]: `not ok` is not a label value")]
 fn refuses_invalid_settings(#[case] json: Value, #[case] expected: &str) {
     let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
@@ -585,6 +592,96 @@ fn over_every_limit_names_the_limit_that_applies(
     assert!(violation.fix.contains(fix), "{violation:?}");
 }
 
+/// The labels unread, an entry that names the namespace after one that
+/// selects by label: the fix raises that entry and moves it up, rather than
+/// adding another.
+#[test]
+fn over_every_limit_unread_names_the_by_name_entry() {
+    let settings = settings(json!({
+        "limits": [{"apiVersion": "v1", "kind": "ConfigMap", "max": 5}],
+        "namespaceOverrides": [
+            {"namespaceSelector": {"matchLabels": {"budget": "bulk"}}, "limits": [{"apiVersion": "v1", "kind": "ConfigMap", "max": 8}]},
+            {"namespaces": ["team-b"], "limits": [{"apiVersion": "v1", "kind": "ConfigMap", "max": 10}]},
+        ],
+    }));
+    let host = FakeHost::new(many("ConfigMap", "team-b", 12));
+    let verdict = judge(
+        &host,
+        &request("CREATE", &object("ConfigMap", "team-b", "new", json!({}))),
+        &settings,
+    );
+    let violation = &verdict.violations[0];
+    assert!(
+        violation
+            .problem
+            .contains("the highest is 10 (`namespaceOverrides[1].limits[0].max`)"),
+        "{violation:?}"
+    );
+    assert!(
+        violation.fix.ends_with(
+            "If team-b really needs more: raise `namespaceOverrides[1].limits[0].max` (the entry that names team-b); \
+             it applies only if team-b matches no `namespaceSelector` of the entries before it, so if it may, move \
+             that entry before `namespaceOverrides[0]` (the first matching entry wins)."
+        ),
+        "{violation:?}"
+    );
+    assert!(!violation.fix.contains("its own entry"), "{violation:?}");
+}
+
+/// kubectl lists a custom resource as `kind.group`: its plural alone may
+/// name a built-in kind (Knative's Service, Volcano's Job).
+#[rstest]
+#[case::config_map("v1", "ConfigMap", "`kubectl get configmaps -n apps`")]
+#[case::job("batch/v1", "Job", "`kubectl get jobs -n apps`")]
+#[case::deployment("apps/v1", "Deployment", "`kubectl get deployments -n apps`")]
+#[case::knative_service(
+    "serving.knative.dev/v1",
+    "Service",
+    "`kubectl get service.serving.knative.dev -n apps`"
+)]
+#[case::volcano_job(
+    "batch.volcano.sh/v1alpha1",
+    "Job",
+    "`kubectl get job.batch.volcano.sh -n apps`"
+)]
+#[case::pdb(
+    "policy/v1",
+    "PodDisruptionBudget",
+    "`kubectl get poddisruptionbudget.policy -n apps`"
+)]
+fn cleanup_lists_the_kind_of_the_limit(
+    #[case] api_version: &str,
+    #[case] kind: &str,
+    #[case] command: &str,
+) {
+    let limit = KindLimit::new(api_version, kind, 1);
+    let text = cleanup("apps", &limit, &plural(kind));
+    assert!(text.contains(command), "{text}");
+}
+
+#[test]
+fn custom_resource_refusal_lists_it_by_group() {
+    let settings = settings(
+        json!({"limits": [{"apiVersion": "serving.knative.dev/v1", "kind": "Service", "max": 2}]}),
+    );
+    let service = |name: &str| json!({"apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": {"name": name, "namespace": "apps"}});
+    let mut objects = vec![service("a"), service("b")];
+    objects.push(json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "db", "namespace": "apps"}}));
+    let host = FakeHost::new(objects);
+    let verdict = judge(&host, &request("CREATE", &service("c")), &settings);
+    let violation = &verdict.violations[0];
+    assert!(
+        violation.problem.contains("already holds 2 Services"),
+        "{violation:?}"
+    );
+    assert!(
+        violation
+            .fix
+            .contains("(`kubectl get service.serving.knative.dev -n apps`)"),
+        "{violation:?}"
+    );
+}
+
 #[test]
 fn tiller_secret_driver_is_tiller_storage() {
     let host = FakeHost::new(cluster());
@@ -598,6 +695,8 @@ fn tiller_secret_driver_is_tiller_storage() {
 #[rstest]
 #[case::volcano_job(json!({"limits": [{"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job", "max": 5}]}))]
 #[case::endpoints(json!({"limits": [{"apiVersion": "v1", "kind": "Endpoints", "max": 5}]}))]
+#[case::knative_service(json!({"limits": [{"apiVersion": "serving.knative.dev/v1", "kind": "Service", "max": 5}]}))]
+#[case::group_with_digits_and_dashes(json!({"limits": [{"apiVersion": "x-1.example.com/v2beta1", "kind": "Widget", "max": 5}]}))]
 #[case::other_group_beta(json!({"limits": [{"apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget", "max": 5}]}))]
 #[case::other_group(json!({"limits": [{"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "max": 5}]}))]
 #[case::full_selector(json!({"namespaceOverrides": [{"namespaceSelector": {"matchLabels": {"team": "ci"}, "matchExpressions": [{"key": "env", "operator": "NotIn", "values": ["prod"]}]}, "limits": [{"apiVersion": "v1", "kind": "ConfigMap", "max": 5000}]}]}))]
