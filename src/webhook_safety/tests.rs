@@ -206,6 +206,12 @@ fn review_update(object: &Value, old: &Value) -> String {
     true,
     1
 )]
+#[case::trailing_slash_is_the_resource(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["coordination.k8s.io"], "operations": ["UPDATE"], "resources": ["leases"]}], "timeoutSeconds": 2}))]),
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["coordination.k8s.io"], "operations": ["UPDATE"], "resources": ["leases/"]}], "timeoutSeconds": 2}))]),
+    true,
+    1
+)]
 fn updates_are_refused_only_for_what_they_introduce(
     #[case] old: Value,
     #[case] new: Value,
@@ -564,6 +570,27 @@ fn istio_backend(replicas: i64) -> Vec<Value> {
 #[case::admission_policy_group_in_kubewarden_fails_open(
     kubewarden_pods("AdmissionPolicyGroup", Some("kubewarden"), json!({"failurePolicy": "Ignore"})),
     vec![],
+    vec![]
+)]
+#[case::trailing_slash_lease(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["coordination.k8s.io"], "operations": ["UPDATE"], "resources": ["leases/"]}], "timeoutSeconds": 2}))]),
+    healthy_backend(),
+    vec!["webhooks[0].failurePolicy"]
+)]
+#[case::trailing_slash_wildcard(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["*"], "operations": ["*"], "resources": ["*/"]}], "timeoutSeconds": 2}))]),
+    healthy_backend(),
+    vec!["webhooks[0].failurePolicy"]
+)]
+#[case::trailing_slash_own_pods(
+    kubewarden_pods("ClusterAdmissionPolicy", None, json!({"allowInsideAdmissionControllerNamespace": true,
+        "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods/"], "operations": ["CREATE"]}]})),
+    vec![],
+    vec!["spec.allowInsideAdmissionControllerNamespace"]
+)]
+#[case::slash_alone_is_nothing(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["coordination.k8s.io"], "operations": ["UPDATE"], "resources": ["/", "leases//"]}], "timeoutSeconds": 2}))]),
+    healthy_backend(),
     vec![]
 )]
 #[case::other_kind(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "apps"}, "webhooks": 7}), vec![], vec![])]
