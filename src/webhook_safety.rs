@@ -726,22 +726,20 @@ impl<'w> Judge<'_, '_, 'w> {
             let name = resource_name(&entry.api_group, &entry.resource);
             if is_cluster_scoped(&entry.api_group, &entry.resource) {
                 hits.push([name.as_str(), " (cluster-scoped)"].concat());
-                findings.extend(self.finding(webhook, "self-healing", &[&name], 0));
+                self.healing_findings(webhook, entry, writes, &name, &mut findings);
             } else if entry.namespaces.is_empty() {
                 let where_ = match &webhook.scope {
                     Scope::Only(own) => [" (in ", own, ")"].concat(),
                     Scope::Selector(_) => " (in every namespace)".to_string(),
                 };
                 hits.push([name.as_str(), &where_].concat());
-                findings.extend(self.finding(webhook, "self-healing", &[&name], 0));
+                self.healing_findings(webhook, entry, writes, &name, &mut findings);
             } else {
                 let mut reached = Vec::new();
                 for namespace in &entry.namespaces {
                     if let Reach::Reached { .. } = self.reach(webhook, namespace) {
-                        if self.track_findings {
-                            let subject = [name.as_str(), " in ", namespace].concat();
-                            findings.extend(self.finding(webhook, "self-healing", &[&subject], 0));
-                        }
+                        let name = [name.as_str(), " in ", namespace].concat();
+                        self.healing_findings(webhook, entry, writes, &name, &mut findings);
                         reached.push(namespace.clone());
                     }
                 }
@@ -800,6 +798,34 @@ impl<'w> Judge<'_, '_, 'w> {
             self.selector_violation(violation, findings, "`.", &names);
         } else {
             self.record(violation, findings);
+        }
+    }
+
+    /// One finding per healing write (subresource and operation) of `entry`
+    /// the webhook intercepts, so that an UPDATE adding one is refused.
+    fn healing_findings(
+        &self,
+        webhook: &Webhook,
+        entry: &SelfHealingResource,
+        writes: &[&str],
+        name: &str,
+        findings: &mut Vec<Finding<'w>>,
+    ) {
+        if !self.track_findings {
+            return;
+        }
+        for subresource in writes {
+            for operation in WRITES {
+                if webhook.covers(
+                    &entry.api_group,
+                    &entry.resource,
+                    &[subresource],
+                    &[operation],
+                ) {
+                    let subject = [name, "/", subresource, " ", operation].concat();
+                    findings.extend(self.finding(webhook, "self-healing", &[&subject], 0));
+                }
+            }
         }
     }
 
@@ -927,10 +953,17 @@ impl<'w> Judge<'_, '_, 'w> {
             },
         ]
         .concat();
-        let findings = self
-            .finding(webhook, "own-pods", &[namespace], 0)
-            .into_iter()
-            .collect();
+        // Each step it blocks, so that an UPDATE adding one is refused.
+        let mut findings = Vec::new();
+        if self.track_findings {
+            for (group, resource, subresource, operation, ..) in &POD_START {
+                if webhook.covers(group, resource, &[subresource], &[operation]) {
+                    let subject =
+                        [namespace, " ", resource, "/", subresource, " ", operation].concat();
+                    findings.extend(self.finding(webhook, "own-pods", &[&subject], 0));
+                }
+            }
+        }
         let selector = match &webhook.scope {
             Scope::Only(own) => {
                 let fix = [

@@ -212,6 +212,36 @@ fn review_update(object: &Value, old: &Value) -> String {
     true,
     1
 )]
+#[case::lease_deletes_widened_to_renewals(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["coordination.k8s.io"], "operations": ["DELETE"], "resources": ["leases"]}], "timeoutSeconds": 2}))]),
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["coordination.k8s.io"], "operations": ["CREATE", "UPDATE", "DELETE"], "resources": ["leases"]}], "timeoutSeconds": 2}))]),
+    false,
+    0
+)]
+#[case::node_deletes_widened_to_status(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": [""], "operations": ["DELETE"], "resources": ["nodes"]}]}))]),
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": [""], "operations": ["UPDATE", "DELETE"], "resources": ["nodes", "nodes/status"]}]}))]),
+    false,
+    0
+)]
+#[case::node_subresources_narrowed_to_status(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": [""], "operations": ["UPDATE"], "resources": ["nodes/*"]}]}))]),
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": [""], "operations": ["UPDATE"], "resources": ["nodes/status"]}]}))]),
+    true,
+    1
+)]
+#[case::own_endpoints_widened_to_pod_creation(
+    kubewarden_pods("AdmissionPolicy", Some("kubewarden"), json!({"rules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["endpoints"], "operations": ["UPDATE"]}]})),
+    kubewarden_pods("AdmissionPolicy", Some("kubewarden"), json!({})),
+    false,
+    0
+)]
+#[case::own_pods_narrowed(
+    kubewarden_pods("AdmissionPolicy", Some("kubewarden"), json!({"rules": [{"apiGroups": ["", "discovery.k8s.io"], "apiVersions": ["v1"], "resources": ["pods", "endpointslices"], "operations": ["CREATE"]}]})),
+    kubewarden_pods("AdmissionPolicy", Some("kubewarden"), json!({})),
+    true,
+    1
+)]
 fn updates_are_refused_only_for_what_they_introduce(
     #[case] old: Value,
     #[case] new: Value,
