@@ -539,7 +539,12 @@ impl<'w> Judge<'_, '_, 'w> {
     }
 
     fn reach(&mut self, webhook: &Webhook, namespace: &str) -> Reach {
-        if webhook.skipped_by_conditions.iter().any(|n| n == namespace) {
+        // The controller adds `kubernetes.io/metadata.name NotIn [<its namespace>]`
+        // to a cluster-wide policy's webhook unless allowed inside.
+        let left_out = webhook.kubewarden
+            && webhook.inside_kubewarden.is_none()
+            && namespace == self.settings.kubewarden_namespace;
+        if left_out || webhook.skipped_by_conditions.iter().any(|n| n == namespace) {
             return Reach::Skipped { explicit: true };
         }
         let selector = match &webhook.scope {

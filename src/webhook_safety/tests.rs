@@ -647,6 +647,30 @@ fn kubewarden_pods(kind: &str, namespace: Option<&str>, spec: Value) -> Value {
     policy
 }
 
+#[rstest]
+#[case::cluster_wide_left_out_by_the_controller(kubewarden_pods("ClusterAdmissionPolicy", None, json!({})), vec![])]
+#[case::cluster_wide_group_left_out_by_the_controller(kubewarden_pods("ClusterAdmissionPolicyGroup", None, json!({})), vec![])]
+#[case::cluster_wide_allowed_inside(
+    kubewarden_pods("ClusterAdmissionPolicy", None, json!({"allowInsideAdmissionControllerNamespace": true, "failurePolicy": "Ignore"})),
+    vec!["spec.namespaceSelector"]
+)]
+#[case::namespaced_in_kubewarden(
+    kubewarden_pods("AdmissionPolicy", Some("kubewarden"), json!({"failurePolicy": "Ignore"})),
+    vec!["metadata.namespace"]
+)]
+#[case::webhook_configuration(
+    configuration("MutatingWebhookConfiguration", vec![webhook(json!({"failurePolicy": "Ignore"}))]),
+    vec!["webhooks[0].namespaceSelector"]
+)]
+fn kubewarden_namespace_protected(#[case] object: Value, #[case] expected: Vec<&str>) {
+    let settings = Settings {
+        protected_namespaces: ["kube-system", "kubewarden"].map(String::from).to_vec(),
+        ..Settings::default()
+    };
+    let verdict = judge_with(&object, &settings, &host(healthy_backend()), "CREATE");
+    assert_eq!(fields(&verdict), expected, "{verdict:#?}");
+}
+
 #[test]
 fn kubewarden_policy_inside_its_own_namespace_is_explained() {
     let object = kubewarden_pods(
