@@ -723,6 +723,9 @@ impl<'w> Judge<'_, '_, 'w> {
         let mut hits = Vec::new();
         let mut findings = Vec::new();
         let mut namespaced_hits: Vec<String> = Vec::new();
+        // Whether kube-controller-manager's lease (kube-system) or the nodes'
+        // heartbeats (kube-node-lease, nodes, CSRs) are among them.
+        let (mut kcm, mut nodes) = (false, false);
         for entry in &self.settings.self_healing_resources {
             let writes = healing_writes(&entry.api_group, &entry.resource);
             if !webhook.covers(&entry.api_group, &entry.resource, writes, &WRITES) {
@@ -730,12 +733,37 @@ impl<'w> Judge<'_, '_, 'w> {
             }
             let name = resource_name(&entry.api_group, &entry.resource);
             if is_cluster_scoped(&entry.api_group, &entry.resource) {
+                nodes |= matches!(
+                    entry.resource.as_str(),
+                    "nodes" | "certificatesigningrequests"
+                );
                 hits.push([name.as_str(), " (cluster-scoped)"].concat());
                 self.healing_findings(webhook, entry, writes, &name, &mut findings);
             } else if entry.namespaces.is_empty() {
-                let where_ = match &webhook.scope {
-                    Scope::Only(own) => [" (in ", own, ")"].concat(),
-                    Scope::Selector(_) => " (in every namespace)".to_string(),
+                let system: Vec<&str> = ["kube-system", "kube-node-lease"]
+                    .into_iter()
+                    .filter(|n| matches!(self.reach(webhook, n), Reach::Reached { .. }))
+                    .collect();
+                kcm |= system.contains(&"kube-system");
+                nodes |= system.contains(&"kube-node-lease");
+                let where_ = match (&webhook.scope, system.as_slice()) {
+                    (Scope::Only(own), _) => [" (in ", own, ")"].concat(),
+                    (Scope::Selector(s), [_, _])
+                        if s.as_ref().is_none_or(LabelSelector::is_empty)
+                            && webhook.skipped_by_conditions.is_empty() =>
+                    {
+                        " (in every namespace)".to_string()
+                    }
+                    (_, []) => {
+                        " (in the namespaces it reaches, not kube-system or kube-node-lease)"
+                            .to_string()
+                    }
+                    _ => [
+                        " (in the namespaces it reaches, ",
+                        &system.join(" and "),
+                        " among them)",
+                    ]
+                    .concat(),
                 };
                 hits.push([name.as_str(), &where_].concat());
                 self.healing_findings(webhook, entry, writes, &name, &mut findings);
@@ -743,6 +771,8 @@ impl<'w> Judge<'_, '_, 'w> {
                 let mut reached = Vec::new();
                 for namespace in &entry.namespaces {
                     if let Reach::Reached { .. } = self.reach(webhook, namespace) {
+                        kcm |= namespace == "kube-system";
+                        nodes |= namespace == "kube-node-lease";
                         let name = [name.as_str(), " in ", namespace].concat();
                         self.healing_findings(webhook, entry, writes, &name, &mut findings);
                         reached.push(namespace.clone());
@@ -792,9 +822,23 @@ impl<'w> Judge<'_, '_, 'w> {
                 " intercepts what the control plane writes to heal itself: ",
                 &hits.join(", "),
                 if namespaced_hits.is_empty() { "" } else { &note },
-                ". While its backend is down (its only pod evicted, as in crash 7) \
-                 these writes are refused: kube-controller-manager cannot renew its leader-election lease and loses leadership, \
-                 nodes stop reporting and go NotReady, and nothing recreates the webhook's pods: a deadlock.",
+                ". While its backend is down (its only pod evicted, as in crash 7) these writes are refused: ",
+                if kcm {
+                    "kube-controller-manager cannot renew its leader-election lease and loses leadership, "
+                } else {
+                    ""
+                },
+                if nodes {
+                    "nodes stop reporting and go NotReady, "
+                } else {
+                    ""
+                },
+                match (kcm, nodes) {
+                    (true, _) => "and nothing recreates the webhook's pods: a deadlock.",
+                    (false, true) => "and their pods, the webhook's among them, are evicted with nowhere to go: a deadlock.",
+                    _ => "the controllers that keep leader-election leases or other state in them stall, \
+                          and nothing brings the webhook back if its own controller is among them: a deadlock.",
+                },
             ]
             .concat(),
             fix,

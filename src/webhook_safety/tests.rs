@@ -647,6 +647,67 @@ fn kubewarden_pods(kind: &str, namespace: Option<&str>, spec: Value) -> Value {
     policy
 }
 
+fn lease_webhook(selector: Value) -> Value {
+    configuration(
+        "ValidatingWebhookConfiguration",
+        vec![webhook(
+            json!({"rules": [{"apiGroups": ["coordination.k8s.io"], "operations": ["UPDATE"], "resources": ["leases"]}], "timeoutSeconds": 2, "namespaceSelector": selector}),
+        )],
+    )
+}
+
+#[rstest]
+#[case::one_namespace(
+    lease_webhook(json!({"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["apps"]}]})),
+    &["leases.coordination.k8s.io (in the namespaces it reaches, not kube-system or kube-node-lease)", "the controllers that keep leader-election leases"],
+    &["kube-controller-manager", "NotReady", "every namespace"]
+)]
+#[case::every_namespace(
+    lease_webhook(Value::Null),
+    &["leases.coordination.k8s.io (in every namespace)", "kube-controller-manager cannot renew", "nodes stop reporting and go NotReady, and nothing recreates the webhook's pods: a deadlock."],
+    &["the controllers that keep"]
+)]
+#[case::kube_system_among_them(
+    lease_webhook(json!({"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-node-lease", "webhooks"]}]})),
+    &["(in the namespaces it reaches, kube-system among them)", "loses leadership, and nothing recreates the webhook's pods"],
+    &["NotReady"]
+)]
+#[case::every_namespace_but_by_condition(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["coordination.k8s.io"], "operations": ["UPDATE"], "resources": ["leases"]}], "timeoutSeconds": 2, "namespaceSelector": null,
+        "matchConditions": [{"name": "skip", "expression": "request.namespace != 'kube-system'"}]}))]),
+    &["(in the namespaces it reaches, kube-node-lease among them)", "nodes stop reporting and go NotReady, and their pods, the webhook's among them, are evicted"],
+    &["kube-controller-manager"]
+)]
+#[case::node_status(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": [""], "operations": ["UPDATE"], "resources": ["nodes/status"]}]}))]),
+    &["nodes (cluster-scoped)", "nodes stop reporting"],
+    &["kube-controller-manager"]
+)]
+#[case::endpoints_in_kube_system(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": [""], "operations": ["UPDATE"], "resources": ["endpoints"]}], "namespaceSelector": null}))]),
+    &["endpoints in kube-system", "kube-controller-manager cannot renew"],
+    &["NotReady"]
+)]
+fn self_healing_consequences_follow_what_is_reached(
+    #[case] object: Value,
+    #[case] present: &[&str],
+    #[case] absent: &[&str],
+) {
+    let verdict = judge(&object, healthy_backend());
+    let problem = verdict
+        .violations
+        .iter()
+        .find(|v| v.field == "webhooks[0].failurePolicy")
+        .map(|v| v.problem.as_str())
+        .unwrap_or_default();
+    for text in present {
+        assert!(problem.contains(text), "{text} not in {problem}");
+    }
+    for text in absent {
+        assert!(!problem.contains(text), "{text} in {problem}");
+    }
+}
+
 #[rstest]
 #[case::cluster_wide_left_out_by_the_controller(kubewarden_pods("ClusterAdmissionPolicy", None, json!({})), vec![])]
 #[case::cluster_wide_group_left_out_by_the_controller(kubewarden_pods("ClusterAdmissionPolicyGroup", None, json!({})), vec![])]
