@@ -21,7 +21,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use lookups::{Backend, Failure, Lookups, NamespaceLabels};
-use webhooks::{is_cluster_scoped, RuleSpec, Scope, Subject, Webhook, WebhookObject, WRITES};
+use webhooks::{
+    is_built_in_group, is_cluster_scoped, RuleSpec, Scope, Subject, Webhook, WebhookObject, WRITES,
+};
 
 pub use webhooks::{skipped_namespaces, DEFAULT_TIMEOUT_SECONDS};
 
@@ -150,6 +152,26 @@ impl Validate for SelfHealingResource {
             return Err(SettingsError::new(
                 "apiGroup",
                 format!("`{group}` is not an API group: {hint}"),
+            ));
+        }
+        // A well-known resource in another built-in group exists nowhere (custom groups may have one).
+        let home = match resource.as_str() {
+            "leases" => "coordination.k8s.io",
+            "endpointslices" => "discovery.k8s.io",
+            "certificatesigningrequests" => "certificates.k8s.io",
+            "nodes" | "endpoints" | "configmaps" => "",
+            _ => group,
+        };
+        if group != home && is_built_in_group(group) {
+            let quoted = |g: &str| if g.is_empty() { "\"\"" } else { g }.to_string();
+            return Err(SettingsError::new(
+                "apiGroup",
+                format!(
+                    "the {resource} the control plane writes are in `{}`, not `{}`, so this entry would protect nothing (and it replaces the defaults): set `apiGroup: {}`",
+                    quoted(home),
+                    quoted(group),
+                    quoted(home),
+                ),
             ));
         }
         namespace_names("namespaces", &self.namespaces)

@@ -1116,6 +1116,26 @@ fn match_conditions(#[case] expression: &str, #[case] expected: Vec<&str>) {
     r#"{"selfHealingResources": [{"resource": "configmaps", "namespaces": ["*"]}]}"#,
     "selfHealingResources[0].namespaces[0]: `*` is not a namespace name"
 )]
+#[case::lease_in_the_core_group(
+    r#"{"selfHealingResources": [{"resource": "leases"}]}"#,
+    "selfHealingResources[0].apiGroup: the leases the control plane writes are in `coordination.k8s.io`, not `\"\"`, so this entry would protect nothing (and it replaces the defaults): set `apiGroup: coordination.k8s.io`"
+)]
+#[case::endpointslices_in_the_core_group(
+    r#"{"selfHealingResources": [{"resource": "endpointslices", "namespaces": ["kube-system"]}]}"#,
+    "set `apiGroup: discovery.k8s.io`"
+)]
+#[case::csrs_in_the_core_group(
+    r#"{"selfHealingResources": [{"resource": "certificatesigningrequests"}]}"#,
+    "set `apiGroup: certificates.k8s.io`"
+)]
+#[case::nodes_in_a_group(
+    r#"{"selfHealingResources": [{"apiGroup": "apps", "resource": "nodes"}]}"#,
+    "selfHealingResources[0].apiGroup: the nodes the control plane writes are in `\"\"`, not `apps`"
+)]
+#[case::configmaps_in_a_group(
+    r#"{"selfHealingResources": [{"apiGroup": "coordination.k8s.io", "resource": "configmaps"}]}"#,
+    "set `apiGroup: \"\"`"
+)]
 #[case::protected_capitalised(
     r#"{"protectedNamespaces": ["Kube-System"]}"#,
     "protectedNamespaces[0]: `Kube-System` is not a namespace name"
@@ -1138,6 +1158,12 @@ fn defaults_are_valid() {
 )]
 #[case::grouped_resource(
     r#"{"selfHealingResources": [{"apiGroup": "coordination.k8s.io", "resource": "leases"}]}"#
+)]
+#[case::custom_group_leases(
+    r#"{"selfHealingResources": [{"apiGroup": "example.com", "resource": "leases"}]}"#
+)]
+#[case::other_core_resource(
+    r#"{"selfHealingResources": [{"resource": "secrets", "namespaces": ["kube-system"]}]}"#
 )]
 #[case::max_timeout_below_lease_default(r#"{"maxTimeoutSeconds": 2}"#)]
 fn accepts_valid_settings(#[case] json: &str) {

@@ -618,7 +618,7 @@ const CLUSTER_SCOPED: &[(&str, &str)] = &[
 
 /// The core group and the groups Kubernetes serves itself (CustomResources
 /// under `*.k8s.io` need an API review).
-fn is_built_in_group(group: &str) -> bool {
+pub fn is_built_in_group(group: &str) -> bool {
     matches!(
         group,
         "" | "apps" | "batch" | "autoscaling" | "policy" | "extensions"
