@@ -163,15 +163,24 @@ impl Validate for SelfHealingResource {
             _ => group,
         };
         if group != home && is_built_in_group(group) {
-            let quoted = |g: &str| if g.is_empty() { "\"\"" } else { g }.to_string();
+            // `""` for the core group.
+            let core = |g: &str| if g.is_empty() { "\"\"" } else { "" };
+            let home = [home, core(home)].concat();
             return Err(SettingsError::new(
                 "apiGroup",
-                format!(
-                    "the {resource} the control plane writes are in `{}`, not `{}`, so this entry would protect nothing (and it replaces the defaults): set `apiGroup: {}`",
-                    quoted(home),
-                    quoted(group),
-                    quoted(home),
-                ),
+                [
+                    "the ",
+                    resource,
+                    " the control plane writes are in `",
+                    &home,
+                    "`, not `",
+                    group,
+                    core(group),
+                    "`, so this entry would protect nothing (and it replaces the defaults): set `apiGroup: ",
+                    &home,
+                    "`",
+                ]
+                .concat(),
             ));
         }
         namespace_names("namespaces", &self.namespaces)
@@ -762,28 +771,28 @@ impl<'w> Judge<'_, '_, 'w> {
                 hits.push([name.as_str(), " (cluster-scoped)"].concat());
                 self.healing_findings(webhook, entry, writes, &name, &mut findings);
             } else if entry.namespaces.is_empty() {
-                let system: Vec<&str> = ["kube-system", "kube-node-lease"]
-                    .into_iter()
-                    .filter(|n| matches!(self.reach(webhook, n), Reach::Reached { .. }))
-                    .collect();
-                kcm |= system.contains(&"kube-system");
-                nodes |= system.contains(&"kube-node-lease");
-                let where_ = match (&webhook.scope, system.as_slice()) {
-                    (Scope::Only(own), _) => [" (in ", own, ")"].concat(),
-                    (Scope::Selector(s), [_, _])
-                        if s.as_ref().is_none_or(LabelSelector::is_empty)
+                let mut reached = |n| matches!(self.reach(webhook, n), Reach::Reached { .. });
+                let (system, lease) = (reached("kube-system"), reached("kube-node-lease"));
+                kcm |= system;
+                nodes |= lease;
+                let where_ = match &webhook.scope {
+                    Scope::Only(own) => [" (in ", own, ")"].concat(),
+                    Scope::Selector(s)
+                        if system
+                            && lease
+                            && s.as_ref().is_none_or(LabelSelector::is_empty)
                             && webhook.skipped_by_conditions.is_empty() =>
                     {
                         " (in every namespace)".to_string()
                     }
-                    (_, []) => {
-                        " (in the namespaces it reaches, not kube-system or kube-node-lease)"
-                            .to_string()
-                    }
-                    _ => [
+                    Scope::Selector(_) => [
                         " (in the namespaces it reaches, ",
-                        &system.join(" and "),
-                        " among them)",
+                        match (system, lease) {
+                            (true, true) => "kube-system and kube-node-lease among them)",
+                            (true, false) => "kube-system among them)",
+                            (false, true) => "kube-node-lease among them)",
+                            _ => "not kube-system or kube-node-lease)",
+                        },
                     ]
                     .concat(),
                 };
