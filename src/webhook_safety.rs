@@ -21,7 +21,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use lookups::{Backend, Failure, Lookups, NamespaceLabels};
-use webhooks::{is_cluster_scoped, RuleSpec, Scope, Subject, Webhook, WebhookObject, WRITES};
+use webhooks::{
+    is_built_in_group, is_cluster_scoped, RuleSpec, Scope, Subject, Webhook, WebhookObject, WRITES,
+};
 
 pub use webhooks::{skipped_namespaces, DEFAULT_TIMEOUT_SECONDS};
 
@@ -150,6 +152,35 @@ impl Validate for SelfHealingResource {
             return Err(SettingsError::new(
                 "apiGroup",
                 format!("`{group}` is not an API group: {hint}"),
+            ));
+        }
+        // A well-known resource in another built-in group exists nowhere (custom groups may have one).
+        let home = match resource.as_str() {
+            "leases" => "coordination.k8s.io",
+            "endpointslices" => "discovery.k8s.io",
+            "certificatesigningrequests" => "certificates.k8s.io",
+            "nodes" | "endpoints" | "configmaps" => "",
+            _ => group,
+        };
+        if group != home && is_built_in_group(group) {
+            // `""` for the core group.
+            let core = |g: &str| if g.is_empty() { "\"\"" } else { "" };
+            let home = [home, core(home)].concat();
+            return Err(SettingsError::new(
+                "apiGroup",
+                [
+                    "the ",
+                    resource,
+                    " the control plane writes are in `",
+                    &home,
+                    "`, not `",
+                    group,
+                    core(group),
+                    "`, so this entry would protect nothing (and it replaces the defaults): set `apiGroup: ",
+                    &home,
+                    "`",
+                ]
+                .concat(),
             ));
         }
         namespace_names("namespaces", &self.namespaces)
@@ -539,7 +570,12 @@ impl<'w> Judge<'_, '_, 'w> {
     }
 
     fn reach(&mut self, webhook: &Webhook, namespace: &str) -> Reach {
-        if webhook.skipped_by_conditions.iter().any(|n| n == namespace) {
+        // The controller adds `kubernetes.io/metadata.name NotIn [<its namespace>]`
+        // to a cluster-wide policy's webhook unless allowed inside.
+        let left_out = webhook.kubewarden
+            && webhook.inside_kubewarden.is_none()
+            && namespace == self.settings.kubewarden_namespace;
+        if left_out || webhook.skipped_by_conditions.iter().any(|n| n == namespace) {
             return Reach::Skipped { explicit: true };
         }
         let selector = match &webhook.scope {
@@ -718,6 +754,9 @@ impl<'w> Judge<'_, '_, 'w> {
         let mut hits = Vec::new();
         let mut findings = Vec::new();
         let mut namespaced_hits: Vec<String> = Vec::new();
+        // Whether kube-controller-manager's lease (kube-system) or the nodes'
+        // heartbeats (kube-node-lease, nodes, CSRs) are among them.
+        let (mut kcm, mut nodes) = (false, false);
         for entry in &self.settings.self_healing_resources {
             let writes = healing_writes(&entry.api_group, &entry.resource);
             if !webhook.covers(&entry.api_group, &entry.resource, writes, &WRITES) {
@@ -725,23 +764,48 @@ impl<'w> Judge<'_, '_, 'w> {
             }
             let name = resource_name(&entry.api_group, &entry.resource);
             if is_cluster_scoped(&entry.api_group, &entry.resource) {
+                nodes |= matches!(
+                    entry.resource.as_str(),
+                    "nodes" | "certificatesigningrequests"
+                );
                 hits.push([name.as_str(), " (cluster-scoped)"].concat());
-                findings.extend(self.finding(webhook, "self-healing", &[&name], 0));
+                self.healing_findings(webhook, entry, writes, &name, &mut findings);
             } else if entry.namespaces.is_empty() {
+                let mut reached = |n| matches!(self.reach(webhook, n), Reach::Reached { .. });
+                let (system, lease) = (reached("kube-system"), reached("kube-node-lease"));
+                kcm |= system;
+                nodes |= lease;
                 let where_ = match &webhook.scope {
                     Scope::Only(own) => [" (in ", own, ")"].concat(),
-                    Scope::Selector(_) => " (in every namespace)".to_string(),
+                    Scope::Selector(s)
+                        if system
+                            && lease
+                            && s.as_ref().is_none_or(LabelSelector::is_empty)
+                            && webhook.skipped_by_conditions.is_empty() =>
+                    {
+                        " (in every namespace)".to_string()
+                    }
+                    Scope::Selector(_) => [
+                        " (in the namespaces it reaches, ",
+                        match (system, lease) {
+                            (true, true) => "kube-system and kube-node-lease among them)",
+                            (true, false) => "kube-system among them)",
+                            (false, true) => "kube-node-lease among them)",
+                            _ => "not kube-system or kube-node-lease)",
+                        },
+                    ]
+                    .concat(),
                 };
                 hits.push([name.as_str(), &where_].concat());
-                findings.extend(self.finding(webhook, "self-healing", &[&name], 0));
+                self.healing_findings(webhook, entry, writes, &name, &mut findings);
             } else {
                 let mut reached = Vec::new();
                 for namespace in &entry.namespaces {
                     if let Reach::Reached { .. } = self.reach(webhook, namespace) {
-                        if self.track_findings {
-                            let subject = [name.as_str(), " in ", namespace].concat();
-                            findings.extend(self.finding(webhook, "self-healing", &[&subject], 0));
-                        }
+                        kcm |= namespace == "kube-system";
+                        nodes |= namespace == "kube-node-lease";
+                        let name = [name.as_str(), " in ", namespace].concat();
+                        self.healing_findings(webhook, entry, writes, &name, &mut findings);
                         reached.push(namespace.clone());
                     }
                 }
@@ -789,9 +853,23 @@ impl<'w> Judge<'_, '_, 'w> {
                 " intercepts what the control plane writes to heal itself: ",
                 &hits.join(", "),
                 if namespaced_hits.is_empty() { "" } else { &note },
-                ". While its backend is down (its only pod evicted, as in crash 7) \
-                 these writes are refused: kube-controller-manager cannot renew its leader-election lease and loses leadership, \
-                 nodes stop reporting and go NotReady, and nothing recreates the webhook's pods: a deadlock.",
+                ". While its backend is down (its only pod evicted, as in crash 7) these writes are refused: ",
+                if kcm {
+                    "kube-controller-manager cannot renew its leader-election lease and loses leadership, "
+                } else {
+                    ""
+                },
+                if nodes {
+                    "nodes stop reporting and go NotReady, "
+                } else {
+                    ""
+                },
+                match (kcm, nodes) {
+                    (true, _) => "and nothing recreates the webhook's pods: a deadlock.",
+                    (false, true) => "and their pods, the webhook's among them, are evicted with nowhere to go: a deadlock.",
+                    _ => "the controllers that keep leader-election leases or other state in them stall, \
+                          and nothing brings the webhook back if its own controller is among them: a deadlock.",
+                },
             ]
             .concat(),
             fix,
@@ -800,6 +878,34 @@ impl<'w> Judge<'_, '_, 'w> {
             self.selector_violation(violation, findings, "`.", &names);
         } else {
             self.record(violation, findings);
+        }
+    }
+
+    /// One finding per healing write (subresource and operation) of `entry`
+    /// the webhook intercepts, so that an UPDATE adding one is refused.
+    fn healing_findings(
+        &self,
+        webhook: &Webhook,
+        entry: &SelfHealingResource,
+        writes: &[&str],
+        name: &str,
+        findings: &mut Vec<Finding<'w>>,
+    ) {
+        if !self.track_findings {
+            return;
+        }
+        for subresource in writes {
+            for operation in WRITES {
+                if webhook.covers(
+                    &entry.api_group,
+                    &entry.resource,
+                    &[subresource],
+                    &[operation],
+                ) {
+                    let subject = [name, "/", subresource, " ", operation].concat();
+                    findings.extend(self.finding(webhook, "self-healing", &[&subject], 0));
+                }
+            }
         }
     }
 
@@ -927,10 +1033,17 @@ impl<'w> Judge<'_, '_, 'w> {
             },
         ]
         .concat();
-        let findings = self
-            .finding(webhook, "own-pods", &[namespace], 0)
-            .into_iter()
-            .collect();
+        // Each step it blocks, so that an UPDATE adding one is refused.
+        let mut findings = Vec::new();
+        if self.track_findings {
+            for (group, resource, subresource, operation, ..) in &POD_START {
+                if webhook.covers(group, resource, &[subresource], &[operation]) {
+                    let subject =
+                        [namespace, " ", resource, "/", subresource, " ", operation].concat();
+                    findings.extend(self.finding(webhook, "own-pods", &[&subject], 0));
+                }
+            }
+        }
         let selector = match &webhook.scope {
             Scope::Only(own) => {
                 let fix = [

@@ -206,6 +206,42 @@ fn review_update(object: &Value, old: &Value) -> String {
     true,
     1
 )]
+#[case::trailing_slash_is_the_resource(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["coordination.k8s.io"], "operations": ["UPDATE"], "resources": ["leases"]}], "timeoutSeconds": 2}))]),
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["coordination.k8s.io"], "operations": ["UPDATE"], "resources": ["leases/"]}], "timeoutSeconds": 2}))]),
+    true,
+    1
+)]
+#[case::lease_deletes_widened_to_renewals(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["coordination.k8s.io"], "operations": ["DELETE"], "resources": ["leases"]}], "timeoutSeconds": 2}))]),
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["coordination.k8s.io"], "operations": ["CREATE", "UPDATE", "DELETE"], "resources": ["leases"]}], "timeoutSeconds": 2}))]),
+    false,
+    0
+)]
+#[case::node_deletes_widened_to_status(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": [""], "operations": ["DELETE"], "resources": ["nodes"]}]}))]),
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": [""], "operations": ["UPDATE", "DELETE"], "resources": ["nodes", "nodes/status"]}]}))]),
+    false,
+    0
+)]
+#[case::node_subresources_narrowed_to_status(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": [""], "operations": ["UPDATE"], "resources": ["nodes/*"]}]}))]),
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": [""], "operations": ["UPDATE"], "resources": ["nodes/status"]}]}))]),
+    true,
+    1
+)]
+#[case::own_endpoints_widened_to_pod_creation(
+    kubewarden_pods("AdmissionPolicy", Some("kubewarden"), json!({"rules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["endpoints"], "operations": ["UPDATE"]}]})),
+    kubewarden_pods("AdmissionPolicy", Some("kubewarden"), json!({})),
+    false,
+    0
+)]
+#[case::own_pods_narrowed(
+    kubewarden_pods("AdmissionPolicy", Some("kubewarden"), json!({"rules": [{"apiGroups": ["", "discovery.k8s.io"], "apiVersions": ["v1"], "resources": ["pods", "endpointslices"], "operations": ["CREATE"]}]})),
+    kubewarden_pods("AdmissionPolicy", Some("kubewarden"), json!({})),
+    true,
+    1
+)]
 fn updates_are_refused_only_for_what_they_introduce(
     #[case] old: Value,
     #[case] new: Value,
@@ -566,6 +602,27 @@ fn istio_backend(replicas: i64) -> Vec<Value> {
     vec![],
     vec![]
 )]
+#[case::trailing_slash_lease(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["coordination.k8s.io"], "operations": ["UPDATE"], "resources": ["leases/"]}], "timeoutSeconds": 2}))]),
+    healthy_backend(),
+    vec!["webhooks[0].failurePolicy"]
+)]
+#[case::trailing_slash_wildcard(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["*"], "operations": ["*"], "resources": ["*/"]}], "timeoutSeconds": 2}))]),
+    healthy_backend(),
+    vec!["webhooks[0].failurePolicy"]
+)]
+#[case::trailing_slash_own_pods(
+    kubewarden_pods("ClusterAdmissionPolicy", None, json!({"allowInsideAdmissionControllerNamespace": true,
+        "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods/"], "operations": ["CREATE"]}]})),
+    vec![],
+    vec!["spec.allowInsideAdmissionControllerNamespace"]
+)]
+#[case::slash_alone_is_nothing(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["coordination.k8s.io"], "operations": ["UPDATE"], "resources": ["/", "leases//"]}], "timeoutSeconds": 2}))]),
+    healthy_backend(),
+    vec![]
+)]
 #[case::other_kind(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "apps"}, "webhooks": 7}), vec![], vec![])]
 #[case::no_webhooks(json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration", "metadata": {"name": "empty"}, "webhooks": null}), vec![], vec![])]
 fn judges(#[case] object: Value, #[case] cluster: Vec<Value>, #[case] expected: Vec<&str>) {
@@ -588,6 +645,91 @@ fn kubewarden_pods(kind: &str, namespace: Option<&str>, spec: Value) -> Value {
         policy["spec"][key] = value.clone();
     }
     policy
+}
+
+fn lease_webhook(selector: Value) -> Value {
+    configuration(
+        "ValidatingWebhookConfiguration",
+        vec![webhook(
+            json!({"rules": [{"apiGroups": ["coordination.k8s.io"], "operations": ["UPDATE"], "resources": ["leases"]}], "timeoutSeconds": 2, "namespaceSelector": selector}),
+        )],
+    )
+}
+
+#[rstest]
+#[case::one_namespace(
+    lease_webhook(json!({"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["apps"]}]})),
+    &["leases.coordination.k8s.io (in the namespaces it reaches, not kube-system or kube-node-lease)", "the controllers that keep leader-election leases"],
+    &["kube-controller-manager", "NotReady", "every namespace"]
+)]
+#[case::every_namespace(
+    lease_webhook(Value::Null),
+    &["leases.coordination.k8s.io (in every namespace)", "kube-controller-manager cannot renew", "nodes stop reporting and go NotReady, and nothing recreates the webhook's pods: a deadlock."],
+    &["the controllers that keep"]
+)]
+#[case::kube_system_among_them(
+    lease_webhook(json!({"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-node-lease", "webhooks"]}]})),
+    &["(in the namespaces it reaches, kube-system among them)", "loses leadership, and nothing recreates the webhook's pods"],
+    &["NotReady"]
+)]
+#[case::every_namespace_but_by_condition(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["coordination.k8s.io"], "operations": ["UPDATE"], "resources": ["leases"]}], "timeoutSeconds": 2, "namespaceSelector": null,
+        "matchConditions": [{"name": "skip", "expression": "request.namespace != 'kube-system'"}]}))]),
+    &["(in the namespaces it reaches, kube-node-lease among them)", "nodes stop reporting and go NotReady, and their pods, the webhook's among them, are evicted"],
+    &["kube-controller-manager"]
+)]
+#[case::node_status(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": [""], "operations": ["UPDATE"], "resources": ["nodes/status"]}]}))]),
+    &["nodes (cluster-scoped)", "nodes stop reporting"],
+    &["kube-controller-manager"]
+)]
+#[case::endpoints_in_kube_system(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": [""], "operations": ["UPDATE"], "resources": ["endpoints"]}], "namespaceSelector": null}))]),
+    &["endpoints in kube-system", "kube-controller-manager cannot renew"],
+    &["NotReady"]
+)]
+fn self_healing_consequences_follow_what_is_reached(
+    #[case] object: Value,
+    #[case] present: &[&str],
+    #[case] absent: &[&str],
+) {
+    let verdict = judge(&object, healthy_backend());
+    let problem = verdict
+        .violations
+        .iter()
+        .find(|v| v.field == "webhooks[0].failurePolicy")
+        .map(|v| v.problem.as_str())
+        .unwrap_or_default();
+    for text in present {
+        assert!(problem.contains(text), "{text} not in {problem}");
+    }
+    for text in absent {
+        assert!(!problem.contains(text), "{text} in {problem}");
+    }
+}
+
+#[rstest]
+#[case::cluster_wide_left_out_by_the_controller(kubewarden_pods("ClusterAdmissionPolicy", None, json!({})), vec![])]
+#[case::cluster_wide_group_left_out_by_the_controller(kubewarden_pods("ClusterAdmissionPolicyGroup", None, json!({})), vec![])]
+#[case::cluster_wide_allowed_inside(
+    kubewarden_pods("ClusterAdmissionPolicy", None, json!({"allowInsideAdmissionControllerNamespace": true, "failurePolicy": "Ignore"})),
+    vec!["spec.namespaceSelector"]
+)]
+#[case::namespaced_in_kubewarden(
+    kubewarden_pods("AdmissionPolicy", Some("kubewarden"), json!({"failurePolicy": "Ignore"})),
+    vec!["metadata.namespace"]
+)]
+#[case::webhook_configuration(
+    configuration("MutatingWebhookConfiguration", vec![webhook(json!({"failurePolicy": "Ignore"}))]),
+    vec!["webhooks[0].namespaceSelector"]
+)]
+fn kubewarden_namespace_protected(#[case] object: Value, #[case] expected: Vec<&str>) {
+    let settings = Settings {
+        protected_namespaces: ["kube-system", "kubewarden"].map(String::from).to_vec(),
+        ..Settings::default()
+    };
+    let verdict = judge_with(&object, &settings, &host(healthy_backend()), "CREATE");
+    assert_eq!(fields(&verdict), expected, "{verdict:#?}");
 }
 
 #[test]
@@ -974,6 +1116,26 @@ fn match_conditions(#[case] expression: &str, #[case] expected: Vec<&str>) {
     r#"{"selfHealingResources": [{"resource": "configmaps", "namespaces": ["*"]}]}"#,
     "selfHealingResources[0].namespaces[0]: `*` is not a namespace name"
 )]
+#[case::lease_in_the_core_group(
+    r#"{"selfHealingResources": [{"resource": "leases"}]}"#,
+    "selfHealingResources[0].apiGroup: the leases the control plane writes are in `coordination.k8s.io`, not `\"\"`, so this entry would protect nothing (and it replaces the defaults): set `apiGroup: coordination.k8s.io`"
+)]
+#[case::endpointslices_in_the_core_group(
+    r#"{"selfHealingResources": [{"resource": "endpointslices", "namespaces": ["kube-system"]}]}"#,
+    "set `apiGroup: discovery.k8s.io`"
+)]
+#[case::csrs_in_the_core_group(
+    r#"{"selfHealingResources": [{"resource": "certificatesigningrequests"}]}"#,
+    "set `apiGroup: certificates.k8s.io`"
+)]
+#[case::nodes_in_a_group(
+    r#"{"selfHealingResources": [{"apiGroup": "apps", "resource": "nodes"}]}"#,
+    "selfHealingResources[0].apiGroup: the nodes the control plane writes are in `\"\"`, not `apps`"
+)]
+#[case::configmaps_in_a_group(
+    r#"{"selfHealingResources": [{"apiGroup": "coordination.k8s.io", "resource": "configmaps"}]}"#,
+    "set `apiGroup: \"\"`"
+)]
 #[case::protected_capitalised(
     r#"{"protectedNamespaces": ["Kube-System"]}"#,
     "protectedNamespaces[0]: `Kube-System` is not a namespace name"
@@ -996,6 +1158,12 @@ fn defaults_are_valid() {
 )]
 #[case::grouped_resource(
     r#"{"selfHealingResources": [{"apiGroup": "coordination.k8s.io", "resource": "leases"}]}"#
+)]
+#[case::custom_group_leases(
+    r#"{"selfHealingResources": [{"apiGroup": "example.com", "resource": "leases"}]}"#
+)]
+#[case::other_core_resource(
+    r#"{"selfHealingResources": [{"resource": "secrets", "namespaces": ["kube-system"]}]}"#
 )]
 #[case::max_timeout_below_lease_default(r#"{"maxTimeoutSeconds": 2}"#)]
 fn accepts_valid_settings(#[case] json: &str) {

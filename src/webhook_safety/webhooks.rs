@@ -286,6 +286,19 @@ impl<'a> Webhook<'a> {
                 .unwrap_or(DEFAULT_POLICY_SERVER)
                 .to_string()
         });
+        let mut rules = spec.rules.unwrap_or_default();
+        for rule in &mut rules {
+            // The controller sets `scope: Namespaced` on every rule of a namespaced policy.
+            if only.is_some() {
+                rule.scope = Some(Cow::Borrowed("Namespaced"));
+            }
+            // The API server reads `x/` as `x` (subresource "" is the resource itself).
+            for entry in rule.resources.iter_mut().flatten() {
+                if let Some((main, "")) = entry.split_once('/') {
+                    *entry = Cow::Owned(main.to_string());
+                }
+            }
+        }
         let mut selector = spec.namespace_selector;
         let labels_left_out = match selector.as_mut() {
             Some(s) if kubewarden && !allowed_inside => std::mem::take(&mut s.match_labels),
@@ -299,16 +312,7 @@ impl<'a> Webhook<'a> {
             },
             label,
             path,
-            rules: match (spec.rules, only.is_some()) {
-                // The controller sets `scope: Namespaced` on every rule of a namespaced policy.
-                (Some(mut rules), true) => {
-                    for rule in &mut rules {
-                        rule.scope = Some(Cow::Borrowed("Namespaced"));
-                    }
-                    rules
-                }
-                (rules, _) => rules.unwrap_or_default(),
-            },
+            rules,
             fails_closed: spec.failure_policy.as_deref() != Some("Ignore"),
             failure_policy_set: spec.failure_policy.is_some(),
             timeout_seconds: spec.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
@@ -614,7 +618,7 @@ const CLUSTER_SCOPED: &[(&str, &str)] = &[
 
 /// The core group and the groups Kubernetes serves itself (CustomResources
 /// under `*.k8s.io` need an API review).
-fn is_built_in_group(group: &str) -> bool {
+pub fn is_built_in_group(group: &str) -> bool {
     matches!(
         group,
         "" | "apps" | "batch" | "autoscaling" | "policy" | "extensions"
