@@ -97,10 +97,22 @@ impl Default for Settings {
         Self {
             max_qps: 50.0,
             max_burst: 100.0,
-            qps_flags: strings(&["--kube-api-qps", "--qps"]),
-            burst_flags: strings(&["--kube-api-burst", "--burst"]),
-            qps_env_vars: strings(&["KUBE_API_QPS"]),
-            burst_env_vars: strings(&["KUBE_API_BURST"]),
+            qps_flags: strings(&[
+                "--kube-api-qps",
+                "--qps",
+                "--kube-client-qps",
+                "--kubernetes-client-qps",
+                "--kubeClientQPS",
+            ]),
+            burst_flags: strings(&[
+                "--kube-api-burst",
+                "--burst",
+                "--kube-client-burst",
+                "--kubernetes-client-burst",
+                "--kubeClientBurst",
+            ]),
+            qps_env_vars: strings(&["KUBE_API_QPS", "KUBE_CLIENT_QPS"]),
+            burst_env_vars: strings(&["KUBE_API_BURST", "KUBE_CLIENT_BURST"]),
             flow_schemas: FlowSchemaSettings::default(),
             on_lookup_failure: OnLookupFailure::default(),
             exemptions: default_exemptions(),
@@ -1137,7 +1149,7 @@ fn subject_findings(others: &[(String, String, u64)], what: &str, extent: u64) -
     others
         .iter()
         .map(|(_, named, digest)| Finding {
-            key: format!("{what}/{named}/{digest:x}"),
+            key: format!("{what}/{named}/{digest}"),
             extent,
         })
         .collect()
@@ -1357,6 +1369,7 @@ mod tests {
     #[case::alternative_quoted(r#"{"name":"c","command":["sh","-c","/m ${FAST:+\"--kube-api-qps=3000\"}"],"env":[{"name":"FAST","value":"1"}]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=3000 (from ${FAST:+--kube-api-qps=3000})"])]
     #[case::here_document(r#"{"name":"c","command":["sh","-c","sh <<EOF\nexec /manager --kube-api-qps=3000\nEOF"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=3000"])]
     #[case::positional(r#"{"name":"c","command":["sh","-ec","exec /manager --kube-api-qps=$1 $2","sh","3000"],"args":["--kube-api-burst=6000"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=$1", "spec.template.spec.containers[0].command[2] = --kube-api-burst=6000 (from $2)"])]
+    #[case::other_spellings(r#"{"name":"c","args":["--kubernetes-client-qps=3000","-kubeClientQPS=3000","--kube-client-burst=6000","-kubeClientBurst","6000"],"env":[{"name":"KUBE_CLIENT_QPS","value":"3000"},{"name":"KUBE_CLIENT_BURST","value":"6000"}]}"#, &["spec.template.spec.containers[0].args[0] = --kubernetes-client-qps=3000", "spec.template.spec.containers[0].args[1] = -kubeClientQPS=3000", "spec.template.spec.containers[0].args[2] = --kube-client-burst=6000", "spec.template.spec.containers[0].args[3] = -kubeClientBurst 6000", "spec.template.spec.containers[0].env[0] = KUBE_CLIENT_QPS=3000", "spec.template.spec.containers[0].env[1] = KUBE_CLIENT_BURST=6000"])]
     fn judges_containers(#[case] container: &str, #[case] expected: &[&str]) {
         let verdict = judge_json(&deployment(container), &Settings::default(), &NoHost);
         assert_eq!(shown(&verdict), expected);
