@@ -14,7 +14,7 @@ use crate::host::{GetResource, Host, OnLookupFailure};
 use crate::policy::Rule;
 use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
 use crate::settings::{non_empty_entries, validate_section, SettingsError, Validate};
-use crate::violation::{Verdict, Violation, MAX_LISTED};
+use crate::violation::{Finding, Verdict, Violation, MAX_LISTED};
 use crate::workload::shell::{is_assignment, is_variable_name, tokenize};
 use crate::workload::{
     container_finding, expansion_violation, judge_change, ArgField, ContainerAt, Env, Expansions,
@@ -70,10 +70,13 @@ pub struct Settings {
 }
 
 /// The API server maintains the built-in FlowSchemas itself, `probes`
-/// (health checks of everyone, routed to exempt) included.
+/// (health checks of everyone, routed to exempt) included: it is exempt
+/// whatever `exemptions.users` lists.
+const APISERVER: &str = "system:apiserver";
+
 fn default_exemptions() -> Exemptions {
     Exemptions {
-        users: vec!["system:apiserver".to_string()],
+        users: vec![APISERVER.to_string()],
         ..Exemptions::default()
     }
 }
@@ -81,7 +84,11 @@ fn default_exemptions() -> Exemptions {
 fn exemptions_over_defaults<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Exemptions, D::Error> {
-    crate::exemptions::deserialize_over(deserializer, default_exemptions())
+    let mut exemptions = crate::exemptions::deserialize_over(deserializer, default_exemptions())?;
+    if !exemptions.users.iter().any(|user| user == APISERVER) {
+        exemptions.users.push(APISERVER.to_string());
+    }
+    Ok(exemptions)
 }
 
 impl Default for Settings {
@@ -90,10 +97,22 @@ impl Default for Settings {
         Self {
             max_qps: 50.0,
             max_burst: 100.0,
-            qps_flags: strings(&["--kube-api-qps", "--qps"]),
-            burst_flags: strings(&["--kube-api-burst", "--burst"]),
-            qps_env_vars: strings(&["KUBE_API_QPS"]),
-            burst_env_vars: strings(&["KUBE_API_BURST"]),
+            qps_flags: strings(&[
+                "--kube-api-qps",
+                "--qps",
+                "--kube-client-qps",
+                "--kubernetes-client-qps",
+                "--kubeClientQPS",
+            ]),
+            burst_flags: strings(&[
+                "--kube-api-burst",
+                "--burst",
+                "--kube-client-burst",
+                "--kubernetes-client-burst",
+                "--kubeClientBurst",
+            ]),
+            qps_env_vars: strings(&["KUBE_API_QPS", "KUBE_CLIENT_QPS"]),
+            burst_env_vars: strings(&["KUBE_API_BURST", "KUBE_CLIENT_BURST"]),
             flow_schemas: FlowSchemaSettings::default(),
             on_lookup_failure: OnLookupFailure::default(),
             exemptions: default_exemptions(),
@@ -307,15 +326,14 @@ const MAX_NESTING: usize = 4;
 /// holding more references).
 const MAX_DEPTH: usize = 8;
 
-/// A whole-word shell reference: `$NAME`, `${NAME}`, `${NAME:-default}`,
-/// `${NAME-default}`, and `:=`/`=`, which also assign the default.
+/// A whole-word shell reference: `$NAME`, `${NAME}`, or `${NAME<op>word}`
+/// with op `-` (default), `=` (default, assigned), `+` (alternative: the
+/// word when set) or `?` (error when unset), each also after `:`, which
+/// reads an empty value as unset.
 struct Reference<'t> {
     name: &'t str,
-    default: Option<&'t str>,
-    /// `:-`/`:=`: the default applies to an empty value too.
+    op: Option<(char, &'t str)>,
     colon: bool,
-    /// `:=`/`=`.
-    assigns: bool,
 }
 
 impl<'t> Reference<'t> {
@@ -324,26 +342,44 @@ impl<'t> Reference<'t> {
             let name = text.strip_prefix('$')?;
             return Some(Self::plain(name));
         };
-        let Some(at) = inner.find(['-', '=']) else {
+        let at = inner
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(inner.len());
+        let (Some(name), Some(rest)) = (inner.get(..at), inner.get(at..)) else {
             return Some(Self::plain(inner));
         };
-        let head = inner.get(..at)?;
-        let name = head.strip_suffix(':');
-        Some(Self {
-            name: name.unwrap_or(head),
-            default: inner.get(at + 1..),
-            colon: name.is_some(),
-            assigns: inner.get(at..).is_some_and(|op| op.starts_with('=')),
-        })
+        let (colon, rest) = match rest.strip_prefix(':') {
+            Some(rest) => (true, rest),
+            None => (false, rest),
+        };
+        let mut chars = rest.chars();
+        let op = match chars.next() {
+            None if !colon => None,
+            Some(op @ ('-' | '=' | '+' | '?')) if !name.is_empty() => Some((op, chars.as_str())),
+            // `${#A}`, `${A%x}`, `${A:1}`: not read.
+            _ => return Some(Self::plain(inner)),
+        };
+        Some(Self { name, op, colon })
     }
 
     fn plain(name: &'t str) -> Self {
         Self {
             name,
-            default: None,
+            op: None,
             colon: false,
-            assigns: false,
         }
+    }
+
+    /// The word of a default (`-`, `=`).
+    fn default(&self) -> Option<&'t str> {
+        self.op
+            .filter(|(op, _)| matches!(op, '-' | '='))
+            .map(|(_, word)| word)
+    }
+
+    /// The word of an alternative (`+`).
+    fn alternative(&self) -> Option<&'t str> {
+        self.op.filter(|(op, _)| *op == '+').map(|(_, word)| word)
     }
 }
 
@@ -371,9 +407,15 @@ fn extent(value: f64, limit: Limit) -> u64 {
     }
 }
 
-/// Of two candidate values, the one that goes farther (a number beats text).
+/// Of two candidate values, the one that goes farther (a number beats
+/// text, text beats nothing).
 fn worse<'t>(a: Option<&'t str>, b: Option<&'t str>, limit: Limit) -> Option<&'t str> {
-    let rank = |v: Option<&str>| v.map(|t| go_number(t.trim(), limit).map(|n| extent(n, limit)));
+    let rank = |v: Option<&str>| {
+        v.map(|t| {
+            let number = go_number(t.trim(), limit).map(|n| extent(n, limit));
+            (number, !t.is_empty())
+        })
+    };
     if rank(b) > rank(a) {
         b
     } else {
@@ -427,10 +469,14 @@ impl<'w, 'e, 'a> Scripts<'w, 'e, 'a> {
             let word: &'w str = word;
             let trimmed = word.trim_end_matches(';');
             let assignment = match Reference::parse(trimmed) {
-                Some(r) if r.assigns && trimmed.starts_with("${") => Some((r.name, trimmed)),
+                Some(r) if r.op.is_some_and(|(op, _)| op == '=') => Some((r.name, trimmed)),
                 _ => word.split_once('='),
             };
-            let Some((name, value)) = assignment.filter(|(name, _)| is_variable_name(name)) else {
+            let named = |name: &str| {
+                is_variable_name(name)
+                    || (!name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()))
+            };
+            let Some((name, value)) = assignment.filter(|(name, _)| named(name)) else {
                 continue;
             };
             scripts.assigned.entry(name).or_default().insert(value);
@@ -480,7 +526,8 @@ impl<'w, 'e, 'a> Scripts<'w, 'e, 'a> {
     }
 
     /// `text` with a whole-word reference resolved (a default applies when
-    /// nothing sets the name and no `envFrom` may): the worst value it may
+    /// nothing sets the name and no `envFrom` may; an alternative unless
+    /// the name is unset, or empty under `:`): the worst value it may
     /// have, `None` when it cannot be told.
     fn resolve<'v>(
         &self,
@@ -498,17 +545,25 @@ impl<'w, 'e, 'a> Scripts<'w, 'e, 'a> {
         if depth >= MAX_DEPTH {
             return None;
         }
-        let default = |memo: &mut Memo<'w>| {
-            reference
-                .default
-                .and_then(|d| self.resolve(memo, d, limit, depth + 1))
+        let word = |memo: &mut Memo<'w>, word: Option<&'v str>| {
+            word.and_then(|d| self.resolve(memo, d, limit, depth + 1))
         };
-        match self.value_of(memo, reference.name, limit, depth) {
+        let value = self.value_of(memo, reference.name, limit, depth);
+        if let Some(alternative) = reference.alternative() {
+            return match value {
+                Value::Unset => Some(""),
+                Value::Set {
+                    worst: Some(""), ..
+                } if reference.colon => Some(""),
+                _ => word(memo, Some(alternative)),
+            };
+        }
+        match value {
             Value::Set { worst, empty } if empty && reference.colon => {
-                worse(worst, default(memo), limit)
+                worse(worst, word(memo, reference.default()), limit)
             }
             Value::Set { worst, .. } => worst,
-            Value::Unset => default(memo),
+            Value::Unset => word(memo, reference.default()),
             Value::Unknown => None,
         }
     }
@@ -523,27 +578,37 @@ impl<'w, 'e, 'a> Scripts<'w, 'e, 'a> {
         if depth >= MAX_DEPTH {
             return;
         }
-        let mut texts = Vec::new();
-        let first = !seen.names.contains(reference.name);
-        if first {
-            seen.names.insert(reference.name.to_string());
-        }
-        let defaulted = if let Some(values) = self.assigned.get(reference.name) {
-            if first {
-                texts.extend(values.iter().copied());
-            }
-            reference.colon && values.contains("")
+        let mut values = Vec::new();
+        // Whether the name may be unset (or empty, under `:`), and whether
+        // it may be set (non-empty, under `:`).
+        let (lacking, having) = if let Some(assigned) = self.assigned.get(reference.name) {
+            values.extend(assigned.iter().copied());
+            let empty = assigned.contains("");
+            (
+                reference.colon && empty,
+                !reference.colon || !empty || assigned.len() > 1,
+            )
         } else if self.env.defines(reference.name) {
             let literal = self.env.value(reference.name);
-            if first {
-                texts.extend(literal);
-            }
-            reference.colon && literal == Some("")
+            values.extend(literal);
+            let empty = literal == Some("");
+            (reference.colon && empty, !(reference.colon && empty))
         } else {
-            !self.env.has_env_from()
+            let env_from = self.env.has_env_from();
+            (!env_from, env_from)
         };
-        if defaulted {
-            texts.extend(reference.default);
+        let mut texts = Vec::new();
+        if let Some(alternative) = reference.alternative() {
+            if having {
+                texts.push(alternative);
+            }
+        } else {
+            if seen.names.insert(reference.name.to_string()) {
+                texts.extend(values);
+            }
+            if lacking {
+                texts.extend(reference.default());
+            }
         }
         for text in texts {
             if text.is_empty() || seen.texts.contains(text) {
@@ -566,8 +631,9 @@ struct Seen {
 }
 
 /// Splits `text` into words when it is a script (has whitespace, as passed
-/// to `sh -c`), and the scripts quoted in it too. A quoted assignment
-/// (`ARGS="--qps=1 --burst=2"`) is kept whole too, for what `$ARGS` holds.
+/// to `sh -c`), and the scripts quoted in it and here-documents too. A
+/// quoted assignment (`ARGS="--qps=1 --burst=2"`) is kept whole too, for
+/// what `$ARGS` holds.
 fn push_words<'s>(
     field: ArgField,
     text: Cow<'s, str>,
@@ -579,8 +645,12 @@ fn push_words<'s>(
         return;
     }
     for token in tokenize(&text) {
-        if let Some(word) = token.word() {
-            push_words(field, Cow::Owned(word.to_string()), depth + 1, words);
+        let word = match token.word() {
+            Some(word) => Some(unquote_braces(word)),
+            None => token.here_doc().map(String::from),
+        };
+        if let Some(word) = word {
+            push_words(field, Cow::Owned(word), depth + 1, words);
         }
     }
     if depth > 0 && is_assignment(&text) {
@@ -588,11 +658,48 @@ fn push_words<'s>(
     }
 }
 
-/// Words of command and args after the kubelet's `$(VAR)` expansion.
+/// `word` without the quotes inside its `${..}`, which the tokenizer keeps
+/// and the shell removes (`${QPS:-"3000"}` is `${QPS:-3000}`).
+fn unquote_braces(word: &str) -> String {
+    if !word.contains("${") || !word.contains(['"', '\'']) {
+        return word.to_string();
+    }
+    let mut unquoted = String::with_capacity(word.len());
+    let mut depth = 0usize;
+    for c in word.chars() {
+        match c {
+            '{' if depth > 0 || unquoted.ends_with('$') => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            '"' | '\'' if depth > 0 => continue,
+            _ => {}
+        }
+        unquoted.push(c);
+    }
+    unquoted
+}
+
+/// Whether `arg` is a shell's `-c` (alone or with other options: `-ec`).
+fn is_command_option(arg: &str) -> bool {
+    arg.strip_prefix('-')
+        .is_some_and(|o| o.contains('c') && o.bytes().all(|b| b.is_ascii_alphabetic()))
+}
+
+/// Words of command and args after the kubelet's `$(VAR)` expansion; the
+/// arguments after `-c SCRIPT NAME` are `$1`, `$2`, .. as assignments.
 fn words<'s>(at: &'s ContainerAt, env: &'s Env) -> Vec<(ArgField, Cow<'s, str>)> {
     let mut words = Vec::new();
+    let mut after_command = None;
     for (field, arg) in at.container.argv() {
-        push_words(field, env.expand(arg), 0, &mut words);
+        let arg = env.expand(arg);
+        if let Some(n) = after_command {
+            if n > 1 {
+                words.push((field, Cow::Owned(format!("{}={arg}", n - 1))));
+            }
+            after_command = Some(n + 1);
+        } else if is_command_option(&arg) {
+            after_command = Some(0usize);
+        }
+        push_words(field, arg, 0, &mut words);
     }
     words
 }
@@ -926,9 +1033,31 @@ struct Named<'a> {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct PolicyRule<'a> {
     #[serde(default, borrow)]
     subjects: Vec<Subject<'a>>,
+    #[serde(default, borrow)]
+    resource_rules: Option<&'a serde_json::value::RawValue>,
+    #[serde(default, borrow)]
+    non_resource_rules: Option<&'a serde_json::value::RawValue>,
+}
+
+impl PolicyRule<'_> {
+    /// A digest (FNV-1a) of the requests the rule matches, so that an
+    /// UPDATE that widens them for a subject is new.
+    fn digest(&self) -> u64 {
+        let mut hash = 0xcbf2_9ce4_8422_2325_u64;
+        for rules in [self.resource_rules, self.non_resource_rules] {
+            let text = rules.map_or("", |r| r.get());
+            // 0xff never occurs in UTF-8: it separates the texts.
+            for byte in text.bytes().chain([0xff]) {
+                hash ^= u64::from(byte);
+                hash = hash.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        hash
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -996,17 +1125,34 @@ impl FlowSchemaSettings {
     }
 }
 
-/// Non-system subjects, with their field paths.
-fn other_subjects(settings: &FlowSchemaSettings, schema: &FlowSchema) -> Vec<(String, String)> {
+/// Non-system subjects, with their field paths and their rule's digest.
+fn other_subjects(
+    settings: &FlowSchemaSettings,
+    schema: &FlowSchema,
+) -> Vec<(String, String, u64)> {
     let mut found = Vec::new();
     for (r, rule) in schema.spec.rules.iter().enumerate() {
+        let mut digest = None;
         for (s, subject) in rule.subjects.iter().enumerate() {
             if let Some(named) = settings.other_subject(subject) {
-                found.push((format!("spec.rules[{r}].subjects[{s}]"), named));
+                let digest = *digest.get_or_insert_with(|| rule.digest());
+                found.push((format!("spec.rules[{r}].subjects[{s}]"), named, digest));
             }
         }
     }
     found
+}
+
+/// One finding per subject and rule: an UPDATE is refused for a subject
+/// it adds, or whose rule it changes, or (`extent`) that it moves earlier.
+fn subject_findings(others: &[(String, String, u64)], what: &str, extent: u64) -> Vec<Finding> {
+    others
+        .iter()
+        .map(|(_, named, digest)| Finding {
+            key: format!("{what}/{named}/{digest}"),
+            extent,
+        })
+        .collect()
 }
 
 /// Whether priority level `name` is of type Exempt; `None` when unknown.
@@ -1068,7 +1214,7 @@ fn judge_flow_schema(
     }
     let listed = others
         .iter()
-        .map(|(field, named)| format!("{named} ({field})"))
+        .map(|(field, named, _)| format!("{named} ({field})"))
         .collect::<Vec<_>>()
         .join(", ");
     let level = schema.spec.priority_level_configuration.name.as_ref();
@@ -1088,7 +1234,8 @@ fn judge_flow_schema(
             ),
             "route these subjects to a limited priority level such as workload-low or a PriorityLevelConfiguration of type Limited; \
              leave exempt to the system subjects (`flowSchemas.systemUsers`, `systemGroups`, `systemServiceAccounts` in the policy settings).",
-        ));
+        )
+        .about(subject_findings(&others, "exempt", 0)));
     }
     let precedence = schema
         .spec
@@ -1122,7 +1269,12 @@ fn judge_flow_schema(
                  so leader election, scheduling and node heartbeats fail."
             ),
             format!("set matchingPrecedence to {minimum} or more (lower numbers match first); {fix}"),
-        ));
+        )
+        .about(subject_findings(
+            &others,
+            "precedence",
+            minimum.saturating_sub(precedence).unsigned_abs(),
+        )));
     }
     verdict
 }
@@ -1206,6 +1358,18 @@ mod tests {
     #[case::exported_env_within(r#"{"name":"c","command":["sh","-c","export KUBE_API_QPS=20; exec /manager"]}"#, &[])]
     #[case::underscores(r#"{"name":"c","args":["--kube_api_qps=3000","-kube_api-burst","6000"]}"#, &["spec.template.spec.containers[0].args[0] = --kube_api_qps=3000", "spec.template.spec.containers[0].args[1] = -kube_api-burst 6000"])]
     #[case::repeated_once(r#"{"name":"c","args":["--qps=-1","--qps=-1","-qps=-1"],"command":["sh","-c","/m --qps=-1 --qps=-1"]}"#, &["spec.template.spec.containers[0].command[2] = --qps=-1"])]
+    #[case::quoted_default(r#"{"name":"c","command":["sh","-c","exec /manager --kube-api-qps=${QPS:-\"3000\"} --kube-api-burst=${B:-'6000'}"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=${QPS:-3000}", "spec.template.spec.containers[0].command[2] = --kube-api-burst=${B:-6000}"])]
+    #[case::quoted_default_assigned(r#"{"name":"c","command":["sh","-c","QPS=${QPS:-\"3000\"}; exec /manager --kube-api-qps=$QPS"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=$QPS"])]
+    #[case::error_if_unset(r#"{"name":"c","command":["sh","-c","/m --kube-api-qps=${Q:?Q must be set} --kube-api-burst=${B?}"],"env":[{"name":"Q","value":"3000"},{"name":"B","value":"6000"}]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=${Q:?Q must be set}", "spec.template.spec.containers[0].command[2] = --kube-api-burst=${B?}"])]
+    #[case::error_if_unset_unset(r#"{"name":"c","command":["sh","-c","/m --kube-api-qps=${Q:?3000}"]}"#, &[])]
+    #[case::alternative_set(r#"{"name":"c","command":["sh","-c","/m ${Q:+--kube-api-qps=$Q} --kube-api-burst=${B:+6000}"],"env":[{"name":"Q","value":"3000"},{"name":"B","value":"1"}]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=$Q (from ${Q:+--kube-api-qps=$Q})", "spec.template.spec.containers[0].command[2] = --kube-api-burst=${B:+6000}"])]
+    #[case::alternative_empty(r#"{"name":"c","command":["sh","-c","/m ${FAST:+--kube-api-qps=3000} --kube-api-burst=${B:+6000}"],"env":[{"name":"FAST","value":""},{"name":"B","value":""}]}"#, &[])]
+    #[case::alternative_unset(r#"{"name":"c","command":["sh","-c","/m ${FAST+--kube-api-qps=3000}"]}"#, &[])]
+    #[case::alternative_empty_without_colon(r#"{"name":"c","command":["sh","-c","/m ${FAST+--kube-api-qps=3000}"],"env":[{"name":"FAST","value":""}]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=3000 (from ${FAST+--kube-api-qps=3000})"])]
+    #[case::alternative_quoted(r#"{"name":"c","command":["sh","-c","/m ${FAST:+\"--kube-api-qps=3000\"}"],"env":[{"name":"FAST","value":"1"}]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=3000 (from ${FAST:+--kube-api-qps=3000})"])]
+    #[case::here_document(r#"{"name":"c","command":["sh","-c","sh <<EOF\nexec /manager --kube-api-qps=3000\nEOF"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=3000"])]
+    #[case::positional(r#"{"name":"c","command":["sh","-ec","exec /manager --kube-api-qps=$1 $2","sh","3000"],"args":["--kube-api-burst=6000"]}"#, &["spec.template.spec.containers[0].command[2] = --kube-api-qps=$1", "spec.template.spec.containers[0].command[2] = --kube-api-burst=6000 (from $2)"])]
+    #[case::other_spellings(r#"{"name":"c","args":["--kubernetes-client-qps=3000","-kubeClientQPS=3000","--kube-client-burst=6000","-kubeClientBurst","6000"],"env":[{"name":"KUBE_CLIENT_QPS","value":"3000"},{"name":"KUBE_CLIENT_BURST","value":"6000"}]}"#, &["spec.template.spec.containers[0].args[0] = --kubernetes-client-qps=3000", "spec.template.spec.containers[0].args[1] = -kubeClientQPS=3000", "spec.template.spec.containers[0].args[2] = --kube-client-burst=6000", "spec.template.spec.containers[0].args[3] = -kubeClientBurst 6000", "spec.template.spec.containers[0].env[0] = KUBE_CLIENT_QPS=3000", "spec.template.spec.containers[0].env[1] = KUBE_CLIENT_BURST=6000"])]
     fn judges_containers(#[case] container: &str, #[case] expected: &[&str]) {
         let verdict = judge_json(&deployment(container), &Settings::default(), &NoHost);
         assert_eq!(shown(&verdict), expected);
@@ -1540,10 +1704,49 @@ mod tests {
         assert_eq!(verdict.warnings.len(), warnings, "{verdict:?}");
     }
 
+    fn sa(name: &str) -> String {
+        format!(
+            r#"{{"kind":"ServiceAccount","serviceAccount":{{"namespace":"apps","name":"{name}"}}}}"#
+        )
+    }
+
+    fn schema_spec(level: &str, precedence: i64, subjects: &[&str], rules: &str) -> String {
+        let subjects = subjects.iter().map(|n| sa(n)).collect::<Vec<_>>().join(",");
+        format!(
+            r#"{{"spec":{{"priorityLevelConfiguration":{{"name":"{level}"}},"matchingPrecedence":{precedence},"rules":[{{"subjects":[{subjects}]{rules}}}]}}}}"#
+        )
+    }
+
+    const METRICS: &str =
+        r#","nonResourceRules":[{"verbs":["get"],"nonResourceURLs":["/metrics"]}]"#;
+    const EVERYTHING: &str = r#","resourceRules":[{"verbs":["*"],"apiGroups":["*"],"resources":["*"],"clusterScope":true,"namespaces":["*"]}],"nonResourceRules":[{"verbs":["get"],"nonResourceURLs":["/metrics"]}]"#;
+
+    #[rstest]
+    #[case::subject_removed(schema_spec("exempt", 1000, &["a"], ""), schema_spec("exempt", 1000, &["b", "a"], ""), true)]
+    #[case::subjects_reordered(schema_spec("exempt", 1000, &["a", "b"], ""), schema_spec("exempt", 1000, &["b", "a"], ""), true)]
+    #[case::subject_added(schema_spec("exempt", 1000, &["a", "b"], ""), schema_spec("exempt", 1000, &["a"], ""), false)]
+    #[case::rules_widened(schema_spec("exempt", 1000, &["a"], EVERYTHING), schema_spec("exempt", 1000, &["a"], METRICS), false)]
+    #[case::precedence_raised(schema_spec("workload-low", 500, &["a"], ""), schema_spec("workload-low", 50, &["a"], ""), true)]
+    #[case::precedence_lowered(schema_spec("workload-low", 50, &["a"], ""), schema_spec("workload-low", 500, &["a"], ""), false)]
+    #[case::precedence_rules_widened(schema_spec("workload-low", 500, &["a"], EVERYTHING), schema_spec("workload-low", 500, &["a"], METRICS), false)]
+    fn flow_schema_updates(#[case] new: String, #[case] old: String, #[case] accepted: bool) {
+        let json = format!(
+            r#"{{"uid":"u","operation":"UPDATE","kind":{{"group":"flowcontrol.apiserver.k8s.io","version":"v1","kind":"FlowSchema"}},"name":"fs","object":{new},"oldObject":{old}}}"#
+        );
+        let verdict = judge_json(
+            &json,
+            &Settings::default(),
+            &host(Ok(r#"{"spec":{"type":"Limited"}}"#)),
+        );
+        assert_eq!(verdict.is_accepted(), accepted, "{verdict:?}");
+        assert_eq!(verdict.warnings.len(), usize::from(accepted), "{verdict:?}");
+    }
+
     #[rstest]
     #[case::namespaces_only(r#"{"exemptions":{"namespaces":["monitoring"]}}"#, &["system:apiserver"])]
-    #[case::users_given(r#"{"exemptions":{"users":["ops"]}}"#, &["ops"])]
-    #[case::users_emptied(r#"{"exemptions":{"users":[]}}"#, &[])]
+    #[case::users_given(r#"{"exemptions":{"users":["ops"]}}"#, &["ops", "system:apiserver"])]
+    #[case::users_emptied(r#"{"exemptions":{"users":[]}}"#, &["system:apiserver"])]
+    #[case::users_with_apiserver(r#"{"exemptions":{"users":["system:apiserver","ops"]}}"#, &["system:apiserver", "ops"])]
     fn exemption_lists_left_out_keep_their_defaults(#[case] json: &str, #[case] users: &[&str]) {
         let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
         let settings: Settings = crate::settings::parse(Some(&raw)).expect("valid");
