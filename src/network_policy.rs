@@ -741,6 +741,8 @@ pub fn union_covers(sets: &[&AddressSet], cidr: &Cidr) -> bool {
     }
 }
 
+static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
+
 /// A peer's pod selector, its `In` and `NotIn` values in a set: what
 /// decides for many far-end pods whether they are let through.
 pub struct PodPeer<'p> {
@@ -769,7 +771,7 @@ impl PodPeer<'_> {
 /// `port`, read once for many of them: `None` when every such pod is let
 /// through, else the distinct pod selectors of the peers that may match
 /// them (a pod is let through if one of them matches its labels), a run
-/// of equal ones once.
+/// of equal ones once, those of one `In` term on one key as one.
 pub fn pod_peers<'p>(
     isolating: &[&'p NetworkPolicy],
     policy_namespace: &str,
@@ -783,6 +785,7 @@ pub fn pod_peers<'p>(
     }
     let rules = isolating.iter().flat_map(|p| p.rules(direction));
     let mut last = None;
+    let mut merged: Vec<(&str, usize)> = Vec::new();
     for rule in rules.filter(|r| r.allows_port(port)) {
         let rule_peers = rule.peers(direction);
         if rule_peers.is_empty() {
@@ -801,6 +804,39 @@ pub fn pod_peers<'p>(
                 Some(selector) => selector,
             };
             last = Some(selector);
+            // `key: value` or `key In (values)` alone: merged into an earlier
+            // such peer on that key (one of the first 8 keys), one set for all.
+            let single = match (
+                selector.match_labels.len(),
+                selector.match_expressions.as_slice(),
+            ) {
+                (1, []) => selector
+                    .match_labels
+                    .iter()
+                    .next()
+                    .map(|(k, v)| (k, vec![v])),
+                (0, [r]) if r.operator == Operator::In => Some((&r.key, r.values.iter().collect())),
+                _ => None,
+            };
+            if let Some((key, values)) = single {
+                let found = merged.iter().find(|(k, _)| *k == key.as_str());
+                if let Some(term) = found
+                    .and_then(|(_, at)| peers.get_mut(*at))
+                    .and_then(|p: &mut PodPeer| p.terms.first_mut())
+                {
+                    term.2.extend(values.into_iter().map(String::as_str));
+                    continue;
+                }
+                if merged.len() < 8 {
+                    merged.push((key.as_str(), peers.len()));
+                    let values = crate::btree::set(values.into_iter().map(String::as_str));
+                    peers.push(PodPeer {
+                        labels: &NO_LABELS,
+                        terms: vec![(key.as_str(), 0, values)],
+                    });
+                    continue;
+                }
+            }
             let terms = selector.match_expressions.iter().map(|r| {
                 let operator = match r.operator {
                     Operator::In => 0,
@@ -1231,6 +1267,12 @@ mod tests {
     #[case::every_namespace(r#"{"namespaceSelector":{}}"#)]
     #[case::namespace_by_other_label(r#"{"namespaceSelector":{"matchLabels":{"team":"a"}}}"#)]
     #[case::ip_block(r#"{"ipBlock":{"cidr":"0.0.0.0/0"}}"#)]
+    #[case::single_terms_merged_by_key(
+        r#"{"podSelector":{"matchExpressions":[{"key":"app","operator":"In","values":["z"]}]}},{"podSelector":{"matchLabels":{"tier":"y"}}},{"podSelector":{"matchLabels":{"app":"b"}}},{"podSelector":{"matchLabels":{"app":"b","tier":"q"}}}"#
+    )]
+    #[case::single_term_then_narrower(
+        r#"{"podSelector":{"matchLabels":{"app":"z"}}},{"podSelector":{"matchLabels":{"app":"a","tier":"x"}}},{"podSelector":{"matchExpressions":[{"key":"app","operator":"In","values":["c"]}]}}"#
+    )]
     fn pod_peers_answer_as_allowed_by(#[case] peer: &str) {
         let p = policy(&format!(
             r#"{{"spec":{{"podSelector":{{}},"ingress":[{{"from":[{peer}]}},{{"from":[{{"podSelector":{{"matchLabels":{{"app":"c"}}}}}}],"ports":[{{"port":80}}]}}]}}}}"#

@@ -155,7 +155,7 @@ def main() -> None:
     print(f"{path.relative_to(HERE.parent)}: {path.stat().st_size} bytes")
     ingress = [{"from": [{"podSelector": {"matchExpressions": [{
         "key": "statefulset.kubernetes.io/pod-name", "operator": "In",
-        "values": [str(j) for j in range(NAME_VALUES)]}]}}]} for _ in range(NAME_RULES)]
+        "values": [str(i + j) for j in range(NAME_VALUES)]}]}}]} for i in range(NAME_RULES)]
     policy = {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
