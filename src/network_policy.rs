@@ -19,7 +19,7 @@
 //! conservative: ipBlocks never match pods, selectors never match addresses,
 //! and an address range is allowed only if every address in it is.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -690,6 +690,173 @@ impl AddressSet {
         }
         next > cidr.last
     }
+
+    /// The set sorted and its overlapping or adjacent ranges joined, for
+    /// [`union_covers`].
+    pub fn merged(self) -> Self {
+        let mut merged: Vec<(Family, u128, u128)> = Vec::with_capacity(self.ranges.len());
+        for family in [Family::V4, Family::V6] {
+            let mut ranges: Vec<(u128, u128)> = self
+                .ranges
+                .iter()
+                .filter(|r| r.0 == family)
+                .map(|r| (r.1, r.2))
+                .collect();
+            ranges.sort_unstable();
+            for (first, last) in ranges {
+                match merged.last_mut() {
+                    Some((f, _, end))
+                        if *f == family && end.checked_add(1).is_none_or(|n| n >= first) =>
+                    {
+                        *end = (*end).max(last);
+                    }
+                    _ => merged.push((family, first, last)),
+                }
+            }
+        }
+        Self { ranges: merged }
+    }
+
+    /// The last address of the range of a [`AddressSet::merged`] set that holds `address`.
+    fn reach(&self, family: Family, address: u128) -> Option<u128> {
+        let at = self
+            .ranges
+            .partition_point(|r| (r.0, r.1) <= (family, address));
+        let (f, _, last) = self.ranges.get(at.checked_sub(1)?)?;
+        (*f == family && *last >= address).then_some(*last)
+    }
+}
+
+/// True if every address of `cidr` is in the union of `sets` (each
+/// [`AddressSet::merged`]), found by binary search, without building the union.
+pub fn union_covers(sets: &[&AddressSet], cidr: &Cidr) -> bool {
+    let mut next = cidr.first;
+    loop {
+        let reach = sets.iter().filter_map(|s| s.reach(cidr.family, next)).max();
+        match reach {
+            Some(last) if last >= cidr.last => return true,
+            Some(last) => next = last + 1,
+            None => return false,
+        }
+    }
+}
+
+static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
+
+/// A peer's pod selector, its `In` and `NotIn` values in a set: what
+/// decides for many far-end pods whether they are let through.
+pub struct PodPeer<'p> {
+    labels: &'p BTreeMap<String, String>,
+    terms: Vec<(&'p str, u8, BTreeSet<&'p str>)>,
+}
+
+impl PodPeer<'_> {
+    /// [`LabelSelector::matches`], with values found by binary search.
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+            && self.terms.iter().all(|(key, operator, values)| {
+                let value = labels.get(*key).map(String::as_str);
+                let listed = |v: &str| values.contains(v);
+                match operator {
+                    0 => value.is_some_and(listed),
+                    1 => value.is_none_or(|v| !listed(v)),
+                    2 => value.is_some(),
+                    _ => value.is_none(),
+                }
+            })
+    }
+}
+
+/// What [`allowed_by`] reads of `isolating` for pods of `namespace` on
+/// `port`, read once for many of them: `None` when every such pod is let
+/// through, else the distinct pod selectors of the peers that may match
+/// them (a pod is let through if one of them matches its labels), a run
+/// of equal ones once, those of one `In` term on one key as one.
+pub fn pod_peers<'p>(
+    isolating: &[&'p NetworkPolicy],
+    policy_namespace: &str,
+    direction: Direction,
+    port: &PortRef,
+    namespace: &str,
+) -> Option<Vec<PodPeer<'p>>> {
+    let mut peers = Vec::new();
+    if isolating.is_empty() {
+        return None;
+    }
+    let rules = isolating.iter().flat_map(|p| p.rules(direction));
+    let mut last = None;
+    let mut merged: Vec<(&str, usize)> = Vec::new();
+    for rule in rules.filter(|r| r.allows_port(port)) {
+        let rule_peers = rule.peers(direction);
+        if rule_peers.is_empty() {
+            return None;
+        }
+        for peer in rule_peers.iter().filter(|p| p.ip_block.is_none()) {
+            let namespace_match = match (&peer.pod_selector, &peer.namespace_selector) {
+                (None, None) => false,
+                (_, None) => namespace == policy_namespace,
+                (_, Some(s)) => surely_selects_namespace(s, namespace),
+            };
+            let selector = match &peer.pod_selector {
+                _ if !namespace_match => continue,
+                None => return None,
+                Some(selector) if last == Some(selector) => continue,
+                Some(selector) => selector,
+            };
+            last = Some(selector);
+            // `key: value` or `key In (values)` alone: merged into an earlier
+            // such peer on that key (one of the first 8 keys), one set for all.
+            let single = match (
+                selector.match_labels.len(),
+                selector.match_expressions.as_slice(),
+            ) {
+                (1, []) => selector
+                    .match_labels
+                    .iter()
+                    .next()
+                    .map(|(k, v)| (k, vec![v])),
+                (0, [r]) if r.operator == Operator::In => Some((&r.key, r.values.iter().collect())),
+                _ => None,
+            };
+            if let Some((key, values)) = single {
+                let found = merged.iter().find(|(k, _)| *k == key.as_str());
+                if let Some(term) = found
+                    .and_then(|(_, at)| peers.get_mut(*at))
+                    .and_then(|p: &mut PodPeer| p.terms.first_mut())
+                {
+                    term.2.extend(values.into_iter().map(String::as_str));
+                    continue;
+                }
+                if merged.len() < 8 {
+                    merged.push((key.as_str(), peers.len()));
+                    let values = crate::btree::set(values.into_iter().map(String::as_str));
+                    peers.push(PodPeer {
+                        labels: &NO_LABELS,
+                        terms: vec![(key.as_str(), 0, values)],
+                    });
+                    continue;
+                }
+            }
+            let terms = selector.match_expressions.iter().map(|r| {
+                let operator = match r.operator {
+                    Operator::In => 0,
+                    Operator::NotIn => 1,
+                    Operator::Exists => 2,
+                    Operator::DoesNotExist => 3,
+                };
+                (
+                    r.key.as_str(),
+                    operator,
+                    r.values.iter().map(String::as_str).collect(),
+                )
+            });
+            peers.push(PodPeer {
+                labels: &selector.match_labels,
+                terms: terms.collect(),
+            });
+        }
+    }
+    Some(peers)
 }
 
 #[cfg(test)]
@@ -1032,6 +1199,120 @@ mod tests {
         assert_eq!(set.ranges.len(), 5000);
         assert!(set.covers(&cidr("10.0.0.1")));
         assert!(!set.covers(&cidr("10.0.0.2")));
+    }
+
+    #[rstest]
+    #[case::one_set_covers("10.0.0.0/8", &["10.0.0.0/8"], &[], true)]
+    #[case::hole_in_both("10.0.0.0/8", &["10.0.0.0/8 -10.1.0.0/16"], &["10.2.0.0/16"], false)]
+    #[case::hole_filled_by_other("10.0.0.0/8", &["10.0.0.0/8 -10.1.0.0/16"], &["10.1.0.0/16"], true)]
+    #[case::alternating_holes(
+        "10.0.0.0/30",
+        &["10.0.0.0/30 -10.0.0.1/32 -10.0.0.3/32"],
+        &["10.0.0.1/32", "10.0.0.3/32"],
+        true
+    )]
+    #[case::adjacent_blocks_merge("10.0.0.0/23", &["10.0.0.0/24", "10.0.1.0/24"], &[], true)]
+    #[case::other_family("::/0", &["0.0.0.0/0"], &[], false)]
+    #[case::whole_v6("fd00::1", &["::/0"], &["0.0.0.0/0"], true)]
+    #[case::no_sets("10.0.0.1", &[], &[], false)]
+    fn union_of_sets_covers_as_one_set(
+        #[case] target: &str,
+        #[case] first: &[&str],
+        #[case] second: &[&str],
+        #[case] covered: bool,
+    ) {
+        // Blocks as `cidr -except -except`.
+        let set = |blocks: &[&str]| {
+            let mut set = AddressSet::default();
+            for block in blocks {
+                let mut parts = block.split(" -");
+                set.add_block(&IpBlock {
+                    cidr: parts.next().expect("cidr").to_string(),
+                    except: parts.map(str::to_string).collect(),
+                });
+            }
+            set
+        };
+        let (a, b) = (set(first), set(second));
+        let mut one = a.clone();
+        one.ranges.extend(b.ranges.iter().copied());
+        assert_eq!(one.covers(&cidr(target)), covered);
+        let sets = [&a.merged(), &b.merged()];
+        let used = if first.is_empty() {
+            &sets[..0]
+        } else {
+            &sets[..]
+        };
+        assert_eq!(union_covers(used, &cidr(target)), covered);
+    }
+
+    #[rstest]
+    #[case::match_labels(r#"{"podSelector":{"matchLabels":{"app":"a"}}}"#)]
+    #[case::in_values(
+        r#"{"podSelector":{"matchExpressions":[{"key":"app","operator":"In","values":["z","a","m"]}]}}"#
+    )]
+    #[case::not_in_values(
+        r#"{"podSelector":{"matchExpressions":[{"key":"app","operator":"NotIn","values":["z","b"]}]}}"#
+    )]
+    #[case::exists(r#"{"podSelector":{"matchExpressions":[{"key":"tier","operator":"Exists"}]}}"#)]
+    #[case::does_not_exist(
+        r#"{"podSelector":{"matchExpressions":[{"key":"tier","operator":"DoesNotExist"}]}}"#
+    )]
+    #[case::namespace_by_name(
+        r#"{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"kube-system"}},"podSelector":{"matchLabels":{"app":"b"}}}"#
+    )]
+    #[case::other_namespace(
+        r#"{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"apps"}}}"#
+    )]
+    #[case::every_namespace(r#"{"namespaceSelector":{}}"#)]
+    #[case::namespace_by_other_label(r#"{"namespaceSelector":{"matchLabels":{"team":"a"}}}"#)]
+    #[case::ip_block(r#"{"ipBlock":{"cidr":"0.0.0.0/0"}}"#)]
+    #[case::single_terms_merged_by_key(
+        r#"{"podSelector":{"matchExpressions":[{"key":"app","operator":"In","values":["z"]}]}},{"podSelector":{"matchLabels":{"tier":"y"}}},{"podSelector":{"matchLabels":{"app":"b"}}},{"podSelector":{"matchLabels":{"app":"b","tier":"q"}}}"#
+    )]
+    #[case::single_term_then_narrower(
+        r#"{"podSelector":{"matchLabels":{"app":"z"}}},{"podSelector":{"matchLabels":{"app":"a","tier":"x"}}},{"podSelector":{"matchExpressions":[{"key":"app","operator":"In","values":["c"]}]}}"#
+    )]
+    fn pod_peers_answer_as_allowed_by(#[case] peer: &str) {
+        let p = policy(&format!(
+            r#"{{"spec":{{"podSelector":{{}},"ingress":[{{"from":[{peer}]}},{{"from":[{{"podSelector":{{"matchLabels":{{"app":"c"}}}}}}],"ports":[{{"port":80}}]}}]}}}}"#
+        ));
+        let owner = labels(&[("app", "owner")]);
+        let pod = Pod {
+            namespace: "kube-system",
+            labels: &owner,
+        };
+        let peers = pod_peers(
+            &[&p],
+            "kube-system",
+            Direction::Ingress,
+            &HTTPS,
+            "kube-system",
+        );
+        for far in [
+            labels(&[("app", "a")]),
+            labels(&[("app", "b"), ("tier", "x")]),
+            labels(&[("app", "c")]),
+            labels(&[]),
+        ] {
+            let remote = Remote::Pods(Pod {
+                namespace: "kube-system",
+                labels: &far,
+            });
+            let expected = allowed_by(&[&p], &pod, Direction::Ingress, &remote, &HTTPS);
+            let answer = peers
+                .as_ref()
+                .is_none_or(|ps| ps.iter().any(|s| s.matches(&far)));
+            assert_eq!(answer, expected, "{far:?}");
+        }
+        assert!(pod_peers(
+            &[],
+            "kube-system",
+            Direction::Ingress,
+            &HTTPS,
+            "kube-system"
+        )
+        .is_none());
     }
 
     #[rstest]

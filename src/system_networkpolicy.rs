@@ -13,13 +13,13 @@ use std::rc::Rc;
 
 use serde::Deserialize;
 
-use crate::arena;
 use crate::btree;
 use crate::exemptions::Exemptions;
 use crate::host::{list_items, GetResource, Host, ListResources, OnLookupFailure};
 use crate::network_policy::{
-    allowed_addresses, allowed_by, is_isolated, isolating, nullable, Cidr, Direction, Family,
-    IntOrString, NetworkPolicy, Peer, Pod, PolicyRule, PortRef, Remote, NAMESPACE_NAME_LABEL,
+    allowed_addresses, allowed_by, is_isolated, isolating, nullable, pod_peers, union_covers,
+    AddressSet, Cidr, Direction, Family, IntOrString, NetworkPolicy, Peer, Pod, PolicyRule,
+    PortRef, Remote, NAMESPACE_NAME_LABEL,
 };
 use crate::policy::Rule;
 use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
@@ -373,6 +373,20 @@ impl Component {
         if self.name.trim().is_empty() {
             return Err(SettingsError::new("name", "must not be empty"));
         }
+        // It names the allow policy `allow-<name>-<direction>` of each fix.
+        let bytes = self.name.as_bytes();
+        let alnum =
+            |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        if bytes.len() > 48
+            || !alnum(bytes.first())
+            || !alnum(bytes.last())
+            || !bytes.iter().all(|b| alnum(Some(b)) || *b == b'-')
+        {
+            return Err(SettingsError::new(
+                "name",
+                format!("`{}` is not a name of at most 48 of a-z, 0-9 and `-`, starting and ending alphanumeric, as the allow policy allow-<name>-<ingress|egress> its fixes propose must be", self.name),
+            ));
+        }
         if !settings.protected_namespaces.contains(&self.namespace) {
             return Err(SettingsError::new(
                 "namespace",
@@ -408,6 +422,17 @@ impl Component {
                 return Err(SettingsError::new(
                     format!("{field}.name"),
                     format!("`{}` is not a port name (at most 15 of a-z, 0-9 and `-`, with a letter, starting and ending alphanumeric, no `--`), so no policy names it", port.name),
+                ));
+            }
+            if self
+                .named_ports
+                .iter()
+                .take(index)
+                .any(|p| p.name == port.name)
+            {
+                return Err(SettingsError::new(
+                    format!("{field}.name"),
+                    format!("`{}` is used by two named ports", port.name),
                 ));
             }
             check_port(&format!("{field}.port"), port.port)?;
@@ -995,8 +1020,10 @@ impl Check<'_> {
             };
             match &self.target {
                 Target::Addresses(cidrs, _) => {
-                    // Per pod, whether each range is let through: one address
-                    // set per distinct list of isolating policies, freed at once.
+                    // Each isolating policy's addresses built once (a blocklist
+                    // shared by many pods' lists is swept once), each range
+                    // judged once per distinct list against their union.
+                    let mut sets: Vec<(&NetworkPolicy, AddressSet)> = Vec::new();
                     let mut rows: Vec<(&[&NetworkPolicy], Vec<bool>)> = Vec::new();
                     let mut row_of = Vec::with_capacity(pods.len());
                     for (_, by) in &pods {
@@ -1008,16 +1035,28 @@ impl Check<'_> {
                             row_of.push(at);
                             continue;
                         }
-                        let mut row = vec![false; cidrs.len()];
-                        // SAFETY: the set lives and dies inside; `row` is only written.
-                        unsafe {
-                            arena::reclaiming(|| {
-                                let set = allowed_addresses(by, self.direction, &port_ref);
-                                for (slot, cidr) in row.iter_mut().zip(cidrs) {
-                                    *slot = set.covers(cidr);
+                        let mut union = Vec::with_capacity(by.len());
+                        for policy in by {
+                            let at = match sets.iter().position(|(p, _)| std::ptr::eq(*p, *policy))
+                            {
+                                Some(at) => at,
+                                None => {
+                                    let set =
+                                        allowed_addresses(&[policy], self.direction, &port_ref);
+                                    sets.push((policy, set.merged()));
+                                    sets.len() - 1
                                 }
-                            })
-                        };
+                            };
+                            union.push(at);
+                        }
+                        let union: Vec<&AddressSet> = union
+                            .iter()
+                            .filter_map(|at| sets.get(*at).map(|(_, s)| s))
+                            .collect();
+                        let row = cidrs
+                            .iter()
+                            .map(|cidr| by.is_empty() || union_covers(&union, cidr))
+                            .collect();
                         row_of.push(rows.len());
                         rows.push((by, row));
                     }
@@ -1034,16 +1073,26 @@ impl Check<'_> {
                 }
                 Target::Component(other, sets) => {
                     // One answer per distinct list of isolating policies and
-                    // far-end labels those policies' podSelectors read.
+                    // far-end labels those policies' podSelectors read, from
+                    // their peers' selectors read once (values sorted).
                     let mut known: Answers = BTreeMap::new();
+                    let peers: Vec<_> = groups
+                        .iter()
+                        .map(|((pod, by), _)| {
+                            pod_peers(
+                                by,
+                                pod.namespace,
+                                self.direction,
+                                &port_ref,
+                                &other.namespace,
+                            )
+                        })
+                        .collect();
                     let mut pairs = Vec::new();
                     for labels in sets.iter() {
-                        let remote = Remote::Pods(Pod {
-                            namespace: &other.namespace,
-                            labels,
-                        });
                         for at in &group_of {
-                            let Some(((pod, by), keys)) = groups.get(*at) else {
+                            let (Some((_, keys)), Some(peers)) = (groups.get(*at), peers.get(*at))
+                            else {
                                 pairs.push(false);
                                 continue;
                             };
@@ -1053,7 +1102,9 @@ impl Check<'_> {
                                 .map(|(key, value)| (key.as_str(), value.as_str()));
                             let allowed =
                                 *known.entry((*at, read.collect())).or_insert_with(|| {
-                                    allowed_by(by, pod, self.direction, &remote, &port_ref)
+                                    peers
+                                        .as_ref()
+                                        .is_none_or(|peers| peers.iter().any(|p| p.matches(labels)))
                                 });
                             pairs.push(allowed);
                         }
@@ -1494,6 +1545,7 @@ fn push_rule(text: &mut String, rule: &PolicyRule, direction: Direction) {
 /// Field and value of the request object that cut the flow.
 fn culprit(
     object: Option<&NetworkPolicy>,
+    old: Option<&NetworkPolicy>,
     name: &str,
     check: &Check,
     operation: Operation,
@@ -1508,12 +1560,7 @@ fn culprit(
             let mut value = String::with_capacity(64);
             value.push('[');
             if rules.is_empty() {
-                for (i, kind) in policy.types().iter().enumerate() {
-                    if i > 0 {
-                        value.push_str(", ");
-                    }
-                    value.push_str(kind.as_str());
-                }
+                push_types(&mut value, policy);
                 for part in ["] with no ", check.direction.as_str(), " rules"] {
                     value.push_str(part);
                 }
@@ -1532,15 +1579,50 @@ fn culprit(
             };
             (field.to_string(), value)
         }
-        _ => {
-            let how = if operation == Operation::Delete {
-                " (deleting it removes what allowed it)"
-            } else {
-                " (this update removes what allowed it)"
-            };
-            ("metadata.name".to_string(), [name, how].concat())
+        Some(policy) => {
+            // An update that stops selecting the pods, or drops the direction.
+            let was = |pod: &Pod| old.is_some_and(|o| o.isolates(pod, check.direction));
+            let mut value = String::with_capacity(64);
+            if check.pods().any(|pod| was(&pod) && !policy.selects(&pod)) {
+                push_selector(&mut value, &policy.spec.pod_selector);
+                value.push_str(" (was ");
+                if let Some(old) = old {
+                    push_selector(&mut value, &old.spec.pod_selector);
+                }
+                value.push_str(", which selected them)");
+                return ("spec.podSelector".to_string(), value);
+            }
+            if check.pods().any(|pod| was(&pod)) {
+                value.push('[');
+                push_types(&mut value, policy);
+                for part in ["] (", check.direction.as_str(), " dropped)"] {
+                    value.push_str(part);
+                }
+                return ("spec.policyTypes".to_string(), value);
+            }
+            removed(name, operation)
         }
+        None => removed(name, operation),
     }
+}
+
+fn push_types(value: &mut String, policy: &NetworkPolicy) {
+    for (i, kind) in policy.types().iter().enumerate() {
+        if i > 0 {
+            value.push_str(", ");
+        }
+        value.push_str(kind.as_str());
+    }
+}
+
+/// `metadata.name`: the change removes what allowed the flow.
+fn removed(name: &str, operation: Operation) -> (String, String) {
+    let how = if operation == Operation::Delete {
+        " (deleting it removes what allowed it)"
+    } else {
+        " (this update removes what allowed it)"
+    };
+    ("metadata.name".to_string(), [name, how].concat())
 }
 
 impl Rule for SystemNetworkPolicy {
@@ -1711,7 +1793,10 @@ impl Rule for SystemNetworkPolicy {
                     check.snippet(&all_checks, &settings.dns_component),
                     &newly_cut,
                     &after,
-                    new.as_ref(),
+                    (
+                        new.as_ref(),
+                        before.iter().copied().find(|p| p.metadata.name == name),
+                    ),
                     &name,
                     request.operation,
                 )));
@@ -1759,7 +1844,8 @@ fn cut_violation(
     snippet: String,
     cut: &[String],
     after: &[&NetworkPolicy],
-    object: Option<&NetworkPolicy>,
+    // The request's object and the version it replaces.
+    (object, old): (Option<&NetworkPolicy>, Option<&NetworkPolicy>),
     name: &str,
     operation: Operation,
 ) -> Violation {
@@ -1771,7 +1857,7 @@ fn cut_violation(
             isolators.push_str(part);
         }
     }
-    let (field, value) = culprit(object, name, check, operation);
+    let (field, value) = culprit(object, old, name, check, operation);
     let (impact, stops) = if check.owner.impact.is_empty() {
         (check.owner.name.as_str(), " stops working.")
     } else {
@@ -2056,6 +2142,46 @@ mod tests {
             "{}",
             violation.fix
         );
+    }
+
+    #[rstest]
+    #[case::pod_selector_retargeted(
+        json!({"podSelector":{"matchLabels":{"k8s-app":"node-local-dns"}},"policyTypes":["Ingress"]}),
+        "spec.podSelector",
+        "k8s-app=node-local-dns (was k8s-app=kube-dns, which selected them)"
+    )]
+    #[case::pod_selector_emptied_of_types(
+        json!({"podSelector":{"matchLabels":{"k8s-app":"kube-dns"}},"policyTypes":["Egress"]}),
+        "spec.policyTypes",
+        "[Egress] (Ingress dropped)"
+    )]
+    #[case::rules_narrowed(
+        json!({"podSelector":{"matchLabels":{"k8s-app":"kube-dns"}},"policyTypes":["Ingress"],"ingress":[{"ports":[{"port":53,"protocol":"UDP"}]}]}),
+        "spec.ingress",
+        "[from anywhere on 53/UDP]"
+    )]
+    fn an_update_is_blamed_on_the_field_it_changed(
+        #[case] spec: Value,
+        #[case] field: &str,
+        #[case] value: &str,
+    ) {
+        let deny: Value = serde_json::from_str(DENY_ALL).unwrap_or_default();
+        let mut rules = spec.clone();
+        if rules.get("ingress").is_none() {
+            rules["ingress"] = allow_dns()["spec"]["ingress"].clone();
+        }
+        let new = json!({"metadata":{"name":"allow-dns"},"spec":rules});
+        let host = FakeHost::new(json!([deny, allow_dns(), allow_apiserver()]));
+        let json = request(
+            "UPDATE",
+            "kube-system",
+            &new.to_string(),
+            &allow_dns().to_string(),
+        );
+        let verdict = judge(&json, &coredns_only(), &host);
+        assert_eq!(verdict.violations.len(), 1, "{verdict:?}");
+        assert_eq!(verdict.violations[0].field, field);
+        assert_eq!(verdict.violations[0].value, value);
     }
 
     #[rstest]
@@ -2641,6 +2767,18 @@ mod tests {
     #[case::duplicate_names(
         r#"{"criticalComponents":[{"name":"x","podLabels":{"a":"b"},"flows":[{"direction":"Egress","peer":"apiServer"}]},{"name":"x","podLabels":{"a":"c"},"flows":[{"direction":"Egress","peer":"apiServer"}]}]}"#,
         "criticalComponents[1].name"
+    )]
+    #[case::component_name_not_a_policy_name_part(
+        r#"{"criticalComponents":[{"name":"X_Bad","podLabels":{"a":"b"},"flows":[{"direction":"Egress","peer":"apiServer"}]}]}"#,
+        "criticalComponents[0].name: `X_Bad` is not a name"
+    )]
+    #[case::component_name_too_long(
+        r#"{"criticalComponents":[{"name":"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvw","podLabels":{"a":"b"},"flows":[{"direction":"Egress","peer":"apiServer"}]}]}"#,
+        "criticalComponents[0].name"
+    )]
+    #[case::duplicate_named_ports(
+        r#"{"criticalComponents":[{"name":"x","podLabels":{"a":"b"},"namedPorts":[{"name":"dns","port":53},{"name":"dns","port":54}],"flows":[{"direction":"Egress","peer":"apiServer"}]}]}"#,
+        "criticalComponents[0].namedPorts[1].name: `dns` is used by two named ports"
     )]
     #[case::bad_exemption(
         r#"{"exemptions":{"serviceAccounts":["x"]}}"#,
