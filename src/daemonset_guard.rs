@@ -6,6 +6,7 @@
 mod fork_bomb;
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use serde::Deserialize;
 
@@ -21,7 +22,7 @@ use crate::workload::{
     Env, Expansions, Workload, WorkloadKind, WorkloadObject,
 };
 
-use fork_bomb::{ForkBomb, NestedTooLarge};
+use fork_bomb::{EnvReader, ForkBomb, NestedTooLarge};
 
 pub struct DaemonSetGuard;
 
@@ -258,13 +259,26 @@ enum Found {
 /// `exec` hook or probe, after the kubelet's `$(VAR)` expansion where it
 /// expands; or nested scripts too long to read.
 fn find_fork_bomb(at: &ContainerAt, env: &Env) -> Option<(String, Found)> {
+    // `eval "$B"` reads the env (built here, outside the scans, by `values`)
+    // when some value may hold a bomb; each value once per container.
+    let read_env = env.values().any(fork_bomb::may_hold_fork_bomb);
+    let read = if read_env {
+        vec![Cell::new(usize::MAX); at.container.env.len()]
+    } else {
+        Vec::new()
+    };
+    let lookup = |name: &str| env.entry(name);
+    let reader = read_env.then_some(fork_bomb::EnvReader {
+        lookup: &lookup,
+        read: &read,
+    });
     let entrypoint: Vec<(Element, Cow<str>)> = at
         .container
         .argv()
         .map(|(field, arg)| (Element::Arg(field), env.expand(arg)))
         .collect();
     let found =
-        find_in_argv(&entrypoint, env).map(|(element, found)| (element, "command+args", found));
+        find_in_argv(&entrypoint, reader).map(|(element, found)| (element, "command+args", found));
     let (element, line, found) = found.or_else(|| {
         at.container
             .exec_commands()
@@ -281,7 +295,7 @@ fn find_fork_bomb(at: &ContainerAt, env: &Env) -> Option<(String, Found)> {
                         (Element::Exec(handler, index), arg)
                     })
                     .collect();
-                find_in_argv(&argv, env).map(|(element, found)| (element, handler, found))
+                find_in_argv(&argv, reader).map(|(element, found)| (element, handler, found))
             })
     })?;
     let field = match element {
@@ -297,7 +311,10 @@ fn find_fork_bomb(at: &ContainerAt, env: &Env) -> Option<(String, Found)> {
 
 /// A fork bomb in one element of `argv`, or (`None`) in the whole command
 /// line; none when the program only prints or searches its arguments.
-fn find_in_argv(argv: &[(Element, Cow<str>)], env: &Env) -> Option<(Option<Element>, Found)> {
+fn find_in_argv(
+    argv: &[(Element, Cow<str>)],
+    env: Option<EnvReader>,
+) -> Option<(Option<Element>, Found)> {
     let program = argv
         .first()
         .map_or("", |(_, arg)| arg.rsplit('/').next().unwrap_or(arg));
@@ -344,12 +361,11 @@ fn runs_one_script(argv: &[(Element, Cow<str>)]) -> bool {
 /// hundred bytes per byte of script) is given back when it returns, so that
 /// scanning a large script twice (alone, then in its command line) fits the
 /// memory cap.
-fn find_reclaiming(script: &str, env: &Env) -> Result<Option<ForkBomb>, NestedTooLarge> {
-    // `eval "$B"` reads the env (built here, outside the scan, by `values`)
-    // when some value may hold a bomb.
-    let lookup = |name: &str| env.value(name);
-    let read_env = script.contains('$') && env.values().any(fork_bomb::may_hold_fork_bomb);
-    let lookup = read_env.then_some(&lookup as fork_bomb::Lookup);
+fn find_reclaiming(
+    script: &str,
+    env: Option<EnvReader>,
+) -> Result<Option<ForkBomb>, NestedTooLarge> {
+    let lookup = env.filter(|_| script.contains('$'));
     // SAFETY: `find` keeps nothing it allocates; the bomb it returns is
     // copied out of the arena before its memory is given back.
     unsafe {
@@ -426,11 +442,17 @@ fn fork_bomb_violation(
     } else {
         ""
     };
+    // The bomb was read from an env value (`eval "$LOAD"`): name where it is.
+    let via = bomb
+        .env
+        .and_then(|index| Some((index, at.container.env.get(index)?)))
+        .map(|(index, entry)| format!(" via env {} ({}.env[{index}].value)", entry.name, at.path))
+        .unwrap_or_default();
     Violation::new(
         field,
         format!("`{}`", bomb.excerpt),
         format!(
-            "{} runs a fork bomb: function `{}` {} and is invoked, so its copies double until the node runs out of process IDs and memory and dies{reach}.",
+            "{} runs a fork bomb{via}: function `{}` {} and is invoked, so its copies double until the node runs out of process IDs and memory and dies{reach}.",
             at.describe(),
             bomb.function,
             bomb.how,
