@@ -536,7 +536,9 @@ impl<'s> Script<'s> {
                         .is_some_and(is_pipe);
                 if !token.is_op(Op::Redirect) && !continued {
                     if let Some(text) = piped.take().filter(|_| shell_reads_stdin) {
-                        push(text, None);
+                        if let Some((text, entry)) = resolve(text, &mut assigned, env) {
+                            push(text, entry);
+                        }
                     }
                     if is_pipe(token) {
                         piped = echoed.and_then(|(operands, text)| (operands == 1).then_some(text));
@@ -565,7 +567,9 @@ impl<'s> Script<'s> {
             if std::mem::take(&mut after_redirect) {
                 // `bash <<< 'script'`: the word is the shell's script.
                 if std::mem::take(&mut here_string) && shell_reads_stdin {
-                    push(word, None);
+                    if let Some((text, entry)) = resolve(word, &mut assigned, env) {
+                        push(text, entry);
+                    }
                 }
                 continue;
             }
@@ -584,8 +588,11 @@ impl<'s> Script<'s> {
             }
             let script = shell.is_script(word);
             if !script && !shell.active && is_shell(word) {
-                // `exec bash -c`, `timeout 5 sh -c`: a shell's options follow.
+                // `exec bash -c`, `timeout 5 sh -c`: a shell's options follow;
+                // without `-c` or a file it reads stdin (`exec bash <<EOF`).
                 shell.active = true;
+                shell_reads_stdin = true;
+                stdin_forced = false;
                 continue;
             }
             if self.is_head(index) {
@@ -604,29 +611,40 @@ impl<'s> Script<'s> {
             if !(in_eval || after_c || script) {
                 continue;
             }
-            // `eval "$B"`: the script assigned to `B` earlier, or in the env.
-            let text = match variable_name(word) {
-                Some(name) => match assigned.get_mut(name) {
-                    Some((_, true)) => None,
-                    Some((value, taken)) => {
-                        *taken = true;
-                        Some((*value, None))
-                    }
-                    None => env.and_then(|env| env(name)).map(|(entry, value)| {
-                        assigned.insert(name, (value, true));
-                        (value, Some(entry))
-                    }),
-                },
-                None => Some((word, None)),
-            };
-            if let Some((text, entry)) = text {
+            if let Some((text, entry)) = resolve(word, &mut assigned, env) {
                 push(text, entry);
             }
         }
         if let Some(text) = piped.filter(|_| shell_reads_stdin) {
-            push(text, None);
+            if let Some((text, entry)) = resolve(text, &mut assigned, env) {
+                push(text, entry);
+            }
         }
         nested
+    }
+}
+
+/// The script `word` stands for: itself, or for `$B` the value assigned to
+/// `B` earlier, or else in the env (with its entry); none when that value
+/// was taken already.
+fn resolve<'a, 'e: 'a>(
+    word: &'a str,
+    assigned: &mut BTreeMap<&'a str, (&'a str, bool)>,
+    env: Option<Lookup<'e>>,
+) -> Option<(&'a str, Option<usize>)> {
+    let Some(name) = variable_name(word) else {
+        return Some((word, None));
+    };
+    match assigned.get_mut(name) {
+        Some((_, true)) => None,
+        Some((value, taken)) => {
+            *taken = true;
+            Some((*value, None))
+        }
+        None => env.and_then(|env| env(name)).map(|(entry, value)| {
+            assigned.insert(name, (value, true));
+            (value, Some(entry))
+        }),
     }
 }
 
@@ -855,6 +873,15 @@ mod tests {
     #[case::echoed_with_option_into_sh("/bin/echo -n 'f(){ f|f& };f' | /bin/sh -s", "f")]
     #[case::printed_into_sh("printf 'b(){ b|b& };b\\n' |\nsh", "b")]
     #[case::echoed_into_shell_then_more("echo ':(){ :|:& };:' | sh; echo done", ":")]
+    #[case::echoed_into_busybox_sh("echo ':(){ :|:& };:' | busybox sh", ":")]
+    #[case::echoed_into_exec_sh("echo ':(){ :|:& };:' | exec sh", ":")]
+    #[case::here_doc_to_busybox_sh("busybox sh <<'EOF'\n:(){ :|:& };:\nEOF\n", ":")]
+    #[case::here_doc_to_exec_bash("exec bash <<'EOF'\n:(){ :|:& };:\nEOF", ":")]
+    #[case::here_doc_to_timeout_bash("timeout 3600 bash <<'EOF'\n:(){ :|:& };:\nEOF", ":")]
+    #[case::here_doc_to_env_bash_s("env bash -s <<'EOF'\n:(){ :|:& };:\nEOF", ":")]
+    #[case::here_doc_to_nice_sh("nice -n 10 sh <<'EOF'\n:(){ :|:& };:\nEOF", ":")]
+    #[case::assigned_and_echoed_into_bash("B=':(){ :|:& };:'; echo \"$B\" | bash", ":")]
+    #[case::assigned_here_string_to_bash("B=':(){ :|:& };:'; bash <<< \"$B\"", ":")]
     fn finds_fork_bombs(#[case] script: &str, #[case] function: &str) {
         let bomb = find(script).unwrap_or_else(|| panic!("no bomb found in {script}"));
         assert_eq!(bomb.function, function);
@@ -934,6 +961,8 @@ fib 10
     #[case::echoed_into_shell_script("echo ':(){ :|:& };:' | sh ./count.sh")]
     #[case::echoed_into_shell_c("echo ':(){ :|:& };:' | sh -c 'wc -c'")]
     #[case::echo_of_two_operands("echo ':(){ :|:& };:' x | sh")]
+    #[case::here_doc_to_wrapped_shell_script("timeout 5 sh ./run.sh <<'EOF'\n:(){ :|:& };:\nEOF")]
+    #[case::echoed_into_wrapped_shell_c("echo ':(){ :|:& };:' | exec sh -c 'wc -c'")]
     fn accepts_ordinary_scripts(#[case] script: &str) {
         assert_eq!(find(script), None, "{script}");
     }
@@ -975,6 +1004,8 @@ fib 10
     #[case::assigned_first("LOAD='x | y &'; eval \"$LOAD\"", None)]
     #[case::unknown_variable("eval \"$OTHER\" | cat &", None)]
     #[case::only_printed("echo \"$LOAD\" | cat &", None)]
+    #[case::echoed_into_bash("echo \"$LOAD\" | bash", Some("load"))]
+    #[case::here_string_to_bash("bash <<< \"$LOAD\"", Some("load"))]
     fn reads_variables_from_the_env(#[case] script: &str, #[case] function: Option<&str>) {
         let found = find_with_env(&[script]).remove(0);
         assert_eq!(found.map(|b| b.0).as_deref(), function, "{script}");

@@ -59,11 +59,6 @@ CONTAINERS = {
         "args": ["$x"] * 50_000,
         "env": [{"name": "BIG", "value": "a" * 100_000}],
     },
-    # 340 K self-calls in one pipeline (1.36 MB), also read in the joined
-    # command line: each of 64 calls once scanned the rest of the pipeline.
-    "pipeline-of-self-calls": {
-        "command": ["sh", "-c", "a(){ " + "a|x|" * 340_000 + "x; }; a", "x"],
-    },
 }
 
 
