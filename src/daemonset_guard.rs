@@ -124,10 +124,37 @@ impl Default for LimitSettings {
     }
 }
 
+/// A name the API server accepts in `resources.limits`: a standard one,
+/// `hugepages-<size>`, or an extended `<DNS subdomain>/<name>`.
 fn is_resource_name(name: &str) -> bool {
-    matches!(name, "cpu" | "memory" | "ephemeral-storage")
-        || name.starts_with("hugepages-")
-        || (name.contains('/') && !name.contains(char::is_whitespace))
+    if matches!(name, "cpu" | "memory" | "ephemeral-storage") {
+        return true;
+    }
+    if let Some(size) = name.strip_prefix("hugepages-") {
+        return crate::quantity::amount(size).is_some();
+    }
+    let Some((prefix, local)) = name.split_once('/') else {
+        return false;
+    };
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    let alnum_ends = |t: &str| {
+        t.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && t.ends_with(|c: char| c.is_ascii_alphanumeric())
+    };
+    prefix.len() <= 253
+        && prefix.split('.').all(label)
+        && local.len() <= 63
+        && alnum_ends(local)
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
 impl Validate for LimitSettings {
@@ -137,6 +164,16 @@ impl Validate for LimitSettings {
                 return Err(SettingsError::new(
                     format!("resources[{index}]"),
                     format!("`{name}` is not a resource name such as cpu, memory, ephemeral-storage, hugepages-2Mi or example.com/gpu"),
+                ));
+            }
+            if self
+                .resources
+                .get(..index)
+                .is_some_and(|before| before.contains(name))
+            {
+                return Err(SettingsError::new(
+                    format!("resources[{index}]"),
+                    format!("`{name}` is listed twice"),
                 ));
             }
         }
@@ -843,6 +880,20 @@ mod tests {
         r#"{"resourceLimits":{"resources":["cpu","mem"]}}"#,
         "resourceLimits.resources[1]"
     )]
+    #[case::resource_without_name(
+        r#"{"resourceLimits":{"resources":["cpu","nvidia.com/"]}}"#,
+        "resourceLimits.resources[1]: `nvidia.com/` is not a resource name"
+    )]
+    #[case::resource_without_prefix(r#"{"resourceLimits":{"resources":["/gpu"]}}"#, "resources[0]")]
+    #[case::bare_slash(r#"{"resourceLimits":{"resources":["/"]}}"#, "resources[0]")]
+    #[case::hugepages_without_size(
+        r#"{"resourceLimits":{"resources":["hugepages-"]}}"#,
+        "resources[0]"
+    )]
+    #[case::duplicate_resource(
+        r#"{"resourceLimits":{"resources":["cpu","cpu"]}}"#,
+        "resourceLimits.resources[1]: `cpu` is listed twice"
+    )]
     #[case::no_resources(
         r#"{"resourceLimits":{"resources":[]}}"#,
         "resourceLimits.resources: must name"
@@ -852,6 +903,24 @@ mod tests {
         let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
         let error = crate::settings::parse::<Settings>(Some(&raw)).unwrap_err();
         assert!(error.to_string().contains(expected), "{error}");
+    }
+
+    #[rstest]
+    #[case::cpu("cpu", true)]
+    #[case::hugepages("hugepages-2Mi", true)]
+    #[case::hugepages_1g("hugepages-1Gi", true)]
+    #[case::extended("nvidia.com/gpu", true)]
+    #[case::extended_name_chars("example.com/fpga_v1.2", true)]
+    #[case::no_name("nvidia.com/", false)]
+    #[case::no_prefix("/gpu", false)]
+    #[case::slash("/", false)]
+    #[case::upper_prefix("Example.com/gpu", false)]
+    #[case::two_slashes("a.com/b/c", false)]
+    #[case::hugepages_without_size("hugepages-", false)]
+    #[case::hugepages_bad_size("hugepages-big", false)]
+    #[case::unknown("mem", false)]
+    fn resource_names_as_the_api_server_accepts_them(#[case] name: &str, #[case] valid: bool) {
+        assert_eq!(is_resource_name(name), valid, "{name}");
     }
 
     #[rstest]
