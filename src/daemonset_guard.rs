@@ -6,6 +6,7 @@
 mod fork_bomb;
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use serde::Deserialize;
 
@@ -21,7 +22,7 @@ use crate::workload::{
     Env, Expansions, Workload, WorkloadKind, WorkloadObject,
 };
 
-use fork_bomb::{ForkBomb, NestedTooLarge};
+use fork_bomb::{EnvReader, ForkBomb, NestedTooLarge};
 
 pub struct DaemonSetGuard;
 
@@ -123,10 +124,37 @@ impl Default for LimitSettings {
     }
 }
 
+/// A name the API server accepts in `resources.limits`: a standard one,
+/// `hugepages-<size>`, or an extended `<DNS subdomain>/<name>`.
 fn is_resource_name(name: &str) -> bool {
-    matches!(name, "cpu" | "memory" | "ephemeral-storage")
-        || name.starts_with("hugepages-")
-        || (name.contains('/') && !name.contains(char::is_whitespace))
+    if matches!(name, "cpu" | "memory" | "ephemeral-storage") {
+        return true;
+    }
+    if let Some(size) = name.strip_prefix("hugepages-") {
+        return crate::quantity::amount(size).is_some();
+    }
+    let Some((prefix, local)) = name.split_once('/') else {
+        return false;
+    };
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    let alnum_ends = |t: &str| {
+        t.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && t.ends_with(|c: char| c.is_ascii_alphanumeric())
+    };
+    prefix.len() <= 253
+        && prefix.split('.').all(label)
+        && local.len() <= 63
+        && alnum_ends(local)
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
 impl Validate for LimitSettings {
@@ -136,6 +164,16 @@ impl Validate for LimitSettings {
                 return Err(SettingsError::new(
                     format!("resources[{index}]"),
                     format!("`{name}` is not a resource name such as cpu, memory, ephemeral-storage, hugepages-2Mi or example.com/gpu"),
+                ));
+            }
+            if self
+                .resources
+                .get(..index)
+                .is_some_and(|before| before.contains(name))
+            {
+                return Err(SettingsError::new(
+                    format!("resources[{index}]"),
+                    format!("`{name}` is listed twice"),
                 ));
             }
         }
@@ -258,13 +296,26 @@ enum Found {
 /// `exec` hook or probe, after the kubelet's `$(VAR)` expansion where it
 /// expands; or nested scripts too long to read.
 fn find_fork_bomb(at: &ContainerAt, env: &Env) -> Option<(String, Found)> {
+    // `eval "$B"` reads the env (built here, outside the scans, by `values`)
+    // when some value may hold a bomb; each value once per container.
+    let read_env = env.values().any(fork_bomb::may_hold_fork_bomb);
+    let read = if read_env {
+        vec![Cell::new(usize::MAX); at.container.env.len()]
+    } else {
+        Vec::new()
+    };
+    let lookup = |name: &str| env.entry(name);
+    let reader = read_env.then_some(fork_bomb::EnvReader {
+        lookup: &lookup,
+        read: &read,
+    });
     let entrypoint: Vec<(Element, Cow<str>)> = at
         .container
         .argv()
         .map(|(field, arg)| (Element::Arg(field), env.expand(arg)))
         .collect();
     let found =
-        find_in_argv(&entrypoint, env).map(|(element, found)| (element, "command+args", found));
+        find_in_argv(&entrypoint, reader).map(|(element, found)| (element, "command+args", found));
     let (element, line, found) = found.or_else(|| {
         at.container
             .exec_commands()
@@ -281,7 +332,7 @@ fn find_fork_bomb(at: &ContainerAt, env: &Env) -> Option<(String, Found)> {
                         (Element::Exec(handler, index), arg)
                     })
                     .collect();
-                find_in_argv(&argv, env).map(|(element, found)| (element, handler, found))
+                find_in_argv(&argv, reader).map(|(element, found)| (element, handler, found))
             })
     })?;
     let field = match element {
@@ -297,7 +348,10 @@ fn find_fork_bomb(at: &ContainerAt, env: &Env) -> Option<(String, Found)> {
 
 /// A fork bomb in one element of `argv`, or (`None`) in the whole command
 /// line; none when the program only prints or searches its arguments.
-fn find_in_argv(argv: &[(Element, Cow<str>)], env: &Env) -> Option<(Option<Element>, Found)> {
+fn find_in_argv(
+    argv: &[(Element, Cow<str>)],
+    env: Option<EnvReader>,
+) -> Option<(Option<Element>, Found)> {
     let program = argv
         .first()
         .map_or("", |(_, arg)| arg.rsplit('/').next().unwrap_or(arg));
@@ -344,12 +398,11 @@ fn runs_one_script(argv: &[(Element, Cow<str>)]) -> bool {
 /// hundred bytes per byte of script) is given back when it returns, so that
 /// scanning a large script twice (alone, then in its command line) fits the
 /// memory cap.
-fn find_reclaiming(script: &str, env: &Env) -> Result<Option<ForkBomb>, NestedTooLarge> {
-    // `eval "$B"` reads the env (built here, outside the scan, by `values`)
-    // when some value may hold a bomb.
-    let lookup = |name: &str| env.value(name);
-    let read_env = script.contains('$') && env.values().any(fork_bomb::may_hold_fork_bomb);
-    let lookup = read_env.then_some(&lookup as fork_bomb::Lookup);
+fn find_reclaiming(
+    script: &str,
+    env: Option<EnvReader>,
+) -> Result<Option<ForkBomb>, NestedTooLarge> {
+    let lookup = env.filter(|_| script.contains('$'));
     // SAFETY: `find` keeps nothing it allocates; the bomb it returns is
     // copied out of the arena before its memory is given back.
     unsafe {
@@ -426,11 +479,17 @@ fn fork_bomb_violation(
     } else {
         ""
     };
+    // The bomb was read from an env value (`eval "$LOAD"`): name where it is.
+    let via = bomb
+        .env
+        .and_then(|index| Some((index, at.container.env.get(index)?)))
+        .map(|(index, entry)| format!(" via env {} ({}.env[{index}].value)", entry.name, at.path))
+        .unwrap_or_default();
     Violation::new(
         field,
         format!("`{}`", bomb.excerpt),
         format!(
-            "{} runs a fork bomb: function `{}` {} and is invoked, so its copies double until the node runs out of process IDs and memory and dies{reach}.",
+            "{} runs a fork bomb{via}: function `{}` {} and is invoked, so its copies double until the node runs out of process IDs and memory and dies{reach}.",
             at.describe(),
             bomb.function,
             bomb.how,
@@ -821,6 +880,20 @@ mod tests {
         r#"{"resourceLimits":{"resources":["cpu","mem"]}}"#,
         "resourceLimits.resources[1]"
     )]
+    #[case::resource_without_name(
+        r#"{"resourceLimits":{"resources":["cpu","nvidia.com/"]}}"#,
+        "resourceLimits.resources[1]: `nvidia.com/` is not a resource name"
+    )]
+    #[case::resource_without_prefix(r#"{"resourceLimits":{"resources":["/gpu"]}}"#, "resources[0]")]
+    #[case::bare_slash(r#"{"resourceLimits":{"resources":["/"]}}"#, "resources[0]")]
+    #[case::hugepages_without_size(
+        r#"{"resourceLimits":{"resources":["hugepages-"]}}"#,
+        "resources[0]"
+    )]
+    #[case::duplicate_resource(
+        r#"{"resourceLimits":{"resources":["cpu","cpu"]}}"#,
+        "resourceLimits.resources[1]: `cpu` is listed twice"
+    )]
     #[case::no_resources(
         r#"{"resourceLimits":{"resources":[]}}"#,
         "resourceLimits.resources: must name"
@@ -830,6 +903,24 @@ mod tests {
         let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
         let error = crate::settings::parse::<Settings>(Some(&raw)).unwrap_err();
         assert!(error.to_string().contains(expected), "{error}");
+    }
+
+    #[rstest]
+    #[case::cpu("cpu", true)]
+    #[case::hugepages("hugepages-2Mi", true)]
+    #[case::hugepages_1g("hugepages-1Gi", true)]
+    #[case::extended("nvidia.com/gpu", true)]
+    #[case::extended_name_chars("example.com/fpga_v1.2", true)]
+    #[case::no_name("nvidia.com/", false)]
+    #[case::no_prefix("/gpu", false)]
+    #[case::slash("/", false)]
+    #[case::upper_prefix("Example.com/gpu", false)]
+    #[case::two_slashes("a.com/b/c", false)]
+    #[case::hugepages_without_size("hugepages-", false)]
+    #[case::hugepages_bad_size("hugepages-big", false)]
+    #[case::unknown("mem", false)]
+    fn resource_names_as_the_api_server_accepts_them(#[case] name: &str, #[case] valid: bool) {
+        assert_eq!(is_resource_name(name), valid, "{name}");
     }
 
     #[rstest]

@@ -455,11 +455,18 @@ impl<'w, 'a> Env<'w, 'a> {
 
     /// The value of `name`, when the entry that sets it is literal.
     pub fn value(&self, name: &str) -> Option<&str> {
-        let (value, cut_short) = self.table().lookup(name)?;
+        self.entry(name).map(|(_, value)| value)
+    }
+
+    /// The index in `env` of the literal entry that sets `name`, and its value.
+    pub fn entry(&self, name: &str) -> Option<(usize, &str)> {
+        let table = self.table();
+        let index = *table.latest.get(name)?;
+        let (value, cut_short) = table.lookup(name)?;
         if cut_short {
             self.cut_short.set(true);
         }
-        Some(value)
+        Some((index, value))
     }
 
     /// The literal values of the entries that set their names.

@@ -4,6 +4,7 @@
 //! `sh -c '...'` or `eval '...'` are searched too.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -24,10 +25,22 @@ pub struct ForkBomb {
     pub how: &'static str,
     /// The definition (and invocation), whitespace collapsed.
     pub excerpt: String,
+    /// The index of the env entry whose value (read by `eval "$B"`) holds it.
+    pub env: Option<usize>,
 }
 
-/// A variable's value in the container's env, for `eval "$B"`.
-pub type Lookup<'e> = &'e dyn Fn(&str) -> Option<&'e str>;
+/// A variable's env entry (its index) and value, for `eval "$B"`.
+pub type Lookup<'e> = &'e dyn Fn(&str) -> Option<(usize, &'e str)>;
+
+/// The container's env as the scripts of one container read it: each
+/// value is searched once per container (at the shallowest depth it is
+/// reached), so the work stays linear however often it is referenced.
+#[derive(Clone, Copy)]
+pub struct EnvReader<'e> {
+    pub lookup: Lookup<'e>,
+    /// Per entry: the shallowest depth it was searched at (`usize::MAX`: not yet).
+    pub read: &'e [Cell<usize>],
+}
 
 /// Bytes of nested scripts, and how many, read per script at every depth:
 /// bounds the work of scripts that evaluate many or long texts.
@@ -55,7 +68,7 @@ impl Budget {
 
 /// Searches `script` for a fork bomb; `env`, when some variable of the
 /// container's env may hold one, has the values the script does not assign.
-pub fn find(script: &str, env: Option<Lookup>) -> Result<Option<ForkBomb>, NestedTooLarge> {
+pub fn find(script: &str, env: Option<EnvReader>) -> Result<Option<ForkBomb>, NestedTooLarge> {
     if !worth_reading(script, env.is_some()) {
         return Ok(None);
     }
@@ -110,6 +123,36 @@ struct Script<'s> {
     guards_before: Vec<usize>,
     dos_before: Vec<usize>,
     dones_before: Vec<usize>,
+}
+
+/// The pipeline scans of one function's self-calls.
+#[derive(Default)]
+struct Scans {
+    /// The token after a self-call that a scan passed as a scan from the
+    /// call would start (at its level), and which scan.
+    passed: BTreeMap<usize, usize>,
+    scans: Vec<Scan>,
+}
+
+struct Scan {
+    /// The `|` passed at the scan's level, in order.
+    pipes: Vec<usize>,
+    end: Option<Op>,
+    /// The earlier scan this one joined, and at which token.
+    joined: Option<(usize, usize)>,
+}
+
+impl Scans {
+    /// The first `|` at or after `from` in `scan` and the scans it joined.
+    fn first_pipe(&self, mut scan: usize, mut from: usize) -> Option<usize> {
+        while let Some(s) = self.scans.get(scan) {
+            if let Some(pipe) = s.pipes.get(s.pipes.partition_point(|p| *p < from)) {
+                return Some(*pipe);
+            }
+            (scan, from) = s.joined?;
+        }
+        None
+    }
 }
 
 struct Definition {
@@ -272,16 +315,41 @@ impl<'s> Script<'s> {
     /// The operator ending the pipeline that the command at `index` belongs
     /// to, and the first `|` after the command, if any; looked for up to
     /// `last` (the body's closer). Balanced groups are stepped over whole,
-    /// so a scan reads only its own level and the pass stays linear.
-    fn pipeline_end(&self, index: usize, last: usize) -> (Option<Op>, Option<usize>) {
+    /// so a scan reads only its own level and the pass stays linear. A scan
+    /// passing one of the `later` self-calls as a scan from it would start
+    /// is noted in `scans`, and that scan shares its rest: calls in one long
+    /// pipeline cost one scan.
+    fn pipeline_end(
+        &self,
+        index: usize,
+        last: usize,
+        scans: &mut Scans,
+        later: &[usize],
+    ) -> (Option<Op>, Option<usize>) {
+        let mut later = later.iter().peekable();
+        let id = scans.scans.len();
         let mut depth = 0usize;
-        let mut first_pipe = None;
+        let mut pipes = Vec::new();
+        let mut end = None;
+        let mut joined = None;
         let mut continued = false;
         let mut i = index.saturating_add(1);
         while i <= last {
             let Some(token) = self.tokens.get(i) else {
                 break;
             };
+            while later.next_if(|c| c.saturating_add(1) < i).is_some() {}
+            if i == index.saturating_add(1) {
+                if let Some(&scan) = scans.passed.get(&i) {
+                    joined = Some((scan, i));
+                    break;
+                }
+            } else if depth == 0
+                && !continued
+                && later.peek().is_some_and(|c| c.saturating_add(1) == i)
+            {
+                scans.passed.entry(i).or_insert(id);
+            }
             let at = i;
             i = i.saturating_add(1);
             let Some(op) = token.op() else {
@@ -299,7 +367,7 @@ impl<'s> Script<'s> {
                 // group's pipeline is the call's.
                 Op::RParen | Op::RBrace => {}
                 Op::Pipe | Op::PipeAmp if depth == 0 => {
-                    first_pipe.get_or_insert(at);
+                    pipes.push(at);
                     continued = true;
                     continue;
                 }
@@ -308,14 +376,28 @@ impl<'s> Script<'s> {
                 // pipeline is the call's; the scan goes on at the closer.
                 Op::Semi | Op::Newline if depth == 0 => match self.group_closer_after(at, last) {
                     Some(close) => i = close,
-                    None => return (Some(op), first_pipe),
+                    None => {
+                        end = Some(op);
+                        break;
+                    }
                 },
-                _ if depth == 0 => return (Some(op), first_pipe),
+                _ if depth == 0 => {
+                    end = Some(op);
+                    break;
+                }
                 _ => {}
             }
             continued = false;
         }
-        (None, first_pipe)
+        if let Some((scan, _)) = joined {
+            end = scans.scans.get(scan).and_then(|s| s.end);
+        }
+        let first_pipe = pipes
+            .first()
+            .copied()
+            .or_else(|| joined.and_then(|(scan, at)| scans.first_pipe(scan, at)));
+        scans.scans.push(Scan { pipes, end, joined });
+        (end, first_pipe)
     }
 
     /// The group closer after `at`, if only `;` and newlines stand between.
@@ -363,11 +445,19 @@ impl<'s> Script<'s> {
         }
         let mut backgrounded = false;
         let mut in_loop = false;
-        for &call in &self_calls {
-            let (end, first_pipe) = self.pipeline_end(call, definition.end);
+        let mut scans = Scans::default();
+        // Calls sharing a `|` look for the command after it once.
+        let mut after_pipe = None;
+        for (n, &call) in self_calls.iter().enumerate() {
+            let later = self_calls.get(n.saturating_add(1)..).unwrap_or_default();
+            let (end, first_pipe) = self.pipeline_end(call, definition.end, &mut scans, later);
             if let Some(pipe) = first_pipe {
                 let next = calls.get(calls.partition_point(|i| *i <= pipe));
-                let next_head = (pipe..=definition.end).find(|i| self.is_head(*i));
+                let next_head = match after_pipe {
+                    Some((at, head)) if at == pipe => head,
+                    _ => (pipe..=definition.end).find(|i| self.is_head(*i)),
+                };
+                after_pipe = Some((pipe, next_head));
                 if next.is_some() && next == next_head.as_ref() {
                     return Some("pipes a call of itself into itself");
                 }
@@ -406,7 +496,10 @@ impl<'s> Script<'s> {
     /// and here-documents and here-strings fed to a shell. A `$B` argument
     /// stands for the value assigned to `B` earlier, or else `B`'s value in
     /// `env`; each value is read once. Only texts that may hold a bomb.
-    fn nested_scripts<'a, 'e: 'a>(&'a self, env: Option<Lookup<'e>>) -> Vec<&'a str> {
+    fn nested_scripts<'a, 'e: 'a>(
+        &'a self,
+        env: Option<Lookup<'e>>,
+    ) -> Vec<(&'a str, Option<usize>)> {
         let mut nested = Vec::new();
         let mut in_eval = false;
         // A shell without `-c` or a script file reads its script from stdin.
@@ -421,15 +514,15 @@ impl<'s> Script<'s> {
         let mut piped: Option<&'a str> = None;
         // Values assigned (or read from `env`), and whether one was taken.
         let mut assigned: BTreeMap<&str, (&str, bool)> = BTreeMap::new();
-        let mut push = |text: &'a str| {
+        let mut push = |text: &'a str, entry: Option<usize>| {
             if worth_reading(text, env.is_some()) {
-                nested.push(text);
+                nested.push((text, entry));
             }
         };
         for (index, token) in self.tokens.iter().enumerate() {
             if let Some(body) = token.here_doc() {
                 if shell_reads_stdin {
-                    push(body);
+                    push(body, None);
                 }
                 continue;
             }
@@ -443,7 +536,9 @@ impl<'s> Script<'s> {
                         .is_some_and(is_pipe);
                 if !token.is_op(Op::Redirect) && !continued {
                     if let Some(text) = piped.take().filter(|_| shell_reads_stdin) {
-                        push(text);
+                        if let Some((text, entry)) = resolve(text, &mut assigned, env) {
+                            push(text, entry);
+                        }
                     }
                     if is_pipe(token) {
                         piped = echoed.and_then(|(operands, text)| (operands == 1).then_some(text));
@@ -472,7 +567,9 @@ impl<'s> Script<'s> {
             if std::mem::take(&mut after_redirect) {
                 // `bash <<< 'script'`: the word is the shell's script.
                 if std::mem::take(&mut here_string) && shell_reads_stdin {
-                    push(word);
+                    if let Some((text, entry)) = resolve(word, &mut assigned, env) {
+                        push(text, entry);
+                    }
                 }
                 continue;
             }
@@ -491,8 +588,11 @@ impl<'s> Script<'s> {
             }
             let script = shell.is_script(word);
             if !script && !shell.active && is_shell(word) {
-                // `exec bash -c`, `timeout 5 sh -c`: a shell's options follow.
+                // `exec bash -c`, `timeout 5 sh -c`: a shell's options follow;
+                // without `-c` or a file it reads stdin (`exec bash <<EOF`).
                 shell.active = true;
+                shell_reads_stdin = true;
+                stdin_forced = false;
                 continue;
             }
             if self.is_head(index) {
@@ -511,28 +611,40 @@ impl<'s> Script<'s> {
             if !(in_eval || after_c || script) {
                 continue;
             }
-            // `eval "$B"`: the script assigned to `B` earlier, or in the env.
-            let text = match variable_name(word) {
-                Some(name) => match assigned.get_mut(name) {
-                    Some((_, true)) => None,
-                    Some((value, taken)) => {
-                        *taken = true;
-                        Some(*value)
-                    }
-                    None => env.and_then(|env| env(name)).inspect(|value| {
-                        assigned.insert(name, (value, true));
-                    }),
-                },
-                None => Some(word),
-            };
-            if let Some(text) = text {
-                push(text);
+            if let Some((text, entry)) = resolve(word, &mut assigned, env) {
+                push(text, entry);
             }
         }
         if let Some(text) = piped.filter(|_| shell_reads_stdin) {
-            push(text);
+            if let Some((text, entry)) = resolve(text, &mut assigned, env) {
+                push(text, entry);
+            }
         }
         nested
+    }
+}
+
+/// The script `word` stands for: itself, or for `$B` the value assigned to
+/// `B` earlier, or else in the env (with its entry); none when that value
+/// was taken already.
+fn resolve<'a, 'e: 'a>(
+    word: &'a str,
+    assigned: &mut BTreeMap<&'a str, (&'a str, bool)>,
+    env: Option<Lookup<'e>>,
+) -> Option<(&'a str, Option<usize>)> {
+    let Some(name) = variable_name(word) else {
+        return Some((word, None));
+    };
+    match assigned.get_mut(name) {
+        Some((_, true)) => None,
+        Some((value, taken)) => {
+            *taken = true;
+            Some((*value, None))
+        }
+        None => env.and_then(|env| env(name)).map(|(entry, value)| {
+            assigned.insert(name, (value, true));
+            (value, Some(entry))
+        }),
     }
 }
 
@@ -656,7 +768,7 @@ fn find_nested(
     source: &str,
     depth: usize,
     budget: &mut Budget,
-    env: Option<Lookup>,
+    env: Option<EnvReader>,
 ) -> Result<Option<ForkBomb>, NestedTooLarge> {
     let script = Script::new(source);
     for index in 0..script.tokens.len() {
@@ -671,24 +783,35 @@ fn find_nested(
                 function: definition.name.clone(),
                 how,
                 excerpt: script.excerpt(&definition),
+                env: None,
             }));
         }
     }
     if depth >= MAX_NESTING {
         return Ok(None);
     }
-    for nested in script.nested_scripts(env) {
+    let depth = depth.saturating_add(1);
+    for (nested, entry) in script.nested_scripts(env.map(|env| env.lookup)) {
+        // An env value already searched as deep (for this container) is skipped.
+        let read = entry.and_then(|entry| env?.read.get(entry));
+        if read.is_some_and(|read| read.get() <= depth) {
+            continue;
+        }
         budget.take(nested)?;
+        if let Some(read) = read {
+            read.set(depth);
+        }
         // SAFETY: what the scan allocates stays in it; a bomb found is
         // copied out of the arena before its memory is given back.
         let found = unsafe {
             arena::reclaiming(|| {
-                find_nested(nested, depth.saturating_add(1), budget, env)
+                find_nested(nested, depth, budget, env)
                     .map(|found| found.map(|bomb| arena::lasting(|| bomb.clone())))
             })
         }?;
-        if found.is_some() {
-            return Ok(found);
+        if let Some(mut bomb) = found {
+            bomb.env = bomb.env.or(entry);
+            return Ok(Some(bomb));
         }
     }
     Ok(None)
@@ -750,6 +873,15 @@ mod tests {
     #[case::echoed_with_option_into_sh("/bin/echo -n 'f(){ f|f& };f' | /bin/sh -s", "f")]
     #[case::printed_into_sh("printf 'b(){ b|b& };b\\n' |\nsh", "b")]
     #[case::echoed_into_shell_then_more("echo ':(){ :|:& };:' | sh; echo done", ":")]
+    #[case::echoed_into_busybox_sh("echo ':(){ :|:& };:' | busybox sh", ":")]
+    #[case::echoed_into_exec_sh("echo ':(){ :|:& };:' | exec sh", ":")]
+    #[case::here_doc_to_busybox_sh("busybox sh <<'EOF'\n:(){ :|:& };:\nEOF\n", ":")]
+    #[case::here_doc_to_exec_bash("exec bash <<'EOF'\n:(){ :|:& };:\nEOF", ":")]
+    #[case::here_doc_to_timeout_bash("timeout 3600 bash <<'EOF'\n:(){ :|:& };:\nEOF", ":")]
+    #[case::here_doc_to_env_bash_s("env bash -s <<'EOF'\n:(){ :|:& };:\nEOF", ":")]
+    #[case::here_doc_to_nice_sh("nice -n 10 sh <<'EOF'\n:(){ :|:& };:\nEOF", ":")]
+    #[case::assigned_and_echoed_into_bash("B=':(){ :|:& };:'; echo \"$B\" | bash", ":")]
+    #[case::assigned_here_string_to_bash("B=':(){ :|:& };:'; bash <<< \"$B\"", ":")]
     fn finds_fork_bombs(#[case] script: &str, #[case] function: &str) {
         let bomb = find(script).unwrap_or_else(|| panic!("no bomb found in {script}"));
         assert_eq!(bomb.function, function);
@@ -829,17 +961,38 @@ fib 10
     #[case::echoed_into_shell_script("echo ':(){ :|:& };:' | sh ./count.sh")]
     #[case::echoed_into_shell_c("echo ':(){ :|:& };:' | sh -c 'wc -c'")]
     #[case::echo_of_two_operands("echo ':(){ :|:& };:' x | sh")]
+    #[case::here_doc_to_wrapped_shell_script("timeout 5 sh ./run.sh <<'EOF'\n:(){ :|:& };:\nEOF")]
+    #[case::echoed_into_wrapped_shell_c("echo ':(){ :|:& };:' | exec sh -c 'wc -c'")]
     fn accepts_ordinary_scripts(#[case] script: &str) {
         assert_eq!(find(script), None, "{script}");
     }
 
     /// What `eval "$LOAD"` finds in the env of the tests below.
-    fn test_env(name: &str) -> Option<&'static str> {
+    fn test_env(name: &str) -> Option<(usize, &'static str)> {
         match name {
-            "LOAD" => Some("load(){ load|load& }; load"),
-            "HARMLESS" => Some("f(){ echo | cat & }; f"),
+            "LOAD" => Some((0, "load(){ load|load& }; load")),
+            "HARMLESS" => Some((1, "f(){ echo | cat & }; f")),
+            "NESTED" => Some((2, r#"sh -c 'sh -c "eval \"$LOAD\""'"#)),
             _ => None,
         }
+    }
+
+    /// `super::find` of each script in turn with the test env, as the
+    /// elements of one container: the functions found.
+    fn find_with_env(scripts: &[&str]) -> Vec<Option<(String, Option<usize>)>> {
+        let read = vec![Cell::new(usize::MAX); 3];
+        let lookup = |name: &str| test_env(name);
+        let env = EnvReader {
+            lookup: &lookup,
+            read: &read,
+        };
+        scripts
+            .iter()
+            .map(|script| {
+                let found = super::find(script, Some(env)).expect("read");
+                found.map(|b| (b.function, b.env))
+            })
+            .collect()
     }
 
     #[rstest]
@@ -851,9 +1004,30 @@ fib 10
     #[case::assigned_first("LOAD='x | y &'; eval \"$LOAD\"", None)]
     #[case::unknown_variable("eval \"$OTHER\" | cat &", None)]
     #[case::only_printed("echo \"$LOAD\" | cat &", None)]
+    #[case::echoed_into_bash("echo \"$LOAD\" | bash", Some("load"))]
+    #[case::here_string_to_bash("bash <<< \"$LOAD\"", Some("load"))]
     fn reads_variables_from_the_env(#[case] script: &str, #[case] function: Option<&str>) {
-        let found = super::find(script, Some(&test_env)).expect("read");
-        assert_eq!(found.map(|b| b.function).as_deref(), function, "{script}");
+        let found = find_with_env(&[script]).remove(0);
+        assert_eq!(found.map(|b| b.0).as_deref(), function, "{script}");
+    }
+
+    /// Review regression: each element of a command read the same env value
+    /// again, 2,000 times 10 KB exceeded the deadline.
+    #[rstest]
+    #[case::read_once(&["eval $LOAD", "eval $LOAD"], &[Some(("load", Some(0))), None])]
+    #[case::harmless_read_once(&["eval $HARMLESS", "sh -c \"$HARMLESS\""], &[None, None])]
+    #[case::deeper_first_then_shallower(&[r#"sh -c 'eval "$NESTED"'"#, r#"eval "$NESTED""#], &[None, Some(("load", Some(0)))])]
+    #[case::shallower_first(&["eval \"$HARMLESS\"", "sh -c 'eval \"$HARMLESS\"'"], &[None, None])]
+    fn env_values_are_read_once_per_container(
+        #[case] scripts: &[&str],
+        #[case] expected: &[Option<(&str, Option<usize>)>],
+    ) {
+        let found = find_with_env(scripts);
+        let found: Vec<_> = found
+            .iter()
+            .map(|f| f.as_ref().map(|(name, env)| (name.as_str(), *env)))
+            .collect();
+        assert_eq!(found, expected, "{scripts:?}");
     }
 
     #[rstest]
@@ -885,10 +1059,10 @@ fib 10
         let script = Script::new(
             "B='x | y &(' ; eval $B; eval \"$B\"; sh -c ${B}; eval 'a b'; eval LOAD; eval $LOAD $LOAD",
         );
-        let env = |name: &str| (name == "LOAD").then_some("{ a | b; }");
+        let env = |name: &str| (name == "LOAD").then_some((3, "{ a | b; }"));
         assert_eq!(
             script.nested_scripts(Some(&env)),
-            ["x | y &(", "{ a | b; }"]
+            [("x | y &(", None), ("{ a | b; }", Some(3))]
         );
     }
 
@@ -921,6 +1095,26 @@ fib 10
     #[case::bomb_after_a_run(format!("f(){{ {{ f{}}} | {{ f; }} & }}; f", ";\n".repeat(100_000)), Some("f"))]
     fn separator_runs_are_linear(#[case] script: String, #[case] function: Option<&str>) {
         assert_eq!(find(&script).map(|b| b.function).as_deref(), function);
+    }
+
+    /// Review regression: each self-call in one long pipeline scanned the
+    /// rest of it again (64 calls of a 1.36 MB script exceeded the deadline).
+    #[rstest]
+    #[case::long_pipeline(format!("a(){{ {}x; }}; a", "a|x|".repeat(100_000)), None)]
+    #[case::bomb_after_a_pipeline(format!("a(){{ {}x; a | a & }}; a", "a|x|".repeat(10)), Some(("a", "pipes a call of itself into itself")))]
+    #[case::shared_end(String::from("a(){ x | a | x | a & }; a"), Some(("a", "calls itself twice in the background")))]
+    #[case::shared_end_of_groups(String::from("a(){ (a) | x | { a; } | x & }; a"), Some(("a", "calls itself twice in the background")))]
+    #[case::pipe_after_a_shared_part(String::from("a(){ a | x; a | a & }; a"), Some(("a", "pipes a call of itself into itself")))]
+    #[case::own_pipelines(String::from("a(){ a | x; a | x; }; a"), None)]
+    fn calls_in_one_pipeline_share_its_scan(
+        #[case] script: String,
+        #[case] expected: Option<(&str, &str)>,
+    ) {
+        let found = find(&script);
+        assert_eq!(
+            found.as_ref().map(|b| (b.function.as_str(), b.how)),
+            expected
+        );
     }
 
     #[rstest]

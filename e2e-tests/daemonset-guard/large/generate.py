@@ -44,19 +44,38 @@ SIZES = {
 }
 
 
-def pod(name: str, script: str) -> dict:
+# Containers built to exceed the deadline through the env: each element of
+# the command once read the env value again.
+CONTAINERS = {
+    # 2,000 elements `eval $B`, B a 10 KB value that may hold a bomb (32 KB).
+    "env-value-evaluated-by-every-element": {
+        "command": ["sh", "-c", 'eval "$B"', "x"] + ["eval $B"] * 2000,
+        "env": [{"name": "B", "value": "x|{ " * 2500}],
+    },
+    # 50,000 elements `$x` and a 100 KB value without `|` or `&` (400 KB):
+    # each element once scanned every value.
+    "env-scanned-for-every-element": {
+        "command": ["/app"],
+        "args": ["$x"] * 50_000,
+        "env": [{"name": "BIG", "value": "a" * 100_000}],
+    },
+}
+
+
+def pod(name: str, container: dict) -> dict:
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": name, "namespace": "apps"},
-        "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["sh", "-c", script]}]},
+        "spec": {"containers": [{"name": "c", "image": "busybox", **container}]},
     }
 
 
 def main() -> None:
-    for name, script in SCRIPTS.items():
+    objects = {name: {"command": ["sh", "-c", script(SIZES.get(name, SIZE))]} for name, script in SCRIPTS.items()}
+    for name, container in {**objects, **CONTAINERS}.items():
         path = HERE / f"{name}.json"
-        path.write_text(json.dumps(pod(name, script(SIZES.get(name, SIZE)))) + "\n")
+        path.write_text(json.dumps(pod(name, container)) + "\n")
         print(f"{path.relative_to(HERE.parent)}: {path.stat().st_size} bytes")
 
 
