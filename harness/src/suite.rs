@@ -115,6 +115,10 @@ pub struct Case {
     /// Overrides the suite's cluster state.
     #[serde(default)]
     pub cluster: Option<Vec<Source>>,
+    /// Granted besides the module's metadata.yml `contextAwareResources`, as a
+    /// ClusterAdmissionPolicy that configures the rule for other kinds grants them.
+    #[serde(default)]
+    pub context_aware_resources: Vec<ResourceType>,
     /// Every Kubernetes lookup fails with this message.
     #[serde(default)]
     pub lookup_error: Option<String>,
@@ -276,6 +280,8 @@ impl Suite {
                 object => objects.push(object),
             }
         }
+        let mut allowed = allowed;
+        allowed.extend(case.context_aware_resources.iter().cloned());
         let host = Arc::new(CaseHost::new(
             objects,
             allowed,

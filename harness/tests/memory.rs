@@ -43,23 +43,24 @@ fn an_answer_too_large_for_memory_is_a_lookup_failure() {
     let request_path = scratch.join("request.json");
     std::fs::write(&cluster_path, serde_json::to_vec(&cluster).expect("json")).expect("write");
     std::fs::write(&request_path, serde_json::to_vec(&request).expect("json")).expect("write");
-    let output = Command::new(env!("CARGO_BIN_EXE_harness"))
-        .current_dir(&root)
-        .args(["run", "--max-memory-mib", "24", "--request-path"])
-        .arg(&request_path)
-        .arg("--cluster")
-        .arg(&cluster_path)
-        .args(["--metadata", "policies/object-count/metadata.yml"])
-        .args([
-            "--settings-json",
-            r#"{"limits":[{"apiVersion":"v1","kind":"ConfigMap","max":1000}]}"#,
-        ])
-        .arg(&module)
-        .output()
-        .expect("harness runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let response: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&output.stderr)));
+    let run = |settings: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_harness"))
+            .current_dir(&root)
+            .args(["run", "--max-memory-mib", "24", "--request-path"])
+            .arg(&request_path)
+            .arg("--cluster")
+            .arg(&cluster_path)
+            .args(["--metadata", "policies/object-count/metadata.yml"])
+            .args(["--settings-json", settings])
+            .arg(&module)
+            .output()
+            .expect("harness runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        serde_json::from_str::<Value>(&stdout).unwrap_or_else(|e| {
+            panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&output.stderr))
+        })
+    };
+    let response = run(r#"{"limits":[{"apiVersion":"v1","kind":"ConfigMap","max":1000}]}"#);
     assert_eq!(response["allowed"], json!(true), "{response}");
     let warning = response["warnings"][0].as_str().unwrap_or_default();
     assert!(
@@ -68,24 +69,10 @@ fn an_answer_too_large_for_memory_is_a_lookup_failure() {
         "{response}"
     );
     // Refused under `onLookupFailure: deny`, with a fix that can help.
-    let output = Command::new(env!("CARGO_BIN_EXE_harness"))
-        .current_dir(&root)
-        .args(["run", "--max-memory-mib", "24", "--request-path"])
-        .arg(&request_path)
-        .arg("--cluster")
-        .arg(&cluster_path)
-        .args(["--metadata", "policies/object-count/metadata.yml"])
-        .args([
-            "--settings-json",
-            r#"{"limits":[{"apiVersion":"v1","kind":"ConfigMap","max":1000}],"onLookupFailure":"deny"}"#,
-        ])
-        .arg(&module)
-        .output()
-        .expect("harness runs");
+    let response = run(
+        r#"{"limits":[{"apiVersion":"v1","kind":"ConfigMap","max":1000}],"onLookupFailure":"deny"}"#,
+    );
     let _ = std::fs::remove_dir_all(&scratch);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let response: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&output.stderr)));
     assert_eq!(response["allowed"], json!(false), "{response}");
     let message = response["status"]["message"].as_str().unwrap_or_default();
     assert!(
