@@ -578,20 +578,17 @@ impl<'w, 'e, 'a> Scripts<'w, 'e, 'a> {
         if depth >= MAX_DEPTH {
             return;
         }
-        let mut values = Vec::new();
         // Whether the name may be unset (or empty, under `:`), and whether
         // it may be set (non-empty, under `:`).
-        let (lacking, having) = if let Some(assigned) = self.assigned.get(reference.name) {
-            values.extend(assigned.iter().copied());
+        let assigned = self.assigned.get(reference.name);
+        let (lacking, having) = if let Some(assigned) = assigned {
             let empty = assigned.contains("");
             (
                 reference.colon && empty,
                 !reference.colon || !empty || assigned.len() > 1,
             )
         } else if self.env.defines(reference.name) {
-            let literal = self.env.value(reference.name);
-            values.extend(literal);
-            let empty = literal == Some("");
+            let empty = self.env.value(reference.name) == Some("");
             (reference.colon && empty, !(reference.colon && empty))
         } else {
             let env_from = self.env.has_env_from();
@@ -603,8 +600,13 @@ impl<'w, 'e, 'a> Scripts<'w, 'e, 'a> {
                 texts.push(alternative);
             }
         } else {
-            if seen.names.insert(reference.name.to_string()) {
-                texts.extend(values);
+            // A name's values are read at its first reference only.
+            if !seen.names.contains(reference.name) {
+                seen.names.insert(reference.name.to_string());
+                match assigned {
+                    Some(assigned) => texts.extend(assigned.iter().copied()),
+                    None => texts.extend(self.env.value(reference.name)),
+                }
             }
             if lacking {
                 texts.extend(reference.default());

@@ -11,8 +11,9 @@
 //! the module saw, not with a re-implementation.
 //!
 //! Not comparable, and listed: rawPayload cases, settings-invalid cases,
-//! lookupError/lookupBody cases, `module: "*"` suites, and cases whose
-//! namespace override differs from the object's own namespace.
+//! lookupError/lookupBody cases, cases granting contextAwareResources of their
+//! own, `module: "*"` suites, and cases whose namespace override differs from
+//! the object's own namespace.
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -235,6 +236,9 @@ fn not_comparable(case: &Value, request: &Value) -> Option<&'static str> {
     }
     if case.get("lookupError").is_some() || case.get("lookupBody").is_some() {
         return Some("lookupError/lookupBody: the playground's cluster is its input");
+    }
+    if case.get("contextAwareResources").is_some() {
+        return Some("contextAwareResources: the playground grants what metadata.yml grants");
     }
     let subject = if request["object"].is_null() {
         &request["oldObject"]

@@ -4,7 +4,8 @@
 quadratic (longer than policy-server's deadline); and a Deployment whose env A
 holds `-qps=-1` 1,000 times, used by its script 131 times (within the 1 MiB
 `$(VAR)` budget): 131,000 settings, each once made a violation of 1.2 KB
-(over 256 MiB on UPDATE).
+(over 256 MiB on UPDATE); and a Pod whose script assigns A 10,000 values and then
+uses $A 10,000 times, which once copied every value at every reference (over 256 MiB).
 
     python3 e2e-tests/api-rate-limit/large/generate.py
 """
@@ -36,6 +37,14 @@ def main() -> None:
         }]}}},
     }
     write("repeated-unlimited-qps.json", repeated)
+    script = " ".join(f"A={i}" for i in range(10_000)) + " " + " ".join(["$A"] * 10_000)
+    references = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "references", "namespace": "apps"},
+        "spec": {"containers": [{"name": "c", "image": "example/manager", "command": ["sh", "-c", script]}]},
+    }
+    write("many-values-many-references.json", references)
 
 
 def write(name: str, obj: dict) -> None:
