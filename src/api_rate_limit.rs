@@ -299,12 +299,60 @@ enum Limit {
     Burst,
 }
 
-/// One place a container sets a rate limit.
-struct Setting {
-    field: String,
-    shown: String,
+/// One place a container sets a rate limit; its texts are rendered only
+/// for a violation.
+struct Setting<'s> {
+    place: Place<'s>,
     limit: Limit,
-    value: String,
+    value: &'s str,
+}
+
+enum Place<'s> {
+    /// A flag word, its separate value if any, and the reference it was
+    /// split from if any.
+    Flag {
+        field: ArgField,
+        word: &'s str,
+        next: Option<&'s str>,
+        origin: Option<&'s str>,
+    },
+    Env {
+        index: usize,
+        name: &'s str,
+        value: &'s str,
+    },
+    /// A script's assignment to a client env var.
+    Script {
+        field: ArgField,
+        name: &'s str,
+        value: &'s str,
+    },
+}
+
+impl Place<'_> {
+    fn field(&self, at: &ContainerAt) -> String {
+        match self {
+            Place::Flag { field, .. } | Place::Script { field, .. } => {
+                format!("{}.{field}", at.path)
+            }
+            Place::Env { index, .. } => format!("{}.env[{index}]", at.path),
+        }
+    }
+
+    fn shown(&self) -> String {
+        match self {
+            Place::Flag {
+                word, next, origin, ..
+            } => {
+                let (space, next) = next.map_or(("", ""), |next| (" ", next));
+                let (from, origin, close) = origin.map_or(("", "", ""), |o| (" (from ", o, ")"));
+                [*word, space, next, from, origin, close].concat()
+            }
+            Place::Env { name, value, .. } | Place::Script { name, value, .. } => {
+                [*name, "=", value].concat()
+            }
+        }
+    }
 }
 
 fn bare_flag(name: &str) -> &str {
@@ -788,18 +836,15 @@ fn container_settings(
         if !judged.insert((name, value)) {
             continue;
         }
-        let mut shown = match next {
-            Some(next) => format!("{word} {next}"),
-            None => word.to_string(),
-        };
-        if let Some(origin) = origin {
-            shown = format!("{shown} (from {origin})");
-        }
         sink(Setting {
-            field: format!("{}.{field}", at.path),
-            shown,
+            place: Place::Flag {
+                field,
+                word,
+                next,
+                origin,
+            },
             limit,
-            value: value.to_string(),
+            value,
         });
     }
     for (index, entry) in at.container.env.iter().enumerate() {
@@ -818,10 +863,13 @@ fn container_settings(
             continue;
         }
         sink(Setting {
-            field: format!("{}.env[{index}]", at.path),
-            shown: format!("{}={value}", entry.name),
+            place: Place::Env {
+                index,
+                name: &entry.name,
+                value,
+            },
             limit,
-            value: value.to_string(),
+            value,
         });
     }
     for &(field, name, value, limit) in &scripts.client_env {
@@ -832,10 +880,9 @@ fn container_settings(
             continue;
         }
         sink(Setting {
-            field: format!("{}.{field}", at.path),
-            shown: format!("{name}={value}"),
+            place: Place::Script { field, name, value },
             limit,
-            value: resolved.to_string(),
+            value: resolved,
         });
     }
 }
@@ -845,7 +892,7 @@ fn container_settings(
 #[derive(Default)]
 struct Farthest {
     listed: Option<u64>,
-    unlisted: Option<(Setting, Excess)>,
+    unlisted: Option<(Violation, u64)>,
 }
 
 fn judge_workload(settings: &Settings, workload: &Workload) -> Verdict {
@@ -871,13 +918,14 @@ fn judge_workload(settings: &Settings, workload: &Workload) -> Verdict {
                 && farthest
                     .unlisted
                     .as_ref()
-                    .is_none_or(|(_, kept)| excess.extent > kept.extent)
+                    .is_none_or(|(_, kept)| excess.extent > *kept)
             {
-                farthest.unlisted = Some((setting, excess));
+                let violation = setting_violation(settings, &at, &setting, &excess);
+                farthest.unlisted = Some((violation, excess.extent));
             }
         });
-        for (setting, excess) in [qps, burst].into_iter().filter_map(|f| f.unlisted) {
-            verdict.violation(setting_violation(settings, &at, &setting, &excess));
+        for (violation, _) in [qps, burst].into_iter().filter_map(|f| f.unlisted) {
+            verdict.violation(violation);
         }
         if env.cut_short() {
             verdict.violation(expansion_violation(
@@ -897,7 +945,14 @@ fn go_number(text: &str, limit: Limit) -> Option<f64> {
         Some(rest) => (true, rest),
         None => (false, text.strip_prefix('+').unwrap_or(text)),
     };
-    let digits = unsigned.replace('_', "").to_ascii_lowercase();
+    let digits = if unsigned
+        .bytes()
+        .any(|b| b == b'_' || b.is_ascii_uppercase())
+    {
+        Cow::Owned(unsigned.replace('_', "").to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(unsigned)
+    };
     let octal_int = limit == Limit::Burst
         && digits.len() > 1
         && digits.starts_with('0')
@@ -988,23 +1043,48 @@ fn setting_violation(
             "burst",
         ),
     };
-    let found = if setting.limit == Limit::Qps && value < 0.0 {
-        format!("a negative QPS ({value}), which switches client-go's rate limiter off entirely")
+    // Built with `concat`, not `format!`: this is most of a refusal's cost.
+    let (value, maximum) = (value.to_string(), maximum.to_string());
+    let found = if setting.limit == Limit::Qps && excess.value < 0.0 {
+        [
+            "a negative QPS (",
+            &value,
+            "), which switches client-go's rate limiter off entirely",
+        ]
+        .concat()
     } else {
-        format!("{value}, above the maximum of {maximum} ({default})")
+        [
+            &value,
+            ", above the maximum of ",
+            &maximum,
+            " (",
+            default,
+            ")",
+        ]
+        .concat()
     };
     Violation::new(
-        setting.field.clone(),
-        setting.shown.clone(),
-        format!(
-            "{} sets its Kubernetes client {what} to {found}. One client this fast floods the API server: it answers 429 Too Many Requests to everyone, \
+        setting.place.field(at),
+        setting.place.shown(),
+        [
+            &at.describe(),
+            " sets its Kubernetes client ",
+            what,
+            " to ",
+            &found,
+            ". One client this fast floods the API server: it answers 429 Too Many Requests to everyone, \
              and kube-controller-manager, kube-scheduler and the kubelets stop working.",
-            at.describe(),
-        ),
-        format!(
-            "set it to at most {maximum}; watch with informers instead of polling, and let API Priority and Fairness queue bursts. \
-             If this client really needs more, raise `{setting_name}` in the policy settings or exempt it."
-        ),
+        ]
+        .concat(),
+        [
+            "set it to at most ",
+            &maximum,
+            "; watch with informers instead of polling, and let API Priority and Fairness queue bursts. \
+             If this client really needs more, raise `",
+            setting_name,
+            "` in the policy settings or exempt it.",
+        ]
+        .concat(),
     )
     .about(vec![container_finding(at, kind, excess.extent)])
 }

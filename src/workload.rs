@@ -278,7 +278,7 @@ impl ContainerAt<'_, '_> {
             ContainerList::InitContainers => "init container",
             ContainerList::EphemeralContainers => "ephemeral container",
         };
-        format!("{what} `{}`", self.container.name)
+        [what, " `", &self.container.name, "`"].concat()
     }
 }
 
