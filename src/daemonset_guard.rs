@@ -15,7 +15,7 @@ use crate::exemptions::Exemptions;
 use crate::host::Host;
 use crate::policy::Rule;
 use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
-use crate::settings::{validate_section, SettingsError, Validate};
+use crate::settings::{namespace_names, validate_section, SettingsError, Validate};
 use crate::violation::{Verdict, Violation};
 use crate::workload::{
     container_finding, expansion_violation, judge_change, ArgField, ContainerAt, ContainerList,
@@ -113,6 +113,8 @@ pub struct LimitSettings {
     pub applies_to: LimitScope,
     /// Resources every container must limit.
     pub resources: Vec<String>,
+    /// Namespaces whose workloads need no limits (fork bombs are still refused there).
+    pub exempt_namespaces: Vec<String>,
 }
 
 impl Default for LimitSettings {
@@ -120,7 +122,23 @@ impl Default for LimitSettings {
         Self {
             applies_to: LimitScope::DaemonSets,
             resources: vec!["cpu".to_string(), "memory".to_string()],
+            exempt_namespaces: Vec::new(),
         }
+    }
+}
+
+impl LimitSettings {
+    fn apply(&self, request: &Request, daemon_set: bool) -> bool {
+        let scope = match self.applies_to {
+            LimitScope::AllWorkloads => true,
+            LimitScope::DaemonSets => daemon_set,
+            LimitScope::None => false,
+        };
+        scope
+            && !self
+                .exempt_namespaces
+                .iter()
+                .any(|n| *n == request.namespace)
     }
 }
 
@@ -159,6 +177,7 @@ fn is_resource_name(name: &str) -> bool {
 
 impl Validate for LimitSettings {
     fn validate(&self) -> Result<(), SettingsError> {
+        namespace_names("exemptNamespaces", &self.exempt_namespaces)?;
         for (index, name) in self.resources.iter().enumerate() {
             if !is_resource_name(name) {
                 return Err(SettingsError::new(
@@ -233,11 +252,7 @@ fn judge(request: &Request, settings: &Settings, workload: &Workload) -> Verdict
     if daemon_set && settings.daemon_sets.allowed.reason(request).is_none() {
         verdict.violation(placement(request, &settings.daemon_sets.allowed));
     }
-    let limits_apply = match settings.resource_limits.applies_to {
-        LimitScope::AllWorkloads => true,
-        LimitScope::DaemonSets => daemon_set,
-        LimitScope::None => false,
-    };
+    let limits_apply = settings.resource_limits.apply(request, daemon_set);
     let expansions = Expansions::default();
     for at in workload.containers() {
         if settings.detect_fork_bombs {
@@ -541,7 +556,7 @@ fn limits_violation(at: &ContainerAt, missing: &[&str], zero: bool, daemon_set: 
             if zero { " (a limit of 0 is no limit: the kubelet sets none)" } else { "" },
         ),
         format!(
-            "set `resources.limits` for {missing} on the container, or on the whole pod in `{}.resources.limits` (pod-level resources, Kubernetes 1.34 and later), above 0 (required by the policy's `resourceLimits` setting); and {PID_FIX}.",
+            "set `resources.limits` for {missing} on the container, or on the whole pod in `{}.resources.limits` (pod-level resources, Kubernetes 1.34 and later), above 0 (required by the policy's `resourceLimits` setting; `resourceLimits.exemptNamespaces` lists namespaces it skips); and {PID_FIX}.",
             at.path.pod_spec
         ),
     )
@@ -765,6 +780,16 @@ mod tests {
     #[case::allowed_group(r#"{"daemonSets":{"allowed":{"groups":["devs"]}}}"#, 0, 1)]
     #[case::allowed_namespace(r#"{"daemonSets":{"allowed":{"namespaces":["apps"]}}}"#, 0, 1)]
     #[case::limits_everywhere(r#"{"resourceLimits":{"appliesTo":"AllWorkloads"}}"#, 1, 2)]
+    #[case::limits_exempt_here(
+        r#"{"resourceLimits":{"appliesTo":"AllWorkloads","exemptNamespaces":["apps"]}}"#,
+        0,
+        2
+    )]
+    #[case::limits_exempt_elsewhere(
+        r#"{"resourceLimits":{"appliesTo":"AllWorkloads","exemptNamespaces":["kube-system"]}}"#,
+        1,
+        2
+    )]
     #[case::no_fork_bomb_check(
         r#"{"detectForkBombs":false,"daemonSets":{"allowed":{"namespaces":["apps"]}}}"#,
         0,
@@ -899,6 +924,10 @@ mod tests {
         "resourceLimits.resources: must name"
     )]
     #[case::bad_exemption(r#"{"exemptions":{"users":[""]}}"#, "exemptions.users[0]")]
+    #[case::bad_limits_namespace(
+        r#"{"resourceLimits":{"exemptNamespaces":["kube-system","Apps"]}}"#,
+        "resourceLimits.exemptNamespaces[1]: `Apps` is not a namespace name"
+    )]
     fn refuses_invalid_settings(#[case] json: &str, #[case] expected: &str) {
         let raw = serde_json::value::RawValue::from_string(json.to_string()).expect("json");
         let error = crate::settings::parse::<Settings>(Some(&raw)).unwrap_err();

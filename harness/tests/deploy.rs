@@ -700,3 +700,52 @@ fn bundle_settings_keep_rules_out_of_the_system_namespaces() {
         "refused by api-rate-limit"
     );
 }
+
+/// The bundle's daemonset-guard, as its kube-system companion, requires no
+/// limits of the system namespaces' DaemonSets but still refuses fork bombs there.
+#[test]
+fn bundle_settings_require_no_limits_in_the_system_namespaces() {
+    let (_, bundle) = policies()
+        .into_iter()
+        .find(|(_, doc)| doc["metadata"]["name"] == "crash-guard")
+        .expect("the bundle's ClusterAdmissionPolicy");
+    let settings = &bundle["spec"]["settings"];
+    let judge = |namespace: &str, command: &[&str]| {
+        let request = json!({
+            "uid": "ds", "operation": "CREATE", "name": "kube-proxy", "namespace": namespace,
+            "kind": {"group": "apps", "version": "v1", "kind": "DaemonSet"},
+            "resource": {"group": "apps", "version": "v1", "resource": "daemonsets"},
+            "userInfo": {"username": "kubernetes-admin", "groups": ["system:masters"]},
+            "object": {"apiVersion": "apps/v1", "kind": "DaemonSet",
+                "metadata": {"name": "kube-proxy", "namespace": namespace},
+                "spec": {"template": {"spec": {"containers": [{"name": "kube-proxy",
+                    "image": "registry.k8s.io/kube-proxy:v1.34.0", "command": command}]}}}}
+        });
+        let payload = crash_guard::request::write_payload(&request, settings).expect("payload");
+        let response = crash_guard::bundle::validate(&payload, &crash_guard::host::NoHost);
+        (response.accepted, response.message.unwrap_or_default())
+    };
+    let proxy = [
+        "/usr/local/bin/kube-proxy",
+        "--config=/var/lib/kube-proxy/config.conf",
+    ];
+    for namespace in ["kube-system", "kube-public", "kube-node-lease"] {
+        let (accepted, message) = judge(namespace, &proxy);
+        assert!(
+            accepted || !message.contains("resources.limits"),
+            "{namespace}: {message}"
+        );
+        let (accepted, message) = judge(namespace, &["bash", "-c", ":(){ :|:& };:"]);
+        assert!(
+            !accepted && message.contains("fork bomb"),
+            "{namespace}: {message}"
+        );
+    }
+    let (accepted, message) = judge("kube-system", &proxy);
+    assert!(accepted, "kube-system: {message}");
+    let (accepted, message) = judge("team-a", &proxy);
+    assert!(
+        !accepted && message.contains("resources.limits = missing cpu, memory"),
+        "outside them limits are required: {message}"
+    );
+}
