@@ -154,20 +154,11 @@ fn is_resource_name(name: &str) -> bool {
     let Some((prefix, local)) = name.split_once('/') else {
         return false;
     };
-    let label = |l: &str| {
-        !l.is_empty()
-            && l.len() <= 63
-            && l.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-    };
     let alnum_ends = |t: &str| {
         t.starts_with(|c: char| c.is_ascii_alphanumeric())
             && t.ends_with(|c: char| c.is_ascii_alphanumeric())
     };
-    prefix.len() <= 253
-        && prefix.split('.').all(label)
+    crate::settings::is_dns_subdomain(prefix)
         && local.len() <= 63
         && alnum_ends(local)
         && local

@@ -336,7 +336,7 @@ pub fn is_label_segment(text: &str) -> bool {
 pub fn label_key_problem(text: &str) -> Option<&'static str> {
     let name = match text.split_once('/') {
         Some((prefix, name)) => {
-            if prefix.len() > 253 || !prefix.split('.').all(crate::settings::is_dns_label) {
+            if !crate::settings::is_dns_subdomain(prefix) {
                 return Some("the prefix before `/` must be a lowercase DNS subdomain (RFC 1123: at most 253 characters, dot-separated parts of a-z, 0-9 and `-`, each starting and ending alphanumeric)");
             }
             name

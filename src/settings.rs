@@ -158,6 +158,12 @@ pub fn is_dns_label(text: &str) -> bool {
         && bytes.iter().all(|b| alnum(b) || *b == b'-')
 }
 
+/// An RFC 1123 DNS subdomain (an API group, a label key's prefix): dot-separated
+/// DNS labels, at most 253 bytes.
+pub fn is_dns_subdomain(text: &str) -> bool {
+    text.len() <= 253 && text.split('.').all(is_dns_label)
+}
+
 /// Refuses an empty entry in a list of names.
 pub fn non_empty_entries(field: &str, entries: &[String]) -> Result<(), SettingsError> {
     match entries.iter().position(|e| e.trim().is_empty()) {

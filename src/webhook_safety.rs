@@ -14,7 +14,9 @@ use crate::policy::Rule;
 use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
 use crate::response::{count, decimal, signed};
 use crate::selector::{labels_flow_yaml, LabelSelector, NAMESPACE_NAME_LABEL};
-use crate::settings::{is_dns_label, namespace_names, validate_section, SettingsError, Validate};
+use crate::settings::{
+    is_dns_label, is_dns_subdomain, namespace_names, validate_section, SettingsError, Validate,
+};
 use crate::violation::{Verdict, Violation};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -119,11 +121,6 @@ impl Settings {
         self.lease_max_timeout_seconds
             .unwrap_or(DEFAULT_LEASE_MAX_TIMEOUT_SECONDS.min(self.max_timeout_seconds))
     }
-}
-
-/// An RFC 1123 DNS subdomain: dot-separated DNS labels, at most 253 bytes.
-fn is_dns_subdomain(text: &str) -> bool {
-    text.len() <= 253 && text.split('.').all(is_dns_label)
 }
 
 impl Validate for SelfHealingResource {

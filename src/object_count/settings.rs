@@ -7,7 +7,9 @@ use serde::{Deserialize, Deserializer};
 use crate::exemptions::Exemptions;
 use crate::host::OnLookupFailure;
 use crate::selector::{LabelSelector, Operator, Requirement};
-use crate::settings::{is_dns_label, namespace_names, validate_section, SettingsError, Validate};
+use crate::settings::{
+    is_dns_subdomain, namespace_names, validate_section, SettingsError, Validate,
+};
 
 /// Default per-namespace ceiling for ConfigMaps and Secrets (README: "Why these defaults").
 pub const DEFAULT_KIND_LIMIT: u32 = 1000;
@@ -188,7 +190,7 @@ fn check_api_version(api_version: &str) -> Result<(), SettingsError> {
         None => (None, api_version),
     };
     // A group is a DNS subdomain: `.`, `-x-` or `a..b` never names one.
-    let group_ok = group.is_none_or(|g| g.len() <= 253 && g.split('.').all(is_dns_label));
+    let group_ok = group.is_none_or(is_dns_subdomain);
     if group == Some("core") {
         return Err(SettingsError::new(
             "apiVersion",
