@@ -656,17 +656,22 @@ fn shipped_settings_are_valid() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The shipped settings of the bundle's ClusterAdmissionPolicy.
+fn bundle_settings() -> Value {
+    let (_, bundle) = policies()
+        .into_iter()
+        .find(|(_, doc)| doc["metadata"]["name"] == "crash-guard")
+        .expect("the bundle's ClusterAdmissionPolicy");
+    bundle["spec"]["settings"].clone()
+}
+
 /// The bundle sees the system namespaces for the rules that protect them, and
 /// its shipped settings keep the others out of them, as their own policies'
 /// namespaceSelectors do: a kube-controller-manager mirror Pod with
 /// `--kube-api-qps=100` is judged by api-rate-limit only outside them.
 #[test]
 fn bundle_settings_keep_rules_out_of_the_system_namespaces() {
-    let (_, bundle) = policies()
-        .into_iter()
-        .find(|(_, doc)| doc["metadata"]["name"] == "crash-guard")
-        .expect("the bundle's ClusterAdmissionPolicy");
-    let settings = &bundle["spec"]["settings"];
+    let settings = &bundle_settings();
     let judge = |namespace: &str| {
         let request = json!({
             "uid": "kcm", "operation": "CREATE", "name": "kube-controller-manager-cp-1",
@@ -705,11 +710,7 @@ fn bundle_settings_keep_rules_out_of_the_system_namespaces() {
 /// limits of the system namespaces' DaemonSets but still refuses fork bombs there.
 #[test]
 fn bundle_settings_require_no_limits_in_the_system_namespaces() {
-    let (_, bundle) = policies()
-        .into_iter()
-        .find(|(_, doc)| doc["metadata"]["name"] == "crash-guard")
-        .expect("the bundle's ClusterAdmissionPolicy");
-    let settings = &bundle["spec"]["settings"];
+    let settings = &bundle_settings();
     let judge = |namespace: &str, command: &[&str]| {
         let request = json!({
             "uid": "ds", "operation": "CREATE", "name": "kube-proxy", "namespace": namespace,
