@@ -183,13 +183,13 @@ enum Kind {
 }
 
 impl Settings {
+    /// `secret_type` is empty for a ConfigMap, or [`HELM_RELEASE`] when it
+    /// holds a Helm release record (Helm's ConfigMap driver), which gets that type's limit.
     fn limit(&self, kind: Kind, secret_type: &str) -> (ByteSize, String) {
-        match kind {
-            Kind::ConfigMap => (self.limits.config_map, "limits.ConfigMap".to_string()),
-            Kind::Secret => match self.secret_type_limits.get(secret_type) {
-                Some(limit) => (*limit, format!("secretTypeLimits[\"{secret_type}\"]")),
-                None => (self.limits.secret, "limits.Secret".to_string()),
-            },
+        match (self.secret_type_limits.get(secret_type), kind) {
+            (Some(limit), _) => (*limit, format!("secretTypeLimits[\"{secret_type}\"]")),
+            (None, Kind::ConfigMap) => (self.limits.config_map, "limits.ConfigMap".to_string()),
+            (None, Kind::Secret) => (self.limits.secret, "limits.Secret".to_string()),
         }
     }
 }
@@ -292,6 +292,8 @@ struct MetadataMap<'a> {
     bytes: u64,
     largest: Option<(Cow<'a, str>, u64)>,
     last_applied: u64,
+    /// `owner: helm`, the label Helm puts on its release records.
+    helm_owner: bool,
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for MetadataMap<'a> {
@@ -311,9 +313,15 @@ impl<'de: 'a, 'a> Deserialize<'de> for MetadataMap<'a> {
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut sizes = MetadataMap::default();
-                while let Some((key, value)) = map.next_entry::<Text, Option<Len<Plain>>>()? {
-                    let key = key.0;
-                    let entry = (key.len() as u64).saturating_add(value.map_or(0, |v| v.0));
+                while let Some(Text(key)) = map.next_key::<Text>()? {
+                    let value = if key == "owner" {
+                        let owner = map.next_value::<Option<Text>>()?;
+                        sizes.helm_owner = owner.as_ref().is_some_and(|o| o.0 == "helm");
+                        owner.map_or(0, |o| o.0.len() as u64)
+                    } else {
+                        map.next_value::<Option<Len<Plain>>>()?.map_or(0, |v| v.0)
+                    };
+                    let entry = (key.len() as u64).saturating_add(value);
                     sizes.bytes = sizes.bytes.saturating_add(entry);
                     if key == LAST_APPLIED {
                         sizes.last_applied = entry;
@@ -378,6 +386,7 @@ struct Measurement {
     /// Key and size (key + value) of the largest annotation.
     largest_annotation: Option<(String, u64)>,
     labels: u64,
+    /// A Secret's type; for a ConfigMap, empty or [`HELM_RELEASE`] (a Helm release record).
     secret_type: String,
     /// Key and size (key + value) of the largest entries.
     largest: Vec<(String, u64)>,
@@ -396,10 +405,21 @@ impl Measurement {
             .saturating_add(self.annotations.saturating_sub(self.last_applied))
     }
 
-    fn grows_from(&self, old: &Measurement) -> bool {
+    /// The sizes an update is judged by, old and new, and whether labels and
+    /// annotations other than the last-applied copy are left out of them.
+    fn compared(&self, old: &Measurement) -> (u64, u64, bool) {
         let within = self.metadata() <= METADATA_ALLOWANCE;
         let ignored = |m: &Measurement| if within { m.metadata() } else { 0 };
-        self.bytes.saturating_sub(ignored(self)) > old.bytes.saturating_sub(ignored(old))
+        (
+            old.bytes.saturating_sub(ignored(old)),
+            self.bytes.saturating_sub(ignored(self)),
+            within,
+        )
+    }
+
+    fn grows_from(&self, old: &Measurement) -> bool {
+        let (before, after, _) = self.compared(old);
+        after > before
     }
 }
 
@@ -453,6 +473,7 @@ static NO_ANNOTATIONS: MetadataMap<'static> = MetadataMap {
     bytes: 0,
     largest: None,
     last_applied: 0,
+    helm_owner: false,
 };
 
 fn measure_secret(secret: &SecretPayload) -> Measurement {
@@ -474,11 +495,18 @@ fn measure_secret(secret: &SecretPayload) -> Measurement {
     )
 }
 
-fn measure_config_map(config_map: &ConfigMapPayload) -> Measurement {
+/// Helm's ConfigMap storage driver names its release records
+/// `sh.helm.release.v1.<release>.v<revision>` and labels them `owner: helm`.
+fn measure_config_map(config_map: &ConfigMapPayload, name: &str) -> Measurement {
     let entries = config_map.data.sizes.iter();
+    let helm = name.starts_with("sh.helm.release.v1.")
+        && config_map
+            .metadata
+            .as_ref()
+            .is_some_and(|m| m.labels.helm_owner);
     measure_entries(
         entries.chain(config_map.binary_data.sizes.iter()),
-        String::new(),
+        if helm { HELM_RELEASE } else { "" }.to_string(),
         config_map.metadata.as_ref(),
     )
 }
@@ -521,7 +549,10 @@ impl Rule for ObjectSize {
         }
         let new = match kind {
             Kind::Secret => objects.object.decode()?.as_ref().map(measure_secret),
-            Kind::ConfigMap => request.object()?.as_ref().map(measure_config_map),
+            Kind::ConfigMap => request
+                .object()?
+                .as_ref()
+                .map(|c| measure_config_map(c, &request.name)),
         };
         let Some(new) = new else {
             return Ok(Verdict::accept());
@@ -534,9 +565,10 @@ impl Rule for ObjectSize {
             (Operation::Update, Kind::Secret) => {
                 objects.old_object.decode()?.as_ref().map(measure_secret)
             }
-            (Operation::Update, Kind::ConfigMap) => {
-                request.old_object()?.as_ref().map(measure_config_map)
-            }
+            (Operation::Update, Kind::ConfigMap) => request
+                .old_object()?
+                .as_ref()
+                .map(|c| measure_config_map(c, &request.name)),
             _ => None,
         };
         if let Some(old) = &old {
@@ -588,10 +620,23 @@ fn violation(
             "data+stringData",
             format!("Secrets of type {}", new.secret_type),
         ),
+        Kind::ConfigMap if new.secret_type == HELM_RELEASE => (
+            "data+binaryData",
+            "ConfigMaps that hold Helm release records".to_string(),
+        ),
         Kind::ConfigMap => ("data+binaryData", "ConfigMaps".to_string()),
     };
-    let growth = match old {
-        Some(old) => format!(" (this update grows it from {})", size(old.bytes)),
+    let growth = match old.map(|old| (old, new.compared(old))) {
+        Some((old, (before, after, true))) if new.metadata() > 0 || old.metadata() > 0 => format!(
+            " This update grows its keys, values and last-applied copy from {} to {}; labels and other annotations, up to 4 KiB together, are not counted.",
+            size(before),
+            size(after)
+        ),
+        Some((_, (before, after, _))) => format!(
+            " This update grows it from {} to {}.",
+            size(before),
+            size(after)
+        ),
         None => String::new(),
     };
     let mut parts = format!(
@@ -651,7 +696,8 @@ fn violation(
         };
         format!(
             "most of the size is the copy of the object that client-side `kubectl apply` keeps in the annotation {LAST_APPLIED}: \
-             apply with `kubectl apply --server-side`, which keeps no such copy{remove}. Otherwise "
+             apply with `kubectl apply --server-side`, which keeps no such copy{remove}; a GitOps tool needs its own server-side \
+             apply option (Argo CD: the `ServerSideApply=true` sync option), or its next client-side sync adds the copy again. Otherwise "
         )
     } else if let Some((key, bytes)) = custom_annotation.filter(|(_, bytes)| most(*bytes)) {
         format!(
@@ -670,16 +716,16 @@ fn violation(
         field,
         size(new.bytes),
         format!(
-            "the object is over the {limit} limit for {scope}{growth}: {parts}{largest}. \
+            "the object is over the {limit} limit for {scope}: {parts}{largest}.{growth} \
              kube-apiserver keeps every {kind_name} in memory (its watch cache), so many large ones, up to the 1 MiB cap each, get it OOM-killed.",
         ),
         match (kind, new.secret_type.as_str()) {
             // Helm writes the release record: its data cannot be moved out or split by hand.
-            (Kind::Secret, HELM_RELEASE) => format!(
-                "{metadata_fix}this Secret is a Helm release record (the chart with its files, the values and the rendered manifest), \
+            (_, HELM_RELEASE) => format!(
+                "{metadata_fix}this {kind_name} is a Helm release record (the chart with its files, the values and the rendered manifest), \
                  written by Helm, so its data cannot be moved out or split: store releases with Helm's SQL storage driver \
-                 (`HELM_DRIVER=sql`, PostgreSQL), which keeps them out of Secrets, or keep large files out of the chart (`.helmignore`). \
-                 If it must be this large, raise `secretTypeLimits[\"{HELM_RELEASE}\"]` on purpose, and lower `helm upgrade --history-max` \
+                 (`HELM_DRIVER=sql`, PostgreSQL), which keeps them out of {kind_name}s, or keep large files out of the chart (`.helmignore`). \
+                 If it must be this large, raise `{limit_setting}` on purpose, and lower `helm upgrade --history-max` \
                  so that fewer revisions this large are kept.",
             ),
             (Kind::Secret, "kubernetes.io/tls") => format!(
@@ -687,9 +733,15 @@ fn violation(
                  and distribute CA bundles separately, in a ConfigMap (e.g. with trust-manager). \
                  If it must be this large, raise `{limit_setting}` in the policy settings.",
             ),
-            _ => format!(
-                "{metadata_fix}keep large data out of {kind_name}s: in a dedicated secret store (e.g. Vault) or a CustomResource, \
-                 and reference it from here; or split the object. If it must be this large, raise `{limit_setting}` in the policy settings.",
+            // Only stores outside kube-apiserver help: it caches split objects and custom resources too.
+            (Kind::Secret, _) => format!(
+                "{metadata_fix}keep large data outside kube-apiserver (it caches split Secrets and custom resources too): \
+                 secrets in an external secret store (e.g. Vault), bulk files in object storage, on a volume or in the container image, \
+                 referenced from here. If it must be this large, raise `{limit_setting}` in the policy settings.",
+            ),
+            (Kind::ConfigMap, _) => format!(
+                "{metadata_fix}keep large data outside kube-apiserver (it caches split ConfigMaps and custom resources too): \
+                 in object storage, on a volume or in the container image, referenced from here. If it must be this large, raise `{limit_setting}` in the policy settings.",
             ),
         },
     ));
@@ -870,12 +922,141 @@ mod tests {
             "921604 bytes (900.0 KiB) of keys and values (1 key)",
             "blob: 921604 bytes",
             "OOM-killed",
-            "Vault",
-            "CustomResource",
+            "secrets in an external secret store (e.g. Vault), bulk files in object storage, on a volume or in the container image",
+            "it caches split Secrets and custom resources too",
             "limits.Secret",
         ] {
             assert!(message.contains(needle), "{needle} missing from {message}");
         }
+        for needle in ["CustomResource", "split the object", "This update"] {
+            assert!(!message.contains(needle), "{needle} in {message}");
+        }
+    }
+
+    /// Non-secret data is not sent to a secret store.
+    #[test]
+    fn config_map_fix_names_stores_outside_the_api_server() {
+        let verdict = judge(
+            &request("CREATE", "ConfigMap", &last_applied(0, 300_000), "null"),
+            &Settings::default(),
+        );
+        let message = verdict
+            .into_response("object-size", "ConfigMap apps/n")
+            .message
+            .unwrap_or_default();
+        assert!(
+            message.contains("keep large data outside kube-apiserver (it caches split ConfigMaps and custom resources too): in object storage, on a volume or in the container image, referenced from here. If it must be this large, raise `limits.ConfigMap`"),
+            "{message}"
+        );
+        for needle in [
+            "secret store",
+            "Vault",
+            "CustomResource",
+            "split the object",
+        ] {
+            assert!(!message.contains(needle), "{needle} in {message}");
+        }
+    }
+
+    /// A refused update shows the two figures it was judged by.
+    #[rstest]
+    #[case::metadata_left_out(
+        annotated_secret(300_100, 0, 0),
+        annotated_secret(300_000, 0, 3000),
+        "This update grows its keys, values and last-applied copy from 300004 bytes (293.0 KiB) to 300104 bytes (293.1 KiB); labels and other annotations, up to 4 KiB together, are not counted."
+    )]
+    #[case::no_metadata(
+        secret(300_100),
+        secret(300_000),
+        "This update grows it from 300004 bytes (293.0 KiB) to 300104 bytes (293.1 KiB)."
+    )]
+    #[case::metadata_beyond_allowance(
+        annotated_secret(300_000, 0, 5000),
+        annotated_secret(300_000, 0, 4090),
+        "This update grows it from 304110 bytes (297.0 KiB) to 305020 bytes (297.9 KiB)."
+    )]
+    fn refused_update_shows_compared_sizes(
+        #[case] new: String,
+        #[case] old: String,
+        #[case] expected: &str,
+    ) {
+        let verdict = judge(
+            &request("UPDATE", "Secret", &new, &old),
+            &Settings::default(),
+        );
+        let message = verdict
+            .into_response("object-size", "Secret apps/n")
+            .message
+            .unwrap_or_default();
+        assert!(message.contains(expected), "{message}");
+    }
+
+    /// A release record of Helm's ConfigMap driver.
+    fn helm_config_map(bytes: usize, owner: &str) -> String {
+        format!(
+            r#"{{"metadata":{{"labels":{{"name":"web","owner":"{owner}","status":"deployed","version":"3"}}}},"data":{{"release":"{}"}}}}"#,
+            "x".repeat(bytes)
+        )
+    }
+
+    fn config_map_named(name: &str, object: &str) -> String {
+        request("CREATE", "ConfigMap", object, "null")
+            .replace(r#""name":"n""#, &format!(r#""name":"{name}""#))
+    }
+
+    #[rstest]
+    #[case::helm_record_within_helm_limit(
+        "sh.helm.release.v1.web.v3",
+        helm_config_map(400_000, "helm"),
+        true
+    )]
+    #[case::helm_record_over_helm_limit(
+        "sh.helm.release.v1.web.v3",
+        helm_config_map(530_000, "helm"),
+        false
+    )]
+    #[case::other_owner("sh.helm.release.v1.web.v3", helm_config_map(400_000, "flux"), false)]
+    #[case::other_name("web-release", helm_config_map(400_000, "helm"), false)]
+    #[case::escaped_owner(
+        "sh.helm.release.v1.web.v3",
+        helm_config_map(400_000, r"hel\u006d"),
+        true
+    )]
+    fn helm_config_map_records_get_the_helm_limit(
+        #[case] name: &str,
+        #[case] object: String,
+        #[case] accepted: bool,
+    ) {
+        let verdict = judge(&config_map_named(name, &object), &Settings::default());
+        assert_eq!(verdict.is_accepted(), accepted);
+    }
+
+    #[rstest]
+    #[case::default_settings(
+        Settings::default(),
+        "raise `secretTypeLimits[\"helm.sh/release.v1\"]` on purpose"
+    )]
+    #[case::no_helm_limit(Settings { secret_type_limits: BTreeMap::new(), ..Settings::default() }, "raise `limits.ConfigMap` on purpose")]
+    fn helm_config_map_records_get_the_helm_fix(#[case] settings: Settings, #[case] raise: &str) {
+        let json = config_map_named(
+            "sh.helm.release.v1.web.v3",
+            &helm_config_map(600_000, "helm"),
+        );
+        let message = judge(&json, &settings)
+            .into_response("object-size", "ConfigMap apps/sh.helm.release.v1.web.v3")
+            .message
+            .unwrap_or_default();
+        for needle in [
+            "limit for ConfigMaps that hold Helm release records",
+            "this ConfigMap is a Helm release record",
+            "`HELM_DRIVER=sql`, PostgreSQL), which keeps them out of ConfigMaps",
+            ".helmignore",
+            "helm upgrade --history-max",
+            raise,
+        ] {
+            assert!(message.contains(needle), "{needle} missing from {message}");
+        }
+        assert!(!message.contains("object storage"), "{message}");
     }
 
     #[rstest]
@@ -894,10 +1075,10 @@ mod tests {
     #[case::docker_config_json(
         "kubernetes.io/dockerconfigjson",
         70_000,
-        &["Vault", "split the object", "raise `secretTypeLimits[\"kubernetes.io/dockerconfigjson\"]`"],
-        &["HELM_DRIVER", "trust-manager"]
+        &["Vault", "object storage", "raise `secretTypeLimits[\"kubernetes.io/dockerconfigjson\"]`"],
+        &["HELM_DRIVER", "trust-manager", "split the object", "CustomResource"]
     )]
-    #[case::opaque("Opaque", 300_000, &["Vault", "split the object", "raise `limits.Secret`"], &["HELM_DRIVER", "trust-manager"])]
+    #[case::opaque("Opaque", 300_000, &["Vault", "object storage", "raise `limits.Secret`"], &["HELM_DRIVER", "trust-manager", "split the object", "CustomResource"])]
     fn fix_depends_on_secret_type(
         #[case] secret_type: &str,
         #[case] bytes: usize,
@@ -974,7 +1155,7 @@ mod tests {
         ] {
             assert!(message.contains(&needle), "{needle} missing from {message}");
         }
-        let fix = format!("`kubectl apply --server-side`, which keeps no such copy (on an existing ConfigMap, first remove it: `kubectl annotate configmap -n apps n {LAST_APPLIED}-`)");
+        let fix = format!("`kubectl apply --server-side`, which keeps no such copy (on an existing ConfigMap, first remove it: `kubectl annotate configmap -n apps n {LAST_APPLIED}-`); a GitOps tool needs its own server-side apply option (Argo CD: the `ServerSideApply=true` sync option), or its next client-side sync adds the copy again.");
         assert_eq!(message.contains(&fix), server_side, "{message}");
     }
 
