@@ -628,7 +628,12 @@ fn violation(
     };
     let growth = match old.map(|old| (old, new.compared(old))) {
         Some((old, (before, after, true))) if new.metadata() > 0 || old.metadata() > 0 => format!(
-            " This update grows its keys, values and last-applied copy from {} to {}; labels and other annotations, up to 4 KiB together, are not counted.",
+            " This update grows its keys and values{} from {} to {}; labels and other annotations, up to 4 KiB together, are not counted.",
+            if new.last_applied > 0 || old.last_applied > 0 {
+                ", with the last-applied copy,"
+            } else {
+                ""
+            },
             size(before),
             size(after)
         ),
@@ -963,7 +968,12 @@ mod tests {
     #[case::metadata_left_out(
         annotated_secret(300_100, 0, 0),
         annotated_secret(300_000, 0, 3000),
-        "This update grows its keys, values and last-applied copy from 300004 bytes (293.0 KiB) to 300104 bytes (293.1 KiB); labels and other annotations, up to 4 KiB together, are not counted."
+        "This update grows its keys and values from 300004 bytes (293.0 KiB) to 300104 bytes (293.1 KiB); labels and other annotations, up to 4 KiB together, are not counted."
+    )]
+    #[case::last_applied_counted(
+        format!(r#"{{"metadata":{{"annotations":{{"{LAST_APPLIED}":"{}"}}}},"data":{{"blob":"{}"}}}}"#, "x".repeat(100), b64(300_000)),
+        annotated_secret(300_000, 0, 3000),
+        "This update grows its keys and values, with the last-applied copy, from 300004 bytes (293.0 KiB) to 300152 bytes (293.1 KiB); labels and other annotations"
     )]
     #[case::no_metadata(
         secret(300_100),
