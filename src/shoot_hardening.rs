@@ -519,6 +519,7 @@ fn check_inflight(shoot: &Shoot, bounds: &InflightBounds, findings: &mut Vec<Fou
                 ["spec.kubernetes.kubeAPIServer.requests.", name].concat(),
                 signed(value, &mut [0; 20]),
                 problem,
+                // Settings validation keeps the default within the range.
                 [
                     "set it from ",
                     decimal(range.minimum, &mut [0; 20]),
