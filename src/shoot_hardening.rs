@@ -138,14 +138,16 @@ impl Validate for InflightBounds {
                 "maxNonMutatingInflight",
                 &self.max_non_mutating_inflight,
                 GARDENER_NON_MUTATING_INFLIGHT_MAXIMUM,
+                DEFAULT_NON_MUTATING_INFLIGHT,
             ),
             (
                 "maxMutatingInflight",
                 &self.max_mutating_inflight,
                 GARDENER_MUTATING_INFLIGHT_MAXIMUM,
+                DEFAULT_MUTATING_INFLIGHT,
             ),
         ];
-        for (name, range, cap) in sections {
+        for (name, range, cap, default) in sections {
             validate_section(name, range)?;
             if range.maximum > cap {
                 return Err(SettingsError::new(
@@ -153,6 +155,18 @@ impl Validate for InflightBounds {
                     format!("{} is above {cap}, which Gardener itself refuses, so the bound would never apply", range.maximum),
                 ));
             }
+            // Shoots that leave the field unset get the default, unjudged.
+            let (bound, value, side) = if range.minimum > default {
+                ("minimum", range.minimum, "above")
+            } else if range.maximum < default {
+                ("maximum", range.maximum, "below")
+            } else {
+                continue;
+            };
+            return Err(SettingsError::new(
+                [name, ".", bound].concat(),
+                format!("{value} is {side} kube-apiserver's default of {default}, which every Shoot that leaves {name} unset gets, so the bounds would not hold for them: the range must include {default}"),
+            ));
         }
         Ok(())
     }
@@ -214,16 +228,6 @@ struct Found {
     /// Only zones machine-controller-manager rolls anyway take it over the
     /// bound (Gardener's defaults on a pool over several zones): a warning.
     advisory: bool,
-}
-
-fn found(key: String, excess: u64, violation: Violation, advisory: bool) -> Found {
-    Found {
-        violation: violation.about(vec![Finding {
-            key,
-            extent: excess,
-        }]),
-        advisory,
-    }
 }
 
 const NOT_SET: &str = "(not set)";
@@ -515,6 +519,7 @@ fn check_inflight(shoot: &Shoot, bounds: &InflightBounds, findings: &mut Vec<Fou
                 ["spec.kubernetes.kubeAPIServer.requests.", name].concat(),
                 signed(value, &mut [0; 20]),
                 problem,
+                // Settings validation keeps the default within the range.
                 [
                     "set it from ",
                     decimal(range.minimum, &mut [0; 20]),
@@ -615,6 +620,12 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
         // nodes over `alwaysAllowedNodes` without one: each measure has its
         // own key, so an UPDATE compares it only with the same measure.
         let key = |unit: &str| ["maxUnavailable/", worker.name.as_ref(), unit].concat();
+        let one = |unit: &str, extent: u64| {
+            vec![Finding {
+                key: key(unit),
+                extent,
+            }]
+        };
         // `maximum: 0` is a pool without nodes (Gardener requires
         // maximum >= minimum >= 0): nothing to take down, no finding.
         let maximum = worker.maximum.and_then(|m| u64::try_from(m).ok());
@@ -625,8 +636,7 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
             |limit: &str| ["set maxUnavailable to at most ", limit, ", ", fix_suffix].concat();
         let outcome = match (value, maximum) {
             (IntOrPercent::Invalid(_), _) => Some((
-                key("/invalid"),
-                0,
+                one("/invalid", 0),
                 "is neither a whole number nor a percentage such as 25%, so the rolling update's limit is undefined.".to_string(),
                 ["set maxUnavailable to a whole number or a percentage, ", fix_suffix].concat(),
                 false,
@@ -634,13 +644,24 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
             (value, Some(maximum)) => {
                 let allowed = always.max(maximum.saturating_mul(pct) / 100);
                 let (nodes, fenceposts) = unavailable_nodes(worker, maximum, value, surge);
-                (nodes > allowed).then(|| {
-                    let advisory = fenceposts > 0 && nodes.saturating_sub(fenceposts) <= allowed;
+                let counted = nodes.saturating_sub(fenceposts);
+                // MCM applies a whole number to the machines that exist, so it
+                // must hold at the pool's smallest size too; a percentage
+                // shrinks with the pool.
+                let minimum = worker
+                    .minimum
+                    .and_then(|m| u64::try_from(m).ok())
+                    .unwrap_or(0);
+                let smallest = minimum.min(maximum).max(1);
+                let allowed_small = always.max(smallest.saturating_mul(pct) / 100);
+                let small_over = matches!(value, IntOrPercent::Count(_)) && counted > allowed_small;
+                (nodes > allowed || small_over).then(|| {
+                    let advisory = fenceposts > 0 && counted <= allowed && !small_over;
                     let zones = worker.zones.map_or(1, |z| z.0).max(1);
                     let zones_text = decimal(zones, &mut [0; 20]).to_string();
                     let zone_note = if zones < 2 {
                         String::new()
-                    } else if fenceposts == 0 {
+                    } else if fenceposts == 0 || small_over {
                         [" (Gardener splits maxSurge and maxUnavailable over its ", &zones_text, " zones)"].concat()
                     } else {
                         [
@@ -655,17 +676,72 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
                         .concat()
                     };
                     let allowed_text = decimal(allowed, &mut [0; 20]).to_string();
+                    let small_text = decimal(allowed_small, &mut [0; 20]).to_string();
+                    let smallest_text = decimal(smallest, &mut [0; 20]).to_string();
                     let surge_per_zone = " (one surge node per zone: a zone left with neither surge nor maxUnavailable loses a node anyway)";
-                    let fix = if fenceposts > 0 && nodes.saturating_sub(fenceposts) <= allowed {
+                    let fix = if advisory {
                         ["set maxSurge to at least ", &zones_text, surge_per_zone, ": surge nodes add capacity during the update rather than removing it."].concat()
-                    } else if unavailable_nodes(worker, maximum, &IntOrPercent::Count(allowed), surge).0 > allowed {
-                        ["set maxUnavailable to at most ", &allowed_text, " and maxSurge to at least ", &zones_text, surge_per_zone, ": surge nodes add capacity during the update rather than removing it."].concat()
                     } else {
-                        fix(&allowed_text)
+                        // A percentage holds at every size: offer it when it
+                        // also holds at the maximum, else a whole number.
+                        let percent = IntOrPercent::Percent(pct);
+                        let (p_nodes, p_fenceposts) = unavailable_nodes(worker, maximum, &percent, surge);
+                        let (target, suggestion) = if pct > 0 && p_nodes.saturating_sub(p_fenceposts) <= allowed {
+                            let target = [
+                                "a percentage of at most ",
+                                decimal(pct, &mut [0; 20]),
+                                "% (machine-controller-manager resolves it against the machines that exist, so it holds at every pool size; a whole number must stay within ",
+                                &small_text,
+                                ", the bound at the pool's minimum)",
+                            ]
+                            .concat();
+                            (target, percent)
+                        } else {
+                            (["at most ", &small_text].concat(), IntOrPercent::Count(allowed_small))
+                        };
+                        if unavailable_nodes(worker, maximum, &suggestion, surge).0 > allowed {
+                            ["set maxUnavailable to ", &target, " and maxSurge to at least ", &zones_text, surge_per_zone, ": surge nodes add capacity during the update rather than removing it."].concat()
+                        } else {
+                            ["set maxUnavailable to ", &target, ", ", fix_suffix].concat()
+                        }
                     };
-                    (
-                        key(""),
-                        nodes.saturating_sub(allowed),
+                    let mut about = Vec::new();
+                    if nodes > allowed {
+                        about.push(Finding { key: key(""), extent: nodes.saturating_sub(allowed) });
+                    }
+                    let problem = if small_over {
+                        about.push(Finding { key: key("/minimum"), extent: counted.saturating_sub(allowed_small) });
+                        let counted_text = decimal(counted, &mut [0; 20]).to_string();
+                        let at = match (minimum, smallest) {
+                            (0, _) => "at 1 node (its minimum is 0) the pool loses ".to_string(),
+                            (_, 1) => "at its minimum of 1 node the pool loses ".to_string(),
+                            _ => ["at its minimum of ", &smallest_text, " nodes the pool loses "].concat(),
+                        };
+                        let lost = match (counted >= smallest, smallest) {
+                            (true, 1) => "it",
+                            (true, _) => "all of them",
+                            _ => &counted_text,
+                        };
+                        [
+                            "lets ",
+                            &counted_text,
+                            " nodes be down at once during a rolling update (e.g. a new machine image) however small the pool",
+                            &zone_note,
+                            ": machine-controller-manager applies a whole number to the machines that exist, so ",
+                            &at,
+                            lost,
+                            ", above the bound of ",
+                            &small_text,
+                            " (",
+                            decimal(pct, &mut [0; 20]),
+                            "% of ",
+                            &smallest_text,
+                            ", at least ",
+                            decimal(always, &mut [0; 20]),
+                            "): the remaining nodes must absorb their pods, run out of capacity and evict or leave them Pending, and a faulty image takes that many nodes down in one step.",
+                        ]
+                        .concat()
+                    } else {
                         [
                             "lets up to ",
                             decimal(nodes, &mut [0; 20]),
@@ -681,16 +757,14 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
                             decimal(always, &mut [0; 20]),
                             "): the remaining nodes must absorb their pods, run out of capacity and evict or leave them Pending, and a faulty image takes that many nodes down in one step.",
                         ]
-                        .concat(),
-                        fix,
-                        advisory,
-                    )
+                        .concat()
+                    };
+                    (about, problem, fix, advisory)
                 })
             }
             (IntOrPercent::Percent(p), None) => (*p > pct).then(|| {
                 (
-                    key("/percent"),
-                    p.saturating_sub(pct),
+                    one("/percent", p.saturating_sub(pct)),
                     [
                         "lets ",
                         decimal(*p, &mut [0; 20]),
@@ -705,8 +779,7 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
             }),
             (IntOrPercent::Count(n), None) => (*n > always).then(|| {
                 (
-                    key("/unsized"),
-                    n.saturating_sub(always),
+                    one("/unsized", n.saturating_sub(always)),
                     [
                         "lets ",
                         decimal(*n, &mut [0; 20]),
@@ -720,7 +793,7 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
                 )
             }),
         };
-        if let Some((key, excess, problem, fix, advisory)) = outcome {
+        if let Some((about, problem, fix, advisory)) = outcome {
             let violation = Violation::new(
                 pool_field(index, worker, "maxUnavailable"),
                 worker.max_unavailable.as_ref().map_or_else(
@@ -730,7 +803,10 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
                 problem,
                 fix,
             );
-            findings.push(found(key, excess, violation, advisory));
+            findings.push(Found {
+                violation: violation.about(about),
+                advisory,
+            });
         }
     }
 }
@@ -941,7 +1017,8 @@ mod tests {
         with(shoot(), "/spec/kubernetes/kubeAPIServer", json!({"requests": {"maxNonMutatingInflight": 3000, "maxMutatingInflight": 0}})),
         &["spec.kubernetes.kubeAPIServer.requests.maxNonMutatingInflight", "spec.kubernetes.kubeAPIServer.requests.maxMutatingInflight"]
     )]
-    #[case::max_unavailable_count_ok(with(shoot(), "/spec/provider/workers/0/maxUnavailable", json!(3)), &[])]
+    #[case::max_unavailable_count_ok(with(shoot(), "/spec/provider/workers/0/maxUnavailable", json!(1)), &[])]
+    #[case::max_unavailable_count_all_nodes_at_minimum(with(shoot(), "/spec/provider/workers/0/maxUnavailable", json!(3)), &["spec.provider.workers[0].maxUnavailable (pool general)"])]
     #[case::max_unavailable_count_high(with(shoot(), "/spec/provider/workers/0/maxUnavailable", json!(4)), &["spec.provider.workers[0].maxUnavailable (pool general)"])]
     #[case::max_unavailable_percent_ok(with(shoot(), "/spec/provider/workers/0/maxUnavailable", json!("25%")), &[])]
     #[case::max_unavailable_percent_high(with(shoot(), "/spec/provider/workers/0/maxUnavailable", json!("50%")), &["spec.provider.workers[0].maxUnavailable (pool general)"])]
@@ -988,6 +1065,16 @@ mod tests {
     #[case::percent_without_maximum_to_nodes_refused(gpu_pool(json!(100), json!("100%")), gpu_pool(Value::Null, json!("100%")), 1, 0)]
     #[case::count_without_maximum_to_nodes_refused(gpu_pool(json!(100), json!(100)), gpu_pool(Value::Null, json!(100)), 1, 0)]
     #[case::nodes_kept_warns(gpu_pool(json!(8), json!("100%")), gpu_pool(json!(8), json!("100%")), 0, 1)]
+    #[case::count_at_minimum_kept_warns(general_unavailable(3), general_unavailable(3), 0, 1)]
+    #[case::count_at_minimum_lowered_warns(general_unavailable(2), general_unavailable(3), 0, 1)]
+    #[case::count_at_minimum_raised_refused(general_unavailable(3), general_unavailable(2), 1, 0)]
+    #[case::count_at_minimum_introduced_refused(
+        general_unavailable(3),
+        general_unavailable(1),
+        1,
+        0
+    )]
+    #[case::count_to_percent_accepted(general_unavailable("25%"), general_unavailable(3), 0, 0)]
     fn judges_updates(
         #[case] object: Value,
         #[case] old: Value,
@@ -997,6 +1084,14 @@ mod tests {
         let verdict = judge(&request("UPDATE", &object, &old));
         assert_eq!(verdict.violations.len(), violations, "{verdict:?}");
         assert_eq!(verdict.warnings.len(), warnings, "{verdict:?}");
+    }
+
+    fn general_unavailable(value: impl Into<Value>) -> Value {
+        with(
+            shoot(),
+            "/spec/provider/workers/0/maxUnavailable",
+            value.into(),
+        )
     }
 
     fn wide_shoot(pools: usize) -> Value {
@@ -1102,7 +1197,7 @@ mod tests {
             "from 1024 to 32768",
             "spec.provider.workers[0].maxUnavailable (pool general) = 50%",
             "bound of 3 (25% of maximum",
-            "at most 3",
+            "Fix: set maxUnavailable to a percentage of at most 25% (machine-controller-manager resolves it against the machines that exist, so it holds at every pool size; a whole number must stay within 1, the bound at the pool's minimum)",
         ] {
             assert!(message.contains(needle), "{needle} missing from {message}");
         }
@@ -1140,6 +1235,14 @@ mod tests {
         r#"{"apiServerInflight":{"maxMutatingInflight":{"minimum":50,"maximum":401}}}"#,
         "apiServerInflight.maxMutatingInflight.maximum: 401 is above 400"
     )]
+    #[case::non_mutating_maximum_below_default(
+        r#"{"apiServerInflight":{"maxNonMutatingInflight":{"minimum":100,"maximum":300}}}"#,
+        "apiServerInflight.maxNonMutatingInflight.maximum: 300 is below kube-apiserver's default of 400, which every Shoot that leaves maxNonMutatingInflight unset gets"
+    )]
+    #[case::mutating_minimum_above_default(
+        r#"{"apiServerInflight":{"maxMutatingInflight":{"minimum":250,"maximum":400}}}"#,
+        "apiServerInflight.maxMutatingInflight.minimum: 250 is above kube-apiserver's default of 200"
+    )]
     #[case::percent_above_100(
         r#"{"maxUnavailable":{"percentOfPoolMaximum":150}}"#,
         "maxUnavailable.percentOfPoolMaximum"
@@ -1167,6 +1270,10 @@ mod tests {
     #[case::one_inflight_range(
         r#"{"apiServerInflight":{"maxMutatingInflight":{"minimum":10,"maximum":400}}}"#,
         Settings { api_server_inflight: InflightBounds { max_mutating_inflight: Range { minimum: 10, maximum: 400 }, ..InflightBounds::default() }, ..Settings::default() }
+    )]
+    #[case::inflight_ranges_at_the_defaults(
+        r#"{"apiServerInflight":{"maxNonMutatingInflight":{"minimum":400,"maximum":400},"maxMutatingInflight":{"minimum":200,"maximum":200}}}"#,
+        Settings { api_server_inflight: InflightBounds { max_non_mutating_inflight: Range { minimum: 400, maximum: 400 }, max_mutating_inflight: Range { minimum: 200, maximum: 200 } }, ..Settings::default() }
     )]
     #[case::always_allowed_at_cluster_size(r#"{"maxUnavailable":{"alwaysAllowedNodes":5000}}"#, Settings { max_unavailable: MaxUnavailableBound { always_allowed_nodes: 5000, ..MaxUnavailableBound::default() }, ..Settings::default() })]
     #[case::max_unavailable_percent(r#"{"maxUnavailable":{"percentOfPoolMaximum":50}}"#, Settings { max_unavailable: MaxUnavailableBound { percent_of_pool_maximum: 50, ..MaxUnavailableBound::default() }, ..Settings::default() })]
@@ -1286,12 +1393,13 @@ mod tests {
     #[case::surge_per_zone_unavailable_1(zoned_pool(3, 4, json!(3), json!(1), 3), None)]
     #[case::surge_1_in_2_zones_large_pool(zoned_pool(3, 12, json!(1), json!(0), 2), None)]
     #[case::single_zone(zoned_pool(3, 4, json!(1), json!(0), 1), None)]
-    #[case::percent_weighted_by_minimum(zoned_pool(1, 11, json!(3), json!("25%"), 3), Some((true, "lets up to 3 of the pool's maximum 11 nodes", "set maxUnavailable to at most 2, and roll faster")))]
-    #[case::unavailable_below_zones(zoned_pool(3, 12, json!(1), json!(4), 3), Some((true, "lets up to 4 of the pool's maximum 12 nodes", "set maxUnavailable to at most 3, and roll faster")))]
-    #[case::unavailable_and_surge_short(zoned_pool(3, 8, json!(1), json!(3), 3), Some((true, "lets up to 3 of the pool's maximum 8 nodes", "set maxUnavailable to at most 2 and maxSurge to at least 3")))]
+    #[case::percent_weighted_by_minimum(zoned_pool(1, 11, json!(3), json!("25%"), 3), Some((true, "lets up to 3 of the pool's maximum 11 nodes", "set maxUnavailable to at most 1, and roll faster")))]
+    #[case::unavailable_below_zones(zoned_pool(3, 12, json!(1), json!(4), 3), Some((true, "lets 4 nodes be down at once during a rolling update (e.g. a new machine image) however small the pool (Gardener splits maxSurge and maxUnavailable over its 3 zones): machine-controller-manager applies a whole number to the machines that exist, so at its minimum of 3 nodes the pool loses all of them, above the bound of 1 (25% of 3, at least 1)", "set maxUnavailable to a percentage of at most 25%")))]
+    #[case::unavailable_and_surge_short(zoned_pool(3, 8, json!(1), json!(3), 3), Some((true, "lets 3 nodes be down at once", "set maxUnavailable to a percentage of at most 25%")))]
+    #[case::percent_short_of_surge(zoned_pool(3, 8, json!(0), json!("50%"), 3), Some((true, "lets up to 3 of the pool's maximum 8 nodes", "set maxUnavailable to a percentage of at most 25% (machine-controller-manager resolves it against the machines that exist, so it holds at every pool size; a whole number must stay within 1, the bound at the pool's minimum) and maxSurge to at least 3 (one surge node")))]
     #[case::manual_in_place(with(zoned_pool(3, 4, json!(0), json!(1), 3), "/spec/provider/workers/1/updateStrategy", json!("ManualInPlaceUpdate")), None)]
     #[case::manual_in_place_any_value(with(zoned_pool(3, 4, json!(0), json!("100%"), 1), "/spec/provider/workers/1/updateStrategy", json!("ManualInPlaceUpdate")), None)]
-    #[case::auto_in_place(with(zoned_pool(3, 4, json!(0), json!(4), 1), "/spec/provider/workers/1/updateStrategy", json!("AutoInPlaceUpdate")), Some((true, "lets up to 4 of the pool's maximum 4 nodes", "set maxUnavailable to at most")))]
+    #[case::auto_in_place(with(zoned_pool(3, 4, json!(0), json!(4), 1), "/spec/provider/workers/1/updateStrategy", json!("AutoInPlaceUpdate")), Some((true, "lets 4 nodes be down at once", "set maxUnavailable to a percentage of at most 25%")))]
     fn multi_zone_pools(#[case] object: Value, #[case] expected: Option<(bool, &str, &str)>) {
         let verdict = judge(&request("CREATE", &object, &Value::Null));
         let refused = verdict
@@ -1341,6 +1449,62 @@ mod tests {
         assert!(
             warning.contains("(Gardener splits maxSurge 1 and maxUnavailable over its 3 zones, and machine-controller-manager takes 1 node down in each of the 2 zone(s) left with neither)"),
             "{warning}"
+        );
+    }
+
+    /// Review 47: a whole number was bounded only by the pool's maximum, but
+    /// machine-controller-manager applies it to the machines that exist, so
+    /// a pool at its minimum lost every node. The suggested fix is accepted.
+    #[rstest]
+    #[case::min3_max12_count3(zoned_pool(3, 12, json!(1), json!(3), 2), "lets 3 nodes be down at once during a rolling update (e.g. a new machine image) however small the pool (Gardener splits maxSurge and maxUnavailable over its 2 zones): machine-controller-manager applies a whole number to the machines that exist, so at its minimum of 3 nodes the pool loses all of them, above the bound of 1 (25% of 3, at least 1)", json!("25%"))]
+    #[case::min2_max40_count10(zoned_pool(2, 40, json!(1), json!(10), 2), "so at its minimum of 2 nodes the pool loses all of them, above the bound of 1 (25% of 2", json!("25%"))]
+    #[case::min2_max20_count5_no_surge(zoned_pool(2, 20, json!(0), json!(5), 1), "lets 5 nodes be down at once", json!("25%"))]
+    #[case::min8_count3(zoned_pool(8, 40, json!(1), json!(3), 1), "so at its minimum of 8 nodes the pool loses 3, above the bound of 2 (25% of 8, at least 1)", json!("25%"))]
+    #[case::min0_count2(zoned_pool(0, 8, json!(1), json!(2), 1), "so at 1 node (its minimum is 0) the pool loses it, above the bound of 1 (25% of 1, at least 1)", json!("25%"))]
+    #[case::percent_weighted_falls_back_to_count(zoned_pool(1, 11, json!(3), json!(9), 3), "so at its minimum of 1 node the pool loses it", json!(1))]
+    fn count_bounded_at_minimum(
+        #[case] object: Value,
+        #[case] problem: &str,
+        #[case] suggested: Value,
+    ) {
+        let verdict = judge(&request("CREATE", &object, &Value::Null));
+        let violation = verdict.violations.first().expect("refused");
+        assert_eq!(
+            violation.field,
+            "spec.provider.workers[1].maxUnavailable (pool gpu)"
+        );
+        assert!(
+            violation.problem.contains(problem),
+            "{problem} missing from {}",
+            violation.problem
+        );
+        let expected_fix = match &suggested {
+            Value::String(p) => format!("set maxUnavailable to a percentage of at most {p} "),
+            other => format!("set maxUnavailable to at most {other}, and roll faster"),
+        };
+        assert!(
+            violation.fix.starts_with(&expected_fix),
+            "{}",
+            violation.fix
+        );
+        let fixed = with(object, "/spec/provider/workers/1/maxUnavailable", suggested);
+        let verdict = judge(&request("CREATE", &fixed, &Value::Null));
+        assert!(
+            verdict.is_accepted() && verdict.warnings.is_empty(),
+            "{verdict:?}"
+        );
+    }
+
+    #[rstest]
+    #[case::count_within_bound_at_minimum(zoned_pool(8, 40, json!(1), json!(2), 1))]
+    #[case::always_allowed(zoned_pool(0, 40, json!(1), json!(1), 1))]
+    #[case::percent_at_minimum(zoned_pool(3, 12, json!(1), json!("25%"), 2))]
+    #[case::parked(zoned_pool(0, 0, json!(1), json!(10), 1))]
+    fn count_within_bound_at_minimum_accepted(#[case] object: Value) {
+        let verdict = judge(&request("CREATE", &object, &Value::Null));
+        assert!(
+            verdict.is_accepted() && verdict.warnings.is_empty(),
+            "{verdict:?}"
         );
     }
 
