@@ -766,10 +766,61 @@ impl<'s> NodeSetup<'s> {
     }
 }
 
+impl NodeSetup<'_> {
+    /// What the nodes run: image, Kubernetes, CRI, kubelet (not the machine,
+    /// its volumes or providerConfig).
+    fn software(&self) -> Self {
+        Self {
+            machine_type: "",
+            volume: None,
+            data_volumes: Rc::from([]),
+            provider_config: None,
+            ..self.clone()
+        }
+    }
+}
+
 fn canonical_config(worker: &shoot::Worker) -> Option<Rc<str>> {
     worker
         .provider_config
         .map(|raw| Rc::from(canonical(raw.get()).as_ref()))
+}
+
+/// Pools by setup: the first of each, and how many of them are counted.
+type Pools<'s> = BTreeMap<NodeSetup<'s>, (&'s shoot::Worker<'s>, usize)>;
+
+/// Counts `worker` (if `counted`) under its setup.
+#[inline(never)]
+fn tally<'s>(
+    pools: &mut Pools<'s>,
+    setup: NodeSetup<'s>,
+    worker: &'s shoot::Worker<'s>,
+    counted: bool,
+) {
+    let (_, n) = pools.entry(setup).or_insert((worker, 0));
+    *n += usize::from(counted);
+}
+
+/// Whether a counted pool of `setup` is there; `taken` from the count.
+#[inline(never)]
+fn stands_for<'s>(pools: &mut Pools<'s>, setup: &NodeSetup<'s>, taken: usize) -> bool {
+    pools
+        .get_mut(setup)
+        .filter(|(_, n)| *n > 0)
+        .map(|(_, n)| *n -= taken)
+        .is_some()
+}
+
+/// A pool set up otherwise than `setup`, and its setup.
+#[inline(never)]
+fn other<'s>(
+    pools: &Pools<'s>,
+    setup: &NodeSetup,
+) -> Option<(&'s shoot::Worker<'s>, NodeSetup<'s>)> {
+    pools
+        .iter()
+        .find(|(is, _)| *is != setup)
+        .map(|(is, &(to, _))| (to, is.clone()))
 }
 
 /// Both setups of a kept pool when the update replaces its nodes.
@@ -812,11 +863,11 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
     }
     // Added pools per setup: the first (for messages) and how many of those
     // with nodes (`maximum` above 0) are not yet standing for a removed pool.
-    let mut added: BTreeMap<NodeSetup, (&shoot::Worker, usize)> = BTreeMap::new();
+    let mut added = Pools::new();
     let mut changes = Vec::new();
     let mut new_names = BTreeSet::new();
-    // Kept pools, and those whose setup this update changes.
-    let (mut kept, mut rolled_kept) = (0usize, Vec::new());
+    // Kept pools, each with whether this update changes its setup.
+    let mut kept = Vec::new();
     // A name the API server would refuse twice counts once.
     for worker in new
         .workers()
@@ -825,13 +876,13 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
     {
         let Some(&before) = old_pools.get(worker.name.as_ref()) else {
             let setup = NodeSetup::of(worker, &new_side, true);
-            let (_, unmatched) = added.entry(setup).or_insert((worker, 0));
-            *unmatched += usize::from(worker.maximum > Some(0));
+            tally(&mut added, setup, worker, worker.maximum > Some(0));
             continue;
         };
-        kept += 1;
-        if let Some(setups) = kept_pool_change((before, &old_side), (worker, &new_side)) {
-            rolled_kept.push(worker);
+        let setups = kept_pool_change((before, &old_side), (worker, &new_side));
+        kept.push((worker, setups.is_some()));
+        // A pool of `maximum: 0` had no node to replace.
+        if let Some(setups) = setups.filter(|_| before.maximum != Some(0)) {
             changes.push(PoolChange::setup(
                 (before, old),
                 (worker, new),
@@ -840,11 +891,10 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
             ));
         }
     }
-    // When every kept pool rolls, a removed pool's workloads land on rolled
-    // pools even with none added (keeping one pool's name is no way around):
-    // their setups, read when first needed.
-    let every_kept_rolled = kept > 0 && rolled_kept.len() == kept;
-    let mut rolled_setups: Option<Vec<(&shoot::Worker, NodeSetup)>> = None;
+    // The node software of the kept pools with nodes: the first pool running
+    // each, and how many of those this update leaves as they were. Read when
+    // first needed.
+    let mut kept_software: Option<Pools> = None;
     // Gardener deletes a removed pool's machines at once: its workloads move
     // to the added pools, so it rolls when they are set up otherwise.
     for worker in old.workers() {
@@ -852,14 +902,13 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
         let first = old_pools
             .get(name)
             .is_some_and(|&w| std::ptr::eq(w, worker));
-        if !first || new_names.contains(name) {
+        if !first || new_names.contains(name) || worker.maximum == Some(0) {
             continue;
         }
-        let was = NodeSetup::of(worker, &old_side, true);
+        let mut was = NodeSetup::of(worker, &old_side, true);
         // Each pool added with a removed one's setup and nodes can take its
         // workloads (a scale-in under a new name); one such pool stands for one.
-        if let Some((_, unmatched)) = added.get_mut(&was).filter(|(_, n)| *n > 0) {
-            *unmatched -= 1;
+        if stands_for(&mut added, &was, 1) {
             continue;
         }
         // For the message, the pool taking its workloads: one of its machine
@@ -874,26 +923,33 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
             kubelet: SharedKubelet::default(),
             provider_config: None,
         };
-        let to_added = added
+        let mut pools = "added pools";
+        let mut target = added
             .range(same_type..)
             .take_while(|(is, _)| is.machine_type == was.machine_type)
             .find(|(is, _)| **is != was)
-            .or_else(|| added.iter().find(|(is, _)| **is != was))
-            .map(|(is, &(to, ..))| (to, is.clone(), "added pools"));
-        let target = match to_added {
-            Some(target) => Some(target),
-            None => rolled_setups
-                .get_or_insert_with(|| {
-                    let rolled = rolled_kept.iter().filter(|_| every_kept_rolled);
-                    rolled
-                        .map(|&w| (w, NodeSetup::of(w, &new_side, true)))
-                        .collect()
-                })
-                .iter()
-                .find(|(_, is)| *is != was)
-                .map(|(to, is)| (*to, is.clone(), "the kept pools, all rolled,")),
-        };
-        let Some((to, is, pools)) = target else {
+            .map(|(is, &(to, ..))| (to, is.clone()))
+            .or_else(|| other(&added, &was));
+        // With none added, its workloads stay on its node software only
+        // where a kept pool left as it was runs that.
+        if target.is_none() {
+            let software = kept_software.get_or_insert_with(|| {
+                let mut software = Pools::new();
+                for &(w, rolled) in kept.iter().filter(|(w, _)| w.maximum != Some(0)) {
+                    let setup = NodeSetup::of(w, &new_side, false).software();
+                    tally(&mut software, setup, w, !rolled);
+                }
+                software
+            });
+            // Compared by software alone, in the message too.
+            was = was.software();
+            if stands_for(software, &was, 0) {
+                continue;
+            }
+            target = other(software, &was);
+            pools = "kept pools";
+        }
+        let Some((to, is)) = target else {
             continue;
         };
         changes.push(PoolChange::setup(
@@ -925,9 +981,14 @@ fn operation_pools<'s>(
     if new.operations().iter().all(Option::is_none) {
         return rolled;
     }
-    // The old object's pools: an added pool has no node to roll (the caller
-    // skips removed ones).
-    let names = btree::set(old.workers().iter().map(|w| w.name.as_ref()));
+    // The old object's pools with nodes: an added pool or one of `maximum: 0`
+    // has no node to roll (the caller skips removed ones).
+    let names = btree::set(
+        old.workers()
+            .iter()
+            .filter(|w| w.maximum != Some(0))
+            .map(|w| w.name.as_ref()),
+    );
     let mut every_pool = None;
     for (value, before) in new.operations().into_iter().zip(old.operations()) {
         let waiting = btree::set(before.unwrap_or("").split(';').map(str::trim));
@@ -1953,6 +2014,55 @@ mod tests {
         assert_eq!(message.is_none(), accepted, "{message:?}");
     }
 
+    /// Pools of `with_pools` (name, image version), with their `maximum`.
+    fn sized_pools(pools: &[(&str, &str, i64)]) -> Value {
+        let named: Vec<(&str, &str)> = pools.iter().map(|&(n, v, _)| (n, v)).collect();
+        let mut object = with_pools("none", &named);
+        for (i, &(_, _, maximum)) in pools.iter().enumerate() {
+            object["spec"]["provider"]["workers"][i]["maximum"] = json!(maximum);
+        }
+        object
+    }
+
+    #[rstest]
+    #[case::blue_green_second_step(&[("a", V1, 6), ("b", V1, 6), ("c", V1, 6), ("d", V2, 6)], &[("d", V2, 6)], false)]
+    #[case::removed_beside_a_pool_as_it_was(&[("a", V1, 6), ("b", V1, 6), ("c", V1, 6), ("d", V2, 6)], &[("a", V1, 6), ("d", V2, 6)], true)]
+    #[case::only_a_parked_pool_as_it_was(&[("a", V1, 6), ("b", V1, 6), ("p", V1, 0)], &[("a", V2, 6), ("p", V1, 0)], false)]
+    #[case::kept_pool_rolled_onto_their_software(&[("a", V1, 6), ("b", V2, 6)], &[("a", V2, 6)], true)]
+    #[case::parked_pool_rolled(&[("a", V1, 6), ("b", V1, 6), ("p", V1, 0)], &[("a", V2, 6), ("b", V1, 6), ("p", V2, 0)], true)]
+    #[case::parked_pool_removed(&[("a", V1, 6), ("p", V1, 0)], &[("a", V2, 6)], true)]
+    #[case::parked_pools_removed(&[("a", V1, 6), ("b", V1, 6), ("p", V1, 0), ("q", V1, 0)], &[("a2", V2, 6), ("b", V1, 6)], true)]
+    #[case::unparked_pool_rolled(&[("a", V1, 6), ("b", V1, 6), ("p", V1, 0)], &[("a", V2, 6), ("b", V1, 6), ("p", V2, 6)], true)]
+    fn removed_pools_roll_unless_a_kept_pool_runs_their_software(
+        #[case] old: &[(&str, &str, i64)],
+        #[case] new: &[(&str, &str, i64)],
+        #[case] accepted: bool,
+    ) {
+        let message = pool_change_message(&sized_pools(old), &sized_pools(new));
+        assert_eq!(message.is_none(), accepted, "{message:?}");
+    }
+
+    #[rstest]
+    #[case::other_machine_type(&["machine", "type"], json!("c6i.large"), true)]
+    #[case::other_volume(&["volume"], json!({"size": "200Gi"}), true)]
+    #[case::other_kubelet(&["kubernetes"], json!({"kubelet": {"kubeReserved": {"cpu": "80m"}}}), false)]
+    #[case::other_kubernetes_minor(&["kubernetes"], json!({"version": "1.30.4"}), false)]
+    fn removed_pools_compare_node_software_with_kept_pools(
+        #[case] path: &[&str],
+        #[case] value: Value,
+        #[case] accepted: bool,
+    ) {
+        // b and c differ from a in `path`; a stays as it was.
+        let mut old = with_pools("none", &[("b", V1), ("c", V1), ("a", V1)]);
+        old = set_in_pools(old, 2, path, &value);
+        let new = with_pools("none", &[("a", V1)]);
+        let message = pool_change_message(&old, &new);
+        assert_eq!(message.is_none(), accepted, "{message:?}");
+        if let Some(message) = message {
+            assert!(message.contains("b (removed: its machines are deleted at once and its workloads move to kept pools such as a: "), "{message}");
+        }
+    }
+
     /// Sets `path` (under each pool) to `value` in the first `pools` pools.
     fn set_in_pools(mut object: Value, pools: usize, path: &[&str], value: &Value) -> Value {
         for i in 0..pools {
@@ -2225,13 +2335,22 @@ mod tests {
     }
 
     #[rstest]
-    #[case::rotation("rotate-ca-start", Some("3 of 3 pools rolled at once: a (operation rotate-ca-start); b (operation rotate-ca-start); c (operation rotate-ca-start)"))]
-    #[case::added_pool_listed("rollout-workers=a,d", None)]
+    #[case::rotation("rotate-ca-start", 0, Some("3 of 3 pools rolled at once: a (operation rotate-ca-start); b (operation rotate-ca-start); c (operation rotate-ca-start)"))]
+    #[case::added_pool_listed("rollout-workers=a,d", 0, None)]
+    #[case::rotation_beside_parked_pools("rotate-ca-start", 2, None)]
+    #[case::parked_pools_listed("rollout-workers=a,b", 2, None)]
     fn operations_roll_only_the_pools_there_before(
         #[case] operation: &str,
+        #[case] parked: usize,
         #[case] expected: Option<&str>,
     ) {
-        let old = shoot("web", "prod", [V1, V1, V1]);
+        // The first `parked` pools have no node (`maximum: 0`).
+        let old = set_in_pools(
+            shoot("web", "prod", [V1, V1, V1]),
+            parked,
+            &["maximum"],
+            &json!(0),
+        );
         let mut new = with_pools("prod", &[("a", V1), ("b", V1), ("c", V1), ("d", V1)]);
         new["metadata"]["annotations"] = json!({ "gardener.cloud/operation": operation });
         let message = pool_change_message(&old, &new);
