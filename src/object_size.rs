@@ -184,11 +184,14 @@ enum Kind {
 
 impl Settings {
     /// `secret_type` is empty for a ConfigMap, or [`HELM_RELEASE`] when it
-    /// holds a Helm release record (Helm's ConfigMap driver), which gets that type's limit.
+    /// holds a Helm release record (Helm's ConfigMap driver), which gets that
+    /// type's limit, or `limits.ConfigMap` where that is higher.
     fn limit(&self, kind: Kind, secret_type: &str) -> (ByteSize, String) {
+        let config_map = || (self.limits.config_map, "limits.ConfigMap".to_string());
         match (self.secret_type_limits.get(secret_type), kind) {
+            (Some(limit), Kind::ConfigMap) if *limit < self.limits.config_map => config_map(),
             (Some(limit), _) => (*limit, format!("secretTypeLimits[\"{secret_type}\"]")),
-            (None, Kind::ConfigMap) => (self.limits.config_map, "limits.ConfigMap".to_string()),
+            (None, Kind::ConfigMap) => config_map(),
             (None, Kind::Secret) => (self.limits.secret, "limits.Secret".to_string()),
         }
     }
@@ -1039,6 +1042,29 @@ mod tests {
     ) {
         let verdict = judge(&config_map_named(name, &object), &Settings::default());
         assert_eq!(verdict.is_accepted(), accepted);
+    }
+
+    /// Final read 47: a `limits.ConfigMap` raised above the Helm limit still
+    /// holds for Helm's release records, as it did before they were told apart.
+    #[rstest]
+    #[case::under_the_raised_limit(600_000, true)]
+    #[case::over_the_raised_limit(950_000, false)]
+    fn helm_config_map_records_keep_a_higher_config_map_limit(
+        #[case] bytes: usize,
+        #[case] accepted: bool,
+    ) {
+        let mut settings = Settings::default();
+        settings.limits.config_map = ByteSize(900 * ByteSize::KIB);
+        let json = config_map_named("sh.helm.release.v1.web.v3", &helm_config_map(bytes, "helm"));
+        let verdict = judge(&json, &settings);
+        assert_eq!(verdict.is_accepted(), accepted, "{verdict:?}");
+        if !accepted {
+            let message = verdict
+                .into_response("object-size", "ConfigMap apps/sh.helm.release.v1.web.v3")
+                .message
+                .unwrap_or_default();
+            assert!(message.contains("raise `limits.ConfigMap`"), "{message}");
+        }
     }
 
     #[rstest]

@@ -653,8 +653,14 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
                     .and_then(|m| u64::try_from(m).ok())
                     .unwrap_or(0);
                 let smallest = minimum.min(maximum).max(1);
-                let allowed_small = always.max(smallest.saturating_mul(pct) / 100);
-                let small_over = matches!(value, IntOrPercent::Count(_)) && counted > allowed_small;
+                let bound_at = |size: u64| always.max(size.saturating_mul(pct) / 100);
+                let allowed_small = bound_at(smallest);
+                // The pool loses min(count, size) of `size` nodes: the excess
+                // is largest at the size the count empties, or at the minimum.
+                let size = smallest.max(counted.min(maximum));
+                let lost = counted.min(size);
+                let allowed_at = bound_at(size);
+                let small_over = matches!(value, IntOrPercent::Count(_)) && lost > allowed_at;
                 (nodes > allowed || small_over).then(|| {
                     let advisory = fenceposts > 0 && counted <= allowed && !small_over;
                     let zones = worker.zones.map_or(1, |z| z.0).max(1);
@@ -677,7 +683,6 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
                     };
                     let allowed_text = decimal(allowed, &mut [0; 20]).to_string();
                     let small_text = decimal(allowed_small, &mut [0; 20]).to_string();
-                    let smallest_text = decimal(smallest, &mut [0; 20]).to_string();
                     let surge_per_zone = " (one surge node per zone: a zone left with neither surge nor maxUnavailable loses a node anyway)";
                     let fix = if advisory {
                         ["set maxSurge to at least ", &zones_text, surge_per_zone, ": surge nodes add capacity during the update rather than removing it."].concat()
@@ -710,17 +715,21 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
                         about.push(Finding { key: key(""), extent: nodes.saturating_sub(allowed) });
                     }
                     let problem = if small_over {
-                        about.push(Finding { key: key("/minimum"), extent: counted.saturating_sub(allowed_small) });
+                        about.push(Finding { key: key("/minimum"), extent: lost.saturating_sub(allowed_at) });
                         let counted_text = decimal(counted, &mut [0; 20]).to_string();
-                        let at = match (minimum, smallest) {
-                            (0, _) => "at 1 node (its minimum is 0) the pool loses ".to_string(),
-                            (_, 1) => "at its minimum of 1 node the pool loses ".to_string(),
-                            _ => ["at its minimum of ", &smallest_text, " nodes the pool loses "].concat(),
+                        let size_text = decimal(size, &mut [0; 20]).to_string();
+                        let minimum_text = decimal(minimum, &mut [0; 20]).to_string();
+                        let at = match (size == smallest, minimum, size) {
+                            (true, 0, _) => "at 1 node (its minimum is 0) the pool loses ".to_string(),
+                            (true, _, 1) => "at its minimum of 1 node the pool loses ".to_string(),
+                            (true, _, _) => ["at its minimum of ", &size_text, " nodes the pool loses "].concat(),
+                            (false, _, _) => ["at ", &size_text, " nodes (its minimum is ", &minimum_text, ") the pool loses "].concat(),
                         };
-                        let lost = match (counted >= smallest, smallest) {
+                        let lost_text = decimal(lost, &mut [0; 20]).to_string();
+                        let lost = match (lost >= size, size) {
                             (true, 1) => "it",
                             (true, _) => "all of them",
-                            _ => &counted_text,
+                            _ => &lost_text,
                         };
                         [
                             "lets ",
@@ -731,11 +740,11 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
                             &at,
                             lost,
                             ", above the bound of ",
-                            &small_text,
+                            decimal(allowed_at, &mut [0; 20]),
                             " (",
                             decimal(pct, &mut [0; 20]),
                             "% of ",
-                            &smallest_text,
+                            &size_text,
                             ", at least ",
                             decimal(always, &mut [0; 20]),
                             "): the remaining nodes must absorb their pods, run out of capacity and evict or leave them Pending, and a faulty image takes that many nodes down in one step.",
@@ -1394,7 +1403,7 @@ mod tests {
     #[case::surge_1_in_2_zones_large_pool(zoned_pool(3, 12, json!(1), json!(0), 2), None)]
     #[case::single_zone(zoned_pool(3, 4, json!(1), json!(0), 1), None)]
     #[case::percent_weighted_by_minimum(zoned_pool(1, 11, json!(3), json!("25%"), 3), Some((true, "lets up to 3 of the pool's maximum 11 nodes", "set maxUnavailable to at most 1, and roll faster")))]
-    #[case::unavailable_below_zones(zoned_pool(3, 12, json!(1), json!(4), 3), Some((true, "lets 4 nodes be down at once during a rolling update (e.g. a new machine image) however small the pool (Gardener splits maxSurge and maxUnavailable over its 3 zones): machine-controller-manager applies a whole number to the machines that exist, so at its minimum of 3 nodes the pool loses all of them, above the bound of 1 (25% of 3, at least 1)", "set maxUnavailable to a percentage of at most 25%")))]
+    #[case::unavailable_below_zones(zoned_pool(3, 12, json!(1), json!(4), 3), Some((true, "lets 4 nodes be down at once during a rolling update (e.g. a new machine image) however small the pool (Gardener splits maxSurge and maxUnavailable over its 3 zones): machine-controller-manager applies a whole number to the machines that exist, so at 4 nodes (its minimum is 3) the pool loses all of them, above the bound of 1 (25% of 4, at least 1)", "set maxUnavailable to a percentage of at most 25%")))]
     #[case::unavailable_and_surge_short(zoned_pool(3, 8, json!(1), json!(3), 3), Some((true, "lets 3 nodes be down at once", "set maxUnavailable to a percentage of at most 25%")))]
     #[case::percent_short_of_surge(zoned_pool(3, 8, json!(0), json!("50%"), 3), Some((true, "lets up to 3 of the pool's maximum 8 nodes", "set maxUnavailable to a percentage of at most 25% (machine-controller-manager resolves it against the machines that exist, so it holds at every pool size; a whole number must stay within 1, the bound at the pool's minimum) and maxSurge to at least 3 (one surge node")))]
     #[case::manual_in_place(with(zoned_pool(3, 4, json!(0), json!(1), 3), "/spec/provider/workers/1/updateStrategy", json!("ManualInPlaceUpdate")), None)]
@@ -1457,11 +1466,11 @@ mod tests {
     /// a pool at its minimum lost every node. The suggested fix is accepted.
     #[rstest]
     #[case::min3_max12_count3(zoned_pool(3, 12, json!(1), json!(3), 2), "lets 3 nodes be down at once during a rolling update (e.g. a new machine image) however small the pool (Gardener splits maxSurge and maxUnavailable over its 2 zones): machine-controller-manager applies a whole number to the machines that exist, so at its minimum of 3 nodes the pool loses all of them, above the bound of 1 (25% of 3, at least 1)", json!("25%"))]
-    #[case::min2_max40_count10(zoned_pool(2, 40, json!(1), json!(10), 2), "so at its minimum of 2 nodes the pool loses all of them, above the bound of 1 (25% of 2", json!("25%"))]
+    #[case::min2_max40_count10(zoned_pool(2, 40, json!(1), json!(10), 2), "so at 10 nodes (its minimum is 2) the pool loses all of them, above the bound of 2 (25% of 10", json!("25%"))]
     #[case::min2_max20_count5_no_surge(zoned_pool(2, 20, json!(0), json!(5), 1), "lets 5 nodes be down at once", json!("25%"))]
     #[case::min8_count3(zoned_pool(8, 40, json!(1), json!(3), 1), "so at its minimum of 8 nodes the pool loses 3, above the bound of 2 (25% of 8, at least 1)", json!("25%"))]
-    #[case::min0_count2(zoned_pool(0, 8, json!(1), json!(2), 1), "so at 1 node (its minimum is 0) the pool loses it, above the bound of 1 (25% of 1, at least 1)", json!("25%"))]
-    #[case::percent_weighted_falls_back_to_count(zoned_pool(1, 11, json!(3), json!(9), 3), "so at its minimum of 1 node the pool loses it", json!(1))]
+    #[case::min0_count2(zoned_pool(0, 8, json!(1), json!(2), 1), "so at 2 nodes (its minimum is 0) the pool loses all of them, above the bound of 1 (25% of 2, at least 1)", json!("25%"))]
+    #[case::percent_weighted_falls_back_to_count(zoned_pool(1, 11, json!(3), json!(9), 3), "so at 9 nodes (its minimum is 1) the pool loses all of them, above the bound of 2 (25% of 9", json!(1))]
     fn count_bounded_at_minimum(
         #[case] object: Value,
         #[case] problem: &str,
@@ -1506,6 +1515,25 @@ mod tests {
             verdict.is_accepted() && verdict.warnings.is_empty(),
             "{verdict:?}"
         );
+    }
+
+    /// Final read 47: at 100% a pool may lose every node at any size, so a
+    /// count up to the maximum empties no pool beyond its bound.
+    #[rstest]
+    #[case::whole_maximum(zoned_pool(1, 12, json!(1), json!(12), 1))]
+    #[case::half_maximum(zoned_pool(1, 12, json!(1), json!(6), 1))]
+    fn count_at_full_percentage_accepted(#[case] object: Value) {
+        let settings = Settings {
+            max_unavailable: MaxUnavailableBound {
+                percent_of_pool_maximum: 100,
+                ..MaxUnavailableBound::default()
+            },
+            ..Settings::default()
+        };
+        let json = request("CREATE", &object, &Value::Null);
+        let verdict =
+            crate::policy::evaluate::<ShootHardening>(&json, &settings, &NoHost).expect("decodes");
+        assert!(verdict.is_accepted(), "{verdict:?}");
     }
 
     #[rstest]

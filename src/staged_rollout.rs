@@ -861,8 +861,8 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
     for worker in old.workers() {
         old_pools.entry(worker.name.as_ref()).or_insert(worker);
     }
-    // Added pools per setup: the first (for messages) and how many of those
-    // with nodes (`maximum` above 0) are not yet standing for a removed pool.
+    // Added pools but those of `maximum: 0` per setup: the first (for
+    // messages) and how many with nodes are not yet standing for a removed pool.
     let mut added = Pools::new();
     let mut changes = Vec::new();
     let mut new_names = BTreeSet::new();
@@ -875,8 +875,11 @@ fn changed_pools<'s>(old: &'s Shoot<'s>, new: &'s Shoot<'s>) -> Vec<PoolChange<'
         .filter(|w| new_names.insert(w.name.as_ref()))
     {
         let Some(&before) = old_pools.get(worker.name.as_ref()) else {
-            let setup = NodeSetup::of(worker, &new_side, true);
-            tally(&mut added, setup, worker, worker.maximum > Some(0));
+            // A pool of `maximum: 0` takes no workloads.
+            if worker.maximum != Some(0) {
+                let setup = NodeSetup::of(worker, &new_side, true);
+                tally(&mut added, setup, worker, worker.maximum > Some(0));
+            }
             continue;
         };
         let setups = kept_pool_change((before, &old_side), (worker, &new_side));
