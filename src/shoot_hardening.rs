@@ -681,7 +681,6 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
                         ]
                         .concat()
                     };
-                    let allowed_text = decimal(allowed, &mut [0; 20]).to_string();
                     let small_text = decimal(allowed_small, &mut [0; 20]).to_string();
                     let surge_per_zone = " (one surge node per zone: a zone left with neither surge nor maxUnavailable loses a node anyway)";
                     let fix = if advisory {
@@ -714,7 +713,7 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
                     if nodes > allowed {
                         about.push(Finding { key: key(""), extent: nodes.saturating_sub(allowed) });
                     }
-                    let problem = if small_over {
+                    let (head, bound, of) = if small_over {
                         about.push(Finding { key: key("/minimum"), extent: lost.saturating_sub(allowed_at) });
                         let counted_text = decimal(counted, &mut [0; 20]).to_string();
                         let size_text = decimal(size, &mut [0; 20]).to_string();
@@ -731,7 +730,7 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
                             (true, _) => "all of them",
                             _ => &lost_text,
                         };
-                        [
+                        let head = [
                             "lets ",
                             &counted_text,
                             " nodes be down at once during a rolling update (e.g. a new machine image) however small the pool",
@@ -739,35 +738,34 @@ fn check_max_unavailable(shoot: &Shoot, bound: &MaxUnavailableBound, findings: &
                             ": machine-controller-manager applies a whole number to the machines that exist, so ",
                             &at,
                             lost,
-                            ", above the bound of ",
-                            decimal(allowed_at, &mut [0; 20]),
-                            " (",
-                            decimal(pct, &mut [0; 20]),
-                            "% of ",
-                            &size_text,
-                            ", at least ",
-                            decimal(always, &mut [0; 20]),
-                            "): the remaining nodes must absorb their pods, run out of capacity and evict or leave them Pending, and a faulty image takes that many nodes down in one step.",
                         ]
-                        .concat()
+                        .concat();
+                        (head, allowed_at, size_text)
                     } else {
-                        [
+                        let head = [
                             "lets up to ",
                             decimal(nodes, &mut [0; 20]),
                             " of the pool's maximum ",
                             decimal(maximum, &mut [0; 20]),
                             " nodes be down at once during a rolling update (e.g. a new machine image)",
                             &zone_note,
-                            ", above the bound of ",
-                            &allowed_text,
-                            " (",
-                            decimal(pct, &mut [0; 20]),
-                            "% of maximum, at least ",
-                            decimal(always, &mut [0; 20]),
-                            "): the remaining nodes must absorb their pods, run out of capacity and evict or leave them Pending, and a faulty image takes that many nodes down in one step.",
                         ]
-                        .concat()
+                        .concat();
+                        (head, allowed, "maximum".to_string())
                     };
+                    let problem = [
+                        &head,
+                        ", above the bound of ",
+                        decimal(bound, &mut [0; 20]),
+                        " (",
+                        decimal(pct, &mut [0; 20]),
+                        "% of ",
+                        &of,
+                        ", at least ",
+                        decimal(always, &mut [0; 20]),
+                        "): the remaining nodes must absorb their pods, run out of capacity and evict or leave them Pending, and a faulty image takes that many nodes down in one step.",
+                    ]
+                    .concat();
                     (about, problem, fix, advisory)
                 })
             }
@@ -1504,28 +1502,19 @@ mod tests {
         );
     }
 
-    #[rstest]
-    #[case::count_within_bound_at_minimum(zoned_pool(8, 40, json!(1), json!(2), 1))]
-    #[case::always_allowed(zoned_pool(0, 40, json!(1), json!(1), 1))]
-    #[case::percent_at_minimum(zoned_pool(3, 12, json!(1), json!("25%"), 2))]
-    #[case::parked(zoned_pool(0, 0, json!(1), json!(10), 1))]
-    fn count_within_bound_at_minimum_accepted(#[case] object: Value) {
-        let verdict = judge(&request("CREATE", &object, &Value::Null));
-        assert!(
-            verdict.is_accepted() && verdict.warnings.is_empty(),
-            "{verdict:?}"
-        );
-    }
-
-    /// Final read 47: at 100% a pool may lose every node at any size, so a
+    /// At 100% (final read 47) a pool may lose every node at any size, so a
     /// count up to the maximum empties no pool beyond its bound.
     #[rstest]
-    #[case::whole_maximum(zoned_pool(1, 12, json!(1), json!(12), 1))]
-    #[case::half_maximum(zoned_pool(1, 12, json!(1), json!(6), 1))]
-    fn count_at_full_percentage_accepted(#[case] object: Value) {
+    #[case::count_within_bound_at_minimum(zoned_pool(8, 40, json!(1), json!(2), 1), 25)]
+    #[case::always_allowed(zoned_pool(0, 40, json!(1), json!(1), 1), 25)]
+    #[case::percent_at_minimum(zoned_pool(3, 12, json!(1), json!("25%"), 2), 25)]
+    #[case::parked(zoned_pool(0, 0, json!(1), json!(10), 1), 25)]
+    #[case::whole_maximum_at_full_percentage(zoned_pool(1, 12, json!(1), json!(12), 1), 100)]
+    #[case::half_maximum_at_full_percentage(zoned_pool(1, 12, json!(1), json!(6), 1), 100)]
+    fn count_within_bound_at_minimum_accepted(#[case] object: Value, #[case] percent: u64) {
         let settings = Settings {
             max_unavailable: MaxUnavailableBound {
-                percent_of_pool_maximum: 100,
+                percent_of_pool_maximum: percent,
                 ..MaxUnavailableBound::default()
             },
             ..Settings::default()
@@ -1533,7 +1522,10 @@ mod tests {
         let json = request("CREATE", &object, &Value::Null);
         let verdict =
             crate::policy::evaluate::<ShootHardening>(&json, &settings, &NoHost).expect("decodes");
-        assert!(verdict.is_accepted(), "{verdict:?}");
+        assert!(
+            verdict.is_accepted() && verdict.warnings.is_empty(),
+            "{verdict:?}"
+        );
     }
 
     #[rstest]
