@@ -4,13 +4,14 @@
 
 use std::collections::BTreeMap;
 
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::host::Host;
 use crate::policy::BAD_REQUEST;
 use crate::registry::{self, RULES};
-use crate::request::Request;
+use crate::request::{Prefetch, Request};
 use crate::response::{SettingsValidationResponse, ValidationResponse};
 use crate::settings::SettingsError;
 
@@ -99,8 +100,13 @@ pub fn validate(payload: &[u8], host: &dyn Host) -> ValidationResponse {
 fn judge(payload: &[u8], host: &dyn Host) -> Result<ValidationResponse, String> {
     let text = crate::utf8::from_utf8(payload)
         .map_err(|e| format!("the validate payload is not UTF-8: {e}"))?;
-    let (request, settings) = Request::decode_payload(text).map_err(|e| e.to_string())?;
-    let settings = crate::settings::cached(settings, parse_settings).map_err(|e| e.to_string())?;
+    let mut head = String::new();
+    let (request, settings, _) = Request::decode_payload_settled::<IgnoredAny, _, _>(
+        text,
+        &mut head,
+        |_, _| Prefetch::NONE,
+        parse_settings,
+    )?;
     let object = request.object_ref();
     let mut refusals = Vec::new();
     let mut warnings = Vec::new();

@@ -64,10 +64,14 @@ pub fn validate<R: Rule>(payload: &[u8], host: &dyn Host) -> ValidationResponse 
 fn judge<R: Rule>(payload: &[u8], host: &dyn Host) -> Result<ValidationResponse, String> {
     let text = crate::utf8::from_utf8(payload)
         .map_err(|e| format!("the validate payload is not UTF-8: {e}"))?;
-    let (request, settings, objects) =
-        Request::decode_payload_with::<R::Object<'_>>(text, R::prefetch)
-            .map_err(|e| e.to_string())?;
-    let verdict = judge_objects::<R>(&request, objects, settings, host)?;
+    let mut head = String::new();
+    let (request, settings, objects) = Request::decode_payload_settled::<R::Object<'_>, _, _>(
+        text,
+        &mut head,
+        R::prefetch,
+        settings::parse::<R::Settings>,
+    )?;
+    let verdict = judge_settled::<R>(&request, objects, &settings, host)?;
     let object = if verdict.is_accepted() {
         String::new()
     } else {
@@ -82,21 +86,21 @@ pub fn judge_request<R: Rule>(
     settings: Option<&RawValue>,
     host: &dyn Host,
 ) -> Result<Verdict, String> {
-    judge_objects::<R>(request, Objects::raw(request), settings, host)
-}
-
-fn judge_objects<'a, R: Rule>(
-    request: &Request<'a>,
-    objects: Objects<'a, R::Object<'a>>,
-    settings: Option<&RawValue>,
-    host: &dyn Host,
-) -> Result<Verdict, String> {
     let settings =
         settings::cached(settings, settings::parse::<R::Settings>).map_err(|e| e.to_string())?;
-    if R::exemptions(&settings).reason(request).is_some() {
+    judge_settled::<R>(request, Objects::raw(request), &settings, host)
+}
+
+fn judge_settled<'a, R: Rule>(
+    request: &Request<'a>,
+    objects: Objects<'a, R::Object<'a>>,
+    settings: &R::Settings,
+    host: &dyn Host,
+) -> Result<Verdict, String> {
+    if R::exemptions(settings).reason(request).is_some() {
         return Ok(Verdict::accept());
     }
-    R::evaluate(request, objects, &settings, host).map_err(|e| e.to_string())
+    R::evaluate(request, objects, settings, host).map_err(|e| e.to_string())
 }
 
 /// Judges a bare `AdmissionReview.request` under decoded settings, decoded

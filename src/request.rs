@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 
 use std::marker::PhantomData;
+use std::rc::Rc;
 
 use crate::objects_only::{self, from_str_seed};
 use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
@@ -189,12 +190,10 @@ impl<'a> Request<'a> {
         text: &'a str,
         prefetch: Prefetcher,
     ) -> Result<(Self, Option<&'a RawValue>, Objects<'a, T>), DecodeError> {
-        let payload = from_str_seed(text, PayloadSeed::<T>::new(prefetch))
-            .or_else(|_| from_str_seed(text, PayloadSeed::<T>::new(no_prefetch)));
-        match payload {
+        match Self::decode_members(text, prefetch) {
             Ok((request, settings, objects)) => {
                 let (request, objects) = request.unwrap_review(objects, prefetch)?;
-                Ok((request, settings, objects))
+                Ok((request, settings.flatten(), objects))
             }
             Err(_) => {
                 let envelope: ValidationPayload = from_str(text, "the validate payload")?;
@@ -202,6 +201,46 @@ impl<'a> Request<'a> {
                 Ok((request, envelope.settings, objects))
             }
         }
+    }
+
+    /// Decodes the `validate` payload as [`Self::decode_payload_with`] does,
+    /// and its settings with `parse`, once per instance
+    /// ([`crate::settings::cached`]). When the payload ends with the settings
+    /// already decoded, the rest is read without them, from a copy in `head`.
+    pub fn decode_payload_settled<T: Deserialize<'a>, S: 'static, E: std::fmt::Display>(
+        text: &'a str,
+        head: &'a mut String,
+        prefetch: Prefetcher,
+        parse: impl FnOnce(Option<&RawValue>) -> Result<S, E>,
+    ) -> Result<(Self, Rc<S>, Objects<'a, T>), String> {
+        if let Some((rest, settings)) = crate::settings::cached_last_member::<S>(text) {
+            head.clear();
+            head.reserve(rest.len() + 1);
+            head.push_str(rest);
+            head.push('}');
+            let head: &'a String = head;
+            // A `settings` member in the rest is a duplicate: the full pass
+            // below reports it, as it does any other fault.
+            if let Ok((request, None, objects)) = Self::decode_members(head, prefetch) {
+                if let Ok((request, objects)) = request.unwrap_review(objects, prefetch) {
+                    return Ok((request, settings, objects));
+                }
+            }
+        }
+        let (request, settings, objects) =
+            Self::decode_payload_with(text, prefetch).map_err(|e| e.to_string())?;
+        let settings = crate::settings::cached(settings, parse).map_err(|e| e.to_string())?;
+        Ok((request, settings, objects))
+    }
+
+    /// The one-pass decoding of the payload's members; `Some(None)` is
+    /// `"settings": null`.
+    fn decode_members<T: Deserialize<'a>>(
+        text: &'a str,
+        prefetch: Prefetcher,
+    ) -> Result<Members<'a, T>, serde_json::Error> {
+        from_str_seed(text, PayloadSeed::<T>::new(prefetch))
+            .or_else(|_| from_str_seed(text, PayloadSeed::<T>::new(no_prefetch)))
     }
 
     fn unwrap_review<T: Deserialize<'a>>(
@@ -445,10 +484,10 @@ impl<T> PayloadSeed<T> {
     }
 }
 
-type Decoded<'a, T> = (Request<'a>, Option<&'a RawValue>, Objects<'a, T>);
+type Members<'a, T> = (Request<'a>, Option<Option<&'a RawValue>>, Objects<'a, T>);
 
 impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for PayloadSeed<T> {
-    type Value = Decoded<'de, T>;
+    type Value = Members<'de, T>;
 
     fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
         de.deserialize_map(self)
@@ -456,7 +495,7 @@ impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for PayloadSeed<T> {
 }
 
 impl<'de, T: Deserialize<'de>> Visitor<'de> for PayloadSeed<T> {
-    type Value = Decoded<'de, T>;
+    type Value = Members<'de, T>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a validate payload")
@@ -488,7 +527,7 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for PayloadSeed<T> {
             }
         }
         let (request, objects) = request.ok_or_else(|| M::Error::missing_field("request"))?;
-        Ok((request, settings.flatten(), objects))
+        Ok((request, settings, objects))
     }
 }
 
@@ -802,6 +841,78 @@ mod tests {
             .map(|a| a.iter().map(|s| s.to_string()).collect::<Vec<_>>())
             .map_err(str::to_string);
         assert_eq!(decoded.map(|answer| answer.a), expected);
+    }
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Sample {
+        a: i64,
+    }
+
+    const SAMPLE_REQUEST: &str = r#"{"uid":"u","kind":{"kind":"Secret"},"operation":"UPDATE","object":{"name":"new"},"oldObject":{"name":"old"}}"#;
+
+    /// Decodes as `validate` does, counting how often settings are parsed.
+    fn settled(
+        payload: &str,
+        parses: &std::cell::Cell<u32>,
+    ) -> (Result<(String, i64), String>, bool) {
+        let mut head = String::new();
+        let decoded = Request::decode_payload_settled::<ObjectMeta, _, _>(
+            payload,
+            &mut head,
+            judged,
+            |raw: Option<&RawValue>| {
+                parses.set(parses.get() + 1);
+                serde_json::from_str::<Sample>(raw.map_or("null", RawValue::get))
+            },
+        )
+        .map(|(request, settings, objects)| {
+            assert!(matches!(objects.object, Object::Decoded(_)));
+            (request.uid.to_string(), settings.a)
+        });
+        (decoded, !head.is_empty())
+    }
+
+    #[rstest]
+    #[case::same_settings_last(r#"{"request":REQUEST,"settings":{"a":1}}"#, Ok(("u", 1)), (true, 0))]
+    #[case::other_settings(r#"{"request":REQUEST,"settings":{"a":2}}"#, Ok(("u", 2)), (false, 1))]
+    #[case::same_settings_first(r#"{"settings":{"a":1},"request":REQUEST}"#, Ok(("u", 1)), (false, 0))]
+    #[case::same_settings_spaced(r#"{"request":REQUEST, "settings": {"a":1}}"#, Ok(("u", 1)), (false, 0))]
+    #[case::duplicate_after_null(
+        r#"{"request":REQUEST,"settings":null,"settings":{"a":1}}"#,
+        Err("duplicate field `settings`"),
+        (true, 0)
+    )]
+    #[case::duplicate_after_other(
+        r#"{"settings":{"a":2},"request":REQUEST,"settings":{"a":1}}"#,
+        Err("duplicate field `settings`"),
+        (true, 0)
+    )]
+    #[case::request_left_open(
+        r#"{"request":{"uid":"u","settings":{"a":1}}"#,
+        Err("EOF while parsing an object"),
+        (true, 0)
+    )]
+    fn known_settings_last_are_not_read_again(
+        #[case] payload: &str,
+        #[case] expected: Result<(&str, i64), &str>,
+        #[case] (read_without_settings, parses_after_the_first): (bool, u32),
+    ) {
+        let parses = std::cell::Cell::new(0);
+        let first = format!(r#"{{"request":{SAMPLE_REQUEST},"settings":{{"a":1}}}}"#);
+        assert_eq!(settled(&first, &parses), (Ok(("u".to_string(), 1)), false));
+        assert_eq!(parses.get(), 1);
+        let payload = payload.replace("REQUEST", SAMPLE_REQUEST);
+        let (decoded, read_head) = settled(&payload, &parses);
+        match (decoded, expected) {
+            (Ok(found), Ok((uid, a))) => assert_eq!(found, (uid.to_string(), a)),
+            (Err(found), Err(problem)) => assert!(found.contains(problem), "{found}"),
+            (found, expected) => panic!("{payload}: {found:?}, expected {expected:?}"),
+        }
+        assert_eq!(
+            (read_head, parses.get() - 1),
+            (read_without_settings, parses_after_the_first),
+            "{payload}"
+        );
     }
 
     #[test]

@@ -251,14 +251,14 @@ fn push_flow_map(out: &mut String, labels: &BTreeMap<String, String>) {
 /// Appends a label key or value as a YAML scalar, quoted when YAML would read
 /// it as something other than that string.
 fn push_yaml_scalar(out: &mut String, text: &str) {
-    const YAML_WORDS: [&str; 10] = [
-        "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~",
+    // With those of a float Rust parses (which a leading letter leaves).
+    const YAML_WORDS: [&str; 13] = [
+        "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~", "inf", "infinity", "nan",
     ];
     let plain = !text.is_empty()
         && text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
-        && text.parse::<f64>().is_err()
         && !YAML_WORDS
             .iter()
             .any(|word| text.eq_ignore_ascii_case(word))
@@ -266,10 +266,27 @@ fn push_yaml_scalar(out: &mut String, text: &str) {
         && !text.starts_with(|c: char| c == '-' || c == '.' || c.is_ascii_digit());
     if plain {
         out.push_str(text);
-    } else {
-        use std::fmt::Write;
-        let _ = write!(out, "{text:?}");
+        return;
     }
+    // A YAML double-quoted scalar, escaped as JSON escapes a string.
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                use std::fmt::Write;
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// Why `value` is not a label value (empty, or a [`is_label_segment`]), if it is not.
@@ -556,6 +573,14 @@ mod tests {
     #[case::leading_digits_quoted(
         r#"{"matchLabels":{"b":"0b101","d":"2001-12-14","n":"1_000","r":"0x1F","v":"v1_0"}}"#,
         r#"{matchLabels: {b: "0b101", d: "2001-12-14", "n": "1_000", r: "0x1F", v: v1_0}}"#
+    )]
+    #[case::float_words_quoted(
+        r#"{"matchLabels":{"a":"NaN","b":"Infinity","c":"info"}}"#,
+        r#"{matchLabels: {a: "NaN", b: "Infinity", c: info}}"#
+    )]
+    #[case::escaped_as_json(
+        r#"{"matchLabels":{"a":"say \"hi\"\\","b":"\u001b[0m\n","c":"ü x"}}"#,
+        r#"{matchLabels: {a: "say \"hi\"\\", b: "\u001b[0m\n", c: "ü x"}}"#
     )]
     fn renders_flow_yaml(#[case] json: &str, #[case] expected: &str) {
         assert_eq!(selector(json).to_flow_yaml(), expected);

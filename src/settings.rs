@@ -140,6 +140,28 @@ where
     })
 }
 
+/// The payload without its last member and the settings it holds, when that
+/// member is `"settings"` with the raw text last decoded as `T`:
+/// policy-server and kwctl write `{"request":…,"settings":…}` compactly,
+/// settings last, so a warm instance need not scan them again.
+pub fn cached_last_member<T: 'static>(payload: &str) -> Option<(&str, Rc<T>)> {
+    DECODED
+        .try_with(|decoded| {
+            let decoded = decoded.try_borrow().ok()?;
+            let entry = decoded
+                .iter()
+                .find(|d| d.type_id == TypeId::of::<T>() && !d.raw.is_empty())?;
+            let head = payload
+                .strip_suffix('}')?
+                .strip_suffix(&*entry.raw)?
+                .strip_suffix(",\"settings\":")?;
+            let settings = Rc::clone(&entry.settings).downcast::<T>().ok()?;
+            Some((head, settings))
+        })
+        .ok()
+        .flatten()
+}
+
 fn preview(json: &str) -> String {
     let mut text: String = json.chars().take(40).collect();
     if text.len() < json.len() {

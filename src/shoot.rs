@@ -409,6 +409,30 @@ impl IntOrPercent {
     }
 }
 
+/// A JSON number as `Display` writes it, for whole values below 2^64 and up
+/// to 9 decimals, without core's float formatting (~14 KiB in a module).
+fn number_text(v: f64) -> String {
+    let sign = if v.is_sign_negative() { "-" } else { "" };
+    let magnitude = v.abs();
+    if magnitude.fract() == 0.0 && magnitude < 18_446_744_073_709_551_616.0 {
+        // Whole and in range: the conversion is exact.
+        return [sign, &(magnitude as u64).to_string()].concat();
+    }
+    let mut scale = 1u64;
+    for _ in 0..9 {
+        scale *= 10;
+        let scaled = (magnitude * scale as f64).round();
+        if scaled < 9_007_199_254_740_992.0 && scaled / scale as f64 == magnitude {
+            let scaled = scaled as u64;
+            // The fraction's digits with its leading zeros: `1` + digits, less the `1`.
+            let fraction = (scale + scaled % scale).to_string();
+            let whole = (scaled / scale).to_string();
+            return [sign, &whole, ".", fraction.get(1..).unwrap_or("")].concat();
+        }
+    }
+    "a number with more than 9 decimals".to_string()
+}
+
 impl<'de> Deserialize<'de> for IntOrPercent {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct IntOrPercentVisitor;
@@ -432,7 +456,7 @@ impl<'de> Deserialize<'de> for IntOrPercent {
             }
 
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                Ok(IntOrPercent::Invalid(v.to_string()))
+                Ok(IntOrPercent::Invalid(number_text(v)))
             }
 
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
@@ -666,9 +690,36 @@ mod tests {
     #[case::bare_string("\"2\"", IntOrPercent::Invalid("\"2\"".into()))]
     #[case::empty_percent("\"%\"", IntOrPercent::Invalid("\"%\"".into()))]
     #[case::fraction("1.5", IntOrPercent::Invalid("1.5".into()))]
+    #[case::small_fraction("-0.05", IntOrPercent::Invalid("-0.05".into()))]
+    #[case::whole_float("2.0", IntOrPercent::Invalid("2".into()))]
+    #[case::negative_zero("-0.0", IntOrPercent::Invalid("-0".into()))]
+    #[case::large_whole_float("1e19", IntOrPercent::Invalid("10000000000000000000".into()))]
+    #[case::nine_decimals("12.000000001", IntOrPercent::Invalid("12.000000001".into()))]
     fn int_or_percent(#[case] json: &str, #[case] expected: IntOrPercent) {
         let parsed: IntOrPercent = serde_json::from_str(json).expect("decodes");
         assert_eq!(parsed, expected);
+    }
+
+    #[test]
+    fn number_text_writes_what_display_writes() {
+        let decimals = (0..20_000).flat_map(|i| {
+            let text = format!("{}.{:03}", i / 1000, i % 1000);
+            let v: f64 = text.parse().expect("a number");
+            [v, -v]
+        });
+        let scaled = (0..=9).flat_map(|e| [1.5, 0.25, 3.125, 7.0].map(|m| m * 10f64.powi(e)));
+        let small = (1..=9).map(|e| 10f64.powi(-e));
+        for v in decimals
+            .chain(scaled)
+            .chain(small)
+            .chain([1e19, -1e15, 1e-9])
+        {
+            assert_eq!(number_text(v), v.to_string(), "{v:e}");
+        }
+        assert_eq!(
+            number_text(0.1234567891),
+            "a number with more than 9 decimals"
+        );
     }
 
     #[test]

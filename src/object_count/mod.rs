@@ -172,11 +172,34 @@ impl<'n> Names<'n> {
 }
 
 /// The limit that applies in one namespace, and the setting that holds it.
-#[derive(Clone)]
+#[derive(Clone, Copy)]
 struct AppliedLimit {
     max: u32,
-    setting: String,
-    overridden: bool,
+    setting: LimitSetting,
+}
+
+impl AppliedLimit {
+    fn overridden(&self) -> bool {
+        matches!(self.setting, LimitSetting::Override { .. })
+    }
+}
+
+/// Where a limit is set; written out only in messages.
+#[derive(Clone, Copy)]
+enum LimitSetting {
+    Default { index: usize },
+    Override { entry: usize, limit: usize },
+}
+
+impl std::fmt::Display for LimitSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            LimitSetting::Default { index } => write!(f, "limits[{index}].max"),
+            LimitSetting::Override { entry, limit } => {
+                write!(f, "namespaceOverrides[{entry}].limits[{limit}].max")
+            }
+        }
+    }
 }
 
 fn check_count(
@@ -188,7 +211,6 @@ fn check_count(
     verdict: &mut Verdict,
 ) {
     let namespace = request.namespace.as_ref();
-    let plural = plural(&limit.kind);
     let list = ListResources {
         api_version: &limit.api_version,
         kind: &limit.kind,
@@ -216,6 +238,7 @@ fn check_count(
         Ok((_, body)) if lists_name(&body, &request.name) => return,
         Ok((count, _)) => count,
         Err(error) => {
+            let plural = plural(&limit.kind);
             settings.on_lookup_failure.record(
                 verdict,
                 ObjectCount::NAME,
@@ -233,6 +256,7 @@ fn check_count(
             return;
         }
     };
+    let plural = plural(&limit.kind);
     let Some(first_by_label) = first_by_label else {
         if count >= highest.max as usize {
             verdict.violation(count_violation(namespace, limit, &plural, count, &highest));
@@ -282,7 +306,7 @@ fn count_violation(
     count: usize,
     applied: &AppliedLimit,
 ) -> Violation {
-    let raise = if applied.overridden {
+    let raise = if applied.overridden() {
         format!("raise `{}`", applied.setting)
     } else {
         format!("give it its own limit in `namespaceOverrides` (by name or by namespace label) rather than raising `{}` for every namespace", applied.setting)
@@ -412,8 +436,10 @@ fn candidate_limits(
         }
         candidates.push(AppliedLimit {
             max: own.max,
-            setting: format!("namespaceOverrides[{entry_index}].limits[{limit_index}].max"),
-            overridden: true,
+            setting: LimitSetting::Override {
+                entry: entry_index,
+                limit: limit_index,
+            },
         });
         if by_name {
             named = Some((entry_index, limit_index));
@@ -423,15 +449,14 @@ fn candidate_limits(
     if named.is_none() {
         candidates.push(AppliedLimit {
             max: limit.max,
-            setting: format!("limits[{index}].max"),
-            overridden: false,
+            setting: LimitSetting::Default { index },
         });
     }
     let mut lowest: Option<AppliedLimit> = None;
     let mut highest: Option<AppliedLimit> = None;
     for candidate in candidates {
         if lowest.as_ref().is_none_or(|l| candidate.max < l.max) {
-            lowest = Some(candidate.clone());
+            lowest = Some(candidate);
         }
         if highest.as_ref().is_none_or(|h| candidate.max > h.max) {
             highest = Some(candidate);
@@ -439,8 +464,7 @@ fn candidate_limits(
     }
     let default = || AppliedLimit {
         max: limit.max,
-        setting: format!("limits[{index}].max"),
-        overridden: false,
+        setting: LimitSetting::Default { index },
     };
     Candidates {
         lowest: lowest.unwrap_or_else(default),
@@ -482,15 +506,16 @@ fn applied_limit(
         if matches {
             return Ok(AppliedLimit {
                 max: own.max,
-                setting: format!("namespaceOverrides[{entry_index}].limits[{limit_index}].max"),
-                overridden: true,
+                setting: LimitSetting::Override {
+                    entry: entry_index,
+                    limit: limit_index,
+                },
             });
         }
     }
     Ok(AppliedLimit {
         max: limit.max,
-        setting: format!("limits[{index}].max"),
-        overridden: false,
+        setting: LimitSetting::Default { index },
     })
 }
 
