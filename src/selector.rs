@@ -279,7 +279,8 @@ fn push_yaml_scalar(out: &mut String, text: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if c.is_control() => {
+            // Control characters and the two noncharacters YAML does not print.
+            c if c.is_control() || matches!(c, '\u{fffe}' | '\u{ffff}') => {
                 use std::fmt::Write;
                 let _ = write!(out, "\\u{:04x}", u32::from(c));
             }
@@ -579,8 +580,8 @@ mod tests {
         r#"{matchLabels: {a: "NaN", b: "Infinity", c: info}}"#
     )]
     #[case::escaped_as_json(
-        r#"{"matchLabels":{"a":"say \"hi\"\\","b":"\u001b[0m\n","c":"ü x"}}"#,
-        r#"{matchLabels: {a: "say \"hi\"\\", b: "\u001b[0m\n", c: "ü x"}}"#
+        r#"{"matchLabels":{"a":"say \"hi\"\\","b":"\u001b[0m\n","c":"ü x","d":"\uffff"}}"#,
+        r#"{matchLabels: {a: "say \"hi\"\\", b: "\u001b[0m\n", c: "ü x", d: "\uffff"}}"#
     )]
     fn renders_flow_yaml(#[case] json: &str, #[case] expected: &str) {
         assert_eq!(selector(json).to_flow_yaml(), expected);

@@ -409,13 +409,13 @@ impl IntOrPercent {
     }
 }
 
-/// A JSON number as `Display` writes it, for whole values below 2^64 and up
-/// to 9 decimals, without core's float formatting (~14 KiB in a module).
+/// A JSON number as `Display` writes it, for values below 2^53 with up to 9
+/// decimals, without core's float formatting (~14 KiB in a module).
 fn number_text(v: f64) -> String {
     let sign = if v.is_sign_negative() { "-" } else { "" };
     let magnitude = v.abs();
-    if magnitude.fract() == 0.0 && magnitude < 18_446_744_073_709_551_616.0 {
-        // Whole and in range: the conversion is exact.
+    if magnitude.fract() == 0.0 && magnitude < 9_007_199_254_740_992.0 {
+        // Whole and below 2^53: exact, and every digit is needed to read it back.
         return [sign, &(magnitude as u64).to_string()].concat();
     }
     let mut scale = 1u64;
@@ -430,7 +430,7 @@ fn number_text(v: f64) -> String {
             return [sign, &whole, ".", fraction.get(1..).unwrap_or("")].concat();
         }
     }
-    "a number with more than 9 decimals".to_string()
+    "a number too large or too precise to show".to_string()
 }
 
 impl<'de> Deserialize<'de> for IntOrPercent {
@@ -693,7 +693,8 @@ mod tests {
     #[case::small_fraction("-0.05", IntOrPercent::Invalid("-0.05".into()))]
     #[case::whole_float("2.0", IntOrPercent::Invalid("2".into()))]
     #[case::negative_zero("-0.0", IntOrPercent::Invalid("-0".into()))]
-    #[case::large_whole_float("1e19", IntOrPercent::Invalid("10000000000000000000".into()))]
+    #[case::large_whole_float("1e15", IntOrPercent::Invalid("1000000000000000".into()))]
+    #[case::too_large_to_show("1e20", IntOrPercent::Invalid("a number too large or too precise to show".into()))]
     #[case::nine_decimals("12.000000001", IntOrPercent::Invalid("12.000000001".into()))]
     fn int_or_percent(#[case] json: &str, #[case] expected: IntOrPercent) {
         let parsed: IntOrPercent = serde_json::from_str(json).expect("decodes");
@@ -709,17 +710,22 @@ mod tests {
         });
         let scaled = (0..=9).flat_map(|e| [1.5, 0.25, 3.125, 7.0].map(|m| m * 10f64.powi(e)));
         let small = (1..=9).map(|e| 10f64.powi(-e));
-        for v in decimals
-            .chain(scaled)
-            .chain(small)
-            .chain([1e19, -1e15, 1e-9])
-        {
+        let edges = [9_007_199_254_740_991.0, -1e15, 1e-9, 123_456.123_456_789];
+        for v in decimals.chain(scaled).chain(small).chain(edges) {
             assert_eq!(number_text(v), v.to_string(), "{v:e}");
         }
-        assert_eq!(
-            number_text(0.1234567891),
-            "a number with more than 9 decimals"
-        );
+        for v in [
+            0.1234567891,
+            1e20,
+            9_007_199_254_740_992.0,
+            123_456_789.123_456_79,
+        ] {
+            assert_eq!(
+                number_text(v),
+                "a number too large or too precise to show",
+                "{v:e}"
+            );
+        }
     }
 
     #[test]

@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::request::{
-    DecodeError, GroupVersionKind, Object, ObjectMeta, Operation, Prefetch, Request,
-};
+use crate::request::{DecodeError, GroupVersionKind, Object, Operation, Prefetch, Request};
 use crate::response::{count, signed};
 use crate::selector::{LabelSelector, Operator, Requirement};
 
@@ -73,12 +71,21 @@ struct WebhookSpec<'a> {
     policy_server: Option<Cow<'a, str>>,
 }
 
+/// The metadata a webhook's messages name (its labels are not read).
+#[derive(Debug, Default, Deserialize)]
+struct Meta<'a> {
+    #[serde(default, borrow)]
+    name: Cow<'a, str>,
+    #[serde(default, borrow)]
+    namespace: Cow<'a, str>,
+}
+
 /// A webhook configuration or a Kubewarden policy, decoded before the kind
 /// is looked at; [`decode`] takes what the kind has.
 #[derive(Debug, Default, Deserialize)]
 pub struct WebhookObject<'a> {
     #[serde(default, borrow)]
-    metadata: ObjectMeta<'a>,
+    metadata: Meta<'a>,
     #[serde(default, borrow)]
     webhooks: Option<Vec<WebhookSpec<'a>>>,
     #[serde(default, borrow)]
@@ -88,7 +95,7 @@ pub struct WebhookObject<'a> {
 #[derive(Debug, Default, Deserialize)]
 struct WebhookConfiguration<'a> {
     #[serde(default, borrow)]
-    metadata: ObjectMeta<'a>,
+    metadata: Meta<'a>,
     #[serde(default, borrow)]
     webhooks: Option<Vec<WebhookSpec<'a>>>,
 }
@@ -96,7 +103,7 @@ struct WebhookConfiguration<'a> {
 #[derive(Debug, Default, Deserialize)]
 struct KubewardenPolicy<'a> {
     #[serde(default, borrow)]
-    metadata: ObjectMeta<'a>,
+    metadata: Meta<'a>,
     #[serde(default, borrow)]
     spec: Option<WebhookSpec<'a>>,
 }
