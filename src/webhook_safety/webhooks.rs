@@ -31,8 +31,10 @@ pub struct MatchCondition<'a> {
     pub expression: Cow<'a, str>,
 }
 
+/// A name and a namespace: a Service reference, or the metadata a webhook's
+/// messages name (labels are not read).
 #[derive(Debug, Default, Deserialize)]
-struct ServiceReference<'a> {
+struct NameRef<'a> {
     #[serde(default, borrow)]
     namespace: Cow<'a, str>,
     #[serde(default, borrow)]
@@ -42,7 +44,7 @@ struct ServiceReference<'a> {
 #[derive(Debug, Default, Deserialize)]
 struct ClientConfig<'a> {
     #[serde(default, borrow)]
-    service: Option<ServiceReference<'a>>,
+    service: Option<NameRef<'a>>,
 }
 
 /// The fields every webhook, and every Kubewarden policy spec, shares.
@@ -71,21 +73,12 @@ struct WebhookSpec<'a> {
     policy_server: Option<Cow<'a, str>>,
 }
 
-/// The metadata a webhook's messages name (its labels are not read).
-#[derive(Debug, Default, Deserialize)]
-struct Meta<'a> {
-    #[serde(default, borrow)]
-    name: Cow<'a, str>,
-    #[serde(default, borrow)]
-    namespace: Cow<'a, str>,
-}
-
 /// A webhook configuration or a Kubewarden policy, decoded before the kind
 /// is looked at; [`decode`] takes what the kind has.
 #[derive(Debug, Default, Deserialize)]
 pub struct WebhookObject<'a> {
     #[serde(default, borrow)]
-    metadata: Meta<'a>,
+    metadata: NameRef<'a>,
     #[serde(default, borrow)]
     webhooks: Option<Vec<WebhookSpec<'a>>>,
     #[serde(default, borrow)]
@@ -95,7 +88,7 @@ pub struct WebhookObject<'a> {
 #[derive(Debug, Default, Deserialize)]
 struct WebhookConfiguration<'a> {
     #[serde(default, borrow)]
-    metadata: Meta<'a>,
+    metadata: NameRef<'a>,
     #[serde(default, borrow)]
     webhooks: Option<Vec<WebhookSpec<'a>>>,
 }
@@ -103,7 +96,7 @@ struct WebhookConfiguration<'a> {
 #[derive(Debug, Default, Deserialize)]
 struct KubewardenPolicy<'a> {
     #[serde(default, borrow)]
-    metadata: Meta<'a>,
+    metadata: NameRef<'a>,
     #[serde(default, borrow)]
     spec: Option<WebhookSpec<'a>>,
 }
