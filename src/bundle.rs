@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use crate::host::Host;
 use crate::policy::BAD_REQUEST;
 use crate::registry::{self, RULES};
-use crate::request::{Prefetch, Request};
+use crate::request::Request;
 use crate::response::{SettingsValidationResponse, ValidationResponse};
 use crate::settings::SettingsError;
 
@@ -104,7 +104,7 @@ fn judge(payload: &[u8], host: &dyn Host) -> Result<ValidationResponse, String> 
     let (request, settings, _) = Request::decode_payload_settled::<IgnoredAny, _, _>(
         text,
         &mut head,
-        |_, _| Prefetch::NONE,
+        crate::request::no_prefetch,
         parse_settings,
     )?;
     let object = request.object_ref();

@@ -174,7 +174,9 @@ impl<'a> Request<'a> {
         request.unwrap_review(objects, prefetch)
     }
 
-    /// Decodes the `validate` payload: the request and the raw settings.
+    /// Decodes the `validate` payload: the request and the raw settings. The
+    /// reference the one-pass decodings are tested against.
+    #[cfg(test)]
     pub fn decode_payload(text: &'a str) -> Result<(Self, Option<&'a RawValue>), DecodeError> {
         Self::decode_payload_with::<IgnoredAny>(text, no_prefetch)
             .map(|(request, settings, _)| (request, settings))
@@ -214,10 +216,7 @@ impl<'a> Request<'a> {
         parse: impl FnOnce(Option<&RawValue>) -> Result<S, E>,
     ) -> Result<(Self, Rc<S>, Objects<'a, T>), String> {
         if let Some((rest, settings)) = crate::settings::cached_last_member::<S>(text) {
-            head.clear();
-            head.reserve(rest.len() + 1);
-            head.push_str(rest);
-            head.push('}');
+            *head = [rest, "}"].concat();
             let head: &'a String = head;
             // A `settings` member in the rest is a duplicate: the full pass
             // below reports it, as it does any other fault.
@@ -334,7 +333,8 @@ pub fn write_payload(
     Ok(out)
 }
 
-fn no_prefetch(_: &GroupVersionKind, _: Operation) -> Prefetch {
+/// Leaves both objects raw.
+pub fn no_prefetch(_: &GroupVersionKind, _: Operation) -> Prefetch {
     Prefetch::NONE
 }
 
