@@ -38,6 +38,7 @@ pub mod request;
 pub mod response;
 pub mod selector;
 pub mod settings;
+pub mod text;
 pub mod utf8;
 pub mod violation;
 

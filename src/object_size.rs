@@ -16,6 +16,7 @@ use crate::policy::Rule;
 use crate::quantity::ByteSize;
 use crate::request::{DecodeError, GroupVersionKind, Objects, Operation, Prefetch, Request};
 use crate::settings::{validate_section, SettingsError, Validate};
+use crate::text::Text;
 use crate::violation::{Verdict, Violation};
 
 /// The API server refuses Secrets and ConfigMaps above 1 MiB; a larger limit never applies.
@@ -257,9 +258,6 @@ impl<E> Default for Entries<'_, E> {
     }
 }
 
-#[derive(Deserialize)]
-struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
-
 impl<'de: 'a, 'a, E: Encoding> Deserialize<'de> for Entries<'a, E> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct EntriesVisitor<'a, E>(PhantomData<(&'a (), E)>);
@@ -356,7 +354,7 @@ struct Metadata<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct SecretPayload<'a> {
     #[serde(default, borrow, rename = "type")]
-    secret_type: Option<Cow<'a, str>>,
+    secret_type: Option<Text<'a>>,
     #[serde(default, borrow)]
     data: Entries<'a, Base64>,
     #[serde(default, borrow)]

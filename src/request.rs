@@ -9,6 +9,7 @@ use std::marker::PhantomData;
 use std::rc::Rc;
 
 use crate::objects_only::{self, from_str_seed};
+use crate::text::Text;
 use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -68,7 +69,7 @@ pub struct UserInfo<'a> {
     #[serde(default, borrow)]
     pub username: Cow<'a, str>,
     #[serde(default, borrow)]
-    pub groups: Vec<Cow<'a, str>>,
+    pub groups: Vec<Text<'a>>,
 }
 
 /// The fields of `AdmissionReview.request` every rule may need.
@@ -699,7 +700,7 @@ pub struct ObjectMeta<'a> {
     #[serde(default, borrow)]
     pub namespace: Cow<'a, str>,
     #[serde(default, borrow)]
-    pub labels: std::collections::BTreeMap<Cow<'a, str>, Cow<'a, str>>,
+    pub labels: std::collections::BTreeMap<Text<'a>, Text<'a>>,
 }
 
 #[cfg(test)]

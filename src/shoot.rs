@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
 use crate::request::GroupVersionKind;
+use crate::text::Text;
 
 pub const API_VERSION: &str = "core.gardener.cloud/v1beta1";
 pub const GROUP: &str = "core.gardener.cloud";
@@ -38,7 +39,7 @@ pub struct ShootMeta<'a> {
     #[serde(default, borrow)]
     pub namespace: Cow<'a, str>,
     #[serde(default, borrow)]
-    pub labels: std::collections::BTreeMap<Cow<'a, str>, Cow<'a, str>>,
+    pub labels: std::collections::BTreeMap<Text<'a>, Text<'a>>,
     #[serde(default)]
     pub generation: Option<i64>,
     #[serde(default, borrow)]
@@ -49,9 +50,9 @@ pub struct ShootMeta<'a> {
 #[derive(Debug, Default, Deserialize)]
 pub struct Annotations<'a> {
     #[serde(default, borrow, rename = "gardener.cloud/operation")]
-    pub operation: Option<Cow<'a, str>>,
+    pub operation: Option<Text<'a>>,
     #[serde(default, borrow, rename = "maintenance.gardener.cloud/operation")]
-    pub maintenance_operation: Option<Cow<'a, str>>,
+    pub maintenance_operation: Option<Text<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -86,7 +87,7 @@ pub struct Toggle {
 #[serde(rename_all = "camelCase")]
 pub struct Kubernetes<'a> {
     #[serde(default, borrow)]
-    pub version: Option<Cow<'a, str>>,
+    pub version: Option<Text<'a>>,
     #[serde(default, borrow)]
     pub kubelet: Option<Kubelet<'a>>,
     #[serde(default, rename = "kubeAPIServer")]
@@ -107,7 +108,7 @@ pub struct Kubelet<'a> {
     #[serde(default, borrow)]
     eviction_hard: Option<&'a RawValue>,
     #[serde(default, borrow)]
-    pub cpu_manager_policy: Option<Cow<'a, str>>,
+    pub cpu_manager_policy: Option<Text<'a>>,
 }
 
 impl<'a> Kubelet<'a> {
@@ -252,7 +253,7 @@ pub struct Worker<'a> {
     #[serde(default, borrow)]
     pub data_volumes: Option<Vec<Volume<'a>>>,
     #[serde(default, borrow)]
-    pub update_strategy: Option<Cow<'a, str>>,
+    pub update_strategy: Option<Text<'a>>,
 }
 
 /// A pool's `volume`, and each of its `dataVolumes` (whose `name` is not read).
@@ -261,7 +262,7 @@ pub struct Volume<'a> {
     #[serde(default, borrow)]
     pub size: Cow<'a, str>,
     #[serde(default, borrow, rename = "type")]
-    pub volume_type: Option<Cow<'a, str>>,
+    pub volume_type: Option<Text<'a>>,
     #[serde(default)]
     pub encrypted: Option<bool>,
 }
@@ -313,7 +314,7 @@ pub struct MachineImage<'a> {
     #[serde(default, borrow)]
     pub name: Cow<'a, str>,
     #[serde(default, borrow)]
-    pub version: Option<Cow<'a, str>>,
+    pub version: Option<Text<'a>>,
 }
 
 impl MachineImage<'_> {
@@ -329,7 +330,7 @@ impl MachineImage<'_> {
 #[derive(Debug, Default, Deserialize)]
 pub struct WorkerKubernetes<'a> {
     #[serde(default, borrow)]
-    pub version: Option<Cow<'a, str>>,
+    pub version: Option<Text<'a>>,
     #[serde(default, borrow)]
     pub kubelet: Option<Kubelet<'a>>,
 }
@@ -643,7 +644,7 @@ mod tests {
     fn image_texts_name_the_version(#[case] version: Option<&str>, #[case] expected: &str) {
         let image = MachineImage {
             name: Cow::Borrowed("gardenlinux"),
-            version: version.map(Cow::Borrowed),
+            version: version.map(Text::from),
         };
         assert_eq!(image.text(), expected);
     }

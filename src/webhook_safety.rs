@@ -17,6 +17,7 @@ use crate::selector::{labels_flow_yaml, LabelSelector, NAMESPACE_NAME_LABEL};
 use crate::settings::{
     is_dns_label, is_dns_subdomain, namespace_names, validate_section, SettingsError, Validate,
 };
+use crate::text::Text;
 use crate::violation::{Verdict, Violation};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,7 +25,8 @@ use std::rc::Rc;
 
 use lookups::{Backend, Failure, Lookups, NamespaceLabels};
 use webhooks::{
-    is_built_in_group, is_cluster_scoped, RuleSpec, Scope, Subject, Webhook, WebhookObject, WRITES,
+    is_built_in_group, is_cluster_scoped, split_slash, RuleSpec, Scope, Subject, Webhook,
+    WebhookObject, WRITES,
 };
 
 pub use webhooks::{skipped_namespaces, DEFAULT_TIMEOUT_SECONDS};
@@ -1396,7 +1398,7 @@ fn operation_bits(rule: &RuleSpec) -> u8 {
 /// Each namespaced (group, resource) pair of `rules`, as written, with its
 /// operations; `None` above [`ENTRY_PAIRS_CAP`].
 fn entry_pairs<'r>(rules: &[&'r RuleSpec]) -> Option<BTreeMap<(&'r str, &'r str), u8>> {
-    let size = |items: &Option<Vec<Cow<str>>>| items.as_ref().map_or(0, Vec::len);
+    let size = |items: &Option<Vec<Text>>| items.as_ref().map_or(0, Vec::len);
     let pairs = rules.iter().fold(0usize, |pairs, rule| {
         pairs.saturating_add(size(&rule.api_groups).saturating_mul(size(&rule.resources)))
     });
@@ -1429,7 +1431,7 @@ struct RuleSets<'r> {
 impl<'r> RuleSets<'r> {
     fn new(rule: &'r RuleSpec) -> Self {
         let set =
-            |items: &'r Option<Vec<Cow<str>>>| items.iter().flatten().map(|i| i.as_ref()).collect();
+            |items: &'r Option<Vec<Text>>| items.iter().flatten().map(|i| i.as_ref()).collect();
         Self {
             operations: operation_bits(rule),
             groups: set(&rule.api_groups),
@@ -1477,7 +1479,7 @@ impl<'r> RuleSets<'r> {
 /// every status, `*/*` all.
 fn covering(resource: &str) -> Vec<Cow<'_, str>> {
     let mut resources = vec![Cow::Borrowed(resource)];
-    match resource.split_once('/') {
+    match split_slash(resource) {
         None if resource == "*" => resources.push("*/*".into()),
         None => resources.extend([[resource, "/*"].concat().into(), "*".into(), "*/*".into()]),
         Some(("*", "*")) => {}

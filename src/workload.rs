@@ -12,6 +12,7 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 
 use crate::request::{DecodeError, GroupVersionKind, Object, Operation, Prefetch, Request};
+use crate::text::Text;
 use crate::violation::{Before, Finding, Verdict, Violation};
 
 /// The kinds that carry a pod template.
@@ -95,9 +96,9 @@ pub struct Container<'a> {
     #[serde(default, borrow)]
     pub name: Cow<'a, str>,
     #[serde(default, borrow, deserialize_with = "nullable")]
-    pub command: Vec<Cow<'a, str>>,
+    pub command: Vec<Text<'a>>,
     #[serde(default, borrow, deserialize_with = "nullable")]
-    pub args: Vec<Cow<'a, str>>,
+    pub args: Vec<Text<'a>>,
     #[serde(default, borrow, deserialize_with = "nullable")]
     pub env: Vec<EnvVar<'a>>,
     /// Only how many: variables from ConfigMaps and Secrets are unknown here.
@@ -134,7 +135,7 @@ pub struct Handler<'a> {
 #[derive(Debug, Default, Deserialize)]
 pub struct Exec<'a> {
     #[serde(default, borrow, deserialize_with = "nullable")]
-    pub command: Vec<Cow<'a, str>>,
+    pub command: Vec<Text<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -143,14 +144,14 @@ pub struct EnvVar<'a> {
     pub name: Cow<'a, str>,
     /// `None` when the value comes from `valueFrom`.
     #[serde(default, borrow)]
-    pub value: Option<Cow<'a, str>>,
+    pub value: Option<Text<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Resources<'a> {
     /// Declared limits (a `null` value is not a limit).
     #[serde(default, borrow, deserialize_with = "nullable")]
-    pub limits: BTreeMap<Cow<'a, str>, Option<LimitValue>>,
+    pub limits: BTreeMap<Text<'a>, Option<LimitValue>>,
 }
 
 impl Resources<'_> {
@@ -327,9 +328,7 @@ impl<'a> Container<'a> {
     /// Every `exec` command the kubelet runs in the container besides its
     /// entrypoint, with its field path and whether the kubelet expands its
     /// `$(VAR)` references first: it does for probes, not for lifecycle hooks.
-    pub fn exec_commands(
-        &self,
-    ) -> impl Iterator<Item = (&'static str, bool, &[Cow<'a, str>])> + '_ {
+    pub fn exec_commands(&self) -> impl Iterator<Item = (&'static str, bool, &[Text<'a>])> + '_ {
         let hooks = self.lifecycle.as_ref();
         [
             (

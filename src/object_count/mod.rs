@@ -22,6 +22,7 @@ use crate::request::{
     BorrowedStr, DecodeError, GroupVersionKind, ObjectMeta, Objects, Operation, Prefetch, Request,
 };
 use crate::selector::LabelSelector;
+use crate::text::Text;
 use crate::violation::{Verdict, Violation};
 
 /// Lookups fetch only names: the count is all the rule needs.
@@ -558,11 +559,12 @@ enum HelmStorage {
 impl HelmStorage {
     fn detect(kind: &str, object: &StoredObject) -> Option<Self> {
         let labels = &object.metadata.labels;
-        if labels.get("OWNER").map(Cow::as_ref) == Some("TILLER") {
+        if labels.get("OWNER").map(Text::as_ref) == Some("TILLER") {
             return Some(HelmStorage::Tiller);
         }
         let v3_type = kind == "ConfigMap" || object.secret_type == HELM_RELEASE_TYPE;
-        (v3_type && labels.get("owner").map(Cow::as_ref) == Some("helm")).then_some(HelmStorage::V3)
+        (v3_type && labels.get("owner").map(Text::as_ref) == Some("helm"))
+            .then_some(HelmStorage::V3)
     }
 
     fn owner(self) -> (&'static str, &'static str) {
@@ -601,7 +603,7 @@ fn check_helm_storage(
     let labels = &object.metadata.labels;
     let release = labels
         .get(storage.name_label())
-        .map(Cow::as_ref)
+        .map(Text::as_ref)
         .unwrap_or("");
     if storage == HelmStorage::Tiller {
         if settings.helm.tiller_migration {
@@ -618,7 +620,7 @@ fn check_helm_storage(
     }
     let revision = labels
         .get(storage.version_label())
-        .map(Cow::as_ref)
+        .map(Text::as_ref)
         .unwrap_or("(unknown)");
     let release = Release {
         storage,
