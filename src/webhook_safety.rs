@@ -270,6 +270,7 @@ impl Rule for WebhookSafety {
             verdict: Verdict::accept(),
             findings: Vec::new(),
             track_findings: request.operation == Operation::Update,
+            findings_only: request.operation == Operation::Update,
             backends: Vec::new(),
             exclusions: Vec::new(),
             selector_fixes: Vec::new(),
@@ -283,6 +284,7 @@ impl Rule for WebhookSafety {
                 judge.webhook(webhook);
             }
             // Only the findings are the old object's to keep.
+            judge.findings_only = false;
             judge.verdict = Verdict::accept();
             judge.lookups.new_pass();
             for (.., reported) in &mut judge.backends {
@@ -405,6 +407,8 @@ struct Judge<'s, 'h, 'w> {
     /// for an UPDATE (`track_findings`), which compares them with the old object's.
     findings: Vec<Vec<Finding<'w>>>,
     track_findings: bool,
+    /// The old object's pass of an UPDATE: findings are kept, no message is written.
+    findings_only: bool,
     /// Backends already looked up, by `namespace/name`, and whether this
     /// pass has reported what it found wrong with them.
     backends: Vec<(String, Result<Backend, Failure>, bool)>,
@@ -500,6 +504,15 @@ impl<'w> Judge<'_, '_, 'w> {
             subject: About::Named(subjects.iter().map(|s| s.to_string()).collect()),
             extent,
         })
+    }
+
+    /// In the old object's pass, keeps `findings` and returns true: the
+    /// caller writes no message.
+    fn only_findings(&mut self, findings: &mut Vec<Finding<'w>>) -> bool {
+        if self.findings_only {
+            self.findings.push(std::mem::take(findings));
+        }
+        self.findings_only
     }
 
     fn record(&mut self, violation: Violation, findings: Vec<Finding<'w>>) {
@@ -635,6 +648,24 @@ impl<'w> Judge<'_, '_, 'w> {
         let (reached, by_labels) = self.protected_reach(webhook);
         if !reached.is_empty() {
             let names: Vec<&str> = reached.iter().map(|(n, _)| n.as_str()).collect();
+            // The webhook reaches every namespace with every rule entry: new
+            // namespaces, new entries or failing closed are worse.
+            let mut findings = Vec::new();
+            if self.track_findings {
+                let extent = i64::from(webhook.fails_closed);
+                for namespace in &names {
+                    findings.extend(self.finding(webhook, "protected", &[namespace], extent));
+                }
+                findings.push(Finding {
+                    webhook: webhook.name.as_ref().into(),
+                    check: "protected-entry",
+                    subject: About::Entries(&webhook.rules),
+                    extent,
+                });
+            }
+            if self.only_findings(&mut findings) {
+                return self.wildcard(webhook, &by_labels);
+            }
             let why = match reached.as_slice() {
                 [(_, first), rest @ ..] if rest.iter().all(|(_, b)| b == first) => first.clone(),
                 _ => {
@@ -658,21 +689,6 @@ impl<'w> Judge<'_, '_, 'w> {
                  (Istio's sidecar injector without a namespaceSelector put Envoy into every kube-system pod and the cluster slowly died).",
             ]
             .concat();
-            // The webhook reaches every namespace with every rule entry: new
-            // namespaces, new entries or failing closed are worse.
-            let mut findings = Vec::new();
-            if self.track_findings {
-                let extent = i64::from(webhook.fails_closed);
-                for namespace in &names {
-                    findings.extend(self.finding(webhook, "protected", &[namespace], extent));
-                }
-                findings.push(Finding {
-                    webhook: webhook.name.as_ref().into(),
-                    check: "protected-entry",
-                    subject: About::Entries(&webhook.rules),
-                    extent,
-                });
-            }
             match &webhook.scope {
                 Scope::Only(own) => self.record(
                     Violation::new(
@@ -718,6 +734,13 @@ impl<'w> Judge<'_, '_, 'w> {
             return;
         }
         let names: Vec<&str> = by_labels.iter().map(String::as_str).collect();
+        let mut findings = names
+            .iter()
+            .filter_map(|n| self.finding(webhook, "wildcard", &[n], 0))
+            .collect();
+        if self.only_findings(&mut findings) {
+            return;
+        }
         let violation = Violation::new(
             [
                 &webhook.path,
@@ -739,10 +762,6 @@ impl<'w> Judge<'_, '_, 'w> {
             .concat(),
             ["set `", &webhook.path, ".namespaceSelector: "].concat(),
         );
-        let findings = names
-            .iter()
-            .filter_map(|n| self.finding(webhook, "wildcard", &[n], 0))
-            .collect();
         self.selector_violation(violation, findings, SELECTOR_FIX_END, &names);
     }
 
@@ -818,7 +837,7 @@ impl<'w> Judge<'_, '_, 'w> {
                 }
             }
         }
-        if hits.is_empty() {
+        if hits.is_empty() || self.only_findings(&mut findings) {
             return;
         }
         let mut fix = [
@@ -940,7 +959,13 @@ impl<'w> Judge<'_, '_, 'w> {
         } else {
             &["maxTimeoutSeconds", "leaseMaxTimeoutSeconds"]
         };
-        let finding = self.finding(webhook, "timeout", subjects, webhook.timeout_seconds);
+        let mut findings = self
+            .finding(webhook, "timeout", subjects, webhook.timeout_seconds)
+            .into_iter()
+            .collect();
+        if self.only_findings(&mut findings) {
+            return;
+        }
         self.record(
             Violation::new(
                 [&webhook.path, ".timeoutSeconds"].concat(),
@@ -967,7 +992,7 @@ impl<'w> Judge<'_, '_, 'w> {
                 ]
                 .concat(),
             ),
-            finding.into_iter().collect(),
+            findings,
         );
     }
 
@@ -993,6 +1018,20 @@ impl<'w> Judge<'_, '_, 'w> {
         let Reach::Reached { basis } = self.reach(webhook, namespace) else {
             return;
         };
+        // Each step it blocks, so that an UPDATE adding one is refused.
+        let mut findings = Vec::new();
+        if self.track_findings {
+            for (group, resource, subresource, operation, ..) in &POD_START {
+                if webhook.covers(group, resource, &[subresource], &[operation]) {
+                    let subject =
+                        [namespace, " ", resource, "/", subresource, " ", operation].concat();
+                    findings.extend(self.finding(webhook, "own-pods", &[&subject], 0));
+                }
+            }
+        }
+        if self.only_findings(&mut findings) {
+            return;
+        }
         let by_policy_server = webhook.inside_kubewarden.is_some();
         let served_by = if by_policy_server {
             [
@@ -1032,17 +1071,6 @@ impl<'w> Judge<'_, '_, 'w> {
             },
         ]
         .concat();
-        // Each step it blocks, so that an UPDATE adding one is refused.
-        let mut findings = Vec::new();
-        if self.track_findings {
-            for (group, resource, subresource, operation, ..) in &POD_START {
-                if webhook.covers(group, resource, &[subresource], &[operation]) {
-                    let subject =
-                        [namespace, " ", resource, "/", subresource, " ", operation].concat();
-                    findings.extend(self.finding(webhook, "own-pods", &[&subject], 0));
-                }
-            }
-        }
         let selector = match &webhook.scope {
             Scope::Only(own) => {
                 let fix = [
@@ -1143,6 +1171,13 @@ impl<'w> Judge<'_, '_, 'w> {
         if replicas >= min {
             return;
         }
+        let mut findings = self
+            .finding(webhook, "backend", &[&key], 0)
+            .into_iter()
+            .collect();
+        if self.only_findings(&mut findings) {
+            return;
+        }
         let workloads: Vec<String> = backend
             .workloads
             .iter()
@@ -1164,7 +1199,6 @@ impl<'w> Judge<'_, '_, 'w> {
                 .concat()
             })
             .collect();
-        let finding = self.finding(webhook, "backend", &[&key], 0);
         self.record(
             Violation::new(
             [&webhook.path, ".clientConfig.service"].concat(),
@@ -1200,7 +1234,7 @@ impl<'w> Judge<'_, '_, 'w> {
             ]
             .concat(),
         ),
-            finding.into_iter().collect(),
+            findings,
         );
     }
 

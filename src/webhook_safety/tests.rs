@@ -265,6 +265,60 @@ fn updates_are_refused_only_for_what_they_introduce(
     assert_eq!(verdict.warnings.len(), warnings, "{verdict:#?}");
 }
 
+/// The old object's pass writes no message, only findings: an object
+/// unchanged by an UPDATE keeps each violation as a warning, whatever check found it.
+#[rstest]
+#[case::protected_and_backend(istio(Value::Null), istio_backend(1), 3)]
+#[case::wildcard(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"rules": [{"apiGroups": ["*"], "operations": ["CREATE"], "resources": ["deployments", "statefulsets"]}], "namespaceSelector": {"matchLabels": {"team": "a"}}}))]),
+    healthy_backend(),
+    1
+)]
+#[case::protected_and_self_healing(lease_webhook(Value::Null), healthy_backend(), 2)]
+#[case::timeout(
+    configuration("ValidatingWebhookConfiguration", vec![webhook(json!({"timeoutSeconds": 30}))]),
+    healthy_backend(),
+    1
+)]
+#[case::own_pods(
+    kubewarden_pods("AdmissionPolicy", Some("kubewarden"), json!({"rules": [{"apiGroups": ["", "discovery.k8s.io"], "apiVersions": ["v1"], "resources": ["pods", "endpointslices"], "operations": ["CREATE"]}]})),
+    vec![],
+    1
+)]
+fn unchanged_objects_keep_every_violation_as_a_warning(
+    #[case] object: Value,
+    #[case] backend: Vec<Value>,
+    #[case] violations: usize,
+) {
+    let namespaces = [
+        "kube-system",
+        "kube-public",
+        "kube-node-lease",
+        "istio-system",
+    ]
+    .map(|n| namespace(n, json!({})))
+    .to_vec();
+    let cluster = host([backend, namespaces].concat());
+    let created = judge_with(&object, &Settings::default(), &cluster, "CREATE");
+    assert_eq!(created.violations.len(), violations, "{created:#?}");
+    let json = review_update(&object, &object);
+    let updated = crate::policy::evaluate::<WebhookSafety>(&json, &Settings::default(), &cluster)
+        .expect("decodes");
+    assert!(updated.is_accepted(), "{updated:#?}");
+    assert_eq!(
+        updated.warnings.len(),
+        violations + created.warnings.len(),
+        "{updated:#?}"
+    );
+    for (warning, violation) in updated.warnings.iter().zip(&created.violations) {
+        let kept = format!(
+            "{} = {}: {}",
+            violation.field, violation.value, violation.problem
+        );
+        assert!(warning.contains(&kept), "{warning}\n{kept}");
+    }
+}
+
 fn review(operation: &str, object: &Value) -> String {
     let api_version = object["apiVersion"].as_str().unwrap_or("");
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
