@@ -535,7 +535,7 @@ impl<'de> Deserialize<'de> for EndpointAddress {
                 mut map: M,
             ) -> Result<Self::Value, M::Error> {
                 let mut ip = String::new();
-                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                while let Some(key) = map.next_key::<crate::text::Text<'de>>()? {
                     if key == "ip" {
                         ip = map.next_value::<Option<String>>()?.unwrap_or_default();
                     } else {

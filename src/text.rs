@@ -87,4 +87,37 @@ mod tests {
             serde_json::to_string(text).unwrap()
         );
     }
+
+    fn borrowed(text: &Text) -> bool {
+        matches!(text.0, Cow::Borrowed(_))
+    }
+
+    #[test]
+    fn borrows_inside_options_vectors_and_maps() {
+        type Fields<'a> = (
+            Option<Text<'a>>,
+            Vec<Text<'a>>,
+            std::collections::BTreeMap<Text<'a>, Text<'a>>,
+        );
+        let json = r#"["a", ["b", "c\u0064"], {"e": "f"}]"#;
+        let (option, vector, map): Fields = serde_json::from_str(json).unwrap();
+        assert!(option.as_ref().is_some_and(borrowed));
+        assert_eq!(
+            vector.iter().map(borrowed).collect::<Vec<_>>(),
+            [true, false]
+        );
+        assert_eq!(vector[1], "cd");
+        assert!(map.iter().all(|(k, v)| borrowed(k) && borrowed(v)));
+        #[derive(serde::Deserialize)]
+        struct Labels<'a> {
+            #[serde(borrow)]
+            labels: std::collections::BTreeMap<Text<'a>, Text<'a>>,
+        }
+        let decoded: Labels =
+            crate::objects_only::from_str(r#"{"labels": {"app": "web"}}"#).unwrap();
+        assert!(decoded
+            .labels
+            .iter()
+            .all(|(k, v)| borrowed(k) && borrowed(v)));
+    }
 }

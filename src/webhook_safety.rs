@@ -403,8 +403,9 @@ struct Judge<'s, 'h, 'w> {
     settings: &'s Settings,
     lookups: Lookups<'h>,
     verdict: Verdict,
-    /// What each violation of `verdict` is about, in the same order: only
-    /// for an UPDATE (`track_findings`), which compares them with the old object's.
+    /// What each violation of `verdict` is about, in the same order (in the
+    /// old object's pass, each check's findings alone): only for an UPDATE
+    /// (`track_findings`), which compares them with the old object's.
     findings: Vec<Vec<Finding<'w>>>,
     track_findings: bool,
     /// The old object's pass of an UPDATE: findings are kept, no message is written.

@@ -310,12 +310,16 @@ fn unchanged_objects_keep_every_violation_as_a_warning(
         violations + created.warnings.len(),
         "{updated:#?}"
     );
-    for (warning, violation) in updated.warnings.iter().zip(&created.violations) {
-        let kept = format!(
+    // The new pass's own warnings come first, then the violations kept.
+    let kept = updated.warnings.iter().skip(created.warnings.len());
+    for (warning, violation) in kept.zip(&created.violations) {
+        let field = format!(
             "{} = {}: {}",
             violation.field, violation.value, violation.problem
         );
-        assert!(warning.contains(&kept), "{warning}\n{kept}");
+        let fix = format!("Fix: {}", violation.fix);
+        assert!(warning.contains(&field), "{warning}\n{field}");
+        assert!(warning.ends_with(&fix), "{warning}\n{fix}");
     }
 }
 
