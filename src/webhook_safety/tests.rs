@@ -102,6 +102,18 @@ fn review_update(object: &Value, old: &Value) -> String {
     review.to_string()
 }
 
+/// The protected namespaces and Istio's, without labels.
+fn unlabelled_namespaces() -> Vec<Value> {
+    [
+        "kube-system",
+        "kube-public",
+        "kube-node-lease",
+        "istio-system",
+    ]
+    .map(|n| namespace(n, json!({})))
+    .to_vec()
+}
+
 #[rstest]
 #[case::introduced(istio(json!({"matchLabels": {"istio-injection": "enabled"}})), istio(Value::Null), false, 0)]
 #[case::kept_while_fixing_another(
@@ -249,14 +261,7 @@ fn updates_are_refused_only_for_what_they_introduce(
     #[case] warnings: usize,
 ) {
     let json = review_update(&new, &old);
-    let namespaces = [
-        "kube-system",
-        "kube-public",
-        "kube-node-lease",
-        "istio-system",
-    ]
-    .map(|n| namespace(n, json!({})))
-    .to_vec();
+    let namespaces = unlabelled_namespaces();
     let cluster = [istio_backend(2), healthy_backend(), namespaces].concat();
     let verdict =
         crate::policy::evaluate::<WebhookSafety>(&json, &Settings::default(), &host(cluster))
@@ -290,14 +295,7 @@ fn unchanged_objects_keep_every_violation_as_a_warning(
     #[case] backend: Vec<Value>,
     #[case] violations: usize,
 ) {
-    let namespaces = [
-        "kube-system",
-        "kube-public",
-        "kube-node-lease",
-        "istio-system",
-    ]
-    .map(|n| namespace(n, json!({})))
-    .to_vec();
+    let namespaces = unlabelled_namespaces();
     let cluster = host([backend, namespaces].concat());
     let created = judge_with(&object, &Settings::default(), &cluster, "CREATE");
     assert_eq!(created.violations.len(), violations, "{created:#?}");
