@@ -28,6 +28,7 @@ pub mod bundle;
 pub mod canonical_json;
 pub mod exemptions;
 pub mod host;
+pub mod json;
 pub mod json_path;
 pub mod memcmp;
 pub mod objects_only;

@@ -277,8 +277,7 @@ impl Rule for WebhookSafety {
         };
         // An UPDATE is refused only for what it introduces: never block the
         // remediation of a webhook that was already unsafe.
-        let mut before = BTreeMap::new();
-        let mut before_entries = Vec::new();
+        let mut old_findings = Vec::new();
         if request.operation == Operation::Update {
             for webhook in old_found.iter().flatten() {
                 judge.webhook(webhook);
@@ -290,14 +289,17 @@ impl Rule for WebhookSafety {
             for (.., reported) in &mut judge.backends {
                 *reported = false;
             }
-            for finding in judge.findings.drain(..).flatten() {
-                if let About::Entries(_) = finding.subject {
-                    before_entries.push(finding);
-                    continue;
-                }
-                let worst = before.entry(finding.own_key()).or_insert(finding.extent);
-                *worst = (*worst).max(finding.extent);
+            old_findings.extend(judge.findings.drain(..).flatten());
+        }
+        let mut before = BTreeMap::new();
+        let mut before_entries = Vec::new();
+        for finding in &old_findings {
+            if let About::Entries(_) = finding.subject {
+                before_entries.push(finding);
+                continue;
             }
+            let worst = before.entry(finding.own_key()).or_insert(finding.extent);
+            *worst = (*worst).max(finding.extent);
         }
         for webhook in &found {
             judge.webhook(webhook);
@@ -446,12 +448,15 @@ enum About<'w> {
     Entries(&'w [RuleSpec<'w>]),
 }
 
+/// A finding's webhook, check and subject.
+type FindingKey<'k> = (&'k str, &'static str, &'k str);
+
 impl Finding<'_> {
-    fn key(&self, subject: &str) -> String {
-        [&self.webhook, "\0", self.check, "\0", subject].concat()
+    fn key<'k>(&'k self, subject: &'k str) -> FindingKey<'k> {
+        (&self.webhook, self.check, subject)
     }
 
-    fn own_key(&self) -> String {
+    fn own_key(&self) -> FindingKey<'_> {
         match &self.subject {
             About::Named(names) => self.key(names.first().map_or("", String::as_str)),
             About::Entries(_) => self.key(""),
@@ -460,8 +465,12 @@ impl Finding<'_> {
 
     /// Whether `before` (or, for rule entries, `entries`) holds this
     /// finding, or a broader one, as far.
-    fn was_before(&self, before: &BTreeMap<String, i64>, entries: &[Finding]) -> bool {
-        let held = |key: String| before.get(&key).is_some_and(|&worst| worst >= self.extent);
+    fn was_before<'k>(
+        &'k self,
+        before: &BTreeMap<FindingKey<'k>, i64>,
+        entries: &[&Finding],
+    ) -> bool {
+        let held = |key| before.get(&key).is_some_and(|&worst| worst >= self.extent);
         match &self.subject {
             About::Named(names) => names.iter().any(|n| held(self.key(n))),
             About::Entries(rules) => {
