@@ -43,7 +43,7 @@ pub fn from_str_seed<'a, S: DeserializeSeed<'a>>(json: &'a str, seed: S) -> Resu
     }
 }
 
-pub struct Reader<'a> {
+struct Reader<'a> {
     text: &'a str,
     pos: usize,
     depth: u32,
