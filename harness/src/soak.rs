@@ -40,6 +40,10 @@ pub struct SoakArgs {
     /// Where failing inputs are written.
     #[arg(long, default_value = "target/soak-failures")]
     pub failures: PathBuf,
+    /// Also write every answer, one line per input, to compare two builds'
+    /// answers to the same inputs (the same seed).
+    #[arg(long)]
+    pub answers: Option<PathBuf>,
 }
 
 /// The waPC function an input is for.
@@ -67,7 +71,15 @@ impl Function {
 }
 
 pub fn run(engine: &Engine, args: &SoakArgs) -> Result<bool> {
+    use std::io::Write;
     let (mut inputs, mut failed) = (0u64, 0u64);
+    let mut answers = match &args.answers {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => None,
+    };
     for suite in suite::discover(&args.root)? {
         for module_name in suite.modules(&args.root, &args.only)? {
             let module = suite::load_module(engine, &args.root, &module_name)?;
@@ -89,8 +101,16 @@ pub fn run(engine: &Engine, args: &SoakArgs) -> Result<bool> {
                     let fresh = args.fresh_every > 0 && n % args.fresh_every == 0;
                     let reason = match soak_one(&module, &warm, &prepared, function, &input, fresh)
                     {
-                        Ok(verdict) => {
+                        Ok((verdict, answer)) => {
                             tally[verdict as usize] += 1;
+                            if let Some(out) = answers.as_mut() {
+                                writeln!(
+                                    out,
+                                    "{id} #{n} {}: {}",
+                                    function.name(),
+                                    String::from_utf8_lossy(&answer)
+                                )?;
+                            }
                             continue;
                         }
                         Err(reason) => reason,
@@ -114,6 +134,9 @@ pub fn run(engine: &Engine, args: &SoakArgs) -> Result<bool> {
             failed += module_failed;
         }
     }
+    if let Some(out) = answers.as_mut() {
+        out.flush()?;
+    }
     println!("{inputs} inputs, {failed} failed");
     Ok(failed == 0 && inputs > 0)
 }
@@ -126,7 +149,7 @@ fn soak_one(
     function: Function,
     input: &[u8],
     fresh: bool,
-) -> std::result::Result<Verdict, String> {
+) -> std::result::Result<(Verdict, Vec<u8>), String> {
     let answer = warm
         .call(function.name(), input)
         .map_err(|e| format!("warm instance: {e}"))?;
@@ -146,7 +169,7 @@ fn soak_one(
             ));
         }
     }
-    Ok(verdict)
+    Ok((verdict, answer))
 }
 
 /// What an answer said, tallied to show how far the inputs reached.
