@@ -4,18 +4,21 @@
 //! It reads every document serde_json reads, to the same values (numbers
 //! to the same bits), and refuses what serde_json refuses in serde_json's
 //! words and positions (`... at line 1 column 20`), which
-//! [`crate::json_path`] turns into the offending field's path. Strings are
-//! scanned eight bytes at a time. On purpose it differs in two ways: a
-//! struct is read from an object only, never from an array of its fields
-//! (as [`crate::objects_only`] arranges for serde_json), and an enum from a
-//! string only, so a value of another type is refused as `invalid type`
-//! where serde_json says `expected value`.
+//! [`crate::json_path`] turns into the offending field's path. On purpose it
+//! differs in two ways: a struct is read from an object only, never from an
+//! array of its fields (as [`crate::objects_only`] arranges for serde_json),
+//! and an enum from a string only, so another value is refused as
+//! `invalid type: ..., expected enum ...` where serde_json says
+//! `expected value`.
 //!
-//! Wired in, it gave every verdict serde_json gives (36,096 soak inputs)
-//! but ran no faster: 1.5% fewer instructions on webhook-safety, 3.8% more
-//! on staged-rollout. Only with its key and string reading inlined into
-//! every decoder was it 12-13% faster, and then 55-90 KB larger per module
-//! (BENCHMARKS-HISTORY.md, session 51).
+//! One path is inlined into every decoder: a key without escapes after a
+//! bare comma, scanned eight bytes at a time, then its colon (compact JSON,
+//! as policy-server writes it); everything else is a call. Wired in, it kept
+//! every soak verdict and took 10.0% off webhook-safety and 14.3% off
+//! staged-rollout, but system-networkpolicy no longer fit the budget at
+//! opt-level 3 and its slower build ran 37% more instructions, and
+//! object-count and object-size ran 3% more (BENCHMARKS-HISTORY.md,
+//! session 51). So it is not wired in yet.
 
 use serde::de::{self, DeserializeSeed, Expected, MapAccess, SeqAccess, Unexpected, Visitor};
 use serde::forward_to_deserialize_any;
@@ -527,6 +530,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Skips an object's key and its colon.
+    #[inline(always)]
     fn skip_key(&mut self) -> Result<()> {
         if self.peek() != Some(b'"') {
             return Err(self.key_fault(true));
@@ -997,8 +1001,32 @@ impl<'r, 'a> Map<'r, 'a> {
         }
     }
 
+    /// A key without escapes that comes next, with no whitespace around
+    /// its comma (policy-server's compact JSON): the path inlined into
+    /// every decoder; [`Self::key`] takes everything else.
+    #[inline(always)]
+    fn plain_key(&mut self) -> Option<&'a str> {
+        let reader = &mut *self.reader;
+        let bytes = reader.text.as_bytes();
+        let quote = reader.pos + usize::from(!self.first);
+        if self.done
+            || (!self.first && bytes.get(reader.pos) != Some(&b','))
+            || bytes.get(quote) != Some(&b'"')
+        {
+            return None;
+        }
+        let end = plain_run_end(bytes, quote + 1);
+        if bytes.get(end) != Some(&b'"') {
+            return None;
+        }
+        let key = reader.text.get(quote + 1..end)?;
+        reader.pos = end + 1;
+        self.first = false;
+        Some(key)
+    }
+
     /// The next key, or `None` at the object's end.
-    #[inline]
+    #[inline(never)]
     fn key(&mut self) -> Result<Option<Str<'a>>> {
         if self.done {
             return Ok(None);
@@ -1025,9 +1053,18 @@ impl<'r, 'a> Map<'r, 'a> {
     }
 
     /// Consumes the colon after a key.
-    #[inline]
+    #[inline(always)]
     fn colon(&mut self) -> Result<()> {
         let reader = &mut *self.reader;
+        if reader.text.as_bytes().get(reader.pos) == Some(&b':') {
+            reader.pos += 1;
+            return Ok(());
+        }
+        Self::spaced_colon(reader)
+    }
+
+    #[inline(never)]
+    fn spaced_colon(reader: &mut Reader) -> Result<()> {
         if reader.peek() == Some(b':') {
             reader.pos += 1;
             Ok(())
@@ -1042,6 +1079,9 @@ impl<'de> MapAccess<'de> for Map<'_, 'de> {
 
     #[inline]
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
+        if let Some(key) = self.plain_key() {
+            return seed.deserialize(Key(Str::Borrowed(key))).map(Some);
+        }
         match self.key()? {
             Some(key) => seed.deserialize(Key(key)).map(Some),
             None => Ok(None),
@@ -1071,8 +1111,28 @@ impl<'r, 'a> Seq<'r, 'a> {
         }
     }
 
+    /// Whether an element comes next with no whitespace before it or its
+    /// comma (policy-server's compact JSON): the path inlined into every
+    /// decoder; [`Self::next`] takes everything else.
+    #[inline(always)]
+    fn plain_next(&mut self) -> bool {
+        let reader = &mut *self.reader;
+        let start = reader.pos + usize::from(!self.first);
+        let bytes = reader.text.as_bytes();
+        let starts_value = matches!(
+            bytes.get(start),
+            Some(b'"' | b'{' | b'[' | b't' | b'f' | b'n' | b'-' | b'0'..=b'9')
+        );
+        if starts_value && !self.done && (self.first || bytes.get(reader.pos) == Some(&b',')) {
+            reader.pos = start;
+            self.first = false;
+            return true;
+        }
+        false
+    }
+
     /// Moves to the next element; `false` at the array's end.
-    #[inline]
+    #[inline(never)]
     fn next(&mut self) -> Result<bool> {
         if self.done {
             return Ok(false);
@@ -1103,7 +1163,7 @@ impl<'de> SeqAccess<'de> for Seq<'_, 'de> {
 
     #[inline]
     fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
-        if self.next()? {
+        if self.plain_next() || self.next()? {
             seed.deserialize(&mut *self.reader)
                 .map(Some)
                 .map_err(|e| self.reader.locate(e))
