@@ -350,9 +350,15 @@ mod tests {
     #[case::not_json(r#"{"name":"#)]
     #[case::string_for_struct(r#""a""#)]
     #[case::array_for_tuple_kept(r#"{"name":"a","pair":[1]}"#)]
+    #[case::tuple_too_long(r#"{"name":"a","pair":[1,true,3]}"#)]
+    #[case::tuple_trailing_comma(r#"{"name":"a","pair":[1,true,]}"#)]
+    #[case::tuple_cut_short(r#"{"name":"a","pair":[1,true"#)]
+    #[case::tuple_then_junk(r#"{"name":"a","pair":[1,true}"#)]
     fn decodes_objects_as_serde_json_does(#[case] json: &str) {
         let (ours, theirs) = both(json);
         assert_eq!(ours, theirs);
+        let reader = crate::json::from_str::<Doc>(json).map_err(|e| e.to_string());
+        assert_eq!(reader, theirs, "the reader of src/json.rs");
     }
 
     #[rstest]
@@ -375,12 +381,20 @@ mod tests {
     fn refuses_arrays_in_place_of_structs(#[case] json: &str, #[case] expected: &str) {
         let (ours, theirs) = both(json);
         assert_eq!(ours.map(|_| ()), Err(expected.to_string()));
+        let reader = crate::json::from_str::<Doc>(json).map(|_| ());
+        assert_eq!(reader.map_err(|e| e.to_string()), Err(expected.to_string()));
         assert_ne!(theirs.map(|_| ()), Err(expected.to_string()));
     }
 
-    #[test]
-    fn borrows_from_the_input() {
-        let doc = from_str::<Doc>(r#"{"name":"a","note":"plain","raw":[1, 2]}"#);
+    #[rstest]
+    #[case::objects_only(false)]
+    #[case::json_reader(true)]
+    fn borrows_from_the_input(#[case] reader: bool) {
+        let json = r#"{"name":"a","note":"plain","raw":[1, 2]}"#;
+        let doc = match reader {
+            false => from_str::<Doc>(json),
+            true => crate::json::from_str::<Doc>(json),
+        };
         let doc = doc.unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(doc.note, Cow::Borrowed("plain")));
         assert_eq!(doc.raw.map(|raw| raw.0.get()), Some("[1, 2]"));
