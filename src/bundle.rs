@@ -44,8 +44,9 @@ pub fn parse_settings(raw: Option<&RawValue>) -> Result<Settings, SettingsError>
                 "invalid type: settings must be an object",
             ))
         }
-        Some(json) => crate::objects_only::from_str(json)
-            .map_err(|e| SettingsError::new("", e.to_string()))?,
+        Some(json) => {
+            crate::json::from_str(json).map_err(|e| SettingsError::new("", e.to_string()))?
+        }
     };
     let mut settings = Settings::new();
     for (name, section) in sections {
@@ -73,9 +74,9 @@ pub fn validate_settings(payload: &[u8]) -> SettingsValidationResponse {
     let outcome = crate::utf8::from_utf8(payload)
         .map_err(|e| format!("invalid settings: not UTF-8: {e}"))
         .and_then(|text| {
-            let raw = RawValue::from_string(text.to_string())
+            let raw = crate::json::from_str::<&RawValue>(text)
                 .map_err(|e| format!("invalid settings: not JSON: {e}"))?;
-            parse_settings(Some(&raw))
+            parse_settings(Some(raw))
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         });

@@ -358,7 +358,7 @@ fn string<'t>(text: &mut &'t str) -> Option<Cow<'t, str>> {
     *text = text.get(end..)?;
     match token.get(1..end - 1) {
         Some(plain) if !plain.contains('\\') => Some(Cow::Borrowed(plain)),
-        _ => serde_json::from_str::<String>(token).ok().map(Cow::Owned),
+        _ => crate::json::from_str::<String>(token).ok().map(Cow::Owned),
     }
 }
 

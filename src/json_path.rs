@@ -1,4 +1,4 @@
-//! The field path (`spec.containers[0].image`) at which serde_json failed,
+//! The field path (`spec.containers[0].image`) at which decoding failed,
 //! found by rescanning the document from the error's position. One small
 //! scanner instead of a path-tracking copy of every `Deserialize` impl,
 //! which would double the decoding code in every module.
@@ -6,9 +6,9 @@
 /// The path of the value at which `error` occurred in `json`; empty for the
 /// document itself.
 pub fn error_path(json: &[u8], error: &serde_json::Error) -> String {
-    // serde_json reports an error at the end of the value it is about (a
-    // missing field at the end of its object), or at the start of a
-    // container it refused to enter.
+    // The reader, as serde_json, reports an error at the end of the value
+    // it is about (a missing field at the end of its object), or at the
+    // start of a container it refused to enter.
     let offset = offset_of(json, error.line(), error.column());
     render(json, &path_at(json, offset))
 }
@@ -163,7 +163,7 @@ fn render(json: &[u8], segments: &[Segment]) -> String {
                 let raw = json.get(start..end).unwrap_or_default();
                 let key = std::str::from_utf8(raw)
                     .ok()
-                    .and_then(|text| serde_json::from_str::<String>(text).ok())
+                    .and_then(|text| crate::json::from_str::<String>(text).ok())
                     .unwrap_or_else(|| String::from_utf8_lossy(raw).into_owned());
                 if !out.is_empty() {
                     out.push('.');

@@ -31,7 +31,6 @@ pub mod host;
 pub mod json;
 pub mod json_path;
 pub mod memcmp;
-pub mod objects_only;
 pub mod policy;
 pub mod quantity;
 pub mod registry;

@@ -220,7 +220,7 @@ impl Encoding for Base64 {
 }
 
 /// The decoded length of a JSON string, measured without keeping it (a
-/// string with escapes is unescaped into serde_json's scratch buffer).
+/// string with escapes is unescaped into a String first).
 struct Len<E>(u64, PhantomData<E>);
 
 impl<'de, E: Encoding> Deserialize<'de> for Len<E> {

@@ -136,9 +136,9 @@ pub fn validate_settings<R: Rule>(payload: &[u8]) -> SettingsValidationResponse 
     let outcome = crate::utf8::from_utf8(payload)
         .map_err(|e| format!("invalid settings: not UTF-8: {e}"))
         .and_then(|text| {
-            let raw = serde_json::value::RawValue::from_string(text.to_string())
+            let raw = crate::json::from_str::<&serde_json::value::RawValue>(text)
                 .map_err(|e| format!("invalid settings: not JSON: {e}"))?;
-            settings::parse::<R::Settings>(Some(&raw)).map_err(|e| e.to_string())
+            settings::parse::<R::Settings>(Some(raw)).map_err(|e| e.to_string())
         });
     match outcome {
         Ok(_) => SettingsValidationResponse {

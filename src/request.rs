@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::marker::PhantomData;
 use std::rc::Rc;
 
-use crate::objects_only::{self, from_str_seed};
+use crate::json::{self, from_str_seed};
 use crate::text::Text;
 use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
@@ -367,7 +367,7 @@ impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for ObjectSeed<T> {
 
 /// Deserialises borrowed JSON, naming the path of the offending field on error.
 pub fn from_str<'a, T: Deserialize<'a>>(json: &'a str, what: &str) -> Result<T, DecodeError> {
-    objects_only::from_str(json).map_err(|e| path_error(what, json.as_bytes(), e))
+    json::from_str(json).map_err(|e| path_error(what, json.as_bytes(), e))
 }
 
 /// Deserialises JSON from bytes, naming the path of the offending field on error.

@@ -76,7 +76,7 @@ where
                 ),
             ))
         }
-        Some(json) => crate::objects_only::from_str(json).map_err(|e| {
+        Some(json) => crate::json::from_str(json).map_err(|e| {
             SettingsError::new(
                 crate::json_path::error_path(json.as_bytes(), &e),
                 e.to_string(),

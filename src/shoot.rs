@@ -192,7 +192,7 @@ fn block_fields<'a, T: Deserialize<'a>, const N: usize>(
     raw: &'a RawValue,
     fields: impl Fn(&T) -> [Option<&'a RawValue>; N],
 ) -> [Option<&'a str>; N] {
-    match serde_json::from_str::<T>(raw.get()) {
+    match crate::json::from_str::<T>(raw.get()) {
         Ok(block) => fields(&block).map(|f| f.map(value_text)),
         Err(_) => {
             let mut texts = [None; N];

@@ -97,8 +97,7 @@ mod tests {
             #[serde(borrow)]
             labels: std::collections::BTreeMap<Text<'a>, Text<'a>>,
         }
-        let decoded: Labels =
-            crate::objects_only::from_str(r#"{"labels": {"app": "web"}}"#).unwrap();
+        let decoded: Labels = crate::json::from_str(r#"{"labels": {"app": "web"}}"#).unwrap();
         assert!(decoded
             .labels
             .iter()
