@@ -1582,6 +1582,7 @@ mod tests {
     mod structs {
         use super::*;
         use std::collections::BTreeMap;
+        use std::result::Result;
 
         #[derive(Debug, PartialEq, Deserialize)]
         #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -1625,12 +1626,7 @@ mod tests {
             Deny,
         }
 
-        fn both(
-            json: &str,
-        ) -> (
-            std::result::Result<Doc<'_>, String>,
-            std::result::Result<Doc<'_>, String>,
-        ) {
+        fn both(json: &str) -> (Result<Doc<'_>, String>, Result<Doc<'_>, String>) {
             (
                 super::from_str::<Doc>(json).map_err(|e| e.to_string()),
                 serde_json::from_str::<Doc>(json).map_err(|e| e.to_string()),
